@@ -1,0 +1,72 @@
+/**
+ * The only module that maps files. The binding (@riaskov/mmap-io) reads sizes and offsets as
+ * signed 32-bit ints and silently wraps larger ones, so every size is checked here before it
+ * reaches the binding.
+ */
+import * as fs from "node:fs";
+import { IdxError, ioError } from "./errors";
+
+// Loaded lazily: `idx --help` and the parser should not pay for a native module.
+type Binding = typeof import("@riaskov/mmap-io").default;
+let binding: Binding | undefined;
+function mmapBinding(): Binding {
+  if (binding === undefined) {
+    const mod = require("@riaskov/mmap-io") as Binding & { default?: Binding };
+    binding = mod.default ?? mod;
+  }
+  return binding;
+}
+
+/** The largest length (and offset) the binding maps without wrapping: INT32_MAX. */
+export const MAX_MAP_BYTES = 2 ** 31 - 1;
+
+export interface MappedFile {
+  /** The mapping. Released only when garbage-collected; drop every reference to unmap. */
+  buffer: Buffer;
+  /** The file's size when it was mapped. */
+  size: number;
+}
+
+/**
+ * Maps the whole of `path` (shared, read-only or read-write). An empty file maps to an empty
+ * Buffer, since mmap refuses length 0. `access` sets the kernel's read-ahead: none for lookups,
+ * which touch one page each, and ahead for scans.
+ */
+export function mapFile(path: string, writable = false, access: "random" | "sequential" = "random"): MappedFile {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, writable ? "r+" : "r");
+  } catch (e) {
+    throw ioError("open the index", path, e, "Check the path and its permissions.");
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) {
+      throw new IdxError("ERR_IDX_NOT_AN_INDEX", "is not a regular file", { path, hint: "Pass the path of an index file." });
+    }
+    const size = stat.size;
+    if (size === 0) return { buffer: Buffer.alloc(0), size };
+    if (size > MAX_MAP_BYTES) {
+      throw new IdxError("ERR_IDX_TOO_LARGE", `is ${size} bytes; idx maps files of at most ${MAX_MAP_BYTES} bytes (2 GiB - 1)`, {
+        path,
+        hint: "No idx version 1 index is that large: this is not an idx file, or it was damaged.",
+      });
+    }
+    const mm = mmapBinding();
+    const prot = writable ? mm.PROT_READ | mm.PROT_WRITE : mm.PROT_READ;
+    let buffer: Buffer;
+    try {
+      buffer = mm.map(size, prot as 1 | 3, mm.MAP_SHARED, fd, 0,
+        access === "random" ? mm.MADV_RANDOM : mm.MADV_SEQUENTIAL);
+    } catch (e) {
+      throw ioError("map the index into memory", path, e);
+    }
+    if (buffer.length !== size) {
+      // Never trust a mapping of the wrong length: the binding wraps sizes it cannot represent.
+      throw new IdxError("ERR_IDX_IO", `mapping returned ${buffer.length} bytes for a ${size}-byte file`, { path });
+    }
+    return { buffer, size };
+  } finally {
+    fs.closeSync(fd);
+  }
+}

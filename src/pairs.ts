@@ -1,0 +1,28 @@
+/** A growable pair of uint32 columns: the builder's input, filled by the parser or an iterable. */
+export class PairBuffer {
+  keys: Uint32Array;
+  values: Uint32Array;
+  length = 0;
+
+  constructor(initialCapacity = 1 << 16) {
+    this.keys = new Uint32Array(initialCapacity);
+    this.values = new Uint32Array(initialCapacity);
+  }
+
+  push(key: number, value: number): void {
+    if (this.length === this.keys.length) this.#grow();
+    this.keys[this.length] = key;
+    this.values[this.length] = value;
+    this.length++;
+  }
+
+  #grow(): void {
+    const capacity = Math.max(16, this.keys.length * 2);
+    const keys = new Uint32Array(capacity);
+    const values = new Uint32Array(capacity);
+    keys.set(this.keys);
+    values.set(this.values);
+    this.keys = keys;
+    this.values = values;
+  }
+}

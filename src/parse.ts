@@ -1,0 +1,159 @@
+/**
+ * The text input of `idx build` and `idx put`, parsed as bytes: one `key value` pair a line,
+ * separated by a tab, spaces or a comma; blank lines and lines starting with # are skipped;
+ * CRLF is accepted; numbers are decimal, 0 to 4294967295.
+ */
+import { IdxError } from "./errors";
+import { PairBuffer } from "./pairs";
+
+const TAB = 9, LF = 10, CR = 13, SPACE = 32, HASH = 35, COMMA = 44, ZERO = 48, NINE = 57;
+const MAX_U32 = 0xffffffff;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Feeds chunks of text to a PairBuffer. Lines may span chunks. Throws IdxError ERR_IDX_PARSE
+ * naming `source` and the line for the first bad line.
+ */
+export class PairParser {
+  /** Lines consumed so far (1-based number of the last complete line). */
+  line = 0;
+  readonly source: string;
+  readonly #out: PairBuffer;
+  #carry: Uint8Array = EMPTY;
+
+  constructor(source: string, out: PairBuffer) {
+    this.source = source;
+    this.#out = out;
+  }
+
+  /** Parses every complete line of `chunk` (with what was left of the previous chunk). */
+  write(chunk: Uint8Array): void {
+    let start = 0;
+    if (this.#carry.length > 0) {
+      const nl = chunk.indexOf(LF);
+      if (nl < 0) {
+        this.#carry = concat(this.#carry, chunk);
+        return;
+      }
+      const joined = concat(this.#carry, chunk.subarray(0, nl + 1));
+      this.#carry = EMPTY;
+      this.#parse(joined, 0, joined.length);
+      start = nl + 1;
+    }
+    const last = chunk.lastIndexOf(LF);
+    if (last < start) {
+      this.#carry = chunk.slice(start);
+      return;
+    }
+    this.#parse(chunk, start, last + 1);
+    if (last + 1 < chunk.length) this.#carry = chunk.slice(last + 1);
+  }
+
+  /** Parses the last line, which may lack a newline. */
+  end(): void {
+    if (this.#carry.length > 0) {
+      const last = concat(this.#carry, Uint8Array.of(LF));
+      this.#carry = EMPTY;
+      this.#parse(last, 0, last.length);
+    }
+  }
+
+  /** `buf[start..end)` holds whole lines, the last one ending in LF. */
+  #parse(buf: Uint8Array, start: number, end: number): void {
+    const out = this.#out;
+    let line = this.line;
+    let i = start;
+    while (i < end) {
+      line++;
+      const lineStart = i;
+      let c = buf[i];
+      while (c === SPACE || c === TAB) c = buf[++i];
+      if (c === LF || (c === CR && buf[i + 1] === LF) || c === HASH) {
+        i = buf.indexOf(LF, i) + 1;
+        continue;
+      }
+      let key = 0;
+      const keyStart = i;
+      while (c >= ZERO && c <= NINE) {
+        key = key * 10 + (c - ZERO);
+        c = buf[++i];
+      }
+      const keyDigits = i - keyStart;
+      let separated = false;
+      while (c === SPACE || c === TAB) { c = buf[++i]; separated = true; }
+      if (c === COMMA) {
+        c = buf[++i];
+        separated = true;
+        while (c === SPACE || c === TAB) c = buf[++i];
+      }
+      let value = 0;
+      const valueStart = i;
+      while (c >= ZERO && c <= NINE) {
+        value = value * 10 + (c - ZERO);
+        c = buf[++i];
+      }
+      const valueDigits = i - valueStart;
+      while (c === SPACE || c === TAB) c = buf[++i];
+      if (c === CR) c = buf[++i];
+      if (c !== LF || keyDigits === 0 || valueDigits === 0 || !separated || key > MAX_U32 || value > MAX_U32) {
+        this.line = line;
+        throw this.#diagnose(buf, lineStart, buf.indexOf(LF, lineStart));
+      }
+      out.push(key, value);
+      i++;
+    }
+    this.line = line;
+  }
+
+  /** The slow path: says precisely what is wrong with the line buf[start..end). */
+  #diagnose(buf: Uint8Array, start: number, end: number): IdxError {
+    let text = Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString("utf8");
+    if (text.endsWith("\r")) text = text.slice(0, -1);
+    const fields = text.trim().split(/\s*,\s*|[ \t]+/);
+    const shown = text.length > 60 ? `${text.slice(0, 57)}...` : text;
+    const fail = (what: string) =>
+      new IdxError("ERR_IDX_PARSE", `${what} in ${JSON.stringify(shown)}`, {
+        path: this.source,
+        line: this.line,
+        hint: "Each line must be `KEY VALUE` (tab, spaces or a comma between), both decimal integers from 0 to 4294967295.",
+      });
+    const names = ["key", "value"];
+    for (let f = 0; f < Math.min(fields.length, 2); f++) {
+      const problem = numberProblem(fields[f]);
+      if (problem) return fail(`${names[f]} ${JSON.stringify(fields[f])} ${problem}`);
+    }
+    if (fields.length < 2) return fail("missing value");
+    if (fields.length > 2) return fail(`extra field ${JSON.stringify(fields[2])} after the value`);
+    return fail("cannot parse line");
+  }
+}
+
+function numberProblem(field: string): string | null {
+  if (field === "") return "is empty";
+  if (/^[0-9]+$/.test(field)) return Number(field) > MAX_U32 ? "is over 4294967295" : null;
+  if (/^-[0-9]+(\.[0-9]*)?$/.test(field)) return "is negative";
+  if (/^[+-]?[0-9]*\.[0-9]+$|^[+-]?[0-9]+\.[0-9]*$/.test(field)) return "is a fraction";
+  if (/^[+-]?[0-9.]+e[+-]?[0-9]+$/i.test(field)) return "is in exponent notation; write it out in decimal";
+  if (/^0x[0-9a-f]+$/i.test(field)) return "is hexadecimal; idx reads decimal only";
+  if (/^\+[0-9]+$/.test(field)) return "has a sign; write it without +";
+  return "is not a decimal number";
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Parses one decimal uint32 given as text (a CLI argument); null when it is not one. */
+export function parseUint32(text: string): number | null {
+  if (!/^[0-9]+$/.test(text)) return null;
+  const n = Number(text);
+  return n <= MAX_U32 ? n : null;
+}
+
+/** Why `text` is not a decimal uint32, for messages. */
+export function uint32Problem(text: string): string {
+  return numberProblem(text.trim()) ?? "is not a decimal number";
+}

@@ -1,0 +1,151 @@
+/**
+ * The full check of spec/FORMAT.md §9.2: the header, every block checksum and every table
+ * invariant. O(file size); open() does none of this.
+ */
+import { crc32 } from "node:zlib";
+import { IdxError } from "./errors";
+import {
+  BLOCK_BYTES, CHECKSUM_BYTES, EMPTY_HASH, FLAG_ESCAPED_PRESENT, H, HEADER_BYTES, Header,
+  SLOT_BYTES, SLOT_WORDS, VERSION_MINOR, blockCount, checksumsOffset, readHeader,
+} from "./format";
+import { homeSlot } from "./hash";
+import { mapFile } from "./mmap";
+
+export interface VerifyProblem {
+  /** Byte offset in the file where the problem is. */
+  offset: number;
+  message: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  path: string;
+  /** What is wrong, first problems first; at most MAX_PROBLEMS of them. */
+  problems: VerifyProblem[];
+  /** The header, when it could be read. */
+  header?: Header;
+  /** Live entries found by the scan (escaped key included). */
+  entries: number;
+  tombstones: number;
+  /** Blocks that a writer was changing when it stopped; their checksums are not compared. */
+  dirtyBlocks: number;
+}
+
+const MAX_PROBLEMS = 20;
+
+/** Maps `path` and checks all of it. Never throws for a bad file: problems are reported. */
+export function verifyFile(path: string): VerifyReport {
+  let buffer: Buffer;
+  try {
+    buffer = mapFile(path, false, "sequential").buffer;
+  } catch (e) {
+    if (e instanceof IdxError && e.code !== "ERR_IDX_IO") return failed(path, e);
+    throw e;
+  }
+  return verifyMapped(buffer, path);
+}
+
+function failed(path: string, e: IdxError): VerifyReport {
+  return { ok: false, path, problems: [{ offset: e.offset ?? 0, message: e.message }], entries: 0, tombstones: 0, dirtyBlocks: 0 };
+}
+
+export function verifyMapped(file: Buffer, path: string): VerifyReport {
+  let header: Header;
+  try {
+    header = readHeader(file, file.length, path);
+  } catch (e) {
+    if (e instanceof IdxError) return failed(path, e);
+    throw e;
+  }
+  const problems: VerifyProblem[] = [];
+  const report = (offset: number, message: string): boolean => {
+    if (problems.length < MAX_PROBLEMS) problems.push({ offset, message });
+    return problems.length < MAX_PROBLEMS;
+  };
+
+  checkHeaderFields(file, header, report);
+  checkBlocks(file, header, report);
+  const scan = checkTable(file, header, report);
+
+  return {
+    ok: problems.length === 0,
+    path,
+    problems,
+    header,
+    entries: scan.entries,
+    tombstones: scan.tombstones,
+    dirtyBlocks: header.dirtyBlockCount,
+  };
+}
+
+type Report = (offset: number, message: string) => boolean;
+
+function checkHeaderFields(file: Buffer, h: Header, report: Report): void {
+  // Fields a newer minor may define are only checked against the minor that defines them.
+  if (h.minor === VERSION_MINOR) {
+    for (let o = H.reserved; o < H.headerChecksum; o++) {
+      if (file[o] !== 0) {
+        report(o, `reserved header byte at offset ${o} is ${file[o]}, not 0`);
+        break;
+      }
+    }
+    if ((h.flags & ~FLAG_ESCAPED_PRESENT) !== 0) report(H.flags, `unknown header flags 0x${h.flags.toString(16)}`);
+  }
+  if ((h.flags & FLAG_ESCAPED_PRESENT) === 0 && h.escapedValue !== 0) {
+    report(H.escapedValue, `escaped value is ${h.escapedValue} but the escaped key is absent (must be 0)`);
+  }
+  if (h.dirtyBlockCount === 0 && h.dirtyFirstBlock !== 0) {
+    report(H.dirtyFirstBlock, `dirty block range starts at ${h.dirtyFirstBlock} but is empty (must be 0)`);
+  }
+}
+
+function checkBlocks(file: Buffer, h: Header, report: Report): void {
+  const blocks = blockCount(h.slotCount);
+  const slotsEnd = checksumsOffset(h.slotCount);
+  for (let b = 0; b < blocks; b++) {
+    if (b >= h.dirtyFirstBlock && b < h.dirtyFirstBlock + h.dirtyBlockCount) continue;
+    const start = HEADER_BYTES + b * BLOCK_BYTES;
+    const end = Math.min(start + BLOCK_BYTES, slotsEnd);
+    const at = slotsEnd + b * CHECKSUM_BYTES;
+    const stored = file.readUInt32LE(at);
+    const actual = crc32(file.subarray(start, end));
+    if (stored !== actual && !report(at, `block ${b} (bytes ${start}..${end - 1}) fails its checksum: stored 0x${hex8(stored)}, computed 0x${hex8(actual)}`)) return;
+  }
+}
+
+function checkTable(file: Buffer, h: Header, report: Report): { entries: number; tombstones: number } {
+  const slots = new Uint32Array(file.buffer, file.byteOffset + HEADER_BYTES, h.slotCount * SLOT_WORDS);
+  const at = (s: number) => HEADER_BYTES + s * SLOT_BYTES;
+  let entries = h.flags & FLAG_ESCAPED_PRESENT ? 1 : 0;
+  let tombstones = 0;
+  let previous = EMPTY_HASH; // hash word of the previous slot
+  let lastNonEmpty = -1; // hash of the last non-empty slot, for order across empty slots
+  let lastEmptySlot = -1;
+  for (let s = 0; s < h.slotCount; s++) {
+    const hash = slots[s * SLOT_WORDS];
+    const value = slots[s * SLOT_WORDS + 1];
+    if (hash === EMPTY_HASH) {
+      lastEmptySlot = s;
+      if (value !== 0 && !report(at(s) + 4, `empty slot ${s} has value ${value} (must be 0)`)) break;
+    } else if (hash === previous) {
+      tombstones++;
+    } else {
+      entries++;
+      if (lastNonEmpty >= 0 && hash <= lastNonEmpty &&
+        !report(at(s), `slot ${s} hash 0x${hex8(hash)} is not above the previous entry's 0x${hex8(lastNonEmpty)}: slots must be sorted by hash`)) break;
+      const home = homeSlot(hash, h.capacity);
+      if (home > s && !report(at(s), `slot ${s} holds an entry whose home slot is ${home}, after it`)) break;
+      if (home <= lastEmptySlot && !report(at(s), `slot ${s} is unreachable: empty slot ${lastEmptySlot} lies between it and its home slot ${home}`)) break;
+      lastNonEmpty = hash;
+    }
+    previous = hash;
+  }
+  if (slots[(h.slotCount - 1) * SLOT_WORDS] !== EMPTY_HASH) report(at(h.slotCount - 1), "the last slot is not empty");
+  if (entries !== h.count) report(H.count, `header count is ${h.count} but the table holds ${entries} entries`);
+  if (tombstones !== h.tombstones) report(H.tombstones, `header tombstones is ${h.tombstones} but the table holds ${tombstones}`);
+  return { entries, tombstones };
+}
+
+function hex8(n: number): string {
+  return n.toString(16).padStart(8, "0");
+}
