@@ -64,7 +64,7 @@ export interface ReplaceOptions {
  * or the new one, never a mix, and no temp file is left behind on failure.
  * @throws IdxError ERR_IDX_IO (cannot write, sync or rename), ERR_IDX_INTERRUPTED (aborted).
  */
-export function replaceFile(target: string, bytes: Uint8Array, options: ReplaceOptions = {}): void {
+export async function replaceFile(target: string, bytes: Uint8Array, options: ReplaceOptions = {}): Promise<void> {
   const sync = options.sync ?? true;
   removeStaleTempFiles(target);
   const tmp = nodePath.join(nodePath.dirname(target), `${tempPrefix(target)}${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
@@ -96,6 +96,8 @@ export function replaceFile(target: string, bytes: Uint8Array, options: ReplaceO
     } finally {
       fs.closeSync(fd);
     }
+    // Let a pending signal handler run: an interrupt honoured here leaves the target untouched.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     throwIfAborted(options.signal, target);
     try {
       fs.renameSync(tmp, target);

@@ -148,12 +148,15 @@ function isColumns(p: PairSource): p is { keys: ArrayLike<number>; values: Array
     typeof c.keys === "object" && c.keys !== null && typeof c.values === "object" && c.values !== null;
 }
 
-function writeIndex(pairs: PairBuffer, path: string, options: BuildOptions): BuildResult {
+async function writeIndex(pairs: PairBuffer, path: string, options: BuildOptions): Promise<BuildResult> {
   throwIfAborted(options.signal, path);
   options.onProgress?.({ phase: "sort", pairs: pairs.length });
   const bytes = encodeIndex(pairs.keys, pairs.values, pairs.length, path);
+  // Let a signal that arrived while sorting abort before any file is created.
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  throwIfAborted(options.signal, path);
   options.onProgress?.({ phase: "write", pairs: pairs.length });
-  replaceFile(path, bytes, options);
+  await replaceFile(path, bytes, options);
   const header = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
   return {
     path,

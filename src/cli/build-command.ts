@@ -1,0 +1,77 @@
+import { buildFromText, BuildProgress } from "../build";
+import { removePendingTempFiles } from "../atomic-file";
+import { EXIT_INTERRUPTED, EXIT_OK, UsageError, parseCommandArgs } from "./io";
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs("build", args, {
+    output: { type: "string", short: "o" },
+    quiet: { type: "boolean", short: "q" },
+  });
+  if (positionals.length === 0) throw new UsageError("build needs an input file (or - for stdin)", "build");
+  if (positionals.length > 1) throw new UsageError(`build takes one input, got ${positionals.length}: ${positionals.join(" ")}`, "build");
+  if (!values.output) throw new UsageError("build needs an output file: -o OUT", "build");
+  const input = positionals[0];
+  const output = values.output as string;
+
+  // Ctrl-C: abort at the next safe point (the target stays as it was, temp files are removed);
+  // a second Ctrl-C exits at once.
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      removePendingTempFiles();
+      process.exit(EXIT_INTERRUPTED);
+    }
+    controller.abort(signal);
+  };
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const s of signals) process.on(s, onSignal);
+  process.on("exit", removePendingTempFiles);
+
+  const progress = process.stderr.isTTY && !values.quiet ? new ProgressLine() : undefined;
+  const started = process.hrtime.bigint();
+  try {
+    const result = await buildFromText(input === "-" ? process.stdin : input, output, {
+      name: input === "-" ? "<stdin>" : input,
+      signal: controller.signal,
+      onProgress: progress && ((p: BuildProgress) => progress.update(p)),
+    });
+    progress?.clear();
+    if (!values.quiet) {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const perEntry = result.count ? ` (${(result.fileBytes / result.count).toFixed(2)} bytes/entry)` : "";
+      process.stderr.write(
+        `built ${output}: ${result.count} entries from ${result.pairs} pairs, ` +
+        `${result.fileBytes} bytes${perEntry} in ${seconds.toFixed(2)} s\n`,
+      );
+    }
+    return EXIT_OK;
+  } finally {
+    progress?.clear();
+    for (const s of signals) process.off(s, onSignal);
+  }
+}
+
+/** One self-overwriting line on a terminal's stderr. */
+class ProgressLine {
+  #shown = false;
+  readonly #started = Date.now();
+
+  update(p: BuildProgress): void {
+    let text: string;
+    if (p.phase === "read") {
+      const mb = (p.bytes ?? 0) / 1e6;
+      const rate = mb / Math.max(0.001, (Date.now() - this.#started) / 1000);
+      const pct = p.totalBytes ? ` ${Math.floor((100 * (p.bytes ?? 0)) / p.totalBytes)}%` : "";
+      text = `reading:${pct} ${p.pairs} pairs, ${mb.toFixed(0)} MB (${rate.toFixed(0)} MB/s)`;
+    } else {
+      text = p.phase === "sort" ? `sorting ${p.pairs} pairs` : `writing the index`;
+    }
+    process.stderr.write(`\r\x1b[K${text}`);
+    this.#shown = true;
+  }
+
+  clear(): void {
+    if (this.#shown) process.stderr.write("\r\x1b[K");
+    this.#shown = false;
+  }
+}

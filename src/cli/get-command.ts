@@ -1,0 +1,123 @@
+import { IdIndex } from "../reader";
+import { IdxError } from "../errors";
+import { parseUint32, uint32Problem } from "../parse";
+import { EXIT_NOT_FOUND, EXIT_OK, UsageError, writeOut, parseCommandArgs } from "./io";
+
+export async function run(args: string[]): Promise<number> {
+  // No parseArgs here: a key like -1 must be reported as a bad key, not an unknown option.
+  const positionals = args.filter((a) => a !== "--");
+  const option = args.find((a) => a.startsWith("-") && a !== "--" && !/^-[0-9.]+$/.test(a));
+  if (option !== undefined) throw new UsageError(`unknown option '${option}'`, "get");
+  if (positionals.length === 0) throw new UsageError("get needs an index file", "get");
+  const [file, ...keyArgs] = positionals;
+  const keys = keyArgs.map((text, i) => {
+    const key = parseUint32(text);
+    if (key === null) {
+      throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `key ${JSON.stringify(text)} (argument ${i + 2}) ${uint32Problem(text)}`, {
+        hint: "Keys are decimal integers from 0 to 4294967295.",
+      });
+    }
+    return key;
+  });
+  const ix = IdIndex.open(file);
+  if (keys.length === 1) {
+    const value = ix.get(keys[0]);
+    if (value === undefined) return EXIT_NOT_FOUND;
+    process.stdout.write(`${value}\n`);
+    return EXIT_OK;
+  }
+  if (keys.length > 1) {
+    let missing = 0;
+    const lines = keys.map((k) => {
+      const v = ix.get(k);
+      if (v === undefined) missing++;
+      return v === undefined ? "" : String(v);
+    });
+    await writeOut(lines.join("\n") + "\n");
+    return missing ? EXIT_NOT_FOUND : EXIT_OK;
+  }
+  return (await answerStdin(ix)) ? EXIT_NOT_FOUND : EXIT_OK;
+}
+
+const CR = 13, SPACE = 32, TAB = 9, HASH = 35, ZERO = 48, NINE = 57;
+const BATCH = 1 << 16;
+/** Marks an input line that is not a key (blank or #): it gets an empty output line. */
+const SKIPPED = -1;
+
+/**
+ * Keys from stdin, one per line, answered in batches through getMany. Returns the number of
+ * missing keys. A line that is not a key stops with an error naming it.
+ */
+async function answerStdin(ix: IdIndex): Promise<number> {
+  const keys = new Uint32Array(BATCH);
+  const values = new Uint32Array(BATCH);
+  const found = new Uint8Array(BATCH);
+  const kinds = new Int8Array(BATCH); // 1 = key, SKIPPED = blank or comment
+  let n = 0;
+  let line = 0;
+  let missing = 0;
+  let carry = "";
+
+  const flush = async () => {
+    ix.getMany(keys.subarray(0, n), values, found);
+    let out = "";
+    for (let i = 0; i < n; i++) {
+      if (kinds[i] === SKIPPED) {
+        out += "\n";
+        continue;
+      }
+      if (found[i]) out += `${values[i]}\n`;
+      else {
+        out += "\n";
+        missing++;
+      }
+    }
+    n = 0;
+    await writeOut(out);
+  };
+
+  const take = async (text: string) => {
+    line++;
+    const key = parseKeyLine(text);
+    if (key === null) {
+      await flush();
+      throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `key ${JSON.stringify(text.trim())} ${uint32Problem(text)}`, {
+        path: "<stdin>", line, hint: "Give one decimal key (0 to 4294967295) per line.",
+      });
+    }
+    kinds[n] = key === SKIPPED ? SKIPPED : 1;
+    keys[n] = key === SKIPPED ? 0 : key;
+    n++;
+    if (n === BATCH) await flush();
+  };
+
+  process.stdin.setEncoding("latin1");
+  for await (const chunk of process.stdin as AsyncIterable<string>) {
+    const text = carry + chunk;
+    let start = 0;
+    for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
+      await take(text.slice(start, nl));
+      start = nl + 1;
+    }
+    carry = text.slice(start);
+  }
+  if (carry.length > 0) await take(carry);
+  await flush();
+  return missing;
+}
+
+/** A key, SKIPPED for a blank or # line, or null when the line is not a key. */
+function parseKeyLine(text: string): number | null {
+  let i = 0;
+  let end = text.length;
+  while (i < end && (text.charCodeAt(i) === SPACE || text.charCodeAt(i) === TAB)) i++;
+  while (end > i && (text.charCodeAt(end - 1) === SPACE || text.charCodeAt(end - 1) === TAB || text.charCodeAt(end - 1) === CR)) end--;
+  if (i === end || text.charCodeAt(i) === HASH) return SKIPPED;
+  let key = 0;
+  for (let j = i; j < end; j++) {
+    const c = text.charCodeAt(j);
+    if (c < ZERO || c > NINE) return null;
+    key = key * 10 + (c - ZERO);
+  }
+  return key <= 0xffffffff ? key : null;
+}

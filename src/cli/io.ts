@@ -1,0 +1,60 @@
+/** What every command shares: printing errors the one way the CLI prints them, and exit codes. */
+import { parseArgs } from "node:util";
+import { IdxError } from "../errors";
+
+export const EXIT_OK = 0;
+export const EXIT_NOT_FOUND = 1;
+export const EXIT_DAMAGED = 1;
+export const EXIT_ERROR = 2;
+export const EXIT_USAGE = 2;
+export const EXIT_INTERRUPTED = 130;
+
+/** A command-line mistake: printed with a pointer to --help, exit 2. */
+export class UsageError extends Error {
+  constructor(message: string, readonly command?: string) {
+    super(message);
+  }
+}
+
+/** One or two plain lines on stderr, never a stack (unless IDX_DEBUG is set). */
+export function printError(e: unknown): number {
+  if (e instanceof UsageError) {
+    process.stderr.write(`idx: ${e.message}\nTry 'idx ${e.command ? `${e.command} ` : ""}--help'.\n`);
+    return EXIT_USAGE;
+  }
+  if (e instanceof IdxError) {
+    process.stderr.write(`idx: ${e.message}\n`);
+    if (process.env.IDX_DEBUG) process.stderr.write(`${e.stack}\n`);
+    return e.code === "ERR_IDX_INTERRUPTED" ? EXIT_INTERRUPTED : EXIT_ERROR;
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`idx: unexpected error: ${message}\nThis is a bug in idx; rerun with IDX_DEBUG=1 for details.\n`);
+  if (process.env.IDX_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  return EXIT_ERROR;
+}
+
+/** Writes to stdout, waiting when the pipe is full. */
+export function writeOut(text: string): Promise<void> | void {
+  if (!process.stdout.write(text)) {
+    return new Promise((resolve) => process.stdout.once("drain", resolve));
+  }
+}
+
+export interface ParsedArgs {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/** parseArgs with the CLI's conventions: strict, and mistakes become UsageErrors. */
+export function parseCommandArgs(
+  command: string,
+  args: string[],
+  options: Record<string, { type: "string" | "boolean"; short?: string }>,
+): ParsedArgs {
+  try {
+    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return { values: values as ParsedArgs["values"], positionals };
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ""), command);
+  }
+}

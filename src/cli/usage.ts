@@ -1,0 +1,66 @@
+/** The help texts: what `idx --help` and `idx CMD --help` print. */
+
+export const MAIN_HELP = `idx: a persistent uint32 -> uint32 index in one memory-mapped file
+
+Usage:
+  idx build IN -o OUT        build an index from text pairs (IN may be - for stdin)
+  idx get FILE KEY...        print the value of each KEY
+  idx get FILE               read keys from stdin, one per line; print one line per key
+  idx verify FILE            check every checksum and table invariant
+  idx info FILE [--json]     show version, count, capacity, load and size
+
+Options:
+  -h, --help                 show help (also: idx CMD --help)
+  -v, --version              show the idx version and the format version it reads
+
+Exit status: 0 success; 1 a key was missing (get) or the index is damaged (verify);
+2 usage error, bad input or an unreadable or invalid file; 130 interrupted.
+The format is specified byte by byte in spec/FORMAT.md.`;
+
+export const COMMAND_HELP: Record<string, string> = {
+  build: `Usage: idx build IN -o OUT [--quiet]
+
+Builds the index OUT from the text pairs in IN (a file, or - for stdin).
+
+Input: one pair a line, KEY and VALUE separated by a tab, spaces or a comma.
+Both are decimal integers from 0 to 4294967295 (no hex, no sign). Blank lines and
+lines starting with # are skipped; CRLF line ends are accepted. When a key appears
+more than once, its last value wins.
+
+OUT is written beside its final name and renamed into place only when complete and
+synced: readers of an existing OUT see the old index or the new one, never a mix.
+A bad line stops the build with its line number; OUT is then left as it was.
+
+Options:
+  -o, --output OUT   the index file to write (required)
+  -q, --quiet        print no summary (progress is shown only when stderr is a terminal)`,
+
+  get: `Usage: idx get FILE KEY...
+       idx get FILE < keys.txt
+
+Prints the value stored for each KEY, one per line.
+With one KEY, a missing key prints nothing. With several KEYs, or with keys read
+from stdin (one per line), a missing key prints an empty line, so output line i
+always answers input line i; blank and # lines of the input get an empty line too.
+
+Exit status: 0 every key was found; 1 some key was missing; 2 a key is not a
+decimal integer from 0 to 4294967295, or FILE cannot be read or is not a valid index.`,
+
+  verify: `Usage: idx verify FILE
+
+Reads all of FILE and checks the header, every block checksum and every table
+invariant of spec/FORMAT.md. Any single flipped bit is caught.
+Opening an index (and idx get) checks only the header; run verify after copying
+an index or when you suspect damage.
+
+Exit status: 0 intact; 1 damaged (each problem is printed); 2 FILE cannot be read.`,
+
+  info: `Usage: idx info FILE [--json]
+
+Prints the format version, entry count, capacity (home slots), slot count,
+load (count / capacity), tombstones, file size and bytes per entry.
+Reads only the header.
+
+Options:
+  --json   print one JSON object instead of text`,
+};
