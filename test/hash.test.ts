@@ -1,0 +1,136 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { hash32, homeSlot, unhash32 } from "../src/hash";
+import { EMPTY_HASH, ESCAPED_KEY, HEADER_BYTES, SLOT_WORDS, buildCapacity } from "../src/format";
+import { encodeIndex } from "../src/build";
+
+/** The test-vector table of spec/FORMAT.md §4, read from the spec itself. */
+function specVectors(): { key: number; hash: number; homes: [number, number][] }[] {
+  const spec = readFileSync(join(__dirname, "..", "spec", "FORMAT.md"), "utf8");
+  const section = spec.slice(spec.indexOf("Test vectors"), spec.indexOf("## 5."));
+  const header = section.split("\n").find((l) => l.startsWith("| key |"))!;
+  const capacities = [...header.matchAll(/capacity (\d+)/g)].map((m) => Number(m[1]));
+  return section
+    .split("\n")
+    .filter((l) => /^\| \d+ \| 0x/.test(l))
+    .map((l) => {
+      const cells = l.split("|").slice(1, -1).map((c) => c.trim());
+      return {
+        key: Number(cells[0]),
+        hash: Number(cells[1]),
+        homes: capacities.map((cap, i) => [cap, Number(cells[2 + i])] as [number, number]),
+      };
+    });
+}
+
+describe("§4 the hash is fmix32, with the spec's test vectors", () => {
+  const vectors = specVectors();
+  it("the spec lists vectors for the edge keys", () => {
+    expect(vectors.length).toBeGreaterThanOrEqual(10);
+    expect(vectors.map((v) => v.key)).toEqual(expect.arrayContaining([0, 4294967295, ESCAPED_KEY]));
+  });
+  for (const v of vectors) {
+    it(`key ${v.key} -> hash 0x${v.hash.toString(16)} -> homes ${v.homes.map((h) => h[1]).join(", ")}`, () => {
+      expect(hash32(v.key)).toBe(v.hash);
+      for (const [capacity, home] of v.homes) expect(homeSlot(v.hash, capacity)).toBe(home);
+    });
+  }
+});
+
+describe("§4 the hash is a bijection and unhash is its inverse", () => {
+  it("round-trips edge keys and a sample across the domain", () => {
+    const keys = [0, 1, 2, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, ESCAPED_KEY];
+    for (let i = 0; i < 100_000; i++) keys.push((Math.imul(i, 0x9e3779b1) >>> 0));
+    for (const k of keys) {
+      expect(unhash32(hash32(k))).toBe(k);
+      expect(hash32(unhash32(k))).toBe(k);
+    }
+  });
+  it("is never the identity", () => {
+    let fixed = 0;
+    for (let k = 1; k < 1 << 16; k++) if (hash32(k) === k) fixed++;
+    expect(fixed).toBe(0);
+  });
+  it("gives EMPTY_HASH to exactly the escaped key 857579651", () => {
+    expect(ESCAPED_KEY).toBe(857579651);
+    expect(hash32(ESCAPED_KEY)).toBe(EMPTY_HASH);
+  });
+});
+
+describe("§4 home(h) = (h * capacity) >> 32 exactly, and is monotone", () => {
+  it("matches 64-bit arithmetic for capacities up to the v1 limit", () => {
+    const caps = [1, 2, 3, 7, 14, 1000, 65535, 65536, 65537, 1 << 24, 268173559, 268435455];
+    const hashes = [0, 1, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+    for (let i = 0; i < 2000; i++) hashes.push(hash32(i));
+    for (const c of caps) {
+      for (const h of hashes) {
+        expect(homeSlot(h, c)).toBe(Number((BigInt(h) * BigInt(c)) >> 32n));
+      }
+    }
+  });
+  it("never decreases as the hash grows", () => {
+    for (const c of [5, 1000, 123457]) {
+      let previous = 0;
+      for (let h = 0; h <= 0xffffffff; h += 65521) {
+        const home = homeSlot(h, c);
+        expect(home).toBeGreaterThanOrEqual(previous);
+        expect(home).toBeLessThan(c);
+        previous = home;
+      }
+    }
+  });
+});
+
+/** Mean distance from home over the entries of a built table. */
+function meanDisplacement(keys: Uint32Array): number {
+  const n = keys.length;
+  const file = encodeIndex(keys.slice(), new Uint32Array(n), n);
+  const capacity = file.readUInt32LE(16);
+  const slotCount = file.readUInt32LE(20);
+  const slots = new Uint32Array(file.buffer, file.byteOffset + HEADER_BYTES, slotCount * SLOT_WORDS);
+  let total = 0;
+  let entries = 0;
+  for (let s = 0; s < slotCount; s++) {
+    const h = slots[s * SLOT_WORDS];
+    if (h === EMPTY_HASH) continue;
+    total += s - homeSlot(h, capacity);
+    entries++;
+  }
+  expect(entries).toBe(n - (keys.includes(ESCAPED_KEY) ? 1 : 0));
+  return total / entries;
+}
+
+describe("§4 structured key sets spread like random ones", () => {
+  const n = 50_000;
+  const random = new Uint32Array(n);
+  let x = 12345;
+  const seen = new Set<number>();
+  for (let i = 0; i < n; ) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    const k = (x ^ (x >>> 13) ^ Math.imul(i, 0x9e3779b1)) >>> 0;
+    if (!seen.has(k)) { seen.add(k); random[i++] = k; }
+  }
+  const baseline = meanDisplacement(random);
+  const sets: Record<string, (i: number) => number> = {
+    sequential: (i) => i,
+    "sequential from 2^31": (i) => 0x80000000 + i,
+    "stride 2^8": (i) => (i << 8) >>> 0,
+    "stride 2^12": (i) => (i << 12) >>> 0,
+    "stride 2^16": (i) => (i << 16) >>> 0,
+    "high bits only": (i) => Math.imul(i, 0x10000) >>> 0 | (i >>> 16),
+    "multiples of 1000": (i) => i * 1000,
+  };
+  it("random keys have a small mean displacement at load 7/8", () => {
+    expect(buildCapacity(n)).toBe(Math.ceil((n * 8) / 7));
+    expect(baseline).toBeLessThan(4);
+  });
+  for (const [name, f] of Object.entries(sets)) {
+    it(`${name}: mean displacement within 1.25x of random keys`, () => {
+      const keys = new Uint32Array(n);
+      for (let i = 0; i < n; i++) keys[i] = f(i);
+      expect(new Set(keys).size).toBe(n);
+      expect(meanDisplacement(keys)).toBeLessThan(baseline * 1.25 + 0.1);
+    });
+  }
+});
