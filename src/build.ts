@@ -4,7 +4,7 @@
  * whatever order or duplicates the input had.
  */
 import * as fs from "node:fs";
-import { crc32 } from "node:zlib";
+import { crc32 } from "./crc32";
 import { IdxError, ioError } from "./errors";
 import {
   BLOCK_BYTES, CHECKSUM_BYTES, EMPTY_HASH, FLAG_ESCAPED_PRESENT, H, HEADER_BYTES, MAX_FILE_BYTES,

@@ -2,7 +2,7 @@
  * The file layout of spec/FORMAT.md in code: constants, sizes, and the header's encode and
  * validate. Knows nothing of files or mapping; works on bytes it is given.
  */
-import { crc32 } from "node:zlib";
+import { crc32 } from "./crc32";
 import { IdxError } from "./errors";
 import { unhash32 } from "./hash";
 
@@ -87,7 +87,8 @@ export function fileBytes(slotCount: number): number {
 
 /** The largest slot count whose file fits in MAX_FILE_BYTES. */
 export const MAX_SLOT_COUNT = (() => {
-  let s = Math.floor((MAX_FILE_BYTES - HEADER_BYTES) / SLOT_BYTES);
+  // fileBytes(s) ~ 64 + s * (8 + 4/512): start just above the solution and step down.
+  let s = Math.ceil(((MAX_FILE_BYTES - HEADER_BYTES) * SLOTS_PER_BLOCK) / (BLOCK_BYTES + CHECKSUM_BYTES)) + 1;
   while (fileBytes(s) > MAX_FILE_BYTES) s--;
   return s;
 })();
@@ -203,4 +204,13 @@ export function readHeader(bytes: Uint8Array, size: number, path: string): Heade
     corrupt(`dirty block range ${h.dirtyFirstBlock}+${h.dirtyBlockCount} is outside the ${blocks} blocks`);
   }
   return h;
+}
+
+/** §9.1 rule 9: the lookup loop stops inside the table only because the last slot is empty. */
+export function checkSentinel(lastHashWord: number, path: string): void {
+  if (lastHashWord !== EMPTY_HASH) {
+    throw new IdxError("ERR_IDX_CORRUPT", `its last slot is not empty (hash word 0x${lastHashWord.toString(16)})`, {
+      path, hint: "The table is damaged; rebuild the index from its source pairs.",
+    });
+  }
 }

@@ -2,16 +2,15 @@
  * IdIndex: a read-only view of an index file, probed in place through a shared mapping.
  * open() is O(1): it maps the file and validates the header against the file size, nothing more.
  */
-import * as os from "node:os";
 import { IdxError } from "./errors";
 import {
-  EMPTY_HASH, ESCAPED_KEY, FLAG_ESCAPED_PRESENT, H, HEADER_BYTES, Header, SLOT_WORDS,
-  VERSION_MAJOR, readHeader,
+  EMPTY_HASH, ESCAPED_KEY, FLAG_ESCAPED_PRESENT, H, HEADER_BYTES, Header, SLOT_BYTES, SLOT_WORDS,
+  checkSentinel, readHeader,
 } from "./format";
 import { hash32, unhash32 } from "./hash";
 import { mapFile } from "./mmap";
 import { findSlot } from "./table";
-import { VerifyReport, verifyMapped } from "./verify";
+import type { VerifyReport } from "./verify";
 
 /** What `idx info` prints: the header's numbers and what they mean for size. */
 export interface IndexInfo {
@@ -33,6 +32,9 @@ export interface IndexInfo {
 }
 
 const EMPTY_SLOTS = new Uint32Array(0);
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
+
 
 export class IdIndex implements Iterable<[number, number]> {
   /** The path the index was opened from. */
@@ -59,18 +61,12 @@ export class IdIndex implements Iterable<[number, number]> {
    *   (header), ERR_IDX_CORRUPT (header fields), ERR_IDX_TOO_LARGE.
    */
   static open(path: string): IdIndex {
-    if (os.endianness() !== "LE") {
+    if (!LITTLE_ENDIAN) {
       throw new IdxError("ERR_IDX_IO", "idx maps its little-endian slots directly and needs a little-endian CPU", { path });
     }
     const { buffer, size } = mapFile(path);
     const header = readHeader(buffer, size, path);
-    // The scan's stop is guaranteed by an empty last slot (§5.2); one word proves it.
-    const lastHash = buffer.readUInt32LE(HEADER_BYTES + (header.slotCount - 1) * 8);
-    if (lastHash !== EMPTY_HASH) {
-      throw new IdxError("ERR_IDX_CORRUPT", `its last slot is not empty (hash word 0x${lastHash.toString(16)})`, {
-        path, hint: "The table is damaged; rebuild the index from its source pairs.",
-      });
-    }
+    checkSentinel(buffer.readUInt32LE(HEADER_BYTES + (header.slotCount - 1) * SLOT_BYTES), path);
     return new IdIndex(path, buffer, header);
   }
 
@@ -185,6 +181,8 @@ export class IdIndex implements Iterable<[number, number]> {
    */
   verify(): VerifyReport {
     this.#check();
+    // Loaded here: readers that never verify should not pay for it at startup.
+    const { verifyMapped } = require("./verify") as typeof import("./verify");
     return verifyMapped(this.#buffer!, this.path);
   }
 
@@ -233,6 +231,3 @@ export function describe(path: string, h: Header, size: number): IndexInfo {
     bytesPerEntry: h.count === 0 ? null : size / h.count,
   };
 }
-
-/** The major version this reader accepts, for messages. */
-export const READABLE_MAJOR = VERSION_MAJOR;

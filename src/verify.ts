@@ -2,7 +2,7 @@
  * The full check of spec/FORMAT.md §9.2: the header, every block checksum and every table
  * invariant. O(file size); open() does none of this.
  */
-import { crc32 } from "node:zlib";
+import { crc32 } from "./crc32";
 import { IdxError } from "./errors";
 import {
   BLOCK_BYTES, CHECKSUM_BYTES, EMPTY_HASH, FLAG_ESCAPED_PRESENT, H, HEADER_BYTES, Header,

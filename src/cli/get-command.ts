@@ -1,4 +1,5 @@
-import { IdIndex } from "../reader";
+import type { IdIndex } from "../reader";
+import { FileLookup } from "../file-lookup";
 import { IdxError } from "../errors";
 import { parseUint32, uint32Problem } from "../parse";
 import { EXIT_NOT_FOUND, EXIT_OK, UsageError, writeOut, parseCommandArgs } from "./io";
@@ -19,24 +20,23 @@ export async function run(args: string[]): Promise<number> {
     }
     return key;
   });
-  const ix = IdIndex.open(file);
-  if (keys.length === 1) {
-    const value = ix.get(keys[0]);
-    if (value === undefined) return EXIT_NOT_FOUND;
-    process.stdout.write(`${value}\n`);
-    return EXIT_OK;
+  if (keys.length === 0) {
+    const { IdIndex } = require("../reader") as typeof import("../reader");
+    return (await answerStdin(IdIndex.open(file))) ? EXIT_NOT_FOUND : EXIT_OK;
   }
-  if (keys.length > 1) {
-    let missing = 0;
-    const lines = keys.map((k) => {
-      const v = ix.get(k);
-      if (v === undefined) missing++;
-      return v === undefined ? "" : String(v);
-    });
-    await writeOut(lines.join("\n") + "\n");
-    return missing ? EXIT_NOT_FOUND : EXIT_OK;
-  }
-  return (await answerStdin(ix)) ? EXIT_NOT_FOUND : EXIT_OK;
+
+  // A few keys from the command line: read, don't map (see file-lookup.ts).
+  const ix = FileLookup.open(file);
+  let missing = 0;
+  const lines = keys.map((k) => {
+    const v = ix.get(k);
+    if (v === undefined) missing++;
+    return v === undefined ? "" : `${v}\n`;
+  });
+  ix.close();
+  // One key: a missing key prints nothing. Several: an empty line keeps output aligned with input.
+  await writeOut(keys.length === 1 ? lines[0] : lines.map((l) => l || "\n").join(""), true);
+  return missing ? EXIT_NOT_FOUND : EXIT_OK;
 }
 
 const CR = 13, SPACE = 32, TAB = 9, HASH = 35, ZERO = 48, NINE = 57;

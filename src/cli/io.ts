@@ -1,5 +1,4 @@
 /** What every command shares: printing errors the one way the CLI prints them, and exit codes. */
-import { parseArgs } from "node:util";
 import { IdxError } from "../errors";
 
 export const EXIT_OK = 0;
@@ -33,8 +32,30 @@ export function printError(e: unknown): number {
   return EXIT_ERROR;
 }
 
-/** Writes to stdout, waiting when the pipe is full. */
-export function writeOut(text: string): Promise<void> | void {
+let stdoutGuarded = false;
+
+/**
+ * Writes to stdout, waiting when the pipe is full. `direct` writes to fd 1 without creating
+ * process.stdout, whose stream machinery costs a millisecond of startup; for short output.
+ */
+export function writeOut(text: string, direct = false): Promise<void> | void {
+  if (direct) {
+    try {
+      require("node:fs").writeSync(1, text);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EPIPE") return; // the reader of our output went away (`| head`): not an error
+      if (code !== "EAGAIN") throw e;
+    }
+  }
+  if (!stdoutGuarded) {
+    stdoutGuarded = true;
+    process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE") process.exit(process.exitCode ?? EXIT_OK);
+      throw e;
+    });
+  }
   if (!process.stdout.write(text)) {
     return new Promise((resolve) => process.stdout.once("drain", resolve));
   }
@@ -52,6 +73,7 @@ export function parseCommandArgs(
   options: Record<string, { type: "string" | "boolean"; short?: string }>,
 ): ParsedArgs {
   try {
+    const { parseArgs } = require("node:util") as typeof import("node:util");
     const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
     return { values: values as ParsedArgs["values"], positionals };
   } catch (e) {

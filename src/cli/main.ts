@@ -2,7 +2,6 @@
  * The `idx` command. Parses arguments and prints; every command calls only the public
  * surface. Commands are loaded on demand so `idx get` pays for the reader alone.
  */
-import { COMMAND_HELP, MAIN_HELP } from "./usage";
 import { EXIT_OK, EXIT_USAGE, UsageError, printError } from "./io";
 
 type Command = (args: string[]) => Promise<number>;
@@ -20,6 +19,7 @@ export async function main(argv: string[]): Promise<void> {
 
 async function dispatch(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
+  const { COMMAND_HELP, MAIN_HELP } = require("./usage") as typeof import("./usage");
   if (first === undefined || first === "-h" || first === "--help" || first === "help") {
     const topic = first === "help" ? rest[0] : undefined;
     const text = `${topic && COMMAND_HELP[topic] ? COMMAND_HELP[topic] : MAIN_HELP}\n`;

@@ -1,0 +1,7 @@
+"use strict";
+// A new process's first answer from LMDB: node answer-lmdb.js FILE KEY [--rss]
+const { open } = require("../node_modules/lmdb");
+const db = open({ path: process.argv[2], noSubdir: true, keyEncoding: "uint32", encoding: "binary", readOnly: true });
+const b = db.getBinaryFast(Number(process.argv[3]));
+const v = b === undefined ? undefined : b.readUInt32LE(0);
+process.stdout.write(process.argv[4] === "--rss" ? `${process.memoryUsage().rss} ${v}\n` : `${v}\n`);

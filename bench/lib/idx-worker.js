@@ -1,0 +1,124 @@
+"use strict";
+/**
+ * The idx side of the benchmark, one mode a process: node idx-worker.js '<json spec>'.
+ *   build    buildFromText(tsv, out) timed in-process
+ *   open     IdIndex.open + first get, the first in this process (cold) and again (warm)
+ *   lookups  get and getMany loops over the query files, medians of spec.reps
+ *   share    one of N concurrent readers: touch every key, wait for "go", report smaps
+ */
+const { ROOT_DIR, dataset, median, nowNs, msSince, readU32, smapsRollup, smapsOf, report } = require("./common");
+const path = require("node:path");
+
+const spec = JSON.parse(process.argv[2]);
+const idx = require(path.join(ROOT_DIR, "dist", "index.js"));
+
+function getLoop(ix, keys) {
+  let sum = 0, found = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const v = ix.get(keys[i]);
+    if (v !== undefined) {
+      sum = (sum + v) | 0;
+      found++;
+    }
+  }
+  return { sum: sum >>> 0, found };
+}
+
+function manyLoop(ix, kc, vc, fc) {
+  let found = 0;
+  for (let c = 0; c < kc.length; c++) found += ix.getMany(kc[c], vc[c], fc[c]);
+  return found;
+}
+
+function chunks(arr, batch) {
+  const out = [];
+  for (let i = 0; i < arr.length; i += batch) out.push(arr.subarray(i, Math.min(arr.length, i + batch)));
+  return out;
+}
+
+async function main() {
+  if (spec.mode === "build") {
+    const t0 = nowNs();
+    const r = await idx.buildFromText(spec.tsv, spec.out, spec.sync === false ? { sync: false } : {});
+    const ms = msSince(t0);
+    report({ ms, count: r.count, fileBytes: r.fileBytes, rss: process.memoryUsage().rss });
+    return;
+  }
+  if (spec.mode === "open") {
+    const t0 = nowNs();
+    const ix = idx.IdIndex.open(spec.file);
+    const v = ix.get(spec.key);
+    const coldMs = msSince(t0);
+    const warm = [];
+    for (let r = 0; r < 21; r++) {
+      const t = nowNs();
+      const j = idx.IdIndex.open(spec.file);
+      j.get(spec.key);
+      warm.push(msSince(t));
+    }
+    report({ coldMs, warmMs: median(warm), value: v });
+    return;
+  }
+  if (spec.mode === "lookups") {
+    const ix = idx.IdIndex.open(spec.file);
+    const out = {};
+    for (const [name, file] of Object.entries(spec.queries)) {
+      const keys = readU32(file);
+      const values = new Uint32Array(keys.length);
+      const found = new Uint8Array(keys.length);
+      const kc = chunks(keys, spec.batch), vc = chunks(values, spec.batch), fc = chunks(found, spec.batch);
+      getLoop(ix, keys); // warm-up: JIT, page faults, caches
+      manyLoop(ix, kc, vc, fc);
+      const getNs = [], manyNs = [];
+      let g, mFound;
+      for (let r = 0; r < spec.reps; r++) {
+        const t0 = nowNs();
+        g = getLoop(ix, keys);
+        getNs.push(Number(nowNs() - t0) / keys.length);
+      }
+      for (let r = 0; r < spec.reps; r++) {
+        const t0 = nowNs();
+        mFound = manyLoop(ix, kc, vc, fc);
+        manyNs.push(Number(nowNs() - t0) / keys.length);
+      }
+      let manySum = 0, manyFoundFlags = 0;
+      for (let i = 0; i < keys.length; i++) {
+        manySum = (manySum + values[i]) | 0;
+        manyFoundFlags += found[i];
+      }
+      out[name] = {
+        getNs: median(getNs), getSum: g.sum, getFound: g.found,
+        manyNs: median(manyNs), manySum: manySum >>> 0, manyFound: mFound, manyFoundFlags,
+      };
+    }
+    report(out);
+    return;
+  }
+  if (spec.mode === "share") {
+    const before = smapsRollup();
+    const ix = idx.IdIndex.open(spec.file);
+    const ds = dataset(spec.kind, spec.n);
+    let sum = 0, found = 0;
+    for (let i = 0; i < spec.n; i++) {
+      const v = ix.get(ds.key(i));
+      if (v !== undefined) {
+        sum = (sum + v) | 0;
+        found++;
+      }
+    }
+    report({ ready: true, found, sum: sum >>> 0 });
+    process.stdin.once("data", () => {
+      const after = smapsRollup();
+      const mapping = smapsOf(spec.file);
+      report({ before, after, mapping });
+      process.exit(0);
+    });
+    return;
+  }
+  throw new Error(`unknown mode ${spec.mode}`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e && e.stack || e}\n`);
+  process.exit(1);
+});

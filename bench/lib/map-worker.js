@@ -1,0 +1,54 @@
+"use strict";
+/**
+ * The JS Map peer, one mode a process: node map-worker.js '<json spec>'.
+ *   build    read + parse the TSV + Map.set every pair, timed
+ *   lookups  the same build (untimed), then Map.get loops over the query files
+ */
+const fs = require("node:fs");
+const { median, nowNs, msSince, readU32, parseTsv, report } = require("./common");
+
+const spec = JSON.parse(process.argv[2]);
+
+function load(tsv) {
+  const { keys, values, n } = parseTsv(fs.readFileSync(tsv));
+  const map = new Map();
+  for (let i = 0; i < n; i++) map.set(keys[i], values[i]);
+  return map;
+}
+
+function getLoop(map, keys) {
+  let sum = 0, found = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const v = map.get(keys[i]);
+    if (v !== undefined) {
+      sum = (sum + v) | 0;
+      found++;
+    }
+  }
+  return { sum: sum >>> 0, found };
+}
+
+if (spec.mode === "build") {
+  const t0 = nowNs();
+  const map = load(spec.tsv);
+  const ms = msSince(t0);
+  report({ ms, count: map.size, heapUsed: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss });
+} else if (spec.mode === "lookups") {
+  const map = load(spec.tsv);
+  const out = {};
+  for (const [name, file] of Object.entries(spec.queries)) {
+    const keys = readU32(file);
+    getLoop(map, keys);
+    const ns = [];
+    let g;
+    for (let r = 0; r < spec.reps; r++) {
+      const t0 = nowNs();
+      g = getLoop(map, keys);
+      ns.push(Number(nowNs() - t0) / keys.length);
+    }
+    out[name] = { getNs: median(ns), getSum: g.sum, getFound: g.found };
+  }
+  report(out);
+} else {
+  throw new Error(`unknown mode ${spec.mode}`);
+}
