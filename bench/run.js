@@ -137,6 +137,29 @@ function ensureDist() {
   }
 }
 
+/**
+ * Copies dist/, bin/ and package.json to bench/work/snap/ and points every child at the copy
+ * (IDX_ROOT): the whole run then measures one build of idx even if dist/ is rebuilt meanwhile.
+ */
+const SNAP = path.join(WORK_DIR, "snap");
+function snapshotIdx() {
+  fs.rmSync(SNAP, { recursive: true, force: true });
+  fs.mkdirSync(SNAP, { recursive: true });
+  fs.cpSync(path.join(ROOT_DIR, "dist"), path.join(SNAP, "dist"), { recursive: true });
+  if (fs.existsSync(path.join(ROOT_DIR, "bin"))) fs.cpSync(path.join(ROOT_DIR, "bin"), path.join(SNAP, "bin"), { recursive: true });
+  fs.copyFileSync(path.join(ROOT_DIR, "package.json"), path.join(SNAP, "package.json"));
+  process.env.IDX_ROOT = SNAP;
+}
+
+/** Which idx was measured: HEAD and whether src/ had uncommitted changes (read-only git). */
+function idxVersion() {
+  const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT_DIR, encoding: "utf8" });
+  if (head.status !== 0) return "unknown (not a git checkout)";
+  const dirty = spawnSync("git", ["status", "--porcelain", "--", "src", "bin"], { cwd: ROOT_DIR, encoding: "utf8" });
+  const n = dirty.stdout.trim() ? dirty.stdout.trim().split("\n").length : 0;
+  return `git ${head.stdout.trim()}${n ? ` + uncommitted changes to ${n} file(s) in src/ or bin/` : ""}`;
+}
+
 function ensureLmdb() {
   if (fs.existsSync(path.join(BENCH_DIR, "node_modules", "lmdb", "package.json"))) return true;
   if (!opt.install) return false;
@@ -413,12 +436,14 @@ async function main() {
   fs.mkdirSync(WORK_DIR, { recursive: true });
   log(`n = ${N.toLocaleString("en-US")}, reps ${opt.reps}, ${opt.lookups.toLocaleString("en-US")} lookups a loop, batch ${opt.batch}, build reps ${opt.buildReps}, process reps ${opt.procReps}`);
   ensureDist();
+  snapshotIdx();
+  results.idxVersion = idxVersion();
   ensureFloor();
   const haveLmdb = ensureLmdb();
   if (!haveLmdb) note("LMDB skipped: bench/node_modules/lmdb is missing and could not be installed");
   const cdb = ensureCdb();
   if (!cdb) note("tinycdb skipped: `cdb` is not installed and apt-get could not install it");
-  const cliBin = path.join(ROOT_DIR, "bin", "idx.js");
+  const cliBin = path.join(SNAP, "bin", "idx.js");
   const haveCli = fs.existsSync(cliBin);
   if (!haveCli) note("bin/idx.js does not exist yet: the CLI rows are skipped");
 
@@ -519,6 +544,10 @@ async function main() {
       const ls = repeat(opt.procReps, () => worker("lmdb-worker.js", { mode: "open", file: B.lmdb.file, key: rnd.probeKey }));
       results.openGet.lmdb = { coldMs: medianOf(ls, "coldMs"), ok: ls.every((r) => r.value === rnd.probeValue) };
     }
+    const requireMs = (mod) => median(repeat(opt.procReps, () => Number(run(NODE, ["-e",
+      `const t = process.hrtime.bigint(); require(${JSON.stringify(mod)}); process.stdout.write(String(Number(process.hrtime.bigint() - t) / 1e6))`]).stdout)));
+    results.openGet.idxRequireMs = requireMs(path.join(SNAP, "dist", "index.js"));
+    if (haveLmdb) results.openGet.lmdbRequireMs = requireMs(path.join(BENCH_DIR, "node_modules", "lmdb"));
     const fs_ = repeat(opt.procReps, () => JSON.parse(run(FLOOR, ["get", B.floor.file, key, "--stats"]).stdout));
     results.openGet.floor = { coldMs: medianOf(fs_, "openGetMs"), ok: fs_.every((r) => r.value === rnd.probeValue) };
   }
@@ -526,12 +555,17 @@ async function main() {
   // ---- reader RSS after the first answer
   log("reader RSS");
   {
-    const rssOf = (args, reps = 3) => median(repeat(reps, () => Number(run(NODE, args).stdout.trim().split(/\s+/)[0])));
-    results.rss.bare = rssOf(["-e", "process.stdout.write(process.memoryUsage().rss + '\\n')"]);
+    const rssJs = JSON.stringify(path.join(BENCH_DIR, "lib", "rss.js"));
+    const rssOf = (args, reps = 3) => {
+      const rs = repeat(reps, () => JSON.parse(run(NODE, args).stdout.trim().split("\n").pop()));
+      return { rss: medianOf(rs, "rss"), anon: medianOf(rs, "anon"), file: medianOf(rs, "file"), mapped: rs[0].mapped ?? null };
+    };
+    results.rss.bare = rssOf(["-e", `process.stdout.write(JSON.stringify(require(${rssJs}).rssParts()) + "\\n")`]);
     results.rss.idx = rssOf([path.join(BENCH_DIR, "lib", "answer-idx.js"), B.idx.file, key, "--rss"]);
     if (haveLmdb) results.rss.lmdb = rssOf([path.join(BENCH_DIR, "lib", "answer-lmdb.js"), B.lmdb.file, key, "--rss"]);
     results.rss.map = rssOf([...MAP_NODE_ARGS, path.join(BENCH_DIR, "lib", "answer-map.js"), rnd.tsv, key, "--rss"], 1);
-    results.rss.floor = JSON.parse(run(FLOOR, ["get", B.floor.file, key, "--stats"]).stdout).rssKb * 1024;
+    const f = JSON.parse(run(FLOOR, ["get", B.floor.file, key, "--stats"]).stdout);
+    results.rss.floor = { rss: f.rssKb * 1024, anon: f.anonKb * 1024, file: f.fileKb * 1024, mapped: null };
   }
 
   // ---- concurrent readers share one copy
@@ -557,6 +591,7 @@ function render(data) {
   lines.push(`- Command: \`${commandLine}\``);
   lines.push(`- Date: ${results.started.slice(0, 10)} (${results.started}); took ${results.seconds.toFixed(0)} s`);
   lines.push(`- Machine: ${machineLine()}`);
+  lines.push(`- idx measured: ${results.idxVersion} (dist/ compiled by tsc, copied to bench/work/snap/ for the run)`);
   lines.push(`- Data: ${opt.datasets.map((k) => `${k}: ${data[k].describe}`).join("; ")}. Same TSV file for every system (${mb(data.random.tsvBytes)} for random).`);
   lines.push(`- Lookup loops: ${opt.lookups.toLocaleString("en-US")} keys a loop from a pre-generated Uint32Array, one warm-up pass, median of ${opt.reps}; getMany/batch in calls of ${opt.batch} keys. Builds: median of ${opt.buildReps}, each in a fresh process. New processes: median of ${opt.procReps}.`);
   lines.push("");
@@ -622,20 +657,25 @@ function render(data) {
   const O = results.openGet;
   lines.push("### Open + first get inside a process", "");
   lines.push(table(["system", "ms", "answer"], [
+    ["`require` of idx (dist/index.js) in a fresh process, for reference", fmt(O.idxRequireMs, 2), ""],
     ["idx `IdIndex.open` + `get`, first in the process (loads the mmap binding)", fmt(O.idx.coldMs, 4), O.idx.ok ? "ok" : "WRONG"],
     ["idx `IdIndex.open` + `get`, again in the same process (median of 21)", fmt(O.idx.warmMs, 4), O.idx.ok ? "ok" : "WRONG"],
+    O.lmdb ? ["`require` of lmdb in a fresh process, for reference", fmt(O.lmdbRequireMs, 2), ""] : null,
     O.lmdb ? ["LMDB `open` + `getBinaryFast`, first in the process (after require)", fmt(O.lmdb.coldMs, 4), O.lmdb.ok ? "ok" : "WRONG"] : null,
     ["C floor open + mmap + header check + get", fmt(O.floor.coldMs, 4), O.floor.ok ? "ok" : "WRONG"],
   ].filter(Boolean)), "");
 
   const S = results.rss;
+  const plus = (a, b) => `${a - b >= 0 ? "+" : ""}${mb(a - b)}`;
   lines.push("### Reader RSS after the first answer", "");
-  lines.push(table(["process", "RSS", "minus bare node"], [
-    ["bare node", mb(S.bare), "—"],
-    ["idx (require + open + get)", mb(S.idx), `+${mb(S.idx - S.bare)}`],
-    S.lmdb ? ["LMDB (require + open + get)", mb(S.lmdb), `+${mb(S.lmdb - S.bare)}`] : null,
-    ["Map (parse TSV + insert + get)", mb(S.map), `+${mb(S.map - S.bare)}`],
-    ["C floor", mb(S.floor), "(not node)"],
+  lines.push("RSS from /proc/self/status after one answer, split into anonymous (private heap) and file-backed pages (shared, clean page cache: the binary, libraries and the mapped index). \"index resident\" is the Rss of the index file's mapping (/proc/self/smaps).", "");
+  const rssRow = (name, x, bare = S.bare) => [name, mb(x.rss), bare ? plus(x.rss, bare.rss) : "(not node)", mb(x.anon), bare ? plus(x.anon, bare.anon) : "", mb(x.file), bare ? plus(x.file, bare.file) : "", x.mapped == null ? "—" : mb(x.mapped)];
+  lines.push(table(["process", "RSS", "minus bare node", "RssAnon", "minus bare", "RssFile", "minus bare", "index resident"], [
+    ["bare node", mb(S.bare.rss), "—", mb(S.bare.anon), "—", mb(S.bare.file), "—", "—"],
+    rssRow("idx (require + open + get)", S.idx),
+    S.lmdb ? rssRow("LMDB (require + open + get)", S.lmdb) : null,
+    rssRow("Map (parse TSV + insert + get)", S.map),
+    rssRow("C floor (open + get)", S.floor, null),
   ].filter(Boolean)), "");
 
   const Sh = results.share;
@@ -688,7 +728,8 @@ function targets() {
       r(L[k].idx.misses.getNs, Lr.idx.misses.getNs), r(L[k].idx.mix.getNs, Lr.idx.mix.getNs), r(L[k].idx.misses.manyNs, Lr.idx.misses.manyNs));
     add(`${k} within 1.2x of random (build, get and getMany: hits, misses, mix)`, `build ${x2(r(B[k].idx.ms, R.idx.ms))}, get hits ${x2(r(L[k].idx.hits.getNs, Lr.idx.hits.getNs))}, getMany hits ${x2(r(L[k].idx.hits.manyNs, Lr.idx.hits.manyNs))}, get misses ${x2(r(L[k].idx.misses.getNs, Lr.idx.misses.getNs))}; worst ${x2(worst)}`, "<= 1.2x", worst <= 1.2);
   }
-  add("reader RSS within 5 MB of bare node", `+${mb(results.rss.idx - results.rss.bare)}`, "<= 5 MB", results.rss.idx - results.rss.bare <= 5 * 1048576);
+  const Rs = results.rss;
+  add("reader RSS within 5 MB of bare node", `+${mb(Rs.idx.rss - Rs.bare.rss)} (anon +${mb(Rs.idx.anon - Rs.bare.anon)}, file +${mb(Rs.idx.file - Rs.bare.file)}, of which index ${mb(Rs.idx.mapped)})`, "<= 5 MB", Rs.idx.rss - Rs.bare.rss <= 5 * 1048576);
   const Sh = results.share;
   add(`${opt.readers} readers share one copy (sum of file-mapping Private far below ${opt.readers} file sizes)`,
     `${int(Sh.sumMapPrivateKb)} kB private of ${int((opt.readers * Sh.fileBytes) / 1024)} kB; process Private growth ${int(Sh.sumPrivateDeltaKb)} kB`,

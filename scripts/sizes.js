@@ -13,6 +13,6 @@ for (const n of sizes) {
   // An odd multiplier makes i -> key a bijection: n distinct keys spread over the uint32 range.
   for (let i = 0; i < n; i++) keys[i] = Math.imul(i, 0x9e3779b1) >>> 0;
   const file = encodeIndex(keys, new Uint32Array(n), n);
-  const count = file.readUInt32LE(24);
+  const count = file.readUInt32LE(32) & 0x0fffffff;
   console.log(`| ${count.toLocaleString("en-US")} | ${file.length.toLocaleString("en-US")} | ${(file.length / count).toFixed(3)} |`);
 }

@@ -19,10 +19,6 @@ export function removePendingTempFiles(): void {
   pending.clear();
 }
 
-function tempPrefix(target: string): string {
-  return `.${nodePath.basename(target)}.`;
-}
-
 const TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
 
 /**
@@ -57,17 +53,18 @@ export interface ReplaceOptions {
   signal?: AbortSignal;
   /** fsync the file and its directory (default true). Off only for throwaway files in tests. */
   sync?: boolean;
+  /** Runs after the new file is complete and synced, just before it is renamed over the target. */
+  beforeRename?: () => void;
 }
 
 /**
- * Writes `bytes` to `target` atomically: a reader (or a crash at any moment) sees the old file
- * or the new one, never a mix, and no temp file is left behind on failure.
- * @throws IdxError ERR_IDX_IO (cannot write, sync or rename), ERR_IDX_INTERRUPTED (aborted).
+ * Writes `bytes` to a new temp file beside `target` (synced unless `sync` is false) and
+ * returns its path. The temp file is removed again if anything fails.
  */
-export async function replaceFile(target: string, bytes: Uint8Array, options: ReplaceOptions = {}): Promise<void> {
-  const sync = options.sync ?? true;
+export function writeTempFile(target: string, bytes: Uint8Array, sync = true): string {
   removeStaleTempFiles(target);
-  const tmp = nodePath.join(nodePath.dirname(target), `${tempPrefix(target)}${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const dir = nodePath.dirname(target);
+  const tmp = nodePath.join(dir, `.${nodePath.basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   let mode = 0o644;
   try {
     const st = fs.statSync(target);
@@ -78,40 +75,74 @@ export async function replaceFile(target: string, bytes: Uint8Array, options: Re
   } catch (e) {
     if (e instanceof IdxError) throw e;
   }
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, "wx", mode);
+  } catch (e) {
+    throw ioError(`create a temp file in ${dir || "."}`, target, e, "Check that the output directory exists and is writable.");
+  }
   pending.add(tmp);
   try {
-    let fd: number;
-    try {
-      fd = fs.openSync(tmp, "wx", mode);
-    } catch (e) {
-      throw ioError(`create a temp file in ${nodePath.dirname(target) || "."}`, target, e,
-        "Check that the output directory exists and is writable.");
-    }
-    try {
-      let off = 0;
-      while (off < bytes.length) off += fs.writeSync(fd, bytes, off, Math.min(bytes.length - off, 1 << 30));
-      if (sync) fs.fsyncSync(fd);
-    } catch (e) {
-      throw ioError("write the new index", target, e);
-    } finally {
-      fs.closeSync(fd);
-    }
+    let off = 0;
+    while (off < bytes.length) off += fs.writeSync(fd, bytes, off, Math.min(bytes.length - off, 1 << 30));
+    if (sync) fs.fsyncSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    discardTempFile(tmp);
+    throw ioError("write the new index", target, e, "Free some disk space and try again; the old index is unchanged.");
+  }
+  fs.closeSync(fd);
+  return tmp;
+}
+
+/** Renames a temp file from writeTempFile over `target`, and makes the rename durable. */
+export function commitTempFile(tmp: string, target: string, sync = true): void {
+  try {
+    fs.renameSync(tmp, target);
+  } catch (e) {
+    discardTempFile(tmp);
+    throw ioError("move the new index into place", target, e);
+  }
+  pending.delete(tmp);
+  if (sync) syncDirectory(nodePath.dirname(target));
+}
+
+export function discardTempFile(tmp: string): void {
+  pending.delete(tmp);
+  try { fs.unlinkSync(tmp); } catch { /* never created, or already gone */ }
+}
+
+/**
+ * Writes `bytes` to `target` atomically: a reader (or a crash at any moment) sees the old file
+ * or the new one, never a mix, and no temp file is left behind on failure.
+ * @throws IdxError ERR_IDX_IO (cannot write, sync or rename), ERR_IDX_INTERRUPTED (aborted).
+ */
+export async function replaceFile(target: string, bytes: Uint8Array, options: ReplaceOptions = {}): Promise<void> {
+  const sync = options.sync ?? true;
+  const tmp = writeTempFile(target, bytes, sync);
+  try {
     // Let a pending signal handler run: an interrupt honoured here leaves the target untouched.
     await new Promise<void>((resolve) => setImmediate(resolve));
     throwIfAborted(options.signal, target);
-    try {
-      fs.renameSync(tmp, target);
-    } catch (e) {
-      throw ioError("move the new index into place", target, e);
-    }
-    pending.delete(tmp);
-    if (sync) syncDirectory(nodePath.dirname(target));
+    options.beforeRename?.();
   } catch (e) {
-    if (pending.delete(tmp)) {
-      try { fs.unlinkSync(tmp); } catch { /* never created */ }
-    }
+    discardTempFile(tmp);
     throw e;
   }
+  commitTempFile(tmp, target, sync);
+}
+
+/** replaceFile for synchronous callers (the writer). */
+export function replaceFileSync(target: string, bytes: Uint8Array, options: Omit<ReplaceOptions, "signal"> = {}): void {
+  const sync = options.sync ?? true;
+  const tmp = writeTempFile(target, bytes, sync);
+  try {
+    options.beforeRename?.();
+  } catch (e) {
+    discardTempFile(tmp);
+    throw e;
+  }
+  commitTempFile(tmp, target, sync);
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined, path: string): void {

@@ -1,21 +1,17 @@
 /**
- * Pairs -> a new index file, atomically. The layout is canonical: entries are sorted by hash
- * and placed in order (spec/FORMAT.md §7), so the same map always gives the same bytes,
- * whatever order or duplicates the input had.
+ * Pairs (iterables, Maps, columns, text) -> a new index file, atomically (encode.ts lays out
+ * the bytes). The build takes the writer lock, so it never replaces an index under a writer,
+ * and marks the old file retired so that its readers follow the path to the new one.
  */
 import * as fs from "node:fs";
-import { crc32 } from "./crc32";
 import { IdxError, ioError } from "./errors";
-import {
-  BLOCK_BYTES, CHECKSUM_BYTES, EMPTY_HASH, FLAG_ESCAPED_PRESENT, H, HEADER_BYTES, MAX_FILE_BYTES,
-  MAX_SLOT_COUNT, SLOT_WORDS, SPILL_SLOTS, VERSION_MAJOR, VERSION_MINOR, blockCount,
-  buildCapacity, checksumsOffset, fileBytes, writeHeader,
-} from "./format";
-import { hash32 } from "./hash";
+import { H, HEADER_BYTES, STATE_COUNT_MASK } from "./format";
 import { PairBuffer } from "./pairs";
 import { PairParser } from "./parse";
-import { placeSorted, placedEnd } from "./table";
+import { encodeIndex } from "./encode";
 import { replaceFile, throwIfAborted } from "./atomic-file";
+import { retireFile } from "./cells";
+import { WriterLock } from "./lock";
 
 /** Anything build() takes: [key, value] pairs (sync or async), a Map, or two parallel columns. */
 export type PairSource =
@@ -92,16 +88,24 @@ export async function buildFromText(
   } else {
     stream = input;
   }
+  // An abort must not wait for the next chunk: at a terminal that may never come.
+  const destroyable = stream as { destroy?: (error: Error) => void };
+  const onAbort = () => destroyable.destroy?.(new IdxError("ERR_IDX_INTERRUPTED", "interrupted; the index was not changed", { path }));
+  options.signal?.addEventListener("abort", onAbort, { once: true });
   let bytes = 0;
   let reported = 0;
-  for await (const chunk of stream) {
-    throwIfAborted(options.signal, path);
-    parser.write(chunk);
-    bytes += chunk.length;
-    if (options.onProgress && bytes - reported >= 1 << 24) {
-      reported = bytes;
-      options.onProgress({ phase: "read", pairs: buffer.length, bytes, totalBytes });
+  try {
+    for await (const chunk of stream) {
+      throwIfAborted(options.signal, path);
+      parser.write(chunk);
+      bytes += chunk.length;
+      if (options.onProgress && bytes - reported >= 1 << 24) {
+        reported = bytes;
+        options.onProgress({ phase: "read", pairs: buffer.length, bytes, totalBytes });
+      }
     }
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
   }
   parser.end();
   return writeIndex(buffer, path, options);
@@ -109,13 +113,21 @@ export async function buildFromText(
 
 async function collect(pairs: PairSource, options: BuildOptions, path: string): Promise<PairBuffer> {
   const out = new PairBuffer();
-  const add = (key: number, value: number, at: number) => {
-    if ((key >>> 0) !== key || (value >>> 0) !== value) {
-      const bad = (key >>> 0) !== key ? `key ${String(key)}` : `value ${String(value)}`;
+  if (typeof pairs !== "object" || pairs === null) {
+    throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `build takes pairs (an iterable of [key, value], a Map, or { keys, values }), not ${pairs === null ? "null" : typeof pairs}`, { path });
+  }
+  const add = (key: unknown, value: unknown, at: number) => {
+    const keyOk = typeof key === "number" && (key >>> 0) === key;
+    const valueOk = typeof value === "number" && (value >>> 0) === value;
+    if (!keyOk || !valueOk) {
+      const bad = keyOk ? `value ${String(value)}` : `key ${String(key)}`;
       throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `pair #${at}: ${bad} is not an integer from 0 to 4294967295`, { path });
     }
-    out.push(key, value);
+    out.push(key as number, value as number);
   };
+  if (!isColumns(pairs) && !(Symbol.iterator in pairs) && !(Symbol.asyncIterator in pairs)) {
+    throw new IdxError("ERR_IDX_INVALID_ARGUMENT", "build takes pairs: an iterable of [key, value], a Map, or { keys, values }", { path });
+  }
   if (isColumns(pairs)) {
     const { keys, values } = pairs;
     if (keys.length !== values.length) {
@@ -156,11 +168,16 @@ async function writeIndex(pairs: PairBuffer, path: string, options: BuildOptions
   await new Promise<void>((resolve) => setImmediate(resolve));
   throwIfAborted(options.signal, path);
   options.onProgress?.({ phase: "write", pairs: pairs.length });
-  await replaceFile(path, bytes, options);
+  const lock = WriterLock.acquire(path);
+  try {
+    await replaceFile(path, bytes, { ...options, beforeRename: () => retireFile(path) });
+  } finally {
+    lock.release();
+  }
   const header = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
   return {
     path,
-    count: header.getUint32(H.count, true),
+    count: header.getUint32(H.stateCell, true) & STATE_COUNT_MASK,
     pairs: pairs.length,
     capacity: header.getUint32(H.capacity, true),
     slotCount: header.getUint32(H.slotCount, true),
@@ -168,110 +185,3 @@ async function writeIndex(pairs: PairBuffer, path: string, options: BuildOptions
   };
 }
 
-/**
- * The complete file image for the first `n` pairs of the columns: a pure function of the map
- * they describe (last value wins per key). `keys` is overwritten with hashes.
- * @throws IdxError ERR_IDX_TOO_LARGE when the file would exceed the format's limit.
- */
-export function encodeIndex(keys: Uint32Array, values: Uint32Array, n: number, path = "<memory>"): Buffer {
-  // Hash in place; the escaped key (whose hash is EMPTY_HASH) goes to the header, not a slot.
-  const hashes = keys;
-  let escaped: number | undefined;
-  let m = 0;
-  for (let i = 0; i < n; i++) {
-    const hash = hash32(keys[i]);
-    if (hash === EMPTY_HASH) {
-      escaped = values[i];
-      continue;
-    }
-    hashes[m] = hash;
-    values[m] = values[i];
-    m++;
-  }
-  const [sortedHashes, sortedValues] = sortByHash(hashes, values, m);
-  const unique = keepLastOfEqualRuns(sortedHashes, sortedValues, m);
-
-  const capacity = buildCapacity(unique);
-  const slotCount = Math.max(capacity, placedEnd(sortedHashes, unique, capacity)) + SPILL_SLOTS;
-  if (slotCount > MAX_SLOT_COUNT) {
-    throw new IdxError("ERR_IDX_TOO_LARGE",
-      `${unique} entries need a ${fileBytes(slotCount)}-byte file; a version ${VERSION_MAJOR} index is at most ${MAX_FILE_BYTES} bytes (about ${Math.floor((MAX_SLOT_COUNT - SPILL_SLOTS) * BUILD_FILL)} entries)`,
-      { path, hint: "Split the keys across several indexes (by key range, for example)." });
-  }
-  const file = Buffer.alloc(fileBytes(slotCount));
-  const slots = new Uint32Array(file.buffer, file.byteOffset + HEADER_BYTES, slotCount * SLOT_WORDS);
-  placeSorted(slots, sortedHashes, sortedValues, unique, capacity);
-  writeChecksums(file, slotCount, 0, blockCount(slotCount));
-  writeHeader(file, {
-    major: VERSION_MAJOR,
-    minor: VERSION_MINOR,
-    flags: escaped === undefined ? 0 : FLAG_ESCAPED_PRESENT,
-    capacity,
-    slotCount,
-    count: unique + (escaped === undefined ? 0 : 1),
-    tombstones: 0,
-    escapedValue: escaped ?? 0,
-    seq: 0,
-    dirtyFirstBlock: 0,
-    dirtyBlockCount: 0,
-  });
-  return file;
-}
-
-const BUILD_FILL = 7 / 8;
-
-/** Recomputes the checksums of blocks [first, first + count) of the file image. */
-export function writeChecksums(file: Uint8Array, slotCount: number, first: number, count: number): void {
-  const slotsEnd = checksumsOffset(slotCount);
-  const view = new DataView(file.buffer, file.byteOffset, file.length);
-  for (let b = first; b < first + count; b++) {
-    const start = HEADER_BYTES + b * BLOCK_BYTES;
-    const end = Math.min(start + BLOCK_BYTES, slotsEnd);
-    view.setUint32(slotsEnd + b * CHECKSUM_BYTES, crc32(file.subarray(start, end)), true);
-  }
-}
-
-const RADIX_BITS = 11;
-const RADIX = 1 << RADIX_BITS;
-const RADIX_MASK = RADIX - 1;
-
-/**
- * LSD radix sort of (hash, value) by hash, 11 bits a pass. Stable, which is what makes "the
- * last duplicate wins" hold after sorting. Returns the arrays holding the result.
- */
-export function sortByHash(hashes: Uint32Array, values: Uint32Array, n: number): [Uint32Array, Uint32Array] {
-  let srcH = hashes, srcV = values;
-  let dstH = new Uint32Array(n), dstV = new Uint32Array(n);
-  const counts = new Uint32Array(RADIX);
-  for (let shift = 0; shift < 32; shift += RADIX_BITS) {
-    counts.fill(0);
-    for (let i = 0; i < n; i++) counts[(srcH[i] >>> shift) & RADIX_MASK]++;
-    let sum = 0;
-    for (let d = 0; d < RADIX; d++) {
-      const c = counts[d];
-      counts[d] = sum;
-      sum += c;
-    }
-    for (let i = 0; i < n; i++) {
-      const h = srcH[i];
-      const pos = counts[(h >>> shift) & RADIX_MASK]++;
-      dstH[pos] = h;
-      dstV[pos] = srcV[i];
-    }
-    [srcH, dstH] = [dstH, srcH];
-    [srcV, dstV] = [dstV, srcV];
-  }
-  return [srcH, srcV];
-}
-
-/** Compacts sorted (hash, value) so each hash appears once, with its last value. Returns the count. */
-function keepLastOfEqualRuns(hashes: Uint32Array, values: Uint32Array, n: number): number {
-  let w = 0;
-  for (let i = 0; i < n; i++) {
-    if (i + 1 < n && hashes[i + 1] === hashes[i]) continue;
-    hashes[w] = hashes[i];
-    values[w] = values[i];
-    w++;
-  }
-  return w;
-}

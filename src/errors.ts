@@ -25,7 +25,9 @@ export type IdxErrorCode =
   /** The index was used after close(). */
   | "ERR_IDX_CLOSED"
   /** A build was interrupted (signal or abort) before it finished; the target is unchanged. */
-  | "ERR_IDX_INTERRUPTED";
+  | "ERR_IDX_INTERRUPTED"
+  /** Another process is writing the index (it holds the writer lock). */
+  | "ERR_IDX_LOCKED";
 
 export interface IdxErrorDetails {
   /** The file the error is about, as given by the caller. */

@@ -2,12 +2,13 @@
  * Lookups by reading the file (pread) instead of mapping it. For a process that asks a few
  * questions and exits (`idx get FILE KEY`), mapping costs more than answering: loading the
  * native mmap binding alone takes over a millisecond, while a lookup here is three small reads.
- * Same validation as IdIndex.open, same probe (spec/FORMAT.md §5.3).
+ * Same validation as IdIndex.open, same probe (spec/FORMAT.md §5.3). Meant for one-shot
+ * lookups: it does not follow writers (§11) the way IdIndex does.
  */
 import * as fs from "node:fs";
-import { ioError } from "./errors";
+import { IdxError, ioError } from "./errors";
 import {
-  EMPTY_HASH, FLAG_ESCAPED_PRESENT, HEADER_BYTES, Header, SLOT_BYTES, SLOT_WORDS, checkSentinel, readHeader,
+  EMPTY_HASH, HEADER_BYTES, Header, SLOT_BYTES, SLOT_WORDS, checkSentinel, readHeader,
 } from "./format";
 import { hash32, homeSlot } from "./hash";
 
@@ -34,7 +35,11 @@ export class FileLookup {
       throw ioError("open the index", path, e, "Check the path and its permissions.");
     }
     try {
-      const size = fs.fstatSync(fd).size;
+      const stat = fs.fstatSync(fd);
+      if (!stat.isFile()) {
+        throw new IdxError("ERR_IDX_IO", "cannot read the index: it is not a regular file", { path, hint: "Pass the path of an index file." });
+      }
+      const size = stat.size;
       const head = new Uint8Array(HEADER_BYTES);
       fs.readSync(fd, head, 0, HEADER_BYTES, 0);
       const header = readHeader(head, size, path);
@@ -51,7 +56,7 @@ export class FileLookup {
   get(key: number): number | undefined {
     const h = this.#header;
     const hash = hash32(key);
-    if (hash === EMPTY_HASH) return h.flags & FLAG_ESCAPED_PRESENT ? h.escapedValue : undefined;
+    if (hash === EMPTY_HASH) return h.escapedPresent ? h.escapedValue : undefined;
     let slot = homeSlot(hash, h.capacity);
     for (;;) {
       const n = Math.min(WINDOW_SLOTS, h.slotCount - slot);

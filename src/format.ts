@@ -25,8 +25,15 @@ export const EMPTY_HASH = 0xffffffff;
 /** The one key whose hash is EMPTY_HASH; it lives in the header (§3), never in a slot. */
 export const ESCAPED_KEY = unhash32(EMPTY_HASH);
 
-/** §3 flags. */
-export const FLAG_ESCAPED_PRESENT = 1;
+/** §3 state cell bits. */
+export const STATE_COUNT_MASK = 0x0fffffff;
+export const STATE_ESCAPED = 1 << 28;
+export const STATE_RETIRED = 1 << 29;
+export const STATE_RESERVED_BITS = 0xc0000000;
+/** §3 dirty cell: first block in the low 20 bits, block count in the high 12. */
+export const DIRTY_FIRST_BITS = 20;
+export const DIRTY_FIRST_MASK = (1 << DIRTY_FIRST_BITS) - 1;
+export const MAX_DIRTY_BLOCKS = 0xfff;
 
 /** §7. The builder's load limit: capacity = ceil(entries * 8 / 7), at least 1. */
 export const BUILD_LOAD_NUM = 7;
@@ -42,32 +49,41 @@ export const H = {
   magic: 0,
   major: 8,
   minor: 10,
-  flags: 12,
-  capacity: 16,
-  slotCount: 20,
-  count: 24,
-  tombstones: 28,
-  escapedValue: 32,
-  seq: 36,
-  dirtyFirstBlock: 40,
-  dirtyBlockCount: 44,
-  reserved: 48,
-  headerChecksum: 60,
+  capacity: 12,
+  slotCount: 16,
+  reserved: 20,
+  headerChecksum: 28,
+  /** The four cells: a u32 word and its check, each stored with one 8-byte write. */
+  stateCell: 32,
+  escapedCell: 40,
+  seqCell: 48,
+  dirtyCell: 56,
 } as const;
+
+/** Word indexes (uint32) of the cells' words, for typed-array access to a mapped header. */
+export const W = {
+  state: H.stateCell / 4,
+  escapedValue: H.escapedCell / 4,
+  seq: H.seqCell / 4,
+  dirty: H.dirtyCell / 4,
+} as const;
+
+export const CELL_OFFSETS = [H.stateCell, H.escapedCell, H.seqCell, H.dirtyCell] as const;
 
 export interface Header {
   major: number;
   minor: number;
-  flags: number;
   /** Home slots: the range of the slot mapping. */
   capacity: number;
   /** All slots, including the spill slots after the home range. */
   slotCount: number;
   /** Live entries, the escaped key included. */
   count: number;
-  /** Slots that repeat the hash of the slot before them (deleted entries, §5). */
-  tombstones: number;
+  escapedPresent: boolean;
+  /** A newer file has replaced this one at its path (§11.4). */
+  retired: boolean;
   escapedValue: number;
+  /** Writer sequence: odd while an operation is under way (§11.2). */
   seq: number;
   dirtyFirstBlock: number;
   dirtyBlockCount: number;
@@ -98,27 +114,53 @@ export function buildCapacity(n: number): number {
   return Math.max(1, Math.ceil((n * BUILD_LOAD_DEN) / BUILD_LOAD_NUM));
 }
 
+/** §3: CRC-32 of the fixed fields, bytes 0..27. */
 export function headerChecksum(header: Uint8Array): number {
   return crc32(header.subarray(0, H.headerChecksum));
 }
 
-/** Encodes a header (with its checksum) into the first HEADER_BYTES of `out`. */
+const cellScratch = new Uint8Array(8);
+const cellScratchView = new DataView(cellScratch.buffer);
+
+/** §3: a cell's check is the CRC-32 of its offset and its word, both as u32 LE. */
+export function cellCheck(offset: number, word: number): number {
+  cellScratchView.setUint32(0, offset, true);
+  cellScratchView.setUint32(4, word >>> 0, true);
+  return crc32(cellScratch);
+}
+
+export function stateWord(count: number, escapedPresent: boolean, retired: boolean): number {
+  return (count | (escapedPresent ? STATE_ESCAPED : 0) | (retired ? STATE_RETIRED : 0)) >>> 0;
+}
+
+export function dirtyWord(first: number, blocks: number): number {
+  return blocks === 0 ? 0 : ((first | (blocks << DIRTY_FIRST_BITS)) >>> 0);
+}
+
+/** Encodes a header (fixed fields, checksum and the four cells) into the first 64 bytes of `out`. */
 export function writeHeader(out: Uint8Array, h: Header): void {
   const v = new DataView(out.buffer, out.byteOffset, HEADER_BYTES);
   out.fill(0, 0, HEADER_BYTES);
   out.set(MAGIC, H.magic);
   v.setUint16(H.major, h.major, true);
   v.setUint16(H.minor, h.minor, true);
-  v.setUint32(H.flags, h.flags, true);
   v.setUint32(H.capacity, h.capacity, true);
   v.setUint32(H.slotCount, h.slotCount, true);
-  v.setUint32(H.count, h.count, true);
-  v.setUint32(H.tombstones, h.tombstones, true);
-  v.setUint32(H.escapedValue, h.escapedValue, true);
-  v.setUint32(H.seq, h.seq, true);
-  v.setUint32(H.dirtyFirstBlock, h.dirtyFirstBlock, true);
-  v.setUint32(H.dirtyBlockCount, h.dirtyBlockCount, true);
   v.setUint32(H.headerChecksum, headerChecksum(out), true);
+  const cells: [number, number][] = [
+    [H.stateCell, stateWord(h.count, h.escapedPresent, h.retired)],
+    [H.escapedCell, h.escapedValue],
+    [H.seqCell, h.seq],
+    [H.dirtyCell, dirtyWord(h.dirtyFirstBlock, h.dirtyBlockCount)],
+  ];
+  for (const [offset, word] of cells) {
+    v.setUint32(offset, word, true);
+    v.setUint32(offset + 4, cellCheck(offset, word), true);
+  }
+}
+
+export function hex8(n: number): string {
+  return n.toString(16).padStart(8, "0");
 }
 
 function hex(bytes: Uint8Array): string {
@@ -163,21 +205,31 @@ export function readHeader(bytes: Uint8Array, size: number, path: string): Heade
   const stored = v.getUint32(H.headerChecksum, true);
   const actual = headerChecksum(bytes);
   if (stored !== actual) {
-    fail("ERR_IDX_CHECKSUM", `header checksum mismatch (stored 0x${stored.toString(16).padStart(8, "0")}, computed 0x${actual.toString(16).padStart(8, "0")})`,
+    fail("ERR_IDX_CHECKSUM", `header checksum mismatch (stored 0x${hex8(stored)}, computed 0x${hex8(actual)})`,
       "The header bytes changed after they were written; rebuild the index from its source pairs.");
   }
+  for (const offset of CELL_OFFSETS) {
+    const word = v.getUint32(offset, true);
+    const check = v.getUint32(offset + 4, true);
+    if (check !== cellCheck(offset, word)) {
+      fail("ERR_IDX_CHECKSUM", `header cell at offset ${offset} fails its check (word 0x${hex8(word)}, check 0x${hex8(check)})`,
+        "The header bytes changed after they were written; rebuild the index from its source pairs.");
+    }
+  }
+  const state = v.getUint32(H.stateCell, true);
+  const dirty = v.getUint32(H.dirtyCell, true);
   const h: Header = {
     major,
     minor,
-    flags: v.getUint32(H.flags, true),
     capacity: v.getUint32(H.capacity, true),
     slotCount: v.getUint32(H.slotCount, true),
-    count: v.getUint32(H.count, true),
-    tombstones: v.getUint32(H.tombstones, true),
-    escapedValue: v.getUint32(H.escapedValue, true),
-    seq: v.getUint32(H.seq, true),
-    dirtyFirstBlock: v.getUint32(H.dirtyFirstBlock, true),
-    dirtyBlockCount: v.getUint32(H.dirtyBlockCount, true),
+    count: state & STATE_COUNT_MASK,
+    escapedPresent: (state & STATE_ESCAPED) !== 0,
+    retired: (state & STATE_RETIRED) !== 0,
+    escapedValue: v.getUint32(H.escapedCell, true),
+    seq: v.getUint32(H.seqCell, true),
+    dirtyFirstBlock: dirty & DIRTY_FIRST_MASK,
+    dirtyBlockCount: dirty >>> DIRTY_FIRST_BITS,
   };
   const corrupt = (what: string): never =>
     fail("ERR_IDX_CORRUPT", `has an invalid header: ${what}`, "Rebuild the index from its source pairs.");
@@ -196,11 +248,9 @@ export function readHeader(bytes: Uint8Array, size: number, path: string): Heade
     fail("ERR_IDX_CORRUPT", `is ${size} bytes, but its header describes ${expected} (${size - expected} bytes too many)`,
       "Something was appended to the file; rebuild it or copy it again.");
   }
-  const escaped = h.flags & FLAG_ESCAPED_PRESENT ? 1 : 0;
-  if (h.tombstones >= h.slotCount) corrupt(`${h.tombstones} tombstones in ${h.slotCount} slots`);
-  if (h.count > h.slotCount - 1 - h.tombstones + escaped) corrupt(`count ${h.count} does not fit in ${h.slotCount} slots`);
+  if (h.count > h.slotCount - 1 + (h.escapedPresent ? 1 : 0)) corrupt(`count ${h.count} does not fit in ${h.slotCount} slots`);
   const blocks = blockCount(h.slotCount);
-  if (h.dirtyBlockCount > blocks || h.dirtyFirstBlock > blocks - h.dirtyBlockCount) {
+  if (h.dirtyFirstBlock + h.dirtyBlockCount > blocks) {
     corrupt(`dirty block range ${h.dirtyFirstBlock}+${h.dirtyBlockCount} is outside the ${blocks} blocks`);
   }
   return h;

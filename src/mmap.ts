@@ -14,6 +14,8 @@ interface Binding {
   MAP_SHARED: number;
   MADV_RANDOM: number;
   MADV_SEQUENTIAL: number;
+  /** msync(buffer + offset, length, blocking ? MS_SYNC : MS_ASYNC [| MS_INVALIDATE]). */
+  sync_lib_private__(buffer: Buffer, offset: number, length: number, blocking: boolean, invalidate: boolean): void;
 }
 
 // Loaded lazily, and the compiled addon directly: the package's own entry point goes through
@@ -38,6 +40,8 @@ export interface MappedFile {
   buffer: Buffer;
   /** The file's size when it was mapped. */
   size: number;
+  /** The file's inode: a reader compares it with the path's to notice a replaced file. */
+  inode: number;
 }
 
 /**
@@ -55,10 +59,11 @@ export function mapFile(path: string, writable = false, access: "random" | "sequ
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) {
-      throw new IdxError("ERR_IDX_NOT_AN_INDEX", "is not a regular file", { path, hint: "Pass the path of an index file." });
+      throw new IdxError("ERR_IDX_IO", "cannot read the index: it is not a regular file", { path, hint: "Pass the path of an index file." });
     }
     const size = stat.size;
-    if (size === 0) return { buffer: Buffer.alloc(0), size };
+    const inode = stat.ino;
+    if (size === 0) return { buffer: Buffer.alloc(0), size, inode };
     if (size > MAX_MAP_BYTES) {
       throw new IdxError("ERR_IDX_TOO_LARGE", `is ${size} bytes; idx maps files of at most ${MAX_MAP_BYTES} bytes (2 GiB - 1)`, {
         path,
@@ -78,8 +83,20 @@ export function mapFile(path: string, writable = false, access: "random" | "sequ
       // Never trust a mapping of the wrong length: the binding wraps sizes it cannot represent.
       throw new IdxError("ERR_IDX_IO", `mapping returned ${buffer.length} bytes for a ${size}-byte file`, { path });
     }
-    return { buffer, size };
+    return { buffer, size, inode };
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * Writes a mapping's dirty pages to the file and waits (msync MS_SYNC): durable on return.
+ */
+export function syncMapping(buffer: Buffer, path: string): void {
+  if (buffer.length === 0) return;
+  try {
+    mmapBinding().sync_lib_private__(buffer, 0, buffer.length, true, false);
+  } catch (e) {
+    throw ioError("sync the index to disk", path, e);
   }
 }

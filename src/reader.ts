@@ -1,16 +1,23 @@
 /**
  * IdIndex: a read-only view of an index file, probed in place through a shared mapping.
  * open() is O(1): it maps the file and validates the header against the file size, nothing more.
+ *
+ * A writer in another process may change the file while it is mapped here (spec/FORMAT.md
+ * §11). Each lookup reads the header's seq word before and after its probe and retries when a
+ * write overlapped it, so answers are never torn. When a writer replaces the file (grow,
+ * compact, build), it marks the old one retired; the next lookup here notices and follows the
+ * path to the new file.
  */
+import * as fs from "node:fs";
 import { IdxError } from "./errors";
 import {
-  EMPTY_HASH, ESCAPED_KEY, FLAG_ESCAPED_PRESENT, H, HEADER_BYTES, Header, SLOT_BYTES, SLOT_WORDS,
-  checkSentinel, readHeader,
+  EMPTY_HASH, ESCAPED_KEY, HEADER_BYTES, Header, SLOT_BYTES, SLOT_WORDS, STATE_COUNT_MASK,
+  STATE_ESCAPED, STATE_RETIRED, W, checkSentinel, readHeader,
 } from "./format";
 import { hash32, unhash32 } from "./hash";
 import { mapFile } from "./mmap";
 import { findSlot } from "./table";
-import type { VerifyReport } from "./verify";
+import { VerifyReport, verifyMapped } from "./verify";
 
 /** What `idx info` prints: the header's numbers and what they mean for size. */
 export interface IndexInfo {
@@ -22,36 +29,36 @@ export interface IndexInfo {
   capacity: number;
   /** All slots, spill slots included. */
   slotCount: number;
-  /** Deleted slots not yet reused. */
-  tombstones: number;
   /** count / capacity. */
   load: number;
   fileBytes: number;
   /** fileBytes / count; null for an empty index. */
   bytesPerEntry: number | null;
+  /** Writer operations since the file was written (even when no write is under way). */
+  seq: number;
 }
 
-const EMPTY_SLOTS = new Uint32Array(0);
+const EMPTY_WORDS = new Uint32Array(0);
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
-
-
+/** How long a reader waits for a writer stuck mid-operation before answering from the table as it stands. */
+const STALL_MS = 5;
+/** How often a reader of a retired file looks at the path for its replacement. */
+const FOLLOW_EVERY_MS = 1;
 
 export class IdIndex implements Iterable<[number, number]> {
   /** The path the index was opened from. */
   readonly path: string;
-  #buffer: Buffer | null;
-  #header: Uint32Array;
-  #slots: Uint32Array;
-  #capacity: number;
-  #slotCount: number;
+  #buffer: Buffer | null = null;
+  #header: Uint32Array = EMPTY_WORDS;
+  #slots: Uint32Array = EMPTY_WORDS;
+  #capacity = 1;
+  #inode = 0;
+  #stallSeq = -1;
+  #stallStart = 0;
+  #lastFollow = 0;
 
-  private constructor(path: string, buffer: Buffer, header: Header) {
+  private constructor(path: string) {
     this.path = path;
-    this.#buffer = buffer;
-    this.#capacity = header.capacity;
-    this.#slotCount = header.slotCount;
-    this.#header = new Uint32Array(buffer.buffer, buffer.byteOffset, HEADER_BYTES / 4);
-    this.#slots = new Uint32Array(buffer.buffer, buffer.byteOffset + HEADER_BYTES, header.slotCount * SLOT_WORDS);
   }
 
   /**
@@ -64,35 +71,58 @@ export class IdIndex implements Iterable<[number, number]> {
     if (!LITTLE_ENDIAN) {
       throw new IdxError("ERR_IDX_IO", "idx maps its little-endian slots directly and needs a little-endian CPU", { path });
     }
-    const { buffer, size } = mapFile(path);
-    const header = readHeader(buffer, size, path);
-    checkSentinel(buffer.readUInt32LE(HEADER_BYTES + (header.slotCount - 1) * SLOT_BYTES), path);
-    return new IdIndex(path, buffer, header);
+    const ix = new IdIndex(path);
+    ix.#attach();
+    return ix;
+  }
+
+  /** Maps the file now at `path` in place of the current mapping. */
+  #attach(): void {
+    const { buffer, size, inode } = mapFile(this.path);
+    const header = readHeader(buffer, size, this.path);
+    checkSentinel(buffer.readUInt32LE(HEADER_BYTES + (header.slotCount - 1) * SLOT_BYTES), this.path);
+    this.#buffer = buffer;
+    this.#capacity = header.capacity;
+    this.#inode = inode;
+    this.#header = new Uint32Array(buffer.buffer, buffer.byteOffset, HEADER_BYTES / 4);
+    this.#slots = new Uint32Array(buffer.buffer, buffer.byteOffset + HEADER_BYTES, header.slotCount * SLOT_WORDS);
   }
 
   /** Live entries. */
   get size(): number {
     this.#check();
-    return this.#header[H.count / 4];
+    for (;;) {
+      const header = this.#header;
+      const seq = Atomics.load(header, W.seq);
+      const count = header[W.state] & STATE_COUNT_MASK;
+      if ((Atomics.load(header, W.seq) === seq && (seq & 1) === 0) || this.#settle(seq)) return count;
+    }
   }
 
-  /** The value stored for `key`, or undefined. Allocates nothing. */
+  /** The value stored for `key`, or undefined. */
   get(key: number): number | undefined {
     if (this.#buffer === null) this.#closed();
     if ((key >>> 0) !== key) return undefined;
     const hash = hash32(key);
-    if (hash === EMPTY_HASH) return this.#escaped();
-    const i = findSlot(this.#slots, this.#capacity, hash);
-    return i < 0 ? undefined : this.#slots[i + 1];
+    for (;;) {
+      const header = this.#header;
+      const seq = Atomics.load(header, W.seq);
+      let value: number | undefined;
+      if (hash === EMPTY_HASH) {
+        if ((header[W.state] & STATE_ESCAPED) !== 0) value = header[W.escapedValue];
+      } else {
+        const slots = this.#slots;
+        const i = findSlot(slots, this.#capacity, hash);
+        if (i >= 0) value = slots[i + 1];
+      }
+      if (Atomics.load(header, W.seq) === seq && (seq & 1) === 0) return value;
+      if (this.#settle(seq)) return value;
+    }
   }
 
-  /** True when `key` is in the index. Allocates nothing. */
+  /** True when `key` is in the index. */
   has(key: number): boolean {
-    if (this.#buffer === null) this.#closed();
-    if ((key >>> 0) !== key) return false;
-    const hash = hash32(key);
-    if (hash === EMPTY_HASH) return (this.#header[H.flags / 4] & FLAG_ESCAPED_PRESENT) !== 0;
-    return findSlot(this.#slots, this.#capacity, hash) >= 0;
+    return this.get(key) !== undefined;
   }
 
   /**
@@ -110,45 +140,98 @@ export class IdIndex implements Iterable<[number, number]> {
         `getMany needs outputs at least as long as keys (${n}); got values ${values.length}` +
         (found === undefined ? "" : `, found ${found.length}`));
     }
-    const slots = this.#slots;
-    const capacity = this.#capacity;
     let hits = 0;
     for (let k = 0; k < n; k++) {
       const hash = hash32(keys[k]);
-      let value = missing;
-      let hit = 0;
-      if (hash === EMPTY_HASH) {
-        if ((this.#header[H.flags / 4] & FLAG_ESCAPED_PRESENT) !== 0) {
-          value = this.#header[H.escapedValue / 4];
-          hit = 1;
+      for (;;) {
+        const header = this.#header;
+        const seq = Atomics.load(header, W.seq);
+        let value = missing;
+        let hit = 0;
+        if (hash === EMPTY_HASH) {
+          if ((header[W.state] & STATE_ESCAPED) !== 0) {
+            value = header[W.escapedValue];
+            hit = 1;
+          }
+        } else {
+          const slots = this.#slots;
+          const i = findSlot(slots, this.#capacity, hash);
+          if (i >= 0) {
+            value = slots[i + 1];
+            hit = 1;
+          }
         }
-      } else {
-        const i = findSlot(slots, capacity, hash);
-        if (i >= 0) {
-          value = slots[i + 1];
-          hit = 1;
+        if ((Atomics.load(header, W.seq) === seq && (seq & 1) === 0) || this.#settle(seq)) {
+          values[k] = value;
+          if (found !== undefined) found[k] = hit;
+          hits += hit;
+          break;
         }
       }
-      values[k] = value;
-      if (found !== undefined) found[k] = hit;
-      hits += hit;
     }
     return hits;
   }
 
-  /** Every [key, value] pair, in slot order (by hash, not by key). */
+  /**
+   * The slow path of a lookup whose seq check failed: true to accept its answer, false to
+   * probe again. A changed seq means a write overlapped the probe: retry. An odd seq that does
+   * not change for STALL_MS means the writer stopped mid-operation (killed, or descheduled):
+   * every intermediate state of an operation is a valid table (§11.3), so answer from it.
+   * A retired file is followed to its replacement.
+   */
+  #settle(seq: number): boolean {
+    const header = this.#header;
+    if ((header[W.state] & STATE_RETIRED) !== 0 && this.#follow()) return false;
+    const now = Atomics.load(header, W.seq);
+    if (now !== seq) return false;
+    if ((seq & 1) === 0) return true;
+    if ((header[W.state] & STATE_RETIRED) !== 0) return true; // final: no writer touches a retired file
+    const t = performance.now();
+    if (this.#stallSeq !== seq) {
+      this.#stallSeq = seq;
+      this.#stallStart = t;
+      return false;
+    }
+    return t - this.#stallStart > STALL_MS;
+  }
+
+  /** Maps the file that replaced this one, if the path names another file now. */
+  #follow(): boolean {
+    const t = performance.now();
+    if (t - this.#lastFollow < FOLLOW_EVERY_MS) return false;
+    this.#lastFollow = t;
+    let inode: number;
+    try {
+      inode = fs.statSync(this.path).ino;
+    } catch {
+      return false; // no replacement yet (or the path was removed): keep answering from this file
+    }
+    if (inode === this.#inode) return false;
+    try {
+      this.#attach();
+    } catch {
+      return false; // the replacement is not readable yet: keep the retired file, try again later
+    }
+    return true;
+  }
+
+  /**
+   * Every [key, value] pair, in slot order (by hash, not by key). Not a snapshot: while a writer
+   * changes the index, an entry it moves may be seen twice or not at all.
+   */
   *entries(): IterableIterator<[number, number]> {
     this.#check();
+    if ((this.#header[W.state] & STATE_RETIRED) !== 0) this.#follow();
     const header = this.#header;
-    if ((header[H.flags / 4] & FLAG_ESCAPED_PRESENT) !== 0) yield [ESCAPED_KEY, header[H.escapedValue / 4]];
+    if ((header[W.state] & STATE_ESCAPED) !== 0) yield [ESCAPED_KEY, header[W.escapedValue]];
     const slots = this.#slots;
     let previous = EMPTY_HASH;
     for (let i = 0; i < slots.length; i += SLOT_WORDS) {
       const hash = slots[i];
-      // A repeat of the previous hash is a tombstone (§5.4).
+      // A repeat of the previous hash is a tombstone (§5.1).
       if (hash !== EMPTY_HASH && hash !== previous) yield [unhash32(hash), slots[i + 1]];
       previous = hash;
-      if (this.#buffer === null) return;
+      if (this.#buffer === null) this.#closed();
     }
   }
 
@@ -171,18 +254,15 @@ export class IdIndex implements Iterable<[number, number]> {
   /** The header's numbers, as `idx info` prints them. */
   info(): IndexInfo {
     this.#check();
-    const h = readHeader(this.#buffer!, this.#buffer!.length, this.path);
-    return describe(this.path, h, this.#buffer!.length);
+    return describe(this.path, readHeader(this.#buffer!, this.#buffer!.length, this.path), this.#buffer!.length);
   }
 
   /**
-   * The full check of §9.2: every checksum and every table invariant. Reads the whole file:
-   * O(file size), unlike open().
+   * The full check of spec/FORMAT.md §9.2: every checksum and every table invariant. Reads the
+   * whole file: O(file size), unlike open().
    */
   verify(): VerifyReport {
     this.#check();
-    // Loaded here: readers that never verify should not pay for it at startup.
-    const { verifyMapped } = require("./verify") as typeof import("./verify");
     return verifyMapped(this.#buffer!, this.path);
   }
 
@@ -192,8 +272,8 @@ export class IdIndex implements Iterable<[number, number]> {
    */
   close(): void {
     this.#buffer = null;
-    this.#slots = EMPTY_SLOTS;
-    this.#header = EMPTY_SLOTS;
+    this.#slots = EMPTY_WORDS;
+    this.#header = EMPTY_WORDS;
   }
 
   get closed(): boolean {
@@ -202,11 +282,6 @@ export class IdIndex implements Iterable<[number, number]> {
 
   toString(): string {
     return this.#buffer === null ? `IdIndex(${this.path}, closed)` : `IdIndex(${this.path}, ${this.size} entries)`;
-  }
-
-  #escaped(): number | undefined {
-    const header = this.#header;
-    return (header[H.flags / 4] & FLAG_ESCAPED_PRESENT) !== 0 ? header[H.escapedValue / 4] : undefined;
   }
 
   #check(): void {
@@ -225,9 +300,9 @@ export function describe(path: string, h: Header, size: number): IndexInfo {
     count: h.count,
     capacity: h.capacity,
     slotCount: h.slotCount,
-    tombstones: h.tombstones,
     load: h.count / h.capacity,
     fileBytes: size,
     bytesPerEntry: h.count === 0 ? null : size / h.count,
+    seq: h.seq,
   };
 }

@@ -75,3 +75,78 @@ export function isLive(slots: Uint32Array, s: number): boolean {
   const word = slots[s * SLOT_WORDS];
   return word !== EMPTY_HASH && (s === 0 || slots[(s - 1) * SLOT_WORDS] !== word);
 }
+
+/**
+ * The in-place edits of §11.3, as sequences of whole-slot stores. Each store is one atomic
+ * 8-byte write (hash word and value word together), and every state between two stores is a
+ * valid table whose lookups answer as before or as after the edit: a writer killed at any point
+ * leaves a table that reads correctly. Readers in other processes still see a write overlap
+ * their probe through the header's seq word, and retry.
+ */
+export class SlotEditor {
+  readonly words: Uint32Array;
+  readonly #slots64: BigUint64Array;
+  readonly capacity: number;
+  readonly slotCount: number;
+
+  constructor(words: Uint32Array, capacity: number) {
+    this.words = words;
+    this.#slots64 = new BigUint64Array(words.buffer, words.byteOffset, words.length / SLOT_WORDS);
+    this.capacity = capacity;
+    this.slotCount = words.length / SLOT_WORDS;
+  }
+
+  /** Stores slot `to` := slot `from` in one write. */
+  #copy(to: number, from: number): void {
+    Atomics.store(this.#slots64, to, this.#slots64[from]);
+  }
+
+  /** Stores (hash, value) into slot `s` in one write; hash is the low word (little-endian). */
+  store(s: number, hash: number, value: number): void {
+    Atomics.store(this.#slots64, s, (BigInt(value) << 32n) | BigInt(hash));
+  }
+
+  /**
+   * Where inserting `hash` (absent from the table) must go: the slot `at` it takes and the first
+   * empty slot `end` at or after it; the entries in at..end-1 each move one slot right.
+   * Returns null when that would take the last slot, the scan sentinel: the table must grow.
+   */
+  planInsert(hash: number): { at: number; end: number } | null {
+    const w = this.words;
+    let at = homeSlot(hash, this.capacity);
+    while (w[at * SLOT_WORDS] < hash) at++;
+    let end = at;
+    while (w[end * SLOT_WORDS] !== EMPTY_HASH) end++;
+    return end >= this.slotCount - 1 ? null : { at, end };
+  }
+
+  /**
+   * Inserts per a plan: shifts at..end-1 right from the far end, so that each entry is copied
+   * before its old slot is overwritten (a reader or a crash sees it at least once, never not at
+   * all), then stores the new entry.
+   */
+  insert(plan: { at: number; end: number }, hash: number, value: number): void {
+    for (let s = plan.end; s > plan.at; s--) this.#copy(s, s - 1);
+    this.store(plan.at, hash, value);
+  }
+
+  /**
+   * Removes the entry in slot `s` by backward shift: each following entry that may sit one slot
+   * earlier (its home is at or before that slot) moves left, and the slot where the run ends
+   * becomes empty. No tombstone is left, so deleted slots are free for the next insert at once.
+   * Returns the last slot written.
+   */
+  remove(s: number): number {
+    const w = this.words;
+    let cur = s;
+    for (;;) {
+      const next = cur + 1;
+      const hash = w[next * SLOT_WORDS];
+      if (hash === EMPTY_HASH || homeSlot(hash, this.capacity) > cur) break;
+      this.#copy(cur, next);
+      cur = next;
+    }
+    this.store(cur, EMPTY_HASH, 0);
+    return cur;
+  }
+}

@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { hash32, homeSlot, unhash32 } from "../src/hash";
-import { EMPTY_HASH, ESCAPED_KEY, HEADER_BYTES, SLOT_WORDS, buildCapacity } from "../src/format";
-import { encodeIndex } from "../src/build";
+import { EMPTY_HASH, ESCAPED_KEY, H, HEADER_BYTES, SLOT_WORDS, buildCapacity } from "../src/format";
+import { encodeIndex } from "../src/encode";
 
 /** The test-vector table of spec/FORMAT.md §4, read from the spec itself. */
 function specVectors(): { key: number; hash: number; homes: [number, number][] }[] {
@@ -86,8 +86,8 @@ describe("§4 home(h) = (h * capacity) >> 32 exactly, and is monotone", () => {
 function meanDisplacement(keys: Uint32Array): number {
   const n = keys.length;
   const file = encodeIndex(keys.slice(), new Uint32Array(n), n);
-  const capacity = file.readUInt32LE(16);
-  const slotCount = file.readUInt32LE(20);
+  const capacity = file.readUInt32LE(H.capacity);
+  const slotCount = file.readUInt32LE(H.slotCount);
   const slots = new Uint32Array(file.buffer, file.byteOffset + HEADER_BYTES, slotCount * SLOT_WORDS);
   let total = 0;
   let entries = 0;

@@ -50,15 +50,17 @@ static uint32_t crc32_bytes(const uint8_t *p, size_t n) {
 }
 #endif
 
-/* format.ts */
+/* format.ts: the 64-byte header is fixed fields (0..27), their CRC-32 (28), and four cells
+ * (state, escaped value, seq, dirty), each a u32 word and its check = CRC-32 of (offset, word). */
 static const uint8_t MAGIC[8] = {0x89, 0x49, 0x44, 0x58, 0x0d, 0x0a, 0x1a, 0x0a};
 enum {
   HEADER_BYTES = 64, SLOT_BYTES = 8, BLOCK_BYTES = 4096, SPILL_SLOTS = 8,
-  H_MAJOR = 8, H_MINOR = 10, H_FLAGS = 12, H_CAPACITY = 16, H_SLOTCOUNT = 20, H_COUNT = 24,
-  H_TOMBSTONES = 28, H_ESCVALUE = 32, H_SEQ = 36, H_DIRTYFIRST = 40, H_DIRTYCOUNT = 44, H_CRC = 60,
+  H_MAJOR = 8, H_MINOR = 10, H_CAPACITY = 12, H_SLOTCOUNT = 16, H_CRC = 28,
+  H_STATE = 32, H_ESCAPED = 40, H_SEQ = 48, H_DIRTY = 56,
 };
 #define EMPTY_HASH 0xffffffffu
-#define FLAG_ESCAPED_PRESENT 1u
+#define STATE_COUNT_MASK 0x0fffffffu
+#define STATE_ESCAPED (1u << 28)
 
 static inline uint32_t fmix32(uint32_t x) {
   x ^= x >> 16;
@@ -88,6 +90,31 @@ static void die(const char *what, const char *path) {
 static inline void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); } /* little-endian host */
 static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static inline uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+static uint32_t cell_check(uint32_t offset, uint32_t word) {
+  uint8_t b[8];
+  put32(b, offset);
+  put32(b + 4, word);
+  return crc32_bytes(b, 8);
+}
+
+static void write_header(uint8_t *file, uint32_t capacity, uint32_t slot_count, uint32_t count,
+                         int escaped, uint32_t escaped_value) {
+  memset(file, 0, HEADER_BYTES);
+  memcpy(file, MAGIC, 8);
+  put16(file + H_MAJOR, 1);
+  put16(file + H_MINOR, 0);
+  put32(file + H_CAPACITY, capacity);
+  put32(file + H_SLOTCOUNT, slot_count);
+  put32(file + H_CRC, crc32_bytes(file, H_CRC));
+  uint32_t cells[4][2] = {
+    {H_STATE, count | (escaped ? STATE_ESCAPED : 0)}, {H_ESCAPED, escaped ? escaped_value : 0}, {H_SEQ, 0}, {H_DIRTY, 0},
+  };
+  for (int c = 0; c < 4; c++) {
+    put32(file + cells[c][0], cells[c][1]);
+    put32(file + cells[c][0] + 4, cell_check(cells[c][0], cells[c][1]));
+  }
+}
 
 /* ---------------------------------------------------------------- build */
 
@@ -219,16 +246,7 @@ static int cmd_build(const char *in, const char *out) {
     if (e > crc_off) e = crc_off;
     put32(file + crc_off + b * 4, crc32_bytes(file + s, e - s));
   }
-  memset(file, 0, HEADER_BYTES);
-  memcpy(file, MAGIC, 8);
-  put16(file + H_MAJOR, 1);
-  put16(file + H_MINOR, 0);
-  put32(file + H_FLAGS, escaped ? FLAG_ESCAPED_PRESENT : 0);
-  put32(file + H_CAPACITY, capacity);
-  put32(file + H_SLOTCOUNT, (uint32_t)slot_count);
-  put32(file + H_COUNT, (uint32_t)(unique + escaped));
-  put32(file + H_ESCVALUE, escaped ? escaped_value : 0);
-  put32(file + H_CRC, crc32_bytes(file, H_CRC));
+  write_header(file, capacity, (uint32_t)slot_count, (uint32_t)(unique + escaped), escaped, escaped_value);
   double t4 = now_ms();
 
   /* Like idx's replaceFile: temp file beside the target, fsync, rename, fsync the directory. */
@@ -263,7 +281,7 @@ typedef struct {
   const uint8_t *base;
   const uint32_t *slots;
   size_t bytes;
-  uint32_t capacity, slot_count, flags, escaped_value, count;
+  uint32_t capacity, slot_count, escaped_present, escaped_value, count;
 } Idx;
 
 static int idx_open(Idx *ix, const char *path) {
@@ -282,11 +300,17 @@ static int idx_open(Idx *ix, const char *path) {
     fprintf(stderr, "idxfloor: %s: not an idx v1 file or bad header checksum\n", path);
     return -1;
   }
-  ix->flags = get32(h + H_FLAGS);
+  for (uint32_t off = H_STATE; off <= H_DIRTY; off += 8) {
+    if (get32(h + off + 4) != cell_check(off, get32(h + off))) {
+      fprintf(stderr, "idxfloor: %s: header cell %u fails its check\n", path, off);
+      return -1;
+    }
+  }
   ix->capacity = get32(h + H_CAPACITY);
   ix->slot_count = get32(h + H_SLOTCOUNT);
-  ix->count = get32(h + H_COUNT);
-  ix->escaped_value = get32(h + H_ESCVALUE);
+  ix->count = get32(h + H_STATE) & STATE_COUNT_MASK;
+  ix->escaped_present = (get32(h + H_STATE) & STATE_ESCAPED) != 0;
+  ix->escaped_value = get32(h + H_ESCAPED);
   size_t slots_end = HEADER_BYTES + (size_t)ix->slot_count * SLOT_BYTES;
   size_t expect = slots_end + (((size_t)ix->slot_count * SLOT_BYTES + BLOCK_BYTES - 1) / BLOCK_BYTES) * 4;
   if (ix->capacity < 1 || ix->slot_count <= ix->capacity || expect != ix->bytes) {
@@ -304,7 +328,7 @@ static int idx_open(Idx *ix, const char *path) {
 static inline int idx_get(const Idx *ix, uint32_t key, uint32_t *value) {
   uint32_t h = fmix32(key);
   if (__builtin_expect(h == EMPTY_HASH, 0)) {
-    if (ix->flags & FLAG_ESCAPED_PRESENT) { *value = ix->escaped_value; return 1; }
+    if (ix->escaped_present) { *value = ix->escaped_value; return 1; }
     return 0;
   }
   const uint32_t *s = ix->slots + 2 * (size_t)home_slot(h, ix->capacity);
@@ -332,7 +356,7 @@ static size_t idx_get_many(const Idx *ix, const uint32_t *keys, size_t n, uint32
       uint32_t h = hs[j], v = 0;
       uint8_t f = 0;
       if (__builtin_expect(h == EMPTY_HASH, 0)) {
-        if (ix->flags & FLAG_ESCAPED_PRESENT) { v = ix->escaped_value; f = 1; }
+        if (ix->escaped_present) { v = ix->escaped_value; f = 1; }
       } else {
         const uint32_t *s = ps[j];
         while (*s < h) s += 2;
@@ -346,12 +370,13 @@ static size_t idx_get_many(const Idx *ix, const uint32_t *keys, size_t n, uint32
   return hits;
 }
 
-static long vm_rss_kb(void) {
+static long status_kb(const char *field) {
   FILE *f = fopen("/proc/self/status", "r");
   if (!f) return -1;
-  char line[256];
+  char line[256], fmt[64];
+  snprintf(fmt, sizeof fmt, "%s: %%ld kB", field);
   long kb = -1;
-  while (fgets(line, sizeof line, f)) if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+  while (fgets(line, sizeof line, f)) if (sscanf(line, fmt, &kb) == 1) break;
   fclose(f);
   return kb;
 }
@@ -368,7 +393,8 @@ static int cmd_get(const char *path, const char *key_text, int stats) {
   int found = idx_get(&ix, (uint32_t)k, &v);
   double t1 = now_ms();
   if (stats) {
-    printf("{\"found\":%d,\"value\":%u,\"openGetMs\":%.6f,\"rssKb\":%ld}\n", found, v, t1 - t0, vm_rss_kb());
+    printf("{\"found\":%d,\"value\":%u,\"openGetMs\":%.6f,\"rssKb\":%ld,\"anonKb\":%ld,\"fileKb\":%ld}\n",
+           found, v, t1 - t0, status_kb("VmRSS"), status_kb("RssAnon"), status_kb("RssFile"));
   } else if (found) {
     printf("%u\n", v);
   } else {

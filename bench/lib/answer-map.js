@@ -7,4 +7,5 @@ const { keys, values, n } = parseTsv(fs.readFileSync(process.argv[2]));
 const map = new Map();
 for (let i = 0; i < n; i++) map.set(keys[i], values[i]);
 const v = map.get(Number(process.argv[3]));
-process.stdout.write(process.argv[4] === "--rss" ? `${process.memoryUsage().rss} ${v}\n` : `${v}\n`);
+if (process.argv[4] === "--rss") process.stdout.write(`${JSON.stringify({ ...require("./rss").rssParts(), value: v })}\n`);
+else process.stdout.write(`${v}\n`);

@@ -166,6 +166,19 @@ function smapsOf(file) {
   return out;
 }
 
+/**
+ * Runs `pass()` until the JIT has settled: at least `minPasses` passes and `minMs` of running,
+ * at most `maxPasses`. A single warm-up pass leaves V8 in a lower tier for the first timed reps.
+ */
+function warmUp(pass, minPasses = 3, minMs = 500, maxPasses = 12) {
+  const t0 = process.hrtime.bigint();
+  for (let p = 0; p < maxPasses; p++) {
+    pass();
+    if (p + 1 >= minPasses && Number(process.hrtime.bigint() - t0) / 1e6 >= minMs) return p + 1;
+  }
+  return maxPasses;
+}
+
 /** Sends one JSON line to the parent and keeps the process alive until it is written. */
 function report(obj) {
   process.stdout.write(JSON.stringify(obj) + "\n");
@@ -173,5 +186,5 @@ function report(obj) {
 
 module.exports = {
   BENCH_DIR, ROOT_DIR, WORK_DIR, lowbias32, strideFor, dataset, rng, median, nowNs, msSince,
-  readU32, parseTsv, smapsRollup, smapsOf, report,
+  readU32, parseTsv, smapsRollup, smapsOf, report, warmUp, rssParts: require("./rss").rssParts,
 };

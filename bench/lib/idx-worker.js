@@ -6,11 +6,11 @@
  *   lookups  get and getMany loops over the query files, medians of spec.reps
  *   share    one of N concurrent readers: touch every key, wait for "go", report smaps
  */
-const { ROOT_DIR, dataset, median, nowNs, msSince, readU32, smapsRollup, smapsOf, report } = require("./common");
+const { ROOT_DIR, dataset, median, nowNs, msSince, readU32, smapsRollup, smapsOf, report, warmUp } = require("./common");
 const path = require("node:path");
 
 const spec = JSON.parse(process.argv[2]);
-const idx = require(path.join(ROOT_DIR, "dist", "index.js"));
+const idx = require(path.join(process.env.IDX_ROOT || ROOT_DIR, "dist", "index.js"));
 
 function getLoop(ix, keys) {
   let sum = 0, found = 0;
@@ -67,8 +67,8 @@ async function main() {
       const values = new Uint32Array(keys.length);
       const found = new Uint8Array(keys.length);
       const kc = chunks(keys, spec.batch), vc = chunks(values, spec.batch), fc = chunks(found, spec.batch);
-      getLoop(ix, keys); // warm-up: JIT, page faults, caches
-      manyLoop(ix, kc, vc, fc);
+      // warm-up: JIT tiers, page faults, caches
+      const warm = warmUp(() => getLoop(ix, keys)) + warmUp(() => manyLoop(ix, kc, vc, fc));
       const getNs = [], manyNs = [];
       let g, mFound;
       for (let r = 0; r < spec.reps; r++) {
@@ -89,6 +89,7 @@ async function main() {
       out[name] = {
         getNs: median(getNs), getSum: g.sum, getFound: g.found,
         manyNs: median(manyNs), manySum: manySum >>> 0, manyFound: mFound, manyFoundFlags,
+        getRuns: getNs, manyRuns: manyNs, warmPasses: warm,
       };
     }
     report(out);
@@ -108,6 +109,8 @@ async function main() {
     }
     report({ ready: true, found, sum: sum >>> 0 });
     process.stdin.once("data", () => {
+      // `ix` must stay reachable until now: once collected, its mapping is unmapped.
+      if (ix.closed) throw new Error("closed");
       const after = smapsRollup();
       const mapping = smapsOf(spec.file);
       report({ before, after, mapping });

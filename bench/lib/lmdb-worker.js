@@ -7,7 +7,7 @@
  */
 const fs = require("node:fs");
 const path = require("node:path");
-const { BENCH_DIR, median, nowNs, msSince, readU32, parseTsv, report } = require("./common");
+const { BENCH_DIR, median, nowNs, msSince, readU32, parseTsv, report, warmUp } = require("./common");
 
 const spec = JSON.parse(process.argv[2]);
 const { open } = require(path.join(BENCH_DIR, "node_modules", "lmdb"));
@@ -58,7 +58,7 @@ async function main() {
     const out = {};
     for (const [name, file] of Object.entries(spec.queries)) {
       const keys = readU32(file);
-      getLoop(db, keys);
+      const warm = warmUp(() => getLoop(db, keys));
       const ns = [];
       let g;
       for (let r = 0; r < spec.reps; r++) {
@@ -66,7 +66,7 @@ async function main() {
         g = getLoop(db, keys);
         ns.push(Number(nowNs() - t0) / keys.length);
       }
-      out[name] = { getNs: median(ns), getSum: g.sum, getFound: g.found };
+      out[name] = { getNs: median(ns), getSum: g.sum, getFound: g.found, getRuns: ns, warmPasses: warm };
     }
     report(out);
     return;

@@ -5,7 +5,7 @@
  *   lookups  the same build (untimed), then Map.get loops over the query files
  */
 const fs = require("node:fs");
-const { median, nowNs, msSince, readU32, parseTsv, report } = require("./common");
+const { median, nowNs, msSince, readU32, parseTsv, report, warmUp } = require("./common");
 
 const spec = JSON.parse(process.argv[2]);
 
@@ -38,7 +38,7 @@ if (spec.mode === "build") {
   const out = {};
   for (const [name, file] of Object.entries(spec.queries)) {
     const keys = readU32(file);
-    getLoop(map, keys);
+    const warm = warmUp(() => getLoop(map, keys));
     const ns = [];
     let g;
     for (let r = 0; r < spec.reps; r++) {
@@ -46,7 +46,7 @@ if (spec.mode === "build") {
       g = getLoop(map, keys);
       ns.push(Number(nowNs() - t0) / keys.length);
     }
-    out[name] = { getNs: median(ns), getSum: g.sum, getFound: g.found };
+    out[name] = { getNs: median(ns), getSum: g.sum, getFound: g.found, getRuns: ns, warmPasses: warm };
   }
   report(out);
 } else {

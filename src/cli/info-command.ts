@@ -18,7 +18,7 @@ export async function run(args: string[]): Promise<number> {
     ["capacity", `${info.capacity} home slots`],
     ["slots", `${info.slotCount} (${info.slotCount - info.capacity} spill)`],
     ["load", `${(100 * info.load).toFixed(1)}% (entries / capacity)`],
-    ["tombstones", String(info.tombstones)],
+    ["writes", `${info.seq >>> 1} in-place operations since built`],
     ["file size", `${info.fileBytes} bytes`],
     ["bytes per entry", info.bytesPerEntry === null ? "-" : info.bytesPerEntry.toFixed(2)],
   ];

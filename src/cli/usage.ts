@@ -58,7 +58,7 @@ Exit status: 0 intact; 1 damaged (each problem is printed); 2 FILE cannot be rea
   info: `Usage: idx info FILE [--json]
 
 Prints the format version, entry count, capacity (home slots), slot count,
-load (count / capacity), tombstones, file size and bytes per entry.
+load (count / capacity), in-place writes, file size and bytes per entry.
 Reads only the header.
 
 Options:

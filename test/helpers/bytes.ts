@@ -1,15 +1,18 @@
-/** Byte-level surgery on index images: flips, header edits with a fixed-up header checksum. */
-import { crc32 } from "node:zlib";
+/**
+ * Byte-level surgery on index images: bit flips, and header edits with the header checksum
+ * fixed up afterwards. Only the parts of the layout the spec promises to keep across versions
+ * are hard-coded here (the magic at 0, the major version at 8, the minor at 10, slots from
+ * byte 64, the size formula of §2); the header checksum's place and coverage come from
+ * src/format.ts, the spec in code.
+ */
+import { H, headerChecksum } from "../../src/format";
 
-/** Header field offsets, from the table in spec/FORMAT.md §3 (not from src/). */
 export const OFF = {
   major: 8,
   minor: 10,
-  flags: 12,
-  capacity: 16,
-  slotCount: 20,
-  count: 24,
-  headerChecksum: 60,
+  /** The first header byte after the magic and the version: covered by a checksum. */
+  afterVersion: 12,
+  slots: 64,
 } as const;
 
 /**
@@ -29,10 +32,18 @@ export function withBitFlipped(bytes: Uint8Array, bit: number): Buffer {
   return out;
 }
 
-/** Rewrites the header checksum: CRC-32 of bytes 0..59, little-endian at 60. */
+/** Rewrites the header checksum after an edit of the fixed header fields. */
 export function fixHeaderChecksum(bytes: Buffer): Buffer {
-  bytes.writeUInt32LE(crc32(bytes.subarray(0, OFF.headerChecksum)), OFF.headerChecksum);
+  bytes.writeUInt32LE(headerChecksum(bytes), H.headerChecksum);
   return bytes;
+}
+
+/** slotCount from the file size alone: fileBytes = 64 + 8 s + 4 ceil(s / 512) (spec §2). */
+export function slotCountOf(fileBytes: number): number {
+  for (let s = Math.floor((fileBytes - 64) / 8); s > 0; s--) {
+    if (64 + 8 * s + 4 * Math.ceil(s / 512) === fileBytes) return s;
+  }
+  throw new Error(`no slot count gives a ${fileBytes}-byte file`);
 }
 
 /** 89 50 4E 47 0D 0A 1A 0A, then an IHDR chunk: the start of a real PNG file. */

@@ -1,0 +1,8 @@
+{
+  "targets": [
+    {
+      "target_name": "idx_flock",
+      "sources": ["native/flock.c"]
+    }
+  ]
+}

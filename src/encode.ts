@@ -1,0 +1,129 @@
+/**
+ * Pairs in memory -> the complete bytes of an index file, in the canonical layout of
+ * spec/FORMAT.md §7: entries sorted by hash and placed in order, so the same map always gives
+ * the same bytes, whatever order or duplicates the input had. Pure: no files.
+ */
+import { crc32 } from "./crc32";
+import { IdxError } from "./errors";
+import {
+  BLOCK_BYTES, BUILD_LOAD_DEN, BUILD_LOAD_NUM, CHECKSUM_BYTES, EMPTY_HASH, HEADER_BYTES,
+  MAX_FILE_BYTES, MAX_SLOT_COUNT, SLOT_WORDS, SPILL_SLOTS, VERSION_MAJOR, VERSION_MINOR,
+  blockCount, buildCapacity, checksumsOffset, fileBytes, writeHeader,
+} from "./format";
+import { hash32 } from "./hash";
+import { placeSorted, placedEnd } from "./table";
+
+/**
+ * The complete file image for the first `n` pairs of the columns: a pure function of the map
+ * they describe (last value wins per key) and of the capacity rule. `keys` is overwritten with
+ * hashes. `capacityFor` maps the entry count to a capacity: the builder's rule by default
+ * (§7), a roomier one when a writer grows the table (§11.5).
+ * @throws IdxError ERR_IDX_TOO_LARGE when the file would exceed the format's limit.
+ */
+export function encodeIndex(
+  keys: Uint32Array,
+  values: Uint32Array,
+  n: number,
+  path = "<memory>",
+  capacityFor: (entries: number) => number = buildCapacity,
+): Buffer {
+  // Hash in place; the escaped key (whose hash is EMPTY_HASH) goes to the header, not a slot.
+  const hashes = keys;
+  let escaped: number | undefined;
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const hash = hash32(keys[i]);
+    if (hash === EMPTY_HASH) {
+      escaped = values[i];
+      continue;
+    }
+    hashes[m] = hash;
+    values[m] = values[i];
+    m++;
+  }
+  const [sortedHashes, sortedValues] = sortByHash(hashes, values, m);
+  const unique = keepLastOfEqualRuns(sortedHashes, sortedValues, m);
+
+  const capacity = capacityFor(unique);
+  const slotCount = Math.max(capacity, placedEnd(sortedHashes, unique, capacity)) + SPILL_SLOTS;
+  if (slotCount > MAX_SLOT_COUNT) {
+    throw new IdxError("ERR_IDX_TOO_LARGE",
+      `${unique} entries need a ${fileBytes(slotCount)}-byte file; a version ${VERSION_MAJOR} index is at most ${MAX_FILE_BYTES} bytes (about ${Math.floor(((MAX_SLOT_COUNT - SPILL_SLOTS) * BUILD_LOAD_NUM) / BUILD_LOAD_DEN)} entries)`,
+      { path, hint: "Split the keys across several indexes (by key range, for example)." });
+  }
+  const file = Buffer.alloc(fileBytes(slotCount));
+  const slots = new Uint32Array(file.buffer, file.byteOffset + HEADER_BYTES, slotCount * SLOT_WORDS);
+  placeSorted(slots, sortedHashes, sortedValues, unique, capacity);
+  writeChecksums(file, slotCount, 0, blockCount(slotCount));
+  writeHeader(file, {
+    major: VERSION_MAJOR,
+    minor: VERSION_MINOR,
+    capacity,
+    slotCount,
+    count: unique + (escaped === undefined ? 0 : 1),
+    escapedPresent: escaped !== undefined,
+    retired: false,
+    escapedValue: escaped ?? 0,
+    seq: 0,
+    dirtyFirstBlock: 0,
+    dirtyBlockCount: 0,
+  });
+  return file;
+}
+
+
+/** Recomputes the checksums of blocks [first, first + count) of the file image. */
+export function writeChecksums(file: Uint8Array, slotCount: number, first: number, count: number): void {
+  const slotsEnd = checksumsOffset(slotCount);
+  const view = new DataView(file.buffer, file.byteOffset, file.length);
+  for (let b = first; b < first + count; b++) {
+    const start = HEADER_BYTES + b * BLOCK_BYTES;
+    const end = Math.min(start + BLOCK_BYTES, slotsEnd);
+    view.setUint32(slotsEnd + b * CHECKSUM_BYTES, crc32(file.subarray(start, end)), true);
+  }
+}
+
+const RADIX_BITS = 11;
+const RADIX = 1 << RADIX_BITS;
+const RADIX_MASK = RADIX - 1;
+
+/**
+ * LSD radix sort of (hash, value) by hash, 11 bits a pass. Stable, which is what makes "the
+ * last duplicate wins" hold after sorting. Returns the arrays holding the result.
+ */
+export function sortByHash(hashes: Uint32Array, values: Uint32Array, n: number): [Uint32Array, Uint32Array] {
+  let srcH = hashes, srcV = values;
+  let dstH = new Uint32Array(n), dstV = new Uint32Array(n);
+  const counts = new Uint32Array(RADIX);
+  for (let shift = 0; shift < 32; shift += RADIX_BITS) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[(srcH[i] >>> shift) & RADIX_MASK]++;
+    let sum = 0;
+    for (let d = 0; d < RADIX; d++) {
+      const c = counts[d];
+      counts[d] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const h = srcH[i];
+      const pos = counts[(h >>> shift) & RADIX_MASK]++;
+      dstH[pos] = h;
+      dstV[pos] = srcV[i];
+    }
+    [srcH, dstH] = [dstH, srcH];
+    [srcV, dstV] = [dstV, srcV];
+  }
+  return [srcH, srcV];
+}
+
+/** Compacts sorted (hash, value) so each hash appears once, with its last value. Returns the count. */
+function keepLastOfEqualRuns(hashes: Uint32Array, values: Uint32Array, n: number): number {
+  let w = 0;
+  for (let i = 0; i < n; i++) {
+    if (i + 1 < n && hashes[i + 1] === hashes[i]) continue;
+    hashes[w] = hashes[i];
+    values[w] = values[i];
+    w++;
+  }
+  return w;
+}

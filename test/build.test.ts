@@ -1,0 +1,322 @@
+/**
+ * build(): every kind of pair source, last-wins duplicates exactly like `new Map(pairs)`,
+ * canonical bytes, refusal of bad arguments with typed errors, and atomic replacement.
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ESCAPED_KEY, IdIndex, IdxError, build, buildFromText, verify } from "../src/index";
+import { chunksOf } from "./helpers/chunks";
+import { MAX_U32, SPEC_ESCAPED_KEY, rng } from "./helpers/keys";
+import { expectIndexMatches } from "./helpers/model";
+import { makeTempDir, removeTempDirs, tempFilesIn } from "./helpers/tmp";
+
+let dir: string;
+let seq = 0;
+beforeAll(() => {
+  dir = makeTempDir("idx-build-");
+});
+afterAll(removeTempDirs);
+
+const fresh = (name = "out") => join(dir, `${name}-${seq++}.idx`);
+
+async function bytesOf(source: Parameters<typeof build>[0]): Promise<Buffer> {
+  const out = fresh();
+  await build(source, out, { sync: false });
+  return readFileSync(out);
+}
+
+function openMap(path: string): Map<number, number> {
+  const ix = IdIndex.open(path);
+  try {
+    return new Map(ix);
+  } finally {
+    ix.close();
+  }
+}
+
+const samplePairs: [number, number][] = [
+  [0, 0],
+  [4294967295, 4294967295],
+  [1, 4294967295],
+  [4294967295 - 1, 0],
+  [SPEC_ESCAPED_KEY, 77],
+  [123456789, 987654321],
+  [2 ** 31, 2 ** 31],
+];
+
+describe("pair sources", () => {
+  it("ESCAPED_KEY is the key the spec names (857579651)", () => {
+    expect(ESCAPED_KEY).toBe(SPEC_ESCAPED_KEY);
+  });
+
+  it("takes an array, a Map, typed-array columns, plain-array columns, a generator and an async generator alike", async () => {
+    const map = new Map(samplePairs);
+    const keys = Uint32Array.from(samplePairs.map(([k]) => k));
+    const values = Uint32Array.from(samplePairs.map(([, v]) => v));
+    function* gen() {
+      yield* samplePairs;
+    }
+    async function* agen() {
+      for (const p of samplePairs) {
+        await Promise.resolve();
+        yield p;
+      }
+    }
+    const reference = await bytesOf(samplePairs);
+    const sources: [string, Parameters<typeof build>[0]][] = [
+      ["Map", map],
+      ["Uint32Array columns", { keys, values }],
+      ["Float64Array columns", { keys: Float64Array.from(keys), values: Float64Array.from(values) }],
+      ["plain-array columns", { keys: [...keys], values: [...values] }],
+      ["generator", gen()],
+      ["async generator", agen()],
+      ["map.entries()", map.entries()],
+      ["Set of pairs", new Set(samplePairs)],
+    ];
+    for (const [what, source] of sources) {
+      const out = fresh();
+      await build(source, out, { sync: false });
+      expect(readFileSync(out).equals(reference), what).toBe(true);
+      expect(openMap(out), what).toEqual(map);
+    }
+  });
+
+  it("does not modify the caller's columns or pairs", async () => {
+    const keys = Uint32Array.from([5, 4, 3, SPEC_ESCAPED_KEY, 5]);
+    const values = Uint32Array.from([1, 2, 3, 4, 5]);
+    const keysCopy = keys.slice();
+    const valuesCopy = values.slice();
+    await bytesOf({ keys, values });
+    expect(keys).toEqual(keysCopy);
+    expect(values).toEqual(valuesCopy);
+    const pairs: [number, number][] = [[9, 1], [8, 2], [9, 3]];
+    const pairsCopy = JSON.parse(JSON.stringify(pairs));
+    await bytesOf(pairs);
+    expect(pairs).toEqual(pairsCopy);
+  });
+
+  it("builds an empty index from an empty source", async () => {
+    for (const source of [[], new Map(), { keys: new Uint32Array(0), values: new Uint32Array(0) }]) {
+      const out = fresh();
+      await build(source as Parameters<typeof build>[0], out, { sync: false });
+      const ix = IdIndex.open(out);
+      expect(ix.size).toBe(0);
+      expect([...ix]).toEqual([]);
+      expect(ix.get(0)).toBeUndefined();
+      expect(ix.get(ESCAPED_KEY)).toBeUndefined();
+      ix.close();
+      expect(verify(out).ok).toBe(true);
+    }
+  });
+
+  it("builds an index holding only the escaped key, and the escaped key with value 0 and 2^32-1", async () => {
+    for (const value of [0, 1, MAX_U32]) {
+      const out = fresh();
+      await build([[ESCAPED_KEY, value]], out, { sync: false });
+      const ix = IdIndex.open(out);
+      expectIndexMatches(ix, new Map([[ESCAPED_KEY, value]]), [0, 1, MAX_U32, ESCAPED_KEY - 1, ESCAPED_KEY + 1]);
+      ix.close();
+      expect(verify(out).ok).toBe(true);
+    }
+  });
+});
+
+describe("duplicates and canonical bytes", () => {
+  it("resolves duplicates last-wins, exactly as new Map(pairs), the escaped key included", async () => {
+    const pairs: [number, number][] = [
+      [1, 1], [ESCAPED_KEY, 5], [0, 9], [1, 2], [ESCAPED_KEY, 0], [0, 4294967295], [1, 0], [MAX_U32, 3], [MAX_U32, 3],
+    ];
+    const out = fresh();
+    await build(pairs, out, { sync: false });
+    const ix = IdIndex.open(out);
+    expectIndexMatches(ix, new Map(pairs), [2, 3, MAX_U32 - 1]);
+    ix.close();
+  });
+
+  it("gives the same bytes for the same input, every time", async () => {
+    const r = rng(11);
+    const pairs: [number, number][] = Array.from({ length: 3000 }, () => [r(), r()]);
+    const a = await bytesOf(pairs);
+    const b = await bytesOf(pairs);
+    const c = await bytesOf(pairs);
+    expect(a.equals(b)).toBe(true);
+    expect(a.equals(c)).toBe(true);
+  });
+
+  it("gives the same bytes for the same map in any order and with any duplicates (property)", async () => {
+    const key = fc.oneof(
+      fc.integer({ min: 0, max: 40 }),
+      fc.integer({ min: 0, max: MAX_U32 }),
+      fc.constantFrom(0, MAX_U32, ESCAPED_KEY),
+    );
+    const value = fc.oneof(fc.integer({ min: 0, max: MAX_U32 }), fc.constantFrom(0, MAX_U32));
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(key, value), { maxLength: 200 }), fc.integer(), async (pairs, seed) => {
+        const map = new Map(pairs);
+        const reference = await bytesOf(map);
+        // The same map, shuffled, each entry preceded by a decoy value for the same key.
+        const r = rng(seed);
+        const entries = [...map].sort(() => (r() & 1 ? 1 : -1));
+        const noisy: [number, number][] = [];
+        for (const [k, v] of entries) {
+          if (r() & 1) noisy.push([k, (v + 1) >>> 0]);
+          noisy.push([k, v]);
+        }
+        expect((await bytesOf(pairs)).equals(reference)).toBe(true);
+        expect((await bytesOf(noisy)).equals(reference)).toBe(true);
+        expect((await bytesOf(entries.reverse())).equals(reference)).toBe(true);
+        const out = fresh();
+        await build(pairs, out, { sync: false });
+        const ix = IdIndex.open(out);
+        expectIndexMatches(ix, map, []);
+        ix.close();
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("gives the same bytes from text as from pairs", async () => {
+    const r = rng(5);
+    const pairs: [number, number][] = Array.from({ length: 2000 }, (_, i) => [i % 3 === 0 ? r() : i, r()]);
+    pairs.push([ESCAPED_KEY, 1], [0, 0], [MAX_U32, MAX_U32]);
+    const text = pairs.map(([k, v]) => `${k}\t${v}`).join("\n");
+    const out = fresh();
+    await buildFromText(chunksOf(text, 4096), out, { sync: false });
+    expect(readFileSync(out).equals(await bytesOf(pairs))).toBe(true);
+  });
+});
+
+describe("bad arguments", () => {
+  /** The build must reject with `code`, leave an existing output byte-identical and no temp file. */
+  async function expectRefused(source: unknown, code: string): Promise<IdxError> {
+    const sub = makeTempDir("idx-build-bad-");
+    const out = join(sub, "target.idx");
+    await build([[1, 1]], out, { sync: false });
+    const before = readFileSync(out);
+    const e = await build(source as Parameters<typeof build>[0], out, { sync: false }).catch((x: unknown) => x);
+    expect(e, `source ${String(source)}`).toBeInstanceOf(IdxError);
+    expect((e as IdxError).code).toBe(code);
+    expect(readFileSync(out).equals(before)).toBe(true);
+    expect(tempFilesIn(sub)).toEqual([]);
+    return e as IdxError;
+  }
+
+  const badNumbers: [string, number][] = [
+    ["-1", -1],
+    ["1.5", 1.5],
+    ["2^32", 2 ** 32],
+    ["NaN", NaN],
+    ["Infinity", Infinity],
+  ];
+  for (const [what, n] of badNumbers) {
+    it(`refuses a key or value of ${what} with ERR_IDX_INVALID_ARGUMENT`, async () => {
+      await expectRefused([[1, 2], [n, 3]], "ERR_IDX_INVALID_ARGUMENT");
+      await expectRefused([[1, 2], [3, n]], "ERR_IDX_INVALID_ARGUMENT");
+      await expectRefused(new Map([[n, 3]]), "ERR_IDX_INVALID_ARGUMENT");
+      await expectRefused({ keys: Float64Array.of(1, n), values: Float64Array.of(1, 2) }, "ERR_IDX_INVALID_ARGUMENT");
+    });
+  }
+
+  it("refuses a string key with ERR_IDX_INVALID_ARGUMENT", async () => {
+    await expectRefused([["5", 1]], "ERR_IDX_INVALID_ARGUMENT");
+  });
+
+  it("refuses a pair that is not a [key, value] array with ERR_IDX_INVALID_ARGUMENT", async () => {
+    await expectRefused([[1, 2], 3], "ERR_IDX_INVALID_ARGUMENT");
+    await expectRefused([[1]], "ERR_IDX_INVALID_ARGUMENT");
+    await expectRefused([null], "ERR_IDX_INVALID_ARGUMENT");
+  });
+
+  it("refuses columns of different lengths with ERR_IDX_INVALID_ARGUMENT", async () => {
+    await expectRefused({ keys: Uint32Array.of(1, 2), values: Uint32Array.of(1) }, "ERR_IDX_INVALID_ARGUMENT");
+  });
+
+  it("refuses BigInt keys and values with an IdxError, not a TypeError", async () => {
+    await expectRefused([[1n, 2]], "ERR_IDX_INVALID_ARGUMENT");
+    await expectRefused([[1, 2n]], "ERR_IDX_INVALID_ARGUMENT");
+  });
+
+  it("refuses a source that is not pairs at all (a number, null) with an IdxError, not a TypeError", async () => {
+    await expectRefused(42, "ERR_IDX_INVALID_ARGUMENT");
+    await expectRefused(null, "ERR_IDX_INVALID_ARGUMENT");
+  });
+
+  it("refuses an output in a missing directory with ERR_IDX_IO naming the path", async () => {
+    const out = join(dir, "no", "such", "dir", "x.idx");
+    const e = await build([[1, 1]], out, { sync: false }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(IdxError);
+    expect((e as IdxError).code).toBe("ERR_IDX_IO");
+    expect((e as IdxError).message).toContain(out);
+  });
+
+  it("refuses an output path that is a directory with ERR_IDX_IO, leaving it and its contents alone", async () => {
+    const sub = makeTempDir("idx-build-outdir-");
+    const target = join(sub, "a-directory");
+    mkdirSync(target);
+    const e = await build([[1, 1]], target, { sync: false }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(IdxError);
+    expect((e as IdxError).code).toBe("ERR_IDX_IO");
+    expect(statSync(target).isDirectory()).toBe(true);
+    expect(tempFilesIn(sub)).toEqual([]);
+  });
+
+  it("stops with ERR_IDX_INTERRUPTED for an already-aborted signal, touching nothing", async () => {
+    const sub = makeTempDir("idx-build-abort-");
+    const out = join(sub, "target.idx");
+    await build([[1, 1]], out, { sync: false });
+    const before = readFileSync(out);
+    const e = await build([[2, 2]], out, { signal: AbortSignal.abort(), sync: false }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(IdxError);
+    expect((e as IdxError).code).toBe("ERR_IDX_INTERRUPTED");
+    expect(readFileSync(out).equals(before)).toBe(true);
+    expect(tempFilesIn(sub)).toEqual([]);
+  });
+
+  it("stops with ERR_IDX_INTERRUPTED when the signal aborts while an async source is read, creating nothing", async () => {
+    const sub = makeTempDir("idx-build-abort-async-");
+    const out = join(sub, "never.idx");
+    const controller = new AbortController();
+    async function* pairs(): AsyncGenerator<[number, number]> {
+      for (let i = 0; i < 300_000; i++) {
+        if (i === 1000) controller.abort();
+        yield [i, i];
+      }
+    }
+    const e = await build(pairs(), out, { signal: controller.signal, sync: false }).catch((x: unknown) => x);
+    expect((e as IdxError).code).toBe("ERR_IDX_INTERRUPTED");
+    expect(existsSync(out)).toBe(false);
+    expect(tempFilesIn(sub)).toEqual([]);
+  });
+});
+
+describe("replacing an existing index", () => {
+  it("replaces the file atomically: an index opened before follows to the new map (spec §11.4), a new open sees it too", async () => {
+    const sub = makeTempDir("idx-build-replace-");
+    const out = join(sub, "live.idx");
+    const oldMap = new Map(Array.from({ length: 5000 }, (_, i) => [i, i * 2] as [number, number]));
+    const newMap = new Map(Array.from({ length: 3000 }, (_, i) => [i + 2500, MAX_U32 - i] as [number, number]));
+    await build(oldMap, out);
+    const before = IdIndex.open(out);
+    expectIndexMatches(before, oldMap, [5000, 6000, MAX_U32]);
+    await build(newMap, out);
+    const after = IdIndex.open(out);
+    expectIndexMatches(before, newMap, [0, 1, 2499, 5500]);
+    expectIndexMatches(after, newMap, [0, 1, 2499, 5500]);
+    before.close();
+    after.close();
+    expect(verify(out).ok).toBe(true);
+    expect(tempFilesIn(sub)).toEqual([]);
+  });
+
+  it("keeps the permission bits of the file it replaces", async () => {
+    const sub = makeTempDir("idx-build-mode-");
+    const out = join(sub, "private.idx");
+    await build([[1, 1]], out, { sync: false });
+    chmodSync(out, 0o600);
+    await build([[2, 2]], out, { sync: false });
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    expect(openMap(out)).toEqual(new Map([[2, 2]]));
+  });
+});
