@@ -18,6 +18,7 @@ import { hash32, unhash32 } from "./hash";
 import { mapFile } from "./mmap";
 import { findSlot } from "./table";
 import { VerifyReport, verifyMapped } from "./verify";
+import { StallClock } from "./stall";
 
 /** What `idx info` prints: the header's numbers and what they mean for size. */
 export interface IndexInfo {
@@ -40,8 +41,6 @@ export interface IndexInfo {
 
 const EMPTY_WORDS = new Uint32Array(0);
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
-/** How long a reader waits for a writer stuck mid-operation before answering from the table as it stands. */
-const STALL_MS = 5;
 /** How often a reader of a retired file looks at the path for its replacement. */
 const FOLLOW_EVERY_MS = 1;
 
@@ -53,8 +52,7 @@ export class IdIndex implements Iterable<[number, number]> {
   #slots: Uint32Array = EMPTY_WORDS;
   #capacity = 1;
   #inode = 0;
-  #stallSeq = -1;
-  #stallStart = 0;
+  readonly #stall = new StallClock();
   #lastFollow = 0;
 
   private constructor(path: string) {
@@ -186,13 +184,7 @@ export class IdIndex implements Iterable<[number, number]> {
     if (now !== seq) return false;
     if ((seq & 1) === 0) return true;
     if ((header[W.state] & STATE_RETIRED) !== 0) return true; // final: no writer touches a retired file
-    const t = performance.now();
-    if (this.#stallSeq !== seq) {
-      this.#stallSeq = seq;
-      this.#stallStart = t;
-      return false;
-    }
-    return t - this.#stallStart > STALL_MS;
+    return this.#stall.expired(seq);
   }
 
   /** Maps the file that replaced this one, if the path names another file now. */

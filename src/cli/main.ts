@@ -11,6 +11,11 @@ const COMMANDS: Record<string, () => Command> = {
   get: () => require("./get-command").run,
   verify: () => require("./verify-command").run,
   info: () => require("./info-command").run,
+  set: () => require("./write-commands").runSet,
+  del: () => require("./write-commands").runDel,
+  put: () => require("./write-commands").runPut,
+  compact: () => require("./write-commands").runCompact,
+  dump: () => require("./dump-command").run,
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -8,16 +8,63 @@ Usage:
   idx get FILE               read keys from stdin, one per line; print one line per key
   idx verify FILE            check every checksum and table invariant
   idx info FILE [--json]     show version, count, capacity, load and size
+  idx set FILE KEY VALUE     insert or overwrite one pair, in place
+  idx del FILE KEY...        remove keys (exit 1 if one was not there)
+  idx put FILE PAIRS         merge text pairs (same syntax as build; - for stdin)
+  idx dump FILE              print every pair as KEY<TAB>VALUE (build reads it back)
+  idx compact FILE           rehash now, into the smallest (build's) layout
 
 Options:
   -h, --help                 show help (also: idx CMD --help)
   -v, --version              show the idx version and the format version it reads
 
-Exit status: 0 success; 1 a key was missing (get) or the index is damaged (verify);
+Writers (set, del, put, compact, build) take a lock: a second one is refused, naming the
+first, unless given --wait MS. Readers never wait, and see each change at once.
+
+Exit status: 0 success; 1 a key was missing (get, del) or the index is damaged (verify);
 2 usage error, bad input or an unreadable or invalid file; 130 interrupted.
 The format is specified byte by byte in spec/FORMAT.md.`;
 
+const WRITER_NOTE = `Another writer holds the index's lock (FILE.lock) until it finishes; without --wait
+the command fails at once and names it. Readers in other processes see the change at once.
+The change is on disk (synced) when the command exits.`;
+
 export const COMMAND_HELP: Record<string, string> = {
+  set: `Usage: idx set FILE KEY VALUE [--wait MS]
+
+Sets KEY to VALUE in the index FILE, in place (insert or overwrite). Creates FILE as an
+empty index first if it does not exist. Grows the table (a new file renamed over the old)
+when it is nearly full.
+
+${WRITER_NOTE}`,
+
+  del: `Usage: idx del FILE KEY... [--wait MS]
+
+Removes each KEY from FILE, in place. Exit status 1 if some KEY was not there.
+
+${WRITER_NOTE}`,
+
+  put: `Usage: idx put FILE PAIRS [--wait MS] [--quiet]
+
+Merges the text pairs of PAIRS (a file, or - for stdin) into FILE: later pairs win, as
+in build. The whole input is parsed first; a bad line changes nothing. A small batch is
+applied in place; a large one (over a quarter of the entries) is merged into a new file
+renamed over the old one. Creates FILE if it does not exist.
+
+${WRITER_NOTE}`,
+
+  dump: `Usage: idx dump FILE
+
+Prints every entry as KEY<TAB>VALUE, one per line, in hash order. "idx build" of the
+output gives the same map (and, after compact, the same bytes).`,
+
+  compact: `Usage: idx compact FILE [--wait MS] [--quiet]
+
+Rehashes FILE now into the layout and size a fresh build gives: the file becomes
+byte-identical to "idx build" of its pairs. Readers follow to the new file on their own.
+
+${WRITER_NOTE}`,
+
   build: `Usage: idx build IN -o OUT [--quiet]
 
 Builds the index OUT from the text pairs in IN (a file, or - for stdin).
