@@ -7,6 +7,8 @@ import * as fs from "node:fs";
 import * as nodePath from "node:path";
 import { randomBytes } from "node:crypto";
 import { IdxError, ioError } from "./errors";
+import { WriterLock } from "./lock";
+import { retireFile } from "./cells";
 
 /** Temp files of this process not yet renamed or removed, for signal handlers. */
 const pending = new Set<string>();
@@ -53,15 +55,21 @@ export interface ReplaceOptions {
   signal?: AbortSignal;
   /** fsync the file and its directory (default true). Off only for throwaway files in tests. */
   sync?: boolean;
-  /** Runs after the new file is complete and synced, just before it is renamed over the target. */
-  beforeRename?: () => void;
+  /** Wait this many ms for a writer of the target to finish (default 0: fail at once). */
+  wait?: number;
+}
+
+/** A complete, synced new file beside its target, still open (its descriptor carries the lock). */
+export interface TempFile {
+  path: string;
+  fd: number;
 }
 
 /**
- * Writes `bytes` to a new temp file beside `target` (synced unless `sync` is false) and
- * returns its path. The temp file is removed again if anything fails.
+ * Writes `bytes` to a new temp file beside `target` (synced unless `sync` is false) and returns
+ * it, still open. The temp file is removed again if anything fails.
  */
-export function writeTempFile(target: string, bytes: Uint8Array, sync = true): string {
+export function writeTempFile(target: string, bytes: Uint8Array, sync = true): TempFile {
   removeStaleTempFiles(target);
   const dir = nodePath.dirname(target);
   const tmp = nodePath.join(dir, `.${nodePath.basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
@@ -77,10 +85,11 @@ export function writeTempFile(target: string, bytes: Uint8Array, sync = true): s
   }
   let fd: number;
   try {
-    fd = fs.openSync(tmp, "wx", mode);
+    fd = fs.openSync(tmp, "wx+", mode);
   } catch (e) {
     throw ioError(`create a temp file in ${dir || "."}`, target, e, "Check that the output directory exists and is writable.");
   }
+  const temp = { path: tmp, fd };
   pending.add(tmp);
   try {
     let off = 0;
@@ -88,61 +97,85 @@ export function writeTempFile(target: string, bytes: Uint8Array, sync = true): s
     if (sync) fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);
-    discardTempFile(tmp);
+    discardTempFile(temp);
     throw ioError("write the new index", target, e, "Free some disk space and try again; the old index is unchanged.");
   }
-  fs.closeSync(fd);
-  return tmp;
-}
-
-/** Renames a temp file from writeTempFile over `target`, and makes the rename durable. */
-export function commitTempFile(tmp: string, target: string, sync = true): void {
-  try {
-    fs.renameSync(tmp, target);
-  } catch (e) {
-    discardTempFile(tmp);
-    throw ioError("move the new index into place", target, e);
-  }
-  pending.delete(tmp);
-  if (sync) syncDirectory(nodePath.dirname(target));
-}
-
-export function discardTempFile(tmp: string): void {
-  pending.delete(tmp);
-  try { fs.unlinkSync(tmp); } catch { /* never created, or already gone */ }
+  return temp;
 }
 
 /**
- * Writes `bytes` to `target` atomically: a reader (or a crash at any moment) sees the old file
- * or the new one, never a mix, and no temp file is left behind on failure.
- * @throws IdxError ERR_IDX_IO (cannot write, sync or rename), ERR_IDX_INTERRUPTED (aborted).
+ * Gives a temp file from writeTempFile the name `target`: renamed over an existing file, or,
+ * with `noClobber`, linked only if there is none (returns false, changing nothing, if there is).
+ * On failure the temp file is removed. Its descriptor stays open either way: its owner closes it.
+ */
+export function commitTempFile(temp: TempFile, target: string, sync = true, noClobber = false): boolean {
+  try {
+    if (noClobber) {
+      try {
+        fs.linkSync(temp.path, target);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+        throw e;
+      }
+      fs.unlinkSync(temp.path);
+    } else {
+      fs.renameSync(temp.path, target);
+    }
+  } catch (e) {
+    discardTempFile(temp);
+    throw ioError("move the new index into place", target, e);
+  }
+  pending.delete(temp.path);
+  if (sync) syncDirectory(nodePath.dirname(target));
+  return true;
+}
+
+/** Removes a temp file that will not be used (its descriptor is closed by its owner). */
+export function discardTempFile(temp: TempFile): void {
+  pending.delete(temp.path);
+  try { fs.unlinkSync(temp.path); } catch { /* already gone */ }
+}
+
+/**
+ * Writes `bytes` to `target` atomically, as the one writer of it: a reader (or a crash at any
+ * moment) sees the old file or the new one, never a mix, and no temp file is left behind on
+ * failure. Takes the writer lock of an existing target (spec §11.2) and marks it retired just
+ * before the rename, so its readers follow to the new file (§11.4).
+ * @throws IdxError ERR_IDX_IO (cannot write, sync or rename), ERR_IDX_INTERRUPTED (aborted),
+ *   ERR_IDX_LOCKED (a writer holds the target).
  */
 export async function replaceFile(target: string, bytes: Uint8Array, options: ReplaceOptions = {}): Promise<void> {
   const sync = options.sync ?? true;
-  const tmp = writeTempFile(target, bytes, sync);
+  const temp = writeTempFile(target, bytes, sync);
+  const newLock = WriterLock.ofNewFile(temp.path, temp.fd);
   try {
     // Let a pending signal handler run: an interrupt honoured here leaves the target untouched.
     await new Promise<void>((resolve) => setImmediate(resolve));
     throwIfAborted(options.signal, target);
-    options.beforeRename?.();
+    installTempFile(temp, target, sync, options.wait);
   } catch (e) {
-    discardTempFile(tmp);
+    discardTempFile(temp);
     throw e;
+  } finally {
+    newLock.release();
   }
-  commitTempFile(tmp, target, sync);
 }
 
-/** replaceFile for synchronous callers (the writer). */
-export function replaceFileSync(target: string, bytes: Uint8Array, options: Omit<ReplaceOptions, "signal"> = {}): void {
-  const sync = options.sync ?? true;
-  const tmp = writeTempFile(target, bytes, sync);
-  try {
-    options.beforeRename?.();
-  } catch (e) {
-    discardTempFile(tmp);
-    throw e;
+/**
+ * The swap of replaceFile, once the new file is written and locked: locks the old file (if
+ * any), marks it retired, renames the new one over it. Without an old file, the new one is
+ * linked into place only if nobody created one meanwhile; if somebody did, that one is replaced.
+ */
+export function installTempFile(temp: TempFile, target: string, sync = true, wait?: number): void {
+  for (;;) {
+    const oldLock = WriterLock.acquire(target, { wait });
+    try {
+      if (oldLock !== null) retireFile(target);
+      if (commitTempFile(temp, target, sync, oldLock === null)) return;
+    } finally {
+      oldLock?.release();
+    }
   }
-  commitTempFile(tmp, target, sync);
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined, path: string): void {

@@ -10,8 +10,7 @@ import { PairBuffer } from "./pairs";
 import { PairParser } from "./parse";
 import { encodeIndex } from "./encode";
 import { replaceFile, throwIfAborted } from "./atomic-file";
-import { retireFile } from "./cells";
-import { WriterLock } from "./lock";
+
 
 /** Anything build() takes: [key, value] pairs (sync or async), a Map, or two parallel columns. */
 export type PairSource =
@@ -168,12 +167,7 @@ async function writeIndex(pairs: PairBuffer, path: string, options: BuildOptions
   await new Promise<void>((resolve) => setImmediate(resolve));
   throwIfAborted(options.signal, path);
   options.onProgress?.({ phase: "write", pairs: pairs.length });
-  const lock = WriterLock.acquire(path);
-  try {
-    await replaceFile(path, bytes, { ...options, beforeRename: () => retireFile(path) });
-  } finally {
-    lock.release();
-  }
+  await replaceFile(path, bytes, options);
   const header = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
   return {
     path,

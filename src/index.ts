@@ -15,3 +15,5 @@ export { IdxError, isIdxError } from "./errors";
 export type { IdxErrorCode } from "./errors";
 export { hash32, unhash32, homeSlot } from "./hash";
 export { VERSION_MAJOR, VERSION_MINOR, ESCAPED_KEY } from "./format";
+export { IdWriter, growCapacity } from "./writer";
+export type { WriterOptions, PairsLike } from "./writer";

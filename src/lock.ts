@@ -1,9 +1,13 @@
 /**
- * One writer at a time across processes: an exclusive flock(2) on `<index>.lock`. The kernel
- * releases it when its holder exits, however it exits, so a killed writer never blocks the next
- * one. The lock file holds the holder's pid and start time, for the message a second writer gets.
- * It is never deleted: deleting a lock file that others may have open lets two writers lock two
- * different files.
+ * One writer at a time across processes: an exclusive flock(2) on the index file itself. The
+ * kernel releases it when its holder exits, however it exits, so a killed writer never blocks
+ * the next one, and no lock file is left beside the index.
+ *
+ * The path may be renamed over while a writer waits for the lock (a grow, compact or build
+ * replaced the file), so after locking, a writer checks that the path still names the file it
+ * locked, and starts again if not. Whoever replaces the file locks the new one before the
+ * rename (it is private until then) and lets go of the old one after, so the lock passes from
+ * file to file without a gap.
  */
 import * as fs from "node:fs";
 import * as nodePath from "node:path";
@@ -48,44 +52,49 @@ export class WriterLock {
   }
 
   /**
-   * Takes the writer lock of `indexPath`.
-   * @throws IdxError ERR_IDX_LOCKED naming the holder when another process holds it (after
-   *   waiting `wait` ms), ERR_IDX_IO when the lock file cannot be opened.
+   * Locks the index file at `path` for writing. Returns null when there is no file there (then
+   * nothing can be locked, and a creator publishes its file with `publishNew`).
+   * @throws IdxError ERR_IDX_LOCKED naming the holder when another process holds the lock (after
+   *   waiting `wait` ms), ERR_IDX_IO when the file cannot be opened.
    */
-  static acquire(indexPath: string, options: LockOptions = {}): WriterLock {
-    const path = `${indexPath}.lock`;
-    let fd: number;
-    try {
-      fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
-    } catch (e) {
-      throw ioError("open the writer lock", path, e, "Check that the index's directory is writable.");
-    }
+  static acquire(path: string, options: LockOptions = {}): WriterLock | null {
     const deadline = Date.now() + (options.wait ?? 0);
     const flock = flockBinding();
     for (;;) {
+      let fd: number;
+      try {
+        fd = fs.openSync(path, "r");
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+        throw ioError("open the index", path, e, "Check the path and its permissions.");
+      }
       const rc = flock.flock(fd, LOCK_EX, false);
-      if (rc === 0) break;
+      if (rc === 0) {
+        if (sameFile(fd, path)) return new WriterLock(path, fd);
+        fs.closeSync(fd); // replaced while we waited: lock the new file
+        continue;
+      }
+      const inode = fs.fstatSync(fd).ino;
+      fs.closeSync(fd);
       if (rc !== os.constants.errno.EWOULDBLOCK) {
-        fs.closeSync(fd);
-        throw ioError("lock the index for writing", indexPath, Object.assign(new Error(`flock: errno ${rc}`), { code: `errno ${rc}` }));
+        throw new IdxError("ERR_IDX_IO", `cannot lock the index for writing (flock errno ${rc})`, { path });
       }
       if (Date.now() >= deadline) {
-        const holder = readHolder(fd);
-        fs.closeSync(fd);
-        throw new IdxError("ERR_IDX_LOCKED", `is being written by ${holder}`, {
-          path: indexPath,
-          hint: options.wait ? `Waited ${options.wait} ms; try again later.` : "Wait for it to finish, or ask to wait (--wait MS, or { wait } in the API).",
+        throw new IdxError("ERR_IDX_LOCKED", `is being written by ${holderOf(inode)}`, {
+          path,
+          hint: options.wait
+            ? `Waited ${options.wait} ms; try again later.`
+            : "Wait for it to finish, or ask to wait (--wait MS, or { wait } in the API).",
         });
       }
       sleep(Math.min(20, Math.max(1, deadline - Date.now())));
     }
-    const info = `pid ${process.pid} on ${os.hostname()} since ${new Date().toISOString()}\n`;
-    try {
-      fs.ftruncateSync(fd, 0);
-      fs.writeSync(fd, info, 0);
-    } catch {
-      // The holder's name is a courtesy for messages; the lock is what counts.
-    }
+  }
+
+  /** Locks a new file (a temp file nobody else has opened yet) through its open descriptor. */
+  static ofNewFile(path: string, fd: number): WriterLock {
+    const rc = flockBinding().flock(fd, LOCK_EX, false);
+    if (rc !== 0) throw new IdxError("ERR_IDX_IO", `cannot lock the new file (flock errno ${rc})`, { path });
     return new WriterLock(path, fd);
   }
 
@@ -97,14 +106,38 @@ export class WriterLock {
   }
 }
 
-function readHolder(fd: number): string {
+function sameFile(fd: number, path: string): boolean {
   try {
-    const buf = Buffer.alloc(200);
-    const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    const text = buf.subarray(0, n).toString("utf8").trim();
-    return text ? `another process (${text})` : "another process";
+    const a = fs.fstatSync(fd);
+    const b = fs.statSync(path);
+    return a.ino === b.ino && a.dev === b.dev;
   } catch {
-    return "another process";
+    return false;
+  }
+}
+
+/** "process 1234": the flock holder of an inode, from /proc/locks (Linux); a plain phrase elsewhere. */
+function holderOf(inode: number): string {
+  try {
+    for (const line of fs.readFileSync("/proc/locks", "utf8").split("\n")) {
+      // 1: FLOCK  ADVISORY  WRITE 12345 08:01:1234567 0 EOF
+      const f = line.trim().split(/\s+/);
+      if (f[1] === "FLOCK" && f[3] === "WRITE" && f[5]?.split(":")[2] === String(inode)) {
+        return `process ${f[4]}${describeProcess(Number(f[4]))}`;
+      }
+    }
+  } catch {
+    // not Linux, or /proc not mounted
+  }
+  return "another process";
+}
+
+function describeProcess(pid: number): string {
+  try {
+    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).slice(0, 4).join(" ").replace(/\s+/g, " ");
+    return cmd ? ` (${cmd.length > 80 ? `${cmd.slice(0, 77)}...` : cmd})` : "";
+  } catch {
+    return "";
   }
 }
 

@@ -26,8 +26,9 @@ import { WriterLock } from "./lock";
 import { PairBuffer } from "./pairs";
 import { encodeIndex, writeChecksums } from "./encode";
 import { HeaderCells } from "./cells";
-import { removeStaleTempFiles, replaceFileSync } from "./atomic-file";
-import { retireFile } from "./cells";
+import {
+  commitTempFile, discardTempFile, installTempFile, removeStaleTempFiles, writeTempFile,
+} from "./atomic-file";
 import { IdIndex } from "./reader";
 
 export interface WriterOptions {
@@ -82,17 +83,18 @@ export class IdWriter implements Iterable<[number, number]> {
    *   (a newer format, major or minor), the open errors of IdIndex.open, ERR_IDX_IO.
    */
   static open(path: string, options: WriterOptions = {}): IdWriter {
-    const lock = WriterLock.acquire(path, { wait: options.wait });
-    const writer = new IdWriter(path, lock, options.sync ?? true);
+    const sync = options.sync ?? true;
+    let lock = WriterLock.acquire(path, { wait: options.wait });
+    while (lock === null) {
+      if (options.create === false) {
+        throw ioError("open the index", path, Object.assign(new Error("missing"), { code: "ENOENT" }),
+          "Create it with `idx build`, or open it with create: true.");
+      }
+      lock = createEmpty(path, sync) ?? WriterLock.acquire(path, { wait: options.wait });
+    }
+    const writer = new IdWriter(path, lock, sync);
     try {
       removeStaleTempFiles(path);
-      if (!fs.existsSync(path)) {
-        if (options.create === false) {
-          throw ioError("open the index", path, Object.assign(new Error("missing"), { code: "ENOENT" }),
-            "Create it with `idx build`, or open it with create: true.");
-        }
-        replaceFileSync(path, encodeIndex(new Uint32Array(0), new Uint32Array(0), 0, path), { sync: writer.#sync });
-      }
       writer.#attach();
       writer.#recover();
       return writer;
@@ -214,10 +216,17 @@ export class IdWriter implements Iterable<[number, number]> {
     }
     const slotEntries = this.size - (this.#escapedPresent() ? 1 : 0);
     if ((slotEntries + 1) * MAX_LOAD_DEN > this.#capacity * MAX_LOAD_NUM) this.#rehash(growCapacity, 1);
-    let plan = this.#editor.planInsert(hash);
-    if (plan === null || blocksSpanned(plan.at, plan.end) > MAX_DIRTY_BLOCKS) {
-      this.#rehash(growCapacity, 1);
-      plan = this.#editor.planInsert(hash)!;
+    let plan = this.#plan(hash);
+    if (plan === null) {
+      // The run reached the sentinel, not the load limit: a fresh layout at the same capacity
+      // lays out new spill slots; grow only if that is not enough.
+      const capacity = this.#capacity;
+      this.#rehash(() => capacity, 0);
+      plan = this.#plan(hash);
+      if (plan === null) {
+        this.#rehash(growCapacity, 1);
+        plan = this.#plan(hash)!;
+      }
     }
     this.#begin(plan.at, plan.end);
     this.#editor.insert(plan, hash, value);
@@ -249,6 +258,11 @@ export class IdWriter implements Iterable<[number, number]> {
     this.#writeState(this.size - 1, this.#escapedPresent());
     this.#end(s, last);
     return true;
+  }
+
+  #plan(hash: number): { at: number; end: number } | null {
+    const plan = this.#editor.planInsert(hash);
+    return plan === null || blocksSpanned(plan.at, plan.end) > MAX_DIRTY_BLOCKS ? null : plan;
   }
 
   /** The last slot a backward shift from `s` writes (see SlotEditor.remove). */
@@ -305,14 +319,16 @@ export class IdWriter implements Iterable<[number, number]> {
         path, hint: "Use compact() to rewrite the index in place.",
       });
     }
-    const lock = WriterLock.acquire(path);
+    const image = encodeIndex(keys, values, n, path);
+    const temp = writeTempFile(path, image, this.#sync);
+    const newLock = WriterLock.ofNewFile(temp.path, temp.fd);
     try {
-      replaceFileSync(path, encodeIndex(keys, values, n, path), {
-        sync: this.#sync,
-        beforeRename: () => retireFile(path),
-      });
+      installTempFile(temp, path, this.#sync);
+    } catch (e) {
+      discardTempFile(temp);
+      throw e;
     } finally {
-      lock.release();
+      newLock.release();
     }
   }
 
@@ -405,24 +421,24 @@ export class IdWriter implements Iterable<[number, number]> {
   }
 
   /**
-   * Swaps in a new file image (§11.4): written and synced beside the old file, the old one
-   * marked retired, then renamed over it. If the rename fails the mark is taken back and the
-   * old index stays as it was.
+   * Swaps in a new file image (§11.4): written and synced beside the old file and locked, the old
+   * one marked retired, then renamed over it; the lock passes to the new file. If the rename
+   * fails the mark is taken back and the old index stays as it was.
    */
   #replace(image: Uint8Array): void {
-    let retired = false;
+    const temp = writeTempFile(this.path, image, this.#sync);
+    const newLock = WriterLock.ofNewFile(temp.path, temp.fd);
     try {
-      replaceFileSync(this.path, image, {
-        sync: this.#sync,
-        beforeRename: () => {
-          this.#retire();
-          retired = true;
-        },
-      });
+      this.#retire();
+      commitTempFile(temp, this.path, this.#sync);
     } catch (e) {
-      if (retired) this.#unretire();
+      discardTempFile(temp);
+      newLock.release();
+      if (this.#header[W.state] & STATE_RETIRED) this.#unretire();
       throw e;
     }
+    this.#lock!.release();
+    this.#lock = newLock;
     this.#attach();
   }
 
@@ -516,4 +532,22 @@ function collectPairs(pairs: PairsLike, path: string): PairBuffer {
     add(pair?.[0], pair?.[1], at++);
   }
   return out;
+}
+
+/**
+ * Creates an empty index at `path` and returns its lock, or null if another process created
+ * one first (then the caller locks that one).
+ */
+function createEmpty(path: string, sync: boolean): WriterLock | null {
+  const temp = writeTempFile(path, encodeIndex(new Uint32Array(0), new Uint32Array(0), 0, path), sync);
+  const lock = WriterLock.ofNewFile(temp.path, temp.fd);
+  try {
+    if (commitTempFile(temp, path, sync, true)) return lock;
+    discardTempFile(temp);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  lock.release();
+  return null;
 }
