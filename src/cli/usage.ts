@@ -25,9 +25,9 @@ Exit status: 0 success; 1 a key was missing (get, del) or the index is damaged (
 2 usage error, bad input or an unreadable or invalid file; 130 interrupted.
 The format is specified byte by byte in spec/FORMAT.md.`;
 
-const WRITER_NOTE = `Another writer holds the index's lock (FILE.lock) until it finishes; without --wait
-the command fails at once and names it. Readers in other processes see the change at once.
-The change is on disk (synced) when the command exits.`;
+const WRITER_NOTE = `One writer at a time: while another process writes FILE, the command fails at once
+and names it, or waits up to --wait MS for it. Readers in other processes see the change
+at once. The change is on disk (synced) when the command exits.`;
 
 export const COMMAND_HELP: Record<string, string> = {
   set: `Usage: idx set FILE KEY VALUE [--wait MS]
