@@ -18,8 +18,9 @@ interface Binding {
   sync_lib_private__(buffer: Buffer, offset: number, length: number, blocking: boolean, invalidate: boolean): void;
 }
 
-// Loaded lazily, and the compiled addon directly: the package's own entry point goes through
-// node-pre-gyp to find it, which costs ~30 ms of startup, six times a bare `node -e 0`.
+// The compiled addon is loaded directly: the package's own entry point goes through
+// node-pre-gyp to find it, which costs ~30 ms of startup, six times a bare `node -e 0`. It is
+// loaded with this module, so that the first open() costs what every open costs.
 let binding: Binding | undefined;
 function mmapBinding(): Binding {
   if (binding !== undefined) return binding;
@@ -31,6 +32,8 @@ function mmapBinding(): Binding {
   }
   return (binding = require("@riaskov/mmap-io") as Binding);
 }
+
+mmapBinding();
 
 /** The largest length (and offset) the binding maps without wrapping: INT32_MAX. */
 export const MAX_MAP_BYTES = 2 ** 31 - 1;

@@ -43,6 +43,8 @@ const EMPTY_WORDS = new Uint32Array(0);
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 /** How often a reader of a retired file looks at the path for its replacement. */
 const FOLLOW_EVERY_MS = 1;
+/** Keys per seq check in getMany. */
+const CHUNK = 64;
 
 export class IdIndex implements Iterable<[number, number]> {
   /** The path the index was opened from. */
@@ -138,33 +140,48 @@ export class IdIndex implements Iterable<[number, number]> {
         `getMany needs outputs at least as long as keys (${n}); got values ${values.length}` +
         (found === undefined ? "" : `, found ${found.length}`));
     }
+    const slots = this.#slots;
+    const capacity = this.#capacity;
     let hits = 0;
-    for (let k = 0; k < n; k++) {
-      const hash = hash32(keys[k]);
-      for (;;) {
-        const header = this.#header;
-        const seq = Atomics.load(header, W.seq);
-        let value = missing;
-        let hit = 0;
-        if (hash === EMPTY_HASH) {
-          if ((header[W.state] & STATE_ESCAPED) !== 0) {
-            value = header[W.escapedValue];
-            hit = 1;
+    // One seq check per chunk of keys, not per key: two atomic loads cost as much as a probe.
+    // A chunk that a write overlapped is answered again key by key, so a busy writer cannot
+    // starve it.
+    for (let base = 0; base < n; base += CHUNK) {
+      const end = base + CHUNK < n ? base + CHUNK : n;
+      const header = this.#header;
+      const seq = Atomics.load(header, W.seq);
+      if ((seq & 1) === 0 && slots === this.#slots) {
+        let chunkHits = 0;
+        for (let k = base; k < end; k++) {
+          const hash = hash32(keys[k]);
+          let value = missing;
+          let hit = 0;
+          if (hash === EMPTY_HASH) {
+            if ((header[W.state] & STATE_ESCAPED) !== 0) {
+              value = header[W.escapedValue];
+              hit = 1;
+            }
+          } else {
+            const i = findSlot(slots, capacity, hash);
+            if (i >= 0) {
+              value = slots[i + 1];
+              hit = 1;
+            }
           }
-        } else {
-          const slots = this.#slots;
-          const i = findSlot(slots, this.#capacity, hash);
-          if (i >= 0) {
-            value = slots[i + 1];
-            hit = 1;
-          }
-        }
-        if ((Atomics.load(header, W.seq) === seq && (seq & 1) === 0) || this.#settle(seq)) {
           values[k] = value;
           if (found !== undefined) found[k] = hit;
-          hits += hit;
-          break;
+          chunkHits += hit;
         }
+        if (Atomics.load(header, W.seq) === seq) {
+          hits += chunkHits;
+          continue;
+        }
+      }
+      for (let k = base; k < end; k++) {
+        const value = this.get(keys[k]);
+        values[k] = value === undefined ? missing : value;
+        if (found !== undefined) found[k] = value === undefined ? 0 : 1;
+        if (value !== undefined) hits++;
       }
     }
     return hits;
