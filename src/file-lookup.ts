@@ -6,7 +6,7 @@
  * concurrent writer (§11.7): the seq word is read before and after each probe.
  */
 import * as fs from "node:fs";
-import { IdxError, ioError } from "./errors";
+import { openIndexFile } from "./index-file";
 import {
   EMPTY_HASH, H, HEADER_BYTES, Header, SLOT_BYTES, SLOT_WORDS, STATE_ESCAPED, STATE_RETIRED,
   checkSentinel, readHeader,
@@ -35,17 +35,8 @@ export class FileLookup {
 
   /** Validates `path` exactly as IdIndex.open does. Throws the same IdxErrors. */
   static open(path: string): FileLookup {
-    let fd: number;
+    const { fd, stat } = openIndexFile(path, false);
     try {
-      fd = fs.openSync(path, "r");
-    } catch (e) {
-      throw ioError("open the index", path, e, "Check the path and its permissions.");
-    }
-    try {
-      const stat = fs.fstatSync(fd);
-      if (!stat.isFile()) {
-        throw new IdxError("ERR_IDX_IO", "cannot read the index: it is not a regular file", { path, hint: "Pass the path of an index file." });
-      }
       const head = new Uint8Array(HEADER_BYTES);
       fs.readSync(fd, head, 0, HEADER_BYTES, 0);
       const header = readHeader(head, stat.size, path);

@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as nodePath from "node:path";
 import { IdxError, ioError } from "./errors";
+import { openIndexFile } from "./index-file";
 
 interface Binding {
   map(size: number, protection: number, flags: number, fd: number, offset: number, advise: number): Buffer;
@@ -53,17 +54,8 @@ export interface MappedFile {
  * which touch one page each, and ahead for scans.
  */
 export function mapFile(path: string, writable = false, access: "random" | "sequential" = "random"): MappedFile {
-  let fd: number;
+  const { fd, stat } = openIndexFile(path, writable);
   try {
-    fd = fs.openSync(path, writable ? "r+" : "r");
-  } catch (e) {
-    throw ioError("open the index", path, e, "Check the path and its permissions.");
-  }
-  try {
-    const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) {
-      throw new IdxError("ERR_IDX_IO", "cannot read the index: it is not a regular file", { path, hint: "Pass the path of an index file." });
-    }
     const size = stat.size;
     const inode = stat.ino;
     if (size === 0) return { buffer: Buffer.alloc(0), size, inode };
