@@ -61,7 +61,8 @@ export class FileLookup {
         if (this.#reopen()) continue;
         return value; // no replacement at the path yet; a retired file no longer changes
       }
-      if (this.#stall.expired(seq)) return value;
+      // A writer stalled mid-operation: answer from the table as it stands, if it holds still.
+      if (this.#stall.expired(seq) && this.#probe(key) === value) return value;
     }
   }
 

@@ -159,6 +159,23 @@ export function writeHeader(out: Uint8Array, h: Header): void {
   }
 }
 
+/**
+ * A private copy of a header that a writer may be changing: each cell is read with one 8-byte
+ * load, as it is written with one 8-byte store, so no cell is seen half old and half new.
+ */
+function snapshotHeader(bytes: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(HEADER_BYTES);
+  copy.set(bytes.subarray(0, H.stateCell));
+  if ((bytes.byteOffset & 7) !== 0) {
+    copy.set(bytes.subarray(H.stateCell, HEADER_BYTES), H.stateCell); // not a mapping: nobody writes it
+    return copy;
+  }
+  const cells = new BigUint64Array(bytes.buffer, bytes.byteOffset + H.stateCell, CELL_OFFSETS.length);
+  const out = new BigUint64Array(copy.buffer, H.stateCell, CELL_OFFSETS.length);
+  for (let i = 0; i < CELL_OFFSETS.length; i++) out[i] = Atomics.load(cells, i);
+  return copy;
+}
+
 export function hex8(n: number): string {
   return n.toString(16).padStart(8, "0");
 }
@@ -172,7 +189,8 @@ function hex(bytes: Uint8Array): string {
  * (at least min(size, HEADER_BYTES) of them). Applies every open-time rule of §9 in order and
  * throws an IdxError naming `path` for the first one broken. Touches nothing past the header.
  */
-export function readHeader(bytes: Uint8Array, size: number, path: string): Header {
+export function readHeader(mapped: Uint8Array, size: number, path: string): Header {
+  const bytes = size >= HEADER_BYTES ? snapshotHeader(mapped) : mapped;
   const fail = (code: ConstructorParameters<typeof IdxError>[0], what: string, hint: string): never => {
     throw new IdxError(code, what, { path, hint });
   };

@@ -43,6 +43,11 @@ const EMPTY_WORDS = new Uint32Array(0);
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 /** How often a reader of a retired file looks at the path for its replacement. */
 const FOLLOW_EVERY_MS = 1;
+const RETRY = 0;
+const ACCEPT = 1;
+const CONFIRM = 2;
+type Verdict = typeof RETRY | typeof ACCEPT | typeof CONFIRM;
+
 /** Keys per seq check in getMany. */
 const CHUNK = 64;
 
@@ -95,7 +100,7 @@ export class IdIndex implements Iterable<[number, number]> {
       const header = this.#header;
       const seq = Atomics.load(header, W.seq);
       const count = header[W.state] & STATE_COUNT_MASK;
-      if ((Atomics.load(header, W.seq) === seq && (seq & 1) === 0) || this.#settle(seq)) return count;
+      if ((Atomics.load(header, W.seq) === seq && (seq & 1) === 0) || this.#settle(seq) !== RETRY) return count;
     }
   }
 
@@ -116,8 +121,17 @@ export class IdIndex implements Iterable<[number, number]> {
         if (i >= 0) value = slots[i + 1];
       }
       if (Atomics.load(header, W.seq) === seq && (seq & 1) === 0) return value;
-      if (this.#settle(seq)) return value;
+      const verdict = this.#settle(seq);
+      if (verdict === ACCEPT || (verdict === CONFIRM && this.#lookup(hash) === value)) return value;
     }
+  }
+
+  /** The probe of get(), without the seq check: for confirming an answer in the slow path. */
+  #lookup(hash: number): number | undefined {
+    const header = this.#header;
+    if (hash === EMPTY_HASH) return (header[W.state] & STATE_ESCAPED) !== 0 ? header[W.escapedValue] : undefined;
+    const i = findSlot(this.#slots, this.#capacity, hash);
+    return i < 0 ? undefined : this.#slots[i + 1];
   }
 
   /** True when `key` is in the index. */
@@ -188,20 +202,21 @@ export class IdIndex implements Iterable<[number, number]> {
   }
 
   /**
-   * The slow path of a lookup whose seq check failed: true to accept its answer, false to
-   * probe again. A changed seq means a write overlapped the probe: retry. An odd seq that does
-   * not change for STALL_MS means the writer stopped mid-operation (killed, or descheduled):
-   * every intermediate state of an operation is a valid table (§11.3), so answer from it.
-   * A retired file is followed to its replacement.
+   * The slow path of a lookup whose seq check failed: RETRY to probe again, ACCEPT its answer,
+   * or CONFIRM it by probing once more. A changed seq means a write overlapped the probe:
+   * retry. An odd seq that does not change for STALL_MS means the writer stopped
+   * mid-operation (killed, or descheduled): every state between two of its stores is a valid
+   * table (§11.3), so an answer that a second probe repeats is right. A retired file is
+   * followed to its replacement.
    */
-  #settle(seq: number): boolean {
+  #settle(seq: number): Verdict {
     const header = this.#header;
-    if ((header[W.state] & STATE_RETIRED) !== 0 && this.#follow()) return false;
+    if ((header[W.state] & STATE_RETIRED) !== 0 && this.#follow()) return RETRY;
     const now = Atomics.load(header, W.seq);
-    if (now !== seq) return false;
-    if ((seq & 1) === 0) return true;
-    if ((header[W.state] & STATE_RETIRED) !== 0) return true; // final: no writer touches a retired file
-    return this.#stall.expired(seq);
+    if (now !== seq) return RETRY;
+    if ((seq & 1) === 0) return ACCEPT;
+    if ((header[W.state] & STATE_RETIRED) !== 0) return ACCEPT; // final: no writer touches a retired file
+    return this.#stall.expired(seq) ? CONFIRM : RETRY;
   }
 
   /** Maps the file that replaced this one, if the path names another file now. */

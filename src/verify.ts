@@ -57,7 +57,29 @@ function failed(path: string, e: IdxError): VerifyReport {
   };
 }
 
+/**
+ * Checks a mapped file. A writer working on it meanwhile can make a check fail that would pass
+ * a moment later; a failed check during which the file changed is run again, up to 3 times.
+ */
 export function verifyMapped(file: Buffer, path: string): VerifyReport {
+  for (let attempt = 1; ; attempt++) {
+    const before = seqOf(file);
+    const report = verifyOnce(file, path);
+    if (report.ok || seqOf(file) === before) return report;
+    if (attempt === 3) {
+      report.problems.push({ offset: H.seqCell, message: "the index changed while it was being verified (a writer is working on it); verify again when it is done" });
+      return report;
+    }
+  }
+}
+
+function seqOf(file: Buffer): number {
+  if (file.length < HEADER_BYTES) return 0;
+  if ((file.byteOffset & 3) !== 0) return file.readUInt32LE(H.seqCell);
+  return Atomics.load(new Uint32Array(file.buffer, file.byteOffset, HEADER_BYTES / 4), H.seqCell / 4);
+}
+
+function verifyOnce(file: Buffer, path: string): VerifyReport {
   let header: Header;
   try {
     header = readHeader(file, file.length, path);

@@ -61,11 +61,22 @@ function decodeValue(value) {
   return { index: x & INDEX_MASK, version: x >>> INDEX_BITS };
 }
 
-/** `n` distinct keys: 0, 4294967295 and the escaped key first, then random ones. */
-function universe(n, seed) {
+/**
+ * `n` distinct keys: 0, 4294967295 and the escaped key first, then `cluster` keys whose hashes
+ * are consecutive (they share one home slot, so inserting or deleting near the front of their
+ * run shifts all of it: long in-place operations), then random ones.
+ */
+function universe(n, seed, cluster = 0) {
   const r = rng(seed);
   const keys = [0, MAX_U32, ESCAPED_KEY];
   const seen = new Set(keys);
+  for (let j = 0; keys.length < 3 + cluster; j++) {
+    const k = specUnhash((0x40000000 + seed * 0x10000 + j) >>> 0);
+    if (!seen.has(k)) {
+      seen.add(k);
+      keys.push(k);
+    }
+  }
   while (keys.length < n) {
     const k = r();
     if (!seen.has(k)) {
@@ -87,7 +98,7 @@ function universe(n, seed) {
  */
 function historyPlan({ seed = 1, keyCount = 5000, ops = 30000 } = {}) {
   const r = rng(seed * 7919 + 1);
-  const keys = universe(keyCount, seed);
+  const keys = universe(keyCount, seed, Math.min(600, keyCount >> 3));
   const version = new Int32Array(keyCount).fill(-1); // -1 absent, else current version
   const lastVersion = new Int32Array(keyCount).fill(-1);
   const states = Array.from({ length: keyCount }, () => []);
@@ -139,11 +150,16 @@ function historyPlan({ seed = 1, keyCount = 5000, ops = 30000 } = {}) {
  * goes. Returns the initial map and steps, each with the keys it touches:
  *   { op: "set", k, v } | { op: "del", k } | { op: "update", pairs, bulk } | { op: "compact" }
  */
-function crashPlan(seed) {
+function crashPlan(seed, rounds = 24) {
   const r = rng(seed * 104729 + 3);
-  const keys = universe(3500, seed + 100);
+  const CLUSTER = 2000;
+  const RANDOM_START = 3 + CLUSTER;
+  const keys = universe(RANDOM_START + 1500 + rounds * 200, seed + 100, CLUSTER);
+  const cluster = keys.slice(3, RANDOM_START);
   const initial = new Map();
-  for (let i = 0; i < 1500; i++) initial.set(keys[i], r());
+  // The cluster, but for its first key (the front of its run); 1500 random keys.
+  for (let i = 1; i < CLUSTER; i++) initial.set(cluster[i], r());
+  for (let i = RANDOM_START; i < RANDOM_START + 1500; i++) initial.set(keys[i], r());
   // Keys 0, 4294967295 and the escaped key start present with edge values.
   initial.set(0, MAX_U32);
   initial.set(MAX_U32, 0);
@@ -152,10 +168,21 @@ function crashPlan(seed) {
   const steps = [];
   const pick = () => keys[r() % 11 === 0 ? r() % 3 : r() % keys.length];
   const value = () => (r() % 9 === 0 ? (r() % 2 ? 0 : MAX_U32) : r());
-  for (let round = 0; round < 6; round++) {
-    for (let n = 0; n < 250; n++) {
-      const k = pick();
-      if (present.has(k) && r() % 3 === 0) {
+  const setOrDelete = (k) => {
+    if (present.has(k) && r() % 3 === 0) {
+      present.delete(k);
+      steps.push({ op: "del", k });
+    } else {
+      present.add(k);
+      steps.push({ op: "set", k, v: value() });
+    }
+  };
+  for (let round = 0; round < rounds; round++) {
+    for (let n = 0; n < 250; n++) setOrDelete(pick());
+    // Long shifts: insert and delete the front of the cluster's run, and keys near it.
+    for (let n = 0; n < 40; n++) {
+      const k = cluster[n % 2 === 0 ? 0 : r() % 64];
+      if (present.has(k)) {
         present.delete(k);
         steps.push({ op: "del", k });
       } else {
@@ -163,9 +190,9 @@ function crashPlan(seed) {
         steps.push({ op: "set", k, v: value() });
       }
     }
-    // Inserts of new keys that force the table to grow (it is built at 7/8 load, grows past 9/10).
-    for (let n = 0; n < 120; n++) {
-      const k = keys[1500 + ((round * 120 + n) % 2000)];
+    // Inserts of new keys that force the table to grow (compacted to 7/8 load, it grows past 9/10).
+    for (let n = 0; n < 200; n++) {
+      const k = keys[RANDOM_START + 1500 + round * 200 + n];
       present.add(k);
       steps.push({ op: "set", k, v: value() });
     }
