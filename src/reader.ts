@@ -14,9 +14,9 @@ import {
   EMPTY_HASH, ESCAPED_KEY, HEADER_BYTES, Header, SLOT_BYTES, SLOT_WORDS, STATE_COUNT_MASK,
   STATE_ESCAPED, STATE_RETIRED, W, checkSentinel, readHeader,
 } from "./format";
-import { hash32, unhash32 } from "./hash";
+import { hash32, homeSlot, unhash32 } from "./hash";
 import { mapFile } from "./mmap";
-import { findSlot } from "./table";
+import { findFrom, findSlot } from "./table";
 import { VerifyReport, verifyMapped } from "./verify";
 import { StallClock } from "./stall";
 
@@ -61,6 +61,10 @@ export class IdIndex implements Iterable<[number, number]> {
   #inode = 0;
   readonly #stall = new StallClock();
   #lastFollow = 0;
+  readonly #chunkHashes = new Uint32Array(CHUNK);
+  readonly #chunkHomes = new Int32Array(CHUNK);
+  /** Where getMany leaves the words it loads ahead, so the loads are not optimized away. */
+  #touched = 0;
 
   private constructor(path: string) {
     this.path = path;
@@ -154,8 +158,8 @@ export class IdIndex implements Iterable<[number, number]> {
         `getMany needs outputs at least as long as keys (${n}); got values ${values.length}` +
         (found === undefined ? "" : `, found ${found.length}`));
     }
-    const slots = this.#slots;
-    const capacity = this.#capacity;
+    const hashes = this.#chunkHashes;
+    const homes = this.#chunkHomes;
     let hits = 0;
     // One seq check per chunk of keys, not per key: two atomic loads cost as much as a probe.
     // A chunk that a write overlapped is answered again key by key, so a busy writer cannot
@@ -163,11 +167,25 @@ export class IdIndex implements Iterable<[number, number]> {
     for (let base = 0; base < n; base += CHUNK) {
       const end = base + CHUNK < n ? base + CHUNK : n;
       const header = this.#header;
+      const slots = this.#slots;
+      const capacity = this.#capacity;
       const seq = Atomics.load(header, W.seq);
-      if ((seq & 1) === 0 && slots === this.#slots) {
-        let chunkHits = 0;
+      if ((seq & 1) === 0) {
+        // First the hashes and home slots of the whole chunk, loading each home slot: these
+        // loads do not depend on each other, so the CPU overlaps their cache misses (JS has no
+        // prefetch instruction). Then the probes, which find their lines in cache.
+        let touched = 0;
         for (let k = base; k < end; k++) {
           const hash = hash32(keys[k]);
+          const home = homeSlot(hash, capacity) * SLOT_WORDS;
+          hashes[k - base] = hash;
+          homes[k - base] = home;
+          touched ^= slots[home];
+        }
+        this.#touched = touched;
+        let chunkHits = 0;
+        for (let k = base; k < end; k++) {
+          const hash = hashes[k - base];
           let value = missing;
           let hit = 0;
           if (hash === EMPTY_HASH) {
@@ -176,7 +194,7 @@ export class IdIndex implements Iterable<[number, number]> {
               hit = 1;
             }
           } else {
-            const i = findSlot(slots, capacity, hash);
+            const i = findFrom(slots, homes[k - base], hash);
             if (i >= 0) {
               value = slots[i + 1];
               hit = 1;

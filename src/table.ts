@@ -19,7 +19,11 @@ import { homeSlot } from "./hash";
  * typed array ends.
  */
 export function findSlot(slots: Uint32Array, capacity: number, hash: number): number {
-  let i = homeSlot(hash, capacity) * SLOT_WORDS;
+  return findFrom(slots, homeSlot(hash, capacity) * SLOT_WORDS, hash);
+}
+
+/** findSlot from a home slot already computed: word index `i` of the home slot. */
+export function findFrom(slots: Uint32Array, i: number, hash: number): number {
   let word = slots[i];
   while (word < hash) {
     i += SLOT_WORDS;
