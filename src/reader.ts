@@ -43,6 +43,18 @@ const EMPTY_WORDS = new Uint32Array(0);
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 /** How often a reader of a retired file looks at the path for its replacement. */
 const FOLLOW_EVERY_MS = 1;
+/**
+ * §11.7: the seq word, read before and after a probe. The probe's own loads must not move
+ * across these two. On x86 (TSO) the CPU keeps loads in order, and V8 emits typed-array loads in
+ * program order and never merges two loads of a word a store could change in between, so a
+ * plain load does it. Elsewhere (arm64 reorders loads) it takes Atomics.load, which costs a
+ * third of a cached lookup on x86.
+ */
+const loadSeq: (header: Uint32Array) => number =
+  process.arch === "x64" || process.arch === "ia32"
+    ? (header) => header[W.seq]
+    : (header) => Atomics.load(header, W.seq);
+
 const RETRY = 0;
 const ACCEPT = 1;
 const CONFIRM = 2;
@@ -113,24 +125,26 @@ export class IdIndex implements Iterable<[number, number]> {
     if (this.#buffer === null) this.#closed();
     if ((key >>> 0) !== key) return undefined;
     const hash = hash32(key);
+    const header = this.#header;
+    const seq = loadSeq(header);
+    const value = this.#lookup(hash);
+    if (loadSeq(header) === seq && (seq & 1) === 0) return value;
+    return this.#getSlow(hash, seq, value);
+  }
+
+  /** get() after a failed seq check: settle, and probe again until an answer stands. */
+  #getSlow(hash: number, seq: number, value: number | undefined): number | undefined {
     for (;;) {
-      const header = this.#header;
-      const seq = Atomics.load(header, W.seq);
-      let value: number | undefined;
-      if (hash === EMPTY_HASH) {
-        if ((header[W.state] & STATE_ESCAPED) !== 0) value = header[W.escapedValue];
-      } else {
-        const slots = this.#slots;
-        const i = findSlot(slots, this.#capacity, hash);
-        if (i >= 0) value = slots[i + 1];
-      }
-      if (Atomics.load(header, W.seq) === seq && (seq & 1) === 0) return value;
       const verdict = this.#settle(seq);
       if (verdict === ACCEPT || (verdict === CONFIRM && this.#lookup(hash) === value)) return value;
+      const header = this.#header;
+      seq = Atomics.load(header, W.seq);
+      value = this.#lookup(hash);
+      if (Atomics.load(header, W.seq) === seq && (seq & 1) === 0) return value;
     }
   }
 
-  /** The probe of get(), without the seq check: for confirming an answer in the slow path. */
+  /** The probe of get(), without the seq check. */
   #lookup(hash: number): number | undefined {
     const header = this.#header;
     if (hash === EMPTY_HASH) return (header[W.state] & STATE_ESCAPED) !== 0 ? header[W.escapedValue] : undefined;
@@ -169,7 +183,7 @@ export class IdIndex implements Iterable<[number, number]> {
       const header = this.#header;
       const slots = this.#slots;
       const capacity = this.#capacity;
-      const seq = Atomics.load(header, W.seq);
+      const seq = loadSeq(header);
       if ((seq & 1) === 0) {
         // First the hashes and home slots of the whole chunk, loading each home slot: these
         // loads do not depend on each other, so the CPU overlaps their cache misses (JS has no
@@ -204,7 +218,7 @@ export class IdIndex implements Iterable<[number, number]> {
           if (found !== undefined) found[k] = hit;
           chunkHits += hit;
         }
-        if (Atomics.load(header, W.seq) === seq) {
+        if (loadSeq(header) === seq) {
           hits += chunkHits;
           continue;
         }
