@@ -5,7 +5,6 @@
  */
 import * as fs from "node:fs";
 import * as nodePath from "node:path";
-import { randomBytes } from "node:crypto";
 import { IdxError, ioError } from "./errors";
 import { WriterLock } from "./lock";
 import { retireFile } from "./cells";
@@ -72,7 +71,10 @@ export interface TempFile {
 export function writeTempFile(target: string, bytes: Uint8Array, sync = true): TempFile {
   removeStaleTempFiles(target);
   const dir = nodePath.dirname(target);
-  const tmp = nodePath.join(dir, `.${nodePath.basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  // The pid lets a later writer tell a dead process's temp file from a live one's; the random
+  // part keeps two temp files of one process apart. Not a secret: Math.random will do.
+  const random = Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, "0");
+  const tmp = nodePath.join(dir, `.${nodePath.basename(target)}.${process.pid}.${random}.tmp`);
   let mode = 0o644;
   try {
     const st = fs.statSync(target);

@@ -97,6 +97,10 @@ export async function buildFromText(
     for await (const chunk of stream) {
       throwIfAborted(options.signal, path);
       parser.write(chunk);
+      if (bytes === 0 && totalBytes !== undefined && buffer.length > 0) {
+        // Size the columns once from the first chunk's line length, rather than doubling.
+        buffer.reserve(Math.ceil(((totalBytes / chunk.length) * buffer.length) * 1.05));
+      }
       bytes += chunk.length;
       if (options.onProgress && bytes - reported >= 1 << 24) {
         reported = bytes;

@@ -51,7 +51,8 @@ export function encodeIndex(
       `${unique} entries need a ${fileBytes(slotCount)}-byte file; a version ${VERSION_MAJOR} index is at most ${MAX_FILE_BYTES} bytes (about ${Math.floor(((MAX_SLOT_COUNT - SPILL_SLOTS) * BUILD_LOAD_NUM) / BUILD_LOAD_DEN)} entries)`,
       { path, hint: "Split the keys across several indexes (by key range, for example)." });
   }
-  const file = Buffer.alloc(fileBytes(slotCount));
+  // Not zeroed: the header, every slot and every checksum are written below.
+  const file = Buffer.allocUnsafeSlow(fileBytes(slotCount));
   const slots = new Uint32Array(file.buffer, file.byteOffset + HEADER_BYTES, slotCount * SLOT_WORDS);
   placeSorted(slots, sortedHashes, sortedValues, unique, capacity);
   writeChecksums(file, slotCount, 0, blockCount(slotCount));
@@ -86,6 +87,8 @@ export function writeChecksums(file: Uint8Array, slotCount: number, first: numbe
 const RADIX_BITS = 11;
 const RADIX = 1 << RADIX_BITS;
 const RADIX_MASK = RADIX - 1;
+/** 3 passes of 11 bits cover the 32-bit hash. */
+const PASSES = 3;
 
 /**
  * LSD radix sort of (hash, value) by hash, 11 bits a pass. Stable, which is what makes "the
@@ -94,19 +97,26 @@ const RADIX_MASK = RADIX - 1;
 export function sortByHash(hashes: Uint32Array, values: Uint32Array, n: number): [Uint32Array, Uint32Array] {
   let srcH = hashes, srcV = values;
   let dstH = new Uint32Array(n), dstV = new Uint32Array(n);
-  const counts = new Uint32Array(RADIX);
-  for (let shift = 0; shift < 32; shift += RADIX_BITS) {
-    counts.fill(0);
-    for (let i = 0; i < n; i++) counts[(srcH[i] >>> shift) & RADIX_MASK]++;
+  // All three digit histograms in one pass over the hashes.
+  const counts = new Uint32Array(RADIX * PASSES);
+  for (let i = 0; i < n; i++) {
+    const h = srcH[i];
+    counts[h & RADIX_MASK]++;
+    counts[RADIX + ((h >>> RADIX_BITS) & RADIX_MASK)]++;
+    counts[2 * RADIX + (h >>> (2 * RADIX_BITS))]++;
+  }
+  for (let pass = 0; pass < PASSES; pass++) {
+    const base = pass * RADIX;
+    const shift = pass * RADIX_BITS;
     let sum = 0;
-    for (let d = 0; d < RADIX; d++) {
+    for (let d = base; d < base + RADIX; d++) {
       const c = counts[d];
       counts[d] = sum;
       sum += c;
     }
     for (let i = 0; i < n; i++) {
       const h = srcH[i];
-      const pos = counts[(h >>> shift) & RADIX_MASK]++;
+      const pos = counts[base + ((h >>> shift) & RADIX_MASK)]++;
       dstH[pos] = h;
       dstV[pos] = srcV[i];
     }

@@ -16,8 +16,16 @@ export class PairBuffer {
     this.length++;
   }
 
+  /** Makes room for `capacity` pairs in all, so that a known-size input is not copied as it grows. */
+  reserve(capacity: number): void {
+    if (capacity > this.keys.length) this.#resize(capacity);
+  }
+
   #grow(): void {
-    const capacity = Math.max(16, this.keys.length * 2);
+    this.#resize(Math.max(16, this.keys.length * 2));
+  }
+
+  #resize(capacity: number): void {
     const keys = new Uint32Array(capacity);
     const values = new Uint32Array(capacity);
     keys.set(this.keys);
