@@ -63,7 +63,11 @@ function parseArgs(argv) {
 const opt = parseArgs(process.argv.slice(2));
 const N = opt.n;
 const started = Date.now();
-const log = (msg) => process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${msg}\n`);
+// 1-minute load averages sampled at each step (before the concurrent-readers test, which loads
+// the CPUs itself): other work on the machine shows up here.
+const loadSamples = [];
+let sampleLoad = true;
+const log = (msg) => (sampleLoad && loadSamples.push(os.loadavg()[0]), process.stderr.write(`[bench ${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${msg}\n`));
 const commandLine = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
 
 // ------------------------------------------------------------------ processes
@@ -138,7 +142,7 @@ function ensureDist() {
 }
 
 /**
- * Copies dist/, bin/ and package.json to bench/work/snap/ and points every child at the copy
+ * Copies dist/, bin/, build/ and package.json to bench/work/snap/ and points every child at the copy
  * (IDX_ROOT): the whole run then measures one build of idx even if dist/ is rebuilt meanwhile.
  */
 const SNAP = path.join(WORK_DIR, "snap");
@@ -146,7 +150,9 @@ function snapshotIdx() {
   fs.rmSync(SNAP, { recursive: true, force: true });
   fs.mkdirSync(SNAP, { recursive: true });
   fs.cpSync(path.join(ROOT_DIR, "dist"), path.join(SNAP, "dist"), { recursive: true });
-  if (fs.existsSync(path.join(ROOT_DIR, "bin"))) fs.cpSync(path.join(ROOT_DIR, "bin"), path.join(SNAP, "bin"), { recursive: true });
+  for (const dir of ["bin", "build"]) { // build/: idx's native addons, found relative to dist/
+    if (fs.existsSync(path.join(ROOT_DIR, dir))) fs.cpSync(path.join(ROOT_DIR, dir), path.join(SNAP, dir), { recursive: true });
+  }
   fs.copyFileSync(path.join(ROOT_DIR, "package.json"), path.join(SNAP, "package.json"));
   process.env.IDX_ROOT = SNAP;
 }
@@ -519,6 +525,12 @@ async function main() {
     }
     results.lookups[kind] = l;
   }
+  {
+    let discarded = 0;
+    for (const l of Object.values(results.lookups)) for (const r of Object.values(l)) for (const x of Object.values(r)) discarded += x.discarded ?? 0;
+    results.discardedRuns = discarded;
+    if (discarded) note(`${discarded} timed lookup loop(s) lost the CPU to another process (wall time > 1.15x CPU time) and were run again`);
+  }
 
   // ---- a new process's first answer (random data)
   log("new process, first answer");
@@ -539,7 +551,10 @@ async function main() {
   log("open + first get in process");
   {
     const rs = repeat(opt.procReps, () => worker("idx-worker.js", { mode: "open", file: B.idx.file, key: rnd.probeKey }));
-    results.openGet.idx = { coldMs: medianOf(rs, "coldMs"), warmMs: medianOf(rs, "warmMs"), ok: rs.every((r) => r.value === rnd.probeValue) };
+    results.openGet.idx = {
+      coldMs: medianOf(rs, "coldMs"), warmMs: medianOf(rs, "warmMs"), ok: rs.every((r) => r.value === rnd.probeValue),
+      gcCount: medianOf(rs, "gcCount"), gcMs: medianOf(rs, "gcMs"), externalDelta: rs[0].externalDelta,
+    };
     if (haveLmdb) {
       const ls = repeat(opt.procReps, () => worker("lmdb-worker.js", { mode: "open", file: B.lmdb.file, key: rnd.probeKey }));
       results.openGet.lmdb = { coldMs: medianOf(ls, "coldMs"), ok: ls.every((r) => r.value === rnd.probeValue) };
@@ -570,9 +585,12 @@ async function main() {
 
   // ---- concurrent readers share one copy
   log(`${opt.readers} concurrent idx readers`);
+  sampleLoad = false;
+  results.loadavg = [loadSamples[0], Math.max(...loadSamples), loadSamples[loadSamples.length - 1]];
   results.share = await shareTest(rnd, B.idx.file);
   if (!results.share.allFound) note("share test: a reader did not find every key");
 
+  if (results.loadavg.some((l) => l > os.cpus().length * 0.75)) note(`the load average reached ${Math.max(...results.loadavg).toFixed(2)} on ${os.cpus().length} CPUs: other processes competed with this run`);
   results.finished = new Date().toISOString();
   results.seconds = (Date.now() - started) / 1000;
   const md = render(data);
@@ -591,9 +609,11 @@ function render(data) {
   lines.push(`- Command: \`${commandLine}\``);
   lines.push(`- Date: ${results.started.slice(0, 10)} (${results.started}); took ${results.seconds.toFixed(0)} s`);
   lines.push(`- Machine: ${machineLine()}`);
+  const busy = results.loadavg.some((l) => l > os.cpus().length * 0.75);
+  lines.push(`- Load average (1 min) at start / highest / end, sampled at each step before the readers test: ${results.loadavg.map((l) => l.toFixed(2)).join(" / ")}${busy ? " (**other work shared the CPUs during this run: figures are disturbed**)" : ""}`);
   lines.push(`- idx measured: ${results.idxVersion} (dist/ compiled by tsc, copied to bench/work/snap/ for the run)`);
   lines.push(`- Data: ${opt.datasets.map((k) => `${k}: ${data[k].describe}`).join("; ")}. Same TSV file for every system (${mb(data.random.tsvBytes)} for random).`);
-  lines.push(`- Lookup loops: ${opt.lookups.toLocaleString("en-US")} keys a loop from a pre-generated Uint32Array, one warm-up pass, median of ${opt.reps}; getMany/batch in calls of ${opt.batch} keys. Builds: median of ${opt.buildReps}, each in a fresh process. New processes: median of ${opt.procReps}.`);
+  lines.push(`- Lookup loops: ${opt.lookups.toLocaleString("en-US")} keys a loop from a pre-generated Uint32Array, warm-up until the JIT settles (at least 3 passes and 0.5 s), median of ${opt.reps}; getMany/batch in calls of ${opt.batch} keys. Builds: median of ${opt.buildReps}, each in a fresh process. New processes: median of ${opt.procReps}.`);
   lines.push("");
 
   // Build
@@ -660,6 +680,7 @@ function render(data) {
     ["`require` of idx (dist/index.js) in a fresh process, for reference", fmt(O.idxRequireMs, 2), ""],
     ["idx `IdIndex.open` + `get`, first in the process (loads the mmap binding)", fmt(O.idx.coldMs, 4), O.idx.ok ? "ok" : "WRONG"],
     ["idx `IdIndex.open` + `get`, again in the same process (median of 21)", fmt(O.idx.warmMs, 4), O.idx.ok ? "ok" : "WRONG"],
+    [`of the first: garbage collection (median ${fmt(O.idx.gcCount, 0)} GCs; V8 counts the ${mb(O.idx.externalDelta)} mapping as external memory)`, fmt(O.idx.gcMs, 4), ""],
     O.lmdb ? ["`require` of lmdb in a fresh process, for reference", fmt(O.lmdbRequireMs, 2), ""] : null,
     O.lmdb ? ["LMDB `open` + `getBinaryFast`, first in the process (after require)", fmt(O.lmdb.coldMs, 4), O.lmdb.ok ? "ok" : "WRONG"] : null,
     ["C floor open + mmap + header check + get", fmt(O.floor.coldMs, 4), O.floor.ok ? "ok" : "WRONG"],

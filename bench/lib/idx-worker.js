@@ -6,7 +6,7 @@
  *   lookups  get and getMany loops over the query files, medians of spec.reps
  *   share    one of N concurrent readers: touch every key, wait for "go", report smaps
  */
-const { ROOT_DIR, dataset, median, nowNs, msSince, readU32, smapsRollup, smapsOf, report, warmUp } = require("./common");
+const { ROOT_DIR, dataset, median, nowNs, msSince, readU32, smapsRollup, smapsOf, report, warmUp, timeReps } = require("./common");
 const path = require("node:path");
 
 const spec = JSON.parse(process.argv[2]);
@@ -45,10 +45,20 @@ async function main() {
     return;
   }
   if (spec.mode === "open") {
+    // Garbage collections during the first open + get, and the external bytes V8 counts:
+    // a mapping counted as external memory can make V8 collect.
+    const { PerformanceObserver, performance } = require("node:perf_hooks");
+    const gcs = [];
+    const obs = new PerformanceObserver((list) => gcs.push(...list.getEntries()));
+    obs.observe({ entryTypes: ["gc"] });
+    const ext0 = process.memoryUsage().external;
+    const p0 = performance.now();
     const t0 = nowNs();
     const ix = idx.IdIndex.open(spec.file);
     const v = ix.get(spec.key);
     const coldMs = msSince(t0);
+    const p1 = performance.now();
+    const externalDelta = process.memoryUsage().external - ext0;
     const warm = [];
     for (let r = 0; r < 21; r++) {
       const t = nowNs();
@@ -56,7 +66,13 @@ async function main() {
       j.get(spec.key);
       warm.push(msSince(t));
     }
-    report({ coldMs, warmMs: median(warm), value: v });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    obs.disconnect();
+    const during = gcs.filter((e) => e.startTime >= p0 && e.startTime <= p1);
+    report({
+      coldMs, warmMs: median(warm), value: v, externalDelta,
+      gcCount: during.length, gcMs: during.reduce((s, e) => s + e.duration, 0),
+    });
     return;
   }
   if (spec.mode === "lookups") {
@@ -69,27 +85,17 @@ async function main() {
       const kc = chunks(keys, spec.batch), vc = chunks(values, spec.batch), fc = chunks(found, spec.batch);
       // warm-up: JIT tiers, page faults, caches
       const warm = warmUp(() => getLoop(ix, keys)) + warmUp(() => manyLoop(ix, kc, vc, fc));
-      const getNs = [], manyNs = [];
-      let g, mFound;
-      for (let r = 0; r < spec.reps; r++) {
-        const t0 = nowNs();
-        g = getLoop(ix, keys);
-        getNs.push(Number(nowNs() - t0) / keys.length);
-      }
-      for (let r = 0; r < spec.reps; r++) {
-        const t0 = nowNs();
-        mFound = manyLoop(ix, kc, vc, fc);
-        manyNs.push(Number(nowNs() - t0) / keys.length);
-      }
+      const g = timeReps(spec.reps, keys.length, () => getLoop(ix, keys));
+      const m = timeReps(spec.reps, keys.length, () => manyLoop(ix, kc, vc, fc));
       let manySum = 0, manyFoundFlags = 0;
       for (let i = 0; i < keys.length; i++) {
         manySum = (manySum + values[i]) | 0;
         manyFoundFlags += found[i];
       }
       out[name] = {
-        getNs: median(getNs), getSum: g.sum, getFound: g.found,
-        manyNs: median(manyNs), manySum: manySum >>> 0, manyFound: mFound, manyFoundFlags,
-        getRuns: getNs, manyRuns: manyNs, warmPasses: warm,
+        getNs: median(g.ns), getSum: g.last.sum, getFound: g.last.found,
+        manyNs: median(m.ns), manySum: manySum >>> 0, manyFound: m.last, manyFoundFlags,
+        getRuns: g.ns, manyRuns: m.ns, warmPasses: warm, discarded: g.discarded + m.discarded,
       };
     }
     report(out);

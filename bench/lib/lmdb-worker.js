@@ -7,7 +7,7 @@
  */
 const fs = require("node:fs");
 const path = require("node:path");
-const { BENCH_DIR, median, nowNs, msSince, readU32, parseTsv, report, warmUp } = require("./common");
+const { BENCH_DIR, median, nowNs, msSince, readU32, parseTsv, report, warmUp, timeReps } = require("./common");
 
 const spec = JSON.parse(process.argv[2]);
 const { open } = require(path.join(BENCH_DIR, "node_modules", "lmdb"));
@@ -59,14 +59,8 @@ async function main() {
     for (const [name, file] of Object.entries(spec.queries)) {
       const keys = readU32(file);
       const warm = warmUp(() => getLoop(db, keys));
-      const ns = [];
-      let g;
-      for (let r = 0; r < spec.reps; r++) {
-        const t0 = nowNs();
-        g = getLoop(db, keys);
-        ns.push(Number(nowNs() - t0) / keys.length);
-      }
-      out[name] = { getNs: median(ns), getSum: g.sum, getFound: g.found, getRuns: ns, warmPasses: warm };
+      const g = timeReps(spec.reps, keys.length, () => getLoop(db, keys));
+      out[name] = { getNs: median(g.ns), getSum: g.last.sum, getFound: g.last.found, getRuns: g.ns, warmPasses: warm, discarded: g.discarded };
     }
     report(out);
     return;

@@ -5,7 +5,7 @@
  *   lookups  the same build (untimed), then Map.get loops over the query files
  */
 const fs = require("node:fs");
-const { median, nowNs, msSince, readU32, parseTsv, report, warmUp } = require("./common");
+const { median, nowNs, msSince, readU32, parseTsv, report, warmUp, timeReps } = require("./common");
 
 const spec = JSON.parse(process.argv[2]);
 
@@ -39,14 +39,8 @@ if (spec.mode === "build") {
   for (const [name, file] of Object.entries(spec.queries)) {
     const keys = readU32(file);
     const warm = warmUp(() => getLoop(map, keys));
-    const ns = [];
-    let g;
-    for (let r = 0; r < spec.reps; r++) {
-      const t0 = nowNs();
-      g = getLoop(map, keys);
-      ns.push(Number(nowNs() - t0) / keys.length);
-    }
-    out[name] = { getNs: median(ns), getSum: g.sum, getFound: g.found, getRuns: ns, warmPasses: warm };
+    const g = timeReps(spec.reps, keys.length, () => getLoop(map, keys));
+    out[name] = { getNs: median(g.ns), getSum: g.last.sum, getFound: g.last.found, getRuns: g.ns, warmPasses: warm, discarded: g.discarded };
   }
   report(out);
 } else {
