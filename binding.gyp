@@ -1,8 +1,9 @@
 {
   "targets": [
     {
-      "target_name": "idx_flock",
-      "sources": ["native/flock.c"]
+      "target_name": "idx_native",
+      "sources": ["native/idx_native.c"],
+      "cflags": ["-O2"]
     }
   ]
 }

@@ -10,29 +10,11 @@
  * file to file without a gap.
  */
 import * as fs from "node:fs";
-import * as nodePath from "node:path";
 import * as os from "node:os";
 import { IdxError, ioError } from "./errors";
+import { requireNativeAddon } from "./native";
 
-interface FlockBinding {
-  /** Returns 0, or the errno (EWOULDBLOCK when another process holds the lock). */
-  flock(fd: number, operation: 0 | 1 | 2, wait: boolean): number;
-}
-
-let binding: FlockBinding | undefined;
-function flockBinding(): FlockBinding {
-  if (binding === undefined) {
-    const file = nodePath.join(__dirname, "..", "build", "Release", "idx_flock.node");
-    try {
-      binding = require(file) as FlockBinding;
-    } catch (e) {
-      throw new IdxError("ERR_IDX_IO", `the file-lock addon is missing (${file})`, {
-        cause: e, hint: "Run `npm install` (or `npx node-gyp rebuild`) in the idx package to build it.",
-      });
-    }
-  }
-  return binding;
-}
+const flockBinding = requireNativeAddon;
 
 const LOCK_EX = 2;
 const LOCK_UN = 0;

@@ -19,6 +19,7 @@ import { mapFile } from "./mmap";
 import { findFrom, findSlot } from "./table";
 import { VerifyReport, verifyMapped } from "./verify";
 import { StallClock } from "./stall";
+import { NativeAddon, nativeAddon } from "./native";
 
 /** What `idx info` prints: the header's numbers and what they mean for size. */
 export interface IndexInfo {
@@ -75,6 +76,7 @@ export class IdIndex implements Iterable<[number, number]> {
   #lastFollow = 0;
   readonly #chunkHashes = new Uint32Array(CHUNK);
   readonly #chunkHomes = new Int32Array(CHUNK);
+  readonly #nativeResult = new Float64Array(2);
   /** Where getMany leaves the words it loads ahead, so the loads are not optimized away. */
   #touched = 0;
 
@@ -172,6 +174,8 @@ export class IdIndex implements Iterable<[number, number]> {
         `getMany needs outputs at least as long as keys (${n}); got values ${values.length}` +
         (found === undefined ? "" : `, found ${found.length}`));
     }
+    const native = n >= CHUNK ? nativeAddon() : null;
+    if (native !== null) return this.#getManyNative(native, keys, values, found, missing);
     const hashes = this.#chunkHashes;
     const homes = this.#chunkHomes;
     let hits = 0;
@@ -229,6 +233,32 @@ export class IdIndex implements Iterable<[number, number]> {
         if (found !== undefined) found[k] = value === undefined ? 0 : 1;
         if (value !== undefined) hits++;
       }
+    }
+    return hits;
+  }
+
+  /**
+   * getMany through the addon, which probes with software prefetch. It stops before a chunk
+   * that a write overlapped; that chunk is answered here key by key, and the addon resumes.
+   */
+  #getManyNative(native: NativeAddon, keys: Uint32Array, values: Uint32Array, found: Uint8Array | undefined, missing: number): number {
+    const n = keys.length;
+    const result = this.#nativeResult;
+    let hits = 0;
+    let from = 0;
+    while (from < n) {
+      native.getMany(this.#header, this.#slots, this.#capacity, keys, values, found ?? null, missing, from, n, result);
+      hits += result[0];
+      const stop = result[1];
+      if (stop >= n) break;
+      const end = stop + CHUNK < n ? stop + CHUNK : n;
+      for (let k = stop; k < end; k++) {
+        const value = this.get(keys[k]);
+        values[k] = value === undefined ? missing : value;
+        if (found !== undefined) found[k] = value === undefined ? 0 : 1;
+        if (value !== undefined) hits++;
+      }
+      from = end;
     }
     return hits;
   }

@@ -1,0 +1,134 @@
+/*
+ * idx's native addon: what Node has no API for.
+ *
+ *  flock(fd, op, wait)      the writer lock (src/lock.ts): flock(2), released by the kernel
+ *                           when its holder dies.
+ *  getMany(...)             the batch lookup of src/reader.ts over the mapped slots, with
+ *                           software prefetch, which JS cannot express: the probe of
+ *                           spec/FORMAT.md §5.3 and the seq check of §11.7, per chunk of keys.
+ */
+#include <node_api.h>
+#include <errno.h>
+#include <stdint.h>
+#include <sys/file.h>
+
+static napi_value Flock(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1, op = 0;
+  bool wait = false;
+  napi_get_value_int32(env, argv[0], &fd);
+  napi_get_value_int32(env, argv[1], &op);
+  napi_get_value_bool(env, argv[2], &wait);
+  int how = op == 0 ? LOCK_UN : (op == 1 ? LOCK_SH : LOCK_EX);
+  if (!wait && op != 0) how |= LOCK_NB;
+  int rc;
+  do { rc = flock(fd, how); } while (rc != 0 && errno == EINTR);
+  napi_value result;
+  napi_create_int32(env, rc == 0 ? 0 : errno, &result);
+  return result;
+}
+
+/* The data of a typed array argument, and its length in elements; NULL if it is not one. */
+static void *typed(napi_env env, napi_value v, size_t *length) {
+  bool is = false;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return NULL;
+  napi_typedarray_type type;
+  void *data = NULL;
+  napi_get_typedarray_info(env, v, &type, length, &data, NULL, NULL);
+  return data;
+}
+
+#define EMPTY_HASH 0xffffffffu
+#define STATE_ESCAPED (1u << 28)
+#define W_STATE 8
+#define W_ESCAPED 10
+#define W_SEQ 12
+#define CHUNK 64
+
+static inline uint32_t hash32(uint32_t x) {
+  x ^= x >> 16; x *= 0x85ebca6bu; x ^= x >> 13; x *= 0xc2b2ae35u; x ^= x >> 16;
+  return x;
+}
+
+/*
+ * getMany(header u32[16], slots u32[], capacity, keys u32[], values u32[], found u8[]|null,
+ *         missing, from, to, result f64[2]) -> undefined
+ * Answers keys[from..to) a chunk of 64 at a time, each chunk between two reads of the seq word.
+ * Stops before the first chunk that a write overlapped (seq odd, or changed): result[0] = hits,
+ * result[1] = the index it stopped at (to when done). The caller answers that chunk the slow way.
+ */
+static napi_value GetMany(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 10) { napi_throw_type_error(env, NULL, "getMany: 10 arguments"); return NULL; }
+  size_t headerLen = 0, slotsLen = 0, keysLen = 0, valuesLen = 0, foundLen = 0, resultLen = 0;
+  const uint32_t *header = typed(env, argv[0], &headerLen);
+  const uint32_t *slots = typed(env, argv[1], &slotsLen);
+  uint32_t capacity = 0, missing = 0, from = 0, to = 0;
+  napi_get_value_uint32(env, argv[2], &capacity);
+  const uint32_t *keys = typed(env, argv[3], &keysLen);
+  uint32_t *values = typed(env, argv[4], &valuesLen);
+  uint8_t *found = typed(env, argv[5], &foundLen);
+  napi_get_value_uint32(env, argv[6], &missing);
+  napi_get_value_uint32(env, argv[7], &from);
+  napi_get_value_uint32(env, argv[8], &to);
+  double *result = typed(env, argv[9], &resultLen);
+  if (!header || headerLen < 16 || !slots || !keys || !values || !result || resultLen < 2 ||
+      to > keysLen || to > valuesLen || (found && to > foundLen) || from > to || capacity == 0 ||
+      (uint64_t)capacity * 2 > slotsLen) {
+    napi_throw_range_error(env, NULL, "getMany: bad arguments");
+    return NULL;
+  }
+  const volatile uint32_t *seqWord = header + W_SEQ;
+  uint64_t hits = 0;
+  uint32_t base = from;
+  uint32_t homes[CHUNK];
+  for (; base < to; base += CHUNK) {
+    uint32_t end = to - base < CHUNK ? to : base + CHUNK;
+    uint32_t seq = __atomic_load_n(seqWord, __ATOMIC_ACQUIRE);
+    if (seq & 1) break;
+    for (uint32_t k = base; k < end; k++) {
+      uint32_t h = hash32(keys[k]);
+      uint32_t home = (uint32_t)(((uint64_t)h * capacity) >> 32) * 2;
+      homes[k - base] = home;
+      __builtin_prefetch(slots + home);
+    }
+    uint64_t chunkHits = 0;
+    for (uint32_t k = base; k < end; k++) {
+      uint32_t h = hash32(keys[k]);
+      uint32_t value = missing, hit = 0;
+      if (h == EMPTY_HASH) {
+        if (header[W_STATE] & STATE_ESCAPED) { value = header[W_ESCAPED]; hit = 1; }
+      } else {
+        size_t i = homes[k - base];
+        /* The last slot is EMPTY (checked at open), so the scan stops; the bound is for a file
+           damaged after open. */
+        while (i < slotsLen && slots[i] < h) i += 2;
+        if (i < slotsLen && slots[i] == h) { value = slots[i + 1]; hit = 1; }
+      }
+      values[k] = value;
+      if (found) found[k] = (uint8_t)hit;
+      chunkHits += hit;
+    }
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (*seqWord != seq) break;
+    hits += chunkHits;
+  }
+  result[0] = (double)hits;
+  result[1] = (double)(base < to ? base : to);
+  return NULL;
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_value fn;
+  napi_create_function(env, "flock", NAPI_AUTO_LENGTH, Flock, NULL, &fn);
+  napi_set_named_property(env, exports, "flock", fn);
+  napi_create_function(env, "getMany", NAPI_AUTO_LENGTH, GetMany, NULL, &fn);
+  napi_set_named_property(env, exports, "getMany", fn);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

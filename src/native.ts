@@ -1,0 +1,45 @@
+/**
+ * idx's own addon (native/idx_native.c), built by `npm install` with node-gyp: flock(2) for the
+ * writer lock, and the batch lookup with software prefetch. Loaded on first use.
+ */
+import * as nodePath from "node:path";
+import { IdxError } from "./errors";
+
+export interface NativeAddon {
+  /** Returns 0, or the errno (EWOULDBLOCK when another process holds the lock). */
+  flock(fd: number, operation: 0 | 1 | 2, wait: boolean): number;
+  /** See getMany in native/idx_native.c. */
+  getMany(
+    header: Uint32Array, slots: Uint32Array, capacity: number, keys: Uint32Array,
+    values: Uint32Array, found: Uint8Array | null, missing: number, from: number, to: number,
+    result: Float64Array,
+  ): void;
+}
+
+const FILE = nodePath.join(__dirname, "..", "build", "Release", "idx_native.node");
+let addon: NativeAddon | null | undefined;
+let loadError: unknown;
+
+/** The addon, or null if it was not built (readers then answer batches in JS). */
+export function nativeAddon(): NativeAddon | null {
+  if (addon === undefined) {
+    try {
+      addon = require(FILE) as NativeAddon;
+    } catch (e) {
+      addon = null;
+      loadError = e;
+    }
+  }
+  return addon;
+}
+
+/** The addon, for what cannot be done without it (the writer lock). */
+export function requireNativeAddon(): NativeAddon {
+  const a = nativeAddon();
+  if (a === null) {
+    throw new IdxError("ERR_IDX_IO", `idx's native addon is missing (${FILE})`, {
+      cause: loadError, hint: "Run `npm install` (or `npx node-gyp rebuild`) in the idx package to build it.",
+    });
+  }
+  return a;
+}
