@@ -51,9 +51,15 @@ export interface MappedFile {
 /**
  * Maps the whole of `path` (shared, read-only or read-write). An empty file maps to an empty
  * Buffer, since mmap refuses length 0. `access` sets the kernel's read-ahead: none for lookups,
- * which touch one page each, and ahead for scans.
+ * which touch one page each, and ahead for scans. `whileOpen` runs with the mapping and the
+ * still-open descriptor, for reads that should not fault pages into the mapping.
  */
-export function mapFile(path: string, writable = false, access: "random" | "sequential" = "random"): MappedFile {
+export function mapFile(
+  path: string,
+  writable = false,
+  access: "random" | "sequential" = "random",
+  whileOpen?: (mapped: MappedFile, fd: number) => void,
+): MappedFile {
   const { fd, stat } = openIndexFile(path, writable);
   try {
     const size = stat.size;
@@ -78,7 +84,9 @@ export function mapFile(path: string, writable = false, access: "random" | "sequ
       // Never trust a mapping of the wrong length: the binding wraps sizes it cannot represent.
       throw new IdxError("ERR_IDX_IO", `mapping returned ${buffer.length} bytes for a ${size}-byte file`, { path });
     }
-    return { buffer, size, inode };
+    const mapped = { buffer, size, inode };
+    whileOpen?.(mapped, fd);
+    return mapped;
   } finally {
     fs.closeSync(fd);
   }

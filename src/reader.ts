@@ -101,9 +101,15 @@ export class IdIndex implements Iterable<[number, number]> {
 
   /** Maps the file now at `path` in place of the current mapping. */
   #attach(): void {
-    const { buffer, size, inode } = mapFile(this.path);
-    const header = readHeader(buffer, size, this.path);
-    checkSentinel(buffer.readUInt32LE(HEADER_BYTES + (header.slotCount - 1) * SLOT_BYTES), this.path);
+    let header!: Header;
+    const { buffer, inode } = mapFile(this.path, false, "random", (mapped, fd) => {
+      header = readHeader(mapped.buffer, mapped.size, this.path);
+      // Read, not loaded from the mapping: touching the file's far end would map its pages
+      // into this process (a whole large folio) for one word.
+      const last = Buffer.alloc(4);
+      fs.readSync(fd, last, 0, 4, HEADER_BYTES + (header.slotCount - 1) * SLOT_BYTES);
+      checkSentinel(last.readUInt32LE(0), this.path);
+    });
     this.#buffer = buffer;
     this.#capacity = header.capacity;
     this.#inode = inode;
