@@ -64,7 +64,11 @@ export function mapFile(
   try {
     const size = stat.size;
     const inode = stat.ino;
-    if (size === 0) return { buffer: Buffer.alloc(0), size, inode };
+    if (size === 0) {
+      const empty = { buffer: Buffer.alloc(0), size, inode };
+      whileOpen?.(empty, fd);
+      return empty;
+    }
     if (size > MAX_MAP_BYTES) {
       throw new IdxError("ERR_IDX_TOO_LARGE", `is ${size} bytes; idx maps files of at most ${MAX_MAP_BYTES} bytes (2 GiB - 1)`, {
         path,
