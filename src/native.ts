@@ -14,14 +14,25 @@ export interface NativeAddon {
     values: Uint32Array, found: Uint8Array | null, missing: number, from: number, to: number,
     result: Float64Array,
   ): void;
+  /** sortByHash of src/encode.ts, in place. */
+  sortByHash(hashes: Uint32Array, values: Uint32Array, n: number): void;
+  /** placedEnd (write false, slots null) or placeSorted (write true) of src/table.ts; returns the end. */
+  placeSorted(slots: Uint32Array | null, hashes: Uint32Array, values: Uint32Array, n: number, capacity: number, write: boolean): number;
 }
 
 const FILE = nodePath.join(__dirname, "..", "build", "Release", "idx_native.node");
 let addon: NativeAddon | null | undefined;
 let loadError: unknown;
 
-/** The addon, or null if it was not built (readers then answer batches in JS). */
+/**
+ * The addon for the fast paths (batch lookups, sorting, placement), or null if it was not built
+ * or IDX_NO_NATIVE is set (to test the JS paths that compute the same answers).
+ */
 export function nativeAddon(): NativeAddon | null {
+  return process.env.IDX_NO_NATIVE ? null : loadAddon();
+}
+
+function loadAddon(): NativeAddon | null {
   if (addon === undefined) {
     try {
       addon = require(FILE) as NativeAddon;
@@ -35,7 +46,7 @@ export function nativeAddon(): NativeAddon | null {
 
 /** The addon, for what cannot be done without it (the writer lock). */
 export function requireNativeAddon(): NativeAddon {
-  const a = nativeAddon();
+  const a = loadAddon();
   if (a === null) {
     throw new IdxError("ERR_IDX_IO", `idx's native addon is missing (${FILE})`, {
       cause: loadError, hint: "Run `npm install` (or `npx node-gyp rebuild`) in the idx package to build it.",

@@ -134,3 +134,47 @@ describe("§4 structured key sets spread like random ones", () => {
     });
   }
 });
+
+describe("§7 the addon's sort and placement give the bytes the JS builder gives", () => {
+  it("for random, sequential, strided and duplicate-heavy key sets", async () => {
+    const { requireNativeAddon } = await import("../src/native");
+    const { sortByHash } = await import("../src/encode");
+    const { placeSorted, placedEnd } = await import("../src/table");
+    const native = requireNativeAddon(); // built by npm install
+
+    const sets: Record<string, (i: number) => number> = {
+      random: (i) => hash32(i * 7 + 1),
+      sequential: (i) => i,
+      strided: (i) => (i << 12) >>> 0,
+      duplicates: (i) => i % 997,
+    };
+    for (const [name, f] of Object.entries(sets)) {
+      const n = 30_000;
+      const h = new Uint32Array(n);
+      const v = new Uint32Array(n);
+      for (let i = 0; i < n; i++) {
+        h[i] = hash32(f(i));
+        v[i] = i;
+      }
+      const [jh, jv] = sortByHash(h.slice(), v.slice(), n);
+      const nh = h.slice();
+      const nv = v.slice();
+      native!.sortByHash(nh, nv, n);
+      expect(nh, name).toEqual(jh);
+      expect(nv, `${name}: stable`).toEqual(jv);
+      // Placement of the unique, sorted hashes.
+      const uh: number[] = [];
+      const uv: number[] = [];
+      for (let i = 0; i < n; i++) if (i + 1 === n || jh[i + 1] !== jh[i]) { uh.push(jh[i]); uv.push(jv[i]); }
+      const capacity = buildCapacity(uh.length);
+      const end = placedEnd(Uint32Array.from(uh), uh.length, capacity);
+      expect(native!.placeSorted(null, Uint32Array.from(uh), Uint32Array.from(uv), uh.length, capacity, false)).toBe(end);
+      const slotCount = Math.max(capacity, end) + 8;
+      const js = new Uint32Array(slotCount * 2);
+      const c = new Uint32Array(slotCount * 2);
+      placeSorted(js, Uint32Array.from(uh), Uint32Array.from(uv), uh.length, capacity);
+      native!.placeSorted(c, Uint32Array.from(uh), Uint32Array.from(uv), uh.length, capacity, true);
+      expect(c, `${name}: placement`).toEqual(js);
+    }
+  });
+});
