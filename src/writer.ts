@@ -10,14 +10,13 @@
  * - Durable after flush() or close(); a kill -9 at any point leaves a file that opens, passes
  *   verify and holds each key's value from before or after the interrupted operation.
  */
-import * as fs from "node:fs";
 import * as nodePath from "node:path";
 import { inspect } from "node:util";
 import { IdxError, ioError } from "./errors";
 import {
   BLOCK_BYTES, EMPTY_HASH, ESCAPED_KEY, H, HEADER_BYTES, MAX_DIRTY_BLOCKS, SLOTS_PER_BLOCK,
   SLOT_BYTES, SLOT_WORDS, STATE_COUNT_MASK, STATE_ESCAPED, STATE_RETIRED, VERSION_MINOR, W,
-  buildCapacity, cellCheck, checkSentinel, dirtyWord, readHeader,
+  buildCapacity, checkSentinel, dirtyWord, readHeader,
 } from "./format";
 import { hash32, homeSlot, unhash32 } from "./hash";
 import { mapFile, syncMapping } from "./mmap";
@@ -356,7 +355,7 @@ export class IdWriter implements Iterable<[number, number]> {
     return this.#buffer === null ? `IdWriter(${this.path}, closed)` : `IdWriter(${this.path}, ${this.size} entries)`;
   }
 
-  [inspect.custom](depth: number, options: { stylize: (s: string, style: string) => string }): string {
+  [inspect.custom](_depth: number, options: { stylize: (s: string, style: string) => string }): string {
     if (this.#buffer === null) return `IdWriter(${this.path}) <closed>`;
     const shown: string[] = [];
     for (const [k, v] of this.entries()) {

@@ -2,7 +2,7 @@ import type { IdIndex } from "../reader";
 import { FileLookup } from "../file-lookup";
 import { IdxError } from "../errors";
 import { parseUint32, uint32Problem } from "../parse";
-import { EXIT_NOT_FOUND, EXIT_OK, UsageError, writeOut, parseCommandArgs } from "./io";
+import { EXIT_NOT_FOUND, EXIT_OK, UsageError, writeOut } from "./io";
 
 export async function run(args: string[]): Promise<number> {
   // No parseArgs here: a key like -1 must be reported as a bad key, not an unknown option.

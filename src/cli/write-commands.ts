@@ -1,9 +1,9 @@
 /** idx set, del, put, compact: the in-place writer from the command line. */
+import * as fs from "node:fs";
 import { IdWriter } from "../writer";
-import { IdxError } from "../errors";
+import { IdxError, ioError } from "../errors";
 import { PairBuffer } from "../pairs";
-import { PairParser } from "../parse";
-import { parseUint32, uint32Problem } from "../parse";
+import { PairParser, parseUint32, uint32Problem } from "../parse";
 import { EXIT_NOT_FOUND, EXIT_OK, UsageError, parseCommandArgs } from "./io";
 
 const WRITER_OPTIONS = {
@@ -75,12 +75,12 @@ export async function runPut(args: string[]): Promise<number> {
   const pairs = new PairBuffer();
   const name = input === "-" ? "<stdin>" : input;
   const parser = new PairParser(name, pairs);
-  const stream = input === "-" ? process.stdin : require("node:fs").createReadStream(input, { highWaterMark: 1 << 20 });
+  const stream = input === "-" ? process.stdin : fs.createReadStream(input, { highWaterMark: 1 << 20 });
   try {
     for await (const chunk of stream as AsyncIterable<Uint8Array>) parser.write(chunk);
   } catch (e) {
     if (e instanceof IdxError) throw e;
-    throw require("../errors").ioError("read the input", name, e, "Check the path of the pairs file.");
+    throw ioError("read the input", name, e, "Check the path of the pairs file.");
   }
   parser.end();
   const w = openWriter("put", file, values.wait);
@@ -98,7 +98,7 @@ export async function runCompact(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("compact", args, WRITER_OPTIONS);
   if (positionals.length !== 1) throw new UsageError("compact takes one index file", "compact");
   const file = positionals[0];
-  const size = () => require("node:fs").statSync(file).size as number;
+  const size = () => fs.statSync(file).size;
   const w = openWriter("compact", file, values.wait, false);
   try {
     const before = size();
