@@ -9,6 +9,7 @@
  *  sortByHash(h, v, n)      the builder's stable radix sort of (hash, value) pairs, and
  *  placeSorted(...)         its placement (spec §7): the same results as src/encode.ts and
  *                           src/table.ts compute in JS, three times faster.
+ *  parseLines(...)          the text parser of src/parse.ts, the same grammar, over bytes.
  */
 #include <node_api.h>
 #include <errno.h>
@@ -211,6 +212,72 @@ static napi_value PlaceSorted(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * parseLines(buf u8[], start, end, keys u32[], values u32[], count, result f64[4]) -> undefined
+ * Parses the whole lines in buf[start..end) (the last one ends in LF) by the grammar of
+ * src/parse.ts, appending pairs at keys/values[count..]. result = [count after, lines consumed,
+ * status, offset]: status 0 = all parsed; 1 = the line starting at offset is bad (not
+ * consumed); 2 = the columns are full, resume at offset after growing them.
+ */
+static napi_value ParseLines(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t bl = 0, kl = 0, vl = 0, rl = 0;
+  const uint8_t *buf = typed(env, argv[0], &bl);
+  uint32_t start = 0, end = 0, count = 0;
+  napi_get_value_uint32(env, argv[1], &start);
+  napi_get_value_uint32(env, argv[2], &end);
+  uint32_t *keys = typed(env, argv[3], &kl), *values = typed(env, argv[4], &vl);
+  napi_get_value_uint32(env, argv[5], &count);
+  double *result = typed(env, argv[6], &rl);
+  if (!buf || !keys || !values || !result || rl < 4 || end > bl || start > end || count > kl || kl != vl ||
+      (end > start && buf[end - 1] != '\n')) {
+    napi_throw_range_error(env, NULL, "parseLines: bad arguments");
+    return NULL;
+  }
+  size_t capacity = kl;
+  uint32_t i = start, lines = 0, status = 0, offset = end;
+  while (i < end) {
+    uint32_t lineStart = i;
+    uint8_t c = buf[i];
+    while (c == ' ' || c == '\t') c = buf[++i];
+    if (c == '\n' || (c == '\r' && buf[i + 1] == '\n') || c == '#') {
+      while (buf[i] != '\n') i++;
+      i++;
+      lines++;
+      continue;
+    }
+    uint64_t key = 0, value = 0;
+    uint32_t keyStart = i;
+    while (c >= '0' && c <= '9') { if (key <= 0xffffffffu) key = key * 10 + (c - '0'); c = buf[++i]; }
+    uint32_t keyDigits = i - keyStart;
+    int separated = 0;
+    while (c == ' ' || c == '\t') { c = buf[++i]; separated = 1; }
+    if (c == ',') {
+      c = buf[++i];
+      separated = 1;
+      while (c == ' ' || c == '\t') c = buf[++i];
+    }
+    uint32_t valueStart = i;
+    while (c >= '0' && c <= '9') { if (value <= 0xffffffffu) value = value * 10 + (c - '0'); c = buf[++i]; }
+    uint32_t valueDigits = i - valueStart;
+    while (c == ' ' || c == '\t') c = buf[++i];
+    if (c == '\r') c = buf[++i];
+    if (c != '\n' || keyDigits == 0 || valueDigits == 0 || !separated || key > 0xffffffffu || value > 0xffffffffu) {
+      status = 1; offset = lineStart; break;
+    }
+    if (count == capacity) { status = 2; offset = lineStart; break; }
+    keys[count] = (uint32_t)key;
+    values[count] = (uint32_t)value;
+    count++;
+    lines++;
+    i++;
+  }
+  result[0] = count; result[1] = lines; result[2] = status; result[3] = offset;
+  return NULL;
+}
+
 static napi_value Init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "flock", NAPI_AUTO_LENGTH, Flock, NULL, &fn);
@@ -221,6 +288,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "sortByHash", fn);
   napi_create_function(env, "placeSorted", NAPI_AUTO_LENGTH, PlaceSorted, NULL, &fn);
   napi_set_named_property(env, exports, "placeSorted", fn);
+  napi_create_function(env, "parseLines", NAPI_AUTO_LENGTH, ParseLines, NULL, &fn);
+  napi_set_named_property(env, exports, "parseLines", fn);
   return exports;
 }
 

@@ -18,6 +18,8 @@ export interface NativeAddon {
   sortByHash(hashes: Uint32Array, values: Uint32Array, n: number): void;
   /** placedEnd (write false, slots null) or placeSorted (write true) of src/table.ts; returns the end. */
   placeSorted(slots: Uint32Array | null, hashes: Uint32Array, values: Uint32Array, n: number, capacity: number, write: boolean): number;
+  /** The grammar of src/parse.ts over whole lines; see parseLines in native/idx_native.c. */
+  parseLines(buf: Uint8Array, start: number, end: number, keys: Uint32Array, values: Uint32Array, count: number, result: Float64Array): void;
 }
 
 const FILE = nodePath.join(__dirname, "..", "build", "Release", "idx_native.node");

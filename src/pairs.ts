@@ -10,7 +10,7 @@ export class PairBuffer {
   }
 
   push(key: number, value: number): void {
-    if (this.length === this.keys.length) this.#grow();
+    if (this.length === this.keys.length) this.grow();
     this.keys[this.length] = key;
     this.values[this.length] = value;
     this.length++;
@@ -21,7 +21,8 @@ export class PairBuffer {
     if (capacity > this.keys.length) this.#resize(capacity);
   }
 
-  #grow(): void {
+  /** Doubles the room (for writers that fill the columns directly and set `length`). */
+  grow(): void {
     this.#resize(Math.max(16, this.keys.length * 2));
   }
 

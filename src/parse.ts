@@ -5,6 +5,7 @@
  */
 import { IdxError } from "./errors";
 import { PairBuffer } from "./pairs";
+import { nativeAddon } from "./native";
 
 const TAB = 9, LF = 10, CR = 13, SPACE = 32, HASH = 35, COMMA = 44, ZERO = 48, NINE = 57;
 const MAX_U32 = 0xffffffff;
@@ -20,6 +21,7 @@ export class PairParser {
   readonly source: string;
   readonly #out: PairBuffer;
   #carry: Uint8Array = EMPTY;
+  readonly #nativeResult = new Float64Array(4);
 
   constructor(source: string, out: PairBuffer) {
     this.source = source;
@@ -60,6 +62,30 @@ export class PairParser {
 
   /** `buf[start..end)` holds whole lines, the last one ending in LF. */
   #parse(buf: Uint8Array, start: number, end: number): void {
+    const native = nativeAddon();
+    if (native !== null) {
+      // The same grammar in C: the addon parses and fills the columns; errors come back here.
+      const out = this.#out;
+      const result = this.#nativeResult;
+      let pos = start;
+      for (;;) {
+        native.parseLines(buf, pos, end, out.keys, out.values, out.length, result);
+        out.length = result[0];
+        this.line += result[1];
+        if (result[2] === 0) return;
+        pos = result[3];
+        if (result[2] === 2) {
+          out.grow();
+          continue;
+        }
+        this.line++;
+        throw this.#diagnose(buf, pos, buf.indexOf(LF, pos));
+      }
+    }
+    this.#parseJs(buf, start, end);
+  }
+
+  #parseJs(buf: Uint8Array, start: number, end: number): void {
     const out = this.#out;
     let line = this.line;
     let i = start;
