@@ -3,6 +3,8 @@
  *
  *  flock(fd, op, wait)      the writer lock (src/lock.ts): flock(2), released by the kernel
  *                           when its holder dies.
+ *  map, sync                the file mapping (src/mmap.ts): mmap(2) of the whole file as an
+ *                           ArrayBuffer, and msync(2).
  *  getMany(...)             the batch lookup of src/reader.ts over the mapped slots, with
  *                           software prefetch, which JS cannot express: the probe of
  *                           spec/FORMAT.md §5.3 and the seq check of §11.7, per chunk of keys.
@@ -14,9 +16,11 @@
 #include <node_api.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 
 static napi_value Flock(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -34,6 +38,69 @@ static napi_value Flock(napi_env env, napi_callback_info info) {
   napi_value result;
   napi_create_int32(env, rc == 0 ? 0 : errno, &result);
   return result;
+}
+
+/* Unmaps when V8 frees the ArrayBuffer; may run off the JS thread, so it only calls munmap. */
+static void unmap_finalizer(napi_env env, void *data, void *hint) {
+  (void)env;
+  munmap(data, (size_t)(uintptr_t)hint);
+}
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char code[32];
+  snprintf(code, sizeof code, "errno %d", err);
+  char message[160];
+  snprintf(message, sizeof message, "%s: %s", what, strerror(err));
+  napi_throw_error(env, code, message);
+  return NULL;
+}
+
+/*
+ * map(fd, length, writable, sequential) -> ArrayBuffer over mmap(fd, 0..length), MAP_SHARED,
+ * unmapped when V8 frees the buffer. The length is a double, so any size a file can have
+ * arrives intact (the mmap-io binding read it as an int32 and wrapped).
+ */
+static napi_value Map(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1;
+  double lengthD = 0;
+  bool writable = false, sequential = false;
+  napi_get_value_int32(env, argv[0], &fd);
+  napi_get_value_double(env, argv[1], &lengthD);
+  napi_get_value_bool(env, argv[2], &writable);
+  napi_get_value_bool(env, argv[3], &sequential);
+  if (!(lengthD >= 1) || lengthD > 9007199254740991.0 || lengthD != (double)(size_t)lengthD) {
+    napi_throw_range_error(env, NULL, "map: length must be a whole number of bytes, at least 1");
+    return NULL;
+  }
+  size_t length = (size_t)lengthD;
+  void *addr = mmap(NULL, length, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+  if (addr == MAP_FAILED) return throw_errno(env, "mmap", errno);
+  madvise(addr, length, sequential ? MADV_SEQUENTIAL : MADV_RANDOM);
+  napi_value buffer;
+  if (napi_create_external_arraybuffer(env, addr, length, unmap_finalizer, (void *)(uintptr_t)length, &buffer) != napi_ok) {
+    munmap(addr, length);
+    napi_throw_error(env, NULL, "map: cannot wrap the mapping in an ArrayBuffer");
+    return NULL;
+  }
+  return buffer;
+}
+
+/* sync(arrayBuffer): msync(MS_SYNC) of the whole mapping: on disk when it returns. */
+static napi_value Sync(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data = NULL;
+  size_t length = 0;
+  if (napi_get_arraybuffer_info(env, argv[0], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sync: expects the ArrayBuffer of a mapping");
+    return NULL;
+  }
+  if (length > 0 && msync(data, length, MS_SYNC) != 0) return throw_errno(env, "msync", errno);
+  return NULL;
 }
 
 /*
@@ -290,6 +357,10 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "placeSorted", fn);
   napi_create_function(env, "parseLines", NAPI_AUTO_LENGTH, ParseLines, NULL, &fn);
   napi_set_named_property(env, exports, "parseLines", fn);
+  napi_create_function(env, "map", NAPI_AUTO_LENGTH, Map, NULL, &fn);
+  napi_set_named_property(env, exports, "map", fn);
+  napi_create_function(env, "sync", NAPI_AUTO_LENGTH, Sync, NULL, &fn);
+  napi_set_named_property(env, exports, "sync", fn);
   return exports;
 }
 

@@ -1,6 +1,7 @@
 /**
- * idx's own addon (native/idx_native.c), built by `npm install` with node-gyp: flock(2) for the
- * writer lock, and the batch lookup with software prefetch. Loaded on first use.
+ * idx's own addon (native/idx_native.c), built by `npm install` with node-gyp: the file mapping,
+ * flock(2) for the writer lock, and the loops JS cannot make fast (batch lookup with software
+ * prefetch; the builder's parse, sort and placement). Loaded on first use.
  */
 import * as nodePath from "node:path";
 import { IdxError } from "./errors";
@@ -18,6 +19,10 @@ export interface NativeAddon {
   sortByHash(hashes: Uint32Array, values: Uint32Array, n: number): void;
   /** placedEnd (write false, slots null) or placeSorted (write true) of src/table.ts; returns the end. */
   placeSorted(slots: Uint32Array | null, hashes: Uint32Array, values: Uint32Array, n: number, capacity: number, write: boolean): number;
+  /** mmap(2) of a whole file, shared; see map in native/idx_native.c. */
+  map(fd: number, length: number, writable: boolean, sequential: boolean): ArrayBuffer;
+  /** msync(MS_SYNC) of a whole mapping. */
+  sync(mapping: ArrayBufferLike): void;
   /** The grammar of src/parse.ts over whole lines; see parseLines in native/idx_native.c. */
   parseLines(buf: Uint8Array, start: number, end: number, keys: Uint32Array, values: Uint32Array, count: number, result: Float64Array): void;
 }
