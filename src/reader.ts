@@ -115,6 +115,7 @@ export class IdIndex implements Iterable<[number, number]> {
     this.#inode = inode;
     this.#header = new Uint32Array(buffer.buffer, buffer.byteOffset, HEADER_BYTES / 4);
     this.#slots = new Uint32Array(buffer.buffer, buffer.byteOffset + HEADER_BYTES, header.slotCount * SLOT_WORDS);
+    this.#installLookups();
   }
 
   /** Live entries. */
@@ -128,16 +129,47 @@ export class IdIndex implements Iterable<[number, number]> {
     }
   }
 
-  /** The value stored for `key`, or undefined. */
-  get(key: number): number | undefined {
-    if (this.#buffer === null) this.#closed();
-    if ((key >>> 0) !== key) return undefined;
-    const hash = hash32(key);
-    const header = this.#header;
-    const seq = loadSeq(header);
-    const value = this.#lookup(hash);
-    if (loadSeq(header) === seq && (seq & 1) === 0) return value;
-    return this.#getSlow(hash, seq, value);
+  /**
+   * The value stored for `key`, or undefined. Allocates nothing itself (a value of 2^31 or more
+   * is a heap number in V8 unless the call is inlined; getMany never allocates).
+   *
+   * A closure over the current mapping rather than a method: a method reaching the mapping
+   * through private fields measured nearly twice as slow per lookup at 10 M entries (spec §11.7
+   * and bench/RESULTS.md); the closure is rebuilt when the index follows a replaced file.
+   */
+  declare readonly get: (key: number) => number | undefined;
+
+  /** True when `key` is in the index. */
+  declare readonly has: (key: number) => boolean;
+
+  /** Installs get and has for the current mapping (or, closed, ones that throw). */
+  #installLookups(): void {
+    let get: (key: number) => number | undefined;
+    if (this.#buffer === null) {
+      get = () => this.#closed();
+    } else {
+      const header = this.#header;
+      const slots = this.#slots;
+      const capacity = this.#capacity;
+      get = (key: number): number | undefined => {
+        if ((key >>> 0) !== key) return undefined;
+        const hash = hash32(key);
+        const seq = loadSeq(header);
+        let value: number | undefined;
+        if (hash !== EMPTY_HASH) {
+          const i = findSlot(slots, capacity, hash);
+          if (i >= 0) value = slots[i + 1];
+        } else if ((header[W.state] & STATE_ESCAPED) !== 0) {
+          value = header[W.escapedValue];
+        }
+        if (loadSeq(header) === seq && (seq & 1) === 0) return value;
+        return this.#getSlow(hash, seq, value);
+      };
+    }
+    const has = (key: number): boolean => this.get(key) !== undefined;
+    // Non-writable own properties: V8 treats them as constants at call sites until replaced.
+    Object.defineProperty(this, "get", { value: get, writable: false, configurable: true, enumerable: false });
+    Object.defineProperty(this, "has", { value: has, writable: false, configurable: true, enumerable: false });
   }
 
   /** get() after a failed seq check: settle, and probe again until an answer stands. */
@@ -158,11 +190,6 @@ export class IdIndex implements Iterable<[number, number]> {
     if (hash === EMPTY_HASH) return (header[W.state] & STATE_ESCAPED) !== 0 ? header[W.escapedValue] : undefined;
     const i = findSlot(this.#slots, this.#capacity, hash);
     return i < 0 ? undefined : this.#slots[i + 1];
-  }
-
-  /** True when `key` is in the index. */
-  has(key: number): boolean {
-    return this.get(key) !== undefined;
   }
 
   /**
@@ -366,6 +393,7 @@ export class IdIndex implements Iterable<[number, number]> {
     this.#buffer = null;
     this.#slots = EMPTY_WORDS;
     this.#header = EMPTY_WORDS;
+    this.#installLookups();
   }
 
   get closed(): boolean {
