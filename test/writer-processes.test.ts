@@ -14,6 +14,7 @@ import { BIN, ROOT, expectPlainError, requireFreshBuild, runIdx } from "./helper
 import { MAX_U32, missesFor, rng } from "./helpers/keys";
 import { expectIndexMatches } from "./helpers/model";
 import { makeTempDir, removeTempDirs, tempFilesIn } from "./helpers/tmp";
+import { errorOf } from "./helpers/errors";
 
 const DIST = join(ROOT, "dist");
 const WRITER = join(__dirname, "helpers", "writer-child.js");
@@ -97,15 +98,6 @@ class Proc {
   }
 }
 
-function errorOf(f: () => unknown): IdxError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(IdxError);
-    return e as IdxError;
-  }
-  throw new Error("expected an IdxError");
-}
 
 /** Everything an index yields by iteration, each key once. */
 function contents(ix: IdIndex): Map<number, number> {

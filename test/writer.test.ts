@@ -7,6 +7,7 @@ import { IdIndex, IdWriter, IdxError, build, verify } from "../src/index";
 import { H, headerChecksum } from "../src/format";
 import { MAX_U32, SPEC_ESCAPED_KEY, rng, structuredKeySets } from "./helpers/keys";
 import { makeTempDir, removeTempDirs, tempFilesIn } from "./helpers/tmp";
+import { errorOf } from "./helpers/errors";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { EDITS } = require("../fixtures/edits.js") as { EDITS: [string, number, number?][] };
@@ -26,15 +27,6 @@ function expectSameMap(w: IdWriter | IdIndex, model: Map<number, number>): void 
   for (const [k, v] of model) expect(w.get(k)).toBe(v);
 }
 
-function errorOf(f: () => unknown): IdxError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(IdxError);
-    return e as IdxError;
-  }
-  throw new Error("expected an IdxError");
-}
 
 describe("§11.3 model: random set/delete/update/reopen/compact sequences agree with a Map", () => {
   const pool = (() => {
