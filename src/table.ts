@@ -34,8 +34,8 @@ export function findFrom(slots: Uint32Array, i: number, hash: number): number {
 
 /**
  * §7. Where the builder puts n entries whose hashes are strictly increasing: each one at its
- * home slot or right after the previous entry, whichever is later. Returns the slot count
- * the table needs (last occupied slot + 1 + SPILL_SLOTS is left to the caller).
+ * home slot or right after the previous entry, whichever is later. Returns the slot after the
+ * last entry (0 for none); the caller adds the spill slots.
  */
 export function placedEnd(hashes: Uint32Array, n: number, capacity: number): number {
   let next = 0;
