@@ -53,8 +53,21 @@ const FOLLOW_EVERY_MS = 1;
  */
 const loadSeq: (header: Uint32Array) => number =
   process.arch === "x64" || process.arch === "ia32"
-    ? (header) => header[W.seq]
-    : (header) => Atomics.load(header, W.seq);
+    ? (header) => header[SEQ]
+    : (header) => Atomics.load(header, SEQ);
+
+/**
+ * What get() uses, as module-level consts: V8 folds these into the lookup code, but not tsc's
+ * CommonJS reads of an import (a property of the exporting module's `exports`, written twice).
+ * Measured ~15 ns of a ~100 ns get at 10 M entries, with the same change in table.ts.
+ */
+const SEQ = W.seq;
+const STATE = W.state;
+const ESCAPED_VALUE = W.escapedValue;
+const EMPTY = EMPTY_HASH;
+const ESCAPED = STATE_ESCAPED;
+const hashOf = hash32;
+const probe = findSlot;
 
 const RETRY = 0;
 const ACCEPT = 1;
@@ -153,14 +166,14 @@ export class IdIndex implements Iterable<[number, number]> {
       const capacity = this.#capacity;
       get = (key: number): number | undefined => {
         if ((key >>> 0) !== key) return undefined;
-        const hash = hash32(key);
+        const hash = hashOf(key);
         const seq = loadSeq(header);
         let value: number | undefined;
-        if (hash !== EMPTY_HASH) {
-          const i = findSlot(slots, capacity, hash);
+        if (hash !== EMPTY) {
+          const i = probe(slots, capacity, hash);
           if (i >= 0) value = slots[i + 1];
-        } else if ((header[W.state] & STATE_ESCAPED) !== 0) {
-          value = header[W.escapedValue];
+        } else if ((header[STATE] & ESCAPED) !== 0) {
+          value = header[ESCAPED_VALUE];
         }
         if (loadSeq(header) === seq && (seq & 1) === 0) return value;
         return this.#getSlow(hash, seq, value);
