@@ -40,7 +40,11 @@ static napi_value Flock(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* Unmaps when V8 frees the ArrayBuffer; may run off the JS thread, so it only calls munmap. */
+/* native/unaccounted.cc: an ArrayBuffer over the mapping that V8 does not count as memory. */
+napi_status idx_mapping_arraybuffer(napi_env env, void *data, size_t length, napi_finalize unmap, void *hint,
+                                    napi_value *result);
+
+/* Unmaps when the ArrayBuffer is collected; it only calls munmap, whichever thread runs it. */
 static void unmap_finalizer(napi_env env, void *data, void *hint) {
   (void)env;
   munmap(data, (size_t)(uintptr_t)hint);
@@ -80,7 +84,7 @@ static napi_value Map(napi_env env, napi_callback_info info) {
   if (addr == MAP_FAILED) return throw_errno(env, "mmap", errno);
   madvise(addr, length, sequential ? MADV_SEQUENTIAL : MADV_RANDOM);
   napi_value buffer;
-  if (napi_create_external_arraybuffer(env, addr, length, unmap_finalizer, (void *)(uintptr_t)length, &buffer) != napi_ok) {
+  if (idx_mapping_arraybuffer(env, addr, length, unmap_finalizer, (void *)(uintptr_t)length, &buffer) != napi_ok) {
     munmap(addr, length);
     napi_throw_error(env, NULL, "map: cannot wrap the mapping in an ArrayBuffer");
     return NULL;

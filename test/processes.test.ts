@@ -109,6 +109,25 @@ describe("several processes reading one index", () => {
   });
 });
 
+describe("the mapping's memory", () => {
+  it("is not counted by V8 as allocated memory, and is unmapped once its readers are collected", async () => {
+    const map = new Map(withValues(structuredKeySets(20_000, 5)["random across the whole domain"], 5));
+    const index = join(dir, "mapped.idx");
+    await build(map, index);
+    const size = readFileSync(index).length;
+    const [key, value] = map.entries().next().value!;
+    const child = join(__dirname, "helpers", "mapping-child.js");
+    const r = spawnSync(process.execPath, ["--expose-gc", child, DIST_INDEX, index, String(key), "50"], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    const seen = JSON.parse(r.stdout);
+    expect(seen.value).toBe(value);
+    // Counted, 50 opens would add 50 file sizes and set off collections on every open.
+    expect(seen.externalMax).toBeLessThan(size);
+    expect(seen.whileOpen).toBeGreaterThan(0);
+    expect(seen.afterGc).toBe(0);
+  });
+});
+
 describe("Ctrl-C during idx build", () => {
   /** Resolves once process `pid` has `file` open (Linux /proc), so its handlers are installed. */
   async function waitUntilOpen(pid: number, file: string, exited: () => boolean): Promise<void> {
