@@ -8,9 +8,9 @@
  *  getMany(...)             the batch lookup of src/reader.ts over the mapped slots, with
  *                           software prefetch, which JS cannot express: the probe of
  *                           spec/FORMAT.md §5.3 and the seq check of §11.7, per chunk of keys.
- *  sortByHash(h, v, n)      the builder's stable radix sort of (hash, value) pairs, and
- *  placeSorted(...)         its placement (spec §7): the same results as src/encode.ts and
- *                           src/table.ts compute in JS, three times faster.
+ *  hashSort(k, v, n, r)     the builder's hashing, stable radix sort and deduplication of
+ *  placeSorted(...)         the pairs, and their placement (spec §7): the same results as
+ *                           src/encode.ts and src/table.ts compute in JS, several times faster.
  *  parseLines(...)          the text parser of src/parse.ts, the same grammar, over bytes.
  */
 #include <node_api.h>
@@ -208,44 +208,62 @@ static napi_value GetMany(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* sortByHash(hashes u32[], values u32[], n): sorts the first n pairs by hash, stably, in place. */
-static napi_value SortByHash(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+/*
+ * hashSort(keys u32[], values u32[], n, result f64[3]) -> undefined
+ * encodeIndex's first step (src/encode.ts): replaces keys[0..n) with their hashes, sorted, one
+ * per distinct key with the value of its last pair, and values to match. The escaped key (hash
+ * EMPTY_HASH) is left out. result = [distinct hashes, escaped key present (0/1), its value].
+ * The pairs are sorted packed as (hash << 32 | value), one array, as the C floor does: half
+ * the scattered writes of sorting two arrays.
+ */
+static napi_value HashSort(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  size_t hl = 0, vl = 0;
-  uint32_t *h = typed(env, argv[0], &hl), *v = typed(env, argv[1], &vl);
+  size_t kl = 0, vl = 0, rl = 0;
+  uint32_t *keys = typed(env, argv[0], &kl), *values = typed(env, argv[1], &vl);
   uint32_t n = 0;
   napi_get_value_uint32(env, argv[2], &n);
-  if (!h || !v || n > hl || n > vl) { napi_throw_range_error(env, NULL, "sortByHash: bad arguments"); return NULL; }
-  if (n < 2) return NULL;
-  uint32_t *th = malloc((size_t)n * 4), *tv = malloc((size_t)n * 4);
-  if (!th || !tv) { free(th); free(tv); napi_throw_error(env, NULL, "sortByHash: out of memory"); return NULL; }
+  double *result = typed(env, argv[3], &rl);
+  if (!keys || !values || !result || rl < 3 || n > kl || n > vl) {
+    napi_throw_range_error(env, NULL, "hashSort: bad arguments");
+    return NULL;
+  }
   enum { BITS = 11, RADIX = 1 << BITS, MASK = RADIX - 1 };
+  uint64_t *a = malloc((size_t)(n ? n : 1) * 8), *t = malloc((size_t)(n ? n : 1) * 8);
+  if (!a || !t) { free(a); free(t); napi_throw_error(env, NULL, "hashSort: out of memory"); return NULL; }
   static uint32_t counts[3][RADIX];
   memset(counts, 0, sizeof counts);
+  uint32_t m = 0, escaped = 0, escapedValue = 0;
   for (uint32_t i = 0; i < n; i++) {
-    uint32_t x = h[i];
-    counts[0][x & MASK]++; counts[1][(x >> BITS) & MASK]++; counts[2][x >> (2 * BITS)]++;
+    uint32_t h = hash32(keys[i]);
+    if (h == EMPTY_HASH) { escaped = 1; escapedValue = values[i]; continue; }
+    a[m++] = (uint64_t)h << 32 | values[i];
+    counts[0][h & MASK]++; counts[1][(h >> BITS) & MASK]++; counts[2][h >> (2 * BITS)]++;
   }
   for (int p = 0; p < 3; p++) {
     uint32_t sum = 0;
     for (int d = 0; d < RADIX; d++) { uint32_t c = counts[p][d]; counts[p][d] = sum; sum += c; }
   }
-  uint32_t *sh = h, *sv = v, *dh = th, *dv = tv;
+  uint64_t *src = a, *dst = t;
   for (int p = 0; p < 3; p++) {
-    int shift = p * BITS;
-    for (uint32_t i = 0; i < n; i++) {
-      uint32_t x = sh[i];
-      uint32_t pos = counts[p][(x >> shift) & MASK]++;
-      dh[pos] = x; dv[pos] = sv[i];
-    }
-    uint32_t *t = sh; sh = dh; dh = t; t = sv; sv = dv; dv = t;
+    int shift = 32 + p * BITS;
+    uint32_t *c = counts[p];
+    for (uint32_t i = 0; i < m; i++) { uint64_t x = src[i]; dst[c[(x >> shift) & MASK]++] = x; }
+    uint64_t *tmp = src; src = dst; dst = tmp;
   }
-  /* Three passes leave the result in the temp arrays. */
-  memcpy(h, sh, (size_t)n * 4);
-  memcpy(v, sv, (size_t)n * 4);
-  free(th); free(tv);
+  /* Stable, so the last of a run of equal hashes is the key's last pair. */
+  uint32_t unique = 0;
+  for (uint32_t i = 0; i < m; i++) {
+    if (i + 1 < m && (src[i + 1] >> 32) == (src[i] >> 32)) continue;
+    keys[unique] = (uint32_t)(src[i] >> 32);
+    values[unique] = (uint32_t)src[i];
+    unique++;
+  }
+  free(a); free(t);
+  result[0] = unique;
+  result[1] = escaped;
+  result[2] = escapedValue;
   return NULL;
 }
 
@@ -359,8 +377,8 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "flock", fn);
   napi_create_function(env, "getMany", NAPI_AUTO_LENGTH, GetMany, NULL, &fn);
   napi_set_named_property(env, exports, "getMany", fn);
-  napi_create_function(env, "sortByHash", NAPI_AUTO_LENGTH, SortByHash, NULL, &fn);
-  napi_set_named_property(env, exports, "sortByHash", fn);
+  napi_create_function(env, "hashSort", NAPI_AUTO_LENGTH, HashSort, NULL, &fn);
+  napi_set_named_property(env, exports, "hashSort", fn);
   napi_create_function(env, "placeSorted", NAPI_AUTO_LENGTH, PlaceSorted, NULL, &fn);
   napi_set_named_property(env, exports, "placeSorted", fn);
   napi_create_function(env, "parseLines", NAPI_AUTO_LENGTH, ParseLines, NULL, &fn);

@@ -28,32 +28,18 @@ export function encodeIndex(
   path = "<memory>",
   capacityFor: (entries: number) => number = buildCapacity,
 ): Buffer {
-  // Hash in place; the escaped key (whose hash is EMPTY_HASH) goes to the header, not a slot.
-  const hashes = keys;
-  let escaped: number | undefined;
-  let m = 0;
-  for (let i = 0; i < n; i++) {
-    const hash = hash32(keys[i]);
-    if (hash === EMPTY_HASH) {
-      escaped = values[i];
-      continue;
-    }
-    hashes[m] = hash;
-    values[m] = values[i];
-    m++;
-  }
-  // The addon sorts and places three times faster; the JS below computes the same bytes.
   const native = nativeAddon();
-  let sortedHashes = hashes;
-  let sortedValues = values;
-  if (native !== null) native.sortByHash(hashes, values, m);
-  else [sortedHashes, sortedValues] = sortByHash(hashes, values, m);
-  const unique = keepLastOfEqualRuns(sortedHashes, sortedValues, m);
+  const sorted = new Float64Array(3);
+  if (native !== null) native.hashSort(keys, values, n, sorted);
+  else hashSortJs(keys, values, n, sorted);
+  const [unique, escapedPresent, escapedValue] = sorted;
+  const escaped = escapedPresent === 1 ? escapedValue : undefined;
+  const hashes = keys;
 
   const capacity = capacityFor(unique);
   const end = native !== null
-    ? native.placeSorted(null, sortedHashes, sortedValues, unique, capacity, false)
-    : placedEnd(sortedHashes, unique, capacity);
+    ? native.placeSorted(null, hashes, values, unique, capacity, false)
+    : placedEnd(hashes, unique, capacity);
   const slotCount = Math.max(capacity, end) + SPILL_SLOTS;
   if (slotCount > MAX_SLOT_COUNT) {
     throw new IdxError("ERR_IDX_TOO_LARGE",
@@ -63,8 +49,8 @@ export function encodeIndex(
   // Not zeroed: the header, every slot and every checksum are written below.
   const file = Buffer.allocUnsafeSlow(fileBytes(slotCount));
   const slots = new Uint32Array(file.buffer, file.byteOffset + HEADER_BYTES, slotCount * SLOT_WORDS);
-  if (native !== null) native.placeSorted(slots, sortedHashes, sortedValues, unique, capacity, true);
-  else placeSorted(slots, sortedHashes, sortedValues, unique, capacity);
+  if (native !== null) native.placeSorted(slots, hashes, values, unique, capacity, true);
+  else placeSorted(slots, hashes, values, unique, capacity);
   writeChecksums(file, slotCount, 0, blockCount(slotCount));
   writeHeader(file, {
     major: VERSION_MAJOR,
@@ -82,6 +68,38 @@ export function encodeIndex(
   return file;
 }
 
+
+/**
+ * The first step of encodeIndex (the addon's hashSort computes the same): replaces keys[0..n)
+ * with their hashes, sorted, one per distinct key with the value of its last pair, and values
+ * to match. The escaped key (whose hash is EMPTY_HASH) goes to the header, not a slot.
+ * result = [distinct hashes, escaped key present (0/1), its value].
+ */
+export function hashSortJs(keys: Uint32Array, values: Uint32Array, n: number, result: Float64Array): void {
+  let escaped = 0;
+  let escapedValue = 0;
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const hash = hash32(keys[i]);
+    if (hash === EMPTY_HASH) {
+      escaped = 1;
+      escapedValue = values[i];
+      continue;
+    }
+    keys[m] = hash;
+    values[m] = values[i];
+    m++;
+  }
+  const [sortedHashes, sortedValues] = sortByHash(keys, values, m);
+  const unique = keepLastOfEqualRuns(sortedHashes, sortedValues, m);
+  if (sortedHashes !== keys) {
+    keys.set(sortedHashes.subarray(0, unique));
+    values.set(sortedValues.subarray(0, unique));
+  }
+  result[0] = unique;
+  result[1] = escaped;
+  result[2] = escapedValue;
+}
 
 /** Recomputes the checksums of blocks [first, first + count) of the file image. */
 export function writeChecksums(file: Uint8Array, slotCount: number, first: number, count: number): void {

@@ -15,8 +15,8 @@ export interface NativeAddon {
     values: Uint32Array, found: Uint8Array | null, missing: number, from: number, to: number,
     result: Float64Array,
   ): void;
-  /** sortByHash of src/encode.ts, in place. */
-  sortByHash(hashes: Uint32Array, values: Uint32Array, n: number): void;
+  /** hashSortJs of src/encode.ts: result = [distinct hashes, escaped key present, its value]. */
+  hashSort(keys: Uint32Array, values: Uint32Array, n: number, result: Float64Array): void;
   /** placedEnd (write false, slots null) or placeSorted (write true) of src/table.ts; returns the end. */
   placeSorted(slots: Uint32Array | null, hashes: Uint32Array, values: Uint32Array, n: number, capacity: number, write: boolean): number;
   /** mmap(2) of a whole file, shared; see map in native/idx_native.c. */

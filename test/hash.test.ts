@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { hash32, homeSlot, unhash32 } from "../src/hash";
 import { EMPTY_HASH, ESCAPED_KEY, H, HEADER_BYTES, SLOT_WORDS, buildCapacity } from "../src/format";
 import { encodeIndex } from "../src/encode";
+import { SPEC_ESCAPED_KEY } from "./helpers/keys";
 
 /** The test-vector table of spec/FORMAT.md §4, read from the spec itself. */
 function specVectors(): { key: number; hash: number; homes: [number, number][] }[] {
@@ -135,10 +136,10 @@ describe("§4 structured key sets spread like random ones", () => {
   }
 });
 
-describe("§7 the addon's sort and placement give the bytes the JS builder gives", () => {
-  it("for random, sequential, strided and duplicate-heavy key sets", async () => {
+describe("§7 the addon's hashing, sort and placement give the bytes the JS builder gives", () => {
+  it("for random, sequential, strided and duplicate-heavy key sets, with and without the escaped key", async () => {
     const { requireNativeAddon } = await import("../src/native");
-    const { sortByHash } = await import("../src/encode");
+    const { hashSortJs } = await import("../src/encode");
     const { placeSorted, placedEnd } = await import("../src/table");
     const native = requireNativeAddon(); // built by npm install
 
@@ -147,33 +148,48 @@ describe("§7 the addon's sort and placement give the bytes the JS builder gives
       sequential: (i) => i,
       strided: (i) => (i << 12) >>> 0,
       duplicates: (i) => i % 997,
+      "duplicates and the escaped key, twice": (i) => (i % 5000 === 7 ? SPEC_ESCAPED_KEY : i % 1999),
     };
     for (const [name, f] of Object.entries(sets)) {
       const n = 30_000;
-      const h = new Uint32Array(n);
+      const k = new Uint32Array(n);
       const v = new Uint32Array(n);
       for (let i = 0; i < n; i++) {
-        h[i] = hash32(f(i));
+        k[i] = f(i);
         v[i] = i;
       }
-      const [jh, jv] = sortByHash(h.slice(), v.slice(), n);
-      const nh = h.slice();
+      const jk = k.slice();
+      const jv = v.slice();
+      const jr = new Float64Array(3);
+      hashSortJs(jk, jv, n, jr);
+      const nk = k.slice();
       const nv = v.slice();
-      native!.sortByHash(nh, nv, n);
-      expect(nh, name).toEqual(jh);
-      expect(nv, `${name}: stable`).toEqual(jv);
+      const nr = new Float64Array(3);
+      native!.hashSort(nk, nv, n, nr);
+      expect([...nr], `${name}: count, escaped key`).toEqual([...jr]);
+      const unique = jr[0];
+      // Against a Map of the same pairs: one hash per key, the last value wins.
+      const model = new Map<number, number>();
+      for (let i = 0; i < n; i++) model.set(k[i], v[i]);
+      expect(unique + jr[1], name).toBe(model.size);
+      expect(jr[1] === 1 ? jr[2] : undefined, name).toBe(model.get(SPEC_ESCAPED_KEY));
+      const uh = nk.slice(0, unique);
+      const uv = nv.slice(0, unique);
+      expect(uh, name).toEqual(jk.slice(0, unique));
+      expect(uv, `${name}: last value wins`).toEqual(jv.slice(0, unique));
+      for (let i = 1; i < unique; i++) if (uh[i - 1] >= uh[i]) throw new Error(`${name}: not strictly increasing at ${i}`);
+      for (let i = 0; i < unique; i++) {
+        if (model.get(unhash32(uh[i])) !== uv[i]) throw new Error(`${name}: hash ${uh[i]} holds ${uv[i]}, not the key's last value`);
+      }
       // Placement of the unique, sorted hashes.
-      const uh: number[] = [];
-      const uv: number[] = [];
-      for (let i = 0; i < n; i++) if (i + 1 === n || jh[i + 1] !== jh[i]) { uh.push(jh[i]); uv.push(jv[i]); }
-      const capacity = buildCapacity(uh.length);
-      const end = placedEnd(Uint32Array.from(uh), uh.length, capacity);
-      expect(native!.placeSorted(null, Uint32Array.from(uh), Uint32Array.from(uv), uh.length, capacity, false)).toBe(end);
+      const capacity = buildCapacity(unique);
+      const end = placedEnd(uh, unique, capacity);
+      expect(native!.placeSorted(null, uh, uv, unique, capacity, false)).toBe(end);
       const slotCount = Math.max(capacity, end) + 8;
       const js = new Uint32Array(slotCount * 2);
       const c = new Uint32Array(slotCount * 2);
-      placeSorted(js, Uint32Array.from(uh), Uint32Array.from(uv), uh.length, capacity);
-      native!.placeSorted(c, Uint32Array.from(uh), Uint32Array.from(uv), uh.length, capacity, true);
+      placeSorted(js, uh, uv, unique, capacity);
+      native!.placeSorted(c, uh, uv, unique, capacity, true);
       expect(c, `${name}: placement`).toEqual(js);
     }
   });
