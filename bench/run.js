@@ -176,12 +176,18 @@ function ensureLmdb() {
 }
 
 const FLOOR = path.join(BENCH_DIR, "floor", "idxfloor");
+/** The same C program at -O0: lookups with about as many instructions per key as JIT code. */
+const FLOOR_O0 = path.join(BENCH_DIR, "floor", "idxfloor-O0");
 function ensureFloor() {
   const src = path.join(BENCH_DIR, "floor", "idxfloor.c");
-  if (fs.existsSync(FLOOR) && fs.statSync(FLOOR).mtimeMs >= fs.statSync(src).mtimeMs) return;
+  const fresh = (bin) => fs.existsSync(bin) && fs.statSync(bin).mtimeMs >= fs.statSync(src).mtimeMs;
+  if (fresh(FLOOR) && fresh(FLOOR_O0)) return;
   log("compiling the C floor (make -C bench/floor)");
   if (which("make")) run("make", ["-C", path.join(BENCH_DIR, "floor"), "--no-print-directory"], { stdio: "inherit" });
-  else run("cc", ["-O2", "-DNO_ZLIB", "-o", FLOOR, src], { stdio: "inherit" });
+  else {
+    run("cc", ["-O2", "-DNO_ZLIB", "-o", FLOOR, src], { stdio: "inherit" });
+    run("cc", ["-O0", "-DNO_ZLIB", "-o", FLOOR_O0, src], { stdio: "inherit" });
+  }
 }
 
 function ensureCdb() {
@@ -334,9 +340,9 @@ function lookupsIdx(ds, file) {
   return r;
 }
 
-function lookupsFloor(ds, file) {
+function lookupsFloor(ds, file, bin = FLOOR) {
   const q = Object.entries(ds.queries);
-  const w = run(FLOOR, ["bench", file, String(opt.reps), String(opt.batch), ...q.map(([, f]) => f)]);
+  const w = run(bin, ["bench", file, String(opt.reps), String(opt.batch), ...q.map(([, f]) => f)]);
   const lines = w.stdout.trim().split("\n").map((l) => JSON.parse(l));
   const r = {};
   q.forEach(([name], i) => {
@@ -513,6 +519,10 @@ async function main() {
     log(`lookups ${kind}: C floor`);
     l.floor = lookupsFloor(ds, results.build[kind].floor.file);
     if (kind === "random") {
+      log(`lookups ${kind}: C floor at -O0 (reference)`);
+      l.floorO0 = lookupsFloor(ds, results.build[kind].floor.file, FLOOR_O0);
+    }
+    if (kind === "random") {
       log("lookups random: Map");
       l.map = lookupsPeer("map-worker.js", ds, { tsv: ds.tsv }, MAP_NODE_ARGS);
       if (haveLmdb) {
@@ -650,6 +660,7 @@ function render(data) {
     ["idx `getMany`", ...q.map((x) => fmt(Lr.idx[x].manyNs)), ok(Lr.idx)],
     ["C floor single", ...q.map((x) => fmt(Lr.floor[x].getNs)), ok(Lr.floor)],
     ["C floor batch + prefetch", ...q.map((x) => fmt(Lr.floor[x].manyNs)), ok(Lr.floor)],
+    Lr.floorO0 ? ["C floor single, compiled -O0 (reference: several times the instructions a lookup, as JIT code has)", ...q.map((x) => fmt(Lr.floorO0[x].getNs)), ok(Lr.floorO0)] : null,
     ["JS Map `get`", ...q.map((x) => fmt(Lr.map[x].getNs)), ok(Lr.map)],
     Lr.lmdb ? ["LMDB `getBinaryFast`", ...q.map((x) => fmt(Lr.lmdb[x].getNs)), ok(Lr.lmdb)] : null,
     ["*idx get / C single*", ...q.map((x) => ratio(Lr.idx[x].getNs, Lr.floor[x].getNs)), ""],
@@ -680,7 +691,7 @@ function render(data) {
     ["`require` of idx (dist/index.js) in a fresh process, for reference", fmt(O.idxRequireMs, 2), ""],
     ["idx `IdIndex.open` + `get`, first in the process (loads the mmap binding)", fmt(O.idx.coldMs, 4), O.idx.ok ? "ok" : "WRONG"],
     ["idx `IdIndex.open` + `get`, again in the same process (median of 21)", fmt(O.idx.warmMs, 4), O.idx.ok ? "ok" : "WRONG"],
-    [`of the first: garbage collection (median ${fmt(O.idx.gcCount, 0)} GCs; V8 counts the ${mb(O.idx.externalDelta)} mapping as external memory)`, fmt(O.idx.gcMs, 4), ""],
+    [`of the first: garbage collection (median ${fmt(O.idx.gcCount, 0)} GCs; external memory V8 counted for the mapping: ${mb(O.idx.externalDelta)})`, fmt(O.idx.gcMs, 4), ""],
     O.lmdb ? ["`require` of lmdb in a fresh process, for reference", fmt(O.lmdbRequireMs, 2), ""] : null,
     O.lmdb ? ["LMDB `open` + `getBinaryFast`, first in the process (after require)", fmt(O.lmdb.coldMs, 4), O.lmdb.ok ? "ok" : "WRONG"] : null,
     ["C floor open + mmap + header check + get", fmt(O.floor.coldMs, 4), O.floor.ok ? "ok" : "WRONG"],
