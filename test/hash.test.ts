@@ -25,6 +25,21 @@ function specVectors(): { key: number; hash: number; homes: [number, number][] }
     });
 }
 
+describe("§1 CRC-32 is zlib's", () => {
+  it("for every length from 0 to 600 bytes (the JS loop below 512, zlib above) and the check value", async () => {
+    const { crc32 } = await import("../src/crc32");
+    const zlib = await import("node:zlib");
+    expect(crc32(new TextEncoder().encode("123456789"))).toBe(0xcbf43926);
+    const data = new Uint8Array(600);
+    let x = 12345;
+    for (let i = 0; i < data.length; i++) data[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
+    for (let n = 0; n <= data.length; n++) {
+      const part = data.subarray(0, n);
+      if (crc32(part) !== zlib.crc32(part)) expect.fail(`length ${n}: ${crc32(part)} != ${zlib.crc32(part)}`);
+    }
+  });
+});
+
 describe("§4 the hash is fmix32, with the spec's test vectors", () => {
   const vectors = specVectors();
   it("the spec lists vectors for the edge keys", () => {
