@@ -4,7 +4,8 @@
  *  flock(fd, op, wait)      the writer lock (src/lock.ts): flock(2), released by the kernel
  *                           when its holder dies.
  *  map, sync                the file mapping (src/mmap.ts): mmap(2) of the whole file as an
- *                           ArrayBuffer, and msync(2).
+ *                           ArrayBuffer (native/unaccounted.cc), and msync(2);
+ *  adjustExternalMemory     and the memory V8 counts for a mapping src/mmap.ts released.
  *  getMany(...)             the batch lookup of src/reader.ts over the mapped slots, with
  *                           software prefetch, which JS cannot express: the probe of
  *                           spec/FORMAT.md §5.3 and the seq check of §11.7, per chunk of keys.
@@ -43,6 +44,7 @@ static napi_value Flock(napi_env env, napi_callback_info info) {
 /* native/unaccounted.cc: an ArrayBuffer over the mapping that V8 does not count as memory. */
 napi_status idx_mapping_arraybuffer(napi_env env, void *data, size_t length, napi_finalize unmap, void *hint,
                                     napi_value *result);
+int idx_mappings_uncounted(void);
 
 /* Unmaps when the ArrayBuffer is collected; it only calls munmap, whichever thread runs it. */
 static void unmap_finalizer(napi_env env, void *data, void *hint) {
@@ -94,6 +96,21 @@ static napi_value Map(napi_env env, napi_callback_info info) {
     return NULL;
   }
   return buffer;
+}
+
+/* adjustExternalMemory(bytes): tells V8 that much more (or, negative, less) memory is held
+ * outside its heap; src/mmap.ts counts a mapping it no longer uses until it is collected. */
+static napi_value AdjustExternalMemory(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int64_t change = 0, total = 0;
+  if (argc < 1 || napi_get_value_int64(env, argv[0], &change) != napi_ok) {
+    napi_throw_type_error(env, NULL, "adjustExternalMemory: expects a number of bytes");
+    return NULL;
+  }
+  napi_adjust_external_memory(env, change, &total);
+  return NULL;
 }
 
 /* sync(arrayBuffer): msync(MS_SYNC) of the whole mapping: on disk when it returns. */
@@ -387,6 +404,11 @@ static napi_value Init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "map", fn);
   napi_create_function(env, "sync", NAPI_AUTO_LENGTH, Sync, NULL, &fn);
   napi_set_named_property(env, exports, "sync", fn);
+  napi_create_function(env, "adjustExternalMemory", NAPI_AUTO_LENGTH, AdjustExternalMemory, NULL, &fn);
+  napi_set_named_property(env, exports, "adjustExternalMemory", fn);
+  napi_value uncounted;
+  napi_get_boolean(env, idx_mappings_uncounted() != 0, &uncounted);
+  napi_set_named_property(env, exports, "mappingsUncounted", uncounted);
   return exports;
 }
 

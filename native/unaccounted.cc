@@ -28,6 +28,9 @@
 #define IDX_UNACCOUNTED 0
 #endif
 
+/* 1 when mappings are made uncounted (this Node is one of the versions above). */
+extern "C" int idx_mappings_uncounted(void) { return IDX_UNACCOUNTED; }
+
 extern "C" napi_status idx_mapping_arraybuffer(napi_env env, void *data, size_t length, napi_finalize unmap,
                                                void *hint, napi_value *result) {
 #if IDX_UNACCOUNTED

@@ -63,11 +63,41 @@ export function mapFile(
       throw new IdxError("ERR_IDX_IO", `mapping returned ${buffer.length} bytes for a ${size}-byte file`, { path });
     }
     const mapped = { buffer, size, inode };
-    whileOpen?.(mapped, fd);
+    try {
+      whileOpen?.(mapped, fd);
+    } catch (e) {
+      releaseMapping(buffer); // a file refused at open: nobody will use this mapping
+      throw e;
+    }
     return mapped;
   } finally {
     fs.closeSync(fd);
   }
+}
+
+const released = new WeakSet<ArrayBuffer>();
+let uncount: FinalizationRegistry<number> | undefined;
+
+/**
+ * Says the caller no longer uses `buffer`'s mapping (it closed, or moved to a newer file).
+ * V8 does not count a mapping as memory (native/unaccounted.cc: so that opening a large index
+ * sets off no garbage collection), so nothing would make it collect a mapping that a
+ * long-lived reader dropped, and the file, perhaps replaced and unlinked, would stay mapped and
+ * hold its disk space until the process happened to collect. So once the caller has dropped
+ * it, V8 counts it, as it counts other memory a program lets go of, until it is collected.
+ */
+export function releaseMapping(buffer: Buffer | null): void {
+  if (buffer === null || buffer.length === 0) return;
+  const addon = requireNativeAddon(); // it made the mapping
+  const mapping = buffer.buffer as ArrayBuffer;
+  if (!addon.mappingsUncounted || released.has(mapping)) return;
+  released.add(mapping);
+  const bytes = mapping.byteLength;
+  uncount ??= new FinalizationRegistry((held) => addon.adjustExternalMemory(-held));
+  uncount.register(mapping, bytes);
+  // Counted now, the collection it may start would find the mapping still referenced by the
+  // caller's stack and keep it; counted on the next turn of the event loop, it is not.
+  setImmediate(() => addon.adjustExternalMemory(bytes)).unref();
 }
 
 /**

@@ -23,6 +23,10 @@ export interface NativeAddon {
   map(fd: number, length: number, writable: boolean, sequential: boolean): ArrayBuffer;
   /** msync(MS_SYNC) of a whole mapping. */
   sync(mapping: ArrayBufferLike): void;
+  /** True when map() makes ArrayBuffers V8 does not count as memory (native/unaccounted.cc). */
+  readonly mappingsUncounted: boolean;
+  /** napi_adjust_external_memory: bytes held outside V8's heap, more or (negative) fewer. */
+  adjustExternalMemory(bytes: number): void;
   /** The grammar of src/parse.ts over whole lines; see parseLines in native/idx_native.c. */
   parseLines(buf: Uint8Array, start: number, end: number, keys: Uint32Array, values: Uint32Array, count: number, result: Float64Array): void;
 }

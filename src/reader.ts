@@ -15,7 +15,7 @@ import {
   STATE_ESCAPED, STATE_RETIRED, W, checkSentinel, readHeader,
 } from "./format";
 import { hash32, homeSlot, unhash32 } from "./hash";
-import { mapFile } from "./mmap";
+import { mapFile, releaseMapping } from "./mmap";
 import { findFrom, findSlot } from "./table";
 import { VerifyReport, verifyMapped } from "./verify";
 import { StallClock } from "./stall";
@@ -123,6 +123,7 @@ export class IdIndex implements Iterable<[number, number]> {
       fs.readSync(fd, last, 0, 4, HEADER_BYTES + (header.slotCount - 1) * SLOT_BYTES);
       checkSentinel(last.readUInt32LE(0), this.path);
     });
+    releaseMapping(this.#buffer);
     this.#buffer = buffer;
     this.#capacity = header.capacity;
     this.#inode = inode;
@@ -403,6 +404,7 @@ export class IdIndex implements Iterable<[number, number]> {
    * system when the garbage collector frees it.
    */
   close(): void {
+    releaseMapping(this.#buffer);
     this.#buffer = null;
     this.#slots = EMPTY_WORDS;
     this.#header = EMPTY_WORDS;

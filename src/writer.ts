@@ -16,10 +16,10 @@ import { IdxError, ioError } from "./errors";
 import {
   BLOCK_BYTES, EMPTY_HASH, ESCAPED_KEY, H, HEADER_BYTES, MAX_DIRTY_BLOCKS, SLOTS_PER_BLOCK,
   SLOT_BYTES, SLOT_WORDS, STATE_COUNT_MASK, STATE_ESCAPED, STATE_RETIRED, VERSION_MINOR, W,
-  buildCapacity, checkSentinel, dirtyWord, readHeader,
+  Header, buildCapacity, checkSentinel, dirtyWord, readHeader,
 } from "./format";
 import { hash32, homeSlot, unhash32 } from "./hash";
-import { mapFile, syncMapping } from "./mmap";
+import { mapFile, releaseMapping, syncMapping } from "./mmap";
 import { SlotEditor, findSlot } from "./table";
 import { WriterLock } from "./lock";
 import { PairBuffer } from "./pairs";
@@ -104,14 +104,17 @@ export class IdWriter implements Iterable<[number, number]> {
   }
 
   #attach(): void {
-    const { buffer, size } = mapFile(this.path, true);
-    const header = readHeader(buffer, size, this.path);
-    if (header.minor > VERSION_MINOR) {
-      throw new IdxError("ERR_IDX_UNSUPPORTED_VERSION",
-        `uses format version ${header.major}.${header.minor}; this idx reads it but writes only ${header.major}.${VERSION_MINOR} files`,
-        { path: this.path, hint: "Upgrade idx to change it, or rebuild it with this version." });
-    }
-    checkSentinel(buffer.readUInt32LE(HEADER_BYTES + (header.slotCount - 1) * SLOT_BYTES), this.path);
+    let header!: Header;
+    const { buffer } = mapFile(this.path, true, "random", ({ buffer, size }) => {
+      header = readHeader(buffer, size, this.path);
+      if (header.minor > VERSION_MINOR) {
+        throw new IdxError("ERR_IDX_UNSUPPORTED_VERSION",
+          `uses format version ${header.major}.${header.minor}; this idx reads it but writes only ${header.major}.${VERSION_MINOR} files`,
+          { path: this.path, hint: "Upgrade idx to change it, or rebuild it with this version." });
+      }
+      checkSentinel(buffer.readUInt32LE(HEADER_BYTES + (header.slotCount - 1) * SLOT_BYTES), this.path);
+    });
+    releaseMapping(this.#buffer);
     this.#buffer = buffer;
     this.#capacity = header.capacity;
     this.#slotCount = header.slotCount;
@@ -122,6 +125,7 @@ export class IdWriter implements Iterable<[number, number]> {
   }
 
   #detach(): void {
+    releaseMapping(this.#buffer);
     this.#buffer = null;
     this.#lock?.release();
     this.#lock = null;
