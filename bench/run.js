@@ -8,7 +8,8 @@
  *   npm run bench -- --n 10000000       the large run
  *   npm run bench -- --quick            a smoke run (n = 100,000; results to bench/work/)
  *   options: --n N  --reps R (lookup loops, default 5)  --lookups L (keys a loop, default 2M)
- *            --batch B (getMany batch, default 4096)  --build-reps R  --proc-reps R
+ *            --batch B (getMany batch, default 4096)  --build-reps R (peers' builds)
+ *            --pair-reps R (idx and C floor builds, alternately, default 5)  --proc-reps R
  *            --readers R (concurrent readers, default 8)  --datasets random,sequential,strided
  *            --no-install (never npm/apt-get install peers)  --no-write (print only)
  */
@@ -22,7 +23,7 @@ const { BENCH_DIR, ROOT_DIR, WORK_DIR, dataset, rng, median, nowNs, msSince } = 
 
 function parseArgs(argv) {
   const o = {
-    n: 1_000_000, reps: 5, lookups: 2_000_000, batch: 4096, buildReps: null, procReps: null,
+    n: 1_000_000, reps: 5, lookups: 2_000_000, batch: 4096, buildReps: null, pairReps: null, procReps: null,
     readers: 8, datasets: ["random", "sequential", "strided"], install: true, write: true, quick: false,
   };
   const num = (i) => {
@@ -37,6 +38,7 @@ function parseArgs(argv) {
     else if (a === "--lookups") o.lookups = num(++i);
     else if (a === "--batch") o.batch = num(++i);
     else if (a === "--build-reps") o.buildReps = num(++i);
+    else if (a === "--pair-reps") o.pairReps = num(++i);
     else if (a === "--proc-reps") o.procReps = num(++i);
     else if (a === "--readers") o.readers = num(++i);
     else if (a === "--datasets") o.datasets = argv[++i].split(",");
@@ -44,7 +46,7 @@ function parseArgs(argv) {
     else if (a === "--no-write") o.write = false;
     else if (a === "--quick") o.quick = true;
     else if (a === "--help" || a === "-h") {
-      console.log(fs.readFileSync(__filename, "utf8").split("\n").slice(2, 15).join("\n"));
+      console.log(fs.readFileSync(__filename, "utf8").split("\n").slice(3, 14).join("\n"));
       process.exit(0);
     } else throw new Error(`unknown option ${a} (try --help)`);
   }
@@ -54,6 +56,7 @@ function parseArgs(argv) {
     if (!argv.includes("--lookups")) o.lookups = 200_000;
   }
   if (o.buildReps === null) o.buildReps = o.quick ? 1 : o.n > 2_000_000 ? 2 : 3;
+  if (o.pairReps === null) o.pairReps = o.quick ? 1 : 5;
   if (o.procReps === null) o.procReps = o.quick ? 3 : 7;
   if (!o.datasets.includes("random")) o.datasets.unshift("random");
   if (o.n > 2 ** 31) throw new Error("--n above 2^31 is not supported");
@@ -308,22 +311,33 @@ function buildIdx(ds, sync = true) {
   return { ms: medianOf(rs, "ms"), runs: rs.map((r) => r.ms), fileBytes: rs[0].fileBytes, count: rs[0].count, file: out };
 }
 
+/**
+ * idx's build and the C floor's, alternately, opt.pairReps times each: both then meet the same
+ * spells of disk and CPU contention (an fsync of 91 MB took 70 to 260 ms from one run to the
+ * next on the benchmark machine), which a run of one after a run of the other does not give.
+ */
+function buildIdxAndFloor(ds) {
+  const idxOut = work(`${ds.kind}-${N}.idx`);
+  const floorOut = work(`${ds.kind}-${N}.floor.idx`);
+  const ir = [], fr = [];
+  for (let r = 0; r < opt.pairReps; r++) {
+    ir.push(worker("idx-worker.js", { mode: "build", tsv: ds.tsv, out: idxOut, sync: true }));
+    const w = wall(FLOOR, ["build", ds.tsv, floorOut]);
+    fr.push({ ...JSON.parse(w.stdout), wallMs: w.ms });
+  }
+  return {
+    idx: { ms: medianOf(ir, "ms"), runs: ir.map((r) => r.ms), fileBytes: ir[0].fileBytes, count: ir[0].count, file: idxOut },
+    floor: {
+      ms: medianOf(fr, "totalMs"), wallMs: medianOf(fr, "wallMs"), runs: fr.map((r) => r.totalMs),
+      phases: fr[fr.length - 1], fileBytes: fr[0].fileBytes, count: fr[0].count, file: floorOut,
+    },
+  };
+}
+
 function buildCli(ds, bin) {
   const out = work(`${ds.kind}-${N}.cli.idx`);
   const rs = repeat(opt.buildReps, () => wall(NODE, [bin, "build", ds.tsv, "-o", out], { cwd: ROOT_DIR }));
   return { ms: medianOf(rs, "ms"), runs: rs.map((r) => r.ms), fileBytes: fs.statSync(out).size, file: out };
-}
-
-function buildFloor(ds) {
-  const out = work(`${ds.kind}-${N}.floor.idx`);
-  const rs = repeat(opt.buildReps, () => {
-    const w = wall(FLOOR, ["build", ds.tsv, out]);
-    return { ...JSON.parse(w.stdout), wallMs: w.ms };
-  });
-  return {
-    ms: medianOf(rs, "totalMs"), wallMs: medianOf(rs, "wallMs"), runs: rs.map((r) => r.totalMs),
-    phases: rs[rs.length - 1], fileBytes: rs[0].fileBytes, count: rs[0].count, file: out,
-  };
 }
 
 function checkLookups(ds, name, r, sumKey, foundKey) {
@@ -471,10 +485,8 @@ async function main() {
   for (const kind of opt.datasets) {
     const ds = data[kind];
     const b = {};
-    log(`build ${kind}: idx buildFromText x${opt.buildReps}`);
-    b.idx = buildIdx(ds);
-    log(`build ${kind}: C floor x${opt.buildReps}`);
-    b.floor = buildFloor(ds);
+    log(`build ${kind}: idx buildFromText and the C floor, alternately, x${opt.pairReps}`);
+    Object.assign(b, buildIdxAndFloor(ds));
     b.identical = identical(b.idx.file, b.floor.file);
     if (b.identical !== "yes") note(`${kind}: the C floor's file differs from idx's (${b.identical})`);
     if (haveCli) {
@@ -623,7 +635,7 @@ function render(data) {
   lines.push(`- Load average (1 min) at start / highest / end, sampled at each step before the readers test: ${results.loadavg.map((l) => l.toFixed(2)).join(" / ")}${busy ? " (**other work shared the CPUs during this run: figures are disturbed**)" : ""}`);
   lines.push(`- idx measured: ${results.idxVersion} (dist/ compiled by tsc, copied to bench/work/snap/ for the run)`);
   lines.push(`- Data: ${opt.datasets.map((k) => `${k}: ${data[k].describe}`).join("; ")}. Same TSV file for every system (${mb(data.random.tsvBytes)} for random).`);
-  lines.push(`- Lookup loops: ${opt.lookups.toLocaleString("en-US")} keys a loop from a pre-generated Uint32Array, warm-up until the JIT settles (at least 3 passes and 0.5 s), median of ${opt.reps}; getMany/batch in calls of ${opt.batch} keys. Builds: median of ${opt.buildReps}, each in a fresh process. New processes: median of ${opt.procReps}.`);
+  lines.push(`- Lookup loops: ${opt.lookups.toLocaleString("en-US")} keys a loop from a pre-generated Uint32Array, warm-up until the JIT settles (at least 3 passes and 0.5 s), median of ${opt.reps}; getMany/batch in calls of ${opt.batch} keys. Builds: idx and the C floor alternately, median of ${opt.pairReps} each; the other systems median of ${opt.buildReps}; each in a fresh process. New processes: median of ${opt.procReps}.`);
   lines.push("");
 
   // Build
