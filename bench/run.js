@@ -57,7 +57,7 @@ function parseArgs(argv) {
   }
   if (o.buildReps === null) o.buildReps = o.quick ? 1 : o.n > 2_000_000 ? 2 : 3;
   if (o.pairReps === null) o.pairReps = o.quick ? 1 : 5;
-  if (o.procReps === null) o.procReps = o.quick ? 3 : 7;
+  if (o.procReps === null) o.procReps = o.quick ? 3 : 11;
   if (!o.datasets.includes("random")) o.datasets.unshift("random");
   if (o.n > 2 ** 31) throw new Error("--n above 2^31 is not supported");
   return o;
@@ -372,12 +372,20 @@ function lookupsPeer(script, ds, spec, nodeArgs) {
   return r;
 }
 
+/**
+ * Each process of `list` `reps` times (or its own `reps`), in rounds: one of each a round, so
+ * that every system, bare node included, meets the same spells of contention.
+ */
 async function firstAnswers(list, reps) {
   const out = {};
+  for (const s of list) await firstOutput(s.cmd, s.args); // warm the page cache
+  const runs = new Map(list.map((s) => [s, []]));
+  const rounds = Math.max(...list.map((s) => s.reps ?? reps));
+  for (let r = 0; r < rounds; r++) {
+    for (const s of list) if (r < (s.reps ?? reps)) runs.get(s).push(await firstOutput(s.cmd, s.args));
+  }
   for (const s of list) {
-    await firstOutput(s.cmd, s.args); // warm the page cache
-    const rs = [];
-    for (let r = 0; r < (s.reps ?? reps); r++) rs.push(await firstOutput(s.cmd, s.args));
+    const rs = runs.get(s);
     const answer = rs[0].out.trim().split(/\s+/).pop();
     out[s.name] = {
       firstMs: medianOf(rs, "firstMs"), exitMs: medianOf(rs, "exitMs"), answer,
@@ -635,7 +643,7 @@ function render(data) {
   lines.push(`- Load average (1 min) at start / highest / end, sampled at each step before the readers test: ${results.loadavg.map((l) => l.toFixed(2)).join(" / ")}${busy ? " (**other work shared the CPUs during this run: figures are disturbed**)" : ""}`);
   lines.push(`- idx measured: ${results.idxVersion} (dist/ compiled by tsc, copied to bench/work/snap/ for the run)`);
   lines.push(`- Data: ${opt.datasets.map((k) => `${k}: ${data[k].describe}`).join("; ")}. Same TSV file for every system (${mb(data.random.tsvBytes)} for random).`);
-  lines.push(`- Lookup loops: ${opt.lookups.toLocaleString("en-US")} keys a loop from a pre-generated Uint32Array, warm-up until the JIT settles (at least 3 passes and 0.5 s), median of ${opt.reps}; getMany/batch in calls of ${opt.batch} keys. Builds: idx and the C floor alternately, median of ${opt.pairReps} each; the other systems median of ${opt.buildReps}; each in a fresh process. New processes: median of ${opt.procReps}.`);
+  lines.push(`- Lookup loops: ${opt.lookups.toLocaleString("en-US")} keys a loop from a pre-generated Uint32Array, warm-up until the JIT settles (at least 3 passes and 0.5 s), median of ${opt.reps}; getMany/batch in calls of ${opt.batch} keys. Builds: idx and the C floor alternately, median of ${opt.pairReps} each; the other systems median of ${opt.buildReps}; each in a fresh process. New processes: median of ${opt.procReps}, in rounds of one of each.`);
   lines.push("");
 
   // Build
