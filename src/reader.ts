@@ -44,6 +44,20 @@ const EMPTY_WORDS = new Uint32Array(0);
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 /** How often a reader of a retired file looks at the path for its replacement. */
 const FOLLOW_EVERY_MS = 1;
+
+/**
+ * What get() uses, as module-level consts: V8 folds these into the lookup code, but not tsc's
+ * CommonJS reads of an import (a property of the exporting module's `exports`, written twice).
+ * With the same in table.ts, a get at 10 M entries went from 107 to 81 ns (bench/RESULTS.md).
+ */
+const SEQ = W.seq;
+const STATE = W.state;
+const ESCAPED_VALUE = W.escapedValue;
+const EMPTY = EMPTY_HASH;
+const ESCAPED = STATE_ESCAPED;
+const hashOf = hash32;
+const probe = findSlot;
+
 /**
  * §11.7: the seq word, read before and after a probe. The probe's own loads must not move
  * across these two. On x86 (TSO) the CPU keeps loads in order, and V8 emits typed-array loads in
@@ -55,19 +69,6 @@ const loadSeq: (header: Uint32Array) => number =
   process.arch === "x64" || process.arch === "ia32"
     ? (header) => header[SEQ]
     : (header) => Atomics.load(header, SEQ);
-
-/**
- * What get() uses, as module-level consts: V8 folds these into the lookup code, but not tsc's
- * CommonJS reads of an import (a property of the exporting module's `exports`, written twice).
- * Measured ~15 ns of a ~100 ns get at 10 M entries, with the same change in table.ts.
- */
-const SEQ = W.seq;
-const STATE = W.state;
-const ESCAPED_VALUE = W.escapedValue;
-const EMPTY = EMPTY_HASH;
-const ESCAPED = STATE_ESCAPED;
-const hashOf = hash32;
-const probe = findSlot;
 
 const RETRY = 0;
 const ACCEPT = 1;
