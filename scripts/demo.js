@@ -6,7 +6,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { spawnSync } = require("node:child_process");
-const { IdIndex, buildFromText } = require("../dist/index.js");
+const { IdIndex, buildFromText } = require("..");
 
 const N = Number(process.env.IDX_DEMO_N || 2_000_000);
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "idx-demo-"));

@@ -2,7 +2,7 @@
 // Bytes per entry on disk after build, across sizes: shows there is no power-of-two sawtooth.
 // Usage: node scripts/sizes.js [maxEntries]   (builds in memory; writes nothing)
 "use strict";
-const { encodeIndex } = require("../dist/build.js");
+const { encodeIndex } = require("../dist/encode.js");
 
 const max = Number(process.argv[2] || 10_000_000);
 const sizes = [1, 10, 100, 1000, 10_000, 100_000, 2 ** 20 - 1, 2 ** 20, 2 ** 20 + 1, 1_000_000, 1_500_000,

@@ -10,7 +10,7 @@ const { ROOT_DIR, dataset, median, nowNs, msSince, readU32, smapsRollup, smapsOf
 const path = require("node:path");
 
 const spec = JSON.parse(process.argv[2]);
-const idx = require(path.join(process.env.IDX_ROOT || ROOT_DIR, "dist", "index.js"));
+const idx = require(process.env.IDX_ROOT || ROOT_DIR); // the package's main, as a user requires it
 
 function getLoop(ix, keys) {
   let sum = 0, found = 0;

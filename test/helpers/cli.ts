@@ -6,7 +6,8 @@ import { expect } from "vitest";
 
 export const ROOT = join(__dirname, "..", "..");
 export const BIN = join(ROOT, "bin", "idx.js");
-export const DIST_INDEX = join(ROOT, "dist", "index.js");
+/** The package's main: the bundle of dist/ (scripts/bundle.js) that users load. */
+export const DIST_INDEX = join(ROOT, "dist", "idx.js");
 
 export interface RunResult {
   status: number | null;
@@ -46,10 +47,11 @@ function newestMtime(dir: string): number {
 export function requireFreshBuild(): void {
   const main = join(ROOT, "dist", "cli", "main.js");
   if (!existsSync(main) || !existsSync(DIST_INDEX)) {
-    throw new Error("dist/ is missing: run `npx tsc -p tsconfig.json` (or `npm test`) before these tests");
+    throw new Error("dist/ is missing: run `npm run build` (or `npm test`) before these tests");
   }
-  if (newestMtime(join(ROOT, "src")) > newestMtime(join(ROOT, "dist"))) {
-    throw new Error("dist/ is older than src/: run `npx tsc -p tsconfig.json` (or `npm test`) before these tests");
+  const src = newestMtime(join(ROOT, "src"));
+  if (src > newestMtime(join(ROOT, "dist")) || src > statSync(DIST_INDEX).mtimeMs) {
+    throw new Error("dist/ is older than src/: run `npm run build` (or `npm test`) before these tests");
   }
 }
 
