@@ -249,7 +249,7 @@ static napi_value HashSort(napi_env env, napi_callback_info info) {
   enum { BITS = 11, RADIX = 1 << BITS, MASK = RADIX - 1 };
   uint64_t *a = malloc((size_t)(n ? n : 1) * 8), *t = malloc((size_t)(n ? n : 1) * 8);
   if (!a || !t) { free(a); free(t); napi_throw_error(env, NULL, "hashSort: out of memory"); return NULL; }
-  static uint32_t counts[3][RADIX];
+  uint32_t counts[3][RADIX]; /* 24 KiB of stack, not static: worker threads may sort at once */
   memset(counts, 0, sizeof counts);
   uint32_t m = 0, escaped = 0, escapedValue = 0;
   for (uint32_t i = 0; i < n; i++) {

@@ -150,6 +150,32 @@ describe("the mapping's memory", () => {
   });
 });
 
+describe("worker threads", () => {
+  it("build at the same time in two worker threads and each writes the bytes one thread writes alone", async () => {
+    const { Worker } = await import("node:worker_threads");
+    const source = `
+      const { workerData, parentPort } = require("node:worker_threads");
+      const { build } = require(workerData.dist);
+      const n = workerData.n, keys = new Uint32Array(n), values = new Uint32Array(n);
+      for (let i = 0; i < n; i++) { keys[i] = Math.imul(i + workerData.seed, 2654435761) >>> 0; values[i] = i; }
+      build({ keys, values }, workerData.out, { sync: false }).then(() => parentPort.postMessage("done"));
+    `;
+    const run = (out: string, seed: number) => new Promise<void>((resolve, reject) => {
+      const w = new Worker(source, { eval: true, workerData: { dist: DIST_INDEX, n: 400_000, seed, out } });
+      w.on("message", () => resolve());
+      w.on("error", reject);
+      w.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}`))));
+    });
+    for (const seed of [1, 2]) await run(join(dir, `alone-${seed}.idx`), seed);
+    for (let round = 0; round < 3; round++) {
+      await Promise.all([1, 2].map((seed) => run(join(dir, `together-${seed}.idx`), seed)));
+      for (const seed of [1, 2]) {
+        expect(readFileSync(join(dir, `together-${seed}.idx`)).equals(readFileSync(join(dir, `alone-${seed}.idx`))), `round ${round}, seed ${seed}`).toBe(true);
+      }
+    }
+  });
+});
+
 describe("Ctrl-C during idx build", () => {
   /** Resolves once process `pid` has `file` open (Linux /proc), so its handlers are installed. */
   async function waitUntilOpen(pid: number, file: string, exited: () => boolean): Promise<void> {
