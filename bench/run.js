@@ -306,10 +306,14 @@ function medianOf(list, key) {
   return median(list.map((x) => x[key]));
 }
 
+/** The figures of idx builds `rs` (idx-worker.js build reports) that wrote `file`. */
+function idxBuilds(rs, file) {
+  return { ms: medianOf(rs, "ms"), runs: rs.map((r) => r.ms), fileBytes: rs[0].fileBytes, count: rs[0].count, file };
+}
+
 function buildIdx(ds, sync = true) {
   const out = work(`${ds.kind}-${N}${sync ? "" : ".nosync"}.idx`);
-  const rs = repeat(opt.buildReps, () => worker("idx-worker.js", { mode: "build", tsv: ds.tsv, out, sync }));
-  return { ms: medianOf(rs, "ms"), runs: rs.map((r) => r.ms), fileBytes: rs[0].fileBytes, count: rs[0].count, file: out };
+  return idxBuilds(repeat(opt.buildReps, () => worker("idx-worker.js", { mode: "build", tsv: ds.tsv, out, sync })), out);
 }
 
 /**
@@ -327,7 +331,7 @@ function buildIdxAndFloor(ds) {
     fr.push({ ...JSON.parse(w.stdout), wallMs: w.ms });
   }
   return {
-    idx: { ms: medianOf(ir, "ms"), runs: ir.map((r) => r.ms), fileBytes: ir[0].fileBytes, count: ir[0].count, file: idxOut },
+    idx: idxBuilds(ir, idxOut),
     floor: {
       ms: medianOf(fr, "totalMs"), wallMs: medianOf(fr, "wallMs"), runs: fr.map((r) => r.totalMs),
       phases: fr[fr.length - 1], fileBytes: fr[0].fileBytes, count: fr[0].count, file: floorOut,

@@ -1,45 +1,22 @@
 /**
- * Key sets for model-based tests, and the hash of spec/FORMAT.md §4 written out again here so
- * the tests can aim keys at slots without trusting src/hash.ts.
+ * Key sets for model-based tests, over the hash of spec/FORMAT.md §4 written out again in
+ * spec.js, so the tests can aim keys at slots without trusting src/hash.ts.
  */
+import { createRequire } from "node:module";
 
-/** fmix32, as printed in spec/FORMAT.md §4. */
-export function specHash(key: number): number {
-  let x = key >>> 0;
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x85ebca6b);
-  x ^= x >>> 13;
-  x = Math.imul(x, 0xc2b2ae35);
-  x ^= x >>> 16;
-  return x >>> 0;
+interface Spec {
+  MAX_U32: number;
+  /** unhash(0xFFFFFFFF), printed in spec/FORMAT.md §5.1. */
+  SPEC_ESCAPED_KEY: number;
+  /** mulberry32: a seeded generator of uint32s. */
+  rng(seed: number): () => number;
+  /** fmix32, as printed in spec/FORMAT.md §4. */
+  specHash(key: number): number;
+  /** The inverse of fmix32, as printed in spec/FORMAT.md §4. */
+  specUnhash(hash: number): number;
 }
 
-/** The inverse of fmix32, as printed in spec/FORMAT.md §4. */
-export function specUnhash(hash: number): number {
-  let x = hash >>> 0;
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x7ed1b41d);
-  x ^= (x >>> 13) ^ (x >>> 26);
-  x = Math.imul(x, 0xa5cb9243);
-  x ^= x >>> 16;
-  return x >>> 0;
-}
-
-export const MAX_U32 = 0xffffffff;
-/** unhash(0xFFFFFFFF), printed in spec/FORMAT.md §5.1. */
-export const SPEC_ESCAPED_KEY = 857579651;
-
-/** A small deterministic PRNG (mulberry32), so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+export const { MAX_U32, SPEC_ESCAPED_KEY, rng, specHash, specUnhash } = createRequire(__filename)("./spec.js") as Spec;
 
 export const range = (n: number, f: (i: number) => number): number[] => Array.from({ length: n }, (_, i) => f(i) >>> 0);
 

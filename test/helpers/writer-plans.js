@@ -12,42 +12,7 @@
  *   version, so versions identify the key's states in order; deletes make it absent.
  */
 
-const MAX_U32 = 0xffffffff;
-const ESCAPED_KEY = 857579651;
-
-/** mulberry32, the same generator as test/helpers/keys.ts. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
-/** fmix32, spec/FORMAT.md §4. */
-function specHash(key) {
-  let x = key >>> 0;
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x85ebca6b);
-  x ^= x >>> 13;
-  x = Math.imul(x, 0xc2b2ae35);
-  x ^= x >>> 16;
-  return x >>> 0;
-}
-
-/** Its inverse, spec/FORMAT.md §4. */
-function specUnhash(hash) {
-  let x = hash >>> 0;
-  x ^= x >>> 16;
-  x = Math.imul(x, 0x7ed1b41d);
-  x ^= (x >>> 13) ^ (x >>> 26);
-  x = Math.imul(x, 0xa5cb9243);
-  x ^= x >>> 16;
-  return x >>> 0;
-}
+const { MAX_U32, SPEC_ESCAPED_KEY: ESCAPED_KEY, rng, specHash, specUnhash } = require("./spec.js");
 
 const INDEX_BITS = 20;
 const INDEX_MASK = (1 << INDEX_BITS) - 1;
