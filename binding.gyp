@@ -2,8 +2,10 @@
   "targets": [
     {
       "target_name": "idx_native",
-      "sources": ["native/idx_native.c", "native/unaccounted.cc"],
-      "cflags": ["-O2"]
+      "sources": ["native/addon.c", "native/mapping.c", "native/lookup.c", "native/build.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "xcode_settings": { "OTHER_CFLAGS": ["-O2", "-std=gnu11"] }
     }
   ]
 }

@@ -4,12 +4,15 @@
  * and marks the old file retired so that its readers follow the path to the new one.
  */
 import * as fs from "node:fs";
-import { IdxError, ioError } from "./errors";
-import { H, HEADER_BYTES, STATE_COUNT_MASK } from "./format";
-import { PairBuffer } from "./pairs";
-import { PairParser } from "./parse";
-import { encodeIndex } from "./encode";
-import { replaceFile, throwIfAborted } from "./atomic-file";
+import { checkPath, describeValue, invalid } from "./core/args";
+import { encodeIndex } from "./core/encode";
+import { IdxError, ioError } from "./core/errors";
+import { CELL_ENTRIES, CELL_STATE, STATE_ESCAPED } from "./core/format";
+import { PairBuffer, PairCollector, isColumns } from "./core/pairs";
+import { PairParser } from "./core/parse";
+import { throwIfAborted } from "./os/atomic-file";
+import { nativeAddon } from "./os/native";
+import { replaceFile } from "./replace";
 
 
 /** Anything build() takes: [key, value] pairs (sync or async), a Map, or two parallel columns. */
@@ -72,7 +75,7 @@ export async function buildFromText(
 ): Promise<BuildResult> {
   const name = options.name ?? (typeof input === "string" ? input : "<stdin>");
   const buffer = new PairBuffer();
-  const parser = new PairParser(name, buffer);
+  const parser = new PairParser(name, buffer, nativeAddon()?.parseLines ?? null);
   let totalBytes: number | undefined;
   let stream: AsyncIterable<Uint8Array>;
   if (typeof input === "string") {
@@ -115,70 +118,38 @@ export async function buildFromText(
 }
 
 async function collect(pairs: PairSource, options: BuildOptions, path: string): Promise<PairBuffer> {
-  const out = new PairBuffer();
-  if (typeof pairs !== "object" || pairs === null) {
-    throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `build takes pairs (an iterable of [key, value], a Map, or { keys, values }), not ${pairs === null ? "null" : typeof pairs}`, { path });
-  }
-  const add = (key: unknown, value: unknown, at: number) => {
-    const keyOk = typeof key === "number" && (key >>> 0) === key;
-    const valueOk = typeof value === "number" && (value >>> 0) === value;
-    if (!keyOk || !valueOk) {
-      const bad = keyOk ? `value ${String(value)}` : `key ${String(key)}`;
-      throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `pair #${at}: ${bad} is not an integer from 0 to 4294967295`, { path });
+  const collector = new PairCollector(path);
+  if (pairs !== null && typeof pairs === "object" && Symbol.asyncIterator in pairs && !isColumns(pairs)) {
+    let n = 0;
+    for await (const pair of pairs as AsyncIterable<unknown>) {
+      collector.addPair(pair);
+      if ((++n & 0xffff) === 0) throwIfAborted(options.signal, path);
     }
-    out.push(key as number, value as number);
-  };
-  if (!isColumns(pairs) && !(Symbol.iterator in pairs) && !(Symbol.asyncIterator in pairs)) {
-    throw new IdxError("ERR_IDX_INVALID_ARGUMENT", "build takes pairs: an iterable of [key, value], a Map, or { keys, values }", { path });
+    return collector.out;
   }
-  if (isColumns(pairs)) {
-    const { keys, values } = pairs;
-    if (keys.length !== values.length) {
-      throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `keys (${keys.length}) and values (${values.length}) differ in length`, { path });
-    }
-    for (let i = 0; i < keys.length; i++) add(keys[i], values[i], i);
-    return out;
+  if (pairs === null || typeof pairs !== "object") {
+    throw invalid(`build takes pairs (an iterable of [key, value], a Map, or { keys, values }), not ${describeValue(pairs)}`, path);
   }
-  let at = 0;
-  const each = (pair: readonly [number, number]) => {
-    if (!Array.isArray(pair) || pair.length < 2) {
-      throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `pair #${at} is not a [key, value] array`, { path });
-    }
-    add(pair[0], pair[1], at++);
-  };
-  if (Symbol.asyncIterator in pairs) {
-    for await (const pair of pairs as AsyncIterable<readonly [number, number]>) {
-      each(pair);
-      if ((at & 0xffff) === 0) throwIfAborted(options.signal, path);
-    }
-  } else {
-    for (const pair of pairs as Iterable<readonly [number, number]>) each(pair);
-  }
-  return out;
-}
-
-function isColumns(p: PairSource): p is { keys: ArrayLike<number>; values: ArrayLike<number> } {
-  const c = p as { keys?: unknown; values?: unknown };
-  return !(p instanceof Map) && !(Symbol.iterator in p) && !(Symbol.asyncIterator in p) &&
-    typeof c.keys === "object" && c.keys !== null && typeof c.values === "object" && c.values !== null;
+  collector.addSync(pairs);
+  return collector.out;
 }
 
 async function writeIndex(pairs: PairBuffer, path: string, options: BuildOptions): Promise<BuildResult> {
   throwIfAborted(options.signal, path);
   options.onProgress?.({ phase: "sort", pairs: pairs.length });
-  const bytes = encodeIndex(pairs.keys, pairs.values, pairs.length, path);
+  const bytes = encodeIndex(pairs.keys, pairs.values, pairs.length, path, undefined, nativeAddon() ?? undefined);
   // Let a signal that arrived while sorting abort before any file is created.
   await new Promise<void>((resolve) => setImmediate(resolve));
   throwIfAborted(options.signal, path);
   options.onProgress?.({ phase: "write", pairs: pairs.length });
   await replaceFile(path, bytes, options);
-  const header = new DataView(bytes.buffer, bytes.byteOffset, HEADER_BYTES);
+  const header = new DataView(bytes.buffer, bytes.byteOffset, 128);
   return {
     path,
-    count: header.getUint32(H.stateCell, true) & STATE_COUNT_MASK,
+    count: header.getUint32(CELL_ENTRIES, true) + ((header.getUint32(CELL_STATE, true) & STATE_ESCAPED) !== 0 ? 1 : 0),
     pairs: pairs.length,
-    capacity: header.getUint32(H.capacity, true),
-    slotCount: header.getUint32(H.slotCount, true),
+    capacity: header.getUint32(16, true) + header.getUint32(20, true) * 2 ** 32,
+    slotCount: header.getUint32(24, true) + header.getUint32(28, true) * 2 ** 32,
     fileBytes: bytes.length,
   };
 }

@@ -2,24 +2,26 @@
  * IdIndex: a read-only view of an index file, probed in place through a shared mapping.
  * open() is O(1): it maps the file and validates the header against the file size, nothing more.
  *
- * A writer in another process may change the file while it is mapped here (spec/FORMAT.md
- * §11). Each lookup reads the header's seq word before and after its probe and retries when a
- * write overlapped it, so answers are never torn. When a writer replaces the file (grow,
- * compact, build), it marks the old one retired; the next lookup here notices and follows the
- * path to the new file.
+ * A writer in another process may change the file while it is mapped here (spec/FORMAT.md §11).
+ * Each lookup reads the header's seq word before and after its probe (core/protocol.ts), so
+ * answers are never torn. When the file is replaced (a writer's grow or compact, a build, idx
+ * cp, or a plain mv, rm and rebuild, or cp over it), the next lookup here notices and follows
+ * the path to the new file (§11.7, §11.8).
  */
 import * as fs from "node:fs";
-import { IdxError } from "./errors";
+import { checkPath, checkUint32, checkUint32Array, checkUint8Array, describeValue, invalid } from "./core/args";
+import { IdxError } from "./core/errors";
 import {
-  EMPTY_HASH, ESCAPED_KEY, HEADER_BYTES, Header, SLOT_BYTES, SLOT_WORDS, STATE_COUNT_MASK,
-  STATE_ESCAPED, STATE_RETIRED, W, checkSentinel, readHeader,
-} from "./format";
-import { hash32, homeSlot, unhash32 } from "./hash";
-import { mapFile, releaseMapping } from "./mmap";
-import { findFrom, findSlot } from "./table";
-import { VerifyReport, verifyMapped } from "./verify";
-import { StallClock } from "./stall";
-import { NativeAddon, nativeAddon } from "./native";
+  EMPTY_HASH, ESCAPED_KEY, Header, Layout, SLOT_BYTES, SLOT_WORDS, STATE_ESCAPED, STATE_RETIRED, STATE_V1_COUNT_MASK,
+  W_ENTRIES, W_ESCAPED, W_REACH, W_SEQ, W_STATE, checkSentinel, readHeader, sizeOf, snapshotHeader, slotOffset,
+} from "./core/format";
+import { hash32, homeSlot, unhash32 } from "./core/hash";
+import { FOLLOW_EVERY_MS, ProtocolReader, StallClock, settle } from "./core/protocol";
+import { SEGMENT_SLOTS, SlotRegion } from "./core/slots";
+import { NO_PREVIOUS, UNDECIDED, findFrom, findSlot, isEntry, measureReach } from "./core/table";
+import { Mapping, headerOf, headerWordsOf, openMapping, regionOf } from "./os/mapping";
+import { CHUNK, NativeAddon, engine, nativeAddon } from "./os/native";
+import { VerifyReport, verifyMapping } from "./verify";
 
 /** What `idx info` prints: the header's numbers and what they mean for size. */
 export interface IndexInfo {
@@ -36,27 +38,37 @@ export interface IndexInfo {
   fileBytes: number;
   /** fileBytes / count; null for an empty index. */
   bytesPerEntry: number | null;
-  /** Writer operations since the file was written (even when no write is under way). */
-  seq: number;
+  /** Writer operations since the file was written (seq / 2). */
+  writes: number;
+  /** No lookup reads more than reach + 1 slots; null for a version 1 file, which records none. */
+  reach: number | null;
+  /** "mapped" (the addon: shared pages, live) or "copied" (no addon: read whole at open). */
+  access: "mapped" | "copied";
 }
 
 const EMPTY_WORDS = new Uint32Array(0);
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
-/** How often a reader of a retired file looks at the path for its replacement. */
-const FOLLOW_EVERY_MS = 1;
+/** How often a reader without the addon (a copy) looks at its path for changes. */
+const COPY_WATCH_MS = 100;
+/** §14: a version 1 file records no reach; probes run this far before the reader measures it. */
+const V1_FIRST_REACH = 4096;
 
 /**
  * What get() uses, as module-level consts: V8 folds these into the lookup code, but not tsc's
  * CommonJS reads of an import (a property of the exporting module's `exports`, written twice).
- * With the same in table.ts, a get at 10 M entries went from 107 to 81 ns (bench/RESULTS.md).
+ * With the same in core/table.ts, a get at 10 M entries went from 107 to 81 ns.
  */
-const SEQ = W.seq;
-const STATE = W.state;
-const ESCAPED_VALUE = W.escapedValue;
+const SEQ = W_SEQ;
+const STATE = W_STATE;
+const ESCAPED_VALUE = W_ESCAPED;
 const EMPTY = EMPTY_HASH;
 const ESCAPED = STATE_ESCAPED;
+const WORDS = SLOT_WORDS;
+const NOT_DECIDED = UNDECIDED;
+const SEGMENT = SEGMENT_SLOTS;
 const hashOf = hash32;
-const probe = findSlot;
+const homeOf = homeSlot;
+const probe = findFrom;
 
 /**
  * §11.7: the seq word, read before and after a probe. The probe's own loads must not move
@@ -70,116 +82,141 @@ const loadSeq: (header: Uint32Array) => number =
     ? (header) => header[SEQ]
     : (header) => Atomics.load(header, SEQ);
 
-const RETRY = 0;
-const ACCEPT = 1;
-const CONFIRM = 2;
-type Verdict = typeof RETRY | typeof ACCEPT | typeof CONFIRM;
-
-/** Keys per seq check in getMany. */
-const CHUNK = 64;
+/**
+ * A reader dropped without close() lets go of its mapping when it is collected. The registry
+ * holds the reader's holder, never the reader, so it does not keep it alive.
+ */
+interface MappingHolder {
+  mapping: Mapping | null;
+}
+const dropped = new FinalizationRegistry<MappingHolder>((holder) => holder.mapping?.release());
 
 export class IdIndex implements Iterable<[number, number]> {
   /** The path the index was opened from. */
   readonly path: string;
-  #buffer: Buffer | null = null;
+  readonly #holder: MappingHolder = { mapping: null };
+  #mapping: Mapping | null = null;
   #header: Uint32Array = EMPTY_WORDS;
-  #slots: Uint32Array = EMPTY_WORDS;
+  #region: SlotRegion = SlotRegion.of(EMPTY_WORDS.subarray(0, 0));
+  #layout!: Layout;
   #capacity = 1;
-  #inode = 0;
-  readonly #stall = new StallClock();
-  #lastFollow = 0;
+  #slotCount = 0;
+  #reach = 0;
+  #v1Measured: { reach: number; seq: number } | null = null;
+  #dev = 0;
+  #ino = 0;
+  readonly #clock = new StallClock();
+  #lastFollow = -Infinity;
+  readonly #protocol: ProtocolReader;
   readonly #chunkHashes = new Uint32Array(CHUNK);
-  readonly #chunkHomes = new Int32Array(CHUNK);
+  readonly #chunkHomes = new Float64Array(CHUNK);
   readonly #nativeResult = new Float64Array(2);
   /** Where getMany leaves the words it loads ahead, so the loads are not optimized away. */
   #touched = 0;
 
   private constructor(path: string) {
     this.path = path;
+    this.#protocol = {
+      seq: () => Atomics.load(this.#header, W_SEQ),
+      retired: () => (this.#header[W_STATE] & STATE_RETIRED) !== 0,
+      follow: () => this.#follow(),
+    };
   }
 
   /**
    * Maps `path` and validates its header against the file size: O(1), no slot is decoded.
-   * @throws IdxError ERR_IDX_IO (cannot open or map), ERR_IDX_NOT_AN_INDEX (empty or foreign
-   *   file), ERR_IDX_TRUNCATED, ERR_IDX_UNSUPPORTED_VERSION (newer major), ERR_IDX_CHECKSUM
-   *   (header), ERR_IDX_CORRUPT (header fields), ERR_IDX_TOO_LARGE.
+   * Without the addon it reads the whole file instead (O(file)); see README, Troubleshooting.
+   * @throws IdxError ERR_IDX_INVALID_ARGUMENT (path not a string), ERR_IDX_IO (cannot open or
+   *   map), ERR_IDX_NOT_AN_INDEX (empty or foreign file), ERR_IDX_TRUNCATED,
+   *   ERR_IDX_UNSUPPORTED_VERSION (newer major), ERR_IDX_CHECKSUM (header), ERR_IDX_CORRUPT
+   *   (header fields), ERR_IDX_TOO_LARGE.
    */
   static open(path: string): IdIndex {
+    checkPath("path", path);
     if (!LITTLE_ENDIAN) {
-      throw new IdxError("ERR_IDX_IO", "idx maps its little-endian slots directly and needs a little-endian CPU", { path });
+      throw new IdxError("ERR_IDX_IO", "idx reads its little-endian slots in place and needs a little-endian CPU", { path });
     }
     const ix = new IdIndex(path);
     ix.#attach();
+    dropped.register(ix, ix.#holder, ix.#holder);
+    if (!ix.#mapping!.live) ix.#watchCopy();
     return ix;
   }
 
   /** Maps the file now at `path` in place of the current mapping. */
   #attach(): void {
     let header!: Header;
-    const { buffer, inode } = mapFile(this.path, false, "random", (mapped, fd) => {
-      header = readHeader(mapped.buffer, mapped.size, this.path);
+    const mapping = openMapping(this.path, { shared: true }, (m, fd) => {
+      header = headerOf(m, this.path);
       // Read, not loaded from the mapping: touching the file's far end would map its pages
       // into this process (a whole large folio) for one word.
       const last = Buffer.alloc(4);
-      fs.readSync(fd, last, 0, 4, HEADER_BYTES + (header.slotCount - 1) * SLOT_BYTES);
+      fs.readSync(fd, last, 0, 4, slotOffset(header.layout, header.slotCount - 1));
       checkSentinel(last.readUInt32LE(0), this.path);
     });
-    releaseMapping(this.#buffer);
-    this.#buffer = buffer;
+    let words: Uint32Array;
+    let region: SlotRegion;
+    try {
+      words = headerWordsOf(mapping, header.layout);
+      region = regionOf(mapping, header.layout, header.slotCount);
+    } catch (e) {
+      mapping.release();
+      throw e;
+    }
+    this.#mapping?.release();
+    this.#mapping = mapping;
+    this.#holder.mapping = mapping;
+    this.#layout = header.layout;
     this.#capacity = header.capacity;
-    this.#inode = inode;
-    this.#header = new Uint32Array(buffer.buffer, buffer.byteOffset, HEADER_BYTES / 4);
-    this.#slots = new Uint32Array(buffer.buffer, buffer.byteOffset + HEADER_BYTES, header.slotCount * SLOT_WORDS);
+    this.#slotCount = header.slotCount;
+    this.#reach = header.major === 1 ? Math.min(V1_FIRST_REACH, header.slotCount - 1) : header.reach;
+    this.#v1Measured = null;
+    this.#dev = mapping.dev;
+    this.#ino = mapping.ino;
+    this.#header = words;
+    this.#region = region;
     this.#installLookups();
   }
 
   /** Live entries. */
   get size(): number {
     this.#check();
-    for (;;) {
-      const header = this.#header;
-      const seq = Atomics.load(header, W.seq);
-      const count = header[W.state] & STATE_COUNT_MASK;
-      if ((Atomics.load(header, W.seq) === seq && (seq & 1) === 0) || this.#settle(seq) !== RETRY) return count;
-    }
+    const count = () => {
+      if (this.#mapping === null) this.#closed();
+      const state = this.#header[W_STATE];
+      const escaped = (state & STATE_ESCAPED) !== 0 ? 1 : 0;
+      // Version 1 counts the escaped key in the state word; version 2 keeps slot entries apart.
+      return this.#layout.major === 1 ? state & STATE_V1_COUNT_MASK : this.#header[W_ENTRIES] + escaped;
+    };
+    const s1 = Atomics.load(this.#header, W_SEQ);
+    const answer = count();
+    return settle(this.#protocol, count, s1, Atomics.load(this.#header, W_SEQ), answer, this.#clock);
   }
 
   /**
-   * The value stored for `key`, or undefined. Allocates nothing itself (a value of 2^31 or more
-   * is a heap number in V8 unless the call is inlined; getMany never allocates).
+   * The value stored for `key`, or undefined when it is absent, and for anything that is not an
+   * integer from 0 to 4294967295 (no such key can be in the index: a Map answers the same).
+   * Allocates nothing itself (a value of 2^31 or more is a heap number in V8 unless the call is
+   * inlined; getMany never allocates).
    *
    * A closure over the current mapping rather than a method: a method reaching the mapping
-   * through private fields measured nearly twice as slow per lookup at 10 M entries (spec §11.7
-   * and bench/RESULTS.md); the closure is rebuilt when the index follows a replaced file.
+   * through private fields measured nearly twice as slow per lookup at 10 M entries; the
+   * closure is rebuilt when the index follows a replaced file, so call it as `ix.get(key)`.
    */
   declare readonly get: (key: number) => number | undefined;
 
-  /** True when `key` is in the index. */
+  /** True when `key` is in the index (false for anything that is not a uint32, as get). */
   declare readonly has: (key: number) => boolean;
 
   /** Installs get and has for the current mapping (or, closed, ones that throw). */
   #installLookups(): void {
     let get: (key: number) => number | undefined;
-    if (this.#buffer === null) {
+    if (this.#mapping === null) {
       get = () => this.#closed();
+    } else if (this.#region.windows.length === 1) {
+      get = makeGet(this, this.#header, this.#region.windows[0], this.#capacity, this.#reach * WORDS);
     } else {
-      const header = this.#header;
-      const slots = this.#slots;
-      const capacity = this.#capacity;
-      get = (key: number): number | undefined => {
-        if ((key >>> 0) !== key) return undefined;
-        const hash = hashOf(key);
-        const seq = loadSeq(header);
-        let value: number | undefined;
-        if (hash !== EMPTY) {
-          const i = probe(slots, capacity, hash);
-          if (i >= 0) value = slots[i + 1];
-        } else if ((header[STATE] & ESCAPED) !== 0) {
-          value = header[ESCAPED_VALUE];
-        }
-        if (loadSeq(header) === seq && (seq & 1) === 0) return value;
-        return this.#getSlow(hash, seq, value);
-      };
+      get = makeWindowedGet(this, this.#header, this.#region.windows, this.#capacity, this.#reach * WORDS);
     }
     const has = (key: number): boolean => this.get(key) !== undefined;
     // Non-writable own properties: V8 treats them as constants at call sites until replaced.
@@ -187,24 +224,129 @@ export class IdIndex implements Iterable<[number, number]> {
     Object.defineProperty(this, "has", { value: has, writable: false, configurable: true, enumerable: false });
   }
 
-  /** get() after a failed seq check: settle, and probe again until an answer stands. */
-  #getSlow(hash: number, seq: number, value: number | undefined): number | undefined {
+  /**
+   * get() after its fast check failed: a write overlapped the probe, the file was retired, or
+   * the probe used up the reach it had (a writer may have raised it since).
+   * @internal
+   */
+  slowGet(hash: number, s1: number, s2: number, value: number | undefined, undecided: boolean): number | undefined {
+    if (this.#mapping === null) this.#closed();
+    if (undecided) {
+      s1 = Atomics.load(this.#header, W_SEQ);
+      value = this.#probe(hash);
+      s2 = Atomics.load(this.#header, W_SEQ);
+    }
+    return settle(this.#protocol, () => this.#probe(hash), s1, s2, value, this.#clock);
+  }
+
+  /** §5.3 on the current file, with no seq check; raises the reach it probes with when it must. */
+  #probe(hash: number): number | undefined {
+    const header = this.#header;
+    if (this.#mapping === null) this.#closed();
+    if (hash === EMPTY_HASH) return (header[W_STATE] & STATE_ESCAPED) !== 0 ? header[W_ESCAPED] : undefined;
     for (;;) {
-      const verdict = this.#settle(seq);
-      if (verdict === ACCEPT || (verdict === CONFIRM && this.#lookup(hash) === value)) return value;
-      const header = this.#header;
-      seq = Atomics.load(header, W.seq);
-      value = this.#lookup(hash);
-      if (Atomics.load(header, W.seq) === seq && (seq & 1) === 0) return value;
+      const s = findSlot(this.#region, this.#capacity, this.#reach, hash);
+      if (s >= 0) return this.#region.valueWord(s);
+      if (s !== UNDECIDED || !this.#raiseReach()) return undefined;
     }
   }
 
-  /** The probe of get(), without the seq check. */
-  #lookup(hash: number): number | undefined {
-    const header = this.#header;
-    if (hash === EMPTY_HASH) return (header[W.state] & STATE_ESCAPED) !== 0 ? header[W.escapedValue] : undefined;
-    const i = findSlot(this.#slots, this.#capacity, hash);
-    return i < 0 ? undefined : this.#slots[i + 1];
+  /**
+   * A probe used up its reach: take the larger one a writer stored since (version 2), or
+   * measure the entries (version 1, §14). True when the reach grew.
+   */
+  #raiseReach(): boolean {
+    const last = this.#slotCount - 1;
+    let reach: number;
+    if (this.#layout.major === 2) {
+      reach = Math.min(this.#header[W_REACH], last);
+    } else {
+      const seq = Atomics.load(this.#header, W_SEQ);
+      if (this.#v1Measured === null) this.#v1Measured = { reach: measureReach(this.#region, this.#capacity), seq };
+      // Each operation since moves an entry at most one slot further (seq counts two per operation).
+      const since = ((seq - this.#v1Measured.seq) >>> 0) / 2;
+      reach = Math.min(last, this.#v1Measured.reach + Math.ceil(since) + 1);
+    }
+    if (reach <= this.#reach) return false;
+    this.#reach = reach;
+    this.#installLookups();
+    return true;
+  }
+
+  /**
+   * Without the addon the index is a copy read at open, which no writer's change reaches. A timer
+   * (which does not keep the process alive) looks at the path every COPY_WATCH_MS and reads the
+   * file again when it changed: a copy follows while the event loop turns.
+   */
+  #watchCopy(): void {
+    const ref = new WeakRef(this);
+    const seen = (st: fs.Stats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    let last = "";
+    try {
+      last = seen(fs.statSync(this.path));
+    } catch {
+      // checked again on the first tick
+    }
+    const timer = setInterval(() => {
+      const ix = ref.deref();
+      if (ix === undefined || ix.#mapping === null) {
+        clearInterval(timer);
+        return;
+      }
+      let now: string;
+      try {
+        now = seen(fs.statSync(ix.path));
+      } catch {
+        return;
+      }
+      if (now === last) return;
+      try {
+        ix.#attach();
+        last = now;
+      } catch {
+        // not readable yet (being written): the next tick tries again
+      }
+    }, COPY_WATCH_MS);
+    timer.unref();
+  }
+
+  /** Before a whole-file read (iteration, info, verify): the current file, if it was replaced. */
+  #followIfReplaced(): void {
+    if ((this.#header[W_STATE] & STATE_RETIRED) !== 0 || this.#mapping!.state() !== 0) {
+      this.#lastFollow = -Infinity;
+      this.#follow();
+    }
+  }
+
+  /**
+   * §11.7 follow(): maps the file that replaced this one, if the path names another file now,
+   * or this mapping was lost (truncated) or rewritten in place (§11.8).
+   */
+  #follow(): boolean {
+    const t = performance.now();
+    if (t - this.#lastFollow < FOLLOW_EVERY_MS) return false;
+    this.#lastFollow = t;
+    const state = this.#mapping!.state();
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(this.path);
+    } catch {
+      st = undefined;
+    }
+    if (st === undefined) {
+      if (state === 2) throw lostError(this.path, "the path no longer exists");
+      return false; // no replacement yet: keep answering from this file, which no longer changes
+    }
+    if (state === 0 && st.ino === this.#ino && st.dev === this.#dev) return false;
+    try {
+      this.#attach();
+    } catch (e) {
+      // The new file is not readable yet (a copy still being written): keep the old one if it
+      // is intact, else say why there is no answer.
+      if (state === 2) throw e instanceof IdxError ? lostError(this.path, e.message, e) : e;
+      return false;
+    }
+    return true;
   }
 
   /**
@@ -212,29 +354,31 @@ export class IdIndex implements Iterable<[number, number]> {
    * `missing` (default 0) when it is absent; since every uint32 is a valid value, pass `found`
    * to learn which keys were present (`found[i]` is 1 or 0). Returns the number found.
    * Allocates nothing.
-   * @throws IdxError ERR_IDX_INVALID_ARGUMENT when `values` or `found` is shorter than `keys`.
+   * @throws IdxError ERR_IDX_INVALID_ARGUMENT when `keys` or `values` is not a Uint32Array,
+   *   `found` not a Uint8Array, either output shorter than `keys`, or `missing` not a uint32.
    */
   getMany(keys: Uint32Array, values: Uint32Array, found?: Uint8Array, missing = 0): number {
-    if (this.#buffer === null) this.#closed();
+    this.#check();
+    checkUint32Array("keys", keys, 0, this.path);
     const n = keys.length;
-    if (values.length < n || (found !== undefined && found.length < n)) {
-      throw new IdxError("ERR_IDX_INVALID_ARGUMENT",
-        `getMany needs outputs at least as long as keys (${n}); got values ${values.length}` +
-        (found === undefined ? "" : `, found ${found.length}`));
-    }
-    const native = n >= CHUNK ? nativeAddon() : null;
+    checkUint32Array("values", values, n, this.path);
+    if (found !== undefined) checkUint8Array("found", found, n, this.path);
+    checkUint32("missing", missing, this.path);
+    const native = n >= CHUNK && this.#mapping!.live ? nativeAddon() : null;
     if (native !== null) return this.#getManyNative(native, keys, values, found, missing);
+    if (this.#region.windows.length > 1) return this.#getManyOneByOne(keys, values, found, missing, 0, n);
     const hashes = this.#chunkHashes;
     const homes = this.#chunkHomes;
     let hits = 0;
-    // One seq check per chunk of keys, not per key: two atomic loads cost as much as a probe.
-    // A chunk that a write overlapped is answered again key by key, so a busy writer cannot
-    // starve it.
+    // One seq check per chunk of keys, not per key: two loads of seq cost as much as a probe.
+    // A chunk that a write overlapped (or whose probe used up its reach) is answered again key
+    // by key, so a busy writer cannot starve it.
     for (let base = 0; base < n; base += CHUNK) {
       const end = base + CHUNK < n ? base + CHUNK : n;
       const header = this.#header;
-      const slots = this.#slots;
+      const slots = this.#region.windows[0];
       const capacity = this.#capacity;
+      const reachWords = this.#reach * WORDS;
       const seq = loadSeq(header);
       if ((seq & 1) === 0) {
         // First the hashes and home slots of the whole chunk, loading each home slot: these
@@ -242,52 +386,64 @@ export class IdIndex implements Iterable<[number, number]> {
         // prefetch instruction). Then the probes, which find their lines in cache.
         let touched = 0;
         for (let k = base; k < end; k++) {
-          const hash = hash32(keys[k]);
-          const home = homeSlot(hash, capacity) * SLOT_WORDS;
+          const hash = hashOf(keys[k]);
+          const home = homeOf(hash, capacity) * WORDS;
           hashes[k - base] = hash;
           homes[k - base] = home;
           touched ^= slots[home];
         }
         this.#touched = touched;
         let chunkHits = 0;
+        let undecided = false;
         for (let k = base; k < end; k++) {
           const hash = hashes[k - base];
           let value = missing;
           let hit = 0;
-          if (hash === EMPTY_HASH) {
-            if ((header[W.state] & STATE_ESCAPED) !== 0) {
-              value = header[W.escapedValue];
+          if (hash === EMPTY) {
+            if ((header[STATE] & ESCAPED) !== 0) {
+              value = header[ESCAPED_VALUE];
               hit = 1;
             }
           } else {
-            const i = findFrom(slots, homes[k - base], hash);
+            const home = homes[k - base];
+            const i = probe(slots, home, home + reachWords, hash);
             if (i >= 0) {
               value = slots[i + 1];
               hit = 1;
+            } else if (i === NOT_DECIDED) {
+              undecided = true;
+              break;
             }
           }
           values[k] = value;
           if (found !== undefined) found[k] = hit;
           chunkHits += hit;
         }
-        if (loadSeq(header) === seq) {
+        if (!undecided && loadSeq(header) === seq) {
           hits += chunkHits;
           continue;
         }
       }
-      for (let k = base; k < end; k++) {
-        const value = this.get(keys[k]);
-        values[k] = value === undefined ? missing : value;
-        if (found !== undefined) found[k] = value === undefined ? 0 : 1;
-        if (value !== undefined) hits++;
-      }
+      hits += this.#getManyOneByOne(keys, values, found, missing, base, end);
+    }
+    return hits;
+  }
+
+  #getManyOneByOne(keys: Uint32Array, values: Uint32Array, found: Uint8Array | undefined, missing: number, from: number, to: number): number {
+    let hits = 0;
+    for (let k = from; k < to; k++) {
+      const value = this.get(keys[k]);
+      values[k] = value === undefined ? missing : value;
+      if (found !== undefined) found[k] = value === undefined ? 0 : 1;
+      if (value !== undefined) hits++;
     }
     return hits;
   }
 
   /**
    * getMany through the addon, which probes with software prefetch. It stops before a chunk
-   * that a write overlapped; that chunk is answered here key by key, and the addon resumes.
+   * that a write overlapped or whose probe used up its reach; that chunk is answered here key
+   * by key (through the protocol, which follows a retired file), and the addon resumes.
    */
   #getManyNative(native: NativeAddon, keys: Uint32Array, values: Uint32Array, found: Uint8Array | undefined, missing: number): number {
     const n = keys.length;
@@ -295,58 +451,17 @@ export class IdIndex implements Iterable<[number, number]> {
     let hits = 0;
     let from = 0;
     while (from < n) {
-      native.getMany(this.#header, this.#slots, this.#capacity, keys, values, found ?? null, missing, from, n, result);
+      const m = this.#mapping!;
+      native.getMany(m.id, this.#layout.headerBytes, this.#capacity, this.#slotCount, this.#reach, keys, values,
+        found ?? null, missing, from, n, result);
       hits += result[0];
       const stop = result[1];
       if (stop >= n) break;
       const end = stop + CHUNK < n ? stop + CHUNK : n;
-      for (let k = stop; k < end; k++) {
-        const value = this.get(keys[k]);
-        values[k] = value === undefined ? missing : value;
-        if (found !== undefined) found[k] = value === undefined ? 0 : 1;
-        if (value !== undefined) hits++;
-      }
+      hits += this.#getManyOneByOne(keys, values, found, missing, stop, end);
       from = end;
     }
     return hits;
-  }
-
-  /**
-   * The slow path of a lookup whose seq check failed: RETRY to probe again, ACCEPT its answer,
-   * or CONFIRM it by probing once more. A changed seq means a write overlapped the probe:
-   * retry. An odd seq that does not change for STALL_MS means the writer stopped
-   * mid-operation (killed, or descheduled): every state between two of its stores is a valid
-   * table (§11.3), so an answer that a second probe repeats is right. A retired file is
-   * followed to its replacement.
-   */
-  #settle(seq: number): Verdict {
-    const header = this.#header;
-    if ((header[W.state] & STATE_RETIRED) !== 0 && this.#follow()) return RETRY;
-    const now = Atomics.load(header, W.seq);
-    if (now !== seq) return RETRY;
-    if ((seq & 1) === 0) return ACCEPT;
-    if ((header[W.state] & STATE_RETIRED) !== 0) return ACCEPT; // final: no writer touches a retired file
-    return this.#stall.expired(seq) ? CONFIRM : RETRY;
-  }
-
-  /** Maps the file that replaced this one, if the path names another file now. */
-  #follow(): boolean {
-    const t = performance.now();
-    if (t - this.#lastFollow < FOLLOW_EVERY_MS) return false;
-    this.#lastFollow = t;
-    let inode: number;
-    try {
-      inode = fs.statSync(this.path).ino;
-    } catch {
-      return false; // no replacement yet (or the path was removed): keep answering from this file
-    }
-    if (inode === this.#inode) return false;
-    try {
-      this.#attach();
-    } catch {
-      return false; // the replacement is not readable yet: keep the retired file, try again later
-    }
-    return true;
   }
 
   /**
@@ -355,17 +470,20 @@ export class IdIndex implements Iterable<[number, number]> {
    */
   *entries(): IterableIterator<[number, number]> {
     this.#check();
-    if ((this.#header[W.state] & STATE_RETIRED) !== 0) this.#follow();
+    this.#followIfReplaced();
     const header = this.#header;
-    if ((header[W.state] & STATE_ESCAPED) !== 0) yield [ESCAPED_KEY, header[W.escapedValue]];
-    const slots = this.#slots;
-    let previous = EMPTY_HASH;
-    for (let i = 0; i < slots.length; i += SLOT_WORDS) {
-      const hash = slots[i];
-      // A repeat of the previous hash is a tombstone (§5.1).
-      if (hash !== EMPTY_HASH && hash !== previous) yield [unhash32(hash), slots[i + 1]];
-      previous = hash;
-      if (this.#buffer === null) this.#closed();
+    const region = this.#region;
+    if ((header[W_STATE] & STATE_ESCAPED) !== 0) yield [ESCAPED_KEY, header[W_ESCAPED]];
+    let previous = NO_PREVIOUS;
+    for (let k = 0; k < region.windows.length; k++) {
+      const words = region.windows[k];
+      const own = (Math.min(region.slotCount, (k + 1) * SEGMENT) - k * SEGMENT) * WORDS;
+      for (let i = 0; i < own; i += WORDS) {
+        const hash = words[i];
+        if (isEntry(previous, hash)) yield [unhash32(hash), words[i + 1]];
+        previous = hash;
+        if (this.#mapping === null) this.#closed();
+      }
     }
   }
 
@@ -382,13 +500,16 @@ export class IdIndex implements Iterable<[number, number]> {
   }
 
   forEach(callback: (value: number, key: number, index: IdIndex) => void): void {
+    if (typeof callback !== "function") throw invalid(`callback must be a function, not ${describeValue(callback)}`, this.path);
     for (const [key, value] of this.entries()) callback(value, key, this);
   }
 
-  /** The header's numbers, as `idx info` prints them. */
+  /** The header's numbers, as `idx info` prints them. O(1). */
   info(): IndexInfo {
     this.#check();
-    return describe(this.path, readHeader(this.#buffer!, this.#buffer!.length, this.path), this.#buffer!.length);
+    this.#followIfReplaced();
+    const m = this.#mapping!;
+    return describeHeader(this.path, headerOf(m, this.path), m.size, m.live ? "mapped" : "copied");
   }
 
   /**
@@ -397,31 +518,34 @@ export class IdIndex implements Iterable<[number, number]> {
    */
   verify(): VerifyReport {
     this.#check();
-    return verifyMapped(this.#buffer!, this.path);
+    this.#followIfReplaced();
+    return verifyMapping(this.#mapping!, this.path);
   }
 
   /**
-   * Releases the index. Later calls throw ERR_IDX_CLOSED. The mapping itself is returned to the
-   * system when the garbage collector frees it.
+   * Releases the index and its mapping now: the file is let go (its disk space, if it was
+   * deleted, comes back once no other reader holds it). Later calls throw ERR_IDX_CLOSED.
    */
   close(): void {
-    releaseMapping(this.#buffer);
-    this.#buffer = null;
-    this.#slots = EMPTY_WORDS;
+    this.#mapping?.release();
+    this.#mapping = null;
+    this.#holder.mapping = null;
+    dropped.unregister(this.#holder);
     this.#header = EMPTY_WORDS;
+    this.#region = SlotRegion.of(EMPTY_WORDS.subarray(0, 0));
     this.#installLookups();
   }
 
   get closed(): boolean {
-    return this.#buffer === null;
+    return this.#mapping === null;
   }
 
   toString(): string {
-    return this.#buffer === null ? `IdIndex(${this.path}, closed)` : `IdIndex(${this.path}, ${this.size} entries)`;
+    return this.#mapping === null ? `IdIndex(${this.path}, closed)` : `IdIndex(${this.path}, ${this.size} entries)`;
   }
 
   #check(): void {
-    if (this.#buffer === null) this.#closed();
+    if (this.#mapping === null) this.#closed();
   }
 
   #closed(): never {
@@ -429,16 +553,78 @@ export class IdIndex implements Iterable<[number, number]> {
   }
 }
 
-export function describe(path: string, h: Header, size: number): IndexInfo {
+/**
+ * The lookup of a one-window index: §5.3 bounded by the reach, between two loads of seq
+ * (§11.7). A named factory so that the hot loop has a name in profiles and editors.
+ */
+function makeGet(ix: IdIndex, header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number) {
+  return (key: number): number | undefined => {
+    if (typeof key !== "number" || (key >>> 0) !== key) return undefined;
+    const hash = hashOf(key);
+    const s1 = loadSeq(header);
+    let value: number | undefined;
+    let i = -1;
+    if (hash !== EMPTY) {
+      const home = homeOf(hash, capacity) * WORDS;
+      i = probe(slots, home, home + reachWords, hash);
+      if (i >= 0) value = slots[i + 1];
+    } else if ((header[STATE] & ESCAPED) !== 0) {
+      value = header[ESCAPED_VALUE];
+    }
+    const s2 = loadSeq(header);
+    if (s1 === s2 && (s1 & 1) === 0 && i !== NOT_DECIDED) return value;
+    return ix.slowGet(hash, s1, s2, value, i === NOT_DECIDED);
+  };
+}
+
+/** makeGet for a file of several windows (past SEGMENT_SLOTS slots: 2 GiB of slots). */
+function makeWindowedGet(ix: IdIndex, header: Uint32Array, windows: readonly Uint32Array[], capacity: number, reachWords: number) {
+  return (key: number): number | undefined => {
+    if (typeof key !== "number" || (key >>> 0) !== key) return undefined;
+    const hash = hashOf(key);
+    const s1 = loadSeq(header);
+    let value: number | undefined;
+    let i = -1;
+    if (hash !== EMPTY) {
+      const home = homeOf(hash, capacity);
+      const k = Math.floor(home / SEGMENT);
+      const slots = windows[k];
+      const local = (home - k * SEGMENT) * WORDS;
+      // A probe that could run past this window's overlap takes the slow path (it crosses).
+      i = local + reachWords < slots.length || k === windows.length - 1 ? probe(slots, local, local + reachWords, hash) : NOT_DECIDED;
+      if (i >= 0) value = slots[i + 1];
+    } else if ((header[STATE] & ESCAPED) !== 0) {
+      value = header[ESCAPED_VALUE];
+    }
+    const s2 = loadSeq(header);
+    if (s1 === s2 && (s1 & 1) === 0 && i !== NOT_DECIDED) return value;
+    return ix.slowGet(hash, s1, s2, value, i === NOT_DECIDED);
+  };
+}
+
+function lostError(path: string, why: string, cause?: unknown): IdxError {
+  return new IdxError("ERR_IDX_CORRUPT", `the index file was truncated or rewritten in place while it was open, and cannot be reopened: ${why}`, {
+    path, cause,
+    hint: "Something wrote over the live file (cp over it, say). Deploy a new index with `idx cp NEW FILE` or a rename (mv), which readers follow.",
+  });
+}
+
+export function describeHeader(path: string, h: Header, size: number, access: "mapped" | "copied"): IndexInfo {
+  const count = sizeOf(h);
   return {
     path,
     version: `${h.major}.${h.minor}`,
-    count: h.count,
+    count,
     capacity: h.capacity,
     slotCount: h.slotCount,
-    load: h.count / h.capacity,
+    load: count / h.capacity,
     fileBytes: size,
-    bytesPerEntry: h.count === 0 ? null : size / h.count,
-    seq: h.seq,
+    bytesPerEntry: count === 0 ? null : size / count,
+    writes: Math.floor(h.seq / 2),
+    reach: h.major === 1 ? null : h.reach,
+    access,
   };
 }
+
+/** Which paths this process takes (native addon or JavaScript), for `idx info`. */
+export { engine };

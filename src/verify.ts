@@ -1,34 +1,26 @@
 /**
- * The full check of spec/FORMAT.md §9.2: the header, every block checksum and every table
- * invariant. O(file size); open() does none of this.
+ * The full check of spec/FORMAT.md §9.2 on a file: maps it, and runs core/checks.ts over the
+ * header, every block checksum and every table invariant. O(file size); open() does none of it.
  */
-import { crc32 } from "./crc32";
-import { IdxError } from "./errors";
-import {
-  BLOCK_BYTES, CHECKSUM_BYTES, EMPTY_HASH, H, HEADER_BYTES, Header, SLOT_BYTES, SLOT_WORDS,
-  STATE_RESERVED_BITS, VERSION_MINOR, blockCount, checksumsOffset, hex8, readHeader,
-} from "./format";
-import { homeSlot } from "./hash";
-import { mapFile } from "./mmap";
+import { Problem, Problems, TableScan, checkBlocks, checkReserved, checkTable, isInterrupted } from "./core/checks";
+import { IdxError } from "./core/errors";
+import { CELL_SEQ, Header, blockCount, checksumsOffset, snapshotHeader } from "./core/format";
+import { BytesFile, Mapping, headerOf, openMapping, regionOf } from "./os/mapping";
 
-export interface VerifyProblem {
-  /** Byte offset in the file where the problem is. */
-  offset: number;
-  message: string;
-}
+export type VerifyProblem = Problem;
 
 export interface VerifyReport {
   ok: boolean;
   path: string;
-  /** What is wrong, first problems first; at most MAX_PROBLEMS of them. */
+  /** The format version, when the header could be read. */
+  version?: string;
+  /** What is wrong, first problems first; at most 20 of them. */
   problems: VerifyProblem[];
-  /** The header, when it could be read. */
-  header?: Header;
   /** Live entries found by the scan (escaped key included). */
   entries: number;
   /** Slots that repeat their predecessor: left by a writer stopped mid-operation (§5.1). */
   tombstones: number;
-  /** A writer stopped mid-operation: its blocks' checksums and the count may lag (§11.3). */
+  /** A writer stopped mid-operation: its blocks' checksums and the count may lag (§9.2). */
   interrupted: boolean;
   /** Blocks that writer was changing; their checksums are not compared. */
   dirtyBlocks: number;
@@ -36,24 +28,40 @@ export interface VerifyReport {
   retired: boolean;
 }
 
-const MAX_PROBLEMS = 20;
+/** What verify learns, for the writer (recovery and rehash refuse to build on damage). */
+export interface VerifyDetail {
+  report: VerifyReport;
+  header?: Header;
+  scan?: TableScan;
+  /** The first block whose checksum fails (outside the dirty blocks), or -1. */
+  firstBadBlock: number;
+}
 
 /** Maps `path` and checks all of it. Never throws for a bad file: problems are reported. */
 export function verifyFile(path: string): VerifyReport {
-  let buffer: Buffer;
+  let mapping: Mapping;
   try {
-    buffer = mapFile(path, false, "sequential").buffer;
+    mapping = openMapping(path, { sequential: true });
   } catch (e) {
-    if (e instanceof IdxError && e.code !== "ERR_IDX_IO") return failed(path, e);
+    if (e instanceof IdxError && e.code !== "ERR_IDX_IO" && e.code !== "ERR_IDX_INVALID_ARGUMENT" && e.code !== "ERR_IDX_NO_ADDON") {
+      return failed(path, e).report;
+    }
     throw e;
   }
-  return verifyMapped(buffer, path);
+  try {
+    return verifyMapping(mapping, path);
+  } finally {
+    mapping.release();
+  }
 }
 
-function failed(path: string, e: IdxError): VerifyReport {
+function failed(path: string, e: IdxError): VerifyDetail {
   return {
-    ok: false, path, problems: [{ offset: e.offset ?? 0, message: e.message }],
-    entries: 0, tombstones: 0, interrupted: false, dirtyBlocks: 0, retired: false,
+    report: {
+      ok: false, path, problems: [{ offset: e.offset ?? 0, message: e.message.split("\n")[0] }],
+      entries: 0, tombstones: 0, interrupted: false, dirtyBlocks: 0, retired: false,
+    },
+    firstBadBlock: -1,
   };
 }
 
@@ -61,116 +69,64 @@ function failed(path: string, e: IdxError): VerifyReport {
  * Checks a mapped file. A writer working on it meanwhile can make a check fail that would pass
  * a moment later; a failed check during which the file changed is run again, up to 3 times.
  */
-export function verifyMapped(file: Buffer, path: string): VerifyReport {
+export function verifyMapping(mapping: Mapping, path: string): VerifyReport {
+  return verifyDetail(mapping, path).report;
+}
+
+/** Checks a file image held in memory. */
+export function verifyBytes(bytes: Uint8Array, path: string): VerifyReport {
+  return verifyMapping(new BytesFile(bytes), path);
+}
+
+export function verifyDetail(mapping: Mapping, path: string): VerifyDetail {
   for (let attempt = 1; ; attempt++) {
-    const before = seqOf(file);
-    const report = verifyOnce(file, path);
-    if (report.ok || seqOf(file) === before) return report;
+    const before = seqOf(mapping);
+    const detail = verifyOnce(mapping, path);
+    if (detail.report.ok || seqOf(mapping) === before) return detail;
     if (attempt === 3) {
-      report.problems.push({ offset: H.seqCell, message: "the index changed while it was being verified (a writer is working on it); verify again when it is done" });
-      return report;
+      detail.report.problems.push({ offset: CELL_SEQ, message: "the index changed while it was being verified (a writer is working on it); verify again when it is done" });
+      return detail;
     }
   }
 }
 
-function seqOf(file: Buffer): number {
-  if (file.length < HEADER_BYTES) return 0;
-  if ((file.byteOffset & 3) !== 0) return file.readUInt32LE(H.seqCell);
-  return Atomics.load(new Uint32Array(file.buffer, file.byteOffset, HEADER_BYTES / 4), H.seqCell / 4);
+function seqOf(mapping: Mapping): number {
+  if (mapping.size < CELL_SEQ + 4) return 0;
+  const b = mapping.bytes(CELL_SEQ, 4);
+  return Atomics.load(new Uint32Array(b.buffer, b.byteOffset, 1), 0);
 }
 
-function verifyOnce(file: Buffer, path: string): VerifyReport {
+function verifyOnce(mapping: Mapping, path: string): VerifyDetail {
   let header: Header;
+  let headerBytes: Uint8Array;
   try {
-    header = readHeader(file, file.length, path);
+    headerBytes = snapshotHeader(mapping.bytes(0, Math.min(mapping.size, 128)));
+    header = headerOf(mapping, path);
   } catch (e) {
     if (e instanceof IdxError) return failed(path, e);
     throw e;
   }
-  const problems: VerifyProblem[] = [];
-  const report = (offset: number, message: string): boolean => {
-    if (problems.length < MAX_PROBLEMS) problems.push({ offset, message });
-    return problems.length < MAX_PROBLEMS;
-  };
-  const interrupted = (header.seq & 1) === 1 || header.dirtyBlockCount > 0;
-
-  checkHeaderFields(file, header, report);
-  checkBlocks(file, header, report);
-  const scan = checkTable(file, header, interrupted, report);
-
+  const problems = new Problems();
+  const region = regionOf(mapping, header.layout, header.slotCount);
+  const checksums = mapping.bytes(checksumsOffset(header.layout, header.slotCount), blockCount(header.slotCount) * 4);
+  checkReserved(headerBytes, header, problems);
+  const firstBadBlock = checkBlocks(region, checksums, header, problems);
+  const scan = checkTable(region, header, problems);
   return {
-    ok: problems.length === 0,
-    path,
-    problems,
+    report: {
+      ok: problems.list.length === 0,
+      path,
+      version: `${header.major}.${header.minor}`,
+      problems: problems.list,
+      entries: scan.entries + (header.escapedPresent ? 1 : 0),
+      tombstones: scan.tombstones,
+      interrupted: isInterrupted(header),
+      dirtyBlocks: header.dirtyCount,
+      retired: header.retired,
+    },
     header,
-    entries: scan.entries,
-    tombstones: scan.tombstones,
-    interrupted,
-    dirtyBlocks: header.dirtyBlockCount,
-    retired: header.retired,
+    scan,
+    firstBadBlock,
   };
 }
 
-type Report = (offset: number, message: string) => boolean;
-
-function checkHeaderFields(file: Buffer, h: Header, report: Report): void {
-  // Bits and bytes a newer minor may define are only checked against the minor that reserves them.
-  if (h.minor !== VERSION_MINOR) return;
-  for (let o = H.reserved; o < H.headerChecksum; o++) {
-    if (file[o] !== 0) {
-      report(o, `reserved header byte at offset ${o} is ${file[o]}, not 0`);
-      break;
-    }
-  }
-  const state = file.readUInt32LE(H.stateCell);
-  if ((state & STATE_RESERVED_BITS) !== 0) report(H.stateCell, `reserved state bits set: 0x${hex8(state)}`);
-}
-
-function checkBlocks(file: Buffer, h: Header, report: Report): void {
-  const blocks = blockCount(h.slotCount);
-  const slotsEnd = checksumsOffset(h.slotCount);
-  for (let b = 0; b < blocks; b++) {
-    if (b >= h.dirtyFirstBlock && b < h.dirtyFirstBlock + h.dirtyBlockCount) continue;
-    const start = HEADER_BYTES + b * BLOCK_BYTES;
-    const end = Math.min(start + BLOCK_BYTES, slotsEnd);
-    const at = slotsEnd + b * CHECKSUM_BYTES;
-    const stored = file.readUInt32LE(at);
-    const actual = crc32(file.subarray(start, end));
-    if (stored !== actual && !report(at, `block ${b} (bytes ${start}..${end - 1}) fails its checksum: stored 0x${hex8(stored)}, computed 0x${hex8(actual)}`)) return;
-  }
-}
-
-function checkTable(file: Buffer, h: Header, interrupted: boolean, report: Report): { entries: number; tombstones: number } {
-  const slots = new Uint32Array(file.buffer, file.byteOffset + HEADER_BYTES, h.slotCount * SLOT_WORDS);
-  const at = (s: number) => HEADER_BYTES + s * SLOT_BYTES;
-  let entries = h.escapedPresent ? 1 : 0;
-  let tombstones = 0;
-  let previous = EMPTY_HASH; // hash word of the previous slot
-  let lastEntry = -1; // hash of the last entry, for order across empty slots
-  let lastEmptySlot = -1;
-  for (let s = 0; s < h.slotCount; s++) {
-    const hash = slots[s * SLOT_WORDS];
-    const value = slots[s * SLOT_WORDS + 1];
-    if (hash === EMPTY_HASH) {
-      lastEmptySlot = s;
-      if (value !== 0 && !report(at(s) + 4, `empty slot ${s} has value ${value} (must be 0)`)) break;
-    } else if (hash === previous) {
-      tombstones++;
-      if (!interrupted && !report(at(s), `slot ${s} repeats the hash of slot ${s - 1}, but no write was interrupted`)) break;
-    } else {
-      entries++;
-      if (lastEntry >= 0 && hash <= lastEntry &&
-        !report(at(s), `slot ${s} hash 0x${hex8(hash)} is not above the previous entry's 0x${hex8(lastEntry)}: slots must be sorted by hash`)) break;
-      const home = homeSlot(hash, h.capacity);
-      if (home > s && !report(at(s), `slot ${s} holds an entry whose home slot is ${home}, after it`)) break;
-      if (home <= lastEmptySlot && !report(at(s), `slot ${s} is unreachable: empty slot ${lastEmptySlot} lies between it and its home slot ${home}`)) break;
-      lastEntry = hash;
-    }
-    previous = hash;
-  }
-  if (slots[(h.slotCount - 1) * SLOT_WORDS] !== EMPTY_HASH) report(at(h.slotCount - 1), "the last slot is not empty");
-  // An interrupted operation may have moved slots without updating the count: it is off by at most one.
-  const countOff = Math.abs(entries - h.count);
-  if (countOff > (interrupted ? 1 : 0)) report(H.stateCell, `header count is ${h.count} but the table holds ${entries} entries`);
-  return { entries, tombstones };
-}

@@ -302,6 +302,10 @@ describe("replacing an existing index", () => {
     expectIndexMatches(before, oldMap, [5000, 6000, MAX_U32]);
     await build(newMap, out);
     const after = IdIndex.open(out);
+    if (after.info().access === "copied") {
+      // Without the addon a reader holds a copy, which its timer reads again within 100 ms.
+      for (let i = 0; i < 100 && before.get(2500) !== newMap.get(2500); i++) await new Promise((r) => setTimeout(r, 20));
+    }
     expectIndexMatches(before, newMap, [0, 1, 2499, 5500]);
     expectIndexMatches(after, newMap, [0, 1, 2499, 5500]);
     before.close();

@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { hash32, homeSlot, unhash32 } from "../src/hash";
-import { EMPTY_HASH, ESCAPED_KEY, H, HEADER_BYTES, SLOT_WORDS, buildCapacity } from "../src/format";
-import { encodeIndex } from "../src/encode";
+import { hash32, homeSlot, unhash32 } from "../src/core/hash";
+import { EMPTY_HASH, ESCAPED_KEY, LAYOUT_V2, SLOT_WORDS, buildCapacity } from "../src/core/format";
+import { encodeIndex } from "../src/core/encode";
 import { SPEC_ESCAPED_KEY } from "./helpers/keys";
 
 /** The test-vector table of spec/FORMAT.md §4, read from the spec itself. */
@@ -27,7 +27,7 @@ function specVectors(): { key: number; hash: number; homes: [number, number][] }
 
 describe("§1 CRC-32 is zlib's", () => {
   it("for every length from 0 to 600 bytes (the JS loop below 512, zlib above) and the check value", async () => {
-    const { crc32 } = await import("../src/crc32");
+    const { crc32 } = await import("../src/core/crc32");
     const zlib = await import("node:zlib");
     expect(crc32(new TextEncoder().encode("123456789"))).toBe(0xcbf43926);
     const data = new Uint8Array(600);
@@ -75,8 +75,8 @@ describe("§4 the hash is a bijection and unhash is its inverse", () => {
 });
 
 describe("§4 home(h) = (h * capacity) >> 32 exactly, and is monotone", () => {
-  it("matches 64-bit arithmetic for capacities up to the v1 limit", () => {
-    const caps = [1, 2, 3, 7, 14, 1000, 65535, 65536, 65537, 1 << 24, 268173559, 268435455];
+  it("matches exact 65-bit arithmetic for capacities up to the version 2 limit (2^33)", () => {
+    const caps = [1, 2, 3, 7, 14, 1000, 65535, 65536, 65537, 1 << 24, 268173559, 268435455, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, 4908534053, 5726623062, 2 ** 33 - 1, 2 ** 33];
     const hashes = [0, 1, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
     for (let i = 0; i < 2000; i++) hashes.push(hash32(i));
     for (const c of caps) {
@@ -102,9 +102,9 @@ describe("§4 home(h) = (h * capacity) >> 32 exactly, and is monotone", () => {
 function meanDisplacement(keys: Uint32Array): number {
   const n = keys.length;
   const file = encodeIndex(keys.slice(), new Uint32Array(n), n);
-  const capacity = file.readUInt32LE(H.capacity);
-  const slotCount = file.readUInt32LE(H.slotCount);
-  const slots = new Uint32Array(file.buffer, file.byteOffset + HEADER_BYTES, slotCount * SLOT_WORDS);
+  const capacity = file.readUInt32LE(16);
+  const slotCount = file.readUInt32LE(24);
+  const slots = new Uint32Array(file.buffer, file.byteOffset + LAYOUT_V2.headerBytes, slotCount * SLOT_WORDS);
   let total = 0;
   let entries = 0;
   for (let s = 0; s < slotCount; s++) {
@@ -153,10 +153,9 @@ describe("§4 structured key sets spread like random ones", () => {
 
 describe("§7 the addon's hashing, sort and placement give the bytes the JS builder gives", () => {
   it("for random, sequential, strided and duplicate-heavy key sets, with and without the escaped key", async () => {
-    const { requireNativeAddon } = await import("../src/native");
-    const { hashSortJs } = await import("../src/encode");
-    const { placeSorted, placedEnd } = await import("../src/table");
-    const native = requireNativeAddon(); // built by npm install
+    const { requireNativeAddon } = await import("../src/os/native");
+    const { hashSortJs, placeSortedJs } = await import("../src/core/encode");
+    const native = requireNativeAddon("this test"); // built by npm install
 
     const sets: Record<string, (i: number) => number> = {
       random: (i) => hash32(i * 7 + 1),
@@ -180,7 +179,7 @@ describe("§7 the addon's hashing, sort and placement give the bytes the JS buil
       const nk = k.slice();
       const nv = v.slice();
       const nr = new Float64Array(3);
-      native!.hashSort(nk, nv, n, nr);
+      native.hashSort(nk, nv, n, nr);
       expect([...nr], `${name}: count, escaped key`).toEqual([...jr]);
       const unique = jr[0];
       // Against a Map of the same pairs: one hash per key, the last value wins.
@@ -196,16 +195,21 @@ describe("§7 the addon's hashing, sort and placement give the bytes the JS buil
       for (let i = 0; i < unique; i++) {
         if (model.get(unhash32(uh[i])) !== uv[i]) throw new Error(`${name}: hash ${uh[i]} holds ${uv[i]}, not the key's last value`);
       }
-      // Placement of the unique, sorted hashes.
-      const capacity = buildCapacity(unique);
-      const end = placedEnd(uh, unique, capacity);
-      expect(native!.placeSorted(null, uh, uv, unique, capacity, false)).toBe(end);
-      const slotCount = Math.max(capacity, end) + 8;
-      const js = new Uint32Array(slotCount * 2);
-      const c = new Uint32Array(slotCount * 2);
-      placeSorted(js, uh, uv, unique, capacity);
-      native!.placeSorted(c, uh, uv, unique, capacity, true);
-      expect(c, `${name}: placement`).toEqual(js);
+      // Placement of the unique, sorted hashes, at the builder's capacity and at ones past 2^32.
+      for (const capacity of [buildCapacity(unique), 2 ** 32 + 5, 4908534053]) {
+        const js = new Float64Array(2);
+        const c = new Float64Array(2);
+        placeSortedJs(null, uh, uv, unique, capacity, js);
+        native.placeSorted(null, uh, uv, unique, capacity, c);
+        expect([...c], `${name} at ${capacity}: end and reach`).toEqual([...js]);
+        if (capacity > 1e6) continue;
+        const slotCount = Math.max(capacity, js[0]) + 8;
+        const jsSlots = new Uint32Array(slotCount * 2);
+        const cSlots = new Uint32Array(slotCount * 2);
+        placeSortedJs(jsSlots, uh, uv, unique, capacity, js);
+        native.placeSorted(cSlots, uh, uv, unique, capacity, c);
+        expect(cSlots, `${name}: placement`).toEqual(jsSlots);
+      }
     }
   });
 });

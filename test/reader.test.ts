@@ -237,7 +237,7 @@ describe("info()", () => {
       const info = ix.info();
       const size = statSync(path).size;
       expect(info.version).toBe(`${VERSION_MAJOR}.${VERSION_MINOR}`);
-      expect(VERSION_MAJOR).toBe(1);
+      expect(VERSION_MAJOR).toBe(2);
       expect(info.count).toBe(n);
       expect(info.count).toBe(ix.size);
       expect(info.fileBytes).toBe(size);
@@ -287,7 +287,7 @@ describe("open() refuses what is not an intact index, with a typed error naming 
     expectIdxError(() => IdIndex.open(path), "ERR_IDX_NOT_AN_INDEX", path);
   });
 
-  it("foreign files (text, PNG, one byte, 64+ bytes of zeros or 0xFF): ERR_IDX_NOT_AN_INDEX", () => {
+  it("foreign files (text, PNG, one byte, 128+ bytes of zeros or 0xFF): ERR_IDX_NOT_AN_INDEX", () => {
     const foreign: [string, Uint8Array][] = [
       ["text", Buffer.from("1\t2\n3\t4\n".repeat(40))],
       ["png", PNG_HEADER],
@@ -326,7 +326,7 @@ describe("open() refuses what is not an intact index, with a typed error naming 
     const big = fresh("big");
     await build(Array.from({ length: 3000 }, (_, i) => [i, i] as [number, number]), big, { sync: false });
     const bytes = readFileSync(big);
-    const lengths = [64, 65, 4096 + 64, 4096 * 2 + 64, 4096 * 2 + 63, bytes.length - 4, bytes.length - 1];
+    const lengths = [OFF.slots, OFF.slots + 1, 4096 + OFF.slots, 4096 * 2 + OFF.slots, 4096 * 2 + OFF.slots - 1, bytes.length - 4, bytes.length - 1];
     for (const length of lengths) {
       const path = writeVariant(bytes.subarray(0, length), "big-cut");
       expectIdxError(() => IdIndex.open(path), "ERR_IDX_TRUNCATED", path);
@@ -341,7 +341,7 @@ describe("open() refuses what is not an intact index, with a typed error naming 
   });
 
   it("a newer major version (header checksum fixed): ERR_IDX_UNSUPPORTED_VERSION", () => {
-    for (const major of [2, 3, 0xffff]) {
+    for (const major of [3, 4, 0xffff]) {
       const bytes = ownCopy(good);
       bytes.writeUInt16LE(major, OFF.major);
       fixHeaderChecksum(bytes);
@@ -351,11 +351,11 @@ describe("open() refuses what is not an intact index, with a typed error naming 
     }
   });
 
-  it("the major-version test edits are real: with major set back to 1 and the checksum fixed, the file opens", () => {
+  it("the major-version test edits are real: with major set back to 2 and the checksum fixed, the file opens", () => {
     const bytes = ownCopy(good);
-    bytes.writeUInt16LE(2, OFF.major);
+    bytes.writeUInt16LE(3, OFF.major);
     fixHeaderChecksum(bytes);
-    bytes.writeUInt16LE(1, OFF.major);
+    bytes.writeUInt16LE(2, OFF.major);
     fixHeaderChecksum(bytes);
     expect(bytes.equals(good)).toBe(true);
     const ix = IdIndex.open(writeVariant(bytes, "major1"));
@@ -364,11 +364,11 @@ describe("open() refuses what is not an intact index, with a typed error naming 
   });
 
   it("a newer major version is refused before its checksum or other fields are judged (spec §9.1, §10)", () => {
-    // A newer major may lay out its header differently: nothing after the version means anything to v1.
+    // A newer major may lay out its header differently: nothing after the version means anything to v2.
     const bytes = ownCopy(good);
-    bytes.fill(0xab, OFF.afterVersion, 64);
-    bytes.writeUInt16LE(2, OFF.major);
-    const path = writeVariant(bytes, "major2-odd");
+    bytes.fill(0xab, OFF.afterVersion, OFF.slots);
+    bytes.writeUInt16LE(3, OFF.major);
+    const path = writeVariant(bytes, "major3-odd");
     expectIdxError(() => IdIndex.open(path), "ERR_IDX_UNSUPPORTED_VERSION", path);
   });
 
@@ -381,8 +381,9 @@ describe("open() refuses what is not an intact index, with a typed error naming 
   });
 
   it("a header whose checksum does not match: ERR_IDX_CHECKSUM", () => {
-    // Every header byte after the magic and the version is covered by a checksum (spec §6.1).
-    for (let byte = OFF.minor; byte < 64; byte++) {
+    // Every header byte from the minor version to the last cell is covered by a checksum (spec
+    // §6.1; the reserved bytes after the cells are verify's, and open() ignores them).
+    for (let byte = OFF.minor; byte < 96; byte++) {
       for (const bit of [0, 5]) {
         const path = writeVariant(withBitFlipped(good, byte * 8 + bit), "badcrc");
         const e = expectIdxError(() => IdIndex.open(path), "ERR_IDX_CHECKSUM", path);
@@ -405,7 +406,7 @@ describe("open() refuses what is not an intact index, with a typed error naming 
 
   it("validates the header only: damaged slots still open, and verify() reports them", () => {
     const bytes = ownCopy(good);
-    bytes[64 + 4] ^= 0x01; // the value word of slot 0
+    bytes[OFF.slots + 4] ^= 0x01; // the value word of slot 0
     const path = writeVariant(bytes, "slotdamage");
     const ix = IdIndex.open(path);
     const report = ix.verify();

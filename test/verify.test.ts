@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ESCAPED_KEY, IdIndex, IdxError, build, verify } from "../src/index";
-import { verifyMapped } from "../src/verify";
+import { verifyBytes } from "../src/verify";
 import { OFF, PNG_HEADER, fixHeaderChecksum, ownCopy, slotCountOf, withBitFlipped } from "./helpers/bytes";
 import { rng, withValues } from "./helpers/keys";
 import { makeTempDir, removeTempDirs } from "./helpers/tmp";
@@ -52,7 +52,7 @@ describe("intact indexes", () => {
 
   it("the small fixture really is small and the multi-block one really has several blocks", () => {
     expect(small.length).toBeLessThan(4096);
-    expect(multi.length).toBeGreaterThan(2 * 4096 + 64);
+    expect(multi.length).toBeGreaterThan(2 * 4096 + OFF.slots);
   });
 
   it("an empty index is ok", async () => {
@@ -74,7 +74,7 @@ describe("intact indexes", () => {
 
 describe("every single flipped bit is caught", () => {
   function expectDamaged(bytes: Buffer, what: string, wrong: string[]): void {
-    const report = verifyMapped(bytes, "flipped.idx");
+    const report = verifyBytes(bytes, "flipped.idx");
     if (report.ok) wrong.push(`${what}: verify says ok`);
     else if (report.problems.length === 0) wrong.push(`${what}: not ok but no problem listed`);
     else {
@@ -86,7 +86,7 @@ describe("every single flipped bit is caught", () => {
   }
 
   it("in a small index: every bit of every byte (header, slots, checksums)", () => {
-    expect(verifyMapped(ownCopy(small), "small.idx").ok).toBe(true);
+    expect(verifyBytes(ownCopy(small), "small.idx").ok).toBe(true);
     const wrong: string[] = [];
     for (let bit = 0; bit < small.length * 8; bit++) {
       expectDamaged(withBitFlipped(small, bit), `byte ${bit >>> 3} bit ${bit & 7}`, wrong);
@@ -95,18 +95,18 @@ describe("every single flipped bit is caught", () => {
   });
 
   it("in a multi-block index: every bit of the header and checksums, the edges of every block, and a random sample", () => {
-    expect(verifyMapped(ownCopy(multi), "multi.idx").ok).toBe(true);
+    expect(verifyBytes(ownCopy(multi), "multi.idx").ok).toBe(true);
     const slotCount = slotCountOf(multi.length);
-    const checksumsAt = 64 + 8 * slotCount;
+    const checksumsAt = OFF.slots + 8 * slotCount;
     const bytes = new Set<number>();
-    for (let b = 0; b < 64; b++) bytes.add(b);
+    for (let b = 0; b < OFF.slots; b++) bytes.add(b);
     for (let b = checksumsAt; b < multi.length; b++) bytes.add(b);
-    for (let block = 64; block < checksumsAt; block += 4096) {
-      for (const d of [0, 1, 4, 7, 4088, 4095, 4096, 4097]) if (block + d < checksumsAt && block + d >= 64) bytes.add(block + d);
+    for (let block = OFF.slots; block < checksumsAt; block += 4096) {
+      for (const d of [0, 1, 4, 7, 4088, 4095, 4096, 4097]) if (block + d < checksumsAt && block + d >= OFF.slots) bytes.add(block + d);
     }
     for (const d of [1, 2, 3, 4, 5, 8]) bytes.add(checksumsAt - d);
     const r = rng(99);
-    for (let i = 0; i < 400; i++) bytes.add(64 + (r() % (checksumsAt - 64)));
+    for (let i = 0; i < 400; i++) bytes.add(OFF.slots + (r() % (checksumsAt - OFF.slots)));
     const wrong: string[] = [];
     for (const byte of bytes) {
       for (let bit = 0; bit < 8; bit++) expectDamaged(withBitFlipped(multi, byte * 8 + bit), `byte ${byte} bit ${bit}`, wrong);
@@ -116,20 +116,24 @@ describe("every single flipped bit is caught", () => {
 
   it("through real files: verify(path) reports flips in the header, a hash word, a value word, the escaped value and a checksum", () => {
     const slotCount = slotCountOf(small.length);
-    const checksumsAt = 64 + 8 * slotCount;
+    const checksumsAt = OFF.slots + 8 * slotCount;
     const places: [string, number][] = [
       ["magic", 0],
       ["major", OFF.major],
       ["minor", OFF.minor],
-      ["header byte 12", 12],
-      ["header byte 24", 24],
-      ["header byte 32", 32],
-      ["header byte 55", 55],
-      ["header byte 61", 61],
-      ["slot 0 hash word", 64],
-      ["slot 0 value word", 68],
-      ["a middle slot", 64 + 8 * (slotCount >> 1) + 2],
-      ["the sentinel slot", 64 + 8 * (slotCount - 1)],
+      ["header checksum", OFF.headerChecksum],
+      ["capacity", OFF.capacity + 1],
+      ["slot count", OFF.slotCount],
+      ["state cell", OFF.state],
+      ["entries cell check", OFF.entries + 7],
+      ["reach cell", OFF.reach],
+      ["dirty count cell", OFF.dirtyCount + 5],
+      ["reserved cell", 88],
+      ["reserved bytes", 100],
+      ["slot 0 hash word", OFF.slots],
+      ["slot 0 value word", OFF.slots + 4],
+      ["a middle slot", OFF.slots + 8 * (slotCount >> 1) + 2],
+      ["the sentinel slot", OFF.slots + 8 * (slotCount - 1)],
       ["the last value word", checksumsAt - 1],
       ["block checksum", checksumsAt],
       ["last byte", small.length - 1],
@@ -145,7 +149,7 @@ describe("every single flipped bit is caught", () => {
   });
 
   it("through real files: ix.verify() on an opened damaged index reports it", () => {
-    const path = variant(withBitFlipped(small, (64 + 8 * 3 + 4) * 8), "flip-open");
+    const path = variant(withBitFlipped(small, (OFF.slots + 8 * 3 + 4) * 8), "flip-open");
     const ix = IdIndex.open(path);
     expect(ix.verify().ok).toBe(false);
     ix.close();
@@ -166,7 +170,7 @@ describe("files that are not intact indexes are reported, not thrown", () => {
 
   it("appended to, empty, text, PNG, newer major: not ok with a problem naming the file", () => {
     const newer = ownCopy(small);
-    newer.writeUInt16LE(2, OFF.major);
+    newer.writeUInt16LE(3, OFF.major);
     fixHeaderChecksum(newer);
     const cases: [string, Uint8Array][] = [
       ["appended", Buffer.concat([small, Buffer.from([0])])],
@@ -206,7 +210,7 @@ describe("a damaged file never crashes or hangs a reader", () => {
     const slotCount = slotCountOf(small.length);
     const r = rng(5);
     const bits = new Set<number>();
-    for (let b = 0; b < 64 * 8; b += 3) bits.add(b);
+    for (let b = 0; b < OFF.slots * 8; b += 3) bits.add(b);
     for (let i = 0; i < 300; i++) bits.add(r() % (small.length * 8));
     const path = join(dir, "damaged-reader.idx");
     const wrong: string[] = [];

@@ -4,7 +4,7 @@ import { inspect } from "node:util";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { IdIndex, IdWriter, IdxError, build, verify } from "../src/index";
-import { H, headerChecksum } from "../src/format";
+import { OFF, fixHeaderChecksum } from "./helpers/bytes";
 import { MAX_U32, SPEC_ESCAPED_KEY, rng, structuredKeySets } from "./helpers/keys";
 import { makeTempDir, removeTempDirs, tempFilesIn } from "./helpers/tmp";
 import { errorOf } from "./helpers/errors";
@@ -372,8 +372,8 @@ describe("§10 version policy for writers", () => {
   it("a newer minor version is read, but not written", () => {
     const path = join(makeTempDir("idx-writer-minor-"), "m.idx");
     const bytes = Buffer.from(readFileSync(join(fixtures, "cluster.idx")));
-    bytes.writeUInt16LE(1, H.minor);
-    bytes.writeUInt32LE(headerChecksum(bytes), H.headerChecksum);
+    bytes.writeUInt16LE(1, OFF.minor);
+    fixHeaderChecksum(bytes);
     writeFileSync(path, bytes);
     const ix = IdIndex.open(path);
     expect(ix.get(6)).toBe(600);

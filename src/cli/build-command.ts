@@ -1,5 +1,5 @@
 import { buildFromText, BuildProgress } from "../build";
-import { removePendingTempFiles } from "../atomic-file";
+import { removePendingTempFiles } from "../os/atomic-file";
 import { EXIT_INTERRUPTED, EXIT_OK, UsageError, parseCommandArgs } from "./io";
 
 export async function run(args: string[]): Promise<number> {

@@ -1,7 +1,7 @@
 import type { IdIndex } from "../reader";
-import { FileLookup } from "../file-lookup";
-import { IdxError } from "../errors";
-import { parseUint32, uint32Problem } from "../parse";
+import { FileLookup } from "../os/file-lookup";
+import { IdxError } from "../core/errors";
+import { parseUint32, uint32Problem } from "../core/parse";
 import { EXIT_NOT_FOUND, EXIT_OK, UsageError, writeOut } from "./io";
 
 export async function run(args: string[]): Promise<number> {

@@ -18,9 +18,11 @@ export async function run(args: string[]): Promise<number> {
     ["capacity", `${info.capacity} home slots`],
     ["slots", `${info.slotCount} (${info.slotCount - info.capacity} spill)`],
     ["load", `${(100 * info.load).toFixed(1)}% (entries / capacity)`],
-    ["writes", `${info.seq >>> 1} in-place operations since built`],
+    ["writes", `${info.writes} in-place operation${info.writes === 1 ? "" : "s"} since built`],
+    ["reach", info.reach === null ? "not recorded (version 1)" : `${info.reach} (no lookup reads more than ${info.reach + 1} slots)`],
     ["file size", `${info.fileBytes} bytes`],
     ["bytes per entry", info.bytesPerEntry === null ? "-" : info.bytesPerEntry.toFixed(2)],
+    ["access", info.access === "mapped" ? "mapped (native addon)" : "copied into memory (no native addon)"],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
   process.stdout.write(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n");

@@ -1,5 +1,5 @@
 /** What every command shares: printing errors the one way the CLI prints them, and exit codes. */
-import { IdxError } from "../errors";
+import { IdxError } from "../core/errors";
 
 export const EXIT_OK = 0;
 export const EXIT_NOT_FOUND = 1;

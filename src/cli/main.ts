@@ -36,7 +36,7 @@ async function dispatch(argv: string[]): Promise<number> {
     return EXIT_OK;
   }
   if (first === "-v" || first === "--version") {
-    const { VERSION_MAJOR, VERSION_MINOR } = require("../format") as typeof import("../format");
+    const { VERSION_MAJOR, VERSION_MINOR } = require("../core/format") as typeof import("../core/format");
     const pkg = require("../../package.json") as { version: string };
     process.stdout.write(`idx ${pkg.version} (format ${VERSION_MAJOR}.${VERSION_MINOR})\n`);
     return EXIT_OK;

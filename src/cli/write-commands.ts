@@ -1,9 +1,9 @@
 /** idx set, del, put, compact: the in-place writer from the command line. */
 import * as fs from "node:fs";
-import { IdWriter } from "../writer";
-import { IdxError, ioError } from "../errors";
-import { PairBuffer } from "../pairs";
-import { PairParser, parseUint32, uint32Problem } from "../parse";
+import { IdWriter } from "../writer/writer";
+import { IdxError, ioError } from "../core/errors";
+import { PairBuffer } from "../core/pairs";
+import { PairParser, parseUint32, uint32Problem } from "../core/parse";
 import { EXIT_NOT_FOUND, EXIT_OK, UsageError, parseCommandArgs } from "./io";
 
 const WRITER_OPTIONS = {

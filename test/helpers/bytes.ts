@@ -1,18 +1,27 @@
 /**
- * Byte-level surgery on index images: bit flips, and header edits with the header checksum
- * fixed up afterwards. Only the parts of the layout the spec promises to keep across versions
- * are hard-coded here (the magic at 0, the major version at 8, the minor at 10, slots from
- * byte 64, the size formula of §2); the header checksum's place and coverage come from
- * src/format.ts, the spec in code.
+ * Byte-level surgery on version 2 index images: bit flips, and header edits with the header
+ * checksum fixed up afterwards. The offsets are spec/FORMAT.md §2 and §3 written out again (the
+ * magic at 0, the version at 8 and 10, the header checksum at 12, slots from byte 128, the size
+ * formula of §2); the checksum's coverage comes from src/core/format.ts, the spec in code.
  */
-import { H, headerChecksum } from "../../src/format";
+import { headerChecksumV2 } from "../../src/core/format";
 
 export const OFF = {
   major: 8,
   minor: 10,
   /** The first header byte after the magic and the version: covered by a checksum. */
   afterVersion: 12,
-  slots: 64,
+  headerChecksum: 12,
+  capacity: 16,
+  slotCount: 24,
+  state: 32,
+  escaped: 40,
+  seq: 48,
+  entries: 56,
+  reach: 64,
+  dirtyFirst: 72,
+  dirtyCount: 80,
+  slots: 128,
 } as const;
 
 /**
@@ -34,14 +43,24 @@ export function withBitFlipped(bytes: Uint8Array, bit: number): Buffer {
 
 /** Rewrites the header checksum after an edit of the fixed header fields. */
 export function fixHeaderChecksum(bytes: Buffer): Buffer {
-  bytes.writeUInt32LE(headerChecksum(bytes), H.headerChecksum);
+  bytes.writeUInt32LE(headerChecksumV2(bytes), OFF.headerChecksum);
   return bytes;
 }
 
-/** slotCount from the file size alone: fileBytes = 64 + 8 s + 4 ceil(s / 512) (spec §2). */
+/** Stores a cell (§3): its word, and the CRC-32 of its offset and word. */
+export function writeCell(bytes: Buffer, offset: number, word: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt32LE(offset, 0);
+  b.writeUInt32LE(word >>> 0, 4);
+  bytes.writeUInt32LE(word >>> 0, offset);
+  bytes.writeUInt32LE(require("node:zlib").crc32(b), offset + 4);
+  return bytes;
+}
+
+/** slotCount from the file size alone: fileBytes = 128 + 8 s + 4 ceil(s / 512) (spec §2). */
 export function slotCountOf(fileBytes: number): number {
-  for (let s = Math.floor((fileBytes - 64) / 8); s > 0; s--) {
-    if (64 + 8 * s + 4 * Math.ceil(s / 512) === fileBytes) return s;
+  for (let s = Math.floor((fileBytes - 128) / 8); s > 0; s--) {
+    if (128 + 8 * s + 4 * Math.ceil(s / 512) === fileBytes) return s;
   }
   throw new Error(`no slot count gives a ${fileBytes}-byte file`);
 }

@@ -1,14 +1,16 @@
 "use strict";
 /**
  * node --expose-gc mapping-child.js MODE DIST_INDEX INDEX_FILE KEY COUNT, one JSON line out:
- *  open-drop  opens INDEX_FILE COUNT times, dropping each reader unclosed: the external
- *             memory V8 counted meanwhile, and the mappings of the file before and after a
- *             collection;
- *  close      opens it COUNT times at once, moves the readers to the old generation, closes
- *             them all, and then allocates nothing: how many turns of the event loop pass
- *             before the mappings are gone (no collection is asked for).
+ *  open-close  opens, gets and closes INDEX_FILE COUNT times in one synchronous loop: the mark-
+ *              compacts V8 ran meanwhile, the mappings of the file left after, the external
+ *              memory V8 counts after against before;
+ *  many        opens it COUNT times at once: its mappings while open, and right after closing
+ *              every reader (no collection, no turn of the event loop);
+ *  open-drop   opens it COUNT times, dropping each reader unclosed: its mappings after a
+ *              collection.
  */
 const fs = require("node:fs");
+const { PerformanceObserver, constants } = require("node:perf_hooks");
 const [mode, dist, file, key, count] = process.argv.slice(2);
 const { IdIndex } = require(dist);
 
@@ -18,38 +20,45 @@ function mappingsOf(path) {
 }
 const report = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 
-if (mode === "open-drop") {
+if (mode === "open-close") {
+  let majors = 0;
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) if (e.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++;
+  });
+  // Warm up first: the first open maps the arena's slice, which V8 counts once.
+  IdIndex.open(file).close();
+  observer.observe({ entryTypes: ["gc"] });
   const external0 = process.memoryUsage().external;
-  let externalMax = 0;
   let value;
+  const t0 = process.hrtime.bigint();
   for (let i = 0; i < Number(count); i++) {
     const ix = IdIndex.open(file);
     value = ix.get(Number(key));
-    externalMax = Math.max(externalMax, process.memoryUsage().external - external0);
+    ix.close();
   }
-  const whileOpen = mappingsOf(file);
-  global.gc();
-  // The unmapping finalizers run after the collection, from the event loop.
+  const us = Number(process.hrtime.bigint() - t0) / 1e3 / Number(count);
+  const after = mappingsOf(file);
+  const externalGrowth = process.memoryUsage().external - external0;
   setTimeout(() => {
-    global.gc();
-    setTimeout(() => report({ value, externalMax, whileOpen, afterGc: mappingsOf(file) }), 50);
-  }, 50);
-} else if (mode === "close") {
-  let readers = Array.from({ length: Number(count) }, () => IdIndex.open(file));
-  const value = readers[0].get(Number(key));
-  global.gc();
-  global.gc();
+    observer.disconnect();
+    report({ value, majors, after, externalGrowth, us });
+  }, 100);
+} else if (mode === "many") {
+  const readers = Array.from({ length: Number(count) }, () => IdIndex.open(file));
+  const value = readers[readers.length - 1].get(Number(key));
   const whileOpen = mappingsOf(file);
   for (const ix of readers) ix.close();
-  readers = null;
-  let turns = 0;
-  const tick = () => {
-    turns++;
-    const left = mappingsOf(file);
-    if (left === 0 || turns >= 400) report({ value, whileOpen, left, turns });
-    else setTimeout(tick, 5);
-  };
-  setTimeout(tick, 5);
+  report({ value, whileOpen, afterClose: mappingsOf(file) });
+} else if (mode === "open-drop") {
+  let value;
+  for (let i = 0; i < Number(count); i++) value = IdIndex.open(file).get(Number(key));
+  const whileOpen = mappingsOf(file);
+  global.gc();
+  // FinalizationRegistry callbacks run after the collection, from the event loop.
+  setTimeout(() => {
+    global.gc();
+    setTimeout(() => report({ value, whileOpen, afterGc: mappingsOf(file) }), 50);
+  }, 50);
 } else {
   throw new Error(`unknown mode ${mode}`);
 }

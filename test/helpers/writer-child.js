@@ -34,7 +34,7 @@ const path = require("node:path");
 const plans = require("./writer-plans.js");
 
 const [distDir, mode, ...args] = process.argv.slice(2);
-const { IdWriter } = require(path.join(distDir, "writer.js"));
+const { IdWriter } = require(path.join(distDir, "index.js"));
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 const sleep = (ms) => Atomics.wait(pause, 0, 0, ms);

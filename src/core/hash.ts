@@ -30,10 +30,10 @@ export function unhash32(hash: number): number {
 }
 
 /**
- * home = floor(hash * capacity / 2^32), the high word of a 32x32-bit product. It is monotone in
- * the hash, which is what lets the table keep slots sorted by hash (§5). JS has no 64-bit integer
- * multiply without BigInt, so the product is split at 16 bits: each part stays below 2^53 and
- * every step is exact.
+ * home = floor(hash * capacity / 2^32) (§4). It is monotone in the hash, which is what lets the
+ * table keep slots sorted by hash (§5). JS has no 64-bit integer multiply without BigInt, so the
+ * product is split at 16 bits: for every capacity below 2^37 (the format allows up to 2^33) each
+ * part stays below 2^53 and every step is exact.
  */
 export function homeSlot(hash: number, capacity: number): number {
   return Math.floor(((hash >>> 16) * capacity + Math.floor(((hash & 0xffff) * capacity) / 65536)) / 65536);

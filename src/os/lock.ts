@@ -11,10 +11,10 @@
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
-import { IdxError, ioError } from "./errors";
+import { IdxError, ioError } from "../core/errors";
 import { requireNativeAddon } from "./native";
 
-const flockBinding = requireNativeAddon;
+const flockBinding = () => requireNativeAddon("the writer lock (flock)");
 
 const LOCK_EX = 2;
 const LOCK_UN = 0;
@@ -35,7 +35,7 @@ export class WriterLock {
 
   /**
    * Locks the index file at `path` for writing. Returns null when there is no file there (then
-   * nothing can be locked, and a creator publishes its file with `publishNew`).
+   * nothing can be locked, and a creator links its file into place with commitTempFile).
    * @throws IdxError ERR_IDX_LOCKED naming the holder when another process holds the lock (after
    *   waiting `wait` ms), ERR_IDX_IO when the file cannot be opened.
    */
@@ -66,7 +66,7 @@ export class WriterLock {
           path,
           hint: options.wait
             ? `Waited ${options.wait} ms; try again later.`
-            : "Wait for it to finish, or ask to wait (--wait MS, or { wait } in the API).",
+            : "Wait for it to finish, or let this writer wait for it.",
         });
       }
       sleep(Math.min(20, Math.max(1, deadline - Date.now())));

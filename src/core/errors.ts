@@ -27,7 +27,9 @@ export type IdxErrorCode =
   /** A build was interrupted (signal or abort) before it finished; the target is unchanged. */
   | "ERR_IDX_INTERRUPTED"
   /** Another process is writing the index (it holds the writer lock). */
-  | "ERR_IDX_LOCKED";
+  | "ERR_IDX_LOCKED"
+  /** The operation needs idx's native addon (file locking), which is not available here. */
+  | "ERR_IDX_NO_ADDON";
 
 export interface IdxErrorDetails {
   /** The file the error is about, as given by the caller. */
@@ -44,17 +46,19 @@ export interface IdxErrorDetails {
 
 export class IdxError extends Error {
   readonly code: IdxErrorCode;
-  readonly path?: string;
-  readonly line?: number;
-  readonly offset?: number;
+  // declare: no own property at all when a detail does not apply (not one set to undefined).
+  declare readonly path?: string;
+  declare readonly line?: number;
+  declare readonly offset?: number;
 
   constructor(code: IdxErrorCode, what: string, details: IdxErrorDetails = {}) {
     super(composeMessage(what, details), details.cause === undefined ? undefined : { cause: details.cause });
     this.name = "IdxError";
     this.code = code;
-    if (details.path !== undefined) this.path = details.path;
-    if (details.line !== undefined) this.line = details.line;
-    if (details.offset !== undefined) this.offset = details.offset;
+    const self = this as { path?: string; line?: number; offset?: number };
+    if (details.path !== undefined) self.path = details.path;
+    if (details.line !== undefined) self.line = details.line;
+    if (details.offset !== undefined) self.offset = details.offset;
   }
 }
 
@@ -86,6 +90,13 @@ function describeErrno(code: string): string {
     case "ENOSPC": return "no space left on device (ENOSPC)";
     case "EROFS": return "read-only file system (EROFS)";
     case "EXDEV": return "source and target are on different file systems (EXDEV)";
+    case "ENOMEM": return "out of memory or address space for another mapping (ENOMEM)";
+    case "EMFILE": return "too many open files in this process (EMFILE)";
+    case "ENFILE": return "too many open files on the system (ENFILE)";
+    case "EFBIG": return "file too large for this file system (EFBIG)";
+    case "EDQUOT": return "disk quota exceeded (EDQUOT)";
+    case "EBUSY": return "device or resource busy (EBUSY)";
+    case "ETXTBSY": return "text file busy (ETXTBSY)";
     default: return code;
   }
 }

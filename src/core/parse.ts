@@ -5,7 +5,14 @@
  */
 import { IdxError } from "./errors";
 import { PairBuffer } from "./pairs";
-import { nativeAddon } from "./native";
+
+/**
+ * The addon's parseLines (native/build.c): the same grammar over whole lines, in C. result =
+ * [count after, lines consumed, status (0 done, 1 bad line at offset, 2 columns full), offset].
+ */
+export type LineParser = (
+  buf: Uint8Array, start: number, end: number, keys: Uint32Array, values: Uint32Array, count: number, result: Float64Array,
+) => void;
 
 const TAB = 9, LF = 10, CR = 13, SPACE = 32, HASH = 35, COMMA = 44, ZERO = 48, NINE = 57;
 const MAX_U32 = 0xffffffff;
@@ -22,10 +29,13 @@ export class PairParser {
   readonly #out: PairBuffer;
   #carry: Uint8Array = EMPTY;
   readonly #nativeResult = new Float64Array(4);
+  readonly #native: LineParser | null;
 
-  constructor(source: string, out: PairBuffer) {
+  /** `native`: the addon's parser, or null for the JS one (same lines, same errors). */
+  constructor(source: string, out: PairBuffer, native: LineParser | null = null) {
     this.source = source;
     this.#out = out;
+    this.#native = native;
   }
 
   /** Parses every complete line of `chunk` (with what was left of the previous chunk). */
@@ -62,14 +72,14 @@ export class PairParser {
 
   /** `buf[start..end)` holds whole lines, the last one ending in LF. */
   #parse(buf: Uint8Array, start: number, end: number): void {
-    const native = nativeAddon();
+    const native = this.#native;
     if (native !== null) {
       // The same grammar in C: the addon parses and fills the columns; errors come back here.
       const out = this.#out;
       const result = this.#nativeResult;
       let pos = start;
       for (;;) {
-        native.parseLines(buf, pos, end, out.keys, out.values, out.length, result);
+        native(buf, pos, end, out.keys, out.values, out.length, result);
         out.length = result[0];
         this.line += result[1];
         if (result[2] === 0) return;

@@ -1,13 +1,12 @@
 /**
- * Replacing a file that readers may have mapped: new contents go to a temp file beside the
- * target, are synced, and are renamed over it. Never truncate a mapped file: a reader of a
- * shrinking mapping dies of SIGBUS.
+ * New files beside their target: a temp file is written, synced and renamed over the target,
+ * so a reader (or a crash at any moment) sees the old file or the new one, never a mix. Never
+ * truncate a mapped file: a reader of a shrinking mapping would get SIGBUS. Temp files of this
+ * process are removed on every exit path; those of a dead process by the next writer or build.
  */
 import * as fs from "node:fs";
 import * as nodePath from "node:path";
-import { IdxError, ioError } from "./errors";
-import { WriterLock } from "./lock";
-import { retireFile } from "./cells";
+import { IdxError, ioError } from "../core/errors";
 
 /** Temp files of this process not yet renamed or removed, for signal handlers. */
 const pending = new Set<string>();
@@ -49,26 +48,18 @@ function isAlive(pid: number): boolean {
   }
 }
 
-export interface ReplaceOptions {
-  /** Checked before the rename: an aborted signal leaves the target untouched. */
-  signal?: AbortSignal;
-  /** fsync the file and its directory (default true). Off only for throwaway files in tests. */
-  sync?: boolean;
-  /** Wait this many ms for a writer of the target to finish (default 0: fail at once). */
-  wait?: number;
-}
-
-/** A complete, synced new file beside its target, still open (its descriptor carries the lock). */
+/** A complete, synced new file beside its target, still open (its descriptor may carry a lock). */
 export interface TempFile {
   path: string;
   fd: number;
 }
 
 /**
- * Writes `bytes` to a new temp file beside `target` (synced unless `sync` is false) and returns
- * it, still open. The temp file is removed again if anything fails.
+ * Creates a temp file beside `target` (with the target's mode when it exists), lets `fill`
+ * write it through its descriptor, syncs it (unless `sync` is false) and returns it, still
+ * open. The temp file is removed again if anything fails.
  */
-export function writeTempFile(target: string, bytes: Uint8Array, sync = true): TempFile {
+export function writeTempFileWith(target: string, sync: boolean, fill: (fd: number, tempPath: string) => void): TempFile {
   removeStaleTempFiles(target);
   const dir = nodePath.dirname(target);
   // The pid lets a later writer tell a dead process's temp file from a live one's; the random
@@ -94,15 +85,23 @@ export function writeTempFile(target: string, bytes: Uint8Array, sync = true): T
   const temp = { path: tmp, fd };
   pending.add(tmp);
   try {
-    let off = 0;
-    while (off < bytes.length) off += fs.writeSync(fd, bytes, off, Math.min(bytes.length - off, 1 << 30));
+    fill(fd, tmp);
     if (sync) fs.fsyncSync(fd);
   } catch (e) {
     fs.closeSync(fd);
     discardTempFile(temp);
+    if (e instanceof IdxError) throw e;
     throw ioError("write the new index", target, e, "Free some disk space and try again; the old index is unchanged.");
   }
   return temp;
+}
+
+/** writeTempFileWith for bytes already in memory. */
+export function writeTempFile(target: string, bytes: Uint8Array, sync = true): TempFile {
+  return writeTempFileWith(target, sync, (fd) => {
+    let off = 0;
+    while (off < bytes.length) off += fs.writeSync(fd, bytes, off, Math.min(bytes.length - off, 1 << 30));
+  });
 }
 
 /**
@@ -138,54 +137,6 @@ export function discardTempFile(temp: TempFile): void {
   try { fs.unlinkSync(temp.path); } catch { /* already gone */ }
 }
 
-/**
- * Writes `bytes` to `target` atomically, as the one writer of it: a reader (or a crash at any
- * moment) sees the old file or the new one, never a mix, and no temp file is left behind on
- * failure. Takes the writer lock of an existing target (spec §11.2) and marks it retired just
- * before the rename, so its readers follow to the new file (§11.4).
- * @throws IdxError ERR_IDX_IO (cannot write, sync or rename), ERR_IDX_INTERRUPTED (aborted),
- *   ERR_IDX_LOCKED (a writer holds the target).
- */
-export async function replaceFile(target: string, bytes: Uint8Array, options: ReplaceOptions = {}): Promise<void> {
-  const sync = options.sync ?? true;
-  const temp = writeTempFile(target, bytes, sync);
-  const newLock = WriterLock.ofNewFile(temp.path, temp.fd);
-  try {
-    // Let a pending signal handler run: an interrupt honoured here leaves the target untouched.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    throwIfAborted(options.signal, target);
-    installTempFile(temp, target, sync, options.wait);
-  } catch (e) {
-    discardTempFile(temp);
-    throw e;
-  } finally {
-    newLock.release();
-  }
-}
-
-/**
- * The swap of replaceFile, once the new file is written and locked: locks the old file (if
- * any), marks it retired, renames the new one over it. Without an old file, the new one is
- * linked into place only if nobody created one meanwhile; if somebody did, that one is replaced.
- */
-export function installTempFile(temp: TempFile, target: string, sync = true, wait?: number): void {
-  for (;;) {
-    const oldLock = WriterLock.acquire(target, { wait });
-    try {
-      if (oldLock !== null) retireFile(target);
-      if (commitTempFile(temp, target, sync, oldLock === null)) return;
-    } finally {
-      oldLock?.release();
-    }
-  }
-}
-
-export function throwIfAborted(signal: AbortSignal | undefined, path: string): void {
-  if (signal?.aborted) {
-    throw new IdxError("ERR_IDX_INTERRUPTED", "interrupted; the index was not changed", { path });
-  }
-}
-
 /** Makes a rename durable: the directory entry is data of the directory. */
 function syncDirectory(dir: string): void {
   let fd: number | undefined;
@@ -196,5 +147,11 @@ function syncDirectory(dir: string): void {
     // Some file systems refuse fsync on directories; the rename itself is still atomic.
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined, path: string): void {
+  if (signal?.aborted) {
+    throw new IdxError("ERR_IDX_INTERRUPTED", "interrupted; the index was not changed", { path });
   }
 }

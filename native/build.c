@@ -1,0 +1,227 @@
+/*
+ * The builder's loops (src/core/encode.ts, src/core/parse.ts have the JS twins; the tests run
+ * both and compare): hashing, a stable radix sort and deduplication of the pairs; their
+ * placement (spec §7); and the text parser.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "idx.h"
+
+/*
+ * hashSort(keys u32[], values u32[], n, result f64[3]) -> undefined
+ * Replaces keys[0..n) with their hashes, sorted, one per distinct key with the value of its last
+ * pair, and values to match. The escaped key (hash EMPTY) is left out. result = [distinct
+ * hashes, escaped key present (0/1), its value]. The pairs are sorted packed as
+ * (hash << 32 | value), one array, as the C floor does: half the scattered writes of two arrays.
+ */
+static napi_value HashSort(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t *keys, *values, n;
+  double *result;
+  size_t kl, vl, rl;
+  if (!idx_arg_typed(env, argv[0], "hashSort", "keys", napi_uint32_array, 0, (void **)&keys, &kl) ||
+      !idx_arg_typed(env, argv[1], "hashSort", "values", napi_uint32_array, 0, (void **)&values, &vl) ||
+      !idx_arg_u32(env, argv[2], "hashSort", "n", &n) ||
+      !idx_arg_typed(env, argv[3], "hashSort", "result", napi_float64_array, 0, (void **)&result, &rl))
+    return NULL;
+  if (n > kl || n > vl || rl < 3) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "hashSort: n is past the arrays, or result too short");
+  enum { BITS = 11, RADIX = 1 << BITS, MASK = RADIX - 1 };
+  uint64_t *a = malloc((size_t)(n ? n : 1) * 8), *t = malloc((size_t)(n ? n : 1) * 8);
+  if (!a || !t) {
+    free(a);
+    free(t);
+    return idx_throw(env, "ENOMEM", "hashSort: out of memory for %u pairs", n);
+  }
+  uint32_t counts[3][RADIX]; /* 24 KiB of stack, not static: worker threads may sort at once */
+  memset(counts, 0, sizeof counts);
+  uint32_t m = 0, escaped = 0, escapedValue = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t h = idx_hash32(keys[i]);
+    if (h == IDX_EMPTY_HASH) {
+      escaped = 1;
+      escapedValue = values[i];
+      continue;
+    }
+    a[m++] = (uint64_t)h << 32 | values[i];
+    counts[0][h & MASK]++;
+    counts[1][(h >> BITS) & MASK]++;
+    counts[2][h >> (2 * BITS)]++;
+  }
+  for (int p = 0; p < 3; p++) {
+    uint32_t sum = 0;
+    for (int d = 0; d < RADIX; d++) {
+      uint32_t c = counts[p][d];
+      counts[p][d] = sum;
+      sum += c;
+    }
+  }
+  uint64_t *src = a, *dst = t;
+  for (int p = 0; p < 3; p++) {
+    int shift = 32 + p * BITS;
+    uint32_t *c = counts[p];
+    for (uint32_t i = 0; i < m; i++) {
+      uint64_t x = src[i];
+      dst[c[(x >> shift) & MASK]++] = x;
+    }
+    uint64_t *tmp = src;
+    src = dst;
+    dst = tmp;
+  }
+  /* Stable, so the last of a run of equal hashes is the key's last pair. */
+  uint32_t unique = 0;
+  for (uint32_t i = 0; i < m; i++) {
+    if (i + 1 < m && (src[i + 1] >> 32) == (src[i] >> 32)) continue;
+    keys[unique] = (uint32_t)(src[i] >> 32);
+    values[unique] = (uint32_t)src[i];
+    unique++;
+  }
+  free(a);
+  free(t);
+  result[0] = unique;
+  result[1] = escaped;
+  result[2] = escapedValue;
+  return idx_undefined(env);
+}
+
+/*
+ * placeSorted(slots u32[]|null, hashes u32[], values u32[], n, capacity, result f64[2])
+ * Places hashes[0..n) (sorted, distinct) at `capacity`: each at max(home, previous + 1). With
+ * slots null, only measures; else writes them and fills every other slot of `slots` with EMPTY.
+ * result = [the slot after the last entry, the largest slot - home].
+ */
+static napi_value PlaceSorted(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t *slots, *h, *v, n;
+  double capD, *result;
+  size_t sl, hl, vl, rl;
+  if (!idx_arg_typed(env, argv[0], "placeSorted", "slots", napi_uint32_array, 1, (void **)&slots, &sl) ||
+      !idx_arg_typed(env, argv[1], "placeSorted", "hashes", napi_uint32_array, 0, (void **)&h, &hl) ||
+      !idx_arg_typed(env, argv[2], "placeSorted", "values", napi_uint32_array, 0, (void **)&v, &vl) ||
+      !idx_arg_u32(env, argv[3], "placeSorted", "n", &n) ||
+      !idx_arg_whole(env, argv[4], "placeSorted", "capacity", 1, IDX_MAX_SLOTS_V2, &capD) ||
+      !idx_arg_typed(env, argv[5], "placeSorted", "result", napi_float64_array, 0, (void **)&result, &rl))
+    return NULL;
+  if (n > hl || n > vl || rl < 2) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "placeSorted: n is past the arrays, or result too short");
+  uint64_t capacity = (uint64_t)capD, next = 0, reach = 0;
+  size_t total = slots ? sl / 2 : 0;
+  for (uint32_t j = 0; j < n; j++) {
+    uint64_t home = idx_home(h[j], capacity);
+    uint64_t pos = home > next ? home : next;
+    if (slots) {
+      if (pos >= total) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "placeSorted: the slots are too short for the entries");
+      for (; next < pos; next++) {
+        slots[2 * next] = IDX_EMPTY_HASH;
+        slots[2 * next + 1] = 0;
+      }
+      slots[2 * pos] = h[j];
+      slots[2 * pos + 1] = v[j];
+    }
+    if (pos - home > reach) reach = pos - home;
+    next = pos + 1;
+  }
+  result[0] = (double)next;
+  result[1] = (double)reach;
+  if (slots)
+    for (; next < total; next++) {
+      slots[2 * next] = IDX_EMPTY_HASH;
+      slots[2 * next + 1] = 0;
+    }
+  return idx_undefined(env);
+}
+
+/*
+ * parseLines(buf u8[], start, end, keys u32[], values u32[], count, result f64[4]) -> undefined
+ * Parses the whole lines in buf[start..end) (the last one ends in LF) by the grammar of
+ * src/core/parse.ts, appending pairs at keys/values[count..]. result = [count after, lines
+ * consumed, status, offset]: status 0 = all parsed; 1 = the line starting at offset is bad (not
+ * consumed); 2 = the columns are full, resume at offset after growing them.
+ */
+static napi_value ParseLines(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint8_t *buf;
+  uint32_t start, end, count, *keys, *values;
+  double *result;
+  size_t bl, kl, vl, rl;
+  if (!idx_arg_typed(env, argv[0], "parseLines", "buf", napi_uint8_array, 0, (void **)&buf, &bl) ||
+      !idx_arg_u32(env, argv[1], "parseLines", "start", &start) || !idx_arg_u32(env, argv[2], "parseLines", "end", &end) ||
+      !idx_arg_typed(env, argv[3], "parseLines", "keys", napi_uint32_array, 0, (void **)&keys, &kl) ||
+      !idx_arg_typed(env, argv[4], "parseLines", "values", napi_uint32_array, 0, (void **)&values, &vl) ||
+      !idx_arg_u32(env, argv[5], "parseLines", "count", &count) ||
+      !idx_arg_typed(env, argv[6], "parseLines", "result", napi_float64_array, 0, (void **)&result, &rl))
+    return NULL;
+  if (end > bl || start > end || count > kl || kl != vl || rl < 4 || (end > start && buf[end - 1] != '\n'))
+    return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "parseLines: bad range, columns or result");
+  size_t capacity = kl;
+  uint32_t i = start, lines = 0, status = 0, offset = end;
+  /* Every scan below stops at the LF that ends buf[start..end), checked above. */
+  while (i < end) {
+    uint32_t lineStart = i;
+    uint8_t c = buf[i];
+    while (c == ' ' || c == '\t') c = buf[++i];
+    if (c == '\n' || (c == '\r' && buf[i + 1] == '\n') || c == '#') {
+      while (buf[i] != '\n') i++;
+      i++;
+      lines++;
+      continue;
+    }
+    uint64_t key = 0, value = 0;
+    uint32_t keyStart = i;
+    while (c >= '0' && c <= '9') {
+      if (key <= 0xffffffffu) key = key * 10 + (c - '0');
+      c = buf[++i];
+    }
+    uint32_t keyDigits = i - keyStart;
+    int separated = 0;
+    while (c == ' ' || c == '\t') {
+      c = buf[++i];
+      separated = 1;
+    }
+    if (c == ',') {
+      c = buf[++i];
+      separated = 1;
+      while (c == ' ' || c == '\t') c = buf[++i];
+    }
+    uint32_t valueStart = i;
+    while (c >= '0' && c <= '9') {
+      if (value <= 0xffffffffu) value = value * 10 + (c - '0');
+      c = buf[++i];
+    }
+    uint32_t valueDigits = i - valueStart;
+    while (c == ' ' || c == '\t') c = buf[++i];
+    if (c == '\r') c = buf[++i];
+    if (c != '\n' || keyDigits == 0 || valueDigits == 0 || !separated || key > 0xffffffffu || value > 0xffffffffu) {
+      status = 1;
+      offset = lineStart;
+      break;
+    }
+    if (count == capacity) {
+      status = 2;
+      offset = lineStart;
+      break;
+    }
+    keys[count] = (uint32_t)key;
+    values[count] = (uint32_t)value;
+    count++;
+    lines++;
+    i++;
+  }
+  result[0] = count;
+  result[1] = lines;
+  result[2] = status;
+  result[3] = offset;
+  return idx_undefined(env);
+}
+
+napi_status idx_build_init(napi_env env, napi_value exports) {
+  IDX_EXPORT(env, exports, "hashSort", HashSort);
+  IDX_EXPORT(env, exports, "placeSorted", PlaceSorted);
+  IDX_EXPORT(env, exports, "parseLines", ParseLines);
+  return napi_ok;
+}

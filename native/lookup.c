@@ -1,0 +1,176 @@
+/*
+ * Reading a mapped index (mapping.c) in loops JS cannot make fast: the batch lookup of
+ * src/reader.ts with software prefetch, and dump's formatting. Both read the slots only through
+ * the mapping's registered base and length, so no argument can point them elsewhere.
+ */
+#include <string.h>
+
+#include "idx.h"
+
+/* Validates (id, headerBytes, capacity, slotCount) against the mapping; returns its base. */
+static const uint8_t *table_of(napi_env env, napi_value *argv, const char *fn, uint32_t *headerBytes, uint64_t *capacity,
+                               uint64_t *slotCount) {
+  idx_mapping *m = idx_mapping_get(env, argv[0], fn);
+  double hb, cap, sc;
+  if (m == NULL || !idx_arg_whole(env, argv[1], fn, "headerBytes", 64, 128, &hb) ||
+      !idx_arg_whole(env, argv[2], fn, "capacity", 1, IDX_MAX_SLOTS_V2, &cap) ||
+      !idx_arg_whole(env, argv[3], fn, "slotCount", 2, IDX_MAX_SLOTS_V2, &sc))
+    return NULL;
+  if ((hb != IDX_HEADER_V1 && hb != IDX_HEADER_V2) || cap >= sc ||
+      hb + sc * 8 > (double)idx_mapping_length(m)) {
+    idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: the table does not fit the mapping", fn);
+    return NULL;
+  }
+  *headerBytes = (uint32_t)hb;
+  *capacity = (uint64_t)cap;
+  *slotCount = (uint64_t)sc;
+  return idx_mapping_base(m);
+}
+
+/*
+ * getMany(id, headerBytes, capacity, slotCount, reach, keys u32[], values u32[], found u8[]|null,
+ *         missing, from, to, result f64[2]) -> undefined
+ * Answers keys[from..to) a chunk of IDX_CHUNK at a time, each chunk between two loads of the
+ * seq word (spec §11.7), probing at most reach + 1 slots a key (§5.3). Stops before the first
+ * chunk that a write overlapped (seq odd or changed) or in which a probe used up its reach
+ * (the writer may have raised it since): result[0] = hits, result[1] = the index it stopped at
+ * (to when done). The caller answers that chunk the slow way.
+ */
+static napi_value GetMany(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t headerBytes, missing, from, to;
+  uint64_t capacity, slotCount;
+  double reachD;
+  const uint8_t *base = table_of(env, argv, "getMany", &headerBytes, &capacity, &slotCount);
+  if (base == NULL || !idx_arg_whole(env, argv[4], "getMany", "reach", 0, (double)(slotCount - 1), &reachD)) return NULL;
+  uint64_t reach = (uint64_t)reachD;
+  uint32_t *keys, *values;
+  uint8_t *found;
+  double *result;
+  size_t keysLen, valuesLen, foundLen, resultLen;
+  if (!idx_arg_typed(env, argv[5], "getMany", "keys", napi_uint32_array, 0, (void **)&keys, &keysLen) ||
+      !idx_arg_typed(env, argv[6], "getMany", "values", napi_uint32_array, 0, (void **)&values, &valuesLen) ||
+      !idx_arg_typed(env, argv[7], "getMany", "found", napi_uint8_array, 1, (void **)&found, &foundLen) ||
+      !idx_arg_u32(env, argv[8], "getMany", "missing", &missing) ||
+      !idx_arg_u32(env, argv[9], "getMany", "from", &from) || !idx_arg_u32(env, argv[10], "getMany", "to", &to) ||
+      !idx_arg_typed(env, argv[11], "getMany", "result", napi_float64_array, 0, (void **)&result, &resultLen))
+    return NULL;
+  if (from > to || to > keysLen || to > valuesLen || (found != NULL && to > foundLen) || resultLen < 2)
+    return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "getMany: from/to outside the arrays, or result too short");
+
+  const volatile uint32_t *header = (const volatile uint32_t *)base;
+  const uint32_t *slots = (const uint32_t *)(base + headerBytes);
+  const uint64_t lastSlot = slotCount - 1;
+  uint64_t hits = 0;
+  uint32_t chunk = from;
+  uint64_t homes[IDX_CHUNK];
+  for (; chunk < to; chunk += IDX_CHUNK) {
+    uint32_t end = to - chunk < IDX_CHUNK ? to : chunk + IDX_CHUNK;
+    uint32_t seq = __atomic_load_n(&header[IDX_CELL_SEQ / 4], __ATOMIC_ACQUIRE);
+    if (seq & 1) break;
+    /* Hash the whole chunk and prefetch every home slot first, so the misses overlap. */
+    for (uint32_t k = chunk; k < end; k++) {
+      uint64_t home = idx_home(idx_hash32(keys[k]), capacity);
+      homes[k - chunk] = home;
+      __builtin_prefetch(slots + 2 * home);
+    }
+    uint64_t chunkHits = 0;
+    int undecided = 0;
+    for (uint32_t k = chunk; k < end; k++) {
+      uint32_t h = idx_hash32(keys[k]);
+      uint32_t value = missing, hit = 0;
+      if (h == IDX_EMPTY_HASH) {
+        if (header[IDX_CELL_STATE / 4] & IDX_STATE_ESCAPED) {
+          value = header[IDX_CELL_ESCAPED / 4];
+          hit = 1;
+        }
+      } else {
+        uint64_t s = homes[k - chunk];
+        uint64_t last = s + reach < lastSlot ? s + reach : lastSlot;
+        while (s < last && slots[2 * s] < h) s++;
+        uint32_t word = slots[2 * s];
+        if (word == h) {
+          value = slots[2 * s + 1];
+          hit = 1;
+        } else if (word < h) {
+          undecided = 1;
+          break;
+        }
+      }
+      values[k] = value;
+      if (found != NULL) found[k] = (uint8_t)hit;
+      chunkHits += hit;
+    }
+    if (undecided) break;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (header[IDX_CELL_SEQ / 4] != seq) break;
+    hits += chunkHits;
+  }
+  result[0] = (double)hits;
+  result[1] = (double)(chunk < to ? chunk : to);
+  return idx_undefined(env);
+}
+
+/* Writes n in decimal at p; returns the length (at most 10). */
+static size_t put_decimal(uint8_t *p, uint32_t n) {
+  uint8_t tmp[10];
+  size_t len = 0;
+  do {
+    tmp[len++] = (uint8_t)('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  for (size_t i = 0; i < len; i++) p[i] = tmp[len - 1 - i];
+  return len;
+}
+
+/*
+ * formatPairs(id, headerBytes, capacity, slotCount, fromSlot, previousHash, out u8[], result f64[3])
+ * Writes "key\tvalue\n" for each entry (spec §5.1) of slots fromSlot.. in order into out, while a
+ * line still fits. previousHash is the hash word of the slot before fromSlot (0xFFFFFFFF for
+ * none). result = [the next slot to format, bytes written, the hash word of the last slot read].
+ */
+static napi_value FormatPairs(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t headerBytes, previous;
+  uint64_t capacity, slotCount;
+  double fromD;
+  const uint8_t *base = table_of(env, argv, "formatPairs", &headerBytes, &capacity, &slotCount);
+  if (base == NULL || !idx_arg_whole(env, argv[4], "formatPairs", "fromSlot", 0, (double)slotCount, &fromD) ||
+      !idx_arg_u32(env, argv[5], "formatPairs", "previousHash", &previous))
+    return NULL;
+  uint8_t *out;
+  double *result;
+  size_t outLen, resultLen;
+  if (!idx_arg_typed(env, argv[6], "formatPairs", "out", napi_uint8_array, 0, (void **)&out, &outLen) ||
+      !idx_arg_typed(env, argv[7], "formatPairs", "result", napi_float64_array, 0, (void **)&result, &resultLen))
+    return NULL;
+  if (resultLen < 3) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "formatPairs: result too short");
+  const uint32_t *slots = (const uint32_t *)(base + headerBytes);
+  uint64_t s = (uint64_t)fromD;
+  size_t n = 0;
+  const size_t LINE = 22; /* 10 digits, tab, 10 digits, newline */
+  for (; s < slotCount && outLen - n >= LINE; s++) {
+    uint32_t h = slots[2 * s];
+    if (h != IDX_EMPTY_HASH && h != previous) {
+      n += put_decimal(out + n, idx_unhash32(h));
+      out[n++] = '\t';
+      n += put_decimal(out + n, slots[2 * s + 1]);
+      out[n++] = '\n';
+    }
+    previous = h;
+  }
+  result[0] = (double)s;
+  result[1] = (double)n;
+  result[2] = (double)previous;
+  return idx_undefined(env);
+}
+
+napi_status idx_lookup_init(napi_env env, napi_value exports) {
+  IDX_EXPORT(env, exports, "getMany", GetMany);
+  IDX_EXPORT(env, exports, "formatPairs", FormatPairs);
+  return napi_ok;
+}

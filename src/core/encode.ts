@@ -1,0 +1,211 @@
+/**
+ * Pairs in memory -> the complete bytes of an index file, in the canonical layout of
+ * spec/FORMAT.md §7: entries sorted by hash and placed in order, so the same map always gives
+ * the same bytes, whatever order or duplicates the input had. Pure: no files; the addon's
+ * faster loops come in through an Accelerator, which must compute exactly what the JS twins
+ * below compute (the tests run both).
+ */
+import { crc32 } from "./crc32";
+import { IdxError } from "./errors";
+import {
+  BLOCK_BYTES, BUILD_LOAD_DEN, BUILD_LOAD_NUM, CHECKSUM_BYTES, EMPTY_HASH, LAYOUT_V2, Layout, SLOT_WORDS,
+  SPILL_SLOTS, blockCount, buildCapacity, checksumsOffset, fileBytes, writeHeader,
+} from "./format";
+import { hash32 } from "./hash";
+import { Placer, fillEmpty } from "./table";
+
+/** The builder's loops, in C when the addon is there (os/native.ts), else the JS twins below. */
+export interface Accelerator {
+  /** hashSortJs. */
+  hashSort(keys: Uint32Array, values: Uint32Array, n: number, result: Float64Array): void;
+  /** placeSortedJs. */
+  placeSorted(slots: Uint32Array | null, hashes: Uint32Array, values: Uint32Array, n: number, capacity: number, result: Float64Array): void;
+}
+
+export const JS_ACCELERATOR: Accelerator = { hashSort: hashSortJs, placeSorted: placeSortedJs };
+
+/** The largest file image built in memory (a Buffer on Node 20 holds at most 4 GiB). */
+export const MAX_IMAGE_BYTES = 2 ** 32 - 4096;
+
+/**
+ * The complete file image for the first `n` pairs of the columns: a pure function of the map
+ * they describe (last value wins per key) and of the capacity rule. `keys` is overwritten with
+ * hashes. `capacityFor` maps the entry count to a capacity: the builder's rule by default
+ * (§7), a roomier one when a writer grows the table (§11.5).
+ * @throws IdxError ERR_IDX_TOO_LARGE when the file would exceed the format's limit.
+ */
+export function encodeIndex(
+  keys: Uint32Array,
+  values: Uint32Array,
+  n: number,
+  path = "<memory>",
+  capacityFor: (entries: number) => number = buildCapacity,
+  accel: Accelerator = JS_ACCELERATOR,
+): Buffer {
+  const sorted = new Float64Array(3);
+  accel.hashSort(keys, values, n, sorted);
+  const [unique, escapedPresent, escapedValue] = sorted;
+  return encodeSorted(keys, values, unique, escapedPresent === 1 ? escapedValue : undefined, path, capacityFor, accel);
+}
+
+/**
+ * The image for hashes[0..n) (sorted, distinct, none EMPTY) with their values, and the escaped
+ * key's value if it is present.
+ */
+export function encodeSorted(
+  hashes: Uint32Array,
+  values: Uint32Array,
+  n: number,
+  escaped: number | undefined,
+  path: string,
+  capacityFor: (entries: number) => number = buildCapacity,
+  accel: Accelerator = JS_ACCELERATOR,
+): Buffer {
+  const layout = LAYOUT_V2;
+  const capacity = capacityFor(n);
+  const placed = new Float64Array(2);
+  accel.placeSorted(null, hashes, values, n, capacity, placed);
+  const slotCount = Math.max(capacity, placed[0]) + SPILL_SLOTS;
+  checkSize(layout, slotCount, n, path);
+  const bytes = fileBytes(layout, slotCount);
+  if (bytes > MAX_IMAGE_BYTES) {
+    throw new IdxError("ERR_IDX_TOO_LARGE", `${n} entries make a ${bytes}-byte file, too large to lay out in memory`, {
+      path, hint: "Build it from a stream or a file (idx build), which writes large indexes in bounded memory.",
+    });
+  }
+  // Not zeroed: the header, every slot and every checksum are written below.
+  const file = Buffer.allocUnsafeSlow(bytes);
+  const slots = new Uint32Array(file.buffer, file.byteOffset + layout.headerBytes, slotCount * SLOT_WORDS);
+  accel.placeSorted(slots, hashes, values, n, capacity, placed);
+  writeChecksums(file, layout, slotCount, 0, blockCount(slotCount));
+  writeHeader(file, {
+    capacity, slotCount, entries: n, escapedPresent: escaped !== undefined, escapedValue: escaped ?? 0, reach: placed[1],
+  });
+  return file;
+}
+
+/** Throws ERR_IDX_TOO_LARGE when `slotCount` slots pass the format's limit (§8). */
+export function checkSize(layout: Layout, slotCount: number, entries: number, path: string): void {
+  if (slotCount > layout.maxSlotCount) {
+    throw new IdxError("ERR_IDX_TOO_LARGE",
+      `${entries} entries need ${slotCount} slots; a version ${layout.major} index holds at most ${layout.maxSlotCount} (about ${Math.floor(((layout.maxSlotCount - SPILL_SLOTS) * BUILD_LOAD_NUM) / BUILD_LOAD_DEN)} entries)`,
+      { path, hint: "Split the keys across several indexes (by key range, for example)." });
+  }
+}
+
+/**
+ * The first step of encodeIndex (the addon's hashSort computes the same): replaces keys[0..n)
+ * with their hashes, sorted, one per distinct key with the value of its last pair, and values
+ * to match. The escaped key (whose hash is EMPTY_HASH) goes to the header, not a slot.
+ * result = [distinct hashes, escaped key present (0/1), its value].
+ */
+export function hashSortJs(keys: Uint32Array, values: Uint32Array, n: number, result: Float64Array): void {
+  let escaped = 0;
+  let escapedValue = 0;
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const hash = hash32(keys[i]);
+    if (hash === EMPTY_HASH) {
+      escaped = 1;
+      escapedValue = values[i];
+      continue;
+    }
+    keys[m] = hash;
+    values[m] = values[i];
+    m++;
+  }
+  const [sortedHashes, sortedValues] = sortByHash(keys, values, m);
+  const unique = keepLastOfEqualRuns(sortedHashes, sortedValues, m);
+  if (sortedHashes !== keys) {
+    keys.set(sortedHashes.subarray(0, unique));
+    values.set(sortedValues.subarray(0, unique));
+  }
+  result[0] = unique;
+  result[1] = escaped;
+  result[2] = escapedValue;
+}
+
+/**
+ * §7 steps 4 and 6 (the addon's placeSorted computes the same): places hashes[0..n) (sorted,
+ * distinct) at `capacity` into `slots`, every other slot empty; with `slots` null, only
+ * measures. result = [the slot after the last entry, the largest slot - home].
+ */
+export function placeSortedJs(
+  slots: Uint32Array | null, hashes: Uint32Array, values: Uint32Array, n: number, capacity: number, result: Float64Array,
+): void {
+  const placer = new Placer(capacity);
+  if (slots === null) {
+    placer.skip(hashes, 0, n);
+  } else {
+    const [placed] = placer.place(hashes, values, 0, n, slots);
+    if (placed !== n) throw new RangeError("placeSorted: the slots are too short for the entries");
+    fillEmpty(slots, placer.next * SLOT_WORDS, slots.length);
+  }
+  result[0] = placer.next;
+  result[1] = placer.reach;
+}
+
+/** Recomputes the checksums of blocks [first, first + count) of a whole file image. */
+export function writeChecksums(file: Uint8Array, layout: Layout, slotCount: number, first: number, count: number): void {
+  const slotsEnd = checksumsOffset(layout, slotCount);
+  const view = new DataView(file.buffer, file.byteOffset, file.length);
+  for (let b = first; b < first + count; b++) {
+    const start = layout.headerBytes + b * BLOCK_BYTES;
+    const end = Math.min(start + BLOCK_BYTES, slotsEnd);
+    view.setUint32(slotsEnd + b * CHECKSUM_BYTES, crc32(file.subarray(start, end)), true);
+  }
+}
+
+const RADIX_BITS = 11;
+const RADIX = 1 << RADIX_BITS;
+const RADIX_MASK = RADIX - 1;
+/** 3 passes of 11 bits cover the 32-bit hash. */
+const PASSES = 3;
+
+/**
+ * LSD radix sort of (hash, value) by hash, 11 bits a pass. Stable, which is what makes "the
+ * last duplicate wins" hold after sorting. Returns the arrays holding the result.
+ */
+export function sortByHash(hashes: Uint32Array, values: Uint32Array, n: number): [Uint32Array, Uint32Array] {
+  let srcH = hashes, srcV = values;
+  let dstH = new Uint32Array(n), dstV = new Uint32Array(n);
+  // All three digit histograms in one pass over the hashes.
+  const counts = new Uint32Array(RADIX * PASSES);
+  for (let i = 0; i < n; i++) {
+    const h = srcH[i];
+    counts[h & RADIX_MASK]++;
+    counts[RADIX + ((h >>> RADIX_BITS) & RADIX_MASK)]++;
+    counts[2 * RADIX + (h >>> (2 * RADIX_BITS))]++;
+  }
+  for (let pass = 0; pass < PASSES; pass++) {
+    const base = pass * RADIX;
+    const shift = pass * RADIX_BITS;
+    let sum = 0;
+    for (let d = base; d < base + RADIX; d++) {
+      const c = counts[d];
+      counts[d] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const h = srcH[i];
+      const pos = counts[base + ((h >>> shift) & RADIX_MASK)]++;
+      dstH[pos] = h;
+      dstV[pos] = srcV[i];
+    }
+    [srcH, dstH] = [dstH, srcH];
+    [srcV, dstV] = [dstV, srcV];
+  }
+  return [srcH, srcV];
+}
+
+/** Compacts sorted (hash, value) so each hash appears once, with its last value. Returns the count. */
+export function keepLastOfEqualRuns(hashes: Uint32Array, values: Uint32Array, n: number): number {
+  let w = 0;
+  for (let i = 0; i < n; i++) {
+    if (i + 1 < n && hashes[i + 1] === hashes[i]) continue;
+    hashes[w] = hashes[i];
+    values[w] = values[i];
+    w++;
+  }
+  return w;
+}

@@ -1,0 +1,375 @@
+/**
+ * The file layout of spec/FORMAT.md in code: both header versions (§3, §14), sizes, limits, and
+ * the header's encode and validate. Works on bytes it is given; knows nothing of files.
+ */
+import { crc32 } from "./crc32";
+import { IdxError, IdxErrorCode } from "./errors";
+import { unhash32 } from "./hash";
+
+/** §3. "\x89IDX\r\n\x1a\n": the high byte and CR LF / ^Z catch 7-bit and newline-mangling transfers. */
+export const MAGIC: Uint8Array = Uint8Array.of(0x89, 0x49, 0x44, 0x58, 0x0d, 0x0a, 0x1a, 0x0a);
+/** The version this code writes (§10). */
+export const VERSION_MAJOR = 2;
+export const VERSION_MINOR = 0;
+
+export const SLOT_BYTES = 8;
+/** Words (uint32) per slot: the hash word, then the value word. */
+export const SLOT_WORDS = 2;
+/** §6. Each checksum covers this many bytes of the slot region. */
+export const BLOCK_BYTES = 4096;
+export const SLOTS_PER_BLOCK = BLOCK_BYTES / SLOT_BYTES;
+export const CHECKSUM_BYTES = 4;
+
+/** §5.1. The hash word of a slot that holds nothing; it compares above every real hash. */
+export const EMPTY_HASH = 0xffffffff;
+/** The one key whose hash is EMPTY_HASH; it lives in the header (§3), never in a slot. */
+export const ESCAPED_KEY = unhash32(EMPTY_HASH);
+
+/** §3 state cell bits, the same in both versions. */
+export const STATE_ESCAPED = 1 << 28;
+export const STATE_RETIRED = 1 << 29;
+
+/** §7. The builder's load limit: capacity = ceil(entries * 8 / 7), at least 1. */
+export const BUILD_LOAD_NUM = 7;
+export const BUILD_LOAD_DEN = 8;
+/** §7. Slots past the last occupied one (the last is the scan sentinel; the rest are headroom). */
+export const SPILL_SLOTS = 8;
+
+/**
+ * Byte offsets of the cells every version has at the same place (§3): a reader's hot path reads
+ * only these, so one lookup routine (and the addon's, and any other language's) serves both.
+ */
+export const CELL_STATE = 32;
+export const CELL_ESCAPED = 40;
+export const CELL_SEQ = 48;
+/** Version 2's other cells (§3). */
+export const CELL_ENTRIES = 56;
+export const CELL_REACH = 64;
+export const CELL_DIRTY_FIRST = 72;
+export const CELL_DIRTY_COUNT = 80;
+export const CELL_RESERVED = 88;
+/** Version 1's dirty cell (§14): first block in the low 20 bits, block count in the high 12. */
+export const CELL_DIRTY_V1 = 56;
+export const DIRTY_V1_FIRST_BITS = 20;
+export const DIRTY_V1_FIRST_MASK = (1 << DIRTY_V1_FIRST_BITS) - 1;
+export const DIRTY_V1_MAX_BLOCKS = 0xfff;
+/** Version 1's state cell keeps the count in its low 28 bits (§14). */
+export const STATE_V1_COUNT_MASK = 0x0fffffff;
+
+/** Word (uint32) indexes of the hot cells' words, for typed-array access to a mapped header. */
+export const W_STATE = CELL_STATE / 4;
+export const W_ESCAPED = CELL_ESCAPED / 4;
+export const W_SEQ = CELL_SEQ / 4;
+export const W_ENTRIES = CELL_ENTRIES / 4;
+export const W_REACH = CELL_REACH / 4;
+
+/** What differs between the two header versions (§3, §14). */
+export interface Layout {
+  readonly major: 1 | 2;
+  /** The header's size: slots start here. */
+  readonly headerBytes: number;
+  readonly maxSlotCount: number;
+  /** Every cell's offset, in order. */
+  readonly cells: readonly number[];
+}
+
+export const LAYOUT_V2: Layout = {
+  major: 2,
+  headerBytes: 128,
+  maxSlotCount: 2 ** 33,
+  cells: [CELL_STATE, CELL_ESCAPED, CELL_SEQ, CELL_ENTRIES, CELL_REACH, CELL_DIRTY_FIRST, CELL_DIRTY_COUNT, CELL_RESERVED],
+};
+
+export const LAYOUT_V1: Layout = {
+  major: 1,
+  headerBytes: 64,
+  maxSlotCount: 268173559,
+  cells: [CELL_STATE, CELL_ESCAPED, CELL_SEQ, CELL_DIRTY_V1],
+};
+
+/** The most header bytes any version has: what a reader reads before it knows the version. */
+export const MAX_HEADER_BYTES = LAYOUT_V2.headerBytes;
+
+export interface Header {
+  layout: Layout;
+  major: number;
+  minor: number;
+  /** Home slots: the range of the slot mapping. */
+  capacity: number;
+  /** All slots, including the spill slots after the home range. */
+  slotCount: number;
+  /** Entries in slots (the escaped key is not counted). */
+  entries: number;
+  escapedPresent: boolean;
+  /** A newer file has replaced this one at its path (§11.4). */
+  retired: boolean;
+  escapedValue: number;
+  /** Writer sequence: odd while an operation is under way (§11.2). */
+  seq: number;
+  /** §5.3: no entry sits further than this from its home. Version 1: slotCount - 1 (unknown). */
+  reach: number;
+  dirtyFirst: number;
+  /** Blocks an interrupted operation was changing; 0 when none. */
+  dirtyCount: number;
+  /** The state cell's word as stored, for verify's reserved-bit rule. */
+  stateWord: number;
+  /** Version 2's reserved cell word (0 for version 1). */
+  reservedCell: number;
+}
+
+/** Live entries: the slots' entries and the escaped key. */
+export function sizeOf(h: Header): number {
+  return h.entries + (h.escapedPresent ? 1 : 0);
+}
+
+export function blockCount(slotCount: number): number {
+  return Math.ceil(slotCount / SLOTS_PER_BLOCK);
+}
+
+export function checksumsOffset(layout: Layout, slotCount: number): number {
+  return layout.headerBytes + slotCount * SLOT_BYTES;
+}
+
+/** §2: the exact size of a file with `slotCount` slots. */
+export function fileBytes(layout: Layout, slotCount: number): number {
+  return checksumsOffset(layout, slotCount) + blockCount(slotCount) * CHECKSUM_BYTES;
+}
+
+/** §7. The capacity the builder gives `n` slot entries. */
+export function buildCapacity(n: number): number {
+  return Math.max(1, Math.ceil((n * BUILD_LOAD_DEN) / BUILD_LOAD_NUM));
+}
+
+/** §11.5: a writer grows into a table at 3/4 load, so the next growth is a third of the entries away. */
+export function growCapacity(entries: number): number {
+  return Math.max(1, Math.ceil((entries * 4) / 3) + 1);
+}
+
+/** §11.3: a writer rehashes before entries pass 9/10 of the home slots. */
+export const MAX_LOAD_NUM = 9;
+export const MAX_LOAD_DEN = 10;
+
+const cellScratch = new Uint8Array(8);
+const cellScratchView = new DataView(cellScratch.buffer);
+
+/** §3: a cell's check is the CRC-32 of its offset and its word, both as u32 LE. */
+export function cellCheck(offset: number, word: number): number {
+  cellScratchView.setUint32(0, offset, true);
+  cellScratchView.setUint32(4, word >>> 0, true);
+  return crc32(cellScratch);
+}
+
+/** §3 (version 2): CRC-32 of bytes 0..11 followed by bytes 16..31. */
+export function headerChecksumV2(header: Uint8Array): number {
+  const fixed = new Uint8Array(28);
+  fixed.set(header.subarray(0, 12), 0);
+  fixed.set(header.subarray(16, 32), 12);
+  return crc32(fixed);
+}
+
+/** §14 (version 1): CRC-32 of bytes 0..27. */
+export function headerChecksumV1(header: Uint8Array): number {
+  return crc32(header.subarray(0, 28));
+}
+
+export function stateWord(escapedPresent: boolean, retired: boolean, v1Count?: number): number {
+  return ((v1Count ?? 0) | (escapedPresent ? STATE_ESCAPED : 0) | (retired ? STATE_RETIRED : 0)) >>> 0;
+}
+
+/** §14: version 1's packed dirty word. */
+export function dirtyWordV1(first: number, blocks: number): number {
+  return blocks === 0 ? 0 : ((first | (blocks << DIRTY_V1_FIRST_BITS)) >>> 0);
+}
+
+export interface NewHeader {
+  capacity: number;
+  slotCount: number;
+  entries: number;
+  escapedPresent: boolean;
+  escapedValue: number;
+  reach: number;
+}
+
+/** §7 step 7: the version 2 header of a freshly written file, into the first 128 bytes of `out`. */
+export function writeHeader(out: Uint8Array, h: NewHeader): void {
+  const v = new DataView(out.buffer, out.byteOffset, LAYOUT_V2.headerBytes);
+  out.fill(0, 0, LAYOUT_V2.headerBytes);
+  out.set(MAGIC, 0);
+  v.setUint16(8, VERSION_MAJOR, true);
+  v.setUint16(10, VERSION_MINOR, true);
+  setUint64(v, 16, h.capacity);
+  setUint64(v, 24, h.slotCount);
+  v.setUint32(12, headerChecksumV2(out), true);
+  const words: [number, number][] = [
+    [CELL_STATE, stateWord(h.escapedPresent, false)],
+    [CELL_ESCAPED, h.escapedValue],
+    [CELL_SEQ, 0],
+    [CELL_ENTRIES, h.entries],
+    [CELL_REACH, h.reach],
+    [CELL_DIRTY_FIRST, 0],
+    [CELL_DIRTY_COUNT, 0],
+    [CELL_RESERVED, 0],
+  ];
+  for (const [offset, word] of words) {
+    v.setUint32(offset, word >>> 0, true);
+    v.setUint32(offset + 4, cellCheck(offset, word), true);
+  }
+}
+
+function setUint64(v: DataView, offset: number, n: number): void {
+  v.setUint32(offset, n % 2 ** 32, true);
+  v.setUint32(offset + 4, Math.floor(n / 2 ** 32), true);
+}
+
+function getUint64(v: DataView, offset: number): number {
+  return v.getUint32(offset, true) + v.getUint32(offset + 4, true) * 2 ** 32;
+}
+
+/**
+ * A private copy of a header that a writer may be changing: each cell is read with one 8-byte
+ * load, as it is written with one 8-byte store, so no cell is seen half old and half new.
+ */
+export function snapshotHeader(bytes: Uint8Array): Uint8Array {
+  const n = Math.min(bytes.length, MAX_HEADER_BYTES);
+  const copy = new Uint8Array(MAX_HEADER_BYTES);
+  copy.set(bytes.subarray(0, Math.min(n, CELL_STATE)));
+  if (n <= CELL_STATE) return copy;
+  const cells = Math.floor((n - CELL_STATE) / 8);
+  if ((bytes.byteOffset & 7) !== 0 || cells === 0) {
+    copy.set(bytes.subarray(CELL_STATE, n), CELL_STATE); // not a mapping: nobody writes it
+    return copy;
+  }
+  const from = new BigUint64Array(bytes.buffer, bytes.byteOffset + CELL_STATE, cells);
+  const to = new BigUint64Array(copy.buffer, CELL_STATE, cells);
+  for (let i = 0; i < cells; i++) to[i] = Atomics.load(from, i);
+  copy.set(bytes.subarray(CELL_STATE + cells * 8, n), CELL_STATE + cells * 8);
+  return copy;
+}
+
+export function hex8(n: number): string {
+  return n.toString(16).padStart(8, "0");
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(" ");
+}
+
+const REBUILD = "Rebuild the index from its source pairs (or restore a good copy).";
+const CUT_SHORT = "The file was cut short (an interrupted copy or download); rebuild it or copy it again.";
+
+/**
+ * Applies the open-time rules of §9.1 (1 to 9; rule 10, the sentinel, reads a slot: see
+ * checkSentinel) to a file of `size` bytes whose first bytes are `bytes` (at least
+ * min(size, 128) of them; a live mapping's header should go through snapshotHeader first).
+ * Throws an IdxError naming `path` for the first rule broken.
+ */
+export function readHeader(bytes: Uint8Array, size: number, path: string): Header {
+  const fail = (code: IdxErrorCode, what: string, hint: string): never => {
+    throw new IdxError(code, what, { path, hint });
+  };
+  if (size === 0) {
+    fail("ERR_IDX_NOT_AN_INDEX", "is empty (0 bytes), not an idx index",
+      "Build one with `idx build PAIRS -o FILE`; an interrupted copy can also leave an empty file.");
+  }
+  const magicSeen = bytes.subarray(0, Math.min(size, MAGIC.length));
+  for (let i = 0; i < magicSeen.length; i++) {
+    if (magicSeen[i] !== MAGIC[i]) {
+      fail("ERR_IDX_NOT_AN_INDEX", `is not an idx index (it starts with ${hex(magicSeen)}, not the idx magic ${hex(MAGIC)})`,
+        "Check the path: this looks like another kind of file.");
+    }
+  }
+  if (size < 12) fail("ERR_IDX_TRUNCATED", `is truncated: ${size} bytes, too short to hold the format version`, CUT_SHORT);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, MAX_HEADER_BYTES));
+  const major = v.getUint16(8, true);
+  const minor = v.getUint16(10, true);
+  if (major > VERSION_MAJOR) {
+    fail("ERR_IDX_UNSUPPORTED_VERSION", `uses format version ${major}.${minor}; this idx reads versions 1 and 2 only`,
+      "Upgrade idx to open it, or rebuild the index with this version.");
+  }
+  if (major === 0) fail("ERR_IDX_CORRUPT", `has format version ${major}.${minor}, which no idx has written`, `The header is damaged. ${REBUILD}`);
+  const layout = major === 1 ? LAYOUT_V1 : LAYOUT_V2;
+  if (size < layout.headerBytes) {
+    fail("ERR_IDX_TRUNCATED", `is truncated: ${size} bytes, shorter than the ${layout.headerBytes}-byte header of a version ${major} index`, CUT_SHORT);
+  }
+  const storedChecksum = v.getUint32(major === 1 ? 28 : 12, true);
+  const actualChecksum = major === 1 ? headerChecksumV1(bytes) : headerChecksumV2(bytes);
+  if (storedChecksum !== actualChecksum) {
+    fail("ERR_IDX_CHECKSUM", `header checksum mismatch (stored 0x${hex8(storedChecksum)}, computed 0x${hex8(actualChecksum)})`,
+      `The header bytes changed after they were written. ${REBUILD}`);
+  }
+  for (const offset of layout.cells) {
+    const word = v.getUint32(offset, true);
+    const check = v.getUint32(offset + 4, true);
+    if (check !== cellCheck(offset, word)) {
+      fail("ERR_IDX_CHECKSUM", `header cell at offset ${offset} fails its check (word 0x${hex8(word)}, check 0x${hex8(check)})`,
+        `The header bytes changed after they were written. ${REBUILD}`);
+    }
+  }
+  const state = v.getUint32(CELL_STATE, true);
+  const escapedPresent = (state & STATE_ESCAPED) !== 0;
+  let h: Header;
+  if (major === 1) {
+    const dirty = v.getUint32(CELL_DIRTY_V1, true);
+    const slotCount = v.getUint32(16, true);
+    const count = state & STATE_V1_COUNT_MASK;
+    h = {
+      layout, major, minor, capacity: v.getUint32(12, true), slotCount,
+      entries: count - (escapedPresent ? 1 : 0), escapedPresent, retired: (state & STATE_RETIRED) !== 0,
+      escapedValue: v.getUint32(CELL_ESCAPED, true), seq: v.getUint32(CELL_SEQ, true),
+      reach: Math.max(0, slotCount - 1),
+      dirtyFirst: dirty & DIRTY_V1_FIRST_MASK, dirtyCount: dirty >>> DIRTY_V1_FIRST_BITS,
+      stateWord: state, reservedCell: 0,
+    };
+  } else {
+    h = {
+      layout, major, minor, capacity: getUint64(v, 16), slotCount: getUint64(v, 24),
+      entries: v.getUint32(CELL_ENTRIES, true), escapedPresent, retired: (state & STATE_RETIRED) !== 0,
+      escapedValue: v.getUint32(CELL_ESCAPED, true), seq: v.getUint32(CELL_SEQ, true),
+      reach: v.getUint32(CELL_REACH, true),
+      dirtyFirst: v.getUint32(CELL_DIRTY_FIRST, true), dirtyCount: v.getUint32(CELL_DIRTY_COUNT, true),
+      stateWord: state, reservedCell: v.getUint32(CELL_RESERVED, true),
+    };
+  }
+  const corrupt = (what: string): never => fail("ERR_IDX_CORRUPT", `has an invalid header: ${what}`, REBUILD);
+  if (h.capacity < 1) corrupt("capacity is 0");
+  if (h.slotCount <= h.capacity) corrupt(`slot count ${h.slotCount} is not above capacity ${h.capacity}`);
+  if (h.slotCount > layout.maxSlotCount) {
+    fail("ERR_IDX_TOO_LARGE", `declares ${h.slotCount} slots, more than the ${layout.maxSlotCount} a version ${major} file can hold`,
+      `The header is damaged or the file was written by an incompatible tool. ${REBUILD}`);
+  }
+  const expected = fileBytes(layout, h.slotCount);
+  if (size < expected) fail("ERR_IDX_TRUNCATED", `is truncated: ${size} bytes, but its header describes ${expected}`, CUT_SHORT);
+  if (size > expected) {
+    fail("ERR_IDX_CORRUPT", `is ${size} bytes, but its header describes ${expected} (${size - expected} bytes too many)`,
+      "Something was appended to the file; rebuild it or copy it again.");
+  }
+  if (major === 1) {
+    if (h.entries > h.slotCount - 1 || h.entries < 0) {
+      corrupt(`count ${state & STATE_V1_COUNT_MASK} does not fit in ${h.slotCount} slots`);
+    }
+    const dirty = v.getUint32(CELL_DIRTY_V1, true);
+    if (h.dirtyCount === 0 && dirty !== 0) corrupt(`dirty cell 0x${hex8(dirty)} names a first block but no blocks`);
+  } else {
+    if (h.entries > h.slotCount - 1) corrupt(`${h.entries} entries do not fit in ${h.slotCount} slots`);
+    if (h.reach > h.slotCount - 1) corrupt(`reach ${h.reach} is beyond the ${h.slotCount} slots`);
+  }
+  const blocks = blockCount(h.slotCount);
+  if (h.dirtyCount > 0 && h.dirtyFirst + h.dirtyCount > blocks) {
+    corrupt(`dirty block range ${h.dirtyFirst}+${h.dirtyCount} is outside the ${blocks} blocks`);
+  }
+  return h;
+}
+
+/** §9.1 rule 10: the lookup loop stops inside the table only because the last slot is empty. */
+export function checkSentinel(lastHashWord: number, path: string): void {
+  if (lastHashWord !== EMPTY_HASH) {
+    throw new IdxError("ERR_IDX_CORRUPT", `its last slot is not empty (hash word 0x${lastHashWord.toString(16)})`, {
+      path, hint: `The table is damaged. ${REBUILD}`,
+    });
+  }
+}
+
+/** The file offset of slot `s`'s hash word. */
+export function slotOffset(layout: Layout, s: number): number {
+  return layout.headerBytes + s * SLOT_BYTES;
+}

@@ -1,0 +1,100 @@
+/**
+ * The reader's side of spec/FORMAT.md §11.7: how a probe made beside a writer becomes an
+ * answer. Both readers use it, the mapping one (reader.ts) and the pread one
+ * (os/file-lookup.ts); the addon's batch lookup does only the fast check and hands every chunk
+ * that fails it back to a reader that comes here. Pure: the reader supplies the loads.
+ */
+import { CELL_STATE, STATE_RETIRED } from "./format";
+
+/**
+ * How long a seq may stay odd and unchanged before a reader decides its writer died or was
+ * stopped mid-operation. A healthy writer keeps seq odd for microseconds (§11.2: nothing slow
+ * runs inside the bracket), so 5 ms is thousands of operations' time.
+ */
+export const STALL_MS = 5;
+
+/** How often a reader of a retired file looks at the path for its replacement. */
+export const FOLLOW_EVERY_MS = 1;
+
+/** One clock per reader: when it first saw the seq value it is waiting on. */
+export class StallClock {
+  #seq = -1;
+  #since = 0;
+
+  /** True once `seq` has been seen unchanged for STALL_MS; restarts whenever seq changes. */
+  expired(seq: number): boolean {
+    const t = performance.now();
+    if (this.#seq !== seq) {
+      this.#seq = seq;
+      this.#since = t;
+      return false;
+    }
+    return t - this.#since > STALL_MS;
+  }
+}
+
+/** What settle() needs from a reader: its current file, read the protocol's way. */
+export interface ProtocolReader {
+  /** The seq word, loaded now (with acquire semantics where the CPU needs them). */
+  seq(): number;
+  /** Whether the state word has RETIRED, loaded now. */
+  retired(): boolean;
+  /**
+   * §11.7 follow(): true when the reader now reads a newer file (the caller probes again);
+   * false when there is none yet, or it was looked for less than FOLLOW_EVERY_MS ago.
+   */
+  follow(): boolean;
+}
+
+/** True when a probe between seq loads s1 and s2 stands without further checks. */
+export function quiet(s1: number, s2: number): boolean {
+  return s1 === s2 && (s1 & 1) === 0;
+}
+
+/**
+ * The slow path of §11.7's lookup: the first `probe` (§5.3 on the reader's current file, or any
+ * other read of it, such as its entry count) answered `answer` between seq loads `s1` and `s2`,
+ * which were not quiet. Loops until an answer stands:
+ * - a retired file is followed to its replacement; while there is none, its answer stands (it
+ *   no longer changes);
+ * - a changed seq means a write overlapped the probe: probe again;
+ * - an odd seq unchanged for STALL_MS (clock per reader) is a writer that died or was stopped:
+ *   by §11.3 the table as it stands answers correctly, once a second probe agrees while seq
+ *   still holds.
+ */
+export function settle<T>(reader: ProtocolReader, probe: () => T, s1: number, s2: number, answer: T, clock: StallClock): T {
+  for (;;) {
+    if (quiet(s1, s2)) return answer;
+    if (reader.retired()) {
+      if (!reader.follow() && s1 === s2) return answer;
+    } else if (s1 === s2 && clock.expired(s1)) {
+      const again = probe();
+      if (reader.seq() === s1 && again === answer) return answer;
+    }
+    s1 = reader.seq();
+    answer = probe();
+    s2 = reader.seq();
+  }
+}
+
+/**
+ * §11.7 "The header": a header read between two loads of seq that show no operation under way
+ * or overlapping, so its cells (separate stores) belong together. `read` returns a private copy
+ * of the header (each cell loaded whole) and `seqOf` the seq word loaded now; an odd seq that
+ * holds for STALL_MS belongs to a writer that died, and its header is taken as it stands.
+ */
+export function stableHeader(read: () => Uint8Array, seqOf: () => number, clock = new StallClock()): Uint8Array {
+  for (;;) {
+    const s1 = seqOf();
+    const copy = read();
+    const s2 = seqOf();
+    if (quiet(s1, s2)) return copy;
+    // A retired file no longer changes (§11.4): its odd seq holds no operation.
+    const retired = copy.length >= CELL_STATE + 4 && (readWord(copy, CELL_STATE) & STATE_RETIRED) !== 0;
+    if (s1 === s2 && (retired || clock.expired(s1))) return copy;
+  }
+}
+
+function readWord(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset] | (bytes[offset + 1] << 8) | (bytes[offset + 2] << 16) | (bytes[offset + 3] << 24)) >>> 0;
+}

@@ -1,0 +1,103 @@
+/**
+ * The slot region in memory: one Uint32Array of words (hash, value, hash, value, ...) for every
+ * file up to SEGMENT_SLOTS slots, and overlapping windows of that many slots past it.
+ *
+ * Why windows: a typed array holds at most 2^32 elements on Node 20 (16 GiB of words), and
+ * indexes below 2^31 keep V8's fast integer paths; a version 2 file may hold 2^33 slots (§8).
+ * Window k starts at slot k * SEGMENT_SLOTS and runs OVERLAP_SLOTS past the next window's start,
+ * so a probe of at most reach + 1 slots (§5.3) that starts in window k stays inside it whenever
+ * reach < OVERLAP_SLOTS; a longer one takes the slow path that walks across windows.
+ */
+import { SLOT_WORDS } from "./format";
+
+export const SEGMENT_SLOTS = 2 ** 28;
+export const OVERLAP_SLOTS = 2 ** 17;
+
+/** How many windows a region of `slotCount` slots has, and where window k ends (exclusive). */
+export function windowCount(slotCount: number): number {
+  return Math.max(1, Math.ceil(slotCount / SEGMENT_SLOTS));
+}
+
+export function windowEnd(slotCount: number, k: number): number {
+  return Math.min(slotCount, (k + 1) * SEGMENT_SLOTS + OVERLAP_SLOTS);
+}
+
+export class SlotRegion {
+  readonly slotCount: number;
+  /** windows[k] holds slots k * SEGMENT_SLOTS .. windowEnd(slotCount, k) - 1. */
+  readonly windows: readonly Uint32Array[];
+  readonly #wide: (BigUint64Array | undefined)[] = [];
+
+  constructor(slotCount: number, windows: readonly Uint32Array[]) {
+    if (windows.length !== windowCount(slotCount)) {
+      throw new RangeError(`a region of ${slotCount} slots needs ${windowCount(slotCount)} windows, got ${windows.length}`);
+    }
+    for (let k = 0; k < windows.length; k++) {
+      const slots = windowEnd(slotCount, k) - k * SEGMENT_SLOTS;
+      if (windows[k].length !== slots * SLOT_WORDS) {
+        throw new RangeError(`window ${k} must hold ${slots} slots, holds ${windows[k].length / SLOT_WORDS}`);
+      }
+    }
+    this.slotCount = slotCount;
+    this.windows = windows;
+  }
+
+  /** A region held in one array (every file of at most SEGMENT_SLOTS slots). */
+  static of(words: Uint32Array): SlotRegion {
+    return new SlotRegion(words.length / SLOT_WORDS, [words]);
+  }
+
+  hashWord(s: number): number {
+    const k = s < SEGMENT_SLOTS ? 0 : Math.floor(s / SEGMENT_SLOTS);
+    return this.windows[k][(s - k * SEGMENT_SLOTS) * SLOT_WORDS];
+  }
+
+  valueWord(s: number): number {
+    const k = s < SEGMENT_SLOTS ? 0 : Math.floor(s / SEGMENT_SLOTS);
+    return this.windows[k][(s - k * SEGMENT_SLOTS) * SLOT_WORDS + 1];
+  }
+
+  /** Stores (hash, value) into slot `s` in one 8-byte write; hash is the low word (little-endian). */
+  storeSlot(s: number, hash: number, value: number): void {
+    const k = s < SEGMENT_SLOTS ? 0 : Math.floor(s / SEGMENT_SLOTS);
+    Atomics.store(this.#wideOf(k), s - k * SEGMENT_SLOTS, (BigInt(value >>> 0) << 32n) | BigInt(hash >>> 0));
+  }
+
+  /** Stores slot `to` := slot `from` (adjacent slots) in one 8-byte write. */
+  copySlot(to: number, from: number): void {
+    const low = to < from ? to : from;
+    const k = low < SEGMENT_SLOTS ? 0 : Math.floor(low / SEGMENT_SLOTS);
+    const wide = this.#wideOf(k);
+    const base = k * SEGMENT_SLOTS;
+    Atomics.store(wide, to - base, Atomics.load(wide, from - base));
+  }
+
+  /** Stores slot `s`'s value word alone (one 4-byte write): an overwrite in place (§11.3). */
+  storeValue(s: number, value: number): void {
+    const k = s < SEGMENT_SLOTS ? 0 : Math.floor(s / SEGMENT_SLOTS);
+    Atomics.store(this.windows[k], (s - k * SEGMENT_SLOTS) * SLOT_WORDS + 1, value);
+  }
+
+  #wideOf(k: number): BigUint64Array {
+    let wide = this.#wide[k];
+    if (wide === undefined) {
+      const w = this.windows[k];
+      wide = new BigUint64Array(w.buffer, w.byteOffset, w.length / SLOT_WORDS);
+      this.#wide[k] = wide;
+    }
+    return wide;
+  }
+
+  /**
+   * Calls `visit(words, from, to, base)` for each window's own slots in order (from and to are
+   * word indexes into `words`; base is the slot number of words[0]), so a scan of every slot
+   * is plain loops over arrays, each slot visited once.
+   */
+  forEachRun(visit: (words: Uint32Array, from: number, to: number, base: number) => void): void {
+    for (let k = 0; k < this.windows.length; k++) {
+      const base = k * SEGMENT_SLOTS;
+      const own = Math.min(this.slotCount, base + SEGMENT_SLOTS) - base;
+      visit(this.windows[k], 0, own * SLOT_WORDS, base);
+    }
+  }
+}

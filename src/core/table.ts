@@ -1,0 +1,269 @@
+/**
+ * The hash table of spec/FORMAT.md §5 over slot words (hash, value, hash, value, ...): what a
+ * slot is (§5.1), the probe (§5.3), the builder's placement (§7) and the in-place edits
+ * (§11.3). Every slot rule lives here and nowhere else. Knows nothing of files or headers.
+ */
+import { EMPTY_HASH as EMPTY_HASH_EXPORT, SLOT_WORDS as SLOT_WORDS_EXPORT } from "./format";
+import { homeSlot as homeSlotExport } from "./hash";
+import { SlotRegion } from "./slots";
+
+// Module-level copies of the imports, for the probe loops. tsc's CommonJS output reads an
+// import as a property of the exporting module's `exports` on every use, and V8 cannot fold
+// that property into a constant (tsc writes every export twice, first as undefined); it does
+// fold a module-level const. With the same in reader.ts, a get at 10 M entries went from 107
+// to 81 ns (bench/RESULTS.md).
+const EMPTY_HASH = EMPTY_HASH_EXPORT;
+const SLOT_WORDS = SLOT_WORDS_EXPORT;
+const homeSlot = homeSlotExport;
+
+// ---- §5.1 slot states ----
+
+/**
+ * The hash word a slot's predecessor has when it has none (slot 0): EMPTY, which no entry equals,
+ * so "entry" and "tombstone" below need no special case for slot 0.
+ */
+export const NO_PREVIOUS = EMPTY_HASH;
+
+/** §5.1: a slot whose hash word is EMPTY holds nothing. */
+export function isEmpty(hash: number): boolean {
+  return hash === EMPTY_HASH;
+}
+
+/** §5.1: a slot is an entry when it is not empty and does not repeat its predecessor's hash. */
+export function isEntry(previousHash: number, hash: number): boolean {
+  return hash !== EMPTY_HASH && hash !== previousHash;
+}
+
+/** §5.1: a tombstone repeats its predecessor's (non-empty) hash word. */
+export function isTombstone(previousHash: number, hash: number): boolean {
+  return hash !== EMPTY_HASH && hash === previousHash;
+}
+
+// ---- §5.3 the probe ----
+
+/** findFrom's answer when the scan used its whole reach without deciding (see below). */
+export const UNDECIDED = -2;
+
+/**
+ * §5.3 from word index `i` (a home slot) with `limit` = the word index of the last slot the
+ * probe may read (home + reach, capped at the last slot). Returns the word index of the slot
+ * holding `hash`, -1 when the table proves it absent, or UNDECIDED when the scan reached `limit`
+ * with a smaller hash word: absent if the caller's reach is current, otherwise worth a retry
+ * with the larger reach a writer has stored since.
+ *
+ * Runs inlined in IdIndex.get. The bound costs one compare per slot (about 1 ns a lookup,
+ * measured); it is what keeps a damaged table from being scanned to its end.
+ */
+export function findFrom(words: Uint32Array, i: number, limit: number, hash: number): number {
+  let word = words[i];
+  while (word < hash && i < limit) {
+    i += SLOT_WORDS;
+    word = words[i];
+  }
+  if (word === hash) return i;
+  return word < hash ? UNDECIDED : -1;
+}
+
+/**
+ * §5.3 over a whole region (any number of windows): the slot holding `hash`, -1 when absent,
+ * UNDECIDED when the scan used up `reach`. For the writer and for readers' slow paths.
+ */
+export function findSlot(region: SlotRegion, capacity: number, reach: number, hash: number): number {
+  const home = homeSlot(hash, capacity);
+  const last = Math.min(home + reach, region.slotCount - 1);
+  if (region.windows.length === 1) {
+    const i = findFrom(region.windows[0], home * SLOT_WORDS, last * SLOT_WORDS, hash);
+    return i < 0 ? i : i / SLOT_WORDS;
+  }
+  let s = home;
+  let word = region.hashWord(s);
+  while (word < hash && s < last) word = region.hashWord(++s);
+  if (word === hash) return s;
+  return word < hash ? UNDECIDED : -1;
+}
+
+/**
+ * The largest `s - home(hash)` over the entries of a region: the reach a version 1 file does not
+ * record (§14), measured. O(slots).
+ */
+export function measureReach(region: SlotRegion, capacity: number): number {
+  let reach = 0;
+  let previous = NO_PREVIOUS;
+  region.forEachRun((words, from, to, base) => {
+    for (let i = from; i < to; i += SLOT_WORDS) {
+      const hash = words[i];
+      if (isEntry(previous, hash)) {
+        const d = base + i / SLOT_WORDS - homeSlot(hash, capacity);
+        if (d > reach) reach = d;
+      }
+      previous = hash;
+    }
+  });
+  return reach;
+}
+
+// ---- §7 placement ----
+
+/**
+ * §7 step 4, streamed: entries arrive sorted by hash (strictly increasing), in as many calls
+ * as the caller likes; each goes to its home slot or right after the previous entry, whichever
+ * is later. `place` returns how many slots of `out` it filled (entries and the empty slots
+ * before them), so a caller can write the table in order, chunk by chunk, in bounded memory.
+ */
+export class Placer {
+  readonly capacity: number;
+  /** The next slot to fill: after the last entry placed so far. */
+  next = 0;
+  /** The largest `slot - home` so far (§3 reach). */
+  reach = 0;
+  /** Entries placed so far. */
+  entries = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  /**
+   * Places hashes[from..to) (with their values) into `out`, whose word 0 is slot `this.next`.
+   * Stops early when `out` is full (after filling it, so a gap wider than `out` still makes
+   * progress); returns [entries placed, slots written].
+   */
+  place(hashes: Uint32Array, values: Uint32Array, from: number, to: number, out: Uint32Array): [number, number] {
+    const capacity = this.capacity;
+    const room = out.length / SLOT_WORDS;
+    const start = this.next;
+    let next = start;
+    let reach = this.reach;
+    let j = from;
+    for (; j < to; j++) {
+      const hash = hashes[j];
+      const home = homeSlot(hash, capacity);
+      const pos = home > next ? home : next;
+      if (pos - start >= room) {
+        fillEmpty(out, (next - start) * SLOT_WORDS, room * SLOT_WORDS);
+        next = start + room;
+        break;
+      }
+      for (let s = next; s < pos; s++) {
+        out[(s - start) * SLOT_WORDS] = EMPTY_HASH;
+        out[(s - start) * SLOT_WORDS + 1] = 0;
+      }
+      out[(pos - start) * SLOT_WORDS] = hash;
+      out[(pos - start) * SLOT_WORDS + 1] = values[j];
+      if (pos - home > reach) reach = pos - home;
+      next = pos + 1;
+    }
+    this.next = next;
+    this.reach = reach;
+    this.entries += j - from;
+    return [j - from, next - start];
+  }
+
+  /** Where the entries so far end, without writing: advances as place() would. */
+  skip(hashes: Uint32Array, from: number, to: number): void {
+    const capacity = this.capacity;
+    let next = this.next;
+    let reach = this.reach;
+    for (let j = from; j < to; j++) {
+      const home = homeSlot(hashes[j], capacity);
+      const pos = home > next ? home : next;
+      if (pos - home > reach) reach = pos - home;
+      next = pos + 1;
+    }
+    this.next = next;
+    this.reach = reach;
+    this.entries += to - from;
+  }
+
+  /** §7 step 5: the slot count once every entry is placed. */
+  slotCount(spill: number): number {
+    return Math.max(this.capacity, this.next) + spill;
+  }
+}
+
+/** Fills words[from..to) (word indexes) with empty slots. */
+export function fillEmpty(words: Uint32Array, from: number, to: number): void {
+  for (let i = from; i < to; i += SLOT_WORDS) {
+    words[i] = EMPTY_HASH;
+    words[i + 1] = 0;
+  }
+}
+
+// ---- §11.3 in-place edits ----
+
+/** Where an insert goes: slot `at` takes the new entry; at..end-1 each move one slot right. */
+export interface InsertPlan {
+  at: number;
+  end: number;
+  /** The reach the table needs once the entries have moved (§11.3). */
+  reach: number;
+}
+
+/**
+ * The in-place edits of §11.3, as sequences of whole-slot stores. Each store is one atomic
+ * 8-byte write (hash word and value word together), and every state between two stores is a
+ * valid table whose lookups answer as before or as after the edit: a writer killed at any point
+ * leaves a table that reads correctly. Readers in other processes still see a write overlap
+ * their probe through the header's seq word, and retry.
+ */
+export class SlotEditor {
+  readonly region: SlotRegion;
+  readonly capacity: number;
+  readonly slotCount: number;
+
+  constructor(region: SlotRegion, capacity: number) {
+    this.region = region;
+    this.capacity = capacity;
+    this.slotCount = region.slotCount;
+  }
+
+  /**
+   * Where inserting `hash` (absent from the table) must go, and the reach the table needs after
+   * it (`reach` is the current one). Returns null when that would take the last slot, the scan
+   * sentinel: the table must be rehashed.
+   */
+  planInsert(hash: number, reach: number): InsertPlan | null {
+    const r = this.region;
+    const home = homeSlot(hash, this.capacity);
+    let at = home;
+    while (r.hashWord(at) < hash) at++;
+    let end = at;
+    let needed = Math.max(reach, at - home);
+    for (let h = r.hashWord(end); !isEmpty(h); h = r.hashWord(++end)) {
+      const moved = end + 1 - homeSlot(h, this.capacity);
+      if (moved > needed) needed = moved;
+    }
+    return end >= this.slotCount - 1 ? null : { at, end, reach: needed };
+  }
+
+  /**
+   * Inserts per a plan: shifts at..end-1 right from the far end, so that each entry is copied
+   * before its old slot is overwritten (a reader or a crash sees it at least once, never not at
+   * all), then stores the new entry.
+   */
+  insert(plan: InsertPlan, hash: number, value: number): void {
+    for (let s = plan.end; s > plan.at; s--) this.region.copySlot(s, s - 1);
+    this.region.storeSlot(plan.at, hash, value);
+  }
+
+  /** The last slot a removal from `s` writes: where its backward shift ends (§5.4). */
+  shiftEnd(s: number): number {
+    const r = this.region;
+    let cur = s;
+    for (;;) {
+      const hash = r.hashWord(cur + 1);
+      if (isEmpty(hash) || homeSlot(hash, this.capacity) > cur) return cur;
+      cur++;
+    }
+  }
+
+  /**
+   * Removes the entry (or tombstone) in slot `s` by backward shift up to `last` (shiftEnd(s)):
+   * each following entry that may sit one slot earlier moves left, and slot `last` becomes
+   * empty. No marker is left, so deleted slots are free for the next insert at once.
+   */
+  remove(s: number, last: number): void {
+    for (let cur = s; cur < last; cur++) this.region.copySlot(cur, cur + 1);
+    this.region.storeSlot(last, EMPTY_HASH, 0);
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * idx's own addon (native/*.c): file mappings, flock(2) for the writer lock, and the loops JS
+ * cannot make fast (batch lookup with software prefetch, dump's formatting, the builder's parse,
+ * sort and placement). Loaded on first use, from a prebuilt binary for this platform or from a
+ * local build, and checked: every format constant it was compiled with must equal ours.
+ *
+ * Without it (no binary for this platform, install scripts not run, IDX_NO_NATIVE set), idx
+ * runs its JavaScript paths: the same answers and bytes, but opening an index reads the whole
+ * file into memory (a reader reads it again when the file changes, every 100 ms while the event
+ * loop turns), and in-place writing is refused (there is no lock that a killed writer
+ * releases). One line on stderr says so, once per process.
+ */
+import * as fs from "node:fs";
+import * as nodePath from "node:path";
+import { IdxError } from "../core/errors";
+import {
+  CELL_ESCAPED, CELL_REACH, CELL_SEQ, CELL_STATE, EMPTY_HASH, LAYOUT_V1, LAYOUT_V2, STATE_ESCAPED, STATE_RETIRED,
+} from "../core/format";
+import { hash32, homeSlot, unhash32 } from "../core/hash";
+import type { Accelerator } from "../core/encode";
+
+/** Keys per seq check in getMany, on both paths. */
+export const CHUNK = 64;
+
+export interface NativeAddon {
+  constants(): Record<string, number>;
+  /** Returns 0, or the errno (EWOULDBLOCK when another process holds the lock). */
+  flock(fd: number, operation: 0 | 1 | 2, wait: boolean): number;
+  map(fd: number, size: number, writable: boolean, sequential: boolean): number;
+  window(id: number, offset: number, length: number): [ArrayBuffer, number];
+  release(id: number): void;
+  sync(id: number): void;
+  /** 0 intact, 1 its path names another file now, 2 the file was lost or rewritten in place. */
+  state(id: number): 0 | 1 | 2;
+  watch(id: number, path: string): void;
+  arena(): number;
+  getMany(
+    id: number, headerBytes: number, capacity: number, slotCount: number, reach: number, keys: Uint32Array,
+    values: Uint32Array, found: Uint8Array | null, missing: number, from: number, to: number, result: Float64Array,
+  ): void;
+  formatPairs(
+    id: number, headerBytes: number, capacity: number, slotCount: number, fromSlot: number, previousHash: number,
+    out: Uint8Array, result: Float64Array,
+  ): void;
+  hashSort: Accelerator["hashSort"];
+  placeSorted: Accelerator["placeSorted"];
+  parseLines(buf: Uint8Array, start: number, end: number, keys: Uint32Array, values: Uint32Array, count: number, result: Float64Array): void;
+}
+
+/** What the addon must have been compiled with: the spec's numbers as src/core has them. */
+export function expectedConstants(): Record<string, number> {
+  return {
+    emptyHash: EMPTY_HASH,
+    stateEscaped: STATE_ESCAPED,
+    stateRetired: STATE_RETIRED,
+    cellState: CELL_STATE,
+    cellEscaped: CELL_ESCAPED,
+    cellSeq: CELL_SEQ,
+    cellReachV2: CELL_REACH,
+    headerV1: LAYOUT_V1.headerBytes,
+    headerV2: LAYOUT_V2.headerBytes,
+    maxSlotsV2: LAYOUT_V2.maxSlotCount,
+    chunk: CHUNK,
+    hashOf1: hash32(1),
+    unhashOfEmpty: unhash32(EMPTY_HASH),
+    homeOf4294967295In4908534053: homeSlot(hash32(4294967295), 4908534053),
+    homeOfEmptyIn8589934591: homeSlot(EMPTY_HASH, 8589934591),
+  };
+}
+
+/** Null when the addon's constants equal ours; else what differs, for the message. */
+export function constantsMismatch(actual: Record<string, number>): string | null {
+  const expected = expectedConstants();
+  for (const [name, value] of Object.entries(expected)) {
+    if (actual[name] !== value) return `${name} is ${actual[name]} in the addon, ${value} in idx`;
+  }
+  return null;
+}
+
+let addon: NativeAddon | null | undefined;
+let addonFile: string | null = null;
+let whyNot = "";
+let warned = false;
+
+/** The package's root: dist/os/native.js and the bundle dist/idx.js both sit below it. */
+function packageRoot(): string {
+  for (let dir = __dirname, i = 0; i < 4; i++, dir = nodePath.dirname(dir)) {
+    if (fs.existsSync(nodePath.join(dir, "package.json"))) return dir;
+  }
+  return nodePath.join(__dirname, "..");
+}
+
+/**
+ * linux-x64, linux-x64-musl, darwin-arm64...: the prebuilds/ folder for this platform. musl is
+ * told by its dynamic loader's file (process.report would tell too, at a cost of milliseconds).
+ */
+export function platformTag(): string {
+  let libc = "";
+  if (process.platform === "linux") {
+    const machine = process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch;
+    if (fs.existsSync(`/lib/ld-musl-${machine}.so.1`)) libc = "-musl";
+  }
+  return `${process.platform}-${process.arch}${libc}`;
+}
+
+/** Where the addon may be, in the order tried: a local build first (npm install compiled it). */
+export function addonCandidates(root = packageRoot()): string[] {
+  return [
+    nodePath.join(root, "build", "Release", "idx_native.node"),
+    nodePath.join(root, "prebuilds", platformTag(), "idx.node"),
+  ];
+}
+
+function load(): NativeAddon | null {
+  if (addon !== undefined) return addon;
+  addon = null;
+  if (process.env.IDX_NO_NATIVE) {
+    whyNot = "IDX_NO_NATIVE is set";
+    return null;
+  }
+  const tried: string[] = [];
+  for (const file of addonCandidates()) {
+    if (!fs.existsSync(file)) continue;
+    let loaded: NativeAddon;
+    try {
+      loaded = require(file) as NativeAddon;
+    } catch (e) {
+      tried.push(`${file}: ${(e as Error).message.split("\n")[0]}`);
+      continue;
+    }
+    const mismatch = constantsMismatch(loaded.constants());
+    if (mismatch !== null) {
+      tried.push(`${file} was built from other sources (${mismatch}); rebuild it`);
+      continue;
+    }
+    addon = loaded;
+    addonFile = file;
+    return addon;
+  }
+  whyNot = tried.length > 0 ? tried.join("; ") : `no binary for ${platformTag()} and no local build`;
+  return null;
+}
+
+/** The addon, or null (then the caller takes its JS path; see the module comment). */
+export function nativeAddon(): NativeAddon | null {
+  const a = load();
+  if (a === null && !warned) {
+    warned = true;
+    process.stderr.write(
+      `idx: native addon not available (${whyNot}); using the JavaScript paths: opening reads the whole file into ` +
+      "memory (read again when it changes, every 100 ms), and in-place writing is off. See README, Troubleshooting.\n",
+    );
+  }
+  return a;
+}
+
+/** The addon, for what cannot be done without it (the writer lock). */
+export function requireNativeAddon(what: string): NativeAddon {
+  const a = load();
+  if (a === null) {
+    throw new IdxError("ERR_IDX_NO_ADDON", `${what} needs idx's native addon, which is not available here (${whyNot})`, {
+      hint: "Install idx on a platform it ships a binary for, or let npm build it (needs a C compiler, make and Python): npm rebuild idx.",
+    });
+  }
+  return a;
+}
+
+/** Which paths this process uses, for `idx info` and bug reports. */
+export function engine(): { native: boolean; detail: string } {
+  const a = load();
+  return a === null ? { native: false, detail: `JavaScript (${whyNot})` } : { native: true, detail: `native addon ${addonFile}` };
+}

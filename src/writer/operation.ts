@@ -1,0 +1,93 @@
+/**
+ * The operation bracket of spec/FORMAT.md §11.2 around an in-place change of a mapped file:
+ * odd seq, dirty blocks and reach, the change, checksums, even seq. Nothing slow runs inside
+ * the bracket (no system call, no sync, no loading of code), so readers, which wait while seq is
+ * odd (§11.7), wait microseconds. Before it opens, the blocks about to change are checked
+ * against their stored checksums: rewriting a checksum over damage would make it permanent.
+ */
+import { blockBytes, storedChecksum } from "../core/checks";
+import { crc32 } from "../core/crc32";
+import { IdxError } from "../core/errors";
+import { CHECKSUM_BYTES, Layout, SLOTS_PER_BLOCK, checksumsOffset, hex8, slotOffset } from "../core/format";
+import { SlotRegion } from "../core/slots";
+import { Mapping } from "../os/mapping";
+import { HeaderCells } from "./cells";
+
+export class OperationBracket {
+  readonly #cells: HeaderCells;
+  readonly #region: SlotRegion;
+  readonly #checksums: Uint8Array;
+  readonly #layout: Layout;
+  readonly #mapping: Mapping;
+  readonly #path: string;
+
+  constructor(cells: HeaderCells, region: SlotRegion, checksums: Uint8Array, layout: Layout, mapping: Mapping, path: string) {
+    this.#cells = cells;
+    this.#region = region;
+    this.#checksums = checksums;
+    this.#layout = layout;
+    this.#mapping = mapping;
+    this.#path = path;
+    crc32(new Uint8Array(4096)); // loads zlib now, not inside the first bracket
+  }
+
+  /**
+   * Runs `edit`, which changes slots first..last (none when last < first) and cells, inside the
+   * bracket. `reach` is the reach the table needs once it is done (§11.3).
+   * @throws IdxError ERR_IDX_CHECKSUM (a block about to change is damaged; nothing changed),
+   *   ERR_IDX_CORRUPT (the file was truncated or replaced in place under the writer).
+   */
+  run(first: number, last: number, reach: number, edit: () => void): void {
+    const cells = this.#cells;
+    const blockFirst = Math.floor(first / SLOTS_PER_BLOCK);
+    const blockLast = last >= first ? Math.floor(last / SLOTS_PER_BLOCK) : blockFirst - 1;
+    for (let b = blockFirst; b <= blockLast; b++) this.checkBlock(b);
+    // Every store of the operation, cells included, lies between the odd and the even seq: a
+    // reader that reads the same even seq before and after reading the header saw no change.
+    cells.bumpSeq();
+    if (blockLast >= blockFirst) {
+      cells.setDirty(blockFirst, blockLast - blockFirst + 1);
+      cells.raiseReach(reach);
+    }
+    edit();
+    for (let b = blockFirst; b <= blockLast; b++) this.writeChecksum(b);
+    if (blockLast >= blockFirst) cells.clearDirty();
+    cells.bumpSeq();
+    if (this.#mapping.state() === 2) throw lostUnderWriter(this.#path);
+  }
+
+  /** Throws ERR_IDX_CHECKSUM when block b's bytes do not match its stored checksum. */
+  checkBlock(b: number): void {
+    const actual = crc32(blockBytes(this.#region, b));
+    const stored = storedChecksum(this.#checksums, b);
+    if (actual !== stored) {
+      const offset = slotOffset(this.#layout, b * SLOTS_PER_BLOCK);
+      throw new IdxError("ERR_IDX_CHECKSUM",
+        `block ${b} (bytes from ${offset}) fails its checksum (stored 0x${hex8(stored)}, computed 0x${hex8(actual)}): the slots changed after they were written, so the index was not changed`,
+        { path: this.#path, offset,
+          hint: "Run `idx verify` to see all damage. Recover what is readable with `idx dump FILE > pairs.tsv`, check it, and rebuild with `idx build pairs.tsv -o FILE`." });
+    }
+  }
+
+  writeChecksum(b: number): void {
+    const sum = crc32(blockBytes(this.#region, b));
+    const o = b * CHECKSUM_BYTES;
+    const c = this.#checksums;
+    c[o] = sum & 0xff;
+    c[o + 1] = (sum >>> 8) & 0xff;
+    c[o + 2] = (sum >>> 16) & 0xff;
+    c[o + 3] = sum >>> 24;
+  }
+}
+
+/** The checksum region of a mapped file, as bytes. */
+export function checksumRegion(mapping: Mapping, layout: Layout, slotCount: number): Uint8Array {
+  const blocks = Math.ceil(slotCount / SLOTS_PER_BLOCK);
+  return mapping.bytes(checksumsOffset(layout, slotCount), blocks * CHECKSUM_BYTES);
+}
+
+export function lostUnderWriter(path: string): IdxError {
+  return new IdxError("ERR_IDX_CORRUPT", "the index file was truncated or rewritten in place while it was open for writing; the last change may be lost", {
+    path, hint: "Something wrote over the live file. Check it with `idx verify`, and rebuild it if it is damaged.",
+  });
+}

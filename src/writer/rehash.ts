@@ -1,0 +1,160 @@
+/**
+ * Rehash and swap (spec/FORMAT.md §11.5, §11.4, §11.1): a writer's table rewritten into a new
+ * file at a new capacity, streamed in slot order (the slots are already sorted by hash, so
+ * nothing is sorted and memory stays bounded at any size), and renamed over the old file after
+ * the old one is marked retired. The entries come from the slots, never from the header's
+ * count, and every block is checked against its checksum as it is read: a writer does not
+ * carry damage into a new file.
+ */
+import * as fs from "node:fs";
+import { blockBytes, storedChecksum } from "../core/checks";
+import { crc32 } from "../core/crc32";
+import { IdxError } from "../core/errors";
+import { SLOT_WORDS, SLOTS_PER_BLOCK, hex8 } from "../core/format";
+import { SlotRegion } from "../core/slots";
+import { NO_PREVIOUS, isEntry } from "../core/table";
+import { TempFile, commitTempFile, discardTempFile, writeTempFileWith } from "../os/atomic-file";
+import { WriterLock } from "../os/lock";
+import { TableFileWriter } from "../os/table-file";
+import { HeaderCells } from "./cells";
+
+/** Entries to merge into the table: hashes sorted and distinct, with their values (a later pair's). */
+export interface SortedBatch {
+  hashes: Uint32Array;
+  values: Uint32Array;
+  length: number;
+  /** The escaped key's value, if the batch sets it. */
+  escaped?: number;
+}
+
+const NO_BATCH: SortedBatch = { hashes: new Uint32Array(0), values: new Uint32Array(0), length: 0 };
+const CHUNK = 1 << 16;
+
+/**
+ * Calls `visit(hashes, values, n)` with the table's entries in slot order, in chunks, after
+ * checking each block's checksum (the file holds no dirty blocks after recovery).
+ */
+function forEachEntryChunk(region: SlotRegion, checksums: Uint8Array, path: string, visit: (h: Uint32Array, v: Uint32Array, n: number) => void): void {
+  const hashes = new Uint32Array(CHUNK);
+  const values = new Uint32Array(CHUNK);
+  let n = 0;
+  let previous = NO_PREVIOUS;
+  const blocks = Math.ceil(region.slotCount / SLOTS_PER_BLOCK);
+  for (let b = 0; b < blocks; b++) {
+    const bytes = blockBytes(region, b);
+    const actual = crc32(bytes);
+    const stored = storedChecksum(checksums, b);
+    if (actual !== stored) {
+      throw new IdxError("ERR_IDX_CHECKSUM",
+        `block ${b} fails its checksum (stored 0x${hex8(stored)}, computed 0x${hex8(actual)}); the index was not rewritten`, {
+          path, hint: "Run `idx verify` to see all damage; recover what is readable with `idx dump` and rebuild.",
+        });
+    }
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+    for (let i = 0; i < words.length; i += SLOT_WORDS) {
+      const hash = words[i];
+      if (isEntry(previous, hash)) {
+        hashes[n] = hash;
+        values[n] = words[i + 1];
+        if (++n === CHUNK) {
+          visit(hashes, values, n);
+          n = 0;
+        }
+      }
+      previous = hash;
+    }
+  }
+  if (n > 0) visit(hashes, values, n);
+}
+
+/**
+ * The entries of the table merged with `batch` (the batch's value wins), in hash order, in
+ * chunks. Calls `visit` with each chunk; returns nothing.
+ */
+function forEachMerged(
+  region: SlotRegion, checksums: Uint8Array, path: string, batch: SortedBatch,
+  visit: (h: Uint32Array, v: Uint32Array, n: number) => void,
+): void {
+  if (batch.length === 0) return forEachEntryChunk(region, checksums, path, visit);
+  const outH = new Uint32Array(CHUNK * 2);
+  const outV = new Uint32Array(CHUNK * 2);
+  let j = 0; // next batch entry
+  forEachEntryChunk(region, checksums, path, (h, v, n) => {
+    let o = 0;
+    for (let i = 0; i < n; i++) {
+      while (j < batch.length && batch.hashes[j] < h[i]) {
+        outH[o] = batch.hashes[j];
+        outV[o++] = batch.values[j++];
+        if (o >= CHUNK) {
+          visit(outH, outV, o);
+          o = 0;
+        }
+      }
+      if (j < batch.length && batch.hashes[j] === h[i]) {
+        outH[o] = h[i];
+        outV[o++] = batch.values[j++];
+      } else {
+        outH[o] = h[i];
+        outV[o++] = v[i];
+      }
+      if (o >= CHUNK) {
+        visit(outH, outV, o);
+        o = 0;
+      }
+    }
+    if (o > 0) visit(outH, outV, o);
+  });
+  if (j < batch.length) visit(batch.hashes.subarray(j, batch.length), batch.values.subarray(j, batch.length), batch.length - j);
+}
+
+/**
+ * Writes the table (merged with `batch`) into a new version 2 file beside `target`, at the
+ * capacity `capacityFor(entries)` gives. Two passes over the slots: one counts (the capacity
+ * depends on the count), one places. Returns the temp file, complete and synced.
+ */
+export function rehashInto(
+  target: string, region: SlotRegion, checksums: Uint8Array, cells: HeaderCells,
+  capacityFor: (entries: number) => number, sync: boolean, batch: SortedBatch = NO_BATCH,
+): TempFile {
+  let entries = 0;
+  forEachMerged(region, checksums, target, batch, (_h, _v, n) => {
+    entries += n;
+  });
+  const escaped = batch.escaped ?? (cells.escapedPresent ? cells.escapedValue : undefined);
+  return writeTempFileWith(target, sync, (fd, tempPath) => {
+    const writer = new TableFileWriter(fd, tempPath, capacityFor(entries));
+    forEachMerged(region, checksums, target, batch, (h, v, n) => writer.add(h, v, 0, n));
+    writer.finish(escaped);
+  });
+}
+
+/**
+ * §11.4 and §11.1: takes the temp file (its descriptor is the new lock's, or closed on failure),
+ * marks the old file retired (readers that look now find it final), renames the
+ * new file over it, and passes the writer lock from the old file to the new one. If the rename
+ * fails, the mark is taken back, the temp file removed, and the old index is as it was.
+ * Returns the new file's lock.
+ */
+export function swapIn(temp: TempFile, target: string, oldCells: HeaderCells, oldLock: WriterLock, sync: boolean): WriterLock {
+  let newLock: WriterLock;
+  try {
+    newLock = WriterLock.ofNewFile(temp.path, temp.fd);
+  } catch (e) {
+    discardTempFile(temp);
+    fs.closeSync(temp.fd);
+    throw e;
+  }
+  oldCells.retire();
+  try {
+    commitTempFile(temp, target, sync);
+  } catch (e) {
+    discardTempFile(temp);
+    newLock.release();
+    oldCells.unretire();
+    oldCells.bumpSeq();
+    throw e;
+  }
+  oldLock.release();
+  return newLock;
+}
+

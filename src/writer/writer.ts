@@ -1,0 +1,477 @@
+/**
+ * IdWriter: keeps an index current in place while other processes read it (spec/FORMAT.md §11),
+ * with the surface of a Map. The spec's seams are modules of their own: the lock (os/lock.ts),
+ * the operation bracket (operation.ts), recovery (recovery.ts), rehash and swap (rehash.ts).
+ * This class holds them together and checks what callers pass.
+ *
+ * Durable after flush() or close(); a kill -9 at any point leaves a file that opens, passes
+ * verify and holds each key's value from before or after the interrupted operation.
+ */
+import * as nodePath from "node:path";
+import { checkMillis, checkOptions, checkPath, checkUint32, describeValue, invalid, isUint32 } from "../core/args";
+import { JS_ACCELERATOR } from "../core/encode";
+import { IdxError, ioError } from "../core/errors";
+import {
+  DIRTY_V1_MAX_BLOCKS, EMPTY_HASH, ESCAPED_KEY, Layout, MAX_LOAD_DEN, MAX_LOAD_NUM, SLOTS_PER_BLOCK, VERSION_MINOR,
+  buildCapacity, checkSentinel, growCapacity, readHeader, slotOffset,
+} from "../core/format";
+import { hash32, homeSlot, unhash32 } from "../core/hash";
+import { PairCollector, isColumns } from "../core/pairs";
+import { SlotRegion } from "../core/slots";
+import { InsertPlan, SlotEditor, findSlot, isEmpty } from "../core/table";
+import { TempFile, commitTempFile, discardTempFile, removeStaleTempFiles, writeTempFileWith } from "../os/atomic-file";
+import { WriterLock } from "../os/lock";
+import { Mapping, headerWordsOf, openMapping, regionOf } from "../os/mapping";
+import { nativeAddon, requireNativeAddon } from "../os/native";
+import { TableFileWriter } from "../os/table-file";
+import { installTempFile } from "../replace";
+import { HeaderCells } from "./cells";
+import { OperationBracket, checksumRegion } from "./operation";
+import { needsRecovery, recover } from "./recovery";
+import { SortedBatch, rehashInto, swapIn } from "./rehash";
+
+export interface WriterOptions {
+  /** Create an empty index when the file does not exist (default true). */
+  create?: boolean;
+  /** Wait this many milliseconds for another writer to finish (default 0: fail at once). */
+  wait?: number;
+  /** fsync new files and flushes (default true). Off only for throwaway files in tests. */
+  sync?: boolean;
+}
+
+/** Anything update() and equals() take: pairs (a Map, an IdIndex or IdWriter included) or columns. */
+export type PairsLike =
+  | Iterable<readonly [number, number]>
+  | ReadonlyMap<number, number>
+  | { keys: ArrayLike<number>; values: ArrayLike<number> };
+
+/** update() with more pairs than this share of the entries rewrites the file instead. */
+const BULK_SHARE = 4;
+const BULK_MIN = 4096;
+
+const inspectSymbol: unique symbol = Symbol.for("nodejs.util.inspect.custom") as never;
+const disposeSymbol: unique symbol = ((Symbol as { dispose?: symbol }).dispose ?? Symbol.for("nodejs.dispose")) as never;
+
+export class IdWriter implements Iterable<[number, number]> {
+  readonly path: string;
+  #lock: WriterLock | null;
+  readonly #sync: boolean;
+  #mapping: Mapping | null = null;
+  #layout!: Layout;
+  #cells!: HeaderCells;
+  #editor!: SlotEditor;
+  #bracket!: OperationBracket;
+  #checksums!: Uint8Array;
+  #capacity = 1;
+  #slotCount = 0;
+  /** Changes when the table moves to a new file: iterators look up their place again. */
+  #generation = 0;
+
+  private constructor(path: string, lock: WriterLock, sync: boolean) {
+    this.path = path;
+    this.#lock = lock;
+    this.#sync = sync;
+  }
+
+  /**
+   * Opens `path` for writing, creating an empty index if it does not exist (unless `create` is
+   * false). Takes the writer lock; repairs what a killed writer left (§11.6).
+   * @throws IdxError ERR_IDX_INVALID_ARGUMENT (bad path or options), ERR_IDX_LOCKED (another
+   *   writer; names it), ERR_IDX_UNSUPPORTED_VERSION (a newer format, major or minor),
+   *   ERR_IDX_NO_ADDON (writing needs the addon), ERR_IDX_CHECKSUM (recovery met damage), the
+   *   open errors of IdIndex.open, ERR_IDX_IO.
+   */
+  static open(path: string, options?: WriterOptions): IdWriter {
+    checkPath("path", path);
+    const o = checkOptions<WriterOptions>("options", options);
+    if (o.create !== undefined && typeof o.create !== "boolean") throw invalid(`options.create must be a boolean, not ${describeValue(o.create)}`, path);
+    if (o.sync !== undefined && typeof o.sync !== "boolean") throw invalid(`options.sync must be a boolean, not ${describeValue(o.sync)}`, path);
+    const wait = o.wait === undefined ? 0 : checkMillis("options.wait", o.wait);
+    const sync = o.sync ?? true;
+    requireNativeAddon("writing an index");
+    let lock = WriterLock.acquire(path, { wait });
+    while (lock === null) {
+      if (o.create === false) {
+        throw ioError("open the index", path, Object.assign(new Error("missing"), { code: "ENOENT" }),
+          "Build it first, or let the writer create it.");
+      }
+      lock = createEmpty(path, sync) ?? WriterLock.acquire(path, { wait });
+    }
+    const writer = new IdWriter(path, lock, sync);
+    try {
+      removeStaleTempFiles(path);
+      writer.#attach();
+      if (needsRecovery(writer.#cells)) {
+        recover(writer.#cells, writer.#editor, writer.#bracket);
+        if (sync) writer.#mapping!.sync(path);
+      }
+      return writer;
+    } catch (e) {
+      writer.#detach();
+      throw e;
+    }
+  }
+
+  #attach(): void {
+    let layout!: Layout;
+    let capacity = 0;
+    let slotCount = 0;
+    const mapping = openMapping(this.path, { writable: true }, (m) => {
+      const header = readHeader(m.bytes(0, Math.min(m.size, 128)), m.size, this.path);
+      if (header.minor > VERSION_MINOR) {
+        throw new IdxError("ERR_IDX_UNSUPPORTED_VERSION",
+          `uses format version ${header.major}.${header.minor}; this idx reads it but writes only ${header.major}.${VERSION_MINOR} files`,
+          { path: this.path, hint: "Upgrade idx to change it, or rebuild it with this version." });
+      }
+      const last = m.bytes(slotOffset(header.layout, header.slotCount - 1), 4);
+      checkSentinel(new DataView(last.buffer, last.byteOffset, 4).getUint32(0, true), this.path);
+      layout = header.layout;
+      capacity = header.capacity;
+      slotCount = header.slotCount;
+    });
+    try {
+      const region = regionOf(mapping, layout, slotCount);
+      this.#cells = new HeaderCells(headerWordsOf(mapping, layout), layout);
+      this.#checksums = checksumRegion(mapping, layout, slotCount);
+      this.#editor = new SlotEditor(region, capacity);
+      this.#bracket = new OperationBracket(this.#cells, region, this.#checksums, layout, mapping, this.path);
+    } catch (e) {
+      mapping.release();
+      throw e;
+    }
+    this.#mapping?.release();
+    this.#mapping = mapping;
+    this.#layout = layout;
+    this.#capacity = capacity;
+    this.#slotCount = slotCount;
+    this.#generation++;
+  }
+
+  #detach(): void {
+    this.#mapping?.release();
+    this.#mapping = null;
+    this.#lock?.release();
+    this.#lock = null;
+  }
+
+  // ---- reading ----
+
+  /** Live entries. */
+  get size(): number {
+    this.#check();
+    return this.#cells.entries + (this.#cells.escapedPresent ? 1 : 0);
+  }
+
+  /** The value of `key`, or undefined (also for anything that is not a uint32, as a Map answers). */
+  get(key: number): number | undefined {
+    this.#check();
+    if (!isUint32(key)) return undefined;
+    const hash = hash32(key);
+    if (hash === EMPTY_HASH) return this.#cells.escapedPresent ? this.#cells.escapedValue : undefined;
+    const s = this.#find(hash);
+    return s < 0 ? undefined : this.#editor.region.valueWord(s);
+  }
+
+  has(key: number): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /** The slot holding `hash`, or -1. The writer holds the lock: nothing moves under it. */
+  #find(hash: number): number {
+    const s = findSlot(this.#editor.region, this.#capacity, this.#reach(), hash);
+    return s < 0 ? -1 : s;
+  }
+
+  /** The reach to probe with: the header's (version 2), or every slot (version 1 records none). */
+  #reach(): number {
+    return this.#cells.reach ?? this.#slotCount - 1;
+  }
+
+  /**
+   * Every [key, value] pair: the escaped key first, then by hash (not by key). Changing the
+   * writer while iterating behaves as it does for a Map: an entry present throughout is
+   * visited exactly once, a deleted one is not visited after its deletion, and one added later
+   * is visited if its hash comes after the place the iteration has reached.
+   */
+  *entries(): IterableIterator<[number, number]> {
+    this.#check();
+    if (this.#cells.escapedPresent) yield [ESCAPED_KEY, this.#cells.escapedValue];
+    let after = -1; // the hash of the last entry yielded
+    let slot = 0; // where to look next, while the table has not moved
+    let generation = this.#generation;
+    for (;;) {
+      this.#check();
+      const region = this.#editor.region;
+      if (generation !== this.#generation || (after >= 0 && region.hashWord(slot - 1) !== after)) {
+        // The table changed under the iteration: find the place again by hash.
+        generation = this.#generation;
+        slot = after < 0 ? 0 : homeSlot(after, this.#capacity);
+      }
+      let found = -1;
+      for (; slot < this.#slotCount; slot++) {
+        const hash = region.hashWord(slot);
+        if (!isEmpty(hash) && hash > after) {
+          found = slot;
+          break;
+        }
+      }
+      if (found < 0) return;
+      const hash = region.hashWord(found);
+      const value = region.valueWord(found);
+      after = hash;
+      slot = found + 1;
+      yield [unhash32(hash), value];
+    }
+  }
+
+  *keys(): IterableIterator<number> {
+    for (const [key] of this.entries()) yield key;
+  }
+
+  *values(): IterableIterator<number> {
+    for (const [, value] of this.entries()) yield value;
+  }
+
+  [Symbol.iterator](): IterableIterator<[number, number]> {
+    return this.entries();
+  }
+
+  forEach(callback: (value: number, key: number, writer: IdWriter) => void): void {
+    if (typeof callback !== "function") throw invalid(`callback must be a function, not ${describeValue(callback)}`, this.path);
+    for (const [key, value] of this.entries()) callback(value, key, this);
+  }
+
+  /** True when `other` (a Map, an IdIndex, an IdWriter, pairs or columns) holds exactly the same pairs. */
+  equals(other: PairsLike): boolean {
+    this.#check();
+    const lookup = asLookup(other, this.path);
+    if (lookup.size !== this.size) return false;
+    for (const [key, value] of this.entries()) if (lookup.get(key) !== value) return false;
+    return true;
+  }
+
+  // ---- writing in place ----
+
+  /**
+   * Sets `key` to `value` (insert or overwrite). Readers see it at once; durable after flush().
+   * May grow the table: a new file renamed over the old one.
+   * @throws IdxError ERR_IDX_INVALID_ARGUMENT (not a uint32), ERR_IDX_CHECKSUM (the block it
+   *   would change is damaged: nothing changed), ERR_IDX_TOO_LARGE, ERR_IDX_IO (growing failed;
+   *   the index is unchanged).
+   */
+  set(key: number, value: number): this {
+    this.#check();
+    checkUint32("key", key, this.path);
+    checkUint32("value", value, this.path);
+    const hash = hash32(key);
+    if (hash === EMPTY_HASH) {
+      const cells = this.#cells;
+      this.#bracket.run(0, -1, 0, () => cells.setEscaped(value));
+      return this;
+    }
+    const found = this.#find(hash);
+    if (found >= 0) {
+      const region = this.#editor.region;
+      if (region.valueWord(found) !== value) this.#bracket.run(found, found, 0, () => region.storeValue(found, value));
+      return this;
+    }
+    // A rehash below moves the writer to a new file: nothing of the old one is kept past it.
+    if ((this.#cells.entries + 1) * MAX_LOAD_DEN > this.#capacity * MAX_LOAD_NUM) this.#rehash(growCapacity, 1);
+    let plan = this.#plan(hash);
+    if (plan === null) {
+      // The run reached the sentinel, not the load limit: a fresh layout at the same capacity
+      // lays out new spill slots; grow only if that is not enough.
+      const capacity = this.#capacity;
+      this.#rehash(() => capacity, 0);
+      plan = this.#plan(hash);
+      if (plan === null) {
+        this.#rehash(growCapacity, 1);
+        plan = this.#plan(hash);
+        if (plan === null) throw new IdxError("ERR_IDX_CORRUPT", "no room for an insert after growing the table", { path: this.path });
+      }
+    }
+    const p = plan;
+    const cells = this.#cells;
+    const editor = this.#editor;
+    const entries = cells.entries;
+    this.#bracket.run(p.at, p.end, p.reach, () => {
+      editor.insert(p, hash, value);
+      cells.setEntries(entries + 1);
+    });
+    return this;
+  }
+
+  /** Removes `key`; returns whether it was there (false for anything that is not a uint32). */
+  delete(key: number): boolean {
+    this.#check();
+    if (!isUint32(key)) return false;
+    const hash = hash32(key);
+    const cells = this.#cells;
+    if (hash === EMPTY_HASH) {
+      if (!cells.escapedPresent) return false;
+      this.#bracket.run(0, -1, 0, () => cells.clearEscaped());
+      return true;
+    }
+    const s = this.#find(hash);
+    if (s < 0) return false;
+    const last = this.#editor.shiftEnd(s);
+    const entries = cells.entries;
+    this.#bracket.run(s, last, 0, () => {
+      this.#editor.remove(s, last);
+      cells.setEntries(entries - 1);
+    });
+    return true;
+  }
+
+  /** Where an insert goes, or null when it must rehash first (sentinel, or a dirty range v1 cannot name). */
+  #plan(hash: number): InsertPlan | null {
+    const plan = this.#editor.planInsert(hash, this.#cells.reach ?? 0);
+    if (plan === null) return null;
+    const blocks = Math.floor(plan.end / SLOTS_PER_BLOCK) - Math.floor(plan.at / SLOTS_PER_BLOCK) + 1;
+    return this.#layout.major === 1 && blocks > DIRTY_V1_MAX_BLOCKS ? null : plan;
+  }
+
+  /**
+   * Sets every pair of `pairs` (later pairs win). A large batch (more than a quarter of the
+   * entries) is merged into a new file renamed over the old one, which is faster than
+   * inserting in place; a small one is applied in place, pair by pair. Every pair is checked
+   * before anything changes.
+   */
+  update(pairs: PairsLike): this {
+    this.#check();
+    const collector = new PairCollector(this.path);
+    collector.addSync(pairs);
+    const batch = collector.out;
+    if (batch.length > Math.max(BULK_MIN, this.size / BULK_SHARE)) {
+      const sorted = new Float64Array(3);
+      (nativeAddon() ?? JS_ACCELERATOR).hashSort(batch.keys, batch.values, batch.length, sorted);
+      const merged: SortedBatch = { hashes: batch.keys, values: batch.values, length: sorted[0] };
+      if (sorted[1] === 1) merged.escaped = sorted[2];
+      this.#rehash(growCapacity, 0, merged);
+      return this;
+    }
+    for (let i = 0; i < batch.length; i++) this.set(batch.keys[i], batch.values[i]);
+    return this;
+  }
+
+  /** Removes every entry (a new, empty file renamed over the old one). */
+  clear(): void {
+    this.#check();
+    this.#replace(writeTempFileWith(this.path, this.#sync, (fd, tempPath) => new TableFileWriter(fd, tempPath, 1).finish(undefined)));
+  }
+
+  /**
+   * Rehashes now into the builder's layout (spec §7): the file becomes byte-identical to
+   * `idx build` of the same pairs, as small as the builder makes it.
+   */
+  compact(): void {
+    this.#check();
+    this.#rehash(buildCapacity, 0);
+  }
+
+  /** Writes the entries, compacted, to a new index at `path` (atomically); this one is unchanged. */
+  copyTo(path: string): void {
+    this.#check();
+    checkPath("path", path);
+    if (samePath(path, this.path)) {
+      throw invalid("copyTo needs another path than the index's own", path, "Use compact() to rewrite the index in place.");
+    }
+    installTempFile(rehashInto(path, this.#editor.region, this.#checksums, this.#cells, buildCapacity, this.#sync), path, this.#sync);
+  }
+
+  /** Makes every change so far durable: returns once the mapped pages are on disk. */
+  flush(): void {
+    this.#check();
+    if (this.#sync) this.#mapping!.sync(this.path);
+  }
+
+  /** flush(), then releases the writer lock. Later calls throw ERR_IDX_CLOSED. */
+  close(): void {
+    if (this.#mapping === null) return;
+    try {
+      this.flush();
+    } finally {
+      this.#detach();
+    }
+  }
+
+  [disposeSymbol](): void {
+    this.close();
+  }
+
+  get closed(): boolean {
+    return this.#mapping === null;
+  }
+
+  toString(): string {
+    return this.#mapping === null ? `IdWriter(${this.path}, closed)` : `IdWriter(${this.path}, ${this.size} entries)`;
+  }
+
+  [inspectSymbol](_depth: number, options: { stylize: (s: string, style: string) => string }): string {
+    if (this.#mapping === null) return `IdWriter(${this.path}) <closed>`;
+    const shown: string[] = [];
+    for (const [k, v] of this.entries()) {
+      if (shown.length === 10) {
+        shown.push(`... ${this.size - 10} more`);
+        break;
+      }
+      shown.push(`${options.stylize(String(k), "number")} => ${options.stylize(String(v), "number")}`);
+    }
+    return `IdWriter(${this.size}) [${this.path}] { ${shown.join(", ")} }`;
+  }
+
+  /** Rewrites the table (merged with `batch`) into a new file with `capacityFor(entries + extra)` home slots. */
+  #rehash(capacityFor: (entries: number) => number, extra: number, batch?: SortedBatch): void {
+    this.#replace(rehashInto(this.path, this.#editor.region, this.#checksums, this.#cells,
+      (entries) => capacityFor(entries + extra), this.#sync, batch));
+  }
+
+  /** §11.4: the new file in place of the old, the lock passed on, the new file mapped. */
+  #replace(temp: TempFile): void {
+    this.#lock = swapIn(temp, this.path, this.#cells, this.#lock!, this.#sync);
+    this.#attach();
+  }
+
+  #check(): void {
+    if (this.#mapping === null) {
+      throw new IdxError("ERR_IDX_CLOSED", "the writer is closed", { path: this.path, hint: "Open it again with IdWriter.open()." });
+    }
+  }
+}
+
+function samePath(a: string, b: string): boolean {
+  return nodePath.resolve(a) === nodePath.resolve(b);
+}
+
+/** What equals() compares against: anything with size and get, or pairs gathered into a Map. */
+function asLookup(other: unknown, path: string): { size: number; get(key: number): number | undefined } {
+  const o = other as { size?: unknown; get?: unknown };
+  if (o !== null && typeof o === "object" && typeof o.size === "number" && typeof o.get === "function" && !isColumns(o)) {
+    return other as { size: number; get(key: number): number | undefined };
+  }
+  const collector = new PairCollector(path);
+  collector.addSync(other);
+  const map = new Map<number, number>();
+  const { keys, values, length } = collector.out;
+  for (let i = 0; i < length; i++) map.set(keys[i], values[i]);
+  return map;
+}
+
+/**
+ * Creates an empty index at `path` and returns its lock, or null if another process created
+ * one first (then the caller locks that one).
+ */
+function createEmpty(path: string, sync: boolean): WriterLock | null {
+  const temp = writeTempFileWith(path, sync, (fd, tempPath) => new TableFileWriter(fd, tempPath, 1).finish(undefined));
+  const lock = WriterLock.ofNewFile(temp.path, temp.fd);
+  try {
+    if (commitTempFile(temp, path, sync, true)) return lock;
+    discardTempFile(temp);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  lock.release();
+  return null;
+}
+
