@@ -219,9 +219,168 @@ static napi_value ParseLines(napi_env env, napi_callback_info info) {
   return idx_undefined(env);
 }
 
+
+/*
+ * scatterPairs(keys u32[], values u32[], n, out u32[2n], counts u32[256], result f64[2])
+ *   The builder's spill step (src/build.ts): hashes keys[0..n), and writes the pairs as
+ *   (hash, value) into `out`, grouped by the hash's top byte in that order, keeping input order
+ *   within a group (so the last of a key's pairs is still last); counts[p] = pairs of group p.
+ *   The escaped key (hash EMPTY) is left out: result = [present (0/1), its last value].
+ * scatterHashed(pairs u32[2n], n, shift, out u32[2n], counts u32[256])
+ *   The same grouping of (hash, value) pairs already hashed, by bits shift..shift+7 of the hash.
+ */
+static void scatter(const uint32_t *h, const uint32_t *v, const uint32_t *pairs, uint32_t n, int shift, uint32_t *out,
+                    uint32_t *counts, double *result) {
+  uint32_t starts[256];
+  memset(counts, 0, 256 * sizeof *counts);
+  uint32_t escaped = 0, escapedValue = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t hash = pairs ? pairs[2 * i] : idx_hash32(h[i]);
+    if (!pairs && hash == IDX_EMPTY_HASH) continue;
+    counts[(hash >> shift) & 0xff]++;
+  }
+  uint32_t sum = 0;
+  for (int p = 0; p < 256; p++) {
+    starts[p] = sum;
+    sum += counts[p];
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t hash, value;
+    if (pairs) {
+      hash = pairs[2 * i];
+      value = pairs[2 * i + 1];
+    } else {
+      hash = idx_hash32(h[i]);
+      value = v[i];
+      if (hash == IDX_EMPTY_HASH) {
+        escaped = 1;
+        escapedValue = value;
+        continue;
+      }
+    }
+    uint32_t at = starts[(hash >> shift) & 0xff]++;
+    out[2 * at] = hash;
+    out[2 * at + 1] = value;
+  }
+  if (result) {
+    result[0] = escaped;
+    result[1] = escapedValue;
+  }
+}
+
+static napi_value ScatterPairs(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t *keys, *values, n, *out, *counts;
+  double *result;
+  size_t kl, vl, ol, cl, rl;
+  if (!idx_arg_typed(env, argv[0], "scatterPairs", "keys", napi_uint32_array, 0, (void **)&keys, &kl) ||
+      !idx_arg_typed(env, argv[1], "scatterPairs", "values", napi_uint32_array, 0, (void **)&values, &vl) ||
+      !idx_arg_u32(env, argv[2], "scatterPairs", "n", &n) ||
+      !idx_arg_typed(env, argv[3], "scatterPairs", "out", napi_uint32_array, 0, (void **)&out, &ol) ||
+      !idx_arg_typed(env, argv[4], "scatterPairs", "counts", napi_uint32_array, 0, (void **)&counts, &cl) ||
+      !idx_arg_typed(env, argv[5], "scatterPairs", "result", napi_float64_array, 0, (void **)&result, &rl))
+    return NULL;
+  if (n > kl || n > vl || (size_t)n * 2 > ol || cl < 256 || rl < 2)
+    return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "scatterPairs: n is past the arrays, or out, counts or result too short");
+  scatter(keys, values, NULL, n, 24, out, counts, result);
+  return idx_undefined(env);
+}
+
+static napi_value ScatterHashed(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t *pairs, n, shift, *out, *counts;
+  size_t pl, ol, cl;
+  if (!idx_arg_typed(env, argv[0], "scatterHashed", "pairs", napi_uint32_array, 0, (void **)&pairs, &pl) ||
+      !idx_arg_u32(env, argv[1], "scatterHashed", "n", &n) || !idx_arg_u32(env, argv[2], "scatterHashed", "shift", &shift) ||
+      !idx_arg_typed(env, argv[3], "scatterHashed", "out", napi_uint32_array, 0, (void **)&out, &ol) ||
+      !idx_arg_typed(env, argv[4], "scatterHashed", "counts", napi_uint32_array, 0, (void **)&counts, &cl))
+    return NULL;
+  if ((size_t)n * 2 > pl || (size_t)n * 2 > ol || cl < 256 || shift > 24 || out == pairs)
+    return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "scatterHashed: n is past the arrays, shift above 24, or counts too short");
+  scatter(NULL, NULL, pairs, n, (int)shift, out, counts, NULL);
+  return idx_undefined(env);
+}
+
+/*
+ * sortHashed(pairs u32[2n], n, hashes u32[], values u32[], result f64[1]) -> undefined
+ * (hash, value) pairs in input order -> hashes[0..m), values[0..m): sorted by hash, one per
+ * hash, with the value of its last pair (a stable sort keeps input order among equals).
+ * result[0] = m.
+ */
+static napi_value SortHashed(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t *pairs, n, *hashes, *values;
+  double *result;
+  size_t pl, hl, vl, rl;
+  if (!idx_arg_typed(env, argv[0], "sortHashed", "pairs", napi_uint32_array, 0, (void **)&pairs, &pl) ||
+      !idx_arg_u32(env, argv[1], "sortHashed", "n", &n) ||
+      !idx_arg_typed(env, argv[2], "sortHashed", "hashes", napi_uint32_array, 0, (void **)&hashes, &hl) ||
+      !idx_arg_typed(env, argv[3], "sortHashed", "values", napi_uint32_array, 0, (void **)&values, &vl) ||
+      !idx_arg_typed(env, argv[4], "sortHashed", "result", napi_float64_array, 0, (void **)&result, &rl))
+    return NULL;
+  if ((size_t)n * 2 > pl || n > hl || n > vl || rl < 1)
+    return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "sortHashed: n is past the arrays, or result too short");
+  enum { BITS = 11, RADIX = 1 << BITS, MASK = RADIX - 1 };
+  uint64_t *a = malloc((size_t)(n ? n : 1) * 8), *t = malloc((size_t)(n ? n : 1) * 8);
+  if (!a || !t) {
+    free(a);
+    free(t);
+    return idx_throw(env, "ENOMEM", "sortHashed: out of memory for %u pairs", n);
+  }
+  uint32_t counts[3][RADIX];
+  memset(counts, 0, sizeof counts);
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t h = pairs[2 * i];
+    a[i] = (uint64_t)h << 32 | pairs[2 * i + 1];
+    counts[0][h & MASK]++;
+    counts[1][(h >> BITS) & MASK]++;
+    counts[2][h >> (2 * BITS)]++;
+  }
+  for (int p = 0; p < 3; p++) {
+    uint32_t sum = 0;
+    for (int d = 0; d < RADIX; d++) {
+      uint32_t c = counts[p][d];
+      counts[p][d] = sum;
+      sum += c;
+    }
+  }
+  uint64_t *src = a, *dst = t;
+  for (int p = 0; p < 3; p++) {
+    int shift = 32 + p * BITS;
+    uint32_t *c = counts[p];
+    for (uint32_t i = 0; i < n; i++) {
+      uint64_t x = src[i];
+      dst[c[(x >> shift) & MASK]++] = x;
+    }
+    uint64_t *tmp = src;
+    src = dst;
+    dst = tmp;
+  }
+  uint32_t m = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (i + 1 < n && (src[i + 1] >> 32) == (src[i] >> 32)) continue;
+    hashes[m] = (uint32_t)(src[i] >> 32);
+    values[m] = (uint32_t)src[i];
+    m++;
+  }
+  free(a);
+  free(t);
+  result[0] = m;
+  return idx_undefined(env);
+}
+
 napi_status idx_build_init(napi_env env, napi_value exports) {
   IDX_EXPORT(env, exports, "hashSort", HashSort);
   IDX_EXPORT(env, exports, "placeSorted", PlaceSorted);
   IDX_EXPORT(env, exports, "parseLines", ParseLines);
+  IDX_EXPORT(env, exports, "scatterPairs", ScatterPairs);
+  IDX_EXPORT(env, exports, "scatterHashed", ScatterHashed);
+  IDX_EXPORT(env, exports, "sortHashed", SortHashed);
   return napi_ok;
 }

@@ -1,24 +1,41 @@
 /**
- * Pairs (iterables, Maps, columns, text) -> a new index file, atomically (encode.ts lays out
- * the bytes). The build takes the writer lock, so it never replaces an index under a writer,
- * and marks the old file retired so that its readers follow the path to the new one.
+ * Pairs (iterables, Maps, columns, async chunks, text, binary) -> a new index file, atomically,
+ * in bounded memory whatever the number of pairs.
+ *
+ * Up to `memoryPairs` pairs (32 M by default, about 1.1 GB at the peak of the sort) are built in
+ * memory: hashed, sorted, placed (core/encode.ts). Past that the pairs are spilled as they come:
+ * hashed and written, grouped by the hash's top byte, to 256 temp files beside the target, in
+ * input order within each (so "the last value wins" still holds). Then each group, in hash
+ * order, is read back, sorted and deduplicated (once to count the entries, which fixes the
+ * capacity, and again to place them), and its slots are written in order by
+ * os/table-file.ts. A group larger than `memoryPairs` is split on disk by the next byte of the
+ * hash. The file is byte-identical to an in-memory build of the same map (spec §7).
+ *
+ * The new file replaces the target by replace.ts: the writer lock, the retire mark, a rename.
+ * Temp files are removed on every exit path; a killed build's by the next writer or build.
  */
 import * as fs from "node:fs";
-import { checkPath, describeValue, invalid } from "./core/args";
-import { encodeIndex } from "./core/encode";
+import * as nodePath from "node:path";
+import { checkOptions, checkPath, describeValue, invalid } from "./core/args";
+import { Accelerator, GROUPS, JS_ACCELERATOR, encodeIndex } from "./core/encode";
 import { IdxError, ioError } from "./core/errors";
-import { CELL_ENTRIES, CELL_STATE, STATE_ESCAPED } from "./core/format";
+import { CELL_ENTRIES, CELL_STATE, MAGIC, STATE_ESCAPED, buildCapacity } from "./core/format";
 import { PairBuffer, PairCollector, isColumns } from "./core/pairs";
 import { PairParser } from "./core/parse";
-import { throwIfAborted } from "./os/atomic-file";
+import {
+  TempFile, registerTemp, removeStaleTempFiles, tempPathFor, throwIfAborted, unregisterTemp, writeTempFile, writeTempFileWith,
+} from "./os/atomic-file";
 import { nativeAddon } from "./os/native";
-import { replaceFile } from "./replace";
+import { TableFileWriter } from "./os/table-file";
+import { installTemp } from "./replace";
 
-
-/** Anything build() takes: [key, value] pairs (sync or async), a Map, or two parallel columns. */
+/**
+ * Anything build() takes: [key, value] pairs (sync or async), a Map, two parallel columns, or
+ * an async iterable of column chunks ({ keys, values } objects, pairs in order).
+ */
 export type PairSource =
   | Iterable<readonly [number, number]>
-  | AsyncIterable<readonly [number, number]>
+  | AsyncIterable<readonly [number, number] | { keys: ArrayLike<number>; values: ArrayLike<number> }>
   | ReadonlyMap<number, number>
   | { keys: ArrayLike<number>; values: ArrayLike<number> };
 
@@ -26,7 +43,7 @@ export interface BuildProgress {
   phase: "read" | "sort" | "write";
   /** Pairs read so far. */
   pairs: number;
-  /** Input bytes read so far (text input only). */
+  /** Input bytes read so far (text and binary input). */
   bytes?: number;
   /** Input size in bytes when known (a file). */
   totalBytes?: number;
@@ -39,6 +56,12 @@ export interface BuildOptions {
   onProgress?: (progress: BuildProgress) => void;
   /** fsync the new file and its directory before returning (default true). */
   sync?: boolean;
+  /** Wait this many ms for a writer of the target to finish (default 0: fail at once). */
+  wait?: number;
+  /** Replace the target even if it is not an idx index (default false: refuse). */
+  force?: boolean;
+  /** Pairs held in memory before spilling to temp files (default 32 M). */
+  memoryPairs?: number;
 }
 
 export interface BuildResult {
@@ -50,21 +73,45 @@ export interface BuildResult {
   capacity: number;
   slotCount: number;
   fileBytes: number;
+  /** Bytes of temp files the build needed at most (0 when it ran in memory). */
+  tempBytes: number;
 }
+
+const DEFAULT_MEMORY_PAIRS = 32 * 1024 * 1024;
 
 /**
  * Builds an index at `path` from `pairs`. Duplicate keys: the last one wins, as in a Map built
  * from the same pairs. The file appears only when complete and synced.
- * @throws IdxError ERR_IDX_INVALID_ARGUMENT (a key or value that is not a uint32),
- *   ERR_IDX_TOO_LARGE, ERR_IDX_IO, ERR_IDX_INTERRUPTED.
+ * @throws IdxError ERR_IDX_INVALID_ARGUMENT (a pair that is not two uint32s, bad options),
+ *   ERR_IDX_NOT_AN_INDEX (the target is another kind of file; pass force), ERR_IDX_TOO_LARGE,
+ *   ERR_IDX_IO, ERR_IDX_LOCKED, ERR_IDX_INTERRUPTED.
  */
 export async function build(pairs: PairSource, path: string, options: BuildOptions = {}): Promise<BuildResult> {
-  const buffer = await collect(pairs, options, path);
-  return writeIndex(buffer, path, options);
+  const builder = new IndexBuilder(path, options);
+  try {
+    const collector = builder.collector();
+    if (pairs !== null && typeof pairs === "object" && Symbol.asyncIterator in pairs && !isColumns(pairs)) {
+      let n = 0;
+      for await (const item of pairs as AsyncIterable<unknown>) {
+        if (Array.isArray(item)) collector.addPair(item);
+        else if (isColumns(item)) collector.addColumns(item);
+        else throw invalid(`item #${n} of the pairs is neither a [key, value] array nor a { keys, values } chunk (it is ${describeValue(item)})`, path);
+        if ((++n & 0xff) === 0) throwIfAborted(options.signal, path);
+      }
+    } else {
+      if (pairs === null || typeof pairs !== "object") {
+        throw invalid(`build takes pairs (an iterable of [key, value], a Map, or { keys, values }), not ${describeValue(pairs)}`, path);
+      }
+      collector.addSync(pairs);
+    }
+    return await builder.finish();
+  } finally {
+    builder.dispose();
+  }
 }
 
 /**
- * Builds an index at `path` from text pairs (see parse.ts for the syntax): a file path, or a
+ * Builds an index at `path` from text pairs (core/parse.ts has the syntax): a file path, or a
  * stream such as process.stdin. `name` is what error messages call the input.
  * @throws IdxError ERR_IDX_PARSE (a bad line: file, line number and what is wrong), and as build().
  */
@@ -73,22 +120,110 @@ export async function buildFromText(
   path: string,
   options: BuildOptions & { name?: string } = {},
 ): Promise<BuildResult> {
-  const name = options.name ?? (typeof input === "string" ? input : "<stdin>");
-  const buffer = new PairBuffer();
-  const parser = new PairParser(name, buffer, nativeAddon()?.parseLines ?? null);
+  const builder = new IndexBuilder(path, options, input);
+  try {
+    const name = options.name ?? (typeof input === "string" ? input : "<stdin>");
+    const parser = new PairParser(name, builder.buffer, nativeAddon()?.parseLines ?? null, () => builder.spillIfFull());
+    await readChunks(input, path, name, options, builder, (chunk) => parser.write(chunk));
+    parser.end();
+    return await builder.finish();
+  } finally {
+    builder.dispose();
+  }
+}
+
+/**
+ * Builds an index at `path` from binary pairs: little-endian uint32s, key then value, 8 bytes a
+ * pair (what `idx dump --binary` writes), from a file path or a stream.
+ * @throws IdxError ERR_IDX_PARSE (the input's length is not a multiple of 8), and as build().
+ */
+export async function buildFromBinary(
+  input: string | AsyncIterable<Uint8Array>,
+  path: string,
+  options: BuildOptions & { name?: string } = {},
+): Promise<BuildResult> {
+  const builder = new IndexBuilder(path, options, input);
+  try {
+    const name = options.name ?? (typeof input === "string" ? input : "<stdin>");
+    const reader = new BinaryPairReader(builder);
+    await readChunks(input, path, name, options, builder, (chunk) => reader.write(chunk));
+    if (reader.leftover !== 0) {
+      throw new IdxError("ERR_IDX_PARSE", `is ${reader.bytes} bytes long, not a whole number of 8-byte pairs (${reader.leftover} bytes left over)`, {
+        path: name, hint: "Binary input is pairs of little-endian uint32s, key then value: its length is a multiple of 8.",
+      });
+    }
+    return await builder.finish();
+  } finally {
+    builder.dispose();
+  }
+}
+
+/** Binary pairs into the builder's columns, across chunk boundaries. */
+class BinaryPairReader {
+  bytes = 0;
+  readonly #carry = new Uint8Array(8);
+  #carried = 0;
+
+  constructor(readonly builder: IndexBuilder) {}
+
+  get leftover(): number {
+    return this.#carried;
+  }
+
+  write(chunk: Uint8Array): void {
+    this.bytes += chunk.length;
+    let at = 0;
+    if (this.#carried > 0) {
+      const take = Math.min(8 - this.#carried, chunk.length);
+      this.#carry.set(chunk.subarray(0, take), this.#carried);
+      this.#carried += take;
+      at = take;
+      if (this.#carried < 8) return;
+      const v = new DataView(this.#carry.buffer);
+      this.builder.buffer.push(v.getUint32(0, true), v.getUint32(4, true));
+      this.#carried = 0;
+    }
+    const whole = Math.floor((chunk.length - at) / 8);
+    const view = new DataView(chunk.buffer, chunk.byteOffset + at, whole * 8);
+    const out = this.builder.buffer;
+    for (let i = 0; i < whole; i++) {
+      if (out.length === out.keys.length) {
+        if (!this.builder.spillIfFull()) out.grow();
+      }
+      out.keys[out.length] = view.getUint32(8 * i, true);
+      out.values[out.length] = view.getUint32(8 * i + 4, true);
+      out.length++;
+    }
+    this.builder.spillIfFull();
+    at += whole * 8;
+    if (at < chunk.length) {
+      this.#carry.set(chunk.subarray(at));
+      this.#carried = chunk.length - at;
+    }
+  }
+}
+
+/** Streams `input` (a path or an async iterable of bytes) into `consume`, honouring the signal. */
+async function readChunks(
+  input: string | AsyncIterable<Uint8Array>, path: string, name: string, options: BuildOptions,
+  builder: IndexBuilder, consume: (chunk: Uint8Array) => void,
+): Promise<void> {
   let totalBytes: number | undefined;
   let stream: AsyncIterable<Uint8Array>;
   if (typeof input === "string") {
+    checkPath("input", input);
     try {
       const st = fs.statSync(input);
       if (st.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
-      totalBytes = st.size;
+      totalBytes = st.isFile() ? st.size : undefined;
     } catch (e) {
       throw ioError("read the input", input, e, "Check the path of the pairs file.");
     }
     stream = fs.createReadStream(input, { highWaterMark: 1 << 20 });
-  } else {
+  } else if (input !== null && typeof input === "object" && Symbol.asyncIterator in input) {
     stream = input;
+  } else {
+    throw invalid(`the input must be a file path or a stream of bytes, not ${describeValue(input)}`, path);
   }
   // An abort must not wait for the next chunk: at a terminal that may never come.
   const destroyable = stream as { destroy?: (error: Error) => void };
@@ -99,58 +234,359 @@ export async function buildFromText(
   try {
     for await (const chunk of stream) {
       throwIfAborted(options.signal, path);
-      parser.write(chunk);
-      if (bytes === 0 && totalBytes !== undefined && buffer.length > 0) {
-        // Size the columns once from the first chunk's line length, rather than doubling.
-        buffer.reserve(Math.ceil(((totalBytes / chunk.length) * buffer.length) * 1.05));
+      consume(chunk);
+      if (bytes === 0 && totalBytes !== undefined && builder.buffer.length > 0) {
+        // Size the columns once from the first chunk's density, rather than doubling.
+        builder.reserve(Math.ceil(((totalBytes / chunk.length) * builder.buffer.length) * 1.05));
       }
       bytes += chunk.length;
       if (options.onProgress && bytes - reported >= 1 << 24) {
         reported = bytes;
-        options.onProgress({ phase: "read", pairs: buffer.length, bytes, totalBytes });
+        options.onProgress({ phase: "read", pairs: builder.pairs, bytes, totalBytes });
       }
     }
+  } catch (e) {
+    if (e instanceof IdxError) throw e;
+    throw ioError("read the input", name, e);
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
   }
-  parser.end();
-  return writeIndex(buffer, path, options);
 }
 
-async function collect(pairs: PairSource, options: BuildOptions, path: string): Promise<PairBuffer> {
-  const collector = new PairCollector(path);
-  if (pairs !== null && typeof pairs === "object" && Symbol.asyncIterator in pairs && !isColumns(pairs)) {
-    let n = 0;
-    for await (const pair of pairs as AsyncIterable<unknown>) {
-      collector.addPair(pair);
-      if ((++n & 0xffff) === 0) throwIfAborted(options.signal, path);
+/** A group of spilled pairs: a temp file of (hash, value) pairs whose hashes share their top `bits`. */
+interface Group {
+  file: string | null;
+  pairs: number;
+  /** Bits of the hash the group's pairs share (8 for a first-level group, up to 32). */
+  bits: number;
+  /** Entries after dedupe, counted in the first pass. */
+  unique?: number;
+}
+
+/** Gathers pairs, spills them past the memory budget, and writes the index. */
+class IndexBuilder {
+  readonly path: string;
+  readonly buffer: PairBuffer;
+  readonly #options: BuildOptions;
+  readonly #memoryPairs: number;
+  readonly #accel: Accelerator;
+  /** First-level groups, created at the first spill. */
+  #groups: Group[] | null = null;
+  #fds: number[] = [];
+  #escaped: number | undefined;
+  #pairs = 0;
+  #tempBytes = 0;
+  #peakTempBytes = 0;
+  readonly #temps = new Set<string>();
+
+  /** `input`: the file the pairs come from, if any (refused when it is the target itself). */
+  constructor(path: string, options: BuildOptions, input?: unknown) {
+    checkPath("path", path);
+    const o = checkOptions<BuildOptions>("options", options);
+    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalid(`options.signal must be an AbortSignal, not ${describeValue(o.signal)}`, path);
+    if (o.onProgress !== undefined && typeof o.onProgress !== "function") throw invalid(`options.onProgress must be a function, not ${describeValue(o.onProgress)}`, path);
+    for (const flag of ["sync", "force"] as const) {
+      if (o[flag] !== undefined && typeof o[flag] !== "boolean") throw invalid(`options.${flag} must be a boolean, not ${describeValue(o[flag])}`, path);
     }
-    return collector.out;
+    if (o.wait !== undefined && (typeof o.wait !== "number" || !(o.wait >= 0))) throw invalid(`options.wait must be milliseconds (0 or more), not ${describeValue(o.wait)}`, path);
+    const memoryPairs = o.memoryPairs ?? DEFAULT_MEMORY_PAIRS;
+    if (!Number.isInteger(memoryPairs) || memoryPairs < 1024 || memoryPairs > 2 ** 31) {
+      throw invalid(`options.memoryPairs must be a whole number from 1024 to 2^31, not ${describeValue(o.memoryPairs)}`, path);
+    }
+    this.path = path;
+    this.#options = options;
+    this.#memoryPairs = memoryPairs;
+    this.#accel = nativeAddon() ?? JS_ACCELERATOR;
+    this.buffer = new PairBuffer(Math.min(1 << 16, memoryPairs));
+    if (typeof input === "string") this.refuseSameFile(input);
+    refuseToReplace(path, options.force ?? false);
   }
-  if (pairs === null || typeof pairs !== "object") {
-    throw invalid(`build takes pairs (an iterable of [key, value], a Map, or { keys, values }), not ${describeValue(pairs)}`, path);
+
+  /** Pairs taken so far. */
+  get pairs(): number {
+    return this.#pairs + this.buffer.length;
   }
-  collector.addSync(pairs);
-  return collector.out;
+
+  /** A collector that checks each pair and spills when the buffer is full. */
+  collector(): PairCollector {
+    return new PairCollector(this.path, this.buffer, () => this.spillIfFull());
+  }
+
+  reserve(pairs: number): void {
+    this.buffer.reserve(Math.min(pairs, this.#memoryPairs));
+  }
+
+  /** Refuses an input that is the target itself (a build would replace its own input). */
+  refuseSameFile(input: string): void {
+    let a: fs.Stats, b: fs.Stats;
+    try {
+      a = fs.statSync(input);
+      b = fs.statSync(this.path);
+    } catch {
+      return;
+    }
+    if (a.dev === b.dev && a.ino === b.ino) {
+      throw invalid(`the input ${input} is the output itself: building would replace the pairs with their index`, this.path,
+        "Write the index to another file.");
+    }
+  }
+
+  /** Spills the buffer to the groups once it holds memoryPairs pairs; true if it did. */
+  spillIfFull(): boolean {
+    if (this.buffer.length < this.#memoryPairs) return false;
+    this.#spill();
+    return true;
+  }
+
+  #spill(): void {
+    const n = this.buffer.length;
+    if (n === 0) return;
+    throwIfAborted(this.#options.signal, this.path);
+    if (this.#groups === null) this.#openGroups();
+    const out = new Uint32Array(2 * n);
+    const counts = new Uint32Array(GROUPS);
+    const escaped = new Float64Array(2);
+    this.#accel.scatterPairs(this.buffer.keys, this.buffer.values, n, out, counts, escaped);
+    if (escaped[0] === 1) this.#escaped = escaped[1];
+    let at = 0;
+    for (let g = 0; g < GROUPS; g++) {
+      const c = counts[g];
+      if (c > 0) this.#append(this.#fds[g], this.#groups![g], out.subarray(2 * at, 2 * (at + c)));
+      at += c;
+    }
+    this.#pairs += n;
+    this.buffer.length = 0;
+  }
+
+  #openGroups(): void {
+    removeStaleTempFiles(this.path);
+    this.#groups = [];
+    for (let g = 0; g < GROUPS; g++) {
+      const file = this.#newTemp();
+      this.#fds.push(this.#openTemp(file));
+      this.#groups.push({ file, pairs: 0, bits: 8 });
+    }
+  }
+
+  #newTemp(): string {
+    const file = tempPathFor(this.path);
+    registerTemp(file);
+    this.#temps.add(file);
+    return file;
+  }
+
+  #openTemp(file: string): number {
+    try {
+      return fs.openSync(file, "wx+", 0o600);
+    } catch (e) {
+      throw ioError(`create a temp file in ${nodePath.dirname(this.path)}`, this.path, e, "Check that the output directory exists and is writable.");
+    }
+  }
+
+  #append(fd: number, group: Group, words: Uint32Array): void {
+    const bytes = new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
+    let done = 0;
+    try {
+      while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done, null);
+    } catch (e) {
+      throw ioError("write a temp file of the build", this.path, e, "Free some disk space beside the output (a large build needs about 8 bytes a pair there for a while) and try again.");
+    }
+    group.pairs += words.length / 2;
+    this.#tempBytes += bytes.length;
+    this.#peakTempBytes = Math.max(this.#peakTempBytes, this.#tempBytes);
+  }
+
+  #removeTemp(file: string): void {
+    try {
+      this.#tempBytes -= fs.statSync(file).size;
+      fs.unlinkSync(file);
+    } catch {
+      // gone already
+    }
+    unregisterTemp(file);
+    this.#temps.delete(file);
+  }
+
+  async finish(): Promise<BuildResult> {
+    const options = this.#options;
+    throwIfAborted(options.signal, this.path);
+    options.onProgress?.({ phase: "sort", pairs: this.pairs });
+    let temp: TempFile;
+    let header: { count: number; capacity: number; slotCount: number; fileBytes: number };
+    if (this.#groups === null) {
+      const n = this.buffer.length;
+      const image = encodeIndex(this.buffer.keys, this.buffer.values, n, this.path, buildCapacity, this.#accel);
+      this.#pairs = n;
+      // Let a signal that arrived while sorting abort before any file is created.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      throwIfAborted(options.signal, this.path);
+      options.onProgress?.({ phase: "write", pairs: this.#pairs });
+      temp = writeTempFile(this.path, image, options.sync ?? true);
+      header = headerOfImage(image);
+    } else {
+      this.#spill();
+      for (const fd of this.#fds) fs.closeSync(fd);
+      this.#fds = [];
+      const leaves = await this.#leaves();
+      const entries = leaves.reduce((sum, g) => sum + (g.unique ?? 0), 0);
+      options.onProgress?.({ phase: "write", pairs: this.#pairs });
+      const capacity = buildCapacity(entries);
+      let finished!: { slotCount: number; fileBytes: number };
+      temp = writeTempFileWith(this.path, options.sync ?? true, (fd, tempPath) => {
+        const writer = new TableFileWriter(fd, tempPath, capacity);
+        for (const leaf of leaves) {
+          const { hashes, values, unique } = this.#sortGroup(leaf);
+          writer.add(hashes, values, 0, unique);
+          throwIfAborted(options.signal, this.path);
+        }
+        finished = writer.finish(this.#escaped);
+      });
+      for (const leaf of leaves) if (leaf.file) this.#removeTemp(leaf.file);
+      header = { count: entries + (this.#escaped === undefined ? 0 : 1), capacity, slotCount: finished.slotCount, fileBytes: finished.fileBytes };
+    }
+    await installTemp(temp, this.path, options);
+    return { path: this.path, pairs: this.#pairs, ...header, tempBytes: this.#peakTempBytes };
+  }
+
+  /**
+   * The groups, in hash order, each small enough to sort in memory (a larger one is split on
+   * disk by its next hash byte), with their entry counts: the first pass.
+   */
+  async #leaves(): Promise<Group[]> {
+    const leaves: Group[] = [];
+    const visit = async (group: Group): Promise<void> => {
+      if (group.pairs === 0) {
+        if (group.file) this.#removeTemp(group.file);
+        return;
+      }
+      if (group.pairs > this.#memoryPairs && group.bits < 32) {
+        for (const child of this.#split(group)) await visit(child);
+        return;
+      }
+      throwIfAborted(this.#options.signal, this.path);
+      group.unique = this.#sortGroup(group).unique;
+      leaves.push(group);
+      await new Promise<void>((resolve) => setImmediate(resolve)); // let a signal in
+    };
+    for (const group of this.#groups!) await visit(group);
+    return leaves;
+  }
+
+  /** Splits a group's file into 256 by the next byte of the hash, in bounded pieces. */
+  #split(group: Group): Group[] {
+    const children: Group[] = [];
+    const fds: number[] = [];
+    for (let g = 0; g < GROUPS; g++) {
+      const file = this.#newTemp();
+      fds.push(this.#openTemp(file));
+      children.push({ file, pairs: 0, bits: group.bits + 8 });
+    }
+    const shift = 32 - group.bits - 8;
+    const piece = Math.min(group.pairs, this.#memoryPairs);
+    const input = new Uint32Array(2 * piece);
+    const out = new Uint32Array(2 * piece);
+    const counts = new Uint32Array(GROUPS);
+    const fd = fs.openSync(group.file!, "r");
+    try {
+      for (let done = 0; done < group.pairs; ) {
+        const n = Math.min(piece, group.pairs - done);
+        readWords(fd, input, n * 2, done * 8, this.path);
+        this.#accel.scatterHashed(input, n, shift, out, counts);
+        let at = 0;
+        for (let g = 0; g < GROUPS; g++) {
+          if (counts[g] > 0) this.#append(fds[g], children[g], out.subarray(2 * at, 2 * (at + counts[g])));
+          at += counts[g];
+        }
+        done += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+      for (const f of fds) fs.closeSync(f);
+    }
+    this.#removeTemp(group.file!);
+    return children;
+  }
+
+  /** A leaf group read back, sorted by hash and deduplicated (the last value of each key wins). */
+  #sortGroup(group: Group): { hashes: Uint32Array; values: Uint32Array; unique: number } {
+    const n = group.pairs;
+    const pairs = new Uint32Array(2 * n);
+    const fd = fs.openSync(group.file!, "r");
+    try {
+      readWords(fd, pairs, 2 * n, 0, this.path);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const hashes = new Uint32Array(n);
+    const values = new Uint32Array(n);
+    const result = new Float64Array(1);
+    this.#accel.sortHashed(pairs, n, hashes, values, result);
+    return { hashes, values, unique: result[0] };
+  }
+
+  /** Removes what the build left: temp files and open descriptors (on success, error or abort). */
+  dispose(): void {
+    for (const fd of this.#fds) {
+      try { fs.closeSync(fd); } catch { /* closed */ }
+    }
+    this.#fds = [];
+    for (const file of [...this.#temps]) this.#removeTemp(file);
+  }
 }
 
-async function writeIndex(pairs: PairBuffer, path: string, options: BuildOptions): Promise<BuildResult> {
-  throwIfAborted(options.signal, path);
-  options.onProgress?.({ phase: "sort", pairs: pairs.length });
-  const bytes = encodeIndex(pairs.keys, pairs.values, pairs.length, path, undefined, nativeAddon() ?? undefined);
-  // Let a signal that arrived while sorting abort before any file is created.
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  throwIfAborted(options.signal, path);
-  options.onProgress?.({ phase: "write", pairs: pairs.length });
-  await replaceFile(path, bytes, options);
-  const header = new DataView(bytes.buffer, bytes.byteOffset, 128);
+function readWords(fd: number, into: Uint32Array, words: number, position: number, path: string): void {
+  const bytes = new Uint8Array(into.buffer, into.byteOffset, words * 4);
+  let done = 0;
+  try {
+    while (done < bytes.length) {
+      const n = fs.readSync(fd, bytes, done, bytes.length - done, position + done);
+      if (n === 0) throw new Error("a temp file of the build is shorter than what was written to it");
+      done += n;
+    }
+  } catch (e) {
+    throw ioError("read a temp file of the build", path, e);
+  }
+}
+
+function headerOfImage(image: Uint8Array): { count: number; capacity: number; slotCount: number; fileBytes: number } {
+  const v = new DataView(image.buffer, image.byteOffset, 128);
   return {
-    path,
-    count: header.getUint32(CELL_ENTRIES, true) + ((header.getUint32(CELL_STATE, true) & STATE_ESCAPED) !== 0 ? 1 : 0),
-    pairs: pairs.length,
-    capacity: header.getUint32(16, true) + header.getUint32(20, true) * 2 ** 32,
-    slotCount: header.getUint32(24, true) + header.getUint32(28, true) * 2 ** 32,
-    fileBytes: bytes.length,
+    count: v.getUint32(CELL_ENTRIES, true) + ((v.getUint32(CELL_STATE, true) & STATE_ESCAPED) !== 0 ? 1 : 0),
+    capacity: v.getUint32(16, true) + v.getUint32(20, true) * 2 ** 32,
+    slotCount: v.getUint32(24, true) + v.getUint32(28, true) * 2 ** 32,
+    fileBytes: image.length,
   };
+}
+
+/**
+ * A build may replace an idx index (or a damaged one: rebuilding is how damage is repaired), an
+ * empty file, or nothing; any other file only with `force`: it is not ours to overwrite.
+ */
+export function refuseToReplace(path: string, force: boolean): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, "r");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "EACCES" || code === "EPERM") return; // nothing there, or the rename will say
+    if (code === "EISDIR") throw new IdxError("ERR_IDX_IO", "is a directory; give the path of the index file to write", { path });
+    return;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) throw new IdxError("ERR_IDX_IO", "is a directory; give the path of the index file to write", { path });
+    if (force || !st.isFile() || st.size === 0) return;
+    const head = Buffer.alloc(MAGIC.length);
+    const n = fs.readSync(fd, head, 0, head.length, 0);
+    for (let i = 0; i < n; i++) {
+      if (head[i] !== MAGIC[i]) {
+        throw new IdxError("ERR_IDX_NOT_AN_INDEX", "exists and is not an idx index, so it was not replaced", {
+          path, hint: "Check the output path; to replace that file anyway, ask for it (the force option).",
+        });
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 

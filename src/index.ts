@@ -7,7 +7,9 @@
  */
 export { IdIndex } from "./reader";
 export type { IndexInfo } from "./reader";
-export { build, buildFromText } from "./build";
+export { build, buildFromBinary, buildFromText } from "./build";
+export { copyIndex } from "./copy";
+export type { CopyOptions } from "./copy";
 export type { BuildOptions, BuildProgress, BuildResult, PairSource } from "./build";
 export { verifyFile as verify } from "./verify";
 export type { VerifyProblem, VerifyReport } from "./verify";

@@ -15,6 +15,7 @@ import {
   EMPTY_HASH, ESCAPED_KEY, Header, Layout, SLOT_BYTES, SLOT_WORDS, STATE_ESCAPED, STATE_RETIRED, STATE_V1_COUNT_MASK,
   W_ENTRIES, W_ESCAPED, W_REACH, W_SEQ, W_STATE, checkSentinel, readHeader, sizeOf, snapshotHeader, slotOffset,
 } from "./core/format";
+import { formatEntries, formatEntry } from "./core/dump";
 import { hash32, homeSlot, unhash32 } from "./core/hash";
 import { FOLLOW_EVERY_MS, ProtocolReader, StallClock, settle } from "./core/protocol";
 import { SEGMENT_SLOTS, SlotRegion } from "./core/slots";
@@ -483,6 +484,46 @@ export class IdIndex implements Iterable<[number, number]> {
         if (isEntry(previous, hash)) yield [unhash32(hash), words[i + 1]];
         previous = hash;
         if (this.#mapping === null) this.#closed();
+      }
+    }
+  }
+
+  /**
+   * The entries, as dump prints them: text lines ("key\tvalue\n") or binary pairs, in chunks of
+   * about 1 MiB, through the addon's formatting when it maps the file (a 10 M-entry dump in
+   * about a second). Not a snapshot, as entries().
+   * @internal
+   */
+  *exportChunks(binary: boolean): IterableIterator<Uint8Array> {
+    this.#check();
+    this.#followIfReplaced();
+    const out = new Uint8Array(1 << 20);
+    const header = this.#header;
+    if ((header[W_STATE] & STATE_ESCAPED) !== 0) yield out.slice(0, formatEntry(ESCAPED_KEY, header[W_ESCAPED], out, binary));
+    const mapping = this.#mapping!;
+    const native = !binary && mapping.live ? nativeAddon() : null;
+    const result = new Float64Array(3);
+    let previous = NO_PREVIOUS;
+    if (native !== null) {
+      for (let slot = 0; slot < this.#slotCount; ) {
+        native.formatPairs(mapping.id, this.#layout.headerBytes, this.#capacity, this.#slotCount, slot, previous, out, result);
+        slot = result[0];
+        previous = result[2];
+        yield out.slice(0, result[1]);
+        this.#check();
+      }
+      return;
+    }
+    const region = this.#region;
+    for (let k = 0; k < region.windows.length; k++) {
+      const words = region.windows[k];
+      const own = (Math.min(region.slotCount, (k + 1) * SEGMENT) - k * SEGMENT) * WORDS;
+      for (let i = 0; i < own; ) {
+        const [next, bytes, last] = formatEntries(words, i, own, previous, out, binary);
+        i = next;
+        previous = last;
+        yield out.slice(0, bytes);
+        this.#check();
       }
     }
   }

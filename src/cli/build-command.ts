@@ -1,10 +1,15 @@
-import { buildFromText, BuildProgress } from "../build";
+/** idx build: pairs (text or binary, a file or stdin) -> an index, atomically, in bounded memory. */
+import { BuildProgress, buildFromBinary, buildFromText } from "../build";
+import { IdxError } from "../core/errors";
 import { removePendingTempFiles } from "../os/atomic-file";
-import { EXIT_INTERRUPTED, EXIT_OK, UsageError, parseCommandArgs } from "./io";
+import { EXIT_OK, EXIT_SIGNAL, UsageError, parseCommandArgs, plural, waitOption, writeErr } from "./io";
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("build", args, {
     output: { type: "string", short: "o" },
+    binary: { type: "boolean" },
+    force: { type: "boolean", short: "f" },
+    wait: { type: "string" },
     quiet: { type: "boolean", short: "q" },
   });
   if (positionals.length === 0) throw new UsageError("build needs an input file (or - for stdin)", "build");
@@ -12,15 +17,18 @@ export async function run(args: string[]): Promise<number> {
   if (!values.output) throw new UsageError("build needs an output file: -o OUT", "build");
   const input = positionals[0];
   const output = values.output as string;
+  const wait = waitOption("build", values.wait);
 
-  // Ctrl-C: abort at the next safe point (the target stays as it was, temp files are removed);
-  // a second Ctrl-C exits at once.
+  // Ctrl-C, SIGTERM, SIGHUP: abort at the next safe point (the target stays as it was, temp
+  // files are removed) and exit 128 + the signal; a second signal exits at once.
   const controller = new AbortController();
+  let received: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) {
       removePendingTempFiles();
-      process.exit(EXIT_INTERRUPTED);
+      process.exit(EXIT_SIGNAL[signal]);
     }
+    received = signal;
     controller.abort(signal);
   };
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
@@ -30,21 +38,32 @@ export async function run(args: string[]): Promise<number> {
   const progress = process.stderr.isTTY && !values.quiet ? new ProgressLine() : undefined;
   const started = process.hrtime.bigint();
   try {
-    const result = await buildFromText(input === "-" ? process.stdin : input, output, {
+    const options = {
       name: input === "-" ? "<stdin>" : input,
       signal: controller.signal,
+      wait,
+      force: values.force === true,
       onProgress: progress && ((p: BuildProgress) => progress.update(p)),
-    });
+    };
+    const source = input === "-" ? process.stdin : input;
+    const result = values.binary ? await buildFromBinary(source, output, options) : await buildFromText(source, output, options);
     progress?.clear();
     if (!values.quiet) {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const perEntry = result.count ? ` (${(result.fileBytes / result.count).toFixed(2)} bytes/entry)` : "";
-      process.stderr.write(
-        `built ${output}: ${result.count} entries from ${result.pairs} pairs, ` +
+      writeErr(
+        `built ${output}: ${plural(result.count, "entry", "entries")} from ${plural(result.pairs, "pair", "pairs")}, ` +
         `${result.fileBytes} bytes${perEntry} in ${seconds.toFixed(2)} s\n`,
       );
     }
     return EXIT_OK;
+  } catch (e) {
+    if (e instanceof IdxError && e.code === "ERR_IDX_INTERRUPTED" && received !== undefined) {
+      progress?.clear();
+      writeErr(`idx: ${e.message.split("\n")[0]}\n`);
+      return EXIT_SIGNAL[received];
+    }
+    throw e;
   } finally {
     progress?.clear();
     for (const s of signals) process.off(s, onSignal);
@@ -64,14 +83,14 @@ class ProgressLine {
       const pct = p.totalBytes ? ` ${Math.floor((100 * (p.bytes ?? 0)) / p.totalBytes)}%` : "";
       text = `reading:${pct} ${p.pairs} pairs, ${mb.toFixed(0)} MB (${rate.toFixed(0)} MB/s)`;
     } else {
-      text = p.phase === "sort" ? `sorting ${p.pairs} pairs` : `writing the index`;
+      text = p.phase === "sort" ? `sorting ${p.pairs} pairs` : "writing the index";
     }
-    process.stderr.write(`\r\x1b[K${text}`);
+    writeErr(`\r\x1b[K${text}`);
     this.#shown = true;
   }
 
   clear(): void {
-    if (this.#shown) process.stderr.write("\r\x1b[K");
+    if (this.#shown) writeErr("\r\x1b[K");
     this.#shown = false;
   }
 }

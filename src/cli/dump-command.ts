@@ -1,20 +1,17 @@
+/** idx dump: every entry as KEY<TAB>VALUE lines (or binary pairs); `idx build` of it gives the same map. */
 import { IdIndex } from "../reader";
 import { EXIT_OK, UsageError, parseCommandArgs, writeOut } from "./io";
 
-/** Every entry as `key<TAB>value` lines: `idx build` of the output gives the same map. */
 export async function run(args: string[]): Promise<number> {
-  const { positionals } = parseCommandArgs("dump", args, {});
+  const { values, positionals } = parseCommandArgs("dump", args, { binary: { type: "boolean" } });
   if (positionals.length !== 1) throw new UsageError("dump takes one index file", "dump");
   const ix = IdIndex.open(positionals[0]);
-  let out = "";
-  for (const [key, value] of ix) {
-    out += `${key}\t${value}\n`;
-    if (out.length >= 1 << 16) {
-      await writeOut(out);
-      out = "";
+  try {
+    for (const chunk of ix.exportChunks(values.binary === true)) {
+      if (chunk.length > 0) await writeOut(chunk);
     }
+  } finally {
+    ix.close();
   }
-  await writeOut(out);
-  ix.close();
   return EXIT_OK;
 }

@@ -1,20 +1,21 @@
+/** idx get: keys from the command line (read, not mapped) or from stdin (mapped, in batches). */
 import type { IdIndex } from "../reader";
 import { FileLookup } from "../os/file-lookup";
 import { IdxError } from "../core/errors";
 import { parseUint32, uint32Problem } from "../core/parse";
-import { EXIT_NOT_FOUND, EXIT_OK, UsageError, writeOut } from "./io";
+import { EXIT_NOT_FOUND, EXIT_OK, UsageError, quote, writeOut } from "./io";
 
 export async function run(args: string[]): Promise<number> {
   // No parseArgs here: a key like -1 must be reported as a bad key, not an unknown option.
   const positionals = args.filter((a) => a !== "--");
   const option = args.find((a) => a.startsWith("-") && a !== "--" && !/^-[0-9.]+$/.test(a));
-  if (option !== undefined) throw new UsageError(`unknown option '${option}'`, "get");
+  if (option !== undefined) throw new UsageError(`unknown option ${quote(option)}`, "get");
   if (positionals.length === 0) throw new UsageError("get needs an index file", "get");
   const [file, ...keyArgs] = positionals;
   const keys = keyArgs.map((text, i) => {
     const key = parseUint32(text);
     if (key === null) {
-      throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `key ${JSON.stringify(text)} (argument ${i + 2}) ${uint32Problem(text)}`, {
+      throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `key ${quote(text)} (argument ${i + 2}) ${uint32Problem(text.slice(0, 64))}`, {
         hint: "Keys are decimal integers from 0 to 4294967295.",
       });
     }
@@ -22,18 +23,27 @@ export async function run(args: string[]): Promise<number> {
   });
   if (keys.length === 0) {
     const { IdIndex } = require("../reader") as typeof import("../reader");
-    return (await answerStdin(IdIndex.open(file))) ? EXIT_NOT_FOUND : EXIT_OK;
+    const ix = IdIndex.open(file);
+    try {
+      return (await answerStdin(ix)) ? EXIT_NOT_FOUND : EXIT_OK;
+    } finally {
+      ix.close();
+    }
   }
 
-  // A few keys from the command line: read, don't map (see file-lookup.ts).
+  // A few keys from the command line: read, don't map (see os/file-lookup.ts).
   const ix = FileLookup.open(file);
   let missing = 0;
-  const lines = keys.map((k) => {
-    const v = ix.get(k);
-    if (v === undefined) missing++;
-    return v === undefined ? "" : `${v}\n`;
-  });
-  ix.close();
+  let lines: string[];
+  try {
+    lines = keys.map((k) => {
+      const v = ix.get(k);
+      if (v === undefined) missing++;
+      return v === undefined ? "" : `${v}\n`;
+    });
+  } finally {
+    ix.close();
+  }
   // One key: a missing key prints nothing. Several: an empty line keeps output aligned with input.
   await writeOut(keys.length === 1 ? lines[0] : lines.map((l) => l || "\n").join(""), true);
   return missing ? EXIT_NOT_FOUND : EXIT_OK;
@@ -81,9 +91,12 @@ async function answerStdin(ix: IdIndex): Promise<number> {
     const key = parseKeyLine(text);
     if (key === null) {
       await flush();
-      throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `key ${JSON.stringify(text.trim())} ${uint32Problem(text)}`, {
-        path: "<stdin>", line, hint: "Give one decimal key (0 to 4294967295) per line.",
-      });
+      const { describeBadLine } = require("../core/parse") as typeof import("../core/parse");
+      const bytes = Buffer.from(text, "latin1");
+      const looksLikeText = !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text) && !text.startsWith("\xef\xbb\xbf");
+      throw new IdxError("ERR_IDX_INVALID_ARGUMENT",
+        looksLikeText ? `key ${quote(text.trim())} ${uint32Problem(text.slice(0, 64))}` : describeBadLine(bytes).replace(" (for binary pairs, pass --binary)", ""),
+        { path: "<stdin>", line, hint: "Give one decimal key (0 to 4294967295) per line." });
     }
     kinds[n] = key === SKIPPED ? SKIPPED : 1;
     keys[n] = key === SKIPPED ? 0 : key;
@@ -100,6 +113,7 @@ async function answerStdin(ix: IdIndex): Promise<number> {
       start = nl + 1;
     }
     carry = text.slice(start);
+    if (carry.length > 1024) await take(carry); // no key is that long: report it now, not at 50 MB
   }
   if (carry.length > 0) await take(carry);
   await flush();

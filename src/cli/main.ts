@@ -1,8 +1,8 @@
 /**
- * The `idx` command. Parses arguments and prints; every command calls only the public
- * surface. Commands are loaded on demand so `idx get` pays for the reader alone.
+ * The `idx` command. Parses arguments and prints; commands are loaded on demand so `idx get`
+ * pays for the reader alone.
  */
-import { EXIT_OK, EXIT_USAGE, UsageError, printError } from "./io";
+import { EXIT_OK, EXIT_USAGE, UsageError, finishOut, printError, writeOut } from "./io";
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Command> = {
   put: () => require("./write-commands").runPut,
   compact: () => require("./write-commands").runCompact,
   dump: () => require("./dump-command").run,
+  cp: () => require("./cp-command").run,
 };
 
 export async function main(argv: string[]): Promise<void> {
@@ -24,32 +25,35 @@ export async function main(argv: string[]): Promise<void> {
 
 async function dispatch(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
-  const { COMMAND_HELP, MAIN_HELP } = require("./usage") as typeof import("./usage");
-  if (first === undefined || first === "-h" || first === "--help" || first === "help") {
-    const topic = first === "help" ? rest[0] : undefined;
-    const text = `${topic && COMMAND_HELP[topic] ? COMMAND_HELP[topic] : MAIN_HELP}\n`;
-    if (first === undefined) {
-      process.stderr.write(text);
-      return EXIT_USAGE;
-    }
-    process.stdout.write(text);
-    return EXIT_OK;
-  }
-  if (first === "-v" || first === "--version") {
-    const { VERSION_MAJOR, VERSION_MINOR } = require("../core/format") as typeof import("../core/format");
-    const pkg = require("../../package.json") as { version: string };
-    process.stdout.write(`idx ${pkg.version} (format ${VERSION_MAJOR}.${VERSION_MINOR})\n`);
-    return EXIT_OK;
-  }
-  const load = COMMANDS[first];
-  if (load === undefined) return printError(new UsageError(`unknown command '${first}'`));
-  if (rest.includes("-h") || rest.includes("--help")) {
-    process.stdout.write(`${COMMAND_HELP[first]}\n`);
-    return EXIT_OK;
-  }
+  const command = first !== undefined && COMMANDS[first] !== undefined ? first : undefined;
   try {
-    return await load()(rest);
+    const { COMMAND_HELP, MAIN_HELP } = require("./usage") as typeof import("./usage");
+    if (first === undefined || first === "-h" || first === "--help" || first === "help") {
+      const topic = first === "help" ? rest[0] : undefined;
+      if (topic !== undefined && COMMAND_HELP[topic] === undefined) throw new UsageError(`no help for '${topic}': not a command`);
+      const text = `${topic ? COMMAND_HELP[topic] : MAIN_HELP}\n`;
+      if (first === undefined) {
+        process.stderr.write(text);
+        return EXIT_USAGE;
+      }
+      await writeOut(text, true);
+      return EXIT_OK;
+    }
+    if (first === "-v" || first === "--version") {
+      const { VERSION_MAJOR, VERSION_MINOR } = require("../core/format") as typeof import("../core/format");
+      const pkg = require("../../package.json") as { version: string };
+      await writeOut(`idx ${pkg.version} (writes format ${VERSION_MAJOR}.${VERSION_MINOR}, reads 1.x and 2.x)\n`, true);
+      return EXIT_OK;
+    }
+    if (command === undefined) throw new UsageError(`unknown command '${first}'`);
+    if (rest.includes("-h") || rest.includes("--help")) {
+      await writeOut(`${COMMAND_HELP[command]}\n`, true);
+      return EXIT_OK;
+    }
+    const status = await COMMANDS[command]()(rest);
+    await finishOut();
+    return status;
   } catch (e) {
-    return printError(e);
+    return printError(e, command);
   }
 }

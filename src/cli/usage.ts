@@ -3,31 +3,40 @@
 export const MAIN_HELP = `idx: a persistent uint32 -> uint32 index in one memory-mapped file
 
 Usage:
-  idx build IN -o OUT        build an index from text pairs (IN may be - for stdin)
+  idx build IN -o OUT        build an index from pairs (text, or --binary; IN may be - for stdin)
   idx get FILE KEY...        print the value of each KEY
   idx get FILE               read keys from stdin, one per line; print one line per key
   idx verify FILE            check every checksum and table invariant
-  idx info FILE [--json]     show version, count, capacity, load and size
+  idx info FILE [--json]     show version, entries, capacity, load and size
   idx set FILE KEY VALUE     insert or overwrite one pair, in place
   idx del FILE KEY...        remove keys (exit 1 if one was not there)
-  idx put FILE PAIRS         merge text pairs (same syntax as build; - for stdin)
+  idx put FILE PAIRS         merge pairs (same input as build; - for stdin)
   idx dump FILE              print every pair as KEY<TAB>VALUE (build reads it back)
   idx compact FILE           rehash now, into the smallest (build's) layout
+  idx cp SRC DST             deploy an index: copy it over DST so that DST's readers follow
 
 Options:
-  -h, --help                 show help (also: idx CMD --help)
-  -v, --version              show the idx version and the format version it reads
+  -h, --help                 show help (also: idx CMD --help, idx help CMD)
+  -v, --version              show the idx version and the format versions it reads
 
-Writers (set, del, put, compact, build) take a lock: a second one is refused, naming the
-first, unless given --wait MS. Readers never wait, and see each change at once.
+Writers (set, del, put, compact, build and cp over an existing index) take a lock: a second
+one is refused, naming the first, unless given --wait MS. Readers never wait, and see each
+change at once; a reader of a replaced file follows it to the new one.
 
 Exit status: 0 success; 1 a key was missing (get, del) or the index is damaged (verify);
-2 usage error, bad input or an unreadable or invalid file; 130 interrupted.
+2 usage error, bad input, or a file that cannot be read or is not a valid index;
+129, 130, 143 ended by SIGHUP, SIGINT (Ctrl-C), SIGTERM.
 The format is specified byte by byte in spec/FORMAT.md.`;
 
 const WRITER_NOTE = `One writer at a time: while another process writes FILE, the command fails at once
 and names it, or waits up to --wait MS for it. Readers in other processes see the change
 at once. The change is on disk (synced) when the command exits.`;
+
+const INPUT_NOTE = `Input, as text: one pair a line, KEY and VALUE separated by a tab, spaces or a
+comma. Both are decimal integers from 0 to 4294967295 (no hex, no sign). Blank lines and
+lines starting with # are skipped; CRLF line ends are accepted. With --binary: pairs of
+little-endian uint32s, KEY then VALUE, 8 bytes a pair (as \`idx dump --binary\` writes).
+When a key appears more than once, its last value wins.`;
 
 export const COMMAND_HELP: Record<string, string> = {
   set: `Usage: idx set FILE KEY VALUE [--wait MS]
@@ -40,23 +49,27 @@ ${WRITER_NOTE}`,
 
   del: `Usage: idx del FILE KEY... [--wait MS]
 
-Removes each KEY from FILE, in place. Exit status 1 if some KEY was not there.
+Removes each KEY from FILE, in place. Exit status 1 if some KEY was not there (each one is
+named on stderr).
 
 ${WRITER_NOTE}`,
 
-  put: `Usage: idx put FILE PAIRS [--wait MS] [--quiet]
+  put: `Usage: idx put FILE PAIRS [--binary] [--wait MS] [--quiet]
 
-Merges the text pairs of PAIRS (a file, or - for stdin) into FILE: later pairs win, as
-in build. The whole input is parsed first; a bad line changes nothing. A small batch is
+Merges the pairs of PAIRS (a file, or - for stdin) into FILE: later pairs win, as in
+build. The whole input is read first; a bad line changes nothing. A small batch is
 applied in place; a large one (over a quarter of the entries) is merged into a new file
 renamed over the old one. Creates FILE if it does not exist.
 
+${INPUT_NOTE}
+
 ${WRITER_NOTE}`,
 
-  dump: `Usage: idx dump FILE
+  dump: `Usage: idx dump FILE [--binary]
 
 Prints every entry as KEY<TAB>VALUE, one per line, in hash order. "idx build" of the
-output gives the same map (and, after compact, the same bytes).`,
+output gives the same map (and, after compact, the same bytes). With --binary, prints
+the pairs as little-endian uint32s, KEY then VALUE ("idx build --binary" reads them).`,
 
   compact: `Usage: idx compact FILE [--wait MS] [--quiet]
 
@@ -65,21 +78,23 @@ byte-identical to "idx build" of its pairs. Readers follow to the new file on th
 
 ${WRITER_NOTE}`,
 
-  build: `Usage: idx build IN -o OUT [--quiet]
+  build: `Usage: idx build IN -o OUT [--binary] [--force] [--wait MS] [--quiet]
 
-Builds the index OUT from the text pairs in IN (a file, or - for stdin).
+Builds the index OUT from the pairs in IN (a file, or - for stdin), in bounded memory
+whatever the number of pairs (large inputs are sorted through temp files beside OUT).
 
-Input: one pair a line, KEY and VALUE separated by a tab, spaces or a comma.
-Both are decimal integers from 0 to 4294967295 (no hex, no sign). Blank lines and
-lines starting with # are skipped; CRLF line ends are accepted. When a key appears
-more than once, its last value wins.
+${INPUT_NOTE}
 
 OUT is written beside its final name and renamed into place only when complete and
-synced: readers of an existing OUT see the old index or the new one, never a mix.
-A bad line stops the build with its line number; OUT is then left as it was.
+synced: readers of an existing OUT see the old index or the new one, never a mix, and
+follow to the new one. A bad line stops the build with its line number; OUT is then left
+as it was, and no temp file remains.
 
 Options:
   -o, --output OUT   the index file to write (required)
+  --binary           IN holds binary pairs, not text
+  -f, --force        replace OUT even if it is not an idx index (never IN itself)
+  --wait MS          wait up to MS milliseconds for a writer of OUT to finish
   -q, --quiet        print no summary (progress is shown only when stderr is a terminal)`,
 
   get: `Usage: idx get FILE KEY...
@@ -96,18 +111,35 @@ decimal integer from 0 to 4294967295, or FILE cannot be read or is not a valid i
   verify: `Usage: idx verify FILE
 
 Reads all of FILE and checks the header, every block checksum and every table
-invariant of spec/FORMAT.md. Any single flipped bit is caught.
+invariant of spec/FORMAT.md. Any single flipped bit is caught (but inside the few
+blocks an interrupted writer was changing, which the next writer repairs).
 Opening an index (and idx get) checks only the header; run verify after copying
 an index or when you suspect damage.
 
-Exit status: 0 intact; 1 damaged (each problem is printed); 2 FILE cannot be read.`,
+Exit status: 0 intact; 1 damaged (each problem is printed, with what to do);
+2 FILE cannot be read, or is not an idx index.`,
 
   info: `Usage: idx info FILE [--json]
 
-Prints the format version, entry count, capacity (home slots), slot count,
-load (count / capacity), in-place writes, file size and bytes per entry.
+Prints the format version, entry count, capacity (home slots), slot count, load
+(entries / capacity), in-place writes, reach (the longest probe), file size, bytes per
+entry, and how the file is read (mapped, or copied into memory without the addon).
 Reads only the header.
 
 Options:
   --json   print one JSON object instead of text`,
+
+  cp: `Usage: idx cp SRC DST [--force] [--wait MS] [--no-verify]
+
+Deploys the index SRC at DST the way readers of DST can follow: verifies SRC (all of
+it), copies it to a temp file beside DST, syncs it, takes DST's writer lock, marks the
+old DST retired and renames the copy over it. Readers of DST answer from the old index
+or the new one, never from a half-copied file. (cp or rsync over a live index rewrite
+it in place: readers survive, but answer from a file that is neither, or fail, until
+the copy is done.)
+
+Options:
+  -f, --force     replace DST even if it is not an idx index
+  --wait MS       wait up to MS milliseconds for a writer of DST to finish
+  --no-verify     skip the full check of SRC (open still checks its header)`,
 };

@@ -1,22 +1,39 @@
+/** idx verify: the full check; exit 0 intact, 1 damaged (an index that fails a check), 2 not readable as an index. */
+import { IdxError } from "../core/errors";
 import { verifyFile } from "../verify";
-import { EXIT_DAMAGED, EXIT_OK, UsageError, parseCommandArgs } from "./io";
+import { EXIT_DAMAGED, EXIT_OK, UsageError, parseCommandArgs, plural, writeErr, writeOut } from "./io";
+
+/** Reports of files that are not indexes at all: the same exit and message as get and info. */
+const NOT_AN_INDEX = /is not an idx index|is empty \(0 bytes\)|uses format version/;
 
 export async function run(args: string[]): Promise<number> {
   const { positionals } = parseCommandArgs("verify", args, {});
   if (positionals.length !== 1) throw new UsageError("verify takes one index file", "verify");
-  const report = verifyFile(positionals[0]);
+  const path = positionals[0];
+  const report = verifyFile(path);
   if (report.ok) {
     const notes: string[] = [];
     if (report.interrupted) {
-      notes.push(`a writer stopped mid-operation; its ${report.dirtyBlocks} block(s) are consistent and are rechecksummed when a writer next opens the index`);
+      notes.push(`a writer stopped mid-operation; its ${plural(report.dirtyBlocks, "block is", "blocks are")} consistent and will be rechecksummed when a writer next opens the index`);
     }
     if (report.retired) notes.push("this file was replaced by a newer one at its path (retired)");
     const checked = report.interrupted ? "checksums match outside the interrupted blocks" : "all checksums match";
-    process.stdout.write(`${report.path}: ok, ${report.entries} entries, ${checked}${notes.map((n) => `; ${n}`).join("")}\n`);
+    await writeOut(`${report.path}: ok, version ${report.version}, ${plural(report.entries, "entry", "entries")}, ${checked}${notes.map((n) => `; ${n}`).join("")}\n`, true);
     return EXIT_OK;
   }
-  process.stderr.write(`idx: ${report.path}: damaged (${report.problems.length}${report.problems.length >= 20 ? "+" : ""} problems)\n`);
-  for (const p of report.problems) process.stderr.write(`  at byte ${p.offset}: ${p.message.replace(/\n/g, " ")}\n`);
-  process.stderr.write("Rebuild the index from its source pairs, or restore it from a good copy.\n");
+  if (report.version === undefined && report.problems.length === 1 && NOT_AN_INDEX.test(report.problems[0].message)) {
+    // Not an idx file (or a newer one): the caller has the wrong file, not a damaged index.
+    const message = report.problems[0].message.replace(`${path}: `, "");
+    const code = /uses format version/.test(message) ? "ERR_IDX_UNSUPPORTED_VERSION" : "ERR_IDX_NOT_AN_INDEX";
+    throw new IdxError(code, message, { path });
+  }
+  const n = report.problems.length;
+  writeErr(`idx: ${report.path}: damaged (${n >= 20 ? "20 problems or more" : plural(n, "problem", "problems")})\n`);
+  for (const p of report.problems) writeErr(`  at byte ${p.offset}: ${p.message.replace(/\n/g, " ")}\n`);
+  writeErr(
+    "To recover: save what is readable with `idx dump FILE > pairs.tsv` (it lists the entries the\n" +
+    "slots still hold; damaged ones may be wrong or missing), check it against your source, and\n" +
+    "rebuild with `idx build pairs.tsv -o FILE`; or restore the index from a good copy.\n",
+  );
   return EXIT_DAMAGED;
 }

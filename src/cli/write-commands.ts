@@ -1,10 +1,11 @@
 /** idx set, del, put, compact: the in-place writer from the command line. */
 import * as fs from "node:fs";
-import { IdWriter } from "../writer/writer";
 import { IdxError, ioError } from "../core/errors";
 import { PairBuffer } from "../core/pairs";
 import { PairParser, parseUint32, uint32Problem } from "../core/parse";
-import { EXIT_NOT_FOUND, EXIT_OK, UsageError, parseCommandArgs } from "./io";
+import { nativeAddon } from "../os/native";
+import { IdWriter } from "../writer/writer";
+import { EXIT_NOT_FOUND, EXIT_OK, UsageError, parseCommandArgs, plural, quote, waitOption, writeErr } from "./io";
 
 const WRITER_OPTIONS = {
   wait: { type: "string" },
@@ -12,18 +13,22 @@ const WRITER_OPTIONS = {
 } as const;
 
 function openWriter(command: string, file: string, wait: unknown, create = true): IdWriter {
-  let ms = 0;
-  if (wait !== undefined) {
-    ms = Number(wait);
-    if (!Number.isFinite(ms) || ms < 0) throw new UsageError(`--wait takes milliseconds, not ${JSON.stringify(wait)}`, command);
+  try {
+    return IdWriter.open(file, { wait: waitOption(command, wait), create });
+  } catch (e) {
+    if (e instanceof IdxError && e.code === "ERR_IDX_IO" && !create && !fs.existsSync(file)) {
+      throw new IdxError("ERR_IDX_IO", "cannot open the index: no such file or directory (ENOENT)", {
+        path: file, hint: "Build it first with `idx build PAIRS -o FILE` (or create it with `idx set FILE KEY VALUE`).",
+      });
+    }
+    throw e;
   }
-  return IdWriter.open(file, { wait: ms, create });
 }
 
 function uint32Arg(what: string, text: string): number {
   const n = parseUint32(text);
   if (n === null) {
-    throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `${what} ${JSON.stringify(text)} ${uint32Problem(text)}`, {
+    throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `${what} ${quote(text)} ${uint32Problem(text.slice(0, 64))}`, {
       hint: "Keys and values are decimal integers from 0 to 4294967295.",
     });
   }
@@ -58,52 +63,87 @@ export async function runDel(args: string[]): Promise<number> {
   const [file, ...keyTexts] = positionals;
   const keys = keyTexts.map((k) => uint32Arg("key", k));
   const w = openWriter("del", file, values.wait, false);
-  let missing = 0;
+  const missing: number[] = [];
   try {
-    for (const key of keys) if (!w.delete(key)) missing++;
+    for (const key of keys) if (!w.delete(key)) missing.push(key);
   } finally {
     w.close();
   }
-  return missing ? EXIT_NOT_FOUND : EXIT_OK;
+  if (missing.length > 0) {
+    const shown = missing.slice(0, 10).join(", ") + (missing.length > 10 ? `, and ${missing.length - 10} more` : "");
+    writeErr(`idx: ${file}: not there, so not deleted: ${plural(missing.length, "key", "keys")} (${shown})\n`);
+  }
+  return missing.length ? EXIT_NOT_FOUND : EXIT_OK;
 }
 
 export async function runPut(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs("put", args, WRITER_OPTIONS);
+  const { values, positionals } = parseCommandArgs("put", args, { ...WRITER_OPTIONS, binary: { type: "boolean" } });
   if (positionals.length !== 2) throw new UsageError("put takes FILE PAIRS (PAIRS may be - for stdin)", "put");
   const [file, input] = positionals;
-  // Parse everything first: a bad line changes nothing.
+  if (input !== "-") refuseSameFile(file, input);
+  // Read everything first: a bad line changes nothing.
   const pairs = new PairBuffer();
   const name = input === "-" ? "<stdin>" : input;
-  const parser = new PairParser(name, pairs);
   const stream = input === "-" ? process.stdin : fs.createReadStream(input, { highWaterMark: 1 << 20 });
   try {
-    for await (const chunk of stream as AsyncIterable<Uint8Array>) parser.write(chunk);
+    if (values.binary) await readBinary(stream as AsyncIterable<Uint8Array>, pairs, name);
+    else {
+      const parser = new PairParser(name, pairs, nativeAddon()?.parseLines ?? null);
+      for await (const chunk of stream as AsyncIterable<Uint8Array>) parser.write(chunk);
+      parser.end();
+    }
   } catch (e) {
     if (e instanceof IdxError) throw e;
     throw ioError("read the input", name, e, "Check the path of the pairs file.");
   }
-  parser.end();
   const w = openWriter("put", file, values.wait);
   try {
     const before = w.size;
     w.update(pairs);
-    if (!values.quiet) process.stderr.write(`put ${pairs.length} pairs into ${file}: ${before} -> ${w.size} entries\n`);
+    if (!values.quiet) writeErr(`put ${plural(pairs.length, "pair", "pairs")} into ${file}: ${before} -> ${plural(w.size, "entry", "entries")}\n`);
   } finally {
     w.close();
   }
   return EXIT_OK;
 }
 
+async function readBinary(stream: AsyncIterable<Uint8Array>, pairs: PairBuffer, name: string): Promise<void> {
+  let carry = new Uint8Array(0);
+  let total = 0;
+  for await (const chunk of stream) {
+    total += chunk.length;
+    const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+    const whole = Math.floor(data.length / 8);
+    const view = new DataView(data.buffer, data.byteOffset, whole * 8);
+    for (let i = 0; i < whole; i++) pairs.push(view.getUint32(8 * i, true), view.getUint32(8 * i + 4, true));
+    carry = data.slice(whole * 8);
+  }
+  if (carry.length > 0) {
+    throw new IdxError("ERR_IDX_PARSE", `is ${total} bytes long, not a whole number of 8-byte pairs (${carry.length} bytes left over)`, {
+      path: name, hint: "Binary input is pairs of little-endian uint32s, key then value: its length is a multiple of 8.",
+    });
+  }
+}
+
+function refuseSameFile(file: string, input: string): void {
+  try {
+    const a = fs.statSync(file);
+    const b = fs.statSync(input);
+    if (a.dev === b.dev && a.ino === b.ino) throw new UsageError(`the pairs ${input} are the index itself`, "put");
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+  }
+}
+
 export async function runCompact(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("compact", args, WRITER_OPTIONS);
   if (positionals.length !== 1) throw new UsageError("compact takes one index file", "compact");
   const file = positionals[0];
-  const size = () => fs.statSync(file).size;
   const w = openWriter("compact", file, values.wait, false);
   try {
-    const before = size();
+    const before = fs.statSync(file).size;
     w.compact();
-    if (!values.quiet) process.stderr.write(`compacted ${file}: ${w.size} entries, ${before} -> ${size()} bytes\n`);
+    if (!values.quiet) writeErr(`compacted ${file}: ${plural(w.size, "entry", "entries")}, ${before} -> ${fs.statSync(file).size} bytes\n`);
   } finally {
     w.close();
   }

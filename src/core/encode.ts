@@ -20,9 +20,18 @@ export interface Accelerator {
   hashSort(keys: Uint32Array, values: Uint32Array, n: number, result: Float64Array): void;
   /** placeSortedJs. */
   placeSorted(slots: Uint32Array | null, hashes: Uint32Array, values: Uint32Array, n: number, capacity: number, result: Float64Array): void;
+  /** scatterPairsJs. */
+  scatterPairs(keys: Uint32Array, values: Uint32Array, n: number, out: Uint32Array, counts: Uint32Array, result: Float64Array): void;
+  /** scatterHashedJs. */
+  scatterHashed(pairs: Uint32Array, n: number, shift: number, out: Uint32Array, counts: Uint32Array): void;
+  /** sortHashedJs. */
+  sortHashed(pairs: Uint32Array, n: number, hashes: Uint32Array, values: Uint32Array, result: Float64Array): void;
 }
 
-export const JS_ACCELERATOR: Accelerator = { hashSort: hashSortJs, placeSorted: placeSortedJs };
+export const JS_ACCELERATOR: Accelerator = {
+  hashSort: hashSortJs, placeSorted: placeSortedJs, scatterPairs: scatterPairsJs, scatterHashed: scatterHashedJs,
+  sortHashed: sortHashedJs,
+};
 
 /** The largest file image built in memory (a Buffer on Node 20 holds at most 4 GiB). */
 export const MAX_IMAGE_BYTES = 2 ** 32 - 4096;
@@ -208,4 +217,77 @@ export function keepLastOfEqualRuns(hashes: Uint32Array, values: Uint32Array, n:
     w++;
   }
   return w;
+}
+
+/** Groups of a spill: the hash's top byte, 256 of them. */
+export const GROUPS = 256;
+
+/**
+ * The builder's spill step (the addon's scatterPairs computes the same): hashes keys[0..n) and
+ * writes the pairs as (hash, value) into `out`, grouped by the hash's top byte in that order,
+ * keeping input order within a group; counts[g] = pairs of group g. The escaped key is left
+ * out: result = [present (0/1), its last value].
+ */
+export function scatterPairsJs(keys: Uint32Array, values: Uint32Array, n: number, out: Uint32Array, counts: Uint32Array, result: Float64Array): void {
+  const hashes = new Uint32Array(n);
+  for (let i = 0; i < n; i++) hashes[i] = hash32(keys[i]);
+  let escaped = 0;
+  let escapedValue = 0;
+  counts.fill(0, 0, GROUPS);
+  for (let i = 0; i < n; i++) if (hashes[i] !== EMPTY_HASH) counts[hashes[i] >>> 24]++;
+  const starts = groupStarts(counts);
+  for (let i = 0; i < n; i++) {
+    const h = hashes[i];
+    if (h === EMPTY_HASH) {
+      escaped = 1;
+      escapedValue = values[i];
+      continue;
+    }
+    const at = starts[h >>> 24]++;
+    out[2 * at] = h;
+    out[2 * at + 1] = values[i];
+  }
+  result[0] = escaped;
+  result[1] = escapedValue;
+}
+
+/** scatterPairsJs for pairs already hashed, grouped by bits shift..shift+7 of the hash. */
+export function scatterHashedJs(pairs: Uint32Array, n: number, shift: number, out: Uint32Array, counts: Uint32Array): void {
+  counts.fill(0, 0, GROUPS);
+  for (let i = 0; i < n; i++) counts[(pairs[2 * i] >>> shift) & 0xff]++;
+  const starts = groupStarts(counts);
+  for (let i = 0; i < n; i++) {
+    const h = pairs[2 * i];
+    const at = starts[(h >>> shift) & 0xff]++;
+    out[2 * at] = h;
+    out[2 * at + 1] = pairs[2 * i + 1];
+  }
+}
+
+function groupStarts(counts: Uint32Array): Uint32Array {
+  const starts = new Uint32Array(GROUPS);
+  let sum = 0;
+  for (let g = 0; g < GROUPS; g++) {
+    starts[g] = sum;
+    sum += counts[g];
+  }
+  return starts;
+}
+
+/**
+ * (hash, value) pairs in input order -> hashes[0..m) and values[0..m): sorted by hash, one per
+ * hash with the value of its last pair (the addon's sortHashed computes the same). result[0] = m.
+ */
+export function sortHashedJs(pairs: Uint32Array, n: number, hashes: Uint32Array, values: Uint32Array, result: Float64Array): void {
+  const h = new Uint32Array(n);
+  const v = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    h[i] = pairs[2 * i];
+    v[i] = pairs[2 * i + 1];
+  }
+  const [sh, sv] = sortByHash(h, v, n);
+  const m = keepLastOfEqualRuns(sh, sv, n);
+  hashes.set(sh.subarray(0, m));
+  values.set(sv.subarray(0, m));
+  result[0] = m;
 }

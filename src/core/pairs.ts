@@ -49,12 +49,19 @@ export interface Columns {
   values: ArrayLike<number>;
 }
 
-/** Checks each pair as it arrives and appends it; `path` names the index in messages. */
+/**
+ * Checks each pair as it arrives and appends it to `out`; `path` names the index in messages.
+ * `onFull`, called when `out` is full, may empty it (a builder spilling to disk); if it does
+ * not, `out` grows.
+ */
 export class PairCollector {
-  readonly out = new PairBuffer();
   #at = 0;
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    readonly out: PairBuffer = new PairBuffer(),
+    readonly onFull?: () => boolean,
+  ) {}
 
   add(key: unknown, value: unknown): void {
     const keyOk = typeof key === "number" && (key >>> 0) === key;
@@ -63,7 +70,9 @@ export class PairCollector {
       const bad = keyOk ? `value ${describeValue(value)}` : `key ${describeValue(key)}`;
       throw invalid(`pair #${this.#at}: ${bad} is not an integer from 0 to 4294967295`, this.path);
     }
-    this.out.push(key as number, value as number);
+    const out = this.out;
+    if (out.length === out.keys.length) this.onFull?.();
+    out.push(key as number, value as number);
     this.#at++;
   }
 
@@ -81,7 +90,7 @@ export class PairCollector {
       throw invalid("columns must be { keys, values }, two arrays of numbers", this.path);
     }
     if (keys.length !== values.length) throw invalid(`keys (${keys.length}) and values (${values.length}) differ in length`, this.path);
-    this.out.reserve(this.out.length + keys.length);
+    if (this.onFull === undefined) this.out.reserve(this.out.length + keys.length);
     for (let i = 0; i < keys.length; i++) this.add(keys[i], values[i]);
   }
 

@@ -31,11 +31,17 @@ export class PairParser {
   readonly #nativeResult = new Float64Array(4);
   readonly #native: LineParser | null;
 
-  /** `native`: the addon's parser, or null for the JS one (same lines, same errors). */
-  constructor(source: string, out: PairBuffer, native: LineParser | null = null) {
+  readonly #onFull: (() => boolean) | undefined;
+
+  /**
+   * `native`: the addon's parser, or null for the JS one (same lines, same errors). `onFull`,
+   * called when `out` is full, may empty it (a builder spilling to disk); if not, `out` grows.
+   */
+  constructor(source: string, out: PairBuffer, native: LineParser | null = null, onFull?: () => boolean) {
     this.source = source;
     this.#out = out;
     this.#native = native;
+    this.#onFull = onFull;
   }
 
   /** Parses every complete line of `chunk` (with what was left of the previous chunk). */
@@ -85,7 +91,7 @@ export class PairParser {
         if (result[2] === 0) return;
         pos = result[3];
         if (result[2] === 2) {
-          out.grow();
+          if (!this.#onFull?.()) out.grow();
           continue;
         }
         this.line++;
@@ -135,6 +141,7 @@ export class PairParser {
         this.line = line;
         throw this.#diagnose(buf, lineStart, buf.indexOf(LF, lineStart));
       }
+      if (out.length === out.keys.length) this.#onFull?.();
       out.push(key, value);
       i++;
     }
@@ -143,25 +150,53 @@ export class PairParser {
 
   /** The slow path: says precisely what is wrong with the line buf[start..end). */
   #diagnose(buf: Uint8Array, start: number, end: number): IdxError {
-    let text = Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString("utf8");
-    if (text.endsWith("\r")) text = text.slice(0, -1);
-    const fields = text.trim().split(/\s*,\s*|[ \t]+/);
-    const shown = text.length > 60 ? `${text.slice(0, 57)}...` : text;
     const fail = (what: string) =>
-      new IdxError("ERR_IDX_PARSE", `${what} in ${JSON.stringify(shown)}`, {
+      new IdxError("ERR_IDX_PARSE", what, {
         path: this.source,
         line: this.line,
         hint: "Each line must be `KEY VALUE` (tab, spaces or a comma between), both decimal integers from 0 to 4294967295.",
       });
-    const names = ["key", "value"];
-    for (let f = 0; f < Math.min(fields.length, 2); f++) {
-      const problem = numberProblem(fields[f]);
-      if (problem) return fail(`${names[f]} ${JSON.stringify(fields[f])} ${problem}`);
-    }
-    if (fields.length < 2) return fail("missing value");
-    if (fields.length > 2) return fail(`extra field ${JSON.stringify(fields[2])} after the value`);
-    return fail("cannot parse line");
+    return fail(describeBadLine(buf.subarray(start, end < 0 ? buf.length : end)));
   }
+}
+
+/** How much of a bad line a message examines and shows: a 50 MB line gives a short message. */
+const SHOWN = 60;
+const EXAMINED = 256;
+
+/** What is wrong with one line of text input (`line` without its LF), for a message. */
+export function describeBadLine(line: Uint8Array): string {
+  if (line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf) {
+    return "the line starts with a UTF-8 byte order mark (bytes EF BB BF), which idx does not skip; save the input without it";
+  }
+  const head = line.subarray(0, EXAMINED);
+  for (let i = 0; i < head.length; i++) {
+    const c = head[i];
+    if (c === 0 || (c < 0x20 && c !== TAB && c !== CR) || c === 0x7f) {
+      return `the line holds binary data (byte 0x${c.toString(16).padStart(2, "0")} at column ${i + 1}): this does not look like text pairs (for binary pairs, pass --binary)`;
+    }
+  }
+  let text = new TextDecoder("utf-8", { fatal: false }).decode(head);
+  if (text.includes("\ufffd")) return "the line holds bytes that are not UTF-8 text: this does not look like text pairs (for binary pairs, pass --binary)";
+  if (text.endsWith("\r")) text = text.slice(0, -1);
+  const cut = line.length > EXAMINED;
+  const shown = cut || text.length > SHOWN ? `${text.slice(0, SHOWN)}... (${line.length} bytes in all)` : text;
+  const fields = text.trim().split(/\s*,\s*|[ \t]+/);
+  const at = ` in ${JSON.stringify(shown)}`;
+  const names = ["key", "value"];
+  for (let f = 0; f < Math.min(fields.length, 2); f++) {
+    const field = fields[f];
+    // The last field seen may be cut short by EXAMINED: a long run of digits is over the limit anyway.
+    const problem = numberProblem(field);
+    if (problem) return `${names[f]} ${quoteField(field, cut && f === fields.length - 1)} ${problem}${at}`;
+  }
+  if (fields.length < 2) return `missing value${at}`;
+  if (fields.length > 2) return `extra field ${quoteField(fields[2], false)} after the value${at}`;
+  return `cannot parse the line${at}`;
+}
+
+function quoteField(field: string, cut: boolean): string {
+  return field.length > 24 || cut ? `${JSON.stringify(field.slice(0, 24))}...` : JSON.stringify(field);
 }
 
 function numberProblem(field: string): string | null {

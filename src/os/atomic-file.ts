@@ -59,13 +59,29 @@ export interface TempFile {
  * write it through its descriptor, syncs it (unless `sync` is false) and returns it, still
  * open. The temp file is removed again if anything fails.
  */
+/**
+ * A new temp name beside `target` (spec §11.1): `.<name>.<pid>.<8 hex digits>.tmp`. The pid lets
+ * a later writer tell a dead process's temp file from a live one's; the random part keeps two
+ * temp files of one process apart. Not a secret: Math.random will do.
+ */
+export function tempPathFor(target: string): string {
+  const random = Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, "0");
+  return nodePath.join(nodePath.dirname(target), `.${nodePath.basename(target)}.${process.pid}.${random}.tmp`);
+}
+
+/** Marks a temp file of this process for removal on exit (removePendingTempFiles). */
+export function registerTemp(path: string): void {
+  pending.add(path);
+}
+
+export function unregisterTemp(path: string): void {
+  pending.delete(path);
+}
+
 export function writeTempFileWith(target: string, sync: boolean, fill: (fd: number, tempPath: string) => void): TempFile {
   removeStaleTempFiles(target);
   const dir = nodePath.dirname(target);
-  // The pid lets a later writer tell a dead process's temp file from a live one's; the random
-  // part keeps two temp files of one process apart. Not a secret: Math.random will do.
-  const random = Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, "0");
-  const tmp = nodePath.join(dir, `.${nodePath.basename(target)}.${process.pid}.${random}.tmp`);
+  const tmp = tempPathFor(target);
   let mode = 0o644;
   try {
     const st = fs.statSync(target);

@@ -44,6 +44,9 @@ export interface NativeAddon {
   ): void;
   hashSort: Accelerator["hashSort"];
   placeSorted: Accelerator["placeSorted"];
+  scatterPairs: Accelerator["scatterPairs"];
+  scatterHashed: Accelerator["scatterHashed"];
+  sortHashed: Accelerator["sortHashed"];
   parseLines(buf: Uint8Array, start: number, end: number, keys: Uint32Array, values: Uint32Array, count: number, result: Float64Array): void;
 }
 

@@ -1,0 +1,25 @@
+/** idx cp: deploy an index over another so that the target's readers follow (see src/copy.ts). */
+import { copyIndex } from "../copy";
+import { IdxError } from "../core/errors";
+import { EXIT_DAMAGED, EXIT_OK, UsageError, parseCommandArgs, printError, waitOption } from "./io";
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs("cp", args, {
+    force: { type: "boolean", short: "f" },
+    wait: { type: "string" },
+    "no-verify": { type: "boolean" },
+  });
+  if (positionals.length !== 2) throw new UsageError("cp takes SRC DST", "cp");
+  const [source, target] = positionals;
+  try {
+    copyIndex(source, target, { force: values.force === true, wait: waitOption("cp", values.wait), verify: values["no-verify"] !== true });
+  } catch (e) {
+    // A damaged source is a damaged index: the exit status verify gives it.
+    if (e instanceof IdxError && e.code === "ERR_IDX_CHECKSUM" && e.path === source) {
+      printError(e, "cp");
+      return EXIT_DAMAGED;
+    }
+    throw e;
+  }
+  return EXIT_OK;
+}
