@@ -500,7 +500,9 @@ describe("5. idx set/del/put/compact in another process, seen at once by a reade
       expect(ix.has(k)).toBe(false);
       expect(ix.size).toBe(model.size);
     }
-    expect(idx("del", index, "42")).toBe(1);
+    const missingDel = runIdx(["del", index, "42"]);
+    expect(missingDel.status).toBe(1);
+    expect(missingDel.stderr).toBe(`idx: ${index}: not there, so not deleted: 1 key (42)\n`);
     expectIndexMatches(ix, model, missesFor(model, 100));
 
     // put, small: applied in place, pair by pair.
