@@ -1,0 +1,345 @@
+/**
+ * Nothing a caller or a damaged file can do crashes the process, corrupts memory or launders
+ * bad data (issue 10): arguments checked the same way on every path, close() that lets go at
+ * once, a writer that refuses to build on damage, probes bounded by the file, and iteration of
+ * a writer that is being changed.
+ */
+import { spawnSync } from "node:child_process";
+import { closeSync, copyFileSync, openSync, readFileSync, writeFileSync, writeSync, ftruncateSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IdIndex, IdWriter, IdxError, build, buildFromText, verify } from "../src/index";
+import { OFF, fixHeaderChecksum, writeCell, withBitFlipped } from "./helpers/bytes";
+import { requireFreshBuild } from "./helpers/cli";
+import { errorOf } from "./helpers/errors";
+import { makeTempDir, removeTempDirs } from "./helpers/tmp";
+
+const NO_SYNC = { sync: false } as const;
+let dir: string;
+let small: string;
+let large: string;
+
+beforeAll(async () => {
+  requireFreshBuild();
+  dir = makeTempDir("idx-hardening-");
+  small = join(dir, "small.idx");
+  await build(Array.from({ length: 1000 }, (_, i) => [i, i + 1] as [number, number]), small, NO_SYNC);
+  large = join(dir, "large.idx");
+  const keys = new Uint32Array(100_000).map((_, i) => i);
+  await build({ keys, values: keys.map((k) => k * 2) }, large, NO_SYNC);
+});
+afterAll(removeTempDirs);
+
+function expectInvalid(f: () => unknown, naming: string): IdxError {
+  const e = errorOf(f);
+  expect(e, `expected ERR_IDX_INVALID_ARGUMENT naming ${naming}`).toBeInstanceOf(IdxError);
+  expect(e.code).toBe("ERR_IDX_INVALID_ARGUMENT");
+  expect(e.message).toContain(naming);
+  return e;
+}
+
+describe("every public function checks its arguments the same way on every path", () => {
+  it("getMany refuses arrays of the wrong kind, below and above the batch the addon takes (64 keys)", () => {
+    const ix = IdIndex.open(large);
+    try {
+      for (const n of [1, 63, 64, 5000]) {
+        const keys = new Uint32Array(n).map((_, i) => i);
+        const wrongArrays: unknown[] = [
+          new Uint8Array(n * 4), Buffer.alloc(n * 4), new Uint16Array(n * 2), new Int32Array(n), new Float64Array(n),
+          new BigUint64Array(n), Array.from(keys), null, "keys", 42,
+        ];
+        for (const wrong of wrongArrays) {
+          expectInvalid(() => ix.getMany(wrong as Uint32Array, new Uint32Array(n)), "keys");
+          expectInvalid(() => ix.getMany(keys, wrong as Uint32Array), "values");
+        }
+        for (const wrong of [new Uint32Array(n), new Int8Array(n), Buffer.alloc(n).buffer, [1]]) {
+          expectInvalid(() => ix.getMany(keys, new Uint32Array(n), wrong as Uint8Array), "found");
+        }
+        expectInvalid(() => ix.getMany(keys, new Uint32Array(n - 1)), "values");
+        expectInvalid(() => ix.getMany(keys, new Uint32Array(n), new Uint8Array(n - 1)), "found");
+        for (const missing of [-1, 1.5, 2 ** 32, "0", Number.NaN]) {
+          expectInvalid(() => ix.getMany(keys, new Uint32Array(n), undefined, missing as number), "missing");
+        }
+      }
+      expectInvalid(() => (ix.getMany as () => number)(), "keys");
+    } finally {
+      ix.close();
+    }
+  });
+
+  it("get and has answer as a Map would for anything that is not a uint32: undefined and false", () => {
+    const ix = IdIndex.open(small);
+    try {
+      for (const key of ["1", 1.5, -1, 2 ** 32, 1n, Number.NaN, undefined, null, {}, [1], Symbol("k"), () => 1]) {
+        expect(ix.get(key as number), String(typeof key)).toBeUndefined();
+        expect(ix.has(key as number)).toBe(false);
+      }
+      expect(ix.get(1)).toBe(2);
+      expect(ix.get(-0)).toBe(1); // -0 is the key 0, as for a Map
+    } finally {
+      ix.close();
+    }
+  });
+
+  it("the writer: set refuses what get cannot find; delete answers false like Map.delete", () => {
+    const path = join(dir, "w-args.idx");
+    copyFileSync(small, path);
+    const w = IdWriter.open(path, NO_SYNC);
+    try {
+      for (const key of ["1", 1.5, -1, 2 ** 32, 1n, Number.NaN, undefined, null]) {
+        expectInvalid(() => w.set(key as number, 1), "key");
+        expectInvalid(() => w.set(1, key as number), "value");
+        expect(w.delete(key as number)).toBe(false);
+        expect(w.get(key as number)).toBeUndefined();
+      }
+      expectInvalid(() => w.update([[1, 2], ["3", 4]] as unknown as [number, number][]), "pair #1");
+      expect(w.get(1)).toBe(2); // update checked every pair before changing anything
+      expectInvalid(() => w.update(42 as unknown as Map<number, number>), "pairs");
+      expectInvalid(() => w.forEach(7 as unknown as () => void), "callback");
+      expectInvalid(() => w.copyTo(undefined as unknown as string), "path");
+    } finally {
+      w.close();
+    }
+  });
+
+  it("paths and options: IdIndex.open, IdWriter.open, build, verify", async () => {
+    for (const bad of [undefined, null, 1, "", "a\0b", {}]) {
+      expectInvalid(() => IdIndex.open(bad as string), "path");
+      expectInvalid(() => IdWriter.open(bad as string), "path");
+      expectInvalid(() => verify(bad as string), "path");
+      await expect(build([[1, 1]], bad as string)).rejects.toMatchObject({ code: "ERR_IDX_INVALID_ARGUMENT" });
+    }
+    expectInvalid(() => IdWriter.open(join(dir, "o.idx"), { wait: -1 }), "wait");
+    expectInvalid(() => IdWriter.open(join(dir, "o.idx"), { create: "yes" as unknown as boolean }), "create");
+    expectInvalid(() => IdWriter.open(join(dir, "o.idx"), 5 as unknown as object), "options");
+    await expect(build([[1, 1]], join(dir, "b.idx"), { memoryPairs: 10 })).rejects.toMatchObject({ code: "ERR_IDX_INVALID_ARGUMENT" });
+    await expect(build("pairs" as unknown as [number, number][], join(dir, "b.idx"))).rejects.toMatchObject({ code: "ERR_IDX_INVALID_ARGUMENT" });
+    await expect(buildFromText(12 as unknown as string, join(dir, "b.idx"))).rejects.toMatchObject({ code: "ERR_IDX_INVALID_ARGUMENT" });
+  });
+
+  it("the addon checks every argument itself: wrong types and lengths throw, never crash (a child process tries them all)", () => {
+    const script = `
+      const path = require("node:path");
+      const { addonCandidates } = require(path.join(${JSON.stringify(join(__dirname, "..", "dist", "os", "native.js"))}));
+      const fs = require("node:fs");
+      const file = addonCandidates().find((f) => fs.existsSync(f));
+      const a = require(file);
+      const values = [undefined, null, -1, 2 ** 40, 1.5, NaN, "x", 1n, {}, [], new Uint8Array(3), new Uint16Array(3),
+        new Uint32Array(0), new Uint32Array(3), new Float64Array(1), Buffer.alloc(2), new ArrayBuffer(8), () => 0, true];
+      let calls = 0, threw = 0;
+      for (const name of Object.keys(a)) {
+        if (typeof a[name] !== "function" || name === "constants" || name === "arena") continue;
+        for (let arity = 0; arity <= 12; arity++) {
+          for (let trial = 0; trial < 60; trial++) {
+            const args = Array.from({ length: arity }, (_, i) => values[(trial * 7 + i * 13 + arity) % values.length]);
+            calls++;
+            try { a[name](...args); } catch { threw++; }
+          }
+        }
+      }
+      process.stdout.write(JSON.stringify({ calls, threw }));
+    `;
+    const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 60_000 });
+    expect(r.signal, r.stderr).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    const { calls, threw } = JSON.parse(r.stdout);
+    expect(calls).toBeGreaterThan(5000);
+    expect(threw).toBeGreaterThan(calls * 0.9);
+  });
+});
+
+describe("close() lets go at once, and opening many indexes works or fails with an IdxError", () => {
+  it("100,000 open + get + close in one synchronous loop", () => {
+    for (let i = 0; i < 100_000; i++) {
+      const ix = IdIndex.open(small);
+      if (ix.get(7) !== 8) throw new Error(`wrong answer at ${i}`);
+      ix.close();
+    }
+  });
+
+  it("100,000 readers of one file open at once (they share one mapping)", () => {
+    const all: IdIndex[] = [];
+    try {
+      for (let i = 0; i < 100_000; i++) all.push(IdIndex.open(small));
+      expect(all[99_999].get(999)).toBe(1000);
+    } finally {
+      for (const ix of all) ix.close();
+    }
+  });
+
+  it("a get function kept after close() cannot crash the process: it throws ERR_IDX_CLOSED or answers from zeros", () => {
+    const ix = IdIndex.open(large);
+    const get = ix.get;
+    expect(get(5)).toBe(10);
+    ix.close();
+    let closed = 0;
+    for (let k = 0; k < 1000; k++) {
+      try {
+        const v = get(k);
+        expect(v === undefined || typeof v === "number").toBe(true);
+      } catch (e) {
+        expect((e as IdxError).code).toBe("ERR_IDX_CLOSED");
+        closed++;
+      }
+    }
+    expect(closed).toBeGreaterThan(0);
+    expect(() => ix.get(5)).toThrow(IdxError);
+  });
+
+  it("a writer that rehashes 45 times keeps none of the replaced files mapped", () => {
+    const path = join(dir, "grow.idx");
+    const w = IdWriter.open(path, NO_SYNC);
+    try {
+      for (let round = 0; round < 45; round++) w.compact();
+      const mapped = readFileSync("/proc/self/maps", "utf8").split("\n").filter((l) => l.includes("grow.idx"));
+      expect(mapped.filter((l) => l.endsWith("(deleted)"))).toEqual([]);
+      expect(mapped.length).toBeLessThanOrEqual(1);
+    } finally {
+      w.close();
+    }
+  });
+});
+
+describe("the writer never builds on damage (issue 10: it must not launder a flipped bit)", () => {
+  function damagedCopy(name: string, byteOffset: number): string {
+    const path = join(dir, name);
+    writeFileSync(path, withBitFlipped(readFileSync(large), byteOffset * 8 + 3));
+    return path;
+  }
+
+  it("a set in a damaged block is refused with ERR_IDX_CHECKSUM naming the block; the file is unchanged and still fails verify", () => {
+    const valueOfSlot100 = OFF.slots + 8 * 100 + 4;
+    const path = damagedCopy("flip-value.idx", valueOfSlot100);
+    const before = readFileSync(path);
+    expect(verify(path).ok).toBe(false);
+    const w = IdWriter.open(path, NO_SYNC);
+    try {
+      // Keys whose slots share block 0 with slot 100: any of the first few hundred entries.
+      const ix = IdIndex.open(path);
+      const sameBlock = [...ix].slice(0, 300).map(([k]) => k);
+      ix.close();
+      let refused = 0;
+      for (const k of sameBlock.slice(0, 20)) {
+        const e = errorOf(() => w.set(k, 12345));
+        if (e instanceof IdxError && e.code === "ERR_IDX_CHECKSUM") {
+          expect(e.message).toContain("block 0");
+          refused++;
+        }
+      }
+      expect(refused).toBe(20);
+      expect(errorOf(() => w.compact()).code).toBe("ERR_IDX_CHECKSUM");
+    } finally {
+      w.close();
+    }
+    expect(readFileSync(path).equals(before)).toBe(true);
+    expect(verify(path).ok).toBe(false);
+  });
+
+  it("an empty slot made to look like an entry (more entries than the count): growing and compacting are refused, not a crash", () => {
+    const emptySlotHash = findEmptySlot(readFileSync(large));
+    const path = damagedCopy("flip-empty.idx", emptySlotHash);
+    const w = IdWriter.open(path, NO_SYNC);
+    try {
+      const e = errorOf(() => w.compact());
+      expect(e).toBeInstanceOf(IdxError);
+      expect(e.code).toBe("ERR_IDX_CHECKSUM");
+      const grow = errorOf(() => w.update(Array.from({ length: 60_000 }, (_, i) => [1e6 + i, 1] as [number, number])));
+      expect(grow.code).toBe("ERR_IDX_CHECKSUM");
+    } finally {
+      w.close();
+    }
+  });
+});
+
+function findEmptySlot(bytes: Buffer): number {
+  for (let s = 10; ; s++) if (bytes.readUInt32LE(OFF.slots + 8 * s) === 0xffffffff) return OFF.slots + 8 * s;
+}
+
+describe("§5.3 probing is bounded by the file: a damaged table costs at most reach + 1 slots a lookup", () => {
+  it("a 1 GiB file of zeros behind a valid header (reach 0) answers 20,000 lookups at once", () => {
+    const path = join(dir, "zeros.idx");
+    const slotCount = 2 ** 27;
+    const capacity = slotCount - 8;
+    const header = Buffer.alloc(128);
+    Buffer.from([0x89, 0x49, 0x44, 0x58, 0x0d, 0x0a, 0x1a, 0x0a]).copy(header);
+    header.writeUInt16LE(2, 8);
+    header.writeUInt32LE(capacity, 16);
+    header.writeUInt32LE(slotCount, 24);
+    fixHeaderChecksum(header);
+    for (const off of [32, 40, 48, 56, 64, 72, 80, 88]) writeCell(header, off, 0);
+    const fd = openSync(path, "w");
+    writeSync(fd, header, 0, 128, 0);
+    ftruncateSync(fd, 128 + 8 * slotCount + 4 * (slotCount / 512));
+    const sentinel = Buffer.alloc(8);
+    sentinel.writeUInt32LE(0xffffffff, 0);
+    writeSync(fd, sentinel, 0, 8, 128 + 8 * (slotCount - 1));
+    closeSync(fd);
+    const ix = IdIndex.open(path);
+    try {
+      // Unbounded, each of these would scan a quarter of a billion slots (over a second each).
+      for (let k = 1; k < 10_000; k++) expect(ix.get(k)).toBeUndefined();
+      const keys = new Uint32Array(10_000).map((_, i) => i + 1);
+      const found = new Uint8Array(keys.length);
+      expect(ix.getMany(keys, new Uint32Array(keys.length), found)).toBe(0);
+    } finally {
+      ix.close();
+    }
+  });
+});
+
+describe("iterating a writer while changing it behaves as iterating a Map does", () => {
+  it("set 0..999, then delete each key while iterating: none remain (issue 10: 274 remained)", () => {
+    const w = IdWriter.open(join(dir, "iter-delete.idx"), NO_SYNC);
+    try {
+      for (let k = 0; k < 1000; k++) w.set(k, k);
+      let visited = 0;
+      for (const [k] of w) {
+        w.delete(k);
+        visited++;
+      }
+      expect(visited).toBe(1000);
+      expect(w.size).toBe(0);
+    } finally {
+      w.close();
+    }
+  });
+
+  it("every entry present throughout is visited exactly once, whatever is set, deleted or rehashed meanwhile (property)", () => {
+    const path = join(dir, "iter-prop.idx");
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 1, maxLength: 300 }),
+        fc.array(fc.tuple(fc.constantFrom("set", "set", "del", "del", "compact", "bulk"), fc.integer({ min: 0, max: 3000 })), { maxLength: 40 }),
+        (initial, ops) => {
+          const w = IdWriter.open(path, NO_SYNC);
+          try {
+            w.clear();
+            for (const k of initial) w.set(k, k);
+            const throughout = new Set(initial);
+            const seen = new Map<number, number>();
+            let i = 0;
+            for (const [k] of w) {
+              seen.set(k, (seen.get(k) ?? 0) + 1);
+              if (i >= ops.length) continue;
+              const [op, key] = ops[i++];
+              if (op === "set") w.set(key, 1);
+              else if (op === "del") {
+                if (w.delete(key)) throughout.delete(key);
+              } else if (op === "compact") w.compact();
+              else w.update(Array.from({ length: 5000 }, (_, j) => [10_000 + j * 7 + key, 0] as [number, number]));
+            }
+            for (const [k, n] of seen) if (n !== 1) return false;
+            for (const k of throughout) if (!seen.has(k)) return false;
+            return true;
+          } finally {
+            w.close();
+          }
+        },
+      ),
+      { numRuns: 30, seed: 4242 },
+    );
+  });
+});
+
+
