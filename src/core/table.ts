@@ -189,6 +189,31 @@ export function fillEmpty(words: Uint32Array, from: number, to: number): void {
   }
 }
 
+/**
+ * What is wrong with slots first..last (inclusive) by §5.2, or null: every entry sits at or
+ * after its home and within `reach` of it, and entries are in strictly increasing order
+ * (from the last entry before `first`). A writer checks the run it is about to shift: editing a damaged table would make
+ * the damage permanent.
+ */
+export function runProblem(region: SlotRegion, capacity: number, reach: number, first: number, last: number): string | null {
+  let previous = first > 0 ? region.hashWord(first - 1) : NO_PREVIOUS;
+  let lastEntry = previous === EMPTY_HASH ? -1 : previous;
+  for (let s = first; s <= last && s < region.slotCount; s++) {
+    const hash = region.hashWord(s);
+    if (isEntry(previous, hash)) {
+      if (lastEntry >= 0 && hash <= lastEntry) return `slot ${s} is out of hash order`;
+      const home = homeSlot(hash, capacity);
+      if (home > s) return `slot ${s} holds an entry whose home slot ${home} is after it`;
+      if (s - home > reach) return `slot ${s} is ${s - home} slots from its home, beyond the header's reach ${reach}`;
+      lastEntry = hash;
+    } else if (isTombstone(previous, hash)) {
+      return `slot ${s} repeats the slot before it, but no write was interrupted`;
+    }
+    previous = hash;
+  }
+  return null;
+}
+
 // ---- §11.3 in-place edits ----
 
 /** Where an insert goes: slot `at` takes the new entry; at..end-1 each move one slot right. */

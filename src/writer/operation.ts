@@ -91,3 +91,10 @@ export function lostUnderWriter(path: string): IdxError {
     path, hint: "Something wrote over the live file. Check it with `idx verify`, and rebuild it if it is damaged.",
   });
 }
+
+/** The table breaks a rule of §5.2 where the writer was about to change it: it changes nothing. */
+export function damaged(path: string, what: string): IdxError {
+  return new IdxError("ERR_IDX_CORRUPT", `the table is damaged: ${what}`, {
+    path, hint: "Run `idx verify` to see all damage. Recover what is readable with `idx dump FILE > pairs.tsv`, check it, and rebuild with `idx build pairs.tsv -o FILE`.",
+  });
+}

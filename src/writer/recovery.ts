@@ -5,24 +5,35 @@
  * then, bracketed so readers see it, removes the tombstone, recounts, rechecksums the dirty
  * blocks and clears the marks.
  */
-import { SLOTS_PER_BLOCK } from "../core/format";
+import { Problems, checkBlocks, checkTable } from "../core/checks";
+import { IdxError } from "../core/errors";
+import { Header, SLOTS_PER_BLOCK } from "../core/format";
 import { SlotEditor, isEntry, isTombstone, NO_PREVIOUS } from "../core/table";
 import { HeaderCells } from "./cells";
-import { OperationBracket } from "./operation";
+import { OperationBracket, damaged } from "./operation";
 
 /** True when the file needs recovery. */
 export function needsRecovery(cells: HeaderCells): boolean {
   return cells.dirty.count > 0 || (cells.seq & 1) === 1 || cells.retired;
 }
 
-export function recover(cells: HeaderCells, editor: SlotEditor, bracket: OperationBracket): void {
+export function recover(
+  cells: HeaderCells, editor: SlotEditor, bracket: OperationBracket, header: Header, checksums: Uint8Array, path: string,
+): void {
   const { first, count } = cells.dirty;
   const region = editor.region;
-  const blocks = Math.ceil(region.slotCount / SLOTS_PER_BLOCK);
-  const dirty = (b: number) => count > 0 && b >= first && b < first + count;
-  for (let b = 0; b < blocks; b++) {
-    if (!dirty(b)) bracket.checkBlock(b);
+  // First the whole check, changing nothing: the blocks outside the dirty range, and every rule
+  // of §5.2 as §9.2 relaxes them for an interrupted file (a count off by one, one tombstone
+  // inside the dirty blocks). A table that breaks more is damaged, not interrupted.
+  const problems = new Problems(1);
+  if (checkBlocks(region, checksums, header, problems) >= 0) {
+    throw new IdxError("ERR_IDX_CHECKSUM", `${problems.list[0].message}; a writer stopped mid-operation, and the file cannot be repaired`, {
+      path, offset: problems.list[0].offset,
+      hint: "Run `idx verify` to see all damage; recover what is readable with `idx dump` and rebuild.",
+    });
   }
+  checkTable(region, header, problems);
+  if (problems.list.length > 0) throw damaged(path, `${problems.list[0].message}; a writer stopped mid-operation, and the file cannot be repaired`);
   cells.freshOddSeq();
   // A repeat of the previous slot is a leftover of an unfinished shift: remove it the way a
   // delete removes an entry, then look at the same slot again.

@@ -7,16 +7,17 @@
  * carry damage into a new file.
  */
 import * as fs from "node:fs";
-import { blockBytes, storedChecksum } from "../core/checks";
+import { Problems, blockBytes, checkBlocks, checkTable, storedChecksum } from "../core/checks";
 import { crc32 } from "../core/crc32";
 import { IdxError } from "../core/errors";
-import { SLOT_WORDS, SLOTS_PER_BLOCK, hex8 } from "../core/format";
+import { Header, SLOT_WORDS, SLOTS_PER_BLOCK, hex8 } from "../core/format";
 import { SlotRegion } from "../core/slots";
 import { NO_PREVIOUS, isEntry } from "../core/table";
 import { TempFile, commitTempFile, discardTempFile, writeTempFileWith } from "../os/atomic-file";
 import { WriterLock } from "../os/lock";
 import { TableFileWriter } from "../os/table-file";
 import { HeaderCells } from "./cells";
+import { damaged } from "./operation";
 
 /** Entries to merge into the table: hashes sorted and distinct, with their values (a later pair's). */
 export interface SortedBatch {
@@ -108,19 +109,36 @@ function forEachMerged(
 }
 
 /**
+ * The whole check of §9.2 (checksums and every invariant of §5.2) before a rehash, which reads
+ * every slot anyway: a table that breaks a rule is not carried into a new file that would pass.
+ */
+export function refuseDamage(region: SlotRegion, checksums: Uint8Array, header: Header, path: string): void {
+  const problems = new Problems(1);
+  if (checkBlocks(region, checksums, header, problems) >= 0) {
+    throw new IdxError("ERR_IDX_CHECKSUM", `${problems.list[0].message}; the index was not rewritten`, {
+      path, offset: problems.list[0].offset,
+      hint: "Run `idx verify` to see all damage; recover what is readable with `idx dump` and rebuild.",
+    });
+  }
+  checkTable(region, header, problems);
+  if (problems.list.length > 0) throw damaged(path, `${problems.list[0].message}; the index was not rewritten`);
+}
+
+/**
  * Writes the table (merged with `batch`) into a new version 2 file beside `target`, at the
  * capacity `capacityFor(entries)` gives. Two passes over the slots: one counts (the capacity
  * depends on the count), one places. Returns the temp file, complete and synced.
  */
 export function rehashInto(
-  target: string, region: SlotRegion, checksums: Uint8Array, cells: HeaderCells,
+  target: string, region: SlotRegion, checksums: Uint8Array, header: Header,
   capacityFor: (entries: number) => number, sync: boolean, batch: SortedBatch = NO_BATCH,
 ): TempFile {
+  refuseDamage(region, checksums, header, target);
   let entries = 0;
   forEachMerged(region, checksums, target, batch, (_h, _v, n) => {
     entries += n;
   });
-  const escaped = batch.escaped ?? (cells.escapedPresent ? cells.escapedValue : undefined);
+  const escaped = batch.escaped ?? (header.escapedPresent ? header.escapedValue : undefined);
   return writeTempFileWith(target, sync, (fd, tempPath) => {
     const writer = new TableFileWriter(fd, tempPath, capacityFor(entries));
     forEachMerged(region, checksums, target, batch, (h, v, n) => writer.add(h, v, 0, n));

@@ -8,17 +8,18 @@
  * verify and holds each key's value from before or after the interrupted operation.
  */
 import * as nodePath from "node:path";
+import { Problems, checkReserved } from "../core/checks";
 import { checkMillis, checkOptions, checkPath, checkUint32, describeValue, invalid, isUint32 } from "../core/args";
 import { JS_ACCELERATOR } from "../core/encode";
 import { IdxError, ioError } from "../core/errors";
 import {
-  DIRTY_V1_MAX_BLOCKS, EMPTY_HASH, ESCAPED_KEY, Layout, MAX_LOAD_DEN, MAX_LOAD_NUM, SLOTS_PER_BLOCK, VERSION_MINOR,
+  DIRTY_V1_MAX_BLOCKS, EMPTY_HASH, ESCAPED_KEY, Header, Layout, MAX_LOAD_DEN, MAX_LOAD_NUM, SLOTS_PER_BLOCK, VERSION_MINOR,
   buildCapacity, checkSentinel, growCapacity, readHeader, slotOffset,
 } from "../core/format";
 import { hash32, homeSlot, unhash32 } from "../core/hash";
 import { PairCollector, isColumns } from "../core/pairs";
 import { SlotRegion } from "../core/slots";
-import { InsertPlan, SlotEditor, findSlot, isEmpty } from "../core/table";
+import { InsertPlan, SlotEditor, findSlot, isEmpty, runProblem } from "../core/table";
 import { TempFile, commitTempFile, discardTempFile, removeStaleTempFiles, writeTempFileWith } from "../os/atomic-file";
 import { WriterLock } from "../os/lock";
 import { Mapping, headerWordsOf, openMapping, regionOf } from "../os/mapping";
@@ -26,7 +27,7 @@ import { nativeAddon, requireNativeAddon } from "../os/native";
 import { TableFileWriter } from "../os/table-file";
 import { installTempFile } from "../replace";
 import { HeaderCells } from "./cells";
-import { OperationBracket, checksumRegion } from "./operation";
+import { OperationBracket, checksumRegion, damaged } from "./operation";
 import { needsRecovery, recover } from "./recovery";
 import { SortedBatch, rehashInto, swapIn } from "./rehash";
 
@@ -102,7 +103,7 @@ export class IdWriter implements Iterable<[number, number]> {
       removeStaleTempFiles(path);
       writer.#attach();
       if (needsRecovery(writer.#cells)) {
-        recover(writer.#cells, writer.#editor, writer.#bracket);
+        recover(writer.#cells, writer.#editor, writer.#bracket, writer.#readHeader(), writer.#checksums, path);
         if (sync) writer.#mapping!.sync(path);
       }
       return writer;
@@ -125,6 +126,10 @@ export class IdWriter implements Iterable<[number, number]> {
       }
       const last = m.bytes(slotOffset(header.layout, header.slotCount - 1), 4);
       checkSentinel(new DataView(last.buffer, last.byteOffset, 4).getUint32(0, true), this.path);
+      // Reserved bits and bytes set in a file of this minor are damage: a writer would clear them.
+      const problems = new Problems(1);
+      checkReserved(m.bytes(0, header.layout.headerBytes), header, problems);
+      if (problems.list.length > 0) throw damaged(this.path, `${problems.list[0].message}, so it is not written`);
       layout = header.layout;
       capacity = header.capacity;
       slotCount = header.slotCount;
@@ -291,6 +296,7 @@ export class IdWriter implements Iterable<[number, number]> {
       }
     }
     const p = plan;
+    this.#checkRun(p.at, p.end);
     const cells = this.#cells;
     const editor = this.#editor;
     const entries = cells.entries;
@@ -315,12 +321,25 @@ export class IdWriter implements Iterable<[number, number]> {
     const s = this.#find(hash);
     if (s < 0) return false;
     const last = this.#editor.shiftEnd(s);
+    this.#checkRun(s, last);
     const entries = cells.entries;
     this.#bracket.run(s, last, 0, () => {
       this.#editor.remove(s, last);
       cells.setEntries(entries - 1);
     });
     return true;
+  }
+
+  /** Refuses to shift slots first..last of a table that breaks §5.2 there (nothing is changed). */
+  #checkRun(first: number, last: number): void {
+    const problem = runProblem(this.#editor.region, this.#capacity, this.#reach(), first, last);
+    if (problem !== null) throw damaged(this.path, `${problem}, so the index was not changed`);
+  }
+
+  /** The header as it is now (the writer holds the lock: nothing else changes it). */
+  #readHeader(): Header {
+    const m = this.#mapping!;
+    return readHeader(m.bytes(0, this.#layout.headerBytes), m.size, this.path);
   }
 
   /** Where an insert goes, or null when it must rehash first (sentinel, or a dirty range v1 cannot name). */
@@ -376,7 +395,7 @@ export class IdWriter implements Iterable<[number, number]> {
     if (samePath(path, this.path)) {
       throw invalid("copyTo needs another path than the index's own", path, "Use compact() to rewrite the index in place.");
     }
-    installTempFile(rehashInto(path, this.#editor.region, this.#checksums, this.#cells, buildCapacity, this.#sync), path, this.#sync);
+    installTempFile(rehashInto(path, this.#editor.region, this.#checksums, this.#readHeader(), buildCapacity, this.#sync), path, this.#sync);
   }
 
   /** Makes every change so far durable: returns once the mapped pages are on disk. */
@@ -422,7 +441,7 @@ export class IdWriter implements Iterable<[number, number]> {
 
   /** Rewrites the table (merged with `batch`) into a new file with `capacityFor(entries + extra)` home slots. */
   #rehash(capacityFor: (entries: number) => number, extra: number, batch?: SortedBatch): void {
-    this.#replace(rehashInto(this.path, this.#editor.region, this.#checksums, this.#cells,
+    this.#replace(rehashInto(this.path, this.#editor.region, this.#checksums, this.#readHeader(),
       (entries) => capacityFor(entries + extra), this.#sync, batch));
   }
 
