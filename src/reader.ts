@@ -18,7 +18,7 @@ import {
 import { formatEntries, formatEntry } from "./core/dump";
 import { hash32, homeSlot, unhash32 } from "./core/hash";
 import { FOLLOW_EVERY_MS, ProtocolReader, StallClock, settle } from "./core/protocol";
-import { SEGMENT_SLOTS, SlotRegion } from "./core/slots";
+import { SlotRegion } from "./core/slots";
 import { NO_PREVIOUS, UNDECIDED, findFrom, findSlot, isEntry, measureReach } from "./core/table";
 import { Mapping, headerOf, headerWordsOf, openMapping, regionOf } from "./os/mapping";
 import { CHUNK, NativeAddon, engine, nativeAddon } from "./os/native";
@@ -66,7 +66,6 @@ const EMPTY = EMPTY_HASH;
 const ESCAPED = STATE_ESCAPED;
 const WORDS = SLOT_WORDS;
 const NOT_DECIDED = UNDECIDED;
-const SEGMENT = SEGMENT_SLOTS;
 const hashOf = hash32;
 const homeOf = homeSlot;
 const probe = findFrom;
@@ -217,7 +216,7 @@ export class IdIndex implements Iterable<[number, number]> {
     } else if (this.#region.windows.length === 1) {
       get = makeGet(this, this.#header, this.#region.windows[0], this.#capacity, this.#reach * WORDS);
     } else {
-      get = makeWindowedGet(this, this.#header, this.#region.windows, this.#capacity, this.#reach * WORDS);
+      get = makeWindowedGet(this, this.#header, this.#region.windows, this.#region.windowSlots, this.#capacity, this.#reach * WORDS);
     }
     const has = (key: number): boolean => this.get(key) !== undefined;
     // Non-writable own properties: V8 treats them as constants at call sites until replaced.
@@ -476,9 +475,10 @@ export class IdIndex implements Iterable<[number, number]> {
     const region = this.#region;
     if ((header[W_STATE] & STATE_ESCAPED) !== 0) yield [ESCAPED_KEY, header[W_ESCAPED]];
     let previous = NO_PREVIOUS;
+    const windowSlots = region.windowSlots;
     for (let k = 0; k < region.windows.length; k++) {
       const words = region.windows[k];
-      const own = (Math.min(region.slotCount, (k + 1) * SEGMENT) - k * SEGMENT) * WORDS;
+      const own = (Math.min(region.slotCount, (k + 1) * windowSlots) - k * windowSlots) * WORDS;
       for (let i = 0; i < own; i += WORDS) {
         const hash = words[i];
         if (isEntry(previous, hash)) yield [unhash32(hash), words[i + 1]];
@@ -517,7 +517,7 @@ export class IdIndex implements Iterable<[number, number]> {
     const region = this.#region;
     for (let k = 0; k < region.windows.length; k++) {
       const words = region.windows[k];
-      const own = (Math.min(region.slotCount, (k + 1) * SEGMENT) - k * SEGMENT) * WORDS;
+      const own = (Math.min(region.slotCount, (k + 1) * region.windowSlots) - k * region.windowSlots) * WORDS;
       for (let i = 0; i < own; ) {
         const [next, bytes, last] = formatEntries(words, i, own, previous, out, binary);
         i = next;
@@ -619,7 +619,7 @@ function makeGet(ix: IdIndex, header: Uint32Array, slots: Uint32Array, capacity:
 }
 
 /** makeGet for a file of several windows (past SEGMENT_SLOTS slots: 2 GiB of slots). */
-function makeWindowedGet(ix: IdIndex, header: Uint32Array, windows: readonly Uint32Array[], capacity: number, reachWords: number) {
+function makeWindowedGet(ix: IdIndex, header: Uint32Array, windows: readonly Uint32Array[], windowSlots: number, capacity: number, reachWords: number) {
   return (key: number): number | undefined => {
     if (typeof key !== "number" || (key >>> 0) !== key) return undefined;
     const hash = hashOf(key);
@@ -628,9 +628,9 @@ function makeWindowedGet(ix: IdIndex, header: Uint32Array, windows: readonly Uin
     let i = -1;
     if (hash !== EMPTY) {
       const home = homeOf(hash, capacity);
-      const k = Math.floor(home / SEGMENT);
+      const k = Math.floor(home / windowSlots);
       const slots = windows[k];
-      const local = (home - k * SEGMENT) * WORDS;
+      const local = (home - k * windowSlots) * WORDS;
       // A probe that could run past this window's overlap takes the slow path (it crosses).
       i = local + reachWords < slots.length || k === windows.length - 1 ? probe(slots, local, local + reachWords, hash) : NOT_DECIDED;
       if (i >= 0) value = slots[i + 1];

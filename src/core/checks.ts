@@ -9,7 +9,7 @@ import {
   STATE_ESCAPED, STATE_RETIRED, VERSION_MINOR, blockCount, checksumsOffset, hex8, slotOffset,
 } from "./format";
 import { homeSlot } from "./hash";
-import { SEGMENT_SLOTS, SlotRegion } from "./slots";
+import { SlotRegion } from "./slots";
 import { isEntry, isTombstone, NO_PREVIOUS } from "./table";
 
 export interface Problem {
@@ -58,10 +58,10 @@ export function checkReserved(header: Uint8Array, h: Header, problems: Problems)
 /** The bytes of block `b` of a region (a block never straddles two windows: both are 512-slot aligned). */
 export function blockBytes(region: SlotRegion, b: number): Uint8Array {
   const first = b * SLOTS_PER_BLOCK;
-  const k = first < SEGMENT_SLOTS ? 0 : Math.floor(first / SEGMENT_SLOTS);
+  const k = region.windowOf(first);
   const w = region.windows[k];
-  const start = (first - k * SEGMENT_SLOTS) * SLOT_WORDS * 4;
-  const end = Math.min(start + BLOCK_BYTES, (region.slotCount - k * SEGMENT_SLOTS) * SLOT_WORDS * 4);
+  const start = (first - k * region.windowSlots) * SLOT_WORDS * 4;
+  const end = Math.min(start + BLOCK_BYTES, (region.slotCount - k * region.windowSlots) * SLOT_WORDS * 4);
   return new Uint8Array(w.buffer, w.byteOffset + start, end - start);
 }
 

@@ -13,32 +13,46 @@ import { SLOT_WORDS } from "./format";
 export const SEGMENT_SLOTS = 2 ** 28;
 export const OVERLAP_SLOTS = 2 ** 17;
 
-/** How many windows a region of `slotCount` slots has, and where window k ends (exclusive). */
-export function windowCount(slotCount: number): number {
-  return Math.max(1, Math.ceil(slotCount / SEGMENT_SLOTS));
+/** How far windows of `windowSlots` overlap: OVERLAP_SLOTS, or a quarter of a smaller window. */
+export function overlapFor(windowSlots: number): number {
+  return Math.min(OVERLAP_SLOTS, windowSlots / 4);
 }
 
-export function windowEnd(slotCount: number, k: number): number {
-  return Math.min(slotCount, (k + 1) * SEGMENT_SLOTS + OVERLAP_SLOTS);
+/** How many windows a region of `slotCount` slots has, and where window k ends (exclusive). */
+export function windowCount(slotCount: number, windowSlots = SEGMENT_SLOTS): number {
+  return Math.max(1, Math.ceil(slotCount / windowSlots));
+}
+
+export function windowEnd(slotCount: number, k: number, windowSlots = SEGMENT_SLOTS): number {
+  return Math.min(slotCount, (k + 1) * windowSlots + overlapFor(windowSlots));
 }
 
 export class SlotRegion {
   readonly slotCount: number;
-  /** windows[k] holds slots k * SEGMENT_SLOTS .. windowEnd(slotCount, k) - 1. */
+  /**
+   * Slots a window starts apart: SEGMENT_SLOTS, or a smaller power of two (at least a block of
+   * 512 slots, so no checksum block straddles two windows) for tests of files past 2 GiB.
+   */
+  readonly windowSlots: number;
+  /** windows[k] holds slots k * windowSlots .. windowEnd(slotCount, k, windowSlots) - 1. */
   readonly windows: readonly Uint32Array[];
   readonly #wide: (BigUint64Array | undefined)[] = [];
 
-  constructor(slotCount: number, windows: readonly Uint32Array[]) {
-    if (windows.length !== windowCount(slotCount)) {
-      throw new RangeError(`a region of ${slotCount} slots needs ${windowCount(slotCount)} windows, got ${windows.length}`);
+  constructor(slotCount: number, windows: readonly Uint32Array[], windowSlots = SEGMENT_SLOTS) {
+    if (windowSlots < 512 || (windowSlots & (windowSlots - 1)) !== 0 || windowSlots > SEGMENT_SLOTS) {
+      throw new RangeError(`windows must be a power of two of 512 to ${SEGMENT_SLOTS} slots, not ${windowSlots}`);
+    }
+    if (windows.length !== windowCount(slotCount, windowSlots)) {
+      throw new RangeError(`a region of ${slotCount} slots needs ${windowCount(slotCount, windowSlots)} windows, got ${windows.length}`);
     }
     for (let k = 0; k < windows.length; k++) {
-      const slots = windowEnd(slotCount, k) - k * SEGMENT_SLOTS;
+      const slots = windowEnd(slotCount, k, windowSlots) - k * windowSlots;
       if (windows[k].length !== slots * SLOT_WORDS) {
         throw new RangeError(`window ${k} must hold ${slots} slots, holds ${windows[k].length / SLOT_WORDS}`);
       }
     }
     this.slotCount = slotCount;
+    this.windowSlots = windowSlots;
     this.windows = windows;
   }
 
@@ -47,35 +61,39 @@ export class SlotRegion {
     return new SlotRegion(words.length / SLOT_WORDS, [words]);
   }
 
+  /** The window holding slot `s` as its own (not in its overlap). */
+  windowOf(s: number): number {
+    return s < this.windowSlots ? 0 : Math.floor(s / this.windowSlots);
+  }
+
   hashWord(s: number): number {
-    const k = s < SEGMENT_SLOTS ? 0 : Math.floor(s / SEGMENT_SLOTS);
-    return this.windows[k][(s - k * SEGMENT_SLOTS) * SLOT_WORDS];
+    const k = this.windowOf(s);
+    return this.windows[k][(s - k * this.windowSlots) * SLOT_WORDS];
   }
 
   valueWord(s: number): number {
-    const k = s < SEGMENT_SLOTS ? 0 : Math.floor(s / SEGMENT_SLOTS);
-    return this.windows[k][(s - k * SEGMENT_SLOTS) * SLOT_WORDS + 1];
+    const k = this.windowOf(s);
+    return this.windows[k][(s - k * this.windowSlots) * SLOT_WORDS + 1];
   }
 
   /** Stores (hash, value) into slot `s` in one 8-byte write; hash is the low word (little-endian). */
   storeSlot(s: number, hash: number, value: number): void {
-    const k = s < SEGMENT_SLOTS ? 0 : Math.floor(s / SEGMENT_SLOTS);
-    Atomics.store(this.#wideOf(k), s - k * SEGMENT_SLOTS, (BigInt(value >>> 0) << 32n) | BigInt(hash >>> 0));
+    const k = this.windowOf(s);
+    Atomics.store(this.#wideOf(k), s - k * this.windowSlots, (BigInt(value >>> 0) << 32n) | BigInt(hash >>> 0));
   }
 
   /** Stores slot `to` := slot `from` (adjacent slots) in one 8-byte write. */
   copySlot(to: number, from: number): void {
-    const low = to < from ? to : from;
-    const k = low < SEGMENT_SLOTS ? 0 : Math.floor(low / SEGMENT_SLOTS);
+    const k = this.windowOf(to < from ? to : from);
     const wide = this.#wideOf(k);
-    const base = k * SEGMENT_SLOTS;
+    const base = k * this.windowSlots;
     Atomics.store(wide, to - base, Atomics.load(wide, from - base));
   }
 
   /** Stores slot `s`'s value word alone (one 4-byte write): an overwrite in place (§11.3). */
   storeValue(s: number, value: number): void {
-    const k = s < SEGMENT_SLOTS ? 0 : Math.floor(s / SEGMENT_SLOTS);
-    Atomics.store(this.windows[k], (s - k * SEGMENT_SLOTS) * SLOT_WORDS + 1, value);
+    const k = this.windowOf(s);
+    Atomics.store(this.windows[k], (s - k * this.windowSlots) * SLOT_WORDS + 1, value);
   }
 
   #wideOf(k: number): BigUint64Array {
@@ -95,8 +113,8 @@ export class SlotRegion {
    */
   forEachRun(visit: (words: Uint32Array, from: number, to: number, base: number) => void): void {
     for (let k = 0; k < this.windows.length; k++) {
-      const base = k * SEGMENT_SLOTS;
-      const own = Math.min(this.slotCount, base + SEGMENT_SLOTS) - base;
+      const base = k * this.windowSlots;
+      const own = Math.min(this.slotCount, base + this.windowSlots) - base;
       visit(this.windows[k], 0, own * SLOT_WORDS, base);
     }
   }

@@ -263,15 +263,30 @@ export function openRegularFile(path: string, writable: boolean): { fd: number; 
   return { fd, stat };
 }
 
-/** The slot region of a mapped file as core/slots.ts views it: one window, or several past 2 GiB. */
+/**
+ * The slot region of a mapped file as core/slots.ts views it: one window, or several past 2 GiB.
+ * IDX_WINDOW_SLOTS (a power of two from 1024) makes windows that small, so that tests reach the
+ * paths of files past 2 GiB with files of kilobytes.
+ */
 export function regionOf(mapping: Mapping, layout: Layout, slotCount: number): SlotRegion {
+  const windowSlots = windowSlotsForTests() ?? SEGMENT_SLOTS;
   const windows: Uint32Array[] = [];
-  for (let k = 0; k < windowCount(slotCount); k++) {
-    const slots = windowEnd(slotCount, k) - k * SEGMENT_SLOTS;
-    const bytes = mapping.bytes(slotOffset(layout, k * SEGMENT_SLOTS), slots * SLOT_BYTES);
+  for (let k = 0; k < windowCount(slotCount, windowSlots); k++) {
+    const slots = windowEnd(slotCount, k, windowSlots) - k * windowSlots;
+    const bytes = mapping.bytes(slotOffset(layout, k * windowSlots), slots * SLOT_BYTES);
     windows.push(new Uint32Array(bytes.buffer, bytes.byteOffset, slots * SLOT_WORDS));
   }
-  return new SlotRegion(slotCount, windows);
+  return new SlotRegion(slotCount, windows, windowSlots);
+}
+
+function windowSlotsForTests(): number | undefined {
+  const text = process.env.IDX_WINDOW_SLOTS;
+  if (!text) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1024 || (n & (n - 1)) !== 0 || n > SEGMENT_SLOTS) {
+    throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `IDX_WINDOW_SLOTS must be a power of two from 1024 to ${SEGMENT_SLOTS}, not ${text}`);
+  }
+  return n;
 }
 
 /** The header of a mapped file as uint32 words (cells read and stored in place). */
