@@ -86,8 +86,12 @@ describe("signals end a build with 128 + the signal, the old output untouched an
       const child = spawn(process.execPath, [BIN, "build", "-", "-o", out], { stdio: ["pipe", "ignore", "pipe"] });
       let stderr = "";
       child.stderr.on("data", (d) => (stderr += d));
-      child.stdin.write("5 5\n6 6\n");
-      await new Promise((r) => setTimeout(r, 400));
+      // Fill the pipe well past its kernel buffer and wait for it to drain: the build is then
+      // certainly reading stdin, with its signal handlers installed.
+      let text = "";
+      for (let i = 0; i < 100_000; i++) text += `${i}\t${i}\n`;
+      child.stdin.on("error", () => undefined);
+      if (!child.stdin.write(text)) await new Promise((r) => child.stdin.once("drain", r));
       child.kill(signal);
       const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
       expect(code, stderr).toBe(status);
