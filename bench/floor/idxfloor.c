@@ -1,11 +1,11 @@
 /*
  * idxfloor: the C floor of the idx benchmark. It writes the same file layout as idx
- * (src/format.ts, src/table.ts, src/build.ts are the truth) and probes it through its own
- * mmap, so its figures are what the hardware allows for this format.
+ * (spec/FORMAT.md version 2.0; src/core/ is the truth in code) and probes it through its own
+ * mmap, so its figures are what the hardware allows for this format, at any size.
  *
- *   idxfloor build IN.tsv OUT.idx          parse, fmix32, radix sort, place, CRC32, write
- *                                          (temp file, fsync, rename, fsync dir, like idx);
- *                                          prints one JSON line of phase timings
+ *   idxfloor build IN OUT.idx [--binary]   parse (or read binary pairs), fmix32, radix sort,
+ *                                          place, CRC32, write (temp file, fsync, rename, fsync
+ *                                          dir, like idx); prints one JSON line of phase timings
  *   idxfloor get FILE KEY [--stats]        open, map, check the header, answer one key;
  *                                          prints the value (or "not found", exit 1);
  *                                          --stats prints a JSON line instead
@@ -50,16 +50,16 @@ static uint32_t crc32_bytes(const uint8_t *p, size_t n) {
 }
 #endif
 
-/* format.ts: the 64-byte header is fixed fields (0..27), their CRC-32 (28), and four cells
- * (state, escaped value, seq, dirty), each a u32 word and its check = CRC-32 of (offset, word). */
+/* spec §3: a 128-byte header: fixed fields (0..31, their CRC-32 at 12 over bytes 0..11 and
+ * 16..31) and eight cells, each a u32 word and its check = CRC-32 of (offset, word). */
 static const uint8_t MAGIC[8] = {0x89, 0x49, 0x44, 0x58, 0x0d, 0x0a, 0x1a, 0x0a};
 enum {
-  HEADER_BYTES = 64, SLOT_BYTES = 8, BLOCK_BYTES = 4096, SPILL_SLOTS = 8,
-  H_MAJOR = 8, H_MINOR = 10, H_CAPACITY = 12, H_SLOTCOUNT = 16, H_CRC = 28,
-  H_STATE = 32, H_ESCAPED = 40, H_SEQ = 48, H_DIRTY = 56,
+  HEADER_BYTES = 128, SLOT_BYTES = 8, BLOCK_BYTES = 4096, SPILL_SLOTS = 8,
+  H_MAJOR = 8, H_MINOR = 10, H_CRC = 12, H_CAPACITY = 16, H_SLOTCOUNT = 24,
+  H_STATE = 32, H_ESCAPED = 40, H_SEQ = 48, H_ENTRIES = 56, H_REACH = 64, H_DIRTY_FIRST = 72,
+  H_DIRTY_COUNT = 80, H_RESERVED = 88,
 };
 #define EMPTY_HASH 0xffffffffu
-#define STATE_COUNT_MASK 0x0fffffffu
 #define STATE_ESCAPED (1u << 28)
 
 static inline uint32_t fmix32(uint32_t x) {
@@ -71,9 +71,9 @@ static inline uint32_t fmix32(uint32_t x) {
   return x;
 }
 
-/* hash.ts homeSlot: floor(hash * capacity / 2^32) */
-static inline uint32_t home_slot(uint32_t hash, uint32_t capacity) {
-  return (uint32_t)(((uint64_t)hash * capacity) >> 32);
+/* spec §4 home: floor(hash * capacity / 2^32), exact for a capacity past 2^32 */
+static inline uint64_t home_slot(uint32_t hash, uint64_t capacity) {
+  return (uint64_t)hash * (capacity >> 32) + (((uint64_t)hash * (uint32_t)capacity) >> 32);
 }
 
 static double now_ms(void) {
@@ -102,6 +102,8 @@ static void die(const char *what, const char *path) {
 static inline void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); } /* little-endian host */
 static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static inline uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
 static uint32_t cell_check(uint32_t offset, uint32_t word) {
   uint8_t b[8];
@@ -110,19 +112,23 @@ static uint32_t cell_check(uint32_t offset, uint32_t word) {
   return crc32_bytes(b, 8);
 }
 
-static void write_header(uint8_t *file, uint32_t capacity, uint32_t slot_count, uint32_t count,
-                         int escaped, uint32_t escaped_value) {
+static void write_header(uint8_t *file, uint64_t capacity, uint64_t slot_count, uint32_t entries,
+                         int escaped, uint32_t escaped_value, uint32_t reach) {
   memset(file, 0, HEADER_BYTES);
   memcpy(file, MAGIC, 8);
-  put16(file + H_MAJOR, 1);
+  put16(file + H_MAJOR, 2);
   put16(file + H_MINOR, 0);
-  put32(file + H_CAPACITY, capacity);
-  put32(file + H_SLOTCOUNT, slot_count);
-  put32(file + H_CRC, crc32_bytes(file, H_CRC));
-  uint32_t cells[4][2] = {
-    {H_STATE, count | (escaped ? STATE_ESCAPED : 0)}, {H_ESCAPED, escaped ? escaped_value : 0}, {H_SEQ, 0}, {H_DIRTY, 0},
+  put64(file + H_CAPACITY, capacity);
+  put64(file + H_SLOTCOUNT, slot_count);
+  uint8_t fixed[28];
+  memcpy(fixed, file, 12);
+  memcpy(fixed + 12, file + 16, 16);
+  put32(file + H_CRC, crc32_bytes(fixed, 28));
+  uint32_t cells[8][2] = {
+    {H_STATE, escaped ? STATE_ESCAPED : 0}, {H_ESCAPED, escaped ? escaped_value : 0}, {H_SEQ, 0}, {H_ENTRIES, entries},
+    {H_REACH, reach}, {H_DIRTY_FIRST, 0}, {H_DIRTY_COUNT, 0}, {H_RESERVED, 0},
   };
-  for (int c = 0; c < 4; c++) {
+  for (int c = 0; c < 8; c++) {
     put32(file + cells[c][0], cells[c][1]);
     put32(file + cells[c][0] + 4, cell_check(cells[c][0], cells[c][1]));
   }
@@ -158,7 +164,7 @@ static uint64_t *radix_sort(uint64_t *a, uint64_t *tmp, size_t n) {
   return src;
 }
 
-static int cmd_build(const char *in, const char *out) {
+static int cmd_build(const char *in, const char *out, int binary) {
   double t0 = now_ms();
   int fd = open(in, O_RDONLY);
   if (fd < 0) die("cannot open", in);
@@ -169,8 +175,9 @@ static int cmd_build(const char *in, const char *out) {
   if (text == MAP_FAILED) die("cannot map", in);
   close(fd);
 
-  /* Parse: the syntax of src/parse.ts (tab, spaces or a comma between; # comments; CRLF). */
-  size_t cap = size / 4 + 16, n = 0; /* the shortest pair line is "0 0\n" */
+  /* Parse: the syntax of src/core/parse.ts (tab, spaces or a comma between; # comments; CRLF),
+     or binary pairs (u32 key, u32 value, little-endian). */
+  size_t cap = binary ? size / 8 + 16 : size / 4 + 16, n = 0; /* the shortest pair line is "0 0\n" */
   uint64_t *pairs = malloc(cap * sizeof *pairs);
   uint64_t *tmp = malloc(cap * sizeof *tmp);
   if (!pairs || !tmp) die("out of memory", NULL);
@@ -178,6 +185,16 @@ static int cmd_build(const char *in, const char *out) {
   uint32_t escaped_value = 0;
   const uint8_t *p = text, *end = text + size;
   size_t line = 0;
+  if (binary) {
+    if (size % 8) { fprintf(stderr, "idxfloor: %s: not a whole number of 8-byte pairs\n", in); return 1; }
+    const uint32_t *w = (const uint32_t *)text;
+    for (size_t i = 0; i < size / 8; i++) {
+      uint32_t h = fmix32(w[2 * i]);
+      if (h == EMPTY_HASH) { escaped = 1; escaped_value = w[2 * i + 1]; continue; }
+      pairs[n++] = (uint64_t)h << 32 | w[2 * i + 1];
+    }
+    p = end;
+  }
   while (p < end) {
     line++;
     const uint8_t *ls = p;
@@ -224,9 +241,8 @@ static int cmd_build(const char *in, const char *out) {
   }
   double t2 = now_ms();
 
-  uint64_t capacity64 = (unique * 8 + 6) / 7;
-  if (capacity64 < 1) capacity64 = 1;
-  uint32_t capacity = (uint32_t)capacity64;
+  uint64_t capacity = (unique * 8 + 6) / 7;
+  if (capacity < 1) capacity = 1;
   size_t next = 0;
   for (size_t j = 0; j < unique; j++) {
     size_t home = home_slot((uint32_t)(sorted[j] >> 32), capacity);
@@ -236,15 +252,16 @@ static int cmd_build(const char *in, const char *out) {
   size_t blocks = (slot_count * SLOT_BYTES + BLOCK_BYTES - 1) / BLOCK_BYTES;
   size_t crc_off = HEADER_BYTES + slot_count * SLOT_BYTES;
   size_t file_bytes = crc_off + blocks * 4;
-  if (file_bytes > 0x7fffffffu) { fprintf(stderr, "idxfloor: too large\n"); return 1; }
   uint8_t *file = malloc(file_bytes);
   if (!file) die("out of memory", NULL);
   uint32_t *slots = (uint32_t *)(file + HEADER_BYTES);
+  uint32_t reach = 0;
   next = 0;
   for (size_t j = 0; j < unique; j++) {
     uint32_t h = (uint32_t)(sorted[j] >> 32);
     size_t home = home_slot(h, capacity);
     size_t pos = home > next ? home : next;
+    if (pos - home > reach) reach = (uint32_t)(pos - home);
     for (; next < pos; next++) { slots[2 * next] = EMPTY_HASH; slots[2 * next + 1] = 0; }
     slots[2 * pos] = h;
     slots[2 * pos + 1] = (uint32_t)sorted[j];
@@ -258,7 +275,7 @@ static int cmd_build(const char *in, const char *out) {
     if (e > crc_off) e = crc_off;
     put32(file + crc_off + b * 4, crc32_bytes(file + s, e - s));
   }
-  write_header(file, capacity, (uint32_t)slot_count, (uint32_t)(unique + escaped), escaped, escaped_value);
+  write_header(file, capacity, slot_count, (uint32_t)unique, escaped, escaped_value, reach);
   double t4 = now_ms();
 
   /* Like idx's replaceFile: temp file beside the target, fsync, rename, fsync the directory. */
@@ -280,9 +297,9 @@ static int cmd_build(const char *in, const char *out) {
   if (dfd >= 0) { fsync(dfd); close(dfd); }
   double t5 = now_ms();
 
-  printf("{\"pairs\":%zu,\"count\":%zu,\"capacity\":%u,\"slotCount\":%zu,\"fileBytes\":%zu,"
+  printf("{\"pairs\":%zu,\"count\":%zu,\"capacity\":%llu,\"slotCount\":%zu,\"fileBytes\":%zu,"
          "\"parseMs\":%.3f,\"sortMs\":%.3f,\"placeMs\":%.3f,\"crcMs\":%.3f,\"writeMs\":%.3f,\"totalMs\":%.3f}\n",
-         n + escaped, unique + escaped, capacity, slot_count, file_bytes,
+         n + escaped, unique + escaped, (unsigned long long)capacity, slot_count, file_bytes,
          t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t5 - t0);
   return 0;
 }
@@ -293,7 +310,8 @@ typedef struct {
   const uint8_t *base;
   const uint32_t *slots;
   size_t bytes;
-  uint32_t capacity, slot_count, escaped_present, escaped_value, count;
+  uint64_t capacity, slot_count;
+  uint32_t escaped_present, escaped_value, count;
 } Idx;
 
 static int idx_open(Idx *ix, const char *path) {
@@ -308,20 +326,23 @@ static int idx_open(Idx *ix, const char *path) {
   close(fd);
   madvise((void *)ix->base, ix->bytes, MADV_RANDOM);
   const uint8_t *h = ix->base;
-  if (memcmp(h, MAGIC, 8) != 0 || get32(h + H_MAJOR) % 65536 != 1 || get32(h + H_CRC) != crc32_bytes(h, H_CRC)) {
-    fprintf(stderr, "idxfloor: %s: not an idx v1 file or bad header checksum\n", path);
+  uint8_t fixed[28];
+  memcpy(fixed, h, 12);
+  memcpy(fixed + 12, h + 16, 16);
+  if (memcmp(h, MAGIC, 8) != 0 || get32(h + H_MAJOR) % 65536 != 2 || get32(h + H_CRC) != crc32_bytes(fixed, 28)) {
+    fprintf(stderr, "idxfloor: %s: not an idx 2.x file or bad header checksum\n", path);
     return -1;
   }
-  for (uint32_t off = H_STATE; off <= H_DIRTY; off += 8) {
+  for (uint32_t off = H_STATE; off <= H_RESERVED; off += 8) {
     if (get32(h + off + 4) != cell_check(off, get32(h + off))) {
       fprintf(stderr, "idxfloor: %s: header cell %u fails its check\n", path, off);
       return -1;
     }
   }
-  ix->capacity = get32(h + H_CAPACITY);
-  ix->slot_count = get32(h + H_SLOTCOUNT);
-  ix->count = get32(h + H_STATE) & STATE_COUNT_MASK;
+  ix->capacity = get64(h + H_CAPACITY);
+  ix->slot_count = get64(h + H_SLOTCOUNT);
   ix->escaped_present = (get32(h + H_STATE) & STATE_ESCAPED) != 0;
+  ix->count = get32(h + H_ENTRIES) + ix->escaped_present;
   ix->escaped_value = get32(h + H_ESCAPED);
   size_t slots_end = HEADER_BYTES + (size_t)ix->slot_count * SLOT_BYTES;
   size_t expect = slots_end + (((size_t)ix->slot_count * SLOT_BYTES + BLOCK_BYTES - 1) / BLOCK_BYTES) * 4;
@@ -498,13 +519,14 @@ static int cmd_bench(const char *path, int reps, size_t batch, int nq, char **qp
 }
 
 int main(int argc, char **argv) {
-  if (argc == 4 && strcmp(argv[1], "build") == 0) return cmd_build(argv[2], argv[3]);
+  if ((argc == 4 || argc == 5) && strcmp(argv[1], "build") == 0)
+    return cmd_build(argv[2], argv[3], argc == 5 && strcmp(argv[4], "--binary") == 0);
   if ((argc == 4 || argc == 5) && strcmp(argv[1], "get") == 0)
     return cmd_get(argv[2], argv[3], argc == 5 && strcmp(argv[4], "--stats") == 0);
   if (argc >= 6 && strcmp(argv[1], "bench") == 0)
     return cmd_bench(argv[2], atoi(argv[3]), (size_t)strtoul(argv[4], NULL, 10), argc - 5, argv + 5);
   fprintf(stderr,
-          "usage: idxfloor build IN.tsv OUT.idx\n"
+          "usage: idxfloor build IN OUT.idx [--binary]\n"
           "       idxfloor get FILE KEY [--stats]\n"
           "       idxfloor bench FILE REPS BATCH QUERIES.u32...\n");
   return 2;
