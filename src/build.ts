@@ -437,11 +437,13 @@ class IndexBuilder {
         for (const leaf of leaves) {
           const { hashes, values, unique } = this.#sortGroup(leaf);
           writer.add(hashes, values, 0, unique);
+          // Placed: its temp file goes now, so the build's temp files and the growing output
+          // together stay near the size of the spilled pairs.
+          this.#removeTemp(leaf.file!);
           throwIfAborted(options.signal, this.path);
         }
         finished = writer.finish(this.#escaped);
       });
-      for (const leaf of leaves) if (leaf.file) this.#removeTemp(leaf.file);
       header = { count: entries + (this.#escaped === undefined ? 0 : 1), capacity, slotCount: finished.slotCount, fileBytes: finished.fileBytes };
     }
     await installTemp(temp, this.path, options);
@@ -509,6 +511,7 @@ class IndexBuilder {
 
   /** A leaf group read back, sorted by hash and deduplicated (the last value of each key wins). */
   #sortGroup(group: Group): { hashes: Uint32Array; values: Uint32Array; unique: number } {
+    if (group.bits === 32 && group.pairs > this.#memoryPairs) return this.#lastOfOneHash(group);
     const n = group.pairs;
     const pairs = new Uint32Array(2 * n);
     const fd = fs.openSync(group.file!, "r");
@@ -522,6 +525,29 @@ class IndexBuilder {
     const result = new Float64Array(1);
     this.#accel.sortHashed(pairs, n, hashes, values, result);
     return { hashes, values, unique: result[0] };
+  }
+
+  /**
+   * A group whose pairs all have one hash (one key given more often than memoryPairs): its value
+   * is the last one, read in pieces rather than sorted.
+   */
+  #lastOfOneHash(group: Group): { hashes: Uint32Array; values: Uint32Array; unique: number } {
+    const piece = new Uint32Array(2 * Math.min(group.pairs, 1 << 20));
+    const fd = fs.openSync(group.file!, "r");
+    let hash = 0;
+    let value = 0;
+    try {
+      for (let done = 0; done < group.pairs; ) {
+        const n = Math.min(piece.length / 2, group.pairs - done);
+        readWords(fd, piece, 2 * n, done * 8, this.path);
+        hash = piece[2 * n - 2];
+        value = piece[2 * n - 1];
+        done += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return { hashes: Uint32Array.of(hash), values: Uint32Array.of(value), unique: 1 };
   }
 
   /** Removes what the build left: temp files and open descriptors (on success, error or abort). */

@@ -2,13 +2,13 @@
  * build(): every kind of pair source, last-wins duplicates exactly like `new Map(pairs)`,
  * canonical bytes, refusal of bad arguments with typed errors, and atomic replacement.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ESCAPED_KEY, IdIndex, IdxError, build, buildFromText, verify } from "../src/index";
+import { ESCAPED_KEY, IdIndex, IdxError, build, buildFromBinary, buildFromText, verify } from "../src/index";
 import { chunksOf } from "./helpers/chunks";
-import { MAX_U32, SPEC_ESCAPED_KEY, rng } from "./helpers/keys";
+import { MAX_U32, SPEC_ESCAPED_KEY, rng, specUnhash } from "./helpers/keys";
 import { expectIndexMatches } from "./helpers/model";
 import { makeTempDir, removeTempDirs, tempFilesIn } from "./helpers/tmp";
 
@@ -322,5 +322,102 @@ describe("replacing an existing index", () => {
     await build([[2, 2]], out, { sync: false });
     expect(statSync(out).mode & 0o777).toBe(0o600);
     expect(openMap(out)).toEqual(new Map([[2, 2]]));
+  });
+});
+
+describe("bounded memory: past memoryPairs, pairs are spilled by hash to temp files, with the same bytes", () => {
+  const MEM = 1024;
+
+  it("50,000 pairs with duplicates across spills and the escaped key twice: the bytes of an in-memory build", async () => {
+    const sub = makeTempDir("idx-spill-");
+    const pairs: [number, number][] = [];
+    for (let i = 0; i < 50_000; i++) pairs.push([(i * 2654435761) % 30_011 >>> 0, i]);
+    pairs.push([SPEC_ESCAPED_KEY, 1], [5, 5], [SPEC_ESCAPED_KEY, 2]);
+    const spilled = join(sub, "spilled.idx");
+    const inMemory = join(sub, "memory.idx");
+    const r = await build(pairs, spilled, { sync: false, memoryPairs: MEM });
+    await build(pairs, inMemory, { sync: false });
+    expect(r.tempBytes).toBeGreaterThan(50_000 * 8 * 0.9);
+    expect(readFileSync(spilled).equals(readFileSync(inMemory))).toBe(true);
+    expect(r.pairs).toBe(pairs.length);
+    expect(tempFilesIn(sub)).toEqual([]);
+  });
+
+  it("a hash group larger than memoryPairs is split on disk by the next byte; one key given 5,000 times keeps its last value", async () => {
+    const sub = makeTempDir("idx-spill-split-");
+    const pairs: [number, number][] = [];
+    for (let i = 0; i < 6000; i++) pairs.push([specUnhash((0x12000000 + i * 97) >>> 0), i]); // one top byte
+    for (let i = 0; i < 5000; i++) pairs.push([7, i]); // one hash, 5,000 times
+    const spilled = join(sub, "split.idx");
+    const inMemory = join(sub, "memory.idx");
+    await build(pairs, spilled, { sync: false, memoryPairs: MEM });
+    await build(pairs, inMemory, { sync: false });
+    expect(readFileSync(spilled).equals(readFileSync(inMemory))).toBe(true);
+    expect(openMap(spilled).get(7)).toBe(4999);
+    expect(tempFilesIn(sub)).toEqual([]);
+  });
+
+  it("text and binary input spill the same way, and a bad line after a spill leaves the target and no temp file", async () => {
+    const sub = makeTempDir("idx-spill-text-");
+    const lines = Array.from({ length: 20_000 }, (_, i) => `${(i * 40503) >>> 0}\t${i}`);
+    const text = join(sub, "pairs.tsv");
+    writeFileSync(text, lines.join("\n") + "\n");
+    const bin = Buffer.alloc(20_000 * 8);
+    lines.forEach((l, i) => {
+      const [k, v] = l.split("\t").map(Number);
+      bin.writeUInt32LE(k, 8 * i);
+      bin.writeUInt32LE(v, 8 * i + 4);
+    });
+    const binFile = join(sub, "pairs.bin");
+    writeFileSync(binFile, bin);
+    const a = join(sub, "a.idx");
+    const b = join(sub, "b.idx");
+    const c = join(sub, "c.idx");
+    await buildFromText(text, a, { sync: false, memoryPairs: MEM });
+    await buildFromBinary(binFile, b, { sync: false, memoryPairs: MEM });
+    await buildFromText(text, c, { sync: false });
+    expect(readFileSync(a).equals(readFileSync(c))).toBe(true);
+    expect(readFileSync(b).equals(readFileSync(c))).toBe(true);
+    const bad = join(sub, "bad.tsv");
+    writeFileSync(bad, lines.join("\n") + "\nnot a pair\n");
+    const before = readFileSync(a);
+    await expect(buildFromText(bad, a, { sync: false, memoryPairs: MEM })).rejects.toMatchObject({ code: "ERR_IDX_PARSE", line: 20_001 });
+    expect(readFileSync(a).equals(before)).toBe(true);
+    expect(tempFilesIn(sub)).toEqual([]);
+  });
+
+  it("an async iterable of column chunks (the API's stream) spills and gives the same bytes", async () => {
+    const sub = makeTempDir("idx-spill-chunks-");
+    async function* chunks() {
+      for (let c = 0; c < 20; c++) {
+        const keys = new Uint32Array(1000).map((_, i) => (c * 1000 + i) * 7);
+        yield { keys, values: keys.map((k) => k + 1) };
+      }
+    }
+    const spilled = join(sub, "chunks.idx");
+    const r = await build(chunks(), spilled, { sync: false, memoryPairs: MEM });
+    expect(r.count).toBe(20_000);
+    const flat: [number, number][] = [];
+    for (let i = 0; i < 20_000; i++) flat.push([i * 7, i * 7 + 1]);
+    const reference = join(sub, "flat.idx");
+    await build(flat, reference, { sync: false });
+    expect(readFileSync(spilled).equals(readFileSync(reference))).toBe(true);
+  });
+
+  it("an abort while spilling leaves the target untouched and no temp file", async () => {
+    const sub = makeTempDir("idx-spill-abort-");
+    const target = join(sub, "t.idx");
+    await build([[1, 1]], target, { sync: false });
+    const before = readFileSync(target);
+    const controller = new AbortController();
+    async function* slow() {
+      for (let c = 0; c < 100; c++) {
+        if (c === 10) controller.abort();
+        yield { keys: new Uint32Array(1000).map((_, i) => c * 1000 + i), values: new Uint32Array(1000) };
+      }
+    }
+    await expect(build(slow(), target, { sync: false, memoryPairs: MEM, signal: controller.signal })).rejects.toMatchObject({ code: "ERR_IDX_INTERRUPTED" });
+    expect(readFileSync(target).equals(before)).toBe(true);
+    expect(tempFilesIn(sub)).toEqual([]);
   });
 });
