@@ -1,0 +1,237 @@
+#!/usr/bin/env node
+/**
+ * idx at scale (issue 12): build, verify and lookups past the version 1 limit, against the C
+ * floor on the same file. Not part of npm test; it needs tens of GB of disk and minutes.
+ *
+ *   node bench/scale.js --n 300000000            build from a binary pairs file, then measure
+ *   node bench/scale.js --n 1000000000
+ *   node bench/scale.js --domain                 every uint32 key, built from a generator
+ *   options: --dir DIR (default bench/work/scale), --queries N (1,000,000), --reps N (5),
+ *            --keep (keep the files), --skip-floor
+ *
+ * Measured: the pairs file's generation; the build (wall time, pairs per second, the build
+ * process's peak RSS, its peak temp disk, the file's size and bytes per entry); opening in a
+ * new process; ns per get and per key of getMany (batches of 4096) for present and absent keys,
+ * idx and the C floor (bench/floor/idxfloor) on the same file and queries; idx verify.
+ * Prints a markdown table and appends it, with the command, to bench/SCALE.md.
+ */
+"use strict";
+const { execFileSync, spawnSync } = require("node:child_process");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+
+const ROOT = path.join(__dirname, "..");
+const IDX = path.join(ROOT, "dist", "idx.js");
+const BIN = path.join(ROOT, "bin", "idx.js");
+const FLOOR = path.join(__dirname, "floor", "idxfloor");
+
+function args() {
+  const a = process.argv.slice(2);
+  const o = { n: 300_000_000, domain: false, dir: path.join(__dirname, "work", "scale"), queries: 1_000_000, reps: 5, keep: false, floor: true };
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] === "--n") o.n = Number(a[++i]);
+    else if (a[i] === "--domain") o.domain = true;
+    else if (a[i] === "--dir") o.dir = a[++i];
+    else if (a[i] === "--queries") o.queries = Number(a[++i]);
+    else if (a[i] === "--reps") o.reps = Number(a[++i]);
+    else if (a[i] === "--keep") o.keep = true;
+    else if (a[i] === "--skip-floor") o.floor = false;
+    else if (a[i] === "--help") {
+      console.log(fs.readFileSync(__filename, "utf8").split("*/")[0]);
+      process.exit(0);
+    } else throw new Error(`unknown option ${a[i]}`);
+  }
+  if (o.domain) o.n = 2 ** 32;
+  return o;
+}
+
+/** Key i of the data set: a bijection of i (odd multiplier mod 2^32), so keys are distinct. */
+const keyOf = (i) => Number((BigInt(i) * 2654435761n + 12345n) & 0xffffffffn);
+function keyOfFast(i) {
+  // (i * 2654435761 + 12345) mod 2^32 without BigInt: split the multiplier.
+  const lo = (Math.imul(i >>> 0, 2654435761) + 12345) >>> 0;
+  return i < 2 ** 32 ? lo : keyOf(i);
+}
+
+const log = (...m) => console.error(new Date().toISOString().slice(11, 19), ...m);
+
+function freeBytes(dir) {
+  const out = execFileSync("df", ["-B1", "--output=avail", dir], { encoding: "utf8" });
+  return Number(out.trim().split("\n").pop());
+}
+
+/** Writes N pairs (key_i, i) as little-endian u32 pairs. */
+function writePairs(file, n) {
+  const fd = fs.openSync(file, "w");
+  const chunk = 1 << 20;
+  const buf = new Uint32Array(2 * chunk);
+  for (let base = 0; base < n; base += chunk) {
+    const m = Math.min(chunk, n - base);
+    for (let j = 0; j < m; j++) {
+      const i = base + j;
+      buf[2 * j] = keyOfFast(i);
+      buf[2 * j + 1] = i >>> 0;
+    }
+    fs.writeSync(fd, new Uint8Array(buf.buffer, 0, 8 * m));
+  }
+  fs.closeSync(fd);
+}
+
+/** A build in a child process (the API, as the CLI uses it), with its peak RSS and temp disk. */
+function buildIndex(o, pairsFile, out) {
+  const script = o.domain
+    ? `const { build } = require(${JSON.stringify(IDX)});
+       async function* all() {
+         const n = 1 << 22;
+         for (let base = 0; base < 2 ** 32; base += n) {
+           const keys = new Uint32Array(n), values = new Uint32Array(n);
+           for (let j = 0; j < n; j++) { keys[j] = base + j; values[j] = (base + j) ^ 0x5a5a5a5a; }
+           yield { keys, values };
+         }
+       }
+       const t = process.hrtime.bigint();
+       build(all(), ${JSON.stringify(out)}).then((r) => console.log(JSON.stringify({ ...r, ms: Number(process.hrtime.bigint() - t) / 1e6, maxRssKb: process.resourceUsage().maxRSS })));`
+    : `const { buildFromBinary } = require(${JSON.stringify(IDX)});
+       const t = process.hrtime.bigint();
+       buildFromBinary(${JSON.stringify(pairsFile)}, ${JSON.stringify(out)}).then((r) => console.log(JSON.stringify({ ...r, ms: Number(process.hrtime.bigint() - t) / 1e6, maxRssKb: process.resourceUsage().maxRSS })));`;
+  const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop());
+}
+
+/** Query files: `count` present keys (random i < n) and `count` absent ones. */
+function writeQueries(dir, n, count, domain) {
+  const present = new Uint32Array(count);
+  const absent = new Uint32Array(count);
+  let x = 88172645463325252n;
+  const next = () => {
+    x ^= x << 13n; x &= 0xffffffffffffffffn; x ^= x >> 7n; x ^= x << 17n; x &= 0xffffffffffffffffn;
+    return Number(x & 0xffffffffffffn);
+  };
+  for (let q = 0; q < count; q++) {
+    present[q] = domain ? next() % 2 ** 32 : keyOfFast(next() % n);
+    // Absent: keys of indexes past n (a bijection: not among the first n), or none for the domain.
+    absent[q] = domain ? 0 : keyOfFast(n + (next() % Math.max(1, Math.min(2 ** 32 - n, 2 ** 31))));
+  }
+  const p = path.join(dir, "present.u32");
+  const a = path.join(dir, "absent.u32");
+  fs.writeFileSync(p, present);
+  fs.writeFileSync(a, absent);
+  return { present: p, absent: a, hasAbsent: !domain };
+}
+
+/** ns per get and per key of getMany (batches of 4096), median of reps, in a fresh process. */
+function idxLookups(file, queryFile, reps) {
+  const script = `
+    const fs = require("node:fs");
+    const { IdIndex } = require(${JSON.stringify(IDX)});
+    const t0 = process.hrtime.bigint();
+    const ix = IdIndex.open(${JSON.stringify(file)});
+    const openMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const b = fs.readFileSync(${JSON.stringify(queryFile)});
+    const keys = new Uint32Array(b.buffer, b.byteOffset, b.length / 4);
+    const med = (a) => a.sort((x, y) => x - y)[a.length >> 1];
+    let sink = 0;
+    for (let i = 0; i < Math.min(keys.length, 200000); i++) sink += ix.get(keys[i]) ?? 0; // warm up
+    const gets = [], many = [];
+    const values = new Uint32Array(4096), found = new Uint8Array(4096);
+    for (let r = 0; r < ${reps}; r++) {
+      let t = process.hrtime.bigint();
+      for (let i = 0; i < keys.length; i++) sink += ix.get(keys[i]) ?? 0;
+      gets.push(Number(process.hrtime.bigint() - t) / keys.length);
+      t = process.hrtime.bigint();
+      for (let i = 0; i < keys.length; i += 4096) ix.getMany(keys.subarray(i, Math.min(keys.length, i + 4096)), values, found);
+      many.push(Number(process.hrtime.bigint() - t) / keys.length);
+    }
+    console.log(JSON.stringify({ openMs, getNs: med(gets), getManyNs: med(many), sink }));`;
+  const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`lookups failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop());
+}
+
+function floorLookups(file, queryFile, reps) {
+  const r = spawnSync(FLOOR, ["bench", file, String(reps), "4096", queryFile], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`floor failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop());
+}
+
+function timeCommand(cmd, argv) {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(cmd, argv, { encoding: "utf8", maxBuffer: 1 << 24 });
+  return { ms: Number(process.hrtime.bigint() - t) / 1e6, status: r.status, out: r.stdout + r.stderr };
+}
+
+async function main() {
+  const o = args();
+  fs.mkdirSync(o.dir, { recursive: true });
+  if (o.floor) execFileSync("make", ["-s", "-C", path.join(__dirname, "floor")]);
+  const label = o.domain ? "every uint32 key (4,294,967,296)" : o.n.toLocaleString("en-US");
+  log(`scale run: ${label}; free disk ${(freeBytes(o.dir) / 1e9).toFixed(1)} GB`);
+  const row = { n: o.n, label };
+
+  let pairsFile = null;
+  if (!o.domain) {
+    pairsFile = path.join(o.dir, `pairs-${o.n}.bin`);
+    if (!fs.existsSync(pairsFile) || fs.statSync(pairsFile).size !== o.n * 8) {
+      const t = Date.now();
+      writePairs(pairsFile, o.n);
+      row.generateS = (Date.now() - t) / 1000;
+      log(`pairs file: ${(o.n * 8 / 1e9).toFixed(1)} GB in ${row.generateS} s`);
+    }
+  }
+  const out = path.join(o.dir, `idx-${o.domain ? "domain" : o.n}.idx`);
+  const diskBefore = freeBytes(o.dir);
+  log("building");
+  const b = buildIndex(o, pairsFile, out);
+  row.buildS = b.ms / 1000;
+  row.pairsPerS = b.pairs / (b.ms / 1000);
+  row.peakRssMb = b.maxRssKb / 1024;
+  row.peakTempGb = b.tempBytes / 1e9;
+  row.fileBytes = b.fileBytes;
+  row.bytesPerEntry = b.fileBytes / b.count;
+  row.count = b.count;
+  log(`built: ${row.buildS.toFixed(1)} s, ${(row.pairsPerS / 1e6).toFixed(1)} M pairs/s, RSS ${row.peakRssMb.toFixed(0)} MB, temp ${row.peakTempGb.toFixed(1)} GB, ${(b.fileBytes / 1e9).toFixed(2)} GB (${row.bytesPerEntry.toFixed(3)} B/entry); disk used meanwhile ${((diskBefore - freeBytes(o.dir)) / 1e9).toFixed(1)} GB after`);
+  if (pairsFile && !o.keep) fs.rmSync(pairsFile);
+
+  const q = writeQueries(o.dir, o.n, o.queries, o.domain);
+  log("lookups");
+  const present = idxLookups(out, q.present, o.reps);
+  row.openMs = present.openMs;
+  row.getHitNs = present.getNs;
+  row.getManyHitNs = present.getManyNs;
+  if (q.hasAbsent) {
+    const absent = idxLookups(out, q.absent, o.reps);
+    row.getMissNs = absent.getNs;
+    row.getManyMissNs = absent.getManyNs;
+  }
+  if (o.floor) {
+    const f = floorLookups(out, q.present, o.reps);
+    row.floorGetNs = f.getNs;
+    row.floorBatchNs = f.manyNs;
+    row.getRatio = row.getHitNs / f.getNs;
+    row.getManyRatio = row.getManyHitNs / f.manyNs;
+  }
+  log("verify");
+  const v = timeCommand(process.execPath, [BIN, "verify", out]);
+  row.verifyS = v.ms / 1000;
+  row.verifyOk = v.status === 0;
+  if (!o.keep) fs.rmSync(out);
+  for (const f of [q.present, q.absent]) fs.rmSync(f, { force: true });
+
+  const fmt = (x, d = 1) => (x === undefined ? "-" : Number(x).toFixed(d));
+  const table = [
+    `| entries | build s | M pairs/s | peak RSS MB | peak temp GB | file GB | B/entry | open ms | get hit ns (C floor, ratio) | getMany hit ns (C floor batch, ratio) | get miss ns | getMany miss ns | verify s |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
+    `| ${label} | ${fmt(row.buildS)} | ${fmt(row.pairsPerS / 1e6)} | ${fmt(row.peakRssMb, 0)} | ${fmt(row.peakTempGb)} | ${fmt(row.fileBytes / 1e9, 2)} | ${fmt(row.bytesPerEntry, 3)} | ${fmt(row.openMs, 2)} | ${fmt(row.getHitNs)} (${fmt(row.floorGetNs)}, ${fmt(row.getRatio, 2)}x) | ${fmt(row.getManyHitNs)} (${fmt(row.floorBatchNs)}, ${fmt(row.getManyRatio, 2)}x) | ${fmt(row.getMissNs)} | ${fmt(row.getManyMissNs)} | ${fmt(row.verifyS)}${row.verifyOk ? "" : " FAILED"} |`,
+  ].join("\n");
+  console.log(table);
+  console.log(JSON.stringify(row));
+  const note = `\n## ${new Date().toISOString().slice(0, 10)}: ${label}\n\n\`node bench/scale.js ${process.argv.slice(2).join(" ")}\` (git ${execFileSync("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim()}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB)\n\n${table}\n\n<details><summary>JSON</summary>\n\n\`\`\`\n${JSON.stringify(row)}\n\`\`\`\n</details>\n`;
+  fs.appendFileSync(path.join(__dirname, "SCALE.md"), note);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
