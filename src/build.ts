@@ -49,9 +49,16 @@ export interface BuildProgress {
   totalBytes?: number;
 }
 
+/** An AbortSignal (or anything shaped like one): what build() needs of it. */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
+}
+
 export interface BuildOptions {
-  /** Abort the build; the target is left as it was and no temp file remains. */
-  signal?: AbortSignal;
+  /** Abort the build (an AbortSignal); the target is left as it was and no temp file remains. */
+  signal?: AbortSignalLike;
   /** Called now and then while reading, and once per later phase. */
   onProgress?: (progress: BuildProgress) => void;
   /** fsync the new file and its directory before returning (default true). */
@@ -283,7 +290,9 @@ class IndexBuilder {
   constructor(path: string, options: BuildOptions, input?: unknown) {
     checkPath("path", path);
     const o = checkOptions<BuildOptions>("options", options);
-    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalid(`options.signal must be an AbortSignal, not ${describeValue(o.signal)}`, path);
+    if (o.signal !== undefined && (o.signal === null || typeof o.signal !== "object" || typeof o.signal.aborted !== "boolean" || typeof o.signal.addEventListener !== "function")) {
+      throw invalid(`options.signal must be an AbortSignal, not ${describeValue(o.signal)}`, path);
+    }
     if (o.onProgress !== undefined && typeof o.onProgress !== "function") throw invalid(`options.onProgress must be a function, not ${describeValue(o.onProgress)}`, path);
     for (const flag of ["sync", "force"] as const) {
       if (o[flag] !== undefined && typeof o[flag] !== "boolean") throw invalid(`options.${flag} must be a boolean, not ${describeValue(o[flag])}`, path);
@@ -587,6 +596,7 @@ function headerOfImage(image: Uint8Array): { count: number; capacity: number; sl
 /**
  * A build may replace an idx index (or a damaged one: rebuilding is how damage is repaired), an
  * empty file, or nothing; any other file only with `force`: it is not ours to overwrite.
+ * @internal
  */
 export function refuseToReplace(path: string, force: boolean): void {
   let fd: number;

@@ -5,12 +5,21 @@
  *   const ix = IdIndex.open("ids.idx");     // O(1), in any number of processes
  *   ix.get(42);
  */
+// `using ix = IdIndex.open(...)` closes it at the end of the block (Symbol.dispose, Node >= 20.4).
+// Declared here as TypeScript's lib esnext.disposable declares it, for projects whose lib
+// predates it; the two declarations merge.
+declare global {
+  interface SymbolConstructor {
+    readonly dispose: unique symbol;
+  }
+}
+
 export { IdIndex } from "./reader";
 export type { IndexInfo } from "./reader";
 export { build, buildFromBinary, buildFromText } from "./build";
 export { copyIndex } from "./copy";
 export type { CopyOptions } from "./copy";
-export type { BuildOptions, BuildProgress, BuildResult, PairSource } from "./build";
+export type { AbortSignalLike, BuildOptions, BuildProgress, BuildResult, PairSource } from "./build";
 export { verifyFile as verify } from "./verify";
 export type { VerifyProblem, VerifyReport } from "./verify";
 export { IdxError, isIdxError } from "./core/errors";

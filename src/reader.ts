@@ -21,7 +21,7 @@ import { FOLLOW_EVERY_MS, ProtocolReader, StallClock, settle } from "./core/prot
 import { SlotRegion } from "./core/slots";
 import { NO_PREVIOUS, UNDECIDED, findFrom, findSlot, isEntry, measureReach } from "./core/table";
 import { Mapping, headerOf, headerWordsOf, openMapping, regionOf } from "./os/mapping";
-import { CHUNK, NativeAddon, engine, nativeAddon } from "./os/native";
+import { CHUNK, NativeAddon, nativeAddon } from "./os/native";
 import { VerifyReport, verifyMapping } from "./verify";
 
 /** What `idx info` prints: the header's numbers and what they mean for size. */
@@ -577,6 +577,11 @@ export class IdIndex implements Iterable<[number, number]> {
     this.#installLookups();
   }
 
+  /** close(): `using ix = IdIndex.open(path)` closes it at the end of the block. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   get closed(): boolean {
     return this.#mapping === null;
   }
@@ -650,6 +655,7 @@ function lostError(path: string, why: string, cause?: unknown): IdxError {
   });
 }
 
+/** @internal */
 export function describeHeader(path: string, h: Header, size: number, access: "mapped" | "copied"): IndexInfo {
   const count = sizeOf(h);
   return {
@@ -667,5 +673,3 @@ export function describeHeader(path: string, h: Header, size: number, access: "m
   };
 }
 
-/** Which paths this process takes (native addon or JavaScript), for `idx info`. */
-export { engine };

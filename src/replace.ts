@@ -16,7 +16,7 @@ import { HeaderCells } from "./writer/cells";
 
 export interface ReplaceOptions {
   /** Checked before the rename: an aborted signal leaves the target untouched. */
-  signal?: AbortSignal;
+  signal?: { readonly aborted: boolean };
   /** fsync the file and its directory (default true). Off only for throwaway files in tests. */
   sync?: boolean;
   /** Wait this many ms for a writer of the target to finish (default 0: fail at once). */

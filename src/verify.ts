@@ -28,7 +28,10 @@ export interface VerifyReport {
   retired: boolean;
 }
 
-/** What verify learns, for the writer (recovery and rehash refuse to build on damage). */
+/**
+ * What verify learns, for the writer (recovery and rehash refuse to build on damage).
+ * @internal
+ */
 export interface VerifyDetail {
   report: VerifyReport;
   header?: Header;
@@ -69,15 +72,20 @@ function failed(path: string, e: IdxError): VerifyDetail {
  * Checks a mapped file. A writer working on it meanwhile can make a check fail that would pass
  * a moment later; a failed check during which the file changed is run again, up to 3 times.
  */
+/** @internal */
 export function verifyMapping(mapping: Mapping, path: string): VerifyReport {
   return verifyDetail(mapping, path).report;
 }
 
-/** Checks a file image held in memory. */
+/**
+ * Checks a file image held in memory.
+ * @internal
+ */
 export function verifyBytes(bytes: Uint8Array, path: string): VerifyReport {
   return verifyMapping(new BytesFile(bytes), path);
 }
 
+/** @internal */
 export function verifyDetail(mapping: Mapping, path: string): VerifyDetail {
   for (let attempt = 1; ; attempt++) {
     const before = seqOf(mapping);

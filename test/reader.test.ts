@@ -219,6 +219,13 @@ describe("close()", () => {
     expectIdxError(() => iterator.next(), "ERR_IDX_CLOSED");
   });
 
+  it("Symbol.dispose closes it (`using ix = IdIndex.open(...)`)", async () => {
+    const { ix } = await buildOpen([[1, 1]]);
+    ix[Symbol.dispose]();
+    expect(ix.closed).toBe(true);
+    expectIdxError(() => ix.get(1), "ERR_IDX_CLOSED");
+  });
+
   it("closes only that handle: another open of the same file keeps working", async () => {
     const { ix, path } = await buildOpen([[1, 10]]);
     const other = IdIndex.open(path);

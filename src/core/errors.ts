@@ -73,7 +73,10 @@ export function isIdxError(e: unknown): e is IdxError {
   return e instanceof IdxError;
 }
 
-/** Wraps an fs exception so the caller sees which file and which operation failed. */
+/**
+ * Wraps an fs exception so the caller sees which file and which operation failed.
+ * @internal
+ */
 export function ioError(action: string, path: string, cause: unknown, hint?: string): IdxError {
   const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
   const reason = errno ? describeErrno(errno) : String((cause as Error | undefined)?.message ?? cause);

@@ -166,7 +166,7 @@ function syncDirectory(dir: string): void {
   }
 }
 
-export function throwIfAborted(signal: AbortSignal | undefined, path: string): void {
+export function throwIfAborted(signal: { readonly aborted: boolean } | undefined, path: string): void {
   if (signal?.aborted) {
     throw new IdxError("ERR_IDX_INTERRUPTED", "interrupted; the index was not changed", { path });
   }

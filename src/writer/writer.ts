@@ -51,7 +51,6 @@ const BULK_SHARE = 4;
 const BULK_MIN = 4096;
 
 const inspectSymbol: unique symbol = Symbol.for("nodejs.util.inspect.custom") as never;
-const disposeSymbol: unique symbol = ((Symbol as { dispose?: symbol }).dispose ?? Symbol.for("nodejs.dispose")) as never;
 
 export class IdWriter implements Iterable<[number, number]> {
   readonly path: string;
@@ -414,7 +413,8 @@ export class IdWriter implements Iterable<[number, number]> {
     }
   }
 
-  [disposeSymbol](): void {
+  /** close(): `using w = IdWriter.open(path)` flushes and closes it at the end of the block. */
+  [Symbol.dispose](): void {
     this.close();
   }
 
