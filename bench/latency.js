@@ -52,11 +52,10 @@ Options:
   --slow-us U          list lookups at least this slow, with their causes (default 100)
   --max-entries M      growth phases add new keys until the index holds M (default 8 n)
   --seed S             key seed (default 1)
-  --reader-nice N      run the reader at this nice value (-20..19; below 0 needs root): a
-                       reader the scheduler favours is rarely preempted by other load, which
-                       leaves the waits the writer causes
-  --sampler-nice N     the same for the seq sampler (a sampler that is preempted misses
-                       operations: it can only time what it sees)
+  --nice N             run the reader, the writer (and the CLI processes it starts) and the
+                       sampler at this nice value (-20..19; below 0 needs root): on a shared
+                       machine, the bench's processes then have the CPUs before other load,
+                       which leaves the waits that idx itself causes
   -h, --help           this text
 
 Output: a markdown report on stdout and in OUT/latency-LABEL.md, every figure in
@@ -77,8 +76,7 @@ function parseArgs(argv) {
     slowUs: 100,
     maxEntries: null,
     seed: 1,
-    readerNice: null,
-    samplerNice: null,
+    nice: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -105,12 +103,10 @@ function parseArgs(argv) {
       case "--slow-us": o.slowUs = num(); break;
       case "--max-entries": o.maxEntries = Math.floor(num()); break;
       case "--seed": o.seed = Math.floor(num()); break;
-      case "--reader-nice":
-      case "--sampler-nice": {
+      case "--nice": {
         const v = Number(val());
-        if (!Number.isInteger(v) || v < -20 || v > 19) die(`${a} takes -20..19`);
-        if (a === "--reader-nice") o.readerNice = v;
-        else o.samplerNice = v;
+        if (!Number.isInteger(v) || v < -20 || v > 19) die("--nice takes -20..19");
+        o.nice = v;
         break;
       }
       default: die(`unknown option ${a} (see --help)`);
@@ -201,10 +197,11 @@ async function runPhase(idx, o, phase) {
     maxEntries: o.maxEntries, slowOpNs: 100_000 };
   if (phase !== "none") {
     writer = spawnChild("writer.js");
+    if (o.nice !== null) os.setPriority(writer.pid, o.nice);
     writer.send(writerInit);
     await nextMessage(writer, "ready");
   }
-  if (o.readerNice !== null) os.setPriority(reader.pid, o.readerNice);
+  if (o.nice !== null) os.setPriority(reader.pid, o.nice);
   const before = cpuSnapshot();
   result.uptimeBefore = uptime();
   const endNs = monoNs() + o.seconds * 1e9;
@@ -222,6 +219,7 @@ async function runPhase(idx, o, phase) {
   result.reader = r;
   result.writer = w;
   result.attribution = attribute(r, w);
+  result.oddVsGc = oddWindowsVsGc(w);
   result.readerGcByKind = gcByKind(r.gc);
   result.writerGcByKind = w ? gcByKind(w.gc) : null;
 
@@ -231,10 +229,11 @@ async function runPhase(idx, o, phase) {
     fs.mkdirSync(dir, { recursive: true });
     await buildIndex(idx, o, file);
     const sampler = spawnChild("sampler.js");
-    if (o.samplerNice !== null) os.setPriority(sampler.pid, o.samplerNice);
+    if (o.nice !== null) os.setPriority(sampler.pid, o.nice);
     sampler.send({ type: "init", path: file, longNs: 100_000 });
     await nextMessage(sampler, "ready");
     const writer2 = spawnChild("writer.js");
+    if (o.nice !== null) os.setPriority(writer2.pid, o.nice);
     writer2.send(writerInit);
     await nextMessage(writer2, "ready");
     const sBefore = cpuSnapshot();
@@ -275,20 +274,23 @@ function uptime() {
 function attribute(r, w) {
   const gcs = r.gc || [];
   const events = w ? w.events : [];
+  const odd = w && w.seqOdd ? w.seqOdd.long : [];
   const out = {};
   for (const [name, min] of [["ge1ms", 1e6], ["ge5ms", 5e6], ["ge100us", 1e5]]) {
-    const a = { total: 0, preempted: 0, readerGc: 0, ran: 0, duringWriterOp: 0, ranDuringWriterOp: 0, dropped: r.slowDropped };
+    const a = { total: 0, preempted: 0, oddSeq: 0, readerGc: 0, ran: 0, duringWriterOp: 0, ranDuringWriterOp: 0, dropped: r.slowDropped };
     for (const s of r.slow) {
       if (s.ns < min) continue;
       a.total++;
       const gc = gcs.some(([t, d]) => t < s.t + s.ns && t + d > s.t);
       const pre = s.roundWaitNs >= 0.5 * s.ns;
+      const inOdd = odd.some(([t, d]) => t < s.t + s.ns && t + d > s.t);
       const during = events.some((e) => e.t < s.t + s.ns && e.t + e.ns > s.t);
       if (pre) a.preempted++;
+      else if (inOdd) a.oddSeq++;
       else if (gc) a.readerGc++;
       else a.ran++;
       if (during) a.duringWriterOp++;
-      if (!pre && !gc && during) a.ranDuringWriterOp++;
+      if (!pre && !gc && !inOdd && during) a.ranDuringWriterOp++;
     }
     out[name] = a;
   }
@@ -297,9 +299,30 @@ function attribute(r, w) {
     ms: round(s.ns / 1e6, 3), kind: s.kind, roundWaitMs: round(s.roundWaitNs / 1e6, 3), roundCpuMs: round(s.roundCpuNs / 1e6, 3),
     roundWallMs: round(s.roundWallNs / 1e6, 3),
     readerGc: gcs.some(([t, d]) => t < s.t + s.ns && t + d > s.t),
+    oddSeqMs: (() => {
+      const o = odd.find(([t, d]) => t < s.t + s.ns && t + d > s.t);
+      return o ? round(o[1] / 1e6, 3) : null;
+    })(),
     writerOp: (events.find((e) => e.t < s.t + s.ns && e.t + e.ns > s.t) || {}).op || null,
   }));
   return out;
+}
+
+/** The probe's odd windows of 100 µs or more: how many a writer GC pause overlapped (API writers). */
+function oddWindowsVsGc(w) {
+  if (!w || !w.seqOdd) return null;
+  const gcs = w.gc || [];
+  const slowOps = (w.slowOps && w.slowOps.list) || [];
+  let withGc = 0;
+  let preempted = 0;
+  for (const [t, d] of w.seqOdd.long) {
+    const op = slowOps.find(([ot, od]) => ot <= t && ot + od >= t + d * 0.5);
+    if (op && op[2] >= 0.5 * d) preempted++;
+    else if (gcs.some(([gt, gd]) => gt < t + d && gt + gd > t)) withGc++;
+  }
+  const big = gcs.filter((g) => g[1] >= 100_000);
+  const bigInOdd = big.filter(([gt, gd]) => w.seqOdd.long.some(([t, d]) => t < gt + gd && t + d > gt)).length;
+  return { long: w.seqOdd.long.length, preempted, withGc, writerGcGe100us: big.length, writerGcGe100usInOdd: bigInOdd };
 }
 
 /**
@@ -386,7 +409,7 @@ function fmtInt(n) {
 
 function report(o, meta, results) {
   const L = [];
-  L.push(`## ${o.label}: n = ${fmtInt(o.n)}, ${o.seconds} s a phase, clock ${o.clock}${o.readerNice !== null ? `, reader at nice ${o.readerNice}` : ""}`);
+  L.push(`## ${o.label}: n = ${fmtInt(o.n)}, ${o.seconds} s a phase, clock ${o.clock}${o.nice !== null ? `, bench processes at nice ${o.nice}` : ""}`);
   L.push("");
   L.push(`${meta.date}, node ${process.version}, ${os.cpus().length} CPUs; idx at ${o.idx}; format written: ${meta.format}`);
   L.push("");
@@ -409,21 +432,39 @@ function report(o, meta, results) {
   L.push("");
   L.push("### Lookups of 1 ms or more (get and getMany together): why");
   L.push("");
-  L.push("| phase | >= 1 ms | preempted | reader GC | ran | ...during a writer op >= 1 ms | >= 5 ms | preempted | reader GC | ran |");
-  L.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  L.push("| phase | >= 1 ms | preempted | odd seq | reader GC | ran | ...ran during a writer op >= 1 ms | >= 5 ms | preempted | odd seq | reader GC | ran |");
+  L.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of results) {
     const a = r.attribution.ge1ms;
     const b = r.attribution.ge5ms;
-    L.push(`| ${r.phase} | ${a.total} | ${a.preempted} | ${a.readerGc} | ${a.ran} | ${a.ranDuringWriterOp} | ${b.total} | ${b.preempted} | ${b.readerGc} | ${b.ran} |`);
+    L.push(`| ${r.phase} | ${a.total} | ${a.preempted} | ${a.oddSeq} | ${a.readerGc} | ${a.ran} | ${a.ranDuringWriterOp} | ${b.total} | ${b.preempted} | ${b.oddSeq} | ${b.readerGc} | ${b.ran} |`);
   }
   L.push("");
-  L.push("preempted: the reader's thread waited for a CPU (schedstat run-queue delay) for at least half the lookup's time in the");
-  L.push("round that held it; reader GC: a GC pause of the reader overlapped it; ran: neither (spinning on an odd seq, following a");
-  L.push("replaced file, page faults...). Last column group: the same for 5 ms or more.");
+  L.push("In this order: preempted: the reader's thread waited for a CPU (schedstat run-queue delay) for at least half the");
+  L.push("lookup's time in the round that held it; odd seq: it overlapped a window of 100 µs or more in which the writer held seq");
+  L.push("odd (the probe below): the reader spun, waiting for the writer; reader GC: a GC pause of the reader overlapped it;");
+  L.push("ran: none of these (following a replaced file, page faults...). Last column group: the same for 5 ms or more.");
+  L.push("");
+  L.push("### How long the writer keeps seq odd per operation (in-writer probe, same window as the reader)");
+  L.push("");
+  L.push("| phase | timed in | operations | p50 | p99 | p99.9 | max | >= 100 µs | >= 1 ms | >= 5 ms | >= 100 µs: writer preempted / writer GC | writer GCs >= 100 µs: inside an odd window / all | retire marks |");
+  L.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |");
+  for (const r of results) {
+    if (!r.writer || !r.writer.seqOdd) continue;
+    const q = r.writer.seqOdd;
+    const h = q.hist.summary;
+    const g = r.oddVsGc;
+    const api = q.where === "writer process";
+    L.push(`| ${r.phase} | ${q.where}${api ? "" : ` (${q.processes})`} | ${fmtInt(h.n)} | ${fmtNs(h.p50)} | ${fmtNs(h.p99)} | ${fmtNs(h.p999)} | ${fmtNs(h.max)} | ${fmtInt(h.ge100us)} | ${fmtInt(h.ge1ms)} | ${fmtInt(h.ge5ms)} | ${api ? `${g.preempted} / ${g.withGc}` : "-"} | ${api ? `${g.writerGcGe100usInOdd} / ${g.writerGcGe100us}` : "-"} | ${q.retires.length} |`);
+  }
+  L.push("");
+  L.push("Timed from the store of the odd seq to the store of the even one, in the writer, by wrapping Atomics.store");
+  L.push("(bench/latency/seqprobe.js; idx unchanged). Writer preempted: its thread waited for a CPU at least half the window");
+  L.push("(schedstat per 64 operations, set loop only); writer GC: else a GC pause of the writer overlapped it.");
   L.push("");
   const sampled = results.filter((r) => r.sampler);
   if (sampled.length) {
-    L.push(`### How long seq stays odd per operation (writer + pread sampler, ${o.sampleSeconds} s a phase${o.samplerNice !== null ? `, sampler at nice ${o.samplerNice}` : ""})`);
+    L.push(`### How long seq stays odd per operation (writer + pread sampler, ${o.sampleSeconds} s a phase)`);
     L.push("");
     L.push("| phase | writer ops | ops seen odd | ops unseen (odd < their gap) | unseen: gap p99 | odd p50 | odd p99 | odd p99.9 | odd max (lower bound) | >= 100 µs | >= 1 ms | >= 5 ms | >= 100 µs: writer preempted / writer GC / ran | writer GCs >= 100 µs: while odd / all | retire -> rename max | load 1m | CPU others |");
     L.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |");

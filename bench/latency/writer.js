@@ -24,6 +24,8 @@ const { SchedStat, keyOf, loadIdx, makeRandom, monoNs, perfToMono, processCpu, r
 
 const send = (m) => process.send(m, () => process.exit(0));
 reportErrors("writer");
+const seqProbe = require("./seqprobe");
+seqProbe.install(); // before idx is loaded: times each operation's odd seq in this process
 
 /** Operations at least this long are listed one by one (with their start) in the result. */
 const EVENT_NS = 1_000_000;
@@ -49,7 +51,11 @@ function init(m) {
 }
 
 function cli(args) {
-  const r = spawnSync(process.execPath, [path.join(opts.idx, "bin", "idx.js"), ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  // Each CLI process loads the seq probe first (node -r) and appends its odd-seq times to a file.
+  const r = spawnSync(process.execPath, ["-r", path.join(__dirname, "seqprobe.js"), path.join(opts.idx, "bin", "idx.js"), ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, IDX_LATENCY_SEQ_PROBE: path.join(opts.workDir, "seqprobe.jsonl") },
+  });
   if (r.status !== 0) throw new Error(`idx ${args.join(" ")}: exit ${r.status ?? r.signal}: ${r.stderr}`);
 }
 
@@ -237,5 +243,9 @@ async function run(m) {
     events,
     slowOps: { thresholdNs: opts.slowOpNs, count: slowOps.length, withGc: slowWithGc, preempted: slowPreempted, list: slowOps },
     gc: gcs.filter((g) => g[0] + g[1] >= startNs && g[0] <= stopNs),
+    // How long each operation kept seq odd: in this process (API writers) or in the CLI processes.
+    seqOdd: opts.writer.startsWith("cli-") || opts.writer === "compact"
+      ? { where: "idx CLI processes", ...seqProbe.readFile(path.join(opts.workDir, "seqprobe.jsonl")) }
+      : { where: "writer process", processes: 1, ...seqProbe.snapshot() },
   });
 }
