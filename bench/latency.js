@@ -277,7 +277,7 @@ function attribute(r, w) {
   const odd = w && w.seqOdd ? w.seqOdd.long : [];
   const out = {};
   for (const [name, min] of [["ge1ms", 1e6], ["ge5ms", 5e6], ["ge100us", 1e5]]) {
-    const a = { total: 0, preempted: 0, oddSeq: 0, readerGc: 0, ran: 0, duringWriterOp: 0, ranDuringWriterOp: 0, dropped: r.slowDropped };
+    const a = { total: 0, preempted: 0, followed: 0, oddSeq: 0, readerGc: 0, ran: 0, duringWriterOp: 0, ranDuringWriterOp: 0, dropped: r.slowDropped };
     for (const s of r.slow) {
       if (s.ns < min) continue;
       a.total++;
@@ -286,17 +286,18 @@ function attribute(r, w) {
       const inOdd = odd.some(([t, d]) => t < s.t + s.ns && t + d > s.t);
       const during = events.some((e) => e.t < s.t + s.ns && e.t + e.ns > s.t);
       if (pre) a.preempted++;
+      else if (s.followed) a.followed++;
       else if (inOdd) a.oddSeq++;
       else if (gc) a.readerGc++;
       else a.ran++;
       if (during) a.duringWriterOp++;
-      if (!pre && !gc && !inOdd && during) a.ranDuringWriterOp++;
+      if (!pre && !s.followed && !gc && !inOdd && during) a.ranDuringWriterOp++;
     }
     out[name] = a;
   }
   // The slowest few, with what the counters say.
   out.slowest = [...r.slow].sort((x, y) => y.ns - x.ns).slice(0, 10).map((s) => ({
-    ms: round(s.ns / 1e6, 3), kind: s.kind, roundWaitMs: round(s.roundWaitNs / 1e6, 3), roundCpuMs: round(s.roundCpuNs / 1e6, 3),
+    ms: round(s.ns / 1e6, 3), kind: s.kind, followed: s.followed, roundWaitMs: round(s.roundWaitNs / 1e6, 3), roundCpuMs: round(s.roundCpuNs / 1e6, 3),
     roundWallMs: round(s.roundWallNs / 1e6, 3),
     readerGc: gcs.some(([t, d]) => t < s.t + s.ns && t + d > s.t),
     oddSeqMs: (() => {
@@ -430,18 +431,32 @@ function report(o, meta, results) {
   L.push("this bench's (from /proc/stat), averaged over the window. Reader clock overhead (empty timed region, p50): " +
     results.map((r) => fmtNs(r.reader.clockOverhead.summary.p50)).join(", ") + ".");
   L.push("");
+  L.push("### Lookups that moved to a new file");
+  L.push("");
+  L.push("| phase | get calls that followed | p50 | max | getMany calls that followed | p50 | max |");
+  L.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const r of results) {
+    const f = r.reader.followGet.summary;
+    const g = r.reader.followMany.summary;
+    L.push(`| ${r.phase} | ${fmtInt(f.n)} | ${fmtNs(f.p50)} | ${f.n ? fmtNs(f.max) : "-"} | ${fmtInt(g.n)} | ${fmtNs(g.p50)} | ${g.n ? fmtNs(g.max) : "-"} |`);
+  }
+  L.push("");
+  L.push("A call during which the index reinstalled its get(): it followed a replaced file (stat, open, map, validate the");
+  L.push("header) or raised its reach (a version 2 bound on probes that inserts can raise).");
+  L.push("");
   L.push("### Lookups of 1 ms or more (get and getMany together): why");
   L.push("");
-  L.push("| phase | >= 1 ms | preempted | odd seq | reader GC | ran | ...ran during a writer op >= 1 ms | >= 5 ms | preempted | odd seq | reader GC | ran |");
-  L.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  L.push("| phase | >= 1 ms | preempted | followed | odd seq | reader GC | ran | ...ran during a writer op >= 1 ms | >= 5 ms | preempted | followed | odd seq | reader GC | ran |");
+  L.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of results) {
     const a = r.attribution.ge1ms;
     const b = r.attribution.ge5ms;
-    L.push(`| ${r.phase} | ${a.total} | ${a.preempted} | ${a.oddSeq} | ${a.readerGc} | ${a.ran} | ${a.ranDuringWriterOp} | ${b.total} | ${b.preempted} | ${b.oddSeq} | ${b.readerGc} | ${b.ran} |`);
+    L.push(`| ${r.phase} | ${a.total} | ${a.preempted} | ${a.followed} | ${a.oddSeq} | ${a.readerGc} | ${a.ran} | ${a.ranDuringWriterOp} | ${b.total} | ${b.preempted} | ${b.followed} | ${b.oddSeq} | ${b.readerGc} | ${b.ran} |`);
   }
   L.push("");
   L.push("In this order: preempted: the reader's thread waited for a CPU (schedstat run-queue delay) for at least half the");
-  L.push("lookup's time in the round that held it; odd seq: it overlapped a window of 100 µs or more in which the writer held seq");
+  L.push("lookup's time in the round that held it; followed: the call moved the reader to a replaced file (the table above);");
+  L.push("odd seq: it overlapped a window of 100 µs or more in which the writer held seq");
   L.push("odd (the probe below): the reader spun, waiting for the writer; reader GC: a GC pause of the reader overlapped it;");
   L.push("ran: none of these (following a replaced file, page faults...). Last column group: the same for 5 ms or more.");
   L.push("");

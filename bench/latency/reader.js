@@ -70,6 +70,11 @@ async function run(m) {
   const useHrtime = opts.clock === "hrtime";
   const getHist = new Histogram();
   const manyHist = new Histogram();
+  // Calls during which get() was reinstalled: the index followed a replaced file (or raised its
+  // reach, a version 2 file's bound on probes, which a writer's inserts can raise).
+  const followGet = new Histogram();
+  const followMany = new Histogram();
+  let lastGet = ix.get;
   const rnd = makeRandom(opts.rngSeed >>> 0 || 777);
   const keys = new Uint32Array(opts.batch);
   const values = new Uint32Array(opts.batch);
@@ -77,8 +82,9 @@ async function run(m) {
   const sched = new SchedStat();
   const haveSched = sched.read();
   // Slow lookups: [start mono ns, duration ns, kind (0 get, 1 getMany), round's run-queue wait ns,
-  // round's CPU ns, round's wall ns]
-  const slow = new Float64Array(MAX_SLOW * 6);
+  // round's CPU ns, round's wall ns, 1 if the call followed a replaced file]
+  const W = 7;
+  const slow = new Float64Array(MAX_SLOW * W);
   let slowCount = 0;
   let slowDropped = 0;
   let missing = 0;
@@ -137,12 +143,19 @@ async function run(m) {
         if (d >= slowNs) t0mono = t0 * 1e6 + offset;
       }
       getHist.add(d);
+      let followed = 0;
+      if (ix.get !== lastGet) {
+        lastGet = ix.get;
+        followGet.add(d);
+        followed = 1;
+      }
       if (d >= slowNs) {
         if (slowCount < MAX_SLOW) {
-          const o = slowCount++ * 6;
+          const o = slowCount++ * W;
           slow[o] = t0mono;
           slow[o + 1] = d;
           slow[o + 2] = 0;
+          slow[o + 6] = followed;
         } else slowDropped++;
       }
     }
@@ -166,12 +179,19 @@ async function run(m) {
       }
       if (hits !== keys.length) manyMissing += keys.length - hits;
       manyHist.add(d);
+      let followed = 0;
+      if (ix.get !== lastGet) {
+        lastGet = ix.get;
+        followMany.add(d);
+        followed = 1;
+      }
       if (d >= slowNs) {
         if (slowCount < MAX_SLOW) {
-          const o = slowCount++ * 6;
+          const o = slowCount++ * W;
           slow[o] = t0mono;
           slow[o + 1] = d;
           slow[o + 2] = 1;
+          slow[o + 6] = followed;
         } else slowDropped++;
       }
     }
@@ -185,9 +205,9 @@ async function run(m) {
       cpuTotal += dc;
       waitTotal += dw;
       for (let s = roundStartSlow; s < slowCount; s++) {
-        slow[s * 6 + 3] = dw;
-        slow[s * 6 + 4] = dc;
-        slow[s * 6 + 5] = wall;
+        slow[s * W + 3] = dw;
+        slow[s * W + 4] = dc;
+        slow[s * W + 5] = wall;
       }
       cpu0 = sched.cpu;
       wait0 = sched.wait;
@@ -211,8 +231,8 @@ async function run(m) {
   observer.disconnect();
   const slowList = [];
   for (let s = 0; s < slowCount; s++) {
-    const o = s * 6;
-    slowList.push({ t: slow[o], ns: slow[o + 1], kind: slow[o + 2] === 0 ? "get" : "getMany", roundWaitNs: slow[o + 3], roundCpuNs: slow[o + 4], roundWallNs: slow[o + 5] });
+    const o = s * W;
+    slowList.push({ t: slow[o], ns: slow[o + 1], kind: slow[o + 2] === 0 ? "get" : "getMany", roundWaitNs: slow[o + 3], roundCpuNs: slow[o + 4], roundWallNs: slow[o + 5], followed: slow[o + 6] === 1 });
   }
   let finalInfo;
   try {
@@ -227,6 +247,8 @@ async function run(m) {
     clockOverhead: overhead.toJSON(),
     get: getHist.toJSON(),
     getMany: manyHist.toJSON(),
+    followGet: followGet.toJSON(),
+    followMany: followMany.toJSON(),
     missing, manyMissing,
     slow: slowList, slowDropped,
     gc: gcs.filter((g) => g[0] + g[1] >= startNs && g[0] <= stopNs),
