@@ -18,7 +18,7 @@ const path = require("node:path");
 const os = require("node:os");
 const { fork, execFileSync } = require("node:child_process");
 const { Histogram } = require("./latency/hist");
-const { keyOf, valueOf, monoNs, machineCpu, processCpu, loadavg, loadIdx, nextMessage } = require("./latency/common");
+const { monoNs, machineCpu, processCpu, loadavg, nextMessage } = require("./latency/common");
 
 const ALL_PHASES = ["none", "set", "cli-set", "update", "cli-put", "compact", "api-compact"];
 const PHASE_TEXT = {
@@ -39,8 +39,11 @@ ${ALL_PHASES.map((p) => `  ${p.padEnd(12)} ${PHASE_TEXT[p]}`).join("\n")}
 
 Options:
   --idx DIR            the idx package to test (default: this repo, ${path.resolve(__dirname, "..")});
-                       needs its dist/ and native addon built (npm install in DIR)
-  --label NAME         name of this run in the output (default: idx@<git commit of DIR>)
+                       needs its dist/ and native addon built (npm install in DIR). Give it twice
+                       (or more) to compare packages: each phase then runs for each package in
+                       turn (A B, then B A for the next phase), under the same load
+  --label NAME         name of each --idx in the output, in the same order (default:
+                       idx@<git commit of DIR>)
   --n N                entries in the built index (default 1000000)
   --seconds S          length of each phase's timed window (default 15)
   --sample-seconds S   length of each phase's seq-sampler pass (default 5; 0 skips the pass)
@@ -64,8 +67,8 @@ operations, seq sampler).`;
 
 function parseArgs(argv) {
   const o = {
-    idx: path.resolve(__dirname, ".."),
-    label: null,
+    idxs: [],
+    labels: [],
     n: 1_000_000,
     seconds: 15,
     sampleSeconds: 5,
@@ -91,8 +94,8 @@ function parseArgs(argv) {
     };
     switch (a) {
       case "-h": case "--help": console.log(USAGE); process.exit(0);
-      case "--idx": o.idx = path.resolve(val()); break;
-      case "--label": o.label = val(); break;
+      case "--idx": o.idxs.push(path.resolve(val())); break;
+      case "--label": o.labels.push(val()); break;
       case "--n": o.n = Math.floor(num()); break;
       case "--seconds": o.seconds = num(); break;
       case "--sample-seconds": o.sampleSeconds = num(); break;
@@ -117,20 +120,27 @@ function parseArgs(argv) {
   if (o.n < 1000) die("--n must be at least 1000");
   if (o.batch < 1) die("--batch must be at least 1");
   o.maxEntries ??= 8 * o.n;
-  if (!fs.existsSync(path.join(o.idx, "bin", "idx.js")) || !fs.existsSync(path.join(o.idx, "package.json"))) {
-    die(`${o.idx} is not an idx package (no bin/idx.js)`);
-  }
-  const main = JSON.parse(fs.readFileSync(path.join(o.idx, "package.json"), "utf8")).main;
-  if (!fs.existsSync(path.join(o.idx, main))) die(`${o.idx}/${main} is missing: run npm install (or npm run build) there`);
-  if (o.label === null) {
-    let commit = "unknown";
-    try {
-      commit = execFileSync("git", ["-C", o.idx, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-    } catch {
-      // not a git checkout
+  if (o.idxs.length === 0) o.idxs.push(path.resolve(__dirname, ".."));
+  if (o.labels.length > o.idxs.length) die("more --label than --idx");
+  o.sides = o.idxs.map((dir, i) => {
+    if (!fs.existsSync(path.join(dir, "bin", "idx.js")) || !fs.existsSync(path.join(dir, "package.json"))) {
+      die(`${dir} is not an idx package (no bin/idx.js)`);
     }
-    o.label = `idx@${commit}`;
-  }
+    const main = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).main;
+    if (!fs.existsSync(path.join(dir, main))) die(`${dir}/${main} is missing: run npm install (or npm run build) there`);
+    let label = o.labels[i];
+    if (label === undefined) {
+      let commit = "unknown";
+      try {
+        commit = execFileSync("git", ["-C", dir, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+      } catch {
+        // not a git checkout
+      }
+      label = `idx@${commit}`;
+    }
+    return { dir, label };
+  });
+  if (new Set(o.sides.map((s) => s.label)).size !== o.sides.length) die("two packages have the same label: give --label for each");
   return o;
 }
 
@@ -143,14 +153,8 @@ function spawnChild(script) {
   return fork(path.join(__dirname, "latency", script), [], { execArgv: [], stdio: ["ignore", "inherit", "inherit", "ipc"] });
 }
 
-async function buildIndex(idx, o, file) {
-  const keys = new Uint32Array(o.n);
-  const values = new Uint32Array(o.n);
-  for (let i = 0; i < o.n; i++) {
-    keys[i] = keyOf(i, o.seed);
-    values[i] = valueOf(i);
-  }
-  await idx.build({ keys, values }, file);
+async function buildIndex(o, file) {
+  execFileSync(process.execPath, [path.join(__dirname, "latency", "build.js"), o.idx, file, String(o.n), String(o.seed)], { stdio: "inherit" });
 }
 
 function cpuSnapshot() {
@@ -178,7 +182,7 @@ function cpuUse(a, b, children) {
   return out;
 }
 
-async function runPhase(idx, o, phase) {
+async function runPhase(o, phase) {
   const dir = path.join(o.out, "work", phase);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
@@ -186,7 +190,7 @@ async function runPhase(idx, o, phase) {
   const result = { phase, description: PHASE_TEXT[phase] };
 
   // Pass 1: reader (+ writer).
-  await buildIndex(idx, o, file);
+  await buildIndex(o, file);
   const reader = spawnChild("reader.js");
   reader.send({ type: "init", idx: o.idx, path: file, n: o.n, seed: o.seed, batch: o.batch, clock: o.clock,
     slowNs: o.slowUs * 1000, roundGets: 1024, roundBatches: 16, rngSeed: 99 });
@@ -227,7 +231,7 @@ async function runPhase(idx, o, phase) {
   if (phase !== "none" && o.sampleSeconds > 0) {
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
-    await buildIndex(idx, o, file);
+    await buildIndex(o, file);
     const sampler = spawnChild("sampler.js");
     if (o.nice !== null) os.setPriority(sampler.pid, o.nice);
     sampler.send({ type: "init", path: file, longNs: 100_000 });
@@ -514,27 +518,62 @@ function report(o, meta, results) {
   return L.join("\n");
 }
 
+/** The figures that decide the question, one row per phase and package, side by side. */
+function comparison(o, sides) {
+  const L = [];
+  L.push(`## Side by side: ${sides.map((s) => s.label).join(" vs ")}`);
+  L.push("");
+  L.push("Each phase ran for each package in turn, under the same load (A B, then B A). Not preempted: lookups of 1 ms or");
+  L.push("more (5 ms or more) that the reader did not spend waiting for a CPU: the ones idx can be blamed for.");
+  L.push("");
+  L.push("| phase | package | get p99.9 | get p99.99 | get max | getMany p99.9 | >= 1 ms | >= 5 ms | >= 1 ms not preempted | >= 5 ms not preempted | seq odd p99.9 | seq odd max | seq odd >= 1 ms | follow p50 / max | load 1m | CPU others |");
+  L.push("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |");
+  for (let i = 0; i < sides[0].results.length; i++) {
+    for (const side of sides) {
+      const r = side.results[i];
+      const g = r.reader.get.summary;
+      const m = r.reader.getMany.summary;
+      const a1 = r.attribution.ge1ms;
+      const a5 = r.attribution.ge5ms;
+      const q = r.writer && r.writer.seqOdd ? r.writer.seqOdd.hist.summary : null;
+      const f = r.reader.followGet;
+      const fm = r.reader.followMany;
+      const follows = new Histogram().merge(Histogram.fromJSON(f)).merge(Histogram.fromJSON(fm));
+      L.push(`| ${r.phase} | ${side.label} | ${fmtNs(g.p999)} | ${fmtNs(g.p9999)} | ${fmtNs(g.max)} | ${fmtNs(m.p999)} | ${fmtInt(g.ge1ms + m.ge1ms)} | ${fmtInt(g.ge5ms + m.ge5ms)} | ${a1.total - a1.preempted} | ${a5.total - a5.preempted} | ${q && q.n ? fmtNs(q.p999) : "-"} | ${q && q.n ? fmtNs(q.max) : "-"} | ${q && q.n ? fmtInt(q.ge1ms) : "-"} | ${follows.n ? `${fmtNs(follows.quantile(0.5))} / ${fmtNs(follows.max)} (${follows.n})` : "-"} | ${r.loadAfter[0]} | ${r.cpu ? r.cpu.others.toFixed(2) : "-"} |`);
+    }
+  }
+  L.push("");
+  return L.join("\n");
+}
+
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   fs.mkdirSync(o.out, { recursive: true });
-  const idx = loadIdx(o.idx);
-  const meta = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, uptimeStart: uptime(), format: "?" };
-  console.error(`latency: ${o.label} (${o.idx}), n=${o.n}, phases ${o.phases.join(",")}, ${o.seconds} s each (+${o.sampleSeconds} s sampler)`);
+  const meta = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, uptimeStart: uptime() };
+  const sides = o.sides.map((s) => ({ ...s, format: "?", results: [] }));
+  console.error(`latency: ${sides.map((s) => `${s.label} (${s.dir})`).join(", ")}; n=${o.n}, phases ${o.phases.join(",")}, ${o.seconds} s each (+${o.sampleSeconds} s sampler)`);
   console.error(`  ${meta.uptimeStart}`);
-  const results = [];
-  for (const phase of o.phases) {
-    const t0 = Date.now();
-    const r = await runPhase(idx, o, phase);
-    if (r.readerOpened && r.readerOpened.version) meta.format = r.readerOpened.version;
-    const g = r.reader.get.summary;
-    console.error(`  ${phase.padEnd(12)} get p99.9 ${fmtNs(g.p999)} max ${fmtNs(g.max)} >=1ms ${g.ge1ms} >=5ms ${g.ge5ms}; load ${r.loadAfter.join(" ")} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-    results.push(r);
+  for (let p = 0; p < o.phases.length; p++) {
+    const phase = o.phases[p];
+    const order = p % 2 === 0 ? sides : [...sides].reverse();
+    for (const side of order) {
+      const t0 = Date.now();
+      const r = await runPhase({ ...o, idx: side.dir, label: side.label }, phase);
+      if (r.readerOpened && r.readerOpened.version) side.format = r.readerOpened.version;
+      const g = r.reader.get.summary;
+      console.error(`  ${phase.padEnd(12)} ${side.label.padEnd(12)} get p99.9 ${fmtNs(g.p999)} max ${fmtNs(g.max)} >=1ms ${g.ge1ms} >=5ms ${g.ge5ms}; load ${r.loadAfter.join(" ")} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      side.results.push(r);
+    }
   }
   meta.uptimeEnd = uptime();
-  const md = report(o, meta, results);
-  const base = path.join(o.out, `latency-${o.label.replace(/[^A-Za-z0-9@._-]/g, "_")}`);
-  fs.writeFileSync(`${base}.json`, JSON.stringify({ options: o, meta, results }, null, 1));
-  fs.writeFileSync(`${base}.md`, md + "\n");
+  const parts = sides.map((side) => report({ ...o, idx: side.dir, label: side.label }, { ...meta, format: side.format }, side.results));
+  if (sides.length > 1) parts.unshift(comparison(o, sides));
+  const md = parts.join("\n");
+  const name = sides.map((s) => s.label).join("-vs-").replace(/[^A-Za-z0-9@._-]/g, "_");
+  const base = path.join(o.out, `latency-${name}`);
+  const { sides: _s, idxs: _i, labels: _l, ...options } = o;
+  fs.writeFileSync(`${base}.json`, JSON.stringify({ options, meta, sides }, null, 1));
+  fs.writeFileSync(`${base}.md`, `${md}\n`);
   console.log(md);
   console.error(`latency: wrote ${base}.json and ${base}.md`);
   fs.rmSync(path.join(o.out, "work"), { recursive: true, force: true });
