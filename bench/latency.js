@@ -281,7 +281,7 @@ function attribute(r, w) {
   const odd = w && w.seqOdd ? w.seqOdd.long : [];
   const out = {};
   for (const [name, min] of [["ge1ms", 1e6], ["ge5ms", 5e6], ["ge100us", 1e5]]) {
-    const a = { total: 0, preempted: 0, followed: 0, oddSeq: 0, readerGc: 0, ran: 0, duringWriterOp: 0, ranDuringWriterOp: 0, dropped: r.slowDropped };
+    const a = { total: 0, preempted: 0, followed: 0, oddSeq: 0, readerGc: 0, blocked: 0, ran: 0, duringWriterOp: 0, ranDuringWriterOp: 0, dropped: r.slowDropped };
     for (const s of r.slow) {
       if (s.ns < min) continue;
       a.total++;
@@ -293,9 +293,10 @@ function attribute(r, w) {
       else if (s.followed) a.followed++;
       else if (inOdd) a.oddSeq++;
       else if (gc) a.readerGc++;
+      else if (s.roundSwitches > 0) a.blocked++;
       else a.ran++;
       if (during) a.duringWriterOp++;
-      if (!pre && !s.followed && !gc && !inOdd && during) a.ranDuringWriterOp++;
+      if (!pre && !s.followed && !gc && !inOdd && during) a.ranDuringWriterOp++; // blocked or ran
     }
     out[name] = a;
   }
@@ -450,19 +451,22 @@ function report(o, meta, results) {
   L.push("");
   L.push("### Lookups of 1 ms or more (get and getMany together): why");
   L.push("");
-  L.push("| phase | >= 1 ms | preempted | followed | odd seq | reader GC | ran | ...ran during a writer op >= 1 ms | >= 5 ms | preempted | followed | odd seq | reader GC | ran |");
-  L.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  L.push("| phase | >= 1 ms | preempted | followed | odd seq | reader GC | blocked | ran | ...blocked or ran, during a writer op >= 1 ms | >= 5 ms | preempted | followed | odd seq | reader GC | blocked | ran |");
+  L.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const r of results) {
     const a = r.attribution.ge1ms;
     const b = r.attribution.ge5ms;
-    L.push(`| ${r.phase} | ${a.total} | ${a.preempted} | ${a.followed} | ${a.oddSeq} | ${a.readerGc} | ${a.ran} | ${a.ranDuringWriterOp} | ${b.total} | ${b.preempted} | ${b.followed} | ${b.oddSeq} | ${b.readerGc} | ${b.ran} |`);
+    const bl = (x) => (x.blocked === undefined ? "-" : x.blocked);
+    L.push(`| ${r.phase} | ${a.total} | ${a.preempted} | ${a.followed} | ${a.oddSeq} | ${a.readerGc} | ${bl(a)} | ${a.ran} | ${a.ranDuringWriterOp} | ${b.total} | ${b.preempted} | ${b.followed} | ${b.oddSeq} | ${b.readerGc} | ${bl(b)} | ${b.ran} |`);
   }
   L.push("");
   L.push("In this order: preempted: the reader's thread waited for a CPU (schedstat run-queue delay) for at least half the");
   L.push("lookup's time in the round that held it; followed: the call moved the reader to a replaced file (the table above);");
   L.push("odd seq: it overlapped a window of 100 µs or more in which the writer held seq");
   L.push("odd (the probe below): the reader spun, waiting for the writer; reader GC: a GC pause of the reader overlapped it;");
-  L.push("ran: none of these (following a replaced file, page faults...). Last column group: the same for 5 ms or more.");
+  L.push("blocked: none of these, and the thread was switched out during the round (it slept in the kernel: a lock, I/O);");
+  L.push("ran: none of these and never switched out (the guest saw it on a CPU the whole time: spinning, page faults, or its");
+  L.push("virtual CPU stolen by the host). Last column group: the same for 5 ms or more.");
   L.push("");
   L.push("### How long the writer keeps seq odd per operation (in-writer probe, same window as the reader)");
   L.push("");

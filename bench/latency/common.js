@@ -77,9 +77,10 @@ class SchedStat {
     }
     this.cpu = 0;
     this.wait = 0;
+    this.slices = 0;
   }
 
-  /** Reads the counters into this.cpu and this.wait (ns); false when unavailable. */
+  /** Reads the counters into this.cpu, this.wait (ns) and this.slices (times switched in); false when unavailable. */
   read() {
     if (this.fd < 0) return false;
     const n = fs.readSync(this.fd, this.buf, 0, 128, 0);
@@ -89,8 +90,12 @@ class SchedStat {
     i++;
     let b = 0;
     while (i < n && this.buf[i] !== 32) b = b * 10 + (this.buf[i++] - 48);
+    i++;
+    let c = 0;
+    while (i < n && this.buf[i] >= 48 && this.buf[i] <= 57) c = c * 10 + (this.buf[i++] - 48);
     this.cpu = a;
     this.wait = b;
+    this.slices = c;
     return true;
   }
 }

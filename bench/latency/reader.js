@@ -82,8 +82,9 @@ async function run(m) {
   const sched = new SchedStat();
   const haveSched = sched.read();
   // Slow lookups: [start mono ns, duration ns, kind (0 get, 1 getMany), round's run-queue wait ns,
-  // round's CPU ns, round's wall ns, 1 if the call followed a replaced file]
-  const W = 7;
+  // round's CPU ns, round's wall ns, 1 if the call followed a replaced file, times the thread was
+  // switched in during the round (0: it never left the CPU, as the guest kernel sees it)]
+  const W = 8;
   const slow = new Float64Array(MAX_SLOW * W);
   let slowCount = 0;
   let slowDropped = 0;
@@ -120,6 +121,7 @@ async function run(m) {
   let roundStartSlow = 0;
   let cpu0 = sched.cpu;
   let wait0 = sched.wait;
+  let slices0 = sched.slices;
   let wall0 = performance.now();
   for (;;) {
     roundStartSlow = slowCount;
@@ -208,9 +210,11 @@ async function run(m) {
         slow[s * W + 3] = dw;
         slow[s * W + 4] = dc;
         slow[s * W + 5] = wall;
+        slow[s * W + 7] = sched.slices - slices0;
       }
       cpu0 = sched.cpu;
       wait0 = sched.wait;
+      slices0 = sched.slices;
     }
     const now = monoNs();
     if (now >= endNs) break;
@@ -221,6 +225,7 @@ async function run(m) {
       if (haveSched) sched.read();
       cpu0 = sched.cpu;
       wait0 = sched.wait;
+      slices0 = sched.slices;
     }
     wall0 = performance.now();
   }
@@ -232,7 +237,7 @@ async function run(m) {
   const slowList = [];
   for (let s = 0; s < slowCount; s++) {
     const o = s * W;
-    slowList.push({ t: slow[o], ns: slow[o + 1], kind: slow[o + 2] === 0 ? "get" : "getMany", roundWaitNs: slow[o + 3], roundCpuNs: slow[o + 4], roundWallNs: slow[o + 5], followed: slow[o + 6] === 1 });
+    slowList.push({ t: slow[o], ns: slow[o + 1], kind: slow[o + 2] === 0 ? "get" : "getMany", roundWaitNs: slow[o + 3], roundCpuNs: slow[o + 4], roundWallNs: slow[o + 5], followed: slow[o + 6] === 1, roundSwitches: slow[o + 7] });
   }
   let finalInfo;
   try {
