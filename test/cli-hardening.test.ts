@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IdIndex, IdWriter, build } from "../src/index";
 import { OFF, withBitFlipped } from "./helpers/bytes";
 import { BIN, expectPlainError, requireFreshBuild, runIdx } from "./helpers/cli";
-import { makeTempDir, removeTempDirs, tempFilesIn } from "./helpers/tmp";
+import { ADDON, makeTempDir, removeTempDirs, tempFilesIn } from "./helpers/tmp";
 
 let dir: string;
 let index: string;
@@ -245,7 +245,7 @@ describe("one exit status per meaning, whatever the command", () => {
     expectPlainError(cp);
   });
 
-  it("a missing key: get and del exit 1; del names each key it could not delete", () => {
+  it.runIf(ADDON)("a missing key: get and del exit 1; del names each key it could not delete", () => {
     const sub = makeTempDir("idx-del-");
     const f = join(sub, "d.idx");
     writeFileSync(f, readFileSync(index));
@@ -259,7 +259,7 @@ describe("one exit status per meaning, whatever the command", () => {
 describe("the CLI speaks in flags, not API options, and counts in English", () => {
   const apiWords = /create: ?(true|false)|\{ ?wait|force: ?true|in the API|IdWriter\.open|options\./;
 
-  it("a locked index names --wait; a missing one names idx build", async () => {
+  it.runIf(ADDON)("a locked index names --wait; a missing one names idx build", async () => {
     const sub = makeTempDir("idx-flags-");
     const f = join(sub, "l.idx");
     await build([[1, 1]], f);
@@ -339,7 +339,7 @@ describe("dump", () => {
   });
 });
 
-describe("idx cp deploys under live readers", () => {
+describe.runIf(ADDON)("idx cp deploys under live readers", () => {
   it("copies, verifies, and the target's open reader follows to the copy at its next lookup", async () => {
     const sub = makeTempDir("idx-cp-");
     const target = join(sub, "live.idx");

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "../src/index";
 import { DIST_INDEX, requireFreshBuild, runIdx } from "./helpers/cli";
-import { makeTempDir, removeTempDirs } from "./helpers/tmp";
+import { makeTempDir, removeTempDirs, ADDON } from "./helpers/tmp";
 
 const KEYS = 200_000;
 const child = join(__dirname, "helpers", "follow-child.js");
@@ -74,7 +74,7 @@ function expectFollowed(r: Report, at: number, within: number): void {
   expect(r.lastOld === null || r.lastOld <= at + within, `old answers ${r.lastOld! - at} ms after the replacement`).toBe(true);
 }
 
-describe("§11.8 a reader in a synchronous loop follows a replaced index, however it was replaced", () => {
+describe.runIf(ADDON)("§11.8 a reader in a synchronous loop follows a replaced index, however it was replaced", () => {
   it("mv of a new file over it (as rsync does): within the watcher's delay", async () => {
     const { r, at, exit } = await readWhile("mv", (path) => {
       const staged = join(dir, "staged-mv.idx");
@@ -119,7 +119,7 @@ describe("§11.8 a reader in a synchronous loop follows a replaced index, howeve
   });
 });
 
-describe("§11.8 a file truncated or rewritten under a reader does not kill it", () => {
+describe.runIf(ADDON)("§11.8 a file truncated or rewritten under a reader does not kill it", () => {
   it("cp over it (truncate, then write in place): no SIGBUS, no wrong value, and the new index once the copy is done", async () => {
     const { r, at, exit, signal } = await readWhile("cp-over", (path) => {
       copyFileSync(newIndex, path); // the same inode, truncated and rewritten

@@ -151,7 +151,7 @@ describe("§4 structured key sets spread like random ones", () => {
   }
 });
 
-describe("§7 the addon's hashing, sort and placement give the bytes the JS builder gives", () => {
+describe.runIf(!process.env.IDX_NO_NATIVE)("§7 the addon's hashing, sort and placement give the bytes the JS builder gives", () => {
   it("for random, sequential, strided and duplicate-heavy key sets, with and without the escaped key", async () => {
     const { requireNativeAddon } = await import("../src/os/native");
     const { hashSortJs, placeSortedJs } = await import("../src/core/encode");

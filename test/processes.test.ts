@@ -109,7 +109,7 @@ describe("several processes reading one index", () => {
   });
 });
 
-describe("the mapping's memory", () => {
+describe.runIf(!process.env.IDX_NO_NATIVE)("the mapping's memory", () => {
   const child = join(__dirname, "helpers", "mapping-child.js");
   const runChild = (...args: string[]) => {
     const r = spawnSync(process.execPath, ["--expose-gc", child, ...args], { encoding: "utf8", timeout: 60_000 });

@@ -38,7 +38,7 @@ describe.runIf(native)("the addon's copy of the format is checked against src/co
   });
 });
 
-describe("getMany through the addon (64 keys or more) follows the protocol as get() does", () => {
+describe.runIf(native)("getMany through the addon (64 keys or more) follows the protocol as get() does", () => {
   it("on a file replaced by idx build (retired), the next getMany answers from the new file", async () => {
     const path = join(dir, "retired.idx");
     const keys = new Uint32Array(5000).map((_, i) => i);

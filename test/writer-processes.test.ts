@@ -13,7 +13,7 @@ import { ESCAPED_KEY, IdIndex, IdWriter, IdxError, build, verify } from "../src/
 import { BIN, ROOT, expectPlainError, requireFreshBuild, runIdx } from "./helpers/cli";
 import { MAX_U32, missesFor, rng } from "./helpers/keys";
 import { expectIndexMatches } from "./helpers/model";
-import { makeTempDir, removeTempDirs, tempFilesIn } from "./helpers/tmp";
+import { makeTempDir, removeTempDirs, tempFilesIn, ADDON } from "./helpers/tmp";
 import { errorOf } from "./helpers/errors";
 
 const DIST = join(ROOT, "dist");
@@ -111,7 +111,7 @@ function contents(ix: IdIndex): Map<number, number> {
 
 // ---------------------------------------------------------------------------------------------
 
-describe("1. readers in other processes while one writer sets, deletes, grows and compacts", () => {
+describe.runIf(ADDON)("1. readers in other processes while one writer sets, deletes, grows and compacts", () => {
   const SEED = 1;
   const KEYS = 5000;
   const OPS = 30000;
@@ -197,7 +197,7 @@ describe("1. readers in other processes while one writer sets, deletes, grows an
 
 // ---------------------------------------------------------------------------------------------
 
-describe("2. kill -9 of a writer at any point", () => {
+describe.runIf(ADDON)("2. kill -9 of a writer at any point", () => {
   const RUNS = 20;
 
   interface Outcome { killed: boolean; inFlight: string; interrupted: boolean; tombstones: number; tempFiles: number }
@@ -309,7 +309,7 @@ describe("2. kill -9 of a writer at any point", () => {
 
 // ---------------------------------------------------------------------------------------------
 
-describe("3. two writers at once", () => {
+describe.runIf(ADDON)("3. two writers at once", () => {
   const valueOf = (k: number) => k + 1;
 
   it("a second writer is refused with ERR_IDX_LOCKED naming the holder's pid (API and `idx set`, exit 2); with wait it gets the index once the first closes, across a grow; nothing is lost", async () => {
@@ -395,7 +395,7 @@ describe("3. two writers at once", () => {
 
 // ---------------------------------------------------------------------------------------------
 
-describe("4. a grow that cannot write its new file (file-size limit)", () => {
+describe.runIf(ADDON)("4. a grow that cannot write its new file (file-size limit)", () => {
   it("leaves the old index whole, verifying, with exactly the map from before the grow, and no temp file", async () => {
     const sub = makeTempDir("idx-efbig-");
     const index = join(sub, "full.idx");
@@ -470,7 +470,7 @@ describe("4. a grow that cannot write its new file (file-size limit)", () => {
 
 // ---------------------------------------------------------------------------------------------
 
-describe("5. idx set/del/put/compact in another process, seen at once by a reader open here", () => {
+describe.runIf(ADDON)("5. idx set/del/put/compact in another process, seen at once by a reader open here", () => {
   it("each change is visible to the same IdIndex right after the command returns, across in-place edits, a bulk merge, a grow and a compact", async () => {
     const sub = makeTempDir("idx-cli-rt-");
     const index = join(sub, "cli.idx");

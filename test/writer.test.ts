@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { IdIndex, IdWriter, IdxError, build, verify } from "../src/index";
 import { OFF, fixHeaderChecksum } from "./helpers/bytes";
 import { MAX_U32, SPEC_ESCAPED_KEY, rng, structuredKeySets } from "./helpers/keys";
-import { makeTempDir, removeTempDirs, tempFilesIn } from "./helpers/tmp";
+import { makeTempDir, removeTempDirs, tempFilesIn, ADDON } from "./helpers/tmp";
 import { errorOf } from "./helpers/errors";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -28,7 +28,7 @@ function expectSameMap(w: IdWriter | IdIndex, model: Map<number, number>): void 
 }
 
 
-describe("§11.3 model: random set/delete/update/reopen/compact sequences agree with a Map", () => {
+describe.runIf(ADDON)("§11.3 model: random set/delete/update/reopen/compact sequences agree with a Map", () => {
   const pool = (() => {
     const sets = structuredKeySets(60, 9);
     const keys = new Set<number>([0, 1, MAX_U32, MAX_U32 - 1, SPEC_ESCAPED_KEY]);
@@ -93,7 +93,7 @@ describe("§11.3 model: random set/delete/update/reopen/compact sequences agree 
   });
 });
 
-describe("§11.3, §11.5 growth, deletion and slot reuse", () => {
+describe.runIf(ADDON)("§11.3, §11.5 growth, deletion and slot reuse", () => {
   it("grows from empty to 50,000 entries in place and by rehash, and stays valid", () => {
     const path = join(makeTempDir("idx-writer-grow-"), "g.idx");
     const w = IdWriter.open(path, NO_SYNC);
@@ -176,7 +176,7 @@ describe("§11.3, §11.5 growth, deletion and slot reuse", () => {
   });
 });
 
-describe("the dict-like surface", () => {
+describe.runIf(ADDON)("the dict-like surface", () => {
   it("update takes pairs, Maps, columns, an IdIndex and an IdWriter; later pairs win", async () => {
     const dir = makeTempDir("idx-writer-update-");
     const other = join(dir, "other.idx");
@@ -283,7 +283,7 @@ describe("the dict-like surface", () => {
   });
 });
 
-describe("§11.4, §11.7 an open reader in this process sees writes at once and follows swaps", () => {
+describe.runIf(ADDON)("§11.4, §11.7 an open reader in this process sees writes at once and follows swaps", () => {
   it("sees in-place sets and deletes, then follows a grow and a compact", async () => {
     const path = join(makeTempDir("idx-writer-follow-"), "f.idx");
     await build([[1, 1]], path, NO_SYNC);
@@ -308,7 +308,7 @@ describe("§11.4, §11.7 an open reader in this process sees writes at once and 
   });
 });
 
-describe("§13 fixtures: in-place edits and an interrupted write", () => {
+describe.runIf(ADDON)("§13 fixtures: in-place edits and an interrupted write", () => {
   it("replaying the edits on cluster.idx gives edited.idx byte for byte", () => {
     const path = join(makeTempDir("idx-writer-edits-"), "e.idx");
     copyFileSync(join(fixtures, "cluster.idx"), path);
@@ -368,7 +368,7 @@ describe("§13 fixtures: in-place edits and an interrupted write", () => {
   });
 });
 
-describe("§10 version policy for writers", () => {
+describe.runIf(ADDON)("§10 version policy for writers", () => {
   it("a newer minor version is read, but not written", () => {
     const path = join(makeTempDir("idx-writer-minor-"), "m.idx");
     const bytes = Buffer.from(readFileSync(join(fixtures, "cluster.idx")));

@@ -147,7 +147,8 @@ function load(): NativeAddon | null {
 /** The addon, or null (then the caller takes its JS path; see the module comment). */
 export function nativeAddon(): NativeAddon | null {
   const a = load();
-  if (a === null && !warned) {
+  // Said once, when the addon was expected and is not there; IDX_NO_NATIVE is a choice, not news.
+  if (a === null && !warned && !process.env.IDX_NO_NATIVE) {
     warned = true;
     process.stderr.write(
       `idx: native addon not available (${whyNot}); using the JavaScript paths: opening reads the whole file into ` +

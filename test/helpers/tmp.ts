@@ -24,3 +24,6 @@ export function removeTempDirs(): void {
 export function tempFilesIn(dir: string): string[] {
   return readdirSync(dir).filter((name) => /^\..*\.tmp$/.test(name) || /\.tmp$/.test(name));
 }
+
+/** True when the native addon is in use (npm test also runs every file with IDX_NO_NATIVE=1). */
+export const ADDON = !process.env.IDX_NO_NATIVE;
