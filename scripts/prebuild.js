@@ -53,16 +53,16 @@ function sha256(data) {
 }
 
 /** The files the binaries are built from: everything in native/, by name. */
-function nativeFiles() {
-  return fs.readdirSync(path.join(root, "native")).filter((n) => /\.(c|h|cc|cpp)$/.test(n)).sort()
+function nativeFiles(base = root) {
+  return fs.readdirSync(path.join(base, "native")).filter((n) => /\.(c|h|cc|cpp)$/.test(n)).sort()
     .map((n) => `native/${n}`);
 }
 
 /** sha256 over every native file's name and bytes: what SOURCES records and the test recomputes. */
-function sourcesDigest() {
+function sourcesDigest(base = root) {
   const h = crypto.createHash("sha256");
-  const files = nativeFiles().map((name) => {
-    const bytes = fs.readFileSync(path.join(root, name));
+  const files = nativeFiles(base).map((name) => {
+    const bytes = fs.readFileSync(path.join(base, name));
     h.update(`${name}\0${bytes.length}\0`).update(bytes);
     return { name, sha256: sha256(bytes) };
   });
@@ -93,10 +93,11 @@ function readSources(file = sourcesFile) {
  * What is wrong with prebuilds/ against native/: [] when every binary listed in SOURCES is
  * there with its recorded hash and SOURCES's digest is that of native/ now.
  */
-function staleness() {
+function staleness(base = root) {
   const problems = [];
-  const recorded = readSources();
-  const now = sourcesDigest();
+  const dir = path.join(base, "prebuilds");
+  const recorded = readSources(path.join(dir, "SOURCES"));
+  const now = sourcesDigest(base);
   if (recorded.digest === null) return ["prebuilds/SOURCES is missing"];
   if (recorded.digest !== now.digest) {
     const changed = now.files.filter((f) => recorded.files[f.name] !== f.sha256).map((f) => f.name);
@@ -104,11 +105,11 @@ function staleness() {
     problems.push(`native sources changed since the prebuilds were built (${[...changed, ...gone.map((n) => `${n} removed`)].join(", ")})`);
   }
   for (const [tag, b] of Object.entries(recorded.binaries)) {
-    const file = path.join(prebuildsDir, tag, "idx.node");
+    const file = path.join(dir, tag, "idx.node");
     if (!fs.existsSync(file)) problems.push(`prebuilds/${tag}/idx.node is missing`);
     else if (sha256(fs.readFileSync(file)) !== b.sha256) problems.push(`prebuilds/${tag}/idx.node is not the binary SOURCES records`);
   }
-  const dirs = fs.existsSync(prebuildsDir) ? fs.readdirSync(prebuildsDir, { withFileTypes: true }) : [];
+  const dirs = fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }) : [];
   for (const tag of dirs.filter((d) => d.isDirectory()).map((d) => d.name)) {
     if (!(tag in recorded.binaries)) problems.push(`prebuilds/${tag}/ is not listed in SOURCES`);
   }
@@ -163,6 +164,24 @@ function elfInfo(file) {
   const glibc = [...versions].filter((v) => v.startsWith("GLIBC_")).map((v) => v.slice(6))
     .sort((x, y) => { const p = x.split(".").map(Number), q = y.split(".").map(Number); return p[0] - q[0] || (p[1] ?? 0) - (q[1] ?? 0) || (p[2] ?? 0) - (q[2] ?? 0); });
   return { machine, needed, versions: [...versions].sort(), newestGlibc: glibc.length > 0 ? glibc[glibc.length - 1] : null };
+}
+
+/** The Mach-O facts that decide where a macOS binary loads: CPU, file type, minimum macOS, signed. */
+function machoInfo(file) {
+  const b = fs.readFileSync(file);
+  if (b.readUInt32LE(0) !== 0xfeedfacf) return null;
+  const cpu = { 0x01000007: "x86_64", 0x0100000c: "arm64" }[b.readUInt32LE(4)] ?? `cpu ${b.readUInt32LE(4)}`;
+  const filetype = { 6: "dylib", 8: "bundle" }[b.readUInt32LE(12)] ?? `type ${b.readUInt32LE(12)}`;
+  let minos = null;
+  let signed = false;
+  for (let i = 0, o = 32; i < b.readUInt32LE(16); i++, o += b.readUInt32LE(o + 4)) {
+    const cmd = b.readUInt32LE(o);
+    if (cmd === 0x32 /* LC_BUILD_VERSION */) {
+      const v = b.readUInt32LE(o + 12);
+      minos = `${v >>> 16}.${(v >> 8) & 0xff}`;
+    } else if (cmd === 0x1d /* LC_CODE_SIGNATURE */) signed = true;
+  }
+  return { cpu, filetype, minos, signed };
 }
 
 function zigVersion(zig) {
@@ -274,7 +293,8 @@ async function build(only, zigPath) {
     const bytes = fs.readFileSync(dest);
     binaries[t.tag] = { sha256: sha256(bytes), bytes: bytes.length, target: t.zig };
     const elf = elfInfo(dest);
-    const detail = elf === null ? "Mach-O" : `${elf.machine}, needs ${elf.needed.join(" ")}${elf.newestGlibc ? `, newest symbol GLIBC_${elf.newestGlibc}` : ""}`;
+    const macho = elf === null ? machoInfo(dest) : null;
+    const detail = elf === null ? `Mach-O ${macho.filetype} ${macho.cpu}, macOS ${macho.minos}+${macho.signed ? ", ad-hoc signed" : ""}` : `${elf.machine}, needs ${elf.needed.join(" ")}${elf.newestGlibc ? `, newest symbol GLIBC_${elf.newestGlibc}` : ""}`;
     console.error(`prebuild: prebuilds/${t.tag}/idx.node ${bytes.length} bytes, ${detail}`);
   }
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -321,7 +341,7 @@ async function main(argv) {
   await build(only, zig);
 }
 
-module.exports = { TARGETS, sourcesDigest, readSources, staleness, elfInfo, nativeFiles };
+module.exports = { TARGETS, sourcesDigest, readSources, staleness, elfInfo, machoInfo, nativeFiles };
 
 if (require.main === module) {
   main(process.argv.slice(2)).catch((e) => {
