@@ -127,7 +127,8 @@ describe("the packed tarball (scripts/pack-test.js)", () => {
     const line = r.stdout.split("\n").find((l) => l.startsWith("pack-test: {"));
     if (!line) throw new Error(`scripts/pack-test.js gave no result (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
     result = JSON.parse(line.slice("pack-test: ".length)) as PackResult;
-    console.log(output);
+    // Its log, less the tsc errors it fails on alone: the test below reports those its own way.
+    console.log(output.replace(/^pack-test: FAILED Node \d+: tsc --strict[^\n]*\n(  [^\n]*\n)*/gm, ""));
   }, 900_000);
 
   it("holds what a user runs and nothing else", () => {
