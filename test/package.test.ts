@@ -15,7 +15,7 @@
 import { cpSync, appendFileSync, readFileSync, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTempDir, removeTempDirs } from "./helpers/tmp";
 
@@ -120,9 +120,18 @@ describe("the packed tarball (scripts/pack-test.js)", () => {
   let result: PackResult;
   let output = "";
 
-  beforeAll(() => {
+  beforeAll(async () => {
     if (!existsSync(join(ROOT, "dist", "idx.mjs"))) throw new Error("dist/ is not built: npm run build (npm test does)");
-    const r = spawnSync(process.execPath, [join(ROOT, "scripts", "pack-test.js")], { cwd: ROOT, encoding: "utf8", maxBuffer: 64 << 20 });
+    // Asynchronously: a worker that blocks its event loop for a minute times out vitest's RPC.
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((done, fail) => {
+      const child = spawn(process.execPath, [join(ROOT, "scripts", "pack-test.js")], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+      child.on("error", fail);
+      child.on("close", (status) => done({ status, stdout, stderr }));
+    });
     output = r.stderr;
     const line = r.stdout.split("\n").find((l) => l.startsWith("pack-test: {"));
     if (!line) throw new Error(`scripts/pack-test.js gave no result (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
