@@ -61,12 +61,15 @@ typedef struct idx_mapping idx_mapping;
 idx_mapping *idx_mapping_get(napi_env env, napi_value id, const char *fn);
 const uint8_t *idx_mapping_base(const idx_mapping *m);
 size_t idx_mapping_length(const idx_mapping *m);
+int idx_mapping_writable(const idx_mapping *m);
+uint32_t idx_crc32(const uint8_t *p, size_t n);
 napi_status idx_mapping_init(napi_env env, napi_value exports);
 
 /* ---- lookup.c, build.c ---- */
 
 napi_status idx_lookup_init(napi_env env, napi_value exports);
 napi_status idx_build_init(napi_env env, napi_value exports);
+napi_status idx_write_init(napi_env env, napi_value exports);
 
 #define IDX_EXPORT(env, exports, name, fn)                                                  \
   do {                                                                                     \

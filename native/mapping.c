@@ -69,12 +69,16 @@ struct idx_mapping {
   uint8_t fixed[32]; /* header bytes 0..31 when mapped: no writer changes them in place */
   size_t fixed_len;
   char *path; /* the watched path, or NULL */
+  int releasing; /* handed to the watcher thread to unmap: no longer usable, still known to the SIGBUS handler */
   napi_env env;
   napi_ref *views; /* a mapping of its own: its ArrayBuffers, detached at release */
   size_t nviews, capviews;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* Wakes the watcher thread when a release is handed to it. */
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static int reap_pending;
 static idx_mapping *_Atomic blocks[MAX_BLOCKS];
 static uint32_t *free_ids;
 static size_t nfree_ids, capfree_ids;
@@ -345,19 +349,40 @@ static void install_handler(void) {
 /* ---- the watcher ---- */
 
 static int watcher_started;
+static void unmap_now(idx_mapping *m);
+
+/* Unmaps the mappings handed over by release(id, deferred) (lock held). */
+static void reap(void) {
+  for (uint32_t b = 0; b < MAX_BLOCKS; b++) {
+    idx_mapping *block = atomic_load(&blocks[b]);
+    if (block == NULL) break;
+    for (uint32_t i = 0; i < BLOCK_ENTRIES; i++)
+      if (atomic_load(&block[i].base) != 0 && block[i].releasing) unmap_now(&block[i]);
+  }
+  reap_pending = 0;
+}
 
 static void *watch_loop(void *arg) {
   (void)arg;
-  struct timespec pause = {0, WATCH_MS * 1000000L};
+  pthread_mutex_lock(&lock);
   for (;;) {
-    nanosleep(&pause, NULL);
-    pthread_mutex_lock(&lock);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_nsec += WATCH_MS * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+      deadline.tv_sec++;
+      deadline.tv_nsec -= 1000000000L;
+    }
+    int timed_out = 0;
+    while (!reap_pending && !timed_out) timed_out = pthread_cond_timedwait(&wake, &lock, &deadline) != 0;
+    if (reap_pending) reap();
+    if (!timed_out) continue;
     for (uint32_t b = 0; b < MAX_BLOCKS; b++) {
       idx_mapping *block = atomic_load(&blocks[b]);
       if (block == NULL) break;
       for (uint32_t i = 0; i < BLOCK_ENTRIES; i++) {
         idx_mapping *m = &block[i];
-        if (atomic_load(&m->base) == 0 || m->path == NULL || atomic_load(&m->status) != STATUS_OK) continue;
+        if (atomic_load(&m->base) == 0 || m->path == NULL || m->releasing || atomic_load(&m->status) != STATUS_OK) continue;
         struct stat st;
         if (stat(m->path, &st) != 0) continue; /* gone: nothing to follow yet */
         if (st.st_dev != m->dev || st.st_ino != m->ino) {
@@ -368,7 +393,6 @@ static void *watch_loop(void *arg) {
         }
       }
     }
-    pthread_mutex_unlock(&lock);
   }
   return NULL;
 }
@@ -400,7 +424,7 @@ typedef struct {
   size_t nslices;
 } env_data;
 
-static void release_locked(napi_env env, idx_mapping *m, int live_env);
+static void release_locked(napi_env env, idx_mapping *m, int live_env, int deferred);
 
 static void env_teardown(void *arg) {
   napi_env env = arg;
@@ -409,7 +433,7 @@ static void env_teardown(void *arg) {
     idx_mapping *block = atomic_load(&blocks[b]);
     if (block == NULL) break;
     for (uint32_t i = 0; i < BLOCK_ENTRIES; i++) {
-      if (atomic_load(&block[i].base) != 0 && block[i].env == env) release_locked(env, &block[i], 0);
+      if (atomic_load(&block[i].base) != 0 && block[i].env == env && !block[i].releasing) release_locked(env, &block[i], 0, 0);
     }
   }
   pthread_mutex_unlock(&lock);
@@ -528,6 +552,7 @@ static napi_value Map(napi_env env, napi_callback_info info) {
   m->dev = st.st_dev;
   m->ino = st.st_ino;
   m->path = NULL;
+  m->releasing = 0;
   m->env = env;
   m->views = NULL;
   m->nviews = m->capviews = 0;
@@ -544,7 +569,7 @@ idx_mapping *idx_mapping_get(napi_env env, napi_value id, const char *fn) {
   uint32_t n;
   if (!idx_arg_u32(env, id, fn, "mapping id", &n)) return NULL;
   idx_mapping *m = entry(n);
-  if (m == NULL || atomic_load(&m->base) == 0 || m->env != env) {
+  if (m == NULL || atomic_load(&m->base) == 0 || m->env != env || m->releasing) {
     idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: mapping %u is not open", fn, n);
     return NULL;
   }
@@ -557,6 +582,10 @@ const uint8_t *idx_mapping_base(const idx_mapping *m) {
 
 size_t idx_mapping_length(const idx_mapping *m) {
   return ((idx_mapping *)m)->file_size;
+}
+
+int idx_mapping_writable(const idx_mapping *m) {
+  return m->writable && atomic_load(&((idx_mapping *)m)->status) == STATUS_OK;
 }
 
 /*
@@ -611,10 +640,13 @@ static napi_value Window(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* live_env: called from JS (detach the mapping's own ArrayBuffers), not from env teardown. */
-static void release_locked(napi_env env, idx_mapping *m, int live_env) {
-  uint8_t *base = (uint8_t *)atomic_load(&m->base);
-  size_t length = atomic_load(&m->length);
+/*
+ * live_env: called from JS (detach the mapping's own ArrayBuffers), not from env teardown.
+ * deferred: the unmapping itself goes to the watcher thread. Unmapping the last mapping of a
+ * deleted file frees its pages and disk blocks inside the call (3.5 to 30 ms measured for a
+ * 9 MB index), which a reader following a replaced file would otherwise pay inside a lookup.
+ */
+static void release_locked(napi_env env, idx_mapping *m, int live_env, int deferred) {
   for (size_t i = 0; live_env && i < m->nviews; i++) {
     napi_value ab;
     if (napi_get_reference_value(env, m->views[i], &ab) == napi_ok && ab != NULL) napi_detach_arraybuffer(env, ab);
@@ -623,6 +655,18 @@ static void release_locked(napi_env env, idx_mapping *m, int live_env) {
   free(m->views);
   m->views = NULL;
   m->nviews = m->capviews = 0;
+  if (deferred && start_watcher()) {
+    m->releasing = 1;
+    reap_pending = 1;
+    pthread_cond_signal(&wake);
+    return;
+  }
+  unmap_now(m);
+}
+
+static void unmap_now(idx_mapping *m) {
+  uint8_t *base = (uint8_t *)atomic_load(&m->base);
+  size_t length = atomic_load(&m->length);
   atomic_store(&m->base, 0); /* the handler lets go of it first */
   if (m->in_arena) {
     /* Zero pages back over the range: the file is let go, the address space stays valid. */
@@ -633,17 +677,23 @@ static void release_locked(napi_env env, idx_mapping *m, int live_env) {
   }
   free(m->path);
   m->path = NULL;
+  m->releasing = 0;
   drop_entry(m);
 }
 
-/* release(id): lets go of the mapping now. Views over it read zeros (or are detached). */
+/*
+ * release(id, deferred): lets go of the mapping, now or (deferred) on the watcher thread within
+ * moments. Views over it read zeros (or are detached) once it is unmapped.
+ */
 static napi_value Release(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1] = {NULL};
+  size_t argc = 2;
+  napi_value argv[2] = {NULL, NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool deferred = false;
+  if (argc >= 2 && !idx_arg_bool(env, argv[1], "release", "deferred", &deferred)) return NULL;
   pthread_mutex_lock(&lock);
   idx_mapping *m = idx_mapping_get(env, argv[0], "release");
-  if (m != NULL) release_locked(env, m, 1);
+  if (m != NULL) release_locked(env, m, 1, deferred);
   pthread_mutex_unlock(&lock);
   return idx_undefined(env);
 }

@@ -163,7 +163,7 @@ export class IdIndex implements Iterable<[number, number]> {
       mapping.release();
       throw e;
     }
-    this.#mapping?.release();
+    this.#mapping?.release(true); // following a replaced file, inside a lookup: unmapped off this thread
     this.#mapping = mapping;
     this.#holder.mapping = mapping;
     this.#layout = header.layout;

@@ -11,7 +11,7 @@ import { CELL_SEQ, CELL_STATE, STATE_RETIRED, cellCheck, readHeader } from "./co
 import { TempFile, commitTempFile, discardTempFile, throwIfAborted, writeTempFile } from "./os/atomic-file";
 import { WriterLock } from "./os/lock";
 import { headerWordsOf, openMapping } from "./os/mapping";
-import { nativeAddon } from "./os/native";
+import { nativeAddon, requireNativeAddon } from "./os/native";
 import { HeaderCells } from "./writer/cells";
 
 export interface ReplaceOptions {
@@ -93,7 +93,7 @@ export function retireFile(path: string): void {
   }
   try {
     const header = readHeader(mapping.bytes(0, Math.min(mapping.size, 128)), mapping.size, path);
-    new HeaderCells(headerWordsOf(mapping, header.layout), header.layout).retire();
+    new HeaderCells(headerWordsOf(mapping, header.layout), header.layout, requireNativeAddon("retiring an index"), mapping).retire();
   } finally {
     mapping.release();
   }

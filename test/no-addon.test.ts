@@ -37,7 +37,7 @@ describe.runIf(process.env.IDX_NO_NATIVE)("without the addon", () => {
     const e = errorOf(() => IdWriter.open(index));
     expect(e.code).toBe("ERR_IDX_NO_ADDON");
     expect(e.message).toContain("needs idx's native addon");
-    expect(e.message).toContain("npm rebuild");
+    expect(e.message).toContain("npm rebuild idxmap");
     const r = runIdx(["set", index, "5", "6"]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("needs idx's native addon");

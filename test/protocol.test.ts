@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IdIndex, IdWriter, build } from "../src/index";
-import { constantsMismatch, engine, expectedConstants, requireNativeAddon } from "../src/os/native";
+import { ADDON_FUNCTIONS, constantsMismatch, engine, expectedConstants, missingFunction, requireNativeAddon } from "../src/os/native";
 import { StallClock, quiet, settle } from "../src/core/protocol";
 import { requireFreshBuild, runIdx } from "./helpers/cli";
 import { specUnhash } from "./helpers/keys";
@@ -25,6 +25,14 @@ describe.runIf(native)("the addon's copy of the format is checked against src/co
   it("the addon in use was compiled with exactly the constants src/core has (cells, bits, sizes, the hash, the slot mapping)", () => {
     expect(engine().native).toBe(true);
     expect(constantsMismatch(requireNativeAddon("this test").constants())).toBeNull();
+  });
+
+  it("the addon has every function idx calls, and one built from older sources (a function missing) is named", () => {
+    const addon = requireNativeAddon("this test") as unknown as Record<string, unknown>;
+    expect(missingFunction(addon)).toBeNull();
+    expect(Object.keys(addon).filter((k) => typeof addon[k] === "function").sort()).toEqual([...ADDON_FUNCTIONS].sort());
+    const { sortHashed: _gone, ...older } = addon;
+    expect(missingFunction(older)).toBe("sortHashed");
   });
 
   it("a drifted constant is named: the seq cell pointed at a reserved word (issue 9's example), a bit, the hash", () => {

@@ -5,7 +5,7 @@
  * reader. Child processes load the compiled package (dist/); this process runs src/.
  */
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync, openSync, closeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -125,6 +125,8 @@ describe.runIf(ADDON)("1. readers in other processes while one writer sets, dele
   let readerExits: Exit[];
   let index: string;
   let initialInode: number;
+  /** Held open until the checks: the file system cannot reuse the first file's inode meanwhile. */
+  let initialFd: number;
   const plan = plans.historyPlan({ seed: SEED, keyCount: KEYS, ops: OPS });
 
   beforeAll(async () => {
@@ -132,6 +134,7 @@ describe.runIf(ADDON)("1. readers in other processes while one writer sets, dele
     const done = join(dir, "history.done");
     await build(plan.initial.map(([i, v]) => [plan.keys[i], plans.encodeValue(i, v)] as [number, number]), index);
     initialInode = statSync(index).ino;
+    initialFd = openSync(index, "r");
     // Three readers open the index once, before the writer starts, and never again; a fourth
     // opens it again and again while the writer works.
     const procs = [1, 2, 3, 4].map((id) =>
@@ -157,6 +160,7 @@ describe.runIf(ADDON)("1. readers in other processes while one writer sets, dele
     expect(plan.steps.some((s) => s.op === "compact")).toBe(true);
     // It grew: the file at the path is another file, and the writer saw it change several times.
     expect(statSync(index).ino).not.toBe(initialInode);
+    closeSync(initialFd);
     expect(writerResult.swaps).toBeGreaterThan(1);
     const report = verify(index);
     expect(report.problems).toEqual([]);

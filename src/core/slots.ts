@@ -27,6 +27,16 @@ export function windowEnd(slotCount: number, k: number, windowSlots = SEGMENT_SL
   return Math.min(slotCount, (k + 1) * windowSlots + overlapFor(windowSlots));
 }
 
+/**
+ * How a writer stores into slots, when a region's memory is a mapping it writes: each store one
+ * aligned 8-byte write (a value alone, 4 bytes), made without allocating (see native/write.c).
+ */
+export interface SlotStores {
+  store(s: number, hash: number, value: number): void;
+  copy(to: number, from: number): void;
+  storeValue(s: number, value: number): void;
+}
+
 export class SlotRegion {
   readonly slotCount: number;
   /**
@@ -37,6 +47,7 @@ export class SlotRegion {
   /** windows[k] holds slots k * windowSlots .. windowEnd(slotCount, k, windowSlots) - 1. */
   readonly windows: readonly Uint32Array[];
   readonly #wide: (BigUint64Array | undefined)[] = [];
+  #stores: SlotStores | null = null;
 
   constructor(slotCount: number, windows: readonly Uint32Array[], windowSlots = SEGMENT_SLOTS) {
     if (windowSlots < 512 || (windowSlots & (windowSlots - 1)) !== 0 || windowSlots > SEGMENT_SLOTS) {
@@ -61,6 +72,11 @@ export class SlotRegion {
     return new SlotRegion(words.length / SLOT_WORDS, [words]);
   }
 
+  /** Routes the stores below through `stores` (a writer's mapping). */
+  useStores(stores: SlotStores): void {
+    this.#stores = stores;
+  }
+
   /** The window holding slot `s` as its own (not in its overlap). */
   windowOf(s: number): number {
     return s < this.windowSlots ? 0 : Math.floor(s / this.windowSlots);
@@ -78,12 +94,14 @@ export class SlotRegion {
 
   /** Stores (hash, value) into slot `s` in one 8-byte write; hash is the low word (little-endian). */
   storeSlot(s: number, hash: number, value: number): void {
+    if (this.#stores !== null) return this.#stores.store(s, hash, value);
     const k = this.windowOf(s);
     Atomics.store(this.#wideOf(k), s - k * this.windowSlots, (BigInt(value >>> 0) << 32n) | BigInt(hash >>> 0));
   }
 
   /** Stores slot `to` := slot `from` (adjacent slots) in one 8-byte write. */
   copySlot(to: number, from: number): void {
+    if (this.#stores !== null) return this.#stores.copy(to, from);
     const k = this.windowOf(to < from ? to : from);
     const wide = this.#wideOf(k);
     const base = k * this.windowSlots;
@@ -92,6 +110,7 @@ export class SlotRegion {
 
   /** Stores slot `s`'s value word alone (one 4-byte write): an overwrite in place (§11.3). */
   storeValue(s: number, value: number): void {
+    if (this.#stores !== null) return this.#stores.storeValue(s, value);
     const k = this.windowOf(s);
     Atomics.store(this.windows[k], (s - k * this.windowSlots) * SLOT_WORDS + 1, value);
   }

@@ -30,8 +30,12 @@ export interface Mapping {
   state(): 0 | 1 | 2;
   /** Writes a writable mapping's dirty pages to the file and waits: durable on return. */
   sync(path: string): void;
-  /** Lets go of the mapping now; views of it read zeros (or nothing) from here on. */
-  release(): void;
+  /**
+   * Lets go of the mapping; views of it read zeros (or nothing) from here on. `deferred` hands
+   * the unmapping to the addon's thread: a reader following a replaced file does it inside a
+   * lookup, and unmapping the last mapping of a deleted file costs milliseconds.
+   */
+  release(deferred?: boolean): void;
 }
 
 export interface MapOptions {
@@ -76,11 +80,11 @@ class NativeMapping implements Mapping {
     }
   }
 
-  release(): void {
+  release(deferred = false): void {
     if (this.#released || --this.refs > 0) return;
     this.#released = true;
     if (this.key !== null && shared.get(this.key) === this) shared.delete(this.key);
-    this.addon.release(this.id);
+    this.addon.release(this.id, deferred);
   }
 }
 

@@ -28,12 +28,26 @@ export interface NativeAddon {
   flock(fd: number, operation: 0 | 1 | 2, wait: boolean): number;
   map(fd: number, size: number, writable: boolean, sequential: boolean): number;
   window(id: number, offset: number, length: number): [ArrayBuffer, number];
-  release(id: number): void;
+  /** deferred: the unmapping runs on the addon's thread (following a replaced file inside a lookup). */
+  release(id: number, deferred?: boolean): void;
   sync(id: number): void;
   /** 0 intact, 1 its path names another file now, 2 the file was lost or rewritten in place. */
   state(id: number): 0 | 1 | 2;
   watch(id: number, path: string): void;
   arena(): number;
+  /**
+   * The writer's stores (native/write.c), int32 arguments only (nothing to allocate inside an
+   * operation): a word position is (hi, lo) = (index >> 30, index & (2^30 - 1)) from the file's start.
+   */
+  store8(id: number, hi: number, lo: number, word0: number, word1: number): void;
+  store4(id: number, hi: number, lo: number, word: number): void;
+  /** A header cell: its word and its check (computed in C), in one 8-byte store. */
+  storeCell(id: number, offset: number, word: number): void;
+  copy8(id: number, toHi: number, toLo: number, fromHi: number, fromLo: number): void;
+  /** CRC-32 of `words` words from a position, as an int32 (>>> 0 for the uint32). */
+  crc(id: number, hi: number, lo: number, words: number): number;
+  /** Makes `words` words from a position present and writable, changing nothing. */
+  touch(id: number, hi: number, lo: number, words: number): void;
   getMany(
     id: number, headerBytes: number, capacity: number, slotCount: number, reach: number, keys: Uint32Array,
     values: Uint32Array, found: Uint8Array | null, missing: number, from: number, to: number, result: Float64Array,
@@ -106,12 +120,32 @@ export function platformTag(): string {
   return `${process.platform}-${process.arch}${libc}`;
 }
 
-/** Where the addon may be, in the order tried: a local build first (npm install compiled it). */
+/**
+ * Where the addon may be, in the order tried: a local build first (npm install compiled it),
+ * then the prebuilt binary for this platform, then on Linux the other libc's (a system with
+ * musl's loader installed beside glibc looks like musl; a binary of the wrong libc fails to
+ * load, with an error, and the next is tried).
+ */
 export function addonCandidates(root = packageRoot()): string[] {
-  return [
-    nodePath.join(root, "build", "Release", "idx_native.node"),
-    nodePath.join(root, "prebuilds", platformTag(), "idx.node"),
-  ];
+  const tag = platformTag();
+  const candidates = [nodePath.join(root, "build", "Release", "idx_native.node"), nodePath.join(root, "prebuilds", tag, "idx.node")];
+  if (process.platform === "linux") {
+    candidates.push(nodePath.join(root, "prebuilds", tag.endsWith("-musl") ? tag.slice(0, -5) : `${tag}-musl`, "idx.node"));
+  }
+  return candidates;
+}
+
+/** Every function idx calls on the addon: a binary built from older sources may lack one. */
+export const ADDON_FUNCTIONS = [
+  "constants", "flock", "map", "window", "release", "sync", "state", "watch", "arena", "getMany", "formatPairs",
+  "hashSort", "placeSorted", "scatterPairs", "scatterHashed", "sortHashed", "parseLines", "store8", "storeCell", "store4", "copy8",
+  "crc", "touch",
+] as const;
+
+/** Null when the addon has every function idx calls; else the first missing one. */
+export function missingFunction(addon: Record<string, unknown>): string | null {
+  for (const name of ADDON_FUNCTIONS) if (typeof addon[name] !== "function") return name;
+  return null;
 }
 
 function load(): NativeAddon | null {
@@ -129,6 +163,11 @@ function load(): NativeAddon | null {
       loaded = require(file) as NativeAddon;
     } catch (e) {
       tried.push(`${file}: ${(e as Error).message.split("\n")[0]}`);
+      continue;
+    }
+    const lacking = missingFunction(loaded as unknown as Record<string, unknown>);
+    if (lacking !== null) {
+      tried.push(`${file} was built from older sources (it has no ${lacking}); rebuild it`);
       continue;
     }
     const mismatch = constantsMismatch(loaded.constants());
@@ -163,7 +202,7 @@ export function requireNativeAddon(what: string): NativeAddon {
   const a = load();
   if (a === null) {
     throw new IdxError("ERR_IDX_NO_ADDON", `${what} needs idx's native addon, which is not available here (${whyNot})`, {
-      hint: "Install idx on a platform it ships a binary for, or let npm build it (needs a C compiler, make and Python): npm rebuild idx.",
+      hint: "Install idxmap on a platform it ships a binary for, or let npm build it (needs a C compiler, make and Python 3): npm rebuild idxmap.",
     });
   }
   return a;

@@ -7,22 +7,28 @@
 import {
   CELL_DIRTY_COUNT, CELL_DIRTY_FIRST, CELL_DIRTY_V1, CELL_ENTRIES, CELL_ESCAPED, CELL_REACH, CELL_SEQ, CELL_STATE,
   DIRTY_V1_FIRST_BITS, DIRTY_V1_FIRST_MASK, Layout, STATE_ESCAPED, STATE_RETIRED, STATE_V1_COUNT_MASK, W_ENTRIES,
-  W_ESCAPED, W_REACH, W_SEQ, W_STATE, cellCheck, dirtyWordV1,
+  W_ESCAPED, W_REACH, W_SEQ, W_STATE, dirtyWordV1,
 } from "../core/format";
+import { Mapping } from "../os/mapping";
+import { NativeAddon } from "../os/native";
 
 export class HeaderCells {
   readonly words: Uint32Array;
-  readonly #cells: BigUint64Array;
+  readonly #addon: NativeAddon;
+  readonly #id: number;
   readonly #v1: boolean;
 
-  constructor(words: Uint32Array, layout: Layout) {
+  /** `words` views the mapped header; stores go through the addon (nothing allocated). */
+  constructor(words: Uint32Array, layout: Layout, addon: NativeAddon, mapping: Mapping) {
     this.words = words;
-    this.#cells = new BigUint64Array(words.buffer, words.byteOffset, words.length / 2);
+    this.#addon = addon;
+    this.#id = mapping.id;
     this.#v1 = layout.major === 1;
   }
 
+  /** The cell at `offset` := word, with its check, in one 8-byte store (the check computed in C). */
   write(offset: number, word: number): void {
-    Atomics.store(this.#cells, offset / 8, (BigInt(cellCheck(offset, word)) << 32n) | BigInt(word >>> 0));
+    this.#addon.storeCell(this.#id, offset, word | 0);
   }
 
   get seq(): number {

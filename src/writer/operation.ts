@@ -1,34 +1,39 @@
 /**
  * The operation bracket of spec/FORMAT.md §11.2 around an in-place change of a mapped file:
- * odd seq, dirty blocks and reach, the change, checksums, even seq. Nothing slow runs inside
- * the bracket (no system call, no sync, no loading of code), so readers, which wait while seq is
- * odd (§11.7), wait microseconds. Before it opens, the blocks about to change are checked
- * against their stored checksums: rewriting a checksum over damage would make it permanent.
+ * odd seq, dirty blocks and reach, the change, checksums, even seq. Readers wait while seq is
+ * odd (§11.7), so nothing slow runs inside: every store and CRC is an addon call with int32
+ * arguments (writer/stores.ts: nothing allocated, so no garbage collection starts in there), and
+ * the pages the operation writes are made present and writable before seq goes odd (a first
+ * write to a page costs a page fault, about 100 us). Before it opens, the blocks about to change
+ * are checked against their stored checksums: rewriting a checksum over damage would make it
+ * permanent.
  */
-import { blockBytes, storedChecksum } from "../core/checks";
-import { crc32 } from "../core/crc32";
+import { storedChecksum } from "../core/checks";
 import { IdxError } from "../core/errors";
-import { CHECKSUM_BYTES, Layout, SLOTS_PER_BLOCK, checksumsOffset, hex8, slotOffset } from "../core/format";
-import { SlotRegion } from "../core/slots";
+import { CHECKSUM_BYTES, Layout, SLOTS_PER_BLOCK, SLOT_WORDS, checksumsOffset, hex8, slotOffset } from "../core/format";
 import { Mapping } from "../os/mapping";
 import { HeaderCells } from "./cells";
+import { MappingStores } from "./stores";
+
+const BLOCK_WORDS = SLOTS_PER_BLOCK * SLOT_WORDS;
 
 export class OperationBracket {
   readonly #cells: HeaderCells;
-  readonly #region: SlotRegion;
+  readonly #stores: MappingStores;
   readonly #checksums: Uint8Array;
   readonly #layout: Layout;
+  readonly #slotCount: number;
   readonly #mapping: Mapping;
   readonly #path: string;
 
-  constructor(cells: HeaderCells, region: SlotRegion, checksums: Uint8Array, layout: Layout, mapping: Mapping, path: string) {
+  constructor(cells: HeaderCells, stores: MappingStores, checksums: Uint8Array, layout: Layout, slotCount: number, mapping: Mapping, path: string) {
     this.#cells = cells;
-    this.#region = region;
+    this.#stores = stores;
     this.#checksums = checksums;
     this.#layout = layout;
+    this.#slotCount = slotCount;
     this.#mapping = mapping;
     this.#path = path;
-    crc32(new Uint8Array(4096)); // loads zlib now, not inside the first bracket
   }
 
   /**
@@ -38,27 +43,39 @@ export class OperationBracket {
    *   ERR_IDX_CORRUPT (the file was truncated or replaced in place under the writer).
    */
   run(first: number, last: number, reach: number, edit: () => void): void {
+    if (this.#mapping.state() === 2) throw lostUnderWriter(this.#path);
     const cells = this.#cells;
     const blockFirst = Math.floor(first / SLOTS_PER_BLOCK);
     const blockLast = last >= first ? Math.floor(last / SLOTS_PER_BLOCK) : blockFirst - 1;
     for (let b = blockFirst; b <= blockLast; b++) this.checkBlock(b);
-    // Every store of the operation, cells included, lies between the odd and the even seq: a
-    // reader that reads the same even seq before and after reading the header saw no change.
-    cells.bumpSeq();
+    const stores = this.#stores;
+    stores.touchAt(0, this.#layout.headerBytes / 4);
     if (blockLast >= blockFirst) {
-      cells.setDirty(blockFirst, blockLast - blockFirst + 1);
-      cells.raiseReach(reach);
+      stores.touchAt(this.#slotWord(first), (last - first + 1) * SLOT_WORDS);
+      stores.touchAt(this.#checksumWord(blockFirst), blockLast - blockFirst + 1);
     }
-    edit();
-    for (let b = blockFirst; b <= blockLast; b++) this.writeChecksum(b);
-    if (blockLast >= blockFirst) cells.clearDirty();
-    cells.bumpSeq();
-    if (this.#mapping.state() === 2) throw lostUnderWriter(this.#path);
+    try {
+      // Every store of the operation, cells included, lies between the odd and the even seq: a
+      // reader that reads the same even seq before and after reading the header saw no change.
+      cells.bumpSeq();
+      if (blockLast >= blockFirst) {
+        cells.setDirty(blockFirst, blockLast - blockFirst + 1);
+        cells.raiseReach(reach);
+      }
+      edit();
+      for (let b = blockFirst; b <= blockLast; b++) this.writeChecksum(b);
+      if (blockLast >= blockFirst) cells.clearDirty();
+      cells.bumpSeq();
+    } catch (e) {
+      // The mapping went away under the writer (the file was truncated): say that, not how.
+      if (this.#mapping.state() === 2) throw lostUnderWriter(this.#path);
+      throw e;
+    }
   }
 
   /** Throws ERR_IDX_CHECKSUM when block b's bytes do not match its stored checksum. */
   checkBlock(b: number): void {
-    const actual = crc32(blockBytes(this.#region, b));
+    const actual = this.#stores.crcAt(this.#slotWord(b * SLOTS_PER_BLOCK), this.#blockWords(b));
     const stored = storedChecksum(this.#checksums, b);
     if (actual !== stored) {
       const offset = slotOffset(this.#layout, b * SLOTS_PER_BLOCK);
@@ -70,13 +87,20 @@ export class OperationBracket {
   }
 
   writeChecksum(b: number): void {
-    const sum = crc32(blockBytes(this.#region, b));
-    const o = b * CHECKSUM_BYTES;
-    const c = this.#checksums;
-    c[o] = sum & 0xff;
-    c[o + 1] = (sum >>> 8) & 0xff;
-    c[o + 2] = (sum >>> 16) & 0xff;
-    c[o + 3] = sum >>> 24;
+    const stores = this.#stores;
+    stores.store4At(this.#checksumWord(b), stores.crcAt(this.#slotWord(b * SLOTS_PER_BLOCK), this.#blockWords(b)));
+  }
+
+  #slotWord(s: number): number {
+    return this.#layout.headerBytes / 4 + s * SLOT_WORDS;
+  }
+
+  #checksumWord(b: number): number {
+    return checksumsOffset(this.#layout, this.#slotCount) / 4 + b;
+  }
+
+  #blockWords(b: number): number {
+    return Math.min(BLOCK_WORDS, this.#slotCount * SLOT_WORDS - b * BLOCK_WORDS);
   }
 }
 

@@ -8,7 +8,7 @@
 import { Problems, checkBlocks, checkTable } from "../core/checks";
 import { IdxError } from "../core/errors";
 import { Header, SLOTS_PER_BLOCK } from "../core/format";
-import { SlotEditor, isEntry, isTombstone, NO_PREVIOUS } from "../core/table";
+import { SlotEditor, isTombstone, NO_PREVIOUS } from "../core/table";
 import { HeaderCells } from "./cells";
 import { OperationBracket, damaged } from "./operation";
 
@@ -32,26 +32,29 @@ export function recover(
       hint: "Run `idx verify` to see all damage; recover what is readable with `idx dump` and rebuild.",
     });
   }
-  checkTable(region, header, problems);
+  const scan = checkTable(region, header, problems);
   if (problems.list.length > 0) throw damaged(path, `${problems.list[0].message}; a writer stopped mid-operation, and the file cannot be repaired`);
+  // The count and the tombstones are known from that scan, before seq goes odd: inside the
+  // bracket (which readers wait out) only the few stores of the repair remain.
+  const tombstones: number[] = [];
+  let previous = NO_PREVIOUS;
+  if (scan.tombstones > 0) {
+    for (let s = 0; s < region.slotCount; s++) {
+      const hash = region.hashWord(s);
+      if (isTombstone(previous, hash)) tombstones.push(s);
+      previous = hash;
+    }
+  }
   cells.freshOddSeq();
   // A repeat of the previous slot is a leftover of an unfinished shift: remove it the way a
-  // delete removes an entry, then look at the same slot again.
+  // delete removes an entry. From the last one back, so each removal leaves the earlier in place.
   const changed = new Set<number>();
-  let entries = 0;
-  let previous = NO_PREVIOUS;
-  for (let s = 0; s < region.slotCount; s++) {
-    const hash = region.hashWord(s);
-    if (isTombstone(previous, hash)) {
-      const last = editor.shiftEnd(s);
-      for (let b = Math.floor(s / SLOTS_PER_BLOCK); b <= Math.floor(last / SLOTS_PER_BLOCK); b++) changed.add(b);
-      editor.remove(s, last);
-      s--;
-      continue;
-    }
-    if (isEntry(previous, hash)) entries++;
-    previous = hash;
+  for (const s of tombstones.reverse()) {
+    const last = editor.shiftEnd(s);
+    for (let b = Math.floor(s / SLOTS_PER_BLOCK); b <= Math.floor(last / SLOTS_PER_BLOCK); b++) changed.add(b);
+    editor.remove(s, last);
   }
+  const entries = scan.entries;
   for (let b = first; b < first + count; b++) changed.add(b);
   for (const b of changed) bracket.writeChecksum(b);
   if (cells.retired) cells.unretire();

@@ -28,6 +28,7 @@ import { TableFileWriter } from "../os/table-file";
 import { installTempFile } from "../replace";
 import { HeaderCells } from "./cells";
 import { OperationBracket, checksumRegion, damaged } from "./operation";
+import { MappingStores } from "./stores";
 import { needsRecovery, recover } from "./recovery";
 import { SortedBatch, rehashInto, swapIn } from "./rehash";
 
@@ -134,11 +135,14 @@ export class IdWriter implements Iterable<[number, number]> {
       slotCount = header.slotCount;
     });
     try {
+      const addon = requireNativeAddon("writing an index");
       const region = regionOf(mapping, layout, slotCount);
-      this.#cells = new HeaderCells(headerWordsOf(mapping, layout), layout);
+      const stores = new MappingStores(addon, mapping, layout.headerBytes);
+      region.useStores(stores);
+      this.#cells = new HeaderCells(headerWordsOf(mapping, layout), layout, addon, mapping);
       this.#checksums = checksumRegion(mapping, layout, slotCount);
       this.#editor = new SlotEditor(region, capacity);
-      this.#bracket = new OperationBracket(this.#cells, region, this.#checksums, layout, mapping, this.path);
+      this.#bracket = new OperationBracket(this.#cells, stores, this.#checksums, layout, slotCount, mapping, this.path);
     } catch (e) {
       mapping.release();
       throw e;
