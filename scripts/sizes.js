@@ -2,7 +2,7 @@
 // Bytes per entry on disk after build, across sizes: shows there is no power-of-two sawtooth.
 // Usage: node scripts/sizes.js [maxEntries]   (builds in memory; writes nothing)
 "use strict";
-const { encodeIndex } = require("../dist/encode.js");
+const { encodeIndex } = require("../dist/core/encode.js");
 
 const max = Number(process.argv[2] || 10_000_000);
 const sizes = [1, 10, 100, 1000, 10_000, 100_000, 2 ** 20 - 1, 2 ** 20, 2 ** 20 + 1, 1_000_000, 1_500_000,
@@ -13,6 +13,7 @@ for (const n of sizes) {
   // An odd multiplier makes i -> key a bijection: n distinct keys spread over the uint32 range.
   for (let i = 0; i < n; i++) keys[i] = Math.imul(i, 0x9e3779b1) >>> 0;
   const file = encodeIndex(keys, new Uint32Array(n), n);
-  const count = file.readUInt32LE(32) & 0x0fffffff;
+  // spec §3: the entries cell (offset 56), plus the escaped key if the state cell says so.
+  const count = file.readUInt32LE(56) + ((file.readUInt32LE(32) >>> 28) & 1);
   console.log(`| ${count.toLocaleString("en-US")} | ${file.length.toLocaleString("en-US")} | ${(file.length / count).toFixed(3)} |`);
 }

@@ -1,9 +1,9 @@
 "use strict";
 /**
- * How long a writer keeps seq odd, timed inside the writer process without changing idx: idx
- * stores each header cell with one `Atomics.store` on a BigUint64Array over the header (the seq
- * cell is index 6, offset 48, in format 1.0 and 2.0 alike), so wrapping Atomics.store sees
- * every store of seq. An odd store opens an operation, the next even store closes it; the time
+ * How long a writer keeps seq odd, timed inside the writer process without changing idx. Older
+ * idx stores each header cell with one `Atomics.store` on a BigUint64Array over the header (the
+ * seq cell is index 6, offset 48, in format 1.0 and 2.0 alike); the current one calls its
+ * addon's `storeCell(id, offset, word)`. Wrapping both sees every store of seq. An odd store opens an operation, the next even store closes it; the time
  * between them (after each store) is how long readers saw an odd seq. A store of an odd seq
  * while the state cell has RETIRED is the retire mark of a swap (§11.4), not an operation.
  *
@@ -56,6 +56,35 @@ function install() {
     return r;
   };
   Object.defineProperty(Atomics, "store", { value: wrapped, writable: true, configurable: true, enumerable: false });
+  // The current idx: cells through the addon's storeCell. Wrap it as the addon loads.
+  const Module = require("node:module");
+  const loadNode = Module._extensions[".node"];
+  let retired = false;
+  Module._extensions[".node"] = function (module, filename) {
+    loadNode(module, filename);
+    const addon = module.exports;
+    if (typeof addon.storeCell !== "function") return;
+    const storeCell = addon.storeCell;
+    addon.storeCell = function storeCell_(id, offset, word) {
+      storeCell(id, offset, word);
+      if (offset === 32) retired = ((word >>> 0) & (1 << 29)) !== 0;
+      if (offset !== 48) return;
+      const t = performance.now();
+      if (((word >>> 0) & 1) === 1) {
+        if (retired) {
+          state.retires.push(t * 1e6 + state.offset);
+          state.openAt = -1;
+        } else {
+          state.openAt = t;
+        }
+      } else if (state.openAt >= 0) {
+        const d = (t - state.openAt) * 1e6;
+        state.hist.add(d);
+        if (d >= LONG_NS && state.long.length < MAX_LONG) state.long.push([state.openAt * 1e6 + state.offset, d]);
+        state.openAt = -1;
+      }
+    };
+  };
   return state;
 }
 
