@@ -17,19 +17,20 @@ export const STALL_MS = 5;
 export const FOLLOW_EVERY_MS = 1;
 
 /**
- * While seq stays odd a reader probes again and again; after SPINS tries it sleeps PAUSE_MS
- * between them, so that on a busy machine it gives its CPU to the writer it is waiting for
- * (measured: readers spinning on a descheduled writer stretched its window to the 5 ms limit).
+ * While seq stays odd a reader probes again and again. A healthy writer's window is a few
+ * microseconds (§11.2), so the reader spins for SPIN_MS; past that the writer is descheduled,
+ * and the reader sleeps PAUSE_MS between probes, giving its CPU to the writer it waits for
+ * (measured: readers spinning on a descheduled writer stretched its window to the 5 ms limit;
+ * sleeping after 64 probes instead made lookups that met a healthy window wait for the sleep).
  */
-const SPINS = 64;
-const PAUSE_MS = 0.02;
+const SPIN_MS = 0.1;
+const PAUSE_MS = 0.05;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /** One clock per reader: when it first saw the seq value it is waiting on. */
 export class StallClock {
   #seq = -1;
   #since = 0;
-  #tries = 0;
 
   /** True once `seq` has been seen unchanged for STALL_MS; restarts whenever seq changes. */
   expired(seq: number): boolean {
@@ -37,10 +38,9 @@ export class StallClock {
     if (this.#seq !== seq) {
       this.#seq = seq;
       this.#since = t;
-      this.#tries = 0;
       return false;
     }
-    if (++this.#tries > SPINS) Atomics.wait(sleeper, 0, 0, PAUSE_MS);
+    if (t - this.#since > SPIN_MS) Atomics.wait(sleeper, 0, 0, PAUSE_MS);
     return t - this.#since > STALL_MS;
   }
 }
