@@ -1,7 +1,7 @@
 /*
  * Reading a mapped index (mapping.c) in loops JS cannot make fast: the batch lookup of
- * src/reader.ts with software prefetch, and dump's formatting. Both read the slots only through
- * the mapping's registered base and length, so no argument can point them elsewhere.
+ * src/reader/lookups.ts with software prefetch, and dump's formatting. Both read the slots only
+ * through the mapping's registered base and length, so no argument can point them elsewhere.
  */
 #include <string.h>
 

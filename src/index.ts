@@ -14,8 +14,8 @@ declare global {
   }
 }
 
-export { IdIndex } from "./reader";
-export type { IndexInfo } from "./reader";
+export { IdIndex } from "./reader/reader";
+export type { IndexInfo } from "./reader/info";
 export { build, buildFromBinary, buildFromText } from "./build";
 export { copyIndex } from "./copy";
 export type { CopyOptions } from "./copy";

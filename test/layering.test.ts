@@ -41,8 +41,8 @@ describe("src/ layering", () => {
   const all = files(SRC).map((f) => relative(SRC, f));
 
   it("finds the modules (the check itself works)", () => {
-    expect(all).toEqual(expect.arrayContaining(["core/table.ts", "os/mapping.ts", "reader.ts", "writer/writer.ts", "cli/main.ts"]));
-    expect(importsOf(join(SRC, "reader.ts"))).toEqual(expect.arrayContaining(["src/core/table", "src/os/mapping", "node:fs"]));
+    expect(all).toEqual(expect.arrayContaining(["core/table.ts", "os/mapping.ts", "reader/reader.ts", "writer/writer.ts", "cli/main.ts"]));
+    expect(importsOf(join(SRC, "reader/reader.ts"))).toEqual(expect.arrayContaining(["src/core/table", "src/os/mapping", "node:fs"]));
   });
 
   it("a module imports only modules of its own layer or below: core <- os <- library <- cli", () => {
@@ -74,7 +74,7 @@ describe("src/ layering", () => {
 
   it("the writer does not import the reader", () => {
     for (const file of all.filter((f) => f.startsWith("writer/"))) {
-      expect(importsOf(join(SRC, file)), file).not.toContain("src/reader");
+      expect(importsOf(join(SRC, file)).filter((dep) => dep.startsWith("src/reader")), file).toEqual([]);
     }
   });
 });

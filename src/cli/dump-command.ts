@@ -1,5 +1,5 @@
 /** idx dump: every entry as KEY<TAB>VALUE lines (or binary pairs); `idx build` of it gives the same map. */
-import { IdIndex } from "../reader";
+import { IdIndex } from "../reader/reader";
 import { EXIT_OK, UsageError, parseCommandArgs, writeOut } from "./io";
 
 export async function run(args: string[]): Promise<number> {

@@ -1,5 +1,5 @@
 /** idx get: keys from the command line (read, not mapped) or from stdin (mapped, in batches). */
-import type { IdIndex } from "../reader";
+import type { IdIndex } from "../reader/reader";
 import { FileLookup } from "../os/file-lookup";
 import { IdxError } from "../core/errors";
 import { parseUint32, uint32Problem } from "../core/parse";
@@ -22,7 +22,7 @@ export async function run(args: string[]): Promise<number> {
     return key;
   });
   if (keys.length === 0) {
-    const { IdIndex } = require("../reader") as typeof import("../reader");
+    const { IdIndex } = require("../reader/reader") as typeof import("../reader/reader");
     const ix = IdIndex.open(file);
     try {
       return (await answerStdin(ix)) ? EXIT_NOT_FOUND : EXIT_OK;

@@ -1,5 +1,5 @@
 /** idx info: the header's numbers (O(1)), as text or JSON. */
-import { IdIndex } from "../reader";
+import { IdIndex } from "../reader/reader";
 import { EXIT_OK, UsageError, parseCommandArgs, plural, writeOut } from "./io";
 
 export async function run(args: string[]): Promise<number> {

@@ -1,6 +1,6 @@
 /**
  * The reader's side of spec/FORMAT.md §11.7: how a probe made beside a writer becomes an
- * answer. Both readers use it, the mapping one (reader.ts) and the pread one
+ * answer. Both readers use it, the mapping one (reader/reader.ts) and the pread one
  * (os/file-lookup.ts); the addon's batch lookup does only the fast check and hands every chunk
  * that fails it back to a reader that comes here. Pure: the reader supplies the loads.
  */

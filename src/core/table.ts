@@ -10,7 +10,7 @@ import { SlotRegion } from "./slots";
 // Module-level copies of the imports, for the probe loops. tsc's CommonJS output reads an
 // import as a property of the exporting module's `exports` on every use, and V8 cannot fold
 // that property into a constant (tsc writes every export twice, first as undefined); it does
-// fold a module-level const. With the same in reader.ts, a get at 10 M entries went from 107
+// fold a module-level const. With the same in reader/lookups.ts, a get at 10 M entries went from 107
 // to 81 ns (bench/RESULTS.md).
 const EMPTY_HASH = EMPTY_HASH_EXPORT;
 const SLOT_WORDS = SLOT_WORDS_EXPORT;

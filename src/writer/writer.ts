@@ -18,7 +18,6 @@ import {
 } from "../core/format";
 import { hash32, homeSlot, unhash32 } from "../core/hash";
 import { PairCollector, isColumns } from "../core/pairs";
-import { SlotRegion } from "../core/slots";
 import { InsertPlan, SlotEditor, findSlot, isEmpty, runProblem } from "../core/table";
 import { TempFile, commitTempFile, discardTempFile, removeStaleTempFiles, writeTempFileWith } from "../os/atomic-file";
 import { WriterLock } from "../os/lock";

@@ -9,43 +9,22 @@
  * the path to the new file (§11.7, §11.8).
  */
 import * as fs from "node:fs";
-import { checkPath, checkUint32, checkUint32Array, checkUint8Array, describeValue, invalid } from "./core/args";
-import { IdxError } from "./core/errors";
+import { checkPath, checkUint32, checkUint32Array, checkUint8Array, describeValue, invalid } from "../core/args";
+import { IdxError } from "../core/errors";
 import {
-  EMPTY_HASH, ESCAPED_KEY, Header, Layout, SLOT_BYTES, SLOT_WORDS, STATE_ESCAPED, STATE_RETIRED, STATE_V1_COUNT_MASK,
-  W_ENTRIES, W_ESCAPED, W_REACH, W_SEQ, W_STATE, checkSentinel, readHeader, sizeOf, snapshotHeader, slotOffset,
-} from "./core/format";
-import { formatEntries, formatEntry } from "./core/dump";
-import { hash32, homeSlot, unhash32 } from "./core/hash";
-import { FOLLOW_EVERY_MS, ProtocolReader, StallClock, settle } from "./core/protocol";
-import { SlotRegion } from "./core/slots";
-import { NO_PREVIOUS, UNDECIDED, findFrom, findSlot, isEntry, measureReach } from "./core/table";
-import { Mapping, headerOf, headerWordsOf, openMapping, regionOf } from "./os/mapping";
-import { CHUNK, NativeAddon, nativeAddon } from "./os/native";
-import { VerifyReport, verifyMapping } from "./verify";
-
-/** What `idx info` prints: the header's numbers and what they mean for size. */
-export interface IndexInfo {
-  path: string;
-  version: string;
-  /** Live entries. */
-  count: number;
-  /** Home slots (the range of the slot mapping). */
-  capacity: number;
-  /** All slots, spill slots included. */
-  slotCount: number;
-  /** count / capacity. */
-  load: number;
-  fileBytes: number;
-  /** fileBytes / count; null for an empty index. */
-  bytesPerEntry: number | null;
-  /** Writer operations since the file was written (seq / 2). */
-  writes: number;
-  /** No lookup reads more than reach + 1 slots; null for a version 1 file, which records none. */
-  reach: number | null;
-  /** "mapped" (the addon: shared pages, live) or "copied" (no addon: read whole at open). */
-  access: "mapped" | "copied";
-}
+  EMPTY_HASH, ESCAPED_KEY, Header, Layout, SLOT_WORDS, STATE_ESCAPED, STATE_RETIRED, STATE_V1_COUNT_MASK,
+  W_ENTRIES, W_ESCAPED, W_REACH, W_SEQ, W_STATE, checkSentinel, slotOffset,
+} from "../core/format";
+import { formatEntries, formatEntry } from "../core/dump";
+import { unhash32 } from "../core/hash";
+import { FOLLOW_EVERY_MS, ProtocolReader, StallClock, settle } from "../core/protocol";
+import { SlotRegion } from "../core/slots";
+import { NO_PREVIOUS, UNDECIDED, findSlot, isEntry, measureReach } from "../core/table";
+import { Mapping, headerOf, headerWordsOf, openMapping, regionOf } from "../os/mapping";
+import { CHUNK, NativeAddon, nativeAddon } from "../os/native";
+import { VerifyReport, verifyMapping } from "../verify";
+import { IndexInfo, describeHeader } from "./info";
+import { makeGet, makeWindowedGet, probeChunk } from "./lookups";
 
 const EMPTY_WORDS = new Uint32Array(0);
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
@@ -53,34 +32,6 @@ const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 const COPY_WATCH_MS = 100;
 /** §14: a version 1 file records no reach; probes run this far before the reader measures it. */
 const V1_FIRST_REACH = 4096;
-
-/**
- * What get() uses, as module-level consts: V8 folds these into the lookup code, but not tsc's
- * CommonJS reads of an import (a property of the exporting module's `exports`, written twice).
- * With the same in core/table.ts, a get at 10 M entries went from 107 to 81 ns.
- */
-const SEQ = W_SEQ;
-const STATE = W_STATE;
-const ESCAPED_VALUE = W_ESCAPED;
-const EMPTY = EMPTY_HASH;
-const ESCAPED = STATE_ESCAPED;
-const WORDS = SLOT_WORDS;
-const NOT_DECIDED = UNDECIDED;
-const hashOf = hash32;
-const homeOf = homeSlot;
-const probe = findFrom;
-
-/**
- * §11.7: the seq word, read before and after a probe. The probe's own loads must not move
- * across these two. On x86 (TSO) the CPU keeps loads in order, and V8 emits typed-array loads in
- * program order and never merges two loads of a word a store could change in between, so a
- * plain load does it. Elsewhere (arm64 reorders loads) it takes Atomics.load, which costs a
- * third of a cached lookup on x86.
- */
-const loadSeq: (header: Uint32Array) => number =
-  process.arch === "x64" || process.arch === "ia32"
-    ? (header) => header[SEQ]
-    : (header) => Atomics.load(header, SEQ);
 
 /**
  * A reader dropped without close() lets go of its mapping when it is collected. The registry
@@ -111,8 +62,6 @@ export class IdIndex implements Iterable<[number, number]> {
   readonly #chunkHashes = new Uint32Array(CHUNK);
   readonly #chunkHomes = new Float64Array(CHUNK);
   readonly #nativeResult = new Float64Array(2);
-  /** Where getMany leaves the words it loads ahead, so the loads are not optimized away. */
-  #touched = 0;
 
   private constructor(path: string) {
     this.path = path;
@@ -214,9 +163,9 @@ export class IdIndex implements Iterable<[number, number]> {
     if (this.#mapping === null) {
       get = () => this.#closed();
     } else if (this.#region.windows.length === 1) {
-      get = makeGet(this, this.#header, this.#region.windows[0], this.#capacity, this.#reach * WORDS);
+      get = makeGet(this, this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS);
     } else {
-      get = makeWindowedGet(this, this.#header, this.#region.windows, this.#region.windowSlots, this.#capacity, this.#reach * WORDS);
+      get = makeWindowedGet(this, this.#header, this.#region.windows, this.#region.windowSlots, this.#capacity, this.#reach * SLOT_WORDS);
     }
     const has = (key: number): boolean => this.get(key) !== undefined;
     // Non-writable own properties: V8 treats them as constants at call sites until replaced.
@@ -367,64 +316,12 @@ export class IdIndex implements Iterable<[number, number]> {
     const native = n >= CHUNK && this.#mapping!.live ? nativeAddon() : null;
     if (native !== null) return this.#getManyNative(native, keys, values, found, missing);
     if (this.#region.windows.length > 1) return this.#getManyOneByOne(keys, values, found, missing, 0, n);
-    const hashes = this.#chunkHashes;
-    const homes = this.#chunkHomes;
     let hits = 0;
-    // One seq check per chunk of keys, not per key: two loads of seq cost as much as a probe.
-    // A chunk that a write overlapped (or whose probe used up its reach) is answered again key
-    // by key, so a busy writer cannot starve it.
     for (let base = 0; base < n; base += CHUNK) {
       const end = base + CHUNK < n ? base + CHUNK : n;
-      const header = this.#header;
-      const slots = this.#region.windows[0];
-      const capacity = this.#capacity;
-      const reachWords = this.#reach * WORDS;
-      const seq = loadSeq(header);
-      if ((seq & 1) === 0) {
-        // First the hashes and home slots of the whole chunk, loading each home slot: these
-        // loads do not depend on each other, so the CPU overlaps their cache misses (JS has no
-        // prefetch instruction). Then the probes, which find their lines in cache.
-        let touched = 0;
-        for (let k = base; k < end; k++) {
-          const hash = hashOf(keys[k]);
-          const home = homeOf(hash, capacity) * WORDS;
-          hashes[k - base] = hash;
-          homes[k - base] = home;
-          touched ^= slots[home];
-        }
-        this.#touched = touched;
-        let chunkHits = 0;
-        let undecided = false;
-        for (let k = base; k < end; k++) {
-          const hash = hashes[k - base];
-          let value = missing;
-          let hit = 0;
-          if (hash === EMPTY) {
-            if ((header[STATE] & ESCAPED) !== 0) {
-              value = header[ESCAPED_VALUE];
-              hit = 1;
-            }
-          } else {
-            const home = homes[k - base];
-            const i = probe(slots, home, home + reachWords, hash);
-            if (i >= 0) {
-              value = slots[i + 1];
-              hit = 1;
-            } else if (i === NOT_DECIDED) {
-              undecided = true;
-              break;
-            }
-          }
-          values[k] = value;
-          if (found !== undefined) found[k] = hit;
-          chunkHits += hit;
-        }
-        if (!undecided && loadSeq(header) === seq) {
-          hits += chunkHits;
-          continue;
-        }
-      }
-      hits += this.#getManyOneByOne(keys, values, found, missing, base, end);
+      const chunk = probeChunk(this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS, keys, values,
+        found, missing, base, end, this.#chunkHashes, this.#chunkHomes);
+      hits += chunk >= 0 ? chunk : this.#getManyOneByOne(keys, values, found, missing, base, end);
     }
     return hits;
   }
@@ -478,8 +375,8 @@ export class IdIndex implements Iterable<[number, number]> {
     const windowSlots = region.windowSlots;
     for (let k = 0; k < region.windows.length; k++) {
       const words = region.windows[k];
-      const own = (Math.min(region.slotCount, (k + 1) * windowSlots) - k * windowSlots) * WORDS;
-      for (let i = 0; i < own; i += WORDS) {
+      const own = (Math.min(region.slotCount, (k + 1) * windowSlots) - k * windowSlots) * SLOT_WORDS;
+      for (let i = 0; i < own; i += SLOT_WORDS) {
         const hash = words[i];
         if (isEntry(previous, hash)) yield [unhash32(hash), words[i + 1]];
         previous = hash;
@@ -517,7 +414,7 @@ export class IdIndex implements Iterable<[number, number]> {
     const region = this.#region;
     for (let k = 0; k < region.windows.length; k++) {
       const words = region.windows[k];
-      const own = (Math.min(region.slotCount, (k + 1) * region.windowSlots) - k * region.windowSlots) * WORDS;
+      const own = (Math.min(region.slotCount, (k + 1) * region.windowSlots) - k * region.windowSlots) * SLOT_WORDS;
       for (let i = 0; i < own; ) {
         const [next, bytes, last] = formatEntries(words, i, own, previous, out, binary);
         i = next;
@@ -599,77 +496,9 @@ export class IdIndex implements Iterable<[number, number]> {
   }
 }
 
-/**
- * The lookup of a one-window index: §5.3 bounded by the reach, between two loads of seq
- * (§11.7). A named factory so that the hot loop has a name in profiles and editors.
- */
-function makeGet(ix: IdIndex, header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number) {
-  return (key: number): number | undefined => {
-    if (typeof key !== "number" || (key >>> 0) !== key) return undefined;
-    const hash = hashOf(key);
-    const s1 = loadSeq(header);
-    let value: number | undefined;
-    let i = -1;
-    if (hash !== EMPTY) {
-      const home = homeOf(hash, capacity) * WORDS;
-      i = probe(slots, home, home + reachWords, hash);
-      if (i >= 0) value = slots[i + 1];
-    } else if ((header[STATE] & ESCAPED) !== 0) {
-      value = header[ESCAPED_VALUE];
-    }
-    const s2 = loadSeq(header);
-    if (s1 === s2 && (s1 & 1) === 0 && i !== NOT_DECIDED) return value;
-    return ix.slowGet(hash, s1, s2, value, i === NOT_DECIDED);
-  };
-}
-
-/** makeGet for a file of several windows (past SEGMENT_SLOTS slots: 2 GiB of slots). */
-function makeWindowedGet(ix: IdIndex, header: Uint32Array, windows: readonly Uint32Array[], windowSlots: number, capacity: number, reachWords: number) {
-  return (key: number): number | undefined => {
-    if (typeof key !== "number" || (key >>> 0) !== key) return undefined;
-    const hash = hashOf(key);
-    const s1 = loadSeq(header);
-    let value: number | undefined;
-    let i = -1;
-    if (hash !== EMPTY) {
-      const home = homeOf(hash, capacity);
-      const k = Math.floor(home / windowSlots);
-      const slots = windows[k];
-      const local = (home - k * windowSlots) * WORDS;
-      // A probe that could run past this window's overlap takes the slow path (it crosses).
-      i = local + reachWords < slots.length || k === windows.length - 1 ? probe(slots, local, local + reachWords, hash) : NOT_DECIDED;
-      if (i >= 0) value = slots[i + 1];
-    } else if ((header[STATE] & ESCAPED) !== 0) {
-      value = header[ESCAPED_VALUE];
-    }
-    const s2 = loadSeq(header);
-    if (s1 === s2 && (s1 & 1) === 0 && i !== NOT_DECIDED) return value;
-    return ix.slowGet(hash, s1, s2, value, i === NOT_DECIDED);
-  };
-}
-
 function lostError(path: string, why: string, cause?: unknown): IdxError {
   return new IdxError("ERR_IDX_CORRUPT", `the index file was truncated or rewritten in place while it was open, and cannot be reopened: ${why}`, {
     path, cause,
     hint: "Something wrote over the live file (cp over it, say). Deploy a new index with `idx cp NEW FILE` or a rename (mv), which readers follow.",
   });
 }
-
-/** @internal */
-export function describeHeader(path: string, h: Header, size: number, access: "mapped" | "copied"): IndexInfo {
-  const count = sizeOf(h);
-  return {
-    path,
-    version: `${h.major}.${h.minor}`,
-    count,
-    capacity: h.capacity,
-    slotCount: h.slotCount,
-    load: count / h.capacity,
-    fileBytes: size,
-    bytesPerEntry: count === 0 ? null : size / count,
-    writes: Math.floor(h.seq / 2),
-    reach: h.major === 1 ? null : h.reach,
-    access,
-  };
-}
-

@@ -1,0 +1,42 @@
+/** What `idx info` prints: the header's numbers and what they mean for size. */
+import { Header, sizeOf } from "../core/format";
+
+export interface IndexInfo {
+  path: string;
+  version: string;
+  /** Live entries. */
+  count: number;
+  /** Home slots (the range of the slot mapping). */
+  capacity: number;
+  /** All slots, spill slots included. */
+  slotCount: number;
+  /** count / capacity. */
+  load: number;
+  fileBytes: number;
+  /** fileBytes / count; null for an empty index. */
+  bytesPerEntry: number | null;
+  /** Writer operations since the file was written (seq / 2). */
+  writes: number;
+  /** No lookup reads more than reach + 1 slots; null for a version 1 file, which records none. */
+  reach: number | null;
+  /** "mapped" (the addon: shared pages, live) or "copied" (no addon: read whole at open). */
+  access: "mapped" | "copied";
+}
+
+/** @internal */
+export function describeHeader(path: string, h: Header, size: number, access: "mapped" | "copied"): IndexInfo {
+  const count = sizeOf(h);
+  return {
+    path,
+    version: `${h.major}.${h.minor}`,
+    count,
+    capacity: h.capacity,
+    slotCount: h.slotCount,
+    load: count / h.capacity,
+    fileBytes: size,
+    bytesPerEntry: count === 0 ? null : size / count,
+    writes: Math.floor(h.seq / 2),
+    reach: h.major === 1 ? null : h.reach,
+    access,
+  };
+}
