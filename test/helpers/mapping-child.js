@@ -7,7 +7,9 @@
  *  many        opens it COUNT times at once: its mappings while open, and right after closing
  *              every reader (no collection, no turn of the event loop);
  *  open-drop   opens it COUNT times, dropping each reader unclosed: its mappings after a
- *              collection.
+ *              collection;
+ *  first       the process's first open and get of INDEX_FILE: the collections V8 ran (any kind)
+ *              from just before it until 100 ms later.
  */
 const fs = require("node:fs");
 const { PerformanceObserver, constants } = require("node:perf_hooks");
@@ -20,7 +22,19 @@ function mappingsOf(path) {
 }
 const report = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 
-if (mode === "open-close") {
+if (mode === "first") {
+  let collections = 0;
+  const observer = new PerformanceObserver((list) => {
+    collections += list.getEntries().length;
+  });
+  observer.observe({ entryTypes: ["gc"] });
+  const ix = IdIndex.open(file);
+  const value = ix.get(Number(key));
+  setTimeout(() => {
+    observer.disconnect();
+    report({ value, collections });
+  }, 100);
+} else if (mode === "open-close") {
   let majors = 0;
   const observer = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) if (e.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++;
