@@ -8,6 +8,53 @@
 
 #include "idx.h"
 
+enum { BITS = 11, RADIX = 1 << BITS, MASK = RADIX - 1 };
+
+/* Counts the digits of a packed (hash << 32 | value) pair for sort_unique's three passes. */
+static inline void count_digits(uint32_t counts[3][RADIX], uint32_t h) {
+  counts[0][h & MASK]++;
+  counts[1][(h >> BITS) & MASK]++;
+  counts[2][h >> (2 * BITS)]++;
+}
+
+/*
+ * Sorts the packed pairs a[0..n) by hash, stably (LSD radix over the hash's 32 bits, with t as
+ * scratch and the digits counted by count_digits), and writes one pair per hash, the last of
+ * its run (the key's last pair), to hashes and values. Returns how many. Frees a and t.
+ */
+static uint32_t sort_unique(uint64_t *a, uint64_t *t, uint32_t n, uint32_t counts[3][RADIX], uint32_t *hashes, uint32_t *values) {
+  for (int p = 0; p < 3; p++) {
+    uint32_t sum = 0;
+    for (int d = 0; d < RADIX; d++) {
+      uint32_t c = counts[p][d];
+      counts[p][d] = sum;
+      sum += c;
+    }
+  }
+  uint64_t *src = a, *dst = t;
+  for (int p = 0; p < 3; p++) {
+    int shift = 32 + p * BITS;
+    uint32_t *c = counts[p];
+    for (uint32_t i = 0; i < n; i++) {
+      uint64_t x = src[i];
+      dst[c[(x >> shift) & MASK]++] = x;
+    }
+    uint64_t *tmp = src;
+    src = dst;
+    dst = tmp;
+  }
+  uint32_t m = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (i + 1 < n && (src[i + 1] >> 32) == (src[i] >> 32)) continue;
+    hashes[m] = (uint32_t)(src[i] >> 32);
+    values[m] = (uint32_t)src[i];
+    m++;
+  }
+  free(a);
+  free(t);
+  return m;
+}
+
 /*
  * hashSort(keys u32[], values u32[], n, result f64[3]) -> undefined
  * Replaces keys[0..n) with their hashes, sorted, one per distinct key with the value of its last
@@ -28,7 +75,6 @@ static napi_value HashSort(napi_env env, napi_callback_info info) {
       !idx_arg_typed(env, argv[3], "hashSort", "result", napi_float64_array, 0, (void **)&result, &rl))
     return NULL;
   if (n > kl || n > vl || rl < 3) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "hashSort: n is past the arrays, or result too short");
-  enum { BITS = 11, RADIX = 1 << BITS, MASK = RADIX - 1 };
   uint64_t *a = malloc((size_t)(n ? n : 1) * 8), *t = malloc((size_t)(n ? n : 1) * 8);
   if (!a || !t) {
     free(a);
@@ -46,40 +92,9 @@ static napi_value HashSort(napi_env env, napi_callback_info info) {
       continue;
     }
     a[m++] = (uint64_t)h << 32 | values[i];
-    counts[0][h & MASK]++;
-    counts[1][(h >> BITS) & MASK]++;
-    counts[2][h >> (2 * BITS)]++;
+    count_digits(counts, h);
   }
-  for (int p = 0; p < 3; p++) {
-    uint32_t sum = 0;
-    for (int d = 0; d < RADIX; d++) {
-      uint32_t c = counts[p][d];
-      counts[p][d] = sum;
-      sum += c;
-    }
-  }
-  uint64_t *src = a, *dst = t;
-  for (int p = 0; p < 3; p++) {
-    int shift = 32 + p * BITS;
-    uint32_t *c = counts[p];
-    for (uint32_t i = 0; i < m; i++) {
-      uint64_t x = src[i];
-      dst[c[(x >> shift) & MASK]++] = x;
-    }
-    uint64_t *tmp = src;
-    src = dst;
-    dst = tmp;
-  }
-  /* Stable, so the last of a run of equal hashes is the key's last pair. */
-  uint32_t unique = 0;
-  for (uint32_t i = 0; i < m; i++) {
-    if (i + 1 < m && (src[i + 1] >> 32) == (src[i] >> 32)) continue;
-    keys[unique] = (uint32_t)(src[i] >> 32);
-    values[unique] = (uint32_t)src[i];
-    unique++;
-  }
-  free(a);
-  free(t);
+  uint32_t unique = sort_unique(a, t, m, counts, keys, values);
   result[0] = unique;
   result[1] = escaped;
   result[2] = escapedValue;
@@ -326,7 +341,6 @@ static napi_value SortHashed(napi_env env, napi_callback_info info) {
     return NULL;
   if ((size_t)n * 2 > pl || n > hl || n > vl || rl < 1)
     return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "sortHashed: n is past the arrays, or result too short");
-  enum { BITS = 11, RADIX = 1 << BITS, MASK = RADIX - 1 };
   uint64_t *a = malloc((size_t)(n ? n : 1) * 8), *t = malloc((size_t)(n ? n : 1) * 8);
   if (!a || !t) {
     free(a);
@@ -338,39 +352,9 @@ static napi_value SortHashed(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < n; i++) {
     uint32_t h = pairs[2 * i];
     a[i] = (uint64_t)h << 32 | pairs[2 * i + 1];
-    counts[0][h & MASK]++;
-    counts[1][(h >> BITS) & MASK]++;
-    counts[2][h >> (2 * BITS)]++;
+    count_digits(counts, h);
   }
-  for (int p = 0; p < 3; p++) {
-    uint32_t sum = 0;
-    for (int d = 0; d < RADIX; d++) {
-      uint32_t c = counts[p][d];
-      counts[p][d] = sum;
-      sum += c;
-    }
-  }
-  uint64_t *src = a, *dst = t;
-  for (int p = 0; p < 3; p++) {
-    int shift = 32 + p * BITS;
-    uint32_t *c = counts[p];
-    for (uint32_t i = 0; i < n; i++) {
-      uint64_t x = src[i];
-      dst[c[(x >> shift) & MASK]++] = x;
-    }
-    uint64_t *tmp = src;
-    src = dst;
-    dst = tmp;
-  }
-  uint32_t m = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    if (i + 1 < n && (src[i + 1] >> 32) == (src[i] >> 32)) continue;
-    hashes[m] = (uint32_t)(src[i] >> 32);
-    values[m] = (uint32_t)src[i];
-    m++;
-  }
-  free(a);
-  free(t);
+  uint32_t m = sort_unique(a, t, n, counts, hashes, values);
   result[0] = m;
   return idx_undefined(env);
 }
