@@ -6,11 +6,11 @@
  *   node node_helper.js DIST COMMAND ARGS...
  *
  *   hash KEYS.bin CAP...          {hashes, unhashes, homes: {cap: [...]}} of each key
- *   build PAIRS.bin OUT.idx       builds OUT from the pairs (last wins), {count}
+ *   build PAIRS.bin OUT.idx...    builds each OUT from its pairs (last wins), {counts}
  *   dump INDEX OUT.bin            every pair in iteration order into OUT.bin, {count}
- *   check INDEX PAIRS.bin MISSES.bin
- *                                 get/has/getMany/iteration/size of INDEX against the pairs and
- *                                 the misses, {ok, errors}
+ *   check INDEX PAIRS.bin MISSES.bin...
+ *                                 get/has/getMany/iteration/size/verify of each INDEX against
+ *                                 its pairs and misses, [{ok, errors}]
  *   open FILE...                  [{ok, code, message}] of IdIndex.open for each file
  *   verify FILE...                [report] of verify() for each file
  *   writer INDEX SEED KEYS SECONDS
@@ -67,6 +67,46 @@ function valueOf(k, g) {
   return ((tagOf(k) << 20) | (g & 0xfffff)) >>> 0;
 }
 
+function check(indexPath, pairsPath, missesPath) {
+  const pairs = words(pairsPath);
+  const misses = words(missesPath);
+  const ix = idx.IdIndex.open(indexPath);
+  const errors = [];
+  const n = pairs.length / 2;
+  const expected = new Map();
+  for (let i = 0; i < n; i++) expected.set(pairs[2 * i], pairs[2 * i + 1]);
+  if (ix.size !== expected.size) errors.push(`size ${ix.size}, expected ${expected.size}`);
+  const keys = new Uint32Array(expected.size + misses.length);
+  let j = 0;
+  for (const [k, v] of expected) {
+    keys[j++] = k;
+    if (ix.get(k) !== v && errors.length < 10) errors.push(`get(${k}) = ${ix.get(k)}, expected ${v}`);
+  }
+  for (const k of misses) {
+    keys[j++] = k;
+    if (ix.has(k) && errors.length < 10) errors.push(`has(${k}) for a miss`);
+  }
+  const values = new Uint32Array(keys.length);
+  const found = new Uint8Array(keys.length);
+  ix.getMany(keys, values, found);
+  for (let i = 0; i < keys.length && errors.length < 20; i++) {
+    const want = i < expected.size ? expected.get(keys[i]) : undefined;
+    if ((want === undefined) !== (found[i] === 0) || (want !== undefined && values[i] !== want)) {
+      errors.push(`getMany key ${keys[i]}: ${values[i]}/${found[i]}, expected ${want}`);
+    }
+  }
+  let iterated = 0;
+  for (const [k, v] of ix) {
+    iterated++;
+    if (expected.get(k) !== v && errors.length < 20) errors.push(`iteration yields [${k}, ${v}]`);
+  }
+  if (iterated !== expected.size) errors.push(`iteration yields ${iterated} entries`);
+  const report = ix.verify();
+  if (!report.ok) errors.push(`verify: ${JSON.stringify(report.problems.slice(0, 3))}`);
+  ix.close();
+  return { ok: errors.length === 0, errors };
+}
+
 async function main() {
   switch (command) {
     case "hash": {
@@ -79,15 +119,19 @@ async function main() {
       return;
     }
     case "build": {
-      const w = words(args[0]);
-      const keys = new Uint32Array(w.length / 2);
-      const values = new Uint32Array(w.length / 2);
-      for (let i = 0; i < keys.length; i++) {
-        keys[i] = w[2 * i];
-        values[i] = w[2 * i + 1];
+      // PAIRS OUT [PAIRS OUT ...]
+      const counts = [];
+      for (let a = 0; a < args.length; a += 2) {
+        const w = words(args[a]);
+        const keys = new Uint32Array(w.length / 2);
+        const values = new Uint32Array(w.length / 2);
+        for (let i = 0; i < keys.length; i++) {
+          keys[i] = w[2 * i];
+          values[i] = w[2 * i + 1];
+        }
+        counts.push((await idx.build({ keys, values }, args[a + 1], { sync: false })).count);
       }
-      const r = await idx.build({ keys, values }, args[1], { sync: false });
-      out({ count: r.count });
+      out({ counts });
       return;
     }
     case "dump": {
@@ -100,43 +144,10 @@ async function main() {
       return;
     }
     case "check": {
-      const pairs = words(args[1]);
-      const misses = words(args[2]);
-      const ix = idx.IdIndex.open(args[0]);
-      const errors = [];
-      const n = pairs.length / 2;
-      const expected = new Map();
-      for (let i = 0; i < n; i++) expected.set(pairs[2 * i], pairs[2 * i + 1]);
-      if (ix.size !== expected.size) errors.push(`size ${ix.size}, expected ${expected.size}`);
-      const keys = new Uint32Array(expected.size + misses.length);
-      let j = 0;
-      for (const [k, v] of expected) {
-        keys[j++] = k;
-        if (ix.get(k) !== v && errors.length < 10) errors.push(`get(${k}) = ${ix.get(k)}, expected ${v}`);
-      }
-      for (const k of misses) {
-        keys[j++] = k;
-        if (ix.has(k) && errors.length < 10) errors.push(`has(${k}) for a miss`);
-      }
-      const values = new Uint32Array(keys.length);
-      const found = new Uint8Array(keys.length);
-      ix.getMany(keys, values, found);
-      for (let i = 0; i < keys.length && errors.length < 20; i++) {
-        const want = i < expected.size ? expected.get(keys[i]) : undefined;
-        if ((want === undefined) !== (found[i] === 0) || (want !== undefined && values[i] !== want)) {
-          errors.push(`getMany key ${keys[i]}: ${values[i]}/${found[i]}, expected ${want}`);
-        }
-      }
-      let iterated = 0;
-      for (const [k, v] of ix) {
-        iterated++;
-        if (expected.get(k) !== v && errors.length < 20) errors.push(`iteration yields [${k}, ${v}]`);
-      }
-      if (iterated !== expected.size) errors.push(`iteration yields ${iterated} entries`);
-      const report = ix.verify();
-      if (!report.ok) errors.push(`verify: ${JSON.stringify(report.problems.slice(0, 3))}`);
-      ix.close();
-      out({ ok: errors.length === 0, errors });
+      // INDEX PAIRS MISSES [INDEX PAIRS MISSES ...]
+      const results = [];
+      for (let a = 0; a < args.length; a += 3) results.push(check(args[a], args[a + 1], args[a + 2]));
+      out(results);
       return;
     }
     case "open": {
