@@ -136,71 +136,41 @@ def as_uint32_array(obj: Any, name: str, path: Optional[str] = None) -> Any:
 
 # ---- §5.3 ----
 
-_WIDTH = 4
-"""Slots the first gather reads per key: at the builder's load most probes end within 4 slots
-(measured: about 1 key in 20 needs more), and 4 neighbours mostly share a cache line."""
-
-
 def probe_hashes(slots: Any, hashes: Any, capacity: int, reach: int, last_slot: int) -> Tuple[Any, Any, bool]:
     """§5.3 for every hash of ``hashes`` (uint32, none EMPTY) over ``slots`` (uint64 words of the
     mapping). Returns (values uint32, found bool, undecided): ``undecided`` is True when some
     probe read ``reach + 1`` slots and still saw smaller hashes (see :func:`idxmap.table.probe`).
 
-    No Python loop per key: one gather of the first few slots of every probe, then one gather
-    per further slot for the keys still undecided (a handful). Each slot is read with one
-    8-byte load (see :mod:`idxmap.mapping`), and no probe reads past ``home + reach`` or
-    ``last_slot``.
+    No Python loop per key: step k gathers slot ``home + k`` of every key still undecided (one
+    ``take``: each slot read with one 8-byte load, see :mod:`idxmap.mapping`), and the keys that
+    step decides drop out. At the builder's load a step decides about a fifth of the keys, so
+    the steps cost about four full gathers in all, however long the longest probe; no probe
+    reads past ``home + reach`` or ``last_slot``.
     """
     np = _numpy
     n = hashes.size
-    values = np.zeros(n, dtype=np.uint32)
-    found = np.zeros(n, dtype=bool)
-    if n == 0:
-        return values, found, False
     home = home_slots(hashes, capacity)
     limit = np.minimum(home + reach, last_slot)
-    h64 = hashes.astype(np.uint64)
-    mask = np.uint64(0xFFFFFFFF)
-    # First step: slots home .. home + _WIDTH - 1, clipped to the limit (a clipped column
-    # repeats the limit slot, which changes no answer: the first slot >= h decides).
-    cols = np.minimum(home[:, None] + np.arange(_WIDTH, dtype=np.int64), limit[:, None])
-    words = slots[cols]
-    ge = (words & mask) >= h64[:, None]
-    first = ge.argmax(axis=1)
-    rows = np.arange(n)
-    decided = ge[rows, first]
-    word = words[rows, first]
-    hit = decided & ((word & mask) == h64)
-    values[hit] = (word[hit] >> np.uint64(32)).astype(np.uint32)
-    found[hit] = True
-    # Keys whose first _WIDTH slots all hold smaller hashes: undecided if the limit was among
-    # them, else scan on one slot at a time.
-    rest = np.flatnonzero(~decided)
+    # The word each probe stopped at; EMPTY (which no probed hash equals) for probes that
+    # used up their reach.
+    final = np.full(n, np.uint64(EMPTY_HASH), dtype=np.uint64)
+    idx = np.arange(n)
+    pos = home
+    h32 = hashes
     undecided = False
-    if rest.size:
-        pos = home[rest] + _WIDTH
-        lim = limit[rest]
-        spent = pos > lim
-        if spent.any():
+    while idx.size:
+        w = slots.take(pos)
+        smaller = w.view(np.uint32)[0::2] < h32  # the hash words: the low half of each slot
+        stop = ~smaller
+        final[idx[stop]] = w[stop]
+        go_on = smaller & (pos < limit)
+        if not undecided and (smaller & (pos >= limit)).any():
             undecided = True
-            keep = ~spent
-            rest, pos, lim = rest[keep], pos[keep], lim[keep]
-        h_rest = h64[rest]
-        while rest.size:
-            w = slots[pos]
-            hw = w & mask
-            ge1 = hw >= h_rest
-            if ge1.any():
-                eq = ge1 & (hw == h_rest)
-                idx = rest[eq]
-                values[idx] = (w[eq] >> np.uint64(32)).astype(np.uint32)
-                found[idx] = True
-            cont = ~ge1
-            at_limit = cont & (pos >= lim)
-            if at_limit.any():
-                undecided = True
-                cont &= ~at_limit
-            rest, pos, lim, h_rest = rest[cont], pos[cont] + 1, lim[cont], h_rest[cont]
+        keep = np.flatnonzero(go_on)
+        idx, pos, limit, h32 = idx[keep], pos[keep] + 1, limit[keep], h32[keep]
+    words = final.view(np.uint32)
+    found = words[0::2] == hashes
+    values = np.where(found, words[1::2], np.uint32(0))
     return values, found, undecided
 
 
