@@ -1,0 +1,199 @@
+"""§11: reading beside a live writer. A Node IdWriter (another process) sets, deletes, grows and
+compacts an index while this process reads it; every answer must be a value the key held, in
+order; a retired file is followed to its replacement; a writer that died mid-operation is waited
+for 5 ms, not forever."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+
+import idxmap
+from idxmap import vectorized
+
+from conftest import DIST, FIXTURES, NODE_HELPER, node_bin, run_node
+
+STABLE_KEYS = 1500
+
+
+def tag_of(k: int) -> int:
+    # node_helper.js's tagOf: 12 bits of the key above a 20-bit generation.
+    return (((k * 2654435761) & 0xFFFFFFFF) >> 20) & 0xFFF
+
+
+def stable_keys() -> List[int]:
+    return [(i * 2654435761 + 7) & 0xFFFFFFFF for i in range(STABLE_KEYS)]
+
+
+def churn_keys() -> List[int]:
+    return [(i * 40503 + 0x9E3779B9) & 0xFFFFFFFF for i in range(STABLE_KEYS * 4)]
+
+
+class History:
+    """What a reader may see of key k: a value whose tag is k's, with a generation that never
+    goes back (the writer only ever raises it)."""
+
+    def __init__(self) -> None:
+        self.gen: Dict[int, int] = {}
+        self.checked = 0
+
+    def see(self, k: int, v: Optional[int], must_exist: bool) -> None:
+        self.checked += 1
+        if v is None:
+            assert not must_exist, f"key {k} missing"
+            return
+        assert v >> 20 == tag_of(k), f"key {k} = {v:#x}: not a value it ever held"
+        g = v & 0xFFFFF
+        assert g >= self.gen.get(k, 0), f"key {k} went back from generation {self.gen[k]} to {g}"
+        self.gen[k] = g
+
+
+def test_reader_beside_a_node_writer(tmp_path: Path, code_path: str) -> None:
+    path = tmp_path / "live.idx"
+    stable = stable_keys()
+    churn = churn_keys()
+    idxmap.build({k: tag_of(k) << 20 for k in stable}, path)  # generation 0
+    history = History()
+    inodes = set()
+    ix = idxmap.open(path)
+    writer = subprocess.Popen(
+        [node_bin(), str(NODE_HELPER), str(DIST), "writer", str(path), "7", str(STABLE_KEYS), "2.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    rounds = 0
+    try:
+        while writer.poll() is None or rounds < 3:
+            rounds += 1
+            for k in stable[rounds % 7 :: 7]:
+                history.see(k, ix.get(k), must_exist=True)
+            for k in churn[rounds % 11 :: 11]:
+                history.see(k, ix.get(k), must_exist=False)
+            values, found = ix.get_many(stable + churn)
+            for i, k in enumerate(stable + churn):
+                history.see(k, int(values[i]) if found[i] else None, must_exist=i < len(stable))
+            n = len(ix)
+            assert STABLE_KEYS <= n <= STABLE_KEYS * 5
+            if rounds % 5 == 0:
+                for k, v in ix.items():  # not a snapshot: only each pair is checked
+                    assert v >> 20 == tag_of(k)
+            inodes.add(ix._m.ino)
+        out, err = writer.communicate(timeout=60)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
+    assert writer.returncode == 0, err
+    result = __import__("json").loads(out)
+    assert result["ok"] and result["ops"] > 1000
+    assert result["swaps"] >= 1, result  # the table grew or was compacted into new files
+    # The writer is done: the reader follows its last file and sees exactly its map.
+    ix.refresh()
+    assert len(ix) == result["size"]
+    dumped = tmp_path / "final.bin"
+    run_node("dump", path, dumped)
+    from conftest import read_words
+
+    w = read_words(dumped)
+    assert ix == dict(zip(w[0::2], w[1::2]))
+    assert ix.verify().ok
+    ix.close()
+    assert len(inodes) >= 2, "the reader never followed the writer to a new file"
+    assert history.checked > 10000
+
+
+def test_a_build_over_an_open_index_retires_it_and_readers_follow(tmp_path: Path, code_path: str) -> None:
+    path = tmp_path / "ix.idx"
+    idxmap.build({1: 1, 2: 2}, path)
+    with idxmap.open(path) as ix:
+        assert ix[1] == 1
+        old_ino = ix._m.ino
+        idxmap.build({1: 10, 3: 30}, path)
+        # The old file is retired (§11.4): the next lookup sees its odd seq and follows.
+        assert ix[1] == 10 and ix.get(2) is None and ix[3] == 30
+        assert ix._m.ino != old_ino
+        assert len(ix) == 2 and dict(ix.items()) == {1: 10, 3: 30}
+        for _ in range(3):
+            idxmap.build({1: 11, 3: 31}, path)
+            values, found = ix.get_many([1, 2, 3])
+            assert [int(v) for v in values] == [11, 0, 31] and list(map(bool, found)) == [True, False, True]
+            idxmap.build({1: 12}, path)
+            time.sleep(0.002)  # follow() looks at the path at most once a millisecond
+            assert dict(ix.items()) == {1: 12}
+
+
+def test_a_node_build_over_an_open_index_is_followed(tmp_path: Path) -> None:
+    path = tmp_path / "ix.idx"
+    idxmap.build({5: 5}, path)
+    with idxmap.open(path) as ix:
+        assert ix[5] == 5
+        from conftest import pairs_file
+
+        run_node("build", pairs_file(tmp_path / "p.bin", [(5, 50), (6, 60)]), path)
+        assert ix[5] == 50 and ix[6] == 60
+
+
+def test_replaced_by_a_plain_rename_is_seen_after_refresh(tmp_path: Path) -> None:
+    # mv does not retire the old file (§11.8): an open Index keeps answering from it until
+    # refresh() (documented); nothing breaks meanwhile.
+    path = tmp_path / "ix.idx"
+    other = tmp_path / "new.idx"
+    idxmap.build({1: 1}, path)
+    idxmap.build({1: 2}, other)
+    with idxmap.open(path) as ix:
+        other.rename(path)
+        assert ix[1] == 1
+        assert ix.refresh() is True and ix[1] == 2
+        assert ix.refresh() is False
+
+
+def test_a_retired_file_with_no_replacement_answers_at_once() -> None:
+    # retired.idx: RETIRED, seq odd (1), and nothing else at its path: its answers stand.
+    with idxmap.open(FIXTURES / "retired.idx") as ix:
+        t = time.monotonic()
+        assert ix[108] == 10800 and len(ix) == 12
+        assert time.monotonic() - t < 0.004
+
+
+def test_a_writer_that_died_mid_operation_is_waited_for_5_ms(code_path: str) -> None:
+    # interrupted.idx: seq odd and not retired. The first lookup waits until seq has stayed
+    # odd for 5 ms, then answers once a second probe agrees (§11.7); the clock is the reader's,
+    # so later lookups do not wait again.
+    with idxmap.open(FIXTURES / "interrupted.idx") as ix:
+        t = time.monotonic()
+        assert ix[108] == 10800
+        first = time.monotonic() - t
+        assert first >= 0.005
+        t = time.monotonic()
+        assert ix[2] == 22 and ix.get(40) is None and len(ix) == 12
+        values, found = ix.get_many([108, 2, 40])
+        assert [int(v) for v in values] == [10800, 22, 0]
+        assert time.monotonic() - t < 0.005
+
+
+def test_a_build_waits_for_or_refuses_a_writer_holding_the_index(tmp_path: Path) -> None:
+    path = tmp_path / "held.idx"
+    idxmap.build({1: 1}, path)
+    holder = subprocess.Popen(
+        [node_bin(), str(NODE_HELPER), str(DIST), "hold", str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout.readline() == b"locked\n"
+        with pytest.raises(idxmap.LockedError) as info:
+            idxmap.build({2: 2}, path)
+        assert info.value.code == "ERR_IDX_LOCKED" and "is being written by process" in str(info.value)
+        assert [p.name for p in tmp_path.iterdir()] == ["held.idx"]  # no temp file left
+        with idxmap.open(path) as ix:
+            assert ix == {1: 1}
+        holder.stdin.write(b"release\n")
+        holder.stdin.flush()
+        idxmap.build({2: 2}, path, wait=30)
+    finally:
+        holder.kill()
+        holder.wait()
+    with idxmap.open(path) as ix:
+        assert ix == {2: 2}
