@@ -13,6 +13,7 @@
  *                                 its pairs and misses, [{ok, errors}]
  *   open FILE...                  [{ok, code, message}] of IdIndex.open for each file
  *   verify FILE...                [report] of verify() for each file
+ *   parse OUT TEXT...             buildFromText of each TEXT file into OUT: [{ok, code, message}]
  *   writer INDEX SEED KEYS SECONDS
  *                                 an IdWriter changing INDEX for SECONDS (sets, deletes,
  *                                 growth, compaction); see python/tests/test_concurrency.py
@@ -171,6 +172,20 @@ async function main() {
           return { ok: false, code: e.code, message: e.message };
         }
       }));
+      return;
+    }
+    case "parse": {
+      // OUT TEXT... : builds each text file into OUT; the error of each bad one
+      const results = [];
+      for (const file of args.slice(1)) {
+        try {
+          await idx.buildFromText(file, args[0], { sync: false });
+          results.push({ ok: true });
+        } catch (e) {
+          results.push({ ok: false, code: e.code, message: e.message });
+        }
+      }
+      out(results);
       return;
     }
     case "writer": {

@@ -145,7 +145,9 @@ def _check_size(slot_count: int, entries: int, path: str) -> None:
 
 
 def _is_column(x: Any, np: Any) -> bool:
-    return isinstance(x, (array.array, memoryview)) or (np is not None and isinstance(x, np.ndarray))
+    # Arrays, not sequences: a tuple of two lists is two pairs. numpy arrays are recognised by
+    # their interface, so that they are columns on the pure-Python path too (IDXMAP_NUMPY=0).
+    return isinstance(x, (array.array, memoryview)) or hasattr(x, "__array_interface__")
 
 
 def _columns(source: Any, path: str, np: Any) -> Tuple[Any, Any]:
