@@ -15,7 +15,6 @@ Every error is an :class:`IdxError` with a stable ``code`` (the Node package's c
 
 __version__ = "0.1.0"
 
-from .build import BuildResult, build
 from .errors import (
     ChecksumError,
     ClosedError,
@@ -31,11 +30,41 @@ from .errors import (
     UnsupportedVersionError,
 )
 from .format import VERSION_MAJOR, VERSION_MINOR
-from .parse import read_pairs
 from .hashing import ESCAPED_KEY, hash32, home_slot, unhash32
 from .reader import Index, IndexInfo
 from .reader import open_index as open
-from .verify import Problem, VerifyReport, verify
+
+# Loaded on first use: opening an index and looking keys up needs none of these, and they
+# import more of the standard library than the reader does.
+_LAZY = {
+    "build": ".builder",
+    "BuildResult": ".builder",
+    "read_pairs": ".parse",
+    "verify": ".checks",
+    "VerifyReport": ".checks",
+    "Problem": ".checks",
+}
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .builder import BuildResult, build
+    from .parse import read_pairs
+    from .checks import Problem, VerifyReport, verify
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'idxmap' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
-from typing import Tuple
 
 from .errors import (
     ERR_IDX_CHECKSUM,
@@ -62,14 +60,23 @@ W_REACH = CELL_REACH // 4
 MAX_HEADER_BYTES = 128
 
 
-@dataclass(frozen=True)
 class Layout:
     """What differs between the header versions (§3, §14)."""
 
+    __slots__ = ("major", "header_bytes", "max_slot_count", "cells")
     major: int
     header_bytes: int
     max_slot_count: int
-    cells: Tuple[int, ...]
+    cells: "tuple[int, ...]"
+
+    def __init__(self, major: int, header_bytes: int, max_slot_count: int, cells: "tuple[int, ...]") -> None:
+        self.major = major
+        self.header_bytes = header_bytes
+        self.max_slot_count = max_slot_count
+        self.cells = cells
+
+    def __repr__(self) -> str:
+        return f"Layout(version {self.major}, {self.header_bytes}-byte header)"
 
 
 LAYOUT_V2 = Layout(
@@ -81,31 +88,46 @@ LAYOUT_V2 = Layout(
 LAYOUT_V1 = Layout(1, 64, 268173559, (CELL_STATE, CELL_ESCAPED, CELL_SEQ, CELL_DIRTY_V1))
 
 
-@dataclass(frozen=True)
 class Header:
-    """A validated header, decoded (§3; version 1 fields mapped onto version 2's, §14)."""
+    """A validated header, decoded (§3; version 1 fields mapped onto version 2's, §14).
+
+    Attributes: layout, major, minor; capacity (home slots: the range of the slot mapping);
+    slot_count (all slots, spill slots included); entries (in slots: the escaped key not
+    counted); escaped_present, retired, escaped_value, seq; reach (§5.3's bound on
+    ``s - home``; for version 1, which records none, ``slot_count - 1``); dirty_first,
+    dirty_count; state_word (as stored, for verify's reserved-bit rule); reserved_cell
+    (version 2's reserved cell word, 0 for version 1).
+    """
+
+    __slots__ = (
+        "layout", "major", "minor", "capacity", "slot_count", "entries", "escaped_present", "retired",
+        "escaped_value", "seq", "reach", "dirty_first", "dirty_count", "state_word", "reserved_cell",
+    )
 
     layout: Layout
     major: int
     minor: int
     capacity: int
-    """Home slots: the range of the slot mapping."""
     slot_count: int
-    """All slots, spill slots included."""
     entries: int
-    """Entries in slots (the escaped key not counted)."""
     escaped_present: bool
     retired: bool
     escaped_value: int
     seq: int
     reach: int
-    """§5.3 bound on ``s - home``; for version 1 (which records none) ``slot_count - 1``."""
     dirty_first: int
     dirty_count: int
     state_word: int
-    """The state word as stored, for verify's reserved-bit rule."""
     reserved_cell: int
-    """Version 2's reserved cell word (0 for version 1)."""
+
+    def __init__(self, **fields: object) -> None:
+        for name in self.__slots__:
+            setattr(self, name, fields.pop(name))
+        if fields:
+            raise TypeError(f"unknown header fields {sorted(fields)}")
+
+    def __repr__(self) -> str:
+        return "Header(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
 
     @property
     def size(self) -> int:

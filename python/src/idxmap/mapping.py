@@ -23,12 +23,15 @@ index).
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
+    from typing import Any, Optional, Tuple
+
 import mmap
 import os
 import stat as _stat
 import struct
 import sys
-from typing import Any, Optional, Tuple
 
 from .errors import ERR_IDX_IO, IdxError, error, io_error
 from .format import (

@@ -11,12 +11,16 @@ Pure: the reader supplies the loads (:class:`ProtocolReader`).
 
 from __future__ import annotations
 
-import platform
-import threading
+import os
 import time
-from typing import Callable, Optional, TypeVar
 
 from .format import CELL_STATE, STATE_RETIRED
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: opening an index should cost little
+    from typing import Callable, Optional, TypeVar
+
+    T = TypeVar("T")
 
 STALL_SECONDS = 0.005
 """How long a seq may stay odd and unchanged before its writer counts as dead (§11.7). A healthy
@@ -24,8 +28,6 @@ writer keeps seq odd for microseconds (nothing slow runs inside its bracket, §1
 
 FOLLOW_EVERY_SECONDS = 0.001
 """§11.7: a reader of a retired file looks at the path at most once a millisecond."""
-
-T = TypeVar("T")
 
 _clock = time.monotonic
 
@@ -43,9 +45,11 @@ def _make_fence() -> Callable[[], None]:
     acquire is ordered (ARMv8's release-acquire is RCsc), so loads before the fence complete
     before loads after it. It costs two lock operations per fence, on those machines only.
     """
-    machine = platform.machine().lower()
+    machine = os.uname().machine.lower() if hasattr(os, "uname") else "x86_64"
     if machine in ("x86_64", "amd64", "i386", "i486", "i586", "i686", "x86"):
         return lambda: None
+    import threading
+
     local = threading.local()
 
     def fence() -> None:
@@ -60,7 +64,7 @@ def _make_fence() -> Callable[[], None]:
     return fence
 
 
-fence: Callable[[], None] = _make_fence()
+fence: "Callable[[], None]" = _make_fence()
 """Called between the probe's loads and the seq loads around them (no-op on x86)."""
 
 FENCE_NEEDED = fence.__name__ == "fence"

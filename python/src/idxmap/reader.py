@@ -10,12 +10,16 @@ file, §11.4), the next lookup here follows the path to the new file.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
+    from typing import Any, Dict, Iterable, Iterator, List, NoReturn, Optional, Tuple, Union
+
+    from .checks import VerifyReport
+
 import math
 import os
 import time
 from collections.abc import ItemsView, KeysView, Mapping, ValuesView
-from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, NoReturn, Optional, Tuple, Union
 
 from . import protocol as _protocol
 from .args import check_path, check_uint32, lookup_key
@@ -36,7 +40,6 @@ from .hashing import EMPTY_HASH, ESCAPED_KEY, MASK32, unhash32
 from .mapping import MappedFile
 from .protocol import FOLLOW_EVERY_SECONDS, ProtocolReader, StallClock, quiet, settle
 from .table import UNDECIDED, measure_reach, probe
-from .verify import VerifyReport, verify_mapped
 from .vectorized import (
     as_uint32_array,
     entries_of,
@@ -58,28 +61,43 @@ _ITER_CHUNK = 1 << 16
 _FENCE = _protocol.FENCE_NEEDED
 _fence = _protocol.fence
 
-@dataclass(frozen=True)
 class IndexInfo:
-    """The header's numbers and what they mean for size: what ``idx info`` prints."""
+    """The header's numbers and what they mean for size: what ``idx info`` prints.
 
+    Attributes: path; version ("2.0"); count (live entries); capacity (home slots, the range
+    of the slot mapping); slot_count (all slots, spill slots included); load (count /
+    capacity); file_bytes; bytes_per_entry (file_bytes / count, None for an empty index);
+    writes (in-place operations since the file was written: seq / 2); reach (no lookup reads
+    more than reach + 1 slots; None for version 1, which records none); access ("mapped").
+    """
+
+    __slots__ = ("path", "version", "count", "capacity", "slot_count", "load", "file_bytes", "bytes_per_entry", "writes", "reach", "access")
     path: str
     version: str
     count: int
-    """Live entries."""
     capacity: int
-    """Home slots (the range of the slot mapping)."""
     slot_count: int
-    """All slots, spill slots included."""
     load: float
-    """count / capacity."""
     file_bytes: int
-    bytes_per_entry: Optional[float]
-    """file_bytes / count; None for an empty index."""
+    bytes_per_entry: "Optional[float]"
     writes: int
-    """In-place operations since the file was written (seq / 2)."""
-    reach: Optional[int]
-    """No lookup reads more than reach + 1 slots; None for version 1, which records none."""
-    access: str = "mapped"
+    reach: "Optional[int]"
+    access: str
+
+    def __init__(self, **fields: Any) -> None:
+        fields.setdefault("access", "mapped")
+        for name in self.__slots__:
+            setattr(self, name, fields.pop(name))
+        if fields:
+            raise TypeError(f"unknown fields {sorted(fields)}")
+
+    def __repr__(self) -> str:
+        return "IndexInfo(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__) + ")"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, IndexInfo) and all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
 
     @classmethod
     def of(cls, path: str, h: Header, size: int) -> "IndexInfo":
@@ -614,11 +632,13 @@ class Index(Mapping):  # type: ignore[type-arg]
         m = self._follow_if_replaced()
         return IndexInfo.of(self.path, parse_header(m.header_copy(), m.size, self.path), m.size)
 
-    def verify(self) -> VerifyReport:
+    def verify(self) -> "VerifyReport":
         """The full check of §9.2: every checksum and table invariant. Reads the whole file:
         O(file size), unlike opening. Problems are reported, not raised.
 
         Raises ClosedError after close()."""
+        from .checks import verify_mapped
+
         m = self._follow_if_replaced()
         return verify_mapped(m, self.path)
 

@@ -7,7 +7,10 @@ Slots are uint64 words, ``hash | value << 32`` (a little-endian slot read whole)
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
+    from typing import Iterable, List, Optional, Sequence, Tuple, Union
+
 
 from .hashing import EMPTY_HASH, ESCAPED_KEY, MASK32, hash32, home_slot
 
@@ -32,7 +35,8 @@ class _Undecided:
 
 UNDECIDED = _Undecided()
 
-ProbeAnswer = Union[int, None, _Undecided]
+if TYPE_CHECKING:
+    ProbeAnswer = Union[int, None, _Undecided]
 
 
 def is_entry(previous_hash: int, h: int) -> bool:
@@ -45,7 +49,7 @@ def is_tombstone(previous_hash: int, h: int) -> bool:
     return h != EMPTY_HASH and h == previous_hash
 
 
-def probe(slots: Sequence[int], capacity: int, reach: int, last_slot: int, h: int) -> ProbeAnswer:
+def probe(slots: Sequence[int], capacity: int, reach: int, last_slot: int, h: int) -> "ProbeAnswer":
     """§5.3 for hash ``h`` (not EMPTY): its value, None when the table proves it absent, or
     UNDECIDED when the scan read ``reach + 1`` slots and still saw smaller hashes (absent if
     ``reach`` is current; worth a retry with a larger reach a writer stored since).

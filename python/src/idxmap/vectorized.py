@@ -9,8 +9,11 @@ there. Set ``IDXMAP_NUMPY=0`` to take the pure-Python paths with numpy installed
 
 from __future__ import annotations
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
+    from typing import Any, Optional, Tuple
+
 import os
-from typing import Any, Optional, Tuple
 
 from .errors import ERR_IDX_INVALID_ARGUMENT, error
 from .hashing import EMPTY_HASH
@@ -36,13 +39,23 @@ def numpy_or_none() -> Any:
     return _numpy
 
 
+def _np() -> Any:
+    # The functions below are called on the numpy paths only, after numpy_or_none(); called
+    # directly (or with IDXMAP_NUMPY=0), they import numpy themselves.
+    if _numpy is not None:
+        return _numpy
+    import numpy
+
+    return numpy
+
+
 # ---- §4 ----
 
 
 def hash32_array(keys: Any) -> Any:
     """fmix32 of every uint32 of ``keys`` (a new uint32 array). numpy's uint32 arithmetic on
     arrays wraps mod 2^32, as the spec's does."""
-    np = _numpy
+    np = _np()
     x = np.array(keys, dtype=np.uint32, copy=True)
     x ^= x >> np.uint32(16)
     x *= np.uint32(0x85EBCA6B)
@@ -54,7 +67,7 @@ def hash32_array(keys: Any) -> Any:
 
 def unhash32_array(hashes: Any) -> Any:
     """The inverse of :func:`hash32_array`."""
-    np = _numpy
+    np = _np()
     x = np.array(hashes, dtype=np.uint32, copy=True)
     x ^= x >> np.uint32(16)
     x *= np.uint32(0x7ED1B41D)
@@ -68,7 +81,7 @@ def home_slots(hashes: Any, capacity: int) -> Any:
     """``(h * capacity) >> 32`` for every hash, as int64. ``capacity`` may pass 2^32, so the
     product may need 65 bits: with ``capacity = c1 * 2^32 + c0`` it is ``h * c1 + ((h * c0) >> 32)``
     (§4), every step within uint64."""
-    np = _numpy
+    np = _np()
     h = hashes.astype(np.uint64)
     c0 = np.uint64(capacity & 0xFFFFFFFF)
     c1 = np.uint64(capacity >> 32)
@@ -91,7 +104,7 @@ def as_uint32_array(obj: Any, name: str, path: Optional[str] = None) -> Any:
         InvalidArgumentError: not 1-D, not integers (floats, bools, strings, objects), or an
             element out of range.
     """
-    np = _numpy
+    np = _np()
     if isinstance(obj, np.ndarray):
         arr = obj
     else:
@@ -147,7 +160,7 @@ def probe_hashes(slots: Any, hashes: Any, capacity: int, reach: int, last_slot: 
     the steps cost about four full gathers in all, however long the longest probe; no probe
     reads past ``home + reach`` or ``last_slot``.
     """
-    np = _numpy
+    np = _np()
     n = hashes.size
     home = home_slots(hashes, capacity)
     limit = np.minimum(home + reach, last_slot)
@@ -176,7 +189,7 @@ def probe_hashes(slots: Any, hashes: Any, capacity: int, reach: int, last_slot: 
 
 def measure_reach_array(slots: Any, capacity: int, chunk: int = 1 << 20) -> int:
     """:func:`idxmap.table.measure_reach` over a numpy uint64 slot array, chunk by chunk."""
-    np = _numpy
+    np = _np()
     reach = 0
     previous = EMPTY_HASH
     n = slots.size
@@ -200,7 +213,7 @@ def measure_reach_array(slots: Any, capacity: int, chunk: int = 1 << 20) -> int:
 def entries_of(words: Any, previous: int) -> Tuple[Any, Any]:
     """The (keys, values) of the entries among ``words`` (a copy of consecutive slots), the slot
     before them holding hash ``previous``; in slot order."""
-    np = _numpy
+    np = _np()
     hw = (words & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     prev = np.empty_like(hw)
     prev[0] = previous
@@ -221,7 +234,7 @@ def sort_and_place(keys: Any, values: Any) -> Tuple[Any, int, Optional[int], int
     last of each run of equal hashes is kept. Placement ``pos_j = max(home_j, pos_{j-1} + 1)``
     is ``j + max_{i<=j}(home_i - i)``: a running maximum.
     """
-    np = _numpy
+    np = _np()
     from .format import SPILL_SLOTS, build_capacity
 
     hashes = hash32_array(keys)
