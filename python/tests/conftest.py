@@ -78,14 +78,30 @@ def pairs_file(path: Path, pairs: Iterable[Tuple[int, int]]) -> Path:
     return write_words(path, (w for kv in pairs for w in kv))
 
 
-@pytest.fixture(params=["numpy", "pure"] if HAS_NUMPY else ["pure"])
-def code_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Runs a test once on each code path idxmap has here: with numpy (when installed) and pure
-    Python (numpy hidden from idxmap, as IDXMAP_NUMPY=0 does)."""
-    if request.param == "pure":
+def _use(path: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    if path == "pure":
+        # numpy hidden from idxmap, as IDXMAP_NUMPY=0 does
         monkeypatch.setattr(vectorized, "_numpy", None)
         monkeypatch.setattr(vectorized, "_checked", True)
-    return str(request.param)
+    return path
+
+
+# The suite runs once with numpy installed and once without (scripts/python-test.sh), so each
+# run tests its own path; IDXMAP_TEST_BOTH=1 runs the pure-Python path in the numpy run too.
+_NATURAL = ["numpy", "pure"] if HAS_NUMPY and os.environ.get("IDXMAP_TEST_BOTH") else ["numpy"] if HAS_NUMPY else ["pure"]
+
+
+@pytest.fixture(params=_NATURAL)
+def code_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The code path of this run: numpy where it is installed, pure Python where it is not."""
+    return _use(str(request.param), monkeypatch)
+
+
+@pytest.fixture(params=["numpy", "pure"] if HAS_NUMPY else ["pure"])
+def every_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both code paths where numpy is installed (for cheap tests whose paths differ: the pure
+    path must also take numpy arrays when numpy is there but idxmap does not use it)."""
+    return _use(str(request.param), monkeypatch)
 
 
 # ---- key sets (the structures of test/helpers/keys.ts) ----

@@ -7,7 +7,8 @@
  *
  *   hash KEYS.bin CAP...          {hashes, unhashes, homes: {cap: [...]}} of each key
  *   build PAIRS.bin OUT.idx...    builds each OUT from its pairs (last wins), {counts}
- *   dump INDEX OUT.bin            every pair in iteration order into OUT.bin, {count}
+ *   dump INDEX OUT.bin...         every pair of each INDEX in iteration order into its OUT.bin,
+ *                                 {counts}
  *   check INDEX PAIRS.bin MISSES.bin...
  *                                 get/has/getMany/iteration/size/verify of each INDEX against
  *                                 its pairs and misses, [{ok, errors}]
@@ -136,12 +137,17 @@ async function main() {
       return;
     }
     case "dump": {
-      const ix = idx.IdIndex.open(args[0]);
-      const pairs = [];
-      for (const [k, v] of ix) pairs.push(k, v);
-      ix.close();
-      writeWords(args[1], Uint32Array.from(pairs));
-      out({ count: pairs.length / 2 });
+      // INDEX OUT [INDEX OUT ...]
+      const counts = [];
+      for (let a = 0; a < args.length; a += 2) {
+        const ix = idx.IdIndex.open(args[a]);
+        const pairs = [];
+        for (const [k, v] of ix) pairs.push(k, v);
+        ix.close();
+        writeWords(args[a + 1], Uint32Array.from(pairs));
+        counts.push(pairs.length / 2);
+      }
+      out({ counts });
       return;
     }
     case "check": {

@@ -15,7 +15,7 @@ import pytest
 import idxmap
 import importlib
 
-build_module = importlib.import_module("idxmap.build")
+build_module = importlib.import_module("idxmap.builder")
 from idxmap import vectorized
 
 from conftest import ESCAPED_KEY, FIXTURES, HAS_NUMPY, MAX_U32, mulberry32, with_values
@@ -25,7 +25,7 @@ def files_in(d: Path) -> list:
     return sorted(p.name for p in d.iterdir())
 
 
-def test_last_value_wins_and_the_escaped_key_goes_to_the_header(tmp_path: Path, code_path: str) -> None:
+def test_last_value_wins_and_the_escaped_key_goes_to_the_header(tmp_path: Path, every_path: str) -> None:
     p = tmp_path / "x.idx"
     r = idxmap.build([(ESCAPED_KEY, 1), (5, 1), (ESCAPED_KEY, 2), (5, 2), (0, 0)], p)
     assert (r.count, r.pairs) == (3, 5)
@@ -35,7 +35,7 @@ def test_last_value_wins_and_the_escaped_key_goes_to_the_header(tmp_path: Path, 
         assert struct.unpack_from("<I", p.read_bytes(), 56)[0] == 2  # entries in slots
 
 
-def test_input_forms_give_the_same_bytes(tmp_path: Path, code_path: str) -> None:
+def test_input_forms_give_the_same_bytes(tmp_path: Path, every_path: str) -> None:
     m = with_values([next(r) for r in [mulberry32(4)] for _ in range(3000)] + [0, MAX_U32, ESCAPED_KEY])
     keys, values = list(m), list(m.values())
     ref = tmp_path / "ref.idx"
@@ -88,7 +88,7 @@ def test_numpy_and_pure_python_write_the_same_bytes(tmp_path: Path, monkeypatch:
         {1.5: 1},
     ],
 )
-def test_refuses_what_is_not_uint32_pairs(tmp_path: Path, source, code_path: str) -> None:
+def test_refuses_what_is_not_uint32_pairs(tmp_path: Path, source, every_path: str) -> None:
     p = tmp_path / "x.idx"
     idxmap.build({7: 7}, p)
     before = p.read_bytes()

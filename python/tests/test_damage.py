@@ -18,8 +18,9 @@ def test_every_single_bit_flip_is_caught_and_reported_as_node_does(tmp_path: Pat
     base = (FIXTURES / name).read_bytes()
     bits = range(len(base) * 8)
     if name == "blocks.idx":
-        # 18 KB: the header and first slots, a block edge, the last slots and the checksums.
-        bits = [b for b in bits if b < 1280 or 4208 * 8 <= b < 4240 * 8 or b >= (len(base) - 60) * 8]
+        # 18 KB, five blocks: the header is edges.idx's; here the first slots, the edge of
+        # blocks 0 and 1, the last slots and the checksums.
+        bits = [b for b in bits if 1024 <= b < 1536 or 4208 * 8 <= b < 4240 * 8 or b >= (len(base) - 60) * 8]
     files: List[Path] = []
     for bit in bits:
         p = tmp_path / f"flip{bit}.idx"

@@ -75,18 +75,20 @@ def test_golden_file_reads_as_its_map(name: str, expected, code_path: str) -> No
         assert report.retired == (name == "retired.idx")
 
 
-def test_iteration_order_matches_node(tmp_path: Path) -> None:
-    for name, _ in ALL:
-        out = tmp_path / "dump.bin"
-        run_node("dump", FIXTURES / name, out)
-        w = read_words(out)
+def test_iteration_order_matches_node(tmp_path: Path, code_path: str) -> None:
+    args = []
+    for i, (name, _) in enumerate(ALL):
+        args += [FIXTURES / name, tmp_path / f"dump{i}.bin"]
+    run_node("dump", *args)
+    for i, (name, _) in enumerate(ALL):
+        w = read_words(tmp_path / f"dump{i}.bin")
         with idxmap.open(FIXTURES / name) as ix:
             assert list(ix.items()) == list(zip(w[0::2], w[1::2])), name
             assert list(ix.keys()) == w[0::2] and list(ix.values()) == w[1::2]
 
 
 @pytest.mark.parametrize("name", TSV)
-def test_tsv_rebuilds_byte_for_byte(name: str, tmp_path: Path, code_path: str) -> None:
+def test_tsv_rebuilds_byte_for_byte(name: str, tmp_path: Path, every_path: str) -> None:
     golden = (FIXTURES / f"{name}.idx").read_bytes()
     pairs = list(idxmap.read_pairs(FIXTURES / f"{name}.tsv"))
     sources = {

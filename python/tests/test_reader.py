@@ -64,7 +64,7 @@ def test_keys_that_are_not_uint32_are_absent_as_in_a_dict(edges: idxmap.Index) -
         assert edges[np.uint32(1)] == 1 and edges[np.int64(MAX_U32)] == 0 and np.int64(-1) not in edges
 
 
-def test_get_many(edges: idxmap.Index, code_path: str) -> None:
+def test_get_many(edges: idxmap.Index, every_path: str) -> None:
     keys = [0, 5, ESCAPED_KEY, MAX_U32, 1, 2]
     values, found = edges.get_many(keys)
     assert [int(v) for v in values] == [MAX_U32, 0, 1, 0, 1, 0]
@@ -72,7 +72,7 @@ def test_get_many(edges: idxmap.Index, code_path: str) -> None:
     values, found = edges.get_many(iter(keys), missing=7)
     assert [int(v) for v in values] == [MAX_U32, 7, 1, 0, 1, 7]
     assert [int(v) for v in edges.get_many([])[0]] == []
-    if code_path == "numpy":
+    if every_path == "numpy":
         np = vectorized.numpy_or_none()
         for dtype in (np.uint32, np.int64, np.uint64, np.uint8):
             v, f = edges.get_many(np.array([1, 0], dtype=dtype))
@@ -82,7 +82,7 @@ def test_get_many(edges: idxmap.Index, code_path: str) -> None:
 
 
 @pytest.mark.parametrize("bad", [[1, -1], [1, 2**32], [1.5], ["1"], [None], [2**70]])
-def test_get_many_refuses_keys_that_are_not_uint32(edges: idxmap.Index, bad: list, code_path: str) -> None:
+def test_get_many_refuses_keys_that_are_not_uint32(edges: idxmap.Index, bad: list, every_path: str) -> None:
     with pytest.raises(idxmap.InvalidArgumentError) as info:
         edges.get_many(bad)
     assert info.value.code == "ERR_IDX_INVALID_ARGUMENT"
@@ -131,7 +131,7 @@ def test_closing(tmp_path: Path) -> None:
         pickle.dumps(idxmap.open(FIXTURES / "one.idx"))
 
 
-def test_info(code_path: str) -> None:
+def test_info(every_path: str) -> None:
     with idxmap.open(FIXTURES / "edited.idx") as ix:
         info = ix.info()
     assert (info.version, info.count, info.capacity, info.slot_count, info.writes) == ("2.0", 12, 14, 25, 7)
@@ -148,7 +148,7 @@ def run_at(h0: int, n: int) -> list:
     return [idxmap.unhash32(h0 + i) for i in range(n)]
 
 
-def test_a_probe_never_reads_past_its_reach(tmp_path: Path, code_path: str) -> None:
+def test_a_probe_never_reads_past_its_reach(tmp_path: Path, every_path: str) -> None:
     # A table whose header says reach 0 while entries sit further from home: a lookup of such
     # an entry scans one slot and answers absent (§5.3), it does not search the table; verify
     # reports the entries beyond the reach.
@@ -175,7 +175,7 @@ def keys_home(p: Path) -> int:
         return idxmap.home_slot(0x40000000, ix.info().capacity)
 
 
-def test_a_stored_reach_raised_by_a_writer_is_taken_up(tmp_path: Path, code_path: str) -> None:
+def test_a_stored_reach_raised_by_a_writer_is_taken_up(tmp_path: Path, every_path: str) -> None:
     # A reader probes with the reach it read at open; when a probe uses it up it reads the reach
     # cell again (a writer may have raised it, §11.2 step 2).
     keys = run_at(0x40000000, 6)
@@ -191,7 +191,7 @@ def test_a_stored_reach_raised_by_a_writer_is_taken_up(tmp_path: Path, code_path
         assert ix._m.reach == 5
 
 
-def test_version_1_reach_is_measured_once_past_4096_slots(tmp_path: Path, code_path: str) -> None:
+def test_version_1_reach_is_measured_once_past_4096_slots(tmp_path: Path, every_path: str) -> None:
     # §14: a version 1 file records no reach; idxmap probes at most 4096 slots, then measures
     # the entries' largest distance from home once, and probes with that (plus the operations
     # since, counted by seq).
