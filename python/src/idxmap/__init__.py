@@ -48,8 +48,8 @@ _LAZY = {
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .builder import BuildResult, build
-    from .parse import read_pairs
     from .checks import Problem, VerifyReport, verify
+    from .parse import read_pairs
 
 
 def __getattr__(name: str) -> object:
@@ -63,7 +63,7 @@ def __getattr__(name: str) -> object:
     return value
 
 
-def __dir__() -> list:
+def __dir__() -> "list[str]":
     return sorted(set(globals()) | set(_LAZY))
 
 

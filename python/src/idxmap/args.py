@@ -3,14 +3,14 @@ batch size) refuses the same values with the same error."""
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
-    from typing import Any, Optional
-
 import operator
 import os
 
 from .errors import ERR_IDX_INVALID_ARGUMENT, IdxError, error
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
+    from typing import Any, Optional
 
 MAX_U32 = 0xFFFFFFFF
 

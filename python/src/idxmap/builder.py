@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .args import check_path, check_uint32, describe_value, invalid
-from .errors import ERR_IDX_IO, ERR_IDX_LOCKED, ERR_IDX_TOO_LARGE, IdxError, error, io_error
+from .errors import (
+    ERR_IDX_IO,
+    ERR_IDX_LOCKED,
+    ERR_IDX_TOO_LARGE,
+    IdxError,
+    error,
+    io_error,
+)
 from .format import (
     BLOCK_BYTES,
     CELL_SEQ,
@@ -34,8 +41,8 @@ from .format import (
     LAYOUT_V2,
     SPILL_SLOTS,
     STATE_RETIRED,
-    build_capacity,
     block_count,
+    build_capacity,
     cell_bytes,
     encode_header_v2,
     file_bytes,

@@ -11,11 +11,11 @@ as for a closed file).
 
 from __future__ import annotations
 
+import errno as _errno
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
     from typing import Dict, Optional, Type
-
-import errno as _errno
 
 ERR_IDX_IO = "ERR_IDX_IO"
 """The file could not be opened, read, written, synced or renamed (see ``__cause__``)."""

@@ -384,7 +384,7 @@ def encode_header_v2(
     out = bytearray(MAX_HEADER_BYTES)
     out[0:8] = MAGIC
     struct.pack_into("<HHIQQ", out, 8, VERSION_MAJOR, VERSION_MINOR, 0, capacity, slot_count)
-    struct.pack_into("<I", out, 12, header_checksum_v2(out))
+    struct.pack_into("<I", out, 12, header_checksum_v2(bytes(out)))
     words = (
         (CELL_STATE, STATE_ESCAPED if escaped_present else 0),
         (CELL_ESCAPED, escaped_value if escaped_present else 0),

@@ -23,17 +23,13 @@ index).
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
-    from typing import Any, Optional, Tuple
-
 import mmap
 import os
 import stat as _stat
 import struct
 import sys
 
-from .errors import ERR_IDX_IO, IdxError, error, io_error
+from .errors import ERR_IDX_IO, error, io_error
 from .format import (
     CELL_SEQ,
     CELL_STATE,
@@ -46,6 +42,10 @@ from .format import (
     slot_offset,
 )
 from .protocol import StallClock, stable_header
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
+    from typing import Any, Optional, Tuple
 
 _Q = struct.Struct("<Q")
 _MAX_ATTEMPTS = 3
@@ -196,7 +196,7 @@ class MappedFile:
                     raise
             except _Resized:
                 if attempt == _MAX_ATTEMPTS:
-                    raise error(ERR_IDX_IO, "cannot map the index: it keeps changing size while being opened", path=path)
+                    raise error(ERR_IDX_IO, "cannot map the index: it keeps changing size while being opened", path=path) from None
             finally:
                 os.close(fd)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -10,12 +10,6 @@ file, §11.4), the next lookup here follows the path to the new file.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
-    from typing import Any, Dict, Iterable, Iterator, List, NoReturn, Optional, Tuple, Union
-
-    from .checks import VerifyReport
-
 import math
 import os
 import time
@@ -48,6 +42,22 @@ from .vectorized import (
     numpy_or_none,
     probe_hashes,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
+    from typing import (
+        Any,
+        Dict,
+        Iterable,
+        Iterator,
+        List,
+        NoReturn,
+        Optional,
+        Tuple,
+        Union,
+    )
+
+    from .checks import VerifyReport
 
 V1_FIRST_REACH = 4096
 """§14: a version 1 file records no reach; probes run this far before the reader measures it
@@ -232,7 +242,7 @@ class Index(Mapping):  # type: ignore[type-arg]
         m = self._m
         if m is None:
             self._closed()
-        return m  # type: ignore[return-value]
+        return m
 
     def _closed(self) -> NoReturn:
         raise error(ERR_IDX_CLOSED, "the index is closed", path=self.path, hint="Open it again with idxmap.open().")
@@ -255,7 +265,7 @@ class Index(Mapping):  # type: ignore[type-arg]
         x = (x * 0xC2B2AE35) & 0xFFFFFFFF
         h = x ^ (x >> 16)
         try:
-            words = m.words  # type: ignore[union-attr]
+            words = m.words
             s1 = words[12]  # W_SEQ
             if _FENCE:
                 _fence()
@@ -263,11 +273,11 @@ class Index(Mapping):  # type: ignore[type-arg]
             if h == 0xFFFFFFFF:
                 value = words[10] if words[8] & 0x10000000 else None  # W_ESCAPED, W_STATE, ESCAPED
             else:
-                slots = m.slots  # type: ignore[union-attr]
-                s = (h * m.capacity) >> 32  # type: ignore[union-attr]
-                last = s + m.reach  # type: ignore[union-attr]
-                if last > m.last:  # type: ignore[union-attr]
-                    last = m.last  # type: ignore[union-attr]
+                slots = m.slots
+                s = (h * m.capacity) >> 32
+                last = s + m.reach
+                if last > m.last:
+                    last = m.last
                 x = slots[s]
                 while (x & 0xFFFFFFFF) < h and s < last:
                     s += 1

@@ -7,12 +7,11 @@ Slots are uint64 words, ``hash | value << 32`` (a little-endian slot read whole)
 
 from __future__ import annotations
 
+from .hashing import EMPTY_HASH, ESCAPED_KEY, MASK32, hash32, home_slot
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
     from typing import Iterable, List, Optional, Sequence, Tuple, Union
-
-
-from .hashing import EMPTY_HASH, ESCAPED_KEY, MASK32, hash32, home_slot
 
 NO_PREVIOUS = EMPTY_HASH
 """The hash word slot 0's predecessor is taken to have: EMPTY, which no entry equals, so

@@ -9,14 +9,14 @@ there. Set ``IDXMAP_NUMPY=0`` to take the pure-Python paths with numpy installed
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
-    from typing import Any, Optional, Tuple
-
 import os
 
 from .errors import ERR_IDX_INVALID_ARGUMENT, error
 from .hashing import EMPTY_HASH
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
+    from typing import Any, Optional, Tuple
 
 _numpy: Any = None
 _checked = False
