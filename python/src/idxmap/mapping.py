@@ -111,6 +111,7 @@ class MappedFile:
         size, dev, ino: the file's size, device and inode when it was opened.
         words: the header as a ``memoryview`` of uint32 (cells read in place).
         slots: the slot region as a ``memoryview`` of uint64 (hash word | value word << 32).
+        slot_words: the slot region as a ``memoryview`` of uint32 (hash, value, hash, ...).
         reach: the reach this reader probes with; raised when a writer stores a larger one.
     """
 
@@ -124,6 +125,7 @@ class MappedFile:
         "_base",
         "words",
         "slots",
+        "slot_words",
         "capacity",
         "last",
         "reach",
@@ -144,6 +146,10 @@ class MappedFile:
         self._base = memoryview(mm)
         self.words = self._base[0:hb].cast("I")
         self.slots = self._base[hb : hb + header.slot_count * SLOT_BYTES].cast("Q")
+        # The same slots as uint32 words (hash, value, hash, ...), for the fast path of a single
+        # lookup: a hash word read alone needs no masking. Two 4-byte loads of a slot are
+        # correct where the seq check guards them (§11.7); the slow path reads whole slots.
+        self.slot_words = self._base[hb : hb + header.slot_count * SLOT_BYTES].cast("I")
         self.capacity = header.capacity
         self.last = header.slot_count - 1
         self.reach = header.reach
@@ -233,7 +239,7 @@ class MappedFile:
         under it."""
         self._np_slots = None
         self._np_words = None
-        for view in (self.slots, self.words, self._base):
+        for view in (self.slots, self.slot_words, self.words, self._base):
             try:
                 view.release()
             except (BufferError, ValueError):

@@ -273,21 +273,21 @@ class Index(Mapping):  # type: ignore[type-arg]
             if h == 0xFFFFFFFF:
                 value = words[10] if words[8] & 0x10000000 else None  # W_ESCAPED, W_STATE, ESCAPED
             else:
-                slots = m.slots
-                s = (h * m.capacity) >> 32
-                last = s + m.reach
-                if last > m.last:
-                    last = m.last
-                x = slots[s]
-                while (x & 0xFFFFFFFF) < h and s < last:
-                    s += 1
-                    x = slots[s]
-                word = x & 0xFFFFFFFF
-                if word == h:
-                    value = x >> 32
+                # §5.3 over the slots' uint32 words: hash word at 2s, value word at 2s + 1.
+                hw = m.slot_words
+                i = ((h * m.capacity) >> 32) << 1
+                end = i + (m.reach << 1)
+                if end > m.last << 1:
+                    end = m.last << 1
+                w = hw[i]
+                while w < h and i < end:
+                    i += 2
+                    w = hw[i]
+                if w == h:
+                    value = hw[i + 1]
                 else:
                     value = None
-                    undecided = word < h
+                    undecided = w < h
             if _FENCE:
                 _fence()
             s2 = words[12]
