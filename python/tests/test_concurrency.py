@@ -200,3 +200,48 @@ def test_a_build_waits_for_or_refuses_a_writer_holding_the_index(tmp_path: Path)
         holder.wait()
     with idxmap.open(path) as ix:
         assert ix == {2: 2}
+
+
+def test_threads_share_an_index_while_builds_replace_it(tmp_path: Path, code_path: str) -> None:
+    # Four threads read one Index while this thread rebuilds the file again and again: each
+    # follow closes the old mapping under the others; they read on from the new file.
+    import threading
+
+    path = tmp_path / "shared.idx"
+    maps = [{k: (k * 7 + g) & 0xFFFFFFFF for k in range(1, 3001)} for g in range(2)]
+    idxmap.build(maps[0], path)
+    ix = idxmap.open(path)
+    errors: List[str] = []
+    stop = threading.Event()
+
+    def reader(seed: int) -> None:
+        keys = list(range(seed, 3001, 4))
+        try:
+            while not stop.is_set():
+                for k in keys[:200]:
+                    v = ix.get(k)
+                    if v not in (maps[0][k], maps[1][k]):
+                        errors.append(f"get({k}) = {v}")
+                values, found = ix.get_many(keys)
+                if not all(found):
+                    errors.append("get_many missed a key")
+                if len(ix) != 3000:
+                    errors.append(f"len {len(ix)}")
+        except Exception as e:  # noqa: BLE001 - reported below
+            import traceback
+
+            errors.append("".join(traceback.format_exception(type(e), e, e.__traceback__)))
+
+    threads = [threading.Thread(target=reader, args=(s,)) for s in range(1, 5)]
+    for t in threads:
+        t.start()
+    try:
+        for g in range(30):
+            idxmap.build(maps[g % 2], path, sync=False)
+            time.sleep(0.003)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    ix.close()
+    assert errors == []

@@ -219,10 +219,12 @@ class Index(Mapping):  # type: ignore[type-arg]
     # ---- lifetime ----
 
     def close(self) -> None:
-        """Lets go of the file and its mapping now. Later calls raise ClosedError. Raises nothing."""
-        m, self._m = self._m, None
-        if m is not None:
-            m.close()
+        """Lets go of the file and its mapping. Later calls raise ClosedError. Raises nothing.
+
+        The mapping is unmapped as soon as nothing reads it: at once, unless another thread is
+        in the middle of a lookup or an iteration still runs (then when it ends). Views are
+        never released under a reader, so no thread can touch an unmapped page."""
+        self._m = None
 
     @property
     def closed(self) -> bool:
@@ -264,39 +266,32 @@ class Index(Mapping):  # type: ignore[type-arg]
         x ^= x >> 13
         x = (x * 0xC2B2AE35) & 0xFFFFFFFF
         h = x ^ (x >> 16)
-        try:
-            words = m.words
-            s1 = words[12]  # W_SEQ
-            if _FENCE:
-                _fence()
-            undecided = False
-            if h == 0xFFFFFFFF:
-                value = words[10] if words[8] & 0x10000000 else None  # W_ESCAPED, W_STATE, ESCAPED
-            else:
-                # §5.3 over the slots' uint32 words: hash word at 2s, value word at 2s + 1.
-                hw = m.slot_words
-                i = ((h * m.capacity) >> 32) << 1
-                end = i + (m.reach << 1)
-                if end > m.last << 1:
-                    end = m.last << 1
+        words = m.words
+        s1 = words[12]  # W_SEQ
+        if _FENCE:
+            _fence()
+        undecided = False
+        if h == 0xFFFFFFFF:
+            value = words[10] if words[8] & 0x10000000 else None  # W_ESCAPED, W_STATE, ESCAPED
+        else:
+            # §5.3 over the slots' uint32 words: hash word at 2s, value word at 2s + 1.
+            hw = m.slot_words
+            i = ((h * m.capacity) >> 32) << 1
+            end = i + (m.reach << 1)
+            if end > m.last << 1:
+                end = m.last << 1
+            w = hw[i]
+            while w < h and i < end:
+                i += 2
                 w = hw[i]
-                while w < h and i < end:
-                    i += 2
-                    w = hw[i]
-                if w == h:
-                    value = hw[i + 1]
-                else:
-                    value = None
-                    undecided = w < h
-            if _FENCE:
-                _fence()
-            s2 = words[12]
-        except ValueError:
-            # The views were let go under this lookup: closed, or the index followed a new file
-            # in another thread. Ask again (or say it is closed).
-            if self._m is None:
-                self._closed()
-            return self._get(key)
+            if w == h:
+                value = hw[i + 1]
+            else:
+                value = None
+                undecided = w < h
+        if _FENCE:
+            _fence()
+        s2 = words[12]
         if s1 == s2 and not s1 & 1 and not undecided:
             return value
         return self._slow_get(h, s1, s2, value, undecided)
@@ -432,8 +427,8 @@ class Index(Mapping):  # type: ignore[type-arg]
 
     def _probe_chunk(self, hashes: Any) -> _ChunkAnswer:
         np = numpy_or_none()
+        m = self._current()
         while True:
-            m = self._current()
             escaped = hashes == np.uint32(EMPTY_HASH)
             if escaped.any():
                 rest = np.flatnonzero(~escaped)
@@ -486,10 +481,10 @@ class Index(Mapping):  # type: ignore[type-arg]
         if self._m is None:
             new.close()
             self._closed()
-        old, self._m = self._m, new
+        # The old mapping is dropped, not closed: another thread may be probing it; it is
+        # unmapped when the last reader lets go (see close()).
+        self._m = new
         self._clock = StallClock()
-        if old is not None:
-            old.close()
         return True
 
     def _intact(self) -> MappedFile:
