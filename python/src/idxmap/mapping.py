@@ -130,6 +130,7 @@ class MappedFile:
         "last",
         "reach",
         "v1_measured",
+        "generation",
         "_np_slots",
         "_np_words",
         "__weakref__",
@@ -154,6 +155,7 @@ class MappedFile:
         self.last = header.slot_count - 1
         self.reach = header.reach
         self.v1_measured: Optional[Tuple[int, int]] = None
+        self.generation = 0  # set by the reader: how many files it mapped before this one
         self._np_slots: Any = None
         self._np_words: Any = None
 

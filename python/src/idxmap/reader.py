@@ -171,7 +171,10 @@ class _Protocol(ProtocolReader):
         self._ix = ix
 
     def seq(self) -> int:
-        return int(self._ix._current().words[W_SEQ])
+        # The seq word above the mapping's generation: two loads from different files (another
+        # thread followed a new file in between) never look like one quiet probe.
+        m = self._ix._current()
+        return (m.generation << 32) | int(m.words[W_SEQ])
 
     def retired(self) -> bool:
         m = self._ix._current()
@@ -208,12 +211,15 @@ class Index(Mapping):  # type: ignore[type-arg]
         self._m: Optional[MappedFile] = None
         self._clock = StallClock()
         self._last_follow = -math.inf
+        self._generations = 0
         self._m = self._map()
 
     def _map(self) -> MappedFile:
         m = MappedFile.open(self.path)
         if m.header.major == 1:
             m.reach = min(V1_FIRST_REACH, m.last)
+        self._generations += 1
+        m.generation = self._generations
         return m
 
     # ---- lifetime ----
@@ -294,18 +300,19 @@ class Index(Mapping):  # type: ignore[type-arg]
         s2 = words[12]
         if s1 == s2 and not s1 & 1 and not undecided:
             return value
-        return self._slow_get(h, s1, s2, value, undecided)
+        g = m.generation << 32
+        return self._slow_get(h, g | s1, g | s2, value, undecided)
 
     def _slow_get(self, h: int, s1: int, s2: int, value: Optional[int], undecided: bool) -> Optional[int]:
         """_get after its fast check failed: a write overlapped, the file was retired, or the
         probe used up the reach it had (a writer may have raised it since)."""
         if undecided:
-            m = self._current()
-            s1 = m.words[W_SEQ]
+            protocol = _Protocol(self)
+            s1 = protocol.seq()
             _fence()
             value = self._probe(h)
             _fence()
-            s2 = m.words[W_SEQ]
+            s2 = protocol.seq()
         return settle(_Protocol(self), lambda: self._probe(h), s1, s2, value, self._clock)
 
     def _probe(self, h: int) -> Optional[int]:
@@ -418,16 +425,17 @@ class Index(Mapping):  # type: ignore[type-arg]
         m = self._intact()
         s1 = int(m.words[W_SEQ])
         _fence()
-        answer = self._probe_chunk(hashes)
+        answer = self._probe_chunk(hashes, m)
         _fence()
-        s2 = int(self._current().words[W_SEQ])
+        s2 = int(m.words[W_SEQ])
         if quiet(s1, s2):
             return answer
-        return settle(_Protocol(self), lambda: self._probe_chunk(hashes), s1, s2, answer, self._clock)
+        g = m.generation << 32
+        return settle(_Protocol(self), lambda: self._probe_chunk(hashes, self._current()), g | s1, g | s2, answer, self._clock)
 
-    def _probe_chunk(self, hashes: Any) -> _ChunkAnswer:
+    def _probe_chunk(self, hashes: Any, m: MappedFile) -> _ChunkAnswer:
+        """§5.3 for a chunk of hashes on file ``m``, no seq check (see _settled_chunk)."""
         np = numpy_or_none()
-        m = self._current()
         while True:
             escaped = hashes == np.uint32(EMPTY_HASH)
             if escaped.any():
@@ -527,8 +535,7 @@ class Index(Mapping):  # type: ignore[type-arg]
 
     # ---- size, iteration ----
 
-    def _count(self) -> int:
-        m = self._current()
+    def _count(self, m: MappedFile) -> int:
         w = m.words
         state = w[W_STATE]
         if m.header.major == 1:
@@ -541,12 +548,13 @@ class Index(Mapping):  # type: ignore[type-arg]
         m = self._current()
         s1 = int(m.words[W_SEQ])
         _fence()
-        answer = self._count()
+        answer = self._count(m)
         _fence()
-        s2 = int(self._current().words[W_SEQ])
+        s2 = int(m.words[W_SEQ])
         if quiet(s1, s2):
             return answer
-        return settle(_Protocol(self), self._count, s1, s2, answer, self._clock)
+        g = m.generation << 32
+        return settle(_Protocol(self), lambda: self._count(self._current()), g | s1, g | s2, answer, self._clock)
 
     def _items(self) -> Iterator[Tuple[int, int]]:
         """Every (key, value) pair, in slot order: the escaped key first, then by hash (§5.5).
