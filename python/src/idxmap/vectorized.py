@@ -167,20 +167,24 @@ def probe_hashes(slots: Any, hashes: Any, capacity: int, reach: int, last_slot: 
     # The word each probe stopped at; EMPTY (which no probed hash equals) for probes that
     # used up their reach.
     final = np.full(n, np.uint64(EMPTY_HASH), dtype=np.uint64)
-    idx = np.arange(n)
+    idx = None  # the keys still undecided (None: all of them, in order)
     pos = home
     h32 = hashes
     undecided = False
-    while idx.size:
+    while pos.size:
         w = slots.take(pos)
         smaller = w.view(np.uint32)[0::2] < h32  # the hash words: the low half of each slot
-        stop = ~smaller
-        final[idx[stop]] = w[stop]
-        go_on = smaller & (pos < limit)
-        if not undecided and (smaller & (pos >= limit)).any():
-            undecided = True
-        keep = np.flatnonzero(go_on)
-        idx, pos, limit, h32 = idx[keep], pos[keep] + 1, limit[keep], h32[keep]
+        # Index arrays and take, not boolean masks: measured a quarter faster.
+        stopped = np.flatnonzero(~smaller)
+        final[stopped if idx is None else idx.take(stopped)] = w.take(stopped)
+        keep = np.flatnonzero(smaller & (pos < limit))
+        if not undecided and keep.size + stopped.size < pos.size:
+            undecided = True  # some probe reached its limit still seeing smaller hashes
+        idx = keep if idx is None else idx.take(keep)
+        pos = pos.take(keep)
+        pos += 1
+        limit = limit.take(keep)
+        h32 = h32.take(keep)
     words = final.view(np.uint32)
     found = words[0::2] == hashes
     values = np.where(found, words[1::2], np.uint32(0))
