@@ -367,6 +367,16 @@ def report(results: List[Dict[str, Any]], command: str, started: float) -> str:
         n = r["n"]
         m = r["memory"]
         lines += [f"## n = {n:,}", "", f"Index file: {r['file_bytes']:,} bytes ({r['file_bytes'] / n:.2f} bytes/entry).", ""]
+        lk, rd = r["lookups"], r["ready"]
+        summary = (
+            f"In short: a `dict` holds {mb(m['dict']['rss'])} of the process's own memory and takes "
+            f"{rd['dict-pickle']['wall']:.1f} s (from a pickle) to be ready in a new process; an open index holds "
+            f"{mb(m['index']['anon'])} of its own and answers its first lookup {rd['index']['wall'] * 1e3:.0f} ms after the "
+            f"process starts. `ix[k]` costs {lk['ix[k]'] / lk['dict[k]']:.1f}x `dict[k]`; `get_many` {lk['ix.get_many (65,536 a call)']:.0f} ns a key"
+        )
+        if r.get("node"):
+            summary += f", {lk['ix.get_many (65,536 a call)'] / r['node']['getMany']:.1f}x Node's `getMany` in the same run"
+        lines += [summary + ".", ""]
         lines += [
             "### Memory held by the process",
             "",
