@@ -245,3 +245,51 @@ def test_threads_share_an_index_while_builds_replace_it(tmp_path: Path, code_pat
             t.join(timeout=60)
     ix.close()
     assert errors == []
+
+
+def test_a_file_truncated_under_the_mapping_is_noticed_at_the_safe_points(tmp_path: Path, code_path: str) -> None:
+    # cp over a live index truncates it in place. get_many, iteration, info and verify check
+    # the size first (one fstat) and reopen the path, or say why they cannot, rather than touch
+    # a lost page (SIGBUS).
+    path = tmp_path / "ix.idx"
+    idxmap.build({k: k for k in range(1, 5000)}, path)
+    smaller = tmp_path / "small.idx"
+    idxmap.build({7: 70}, smaller)
+    ix = idxmap.open(path)
+    assert ix[7] == 7
+    with open(path, "r+b") as f:  # what `cp small.idx ix.idx` does: truncate, then rewrite
+        f.truncate(0)
+        f.write(smaller.read_bytes())
+    values, found = ix.get_many([7, 8])
+    assert [int(v) for v in values] == [70, 0] and list(map(bool, found)) == [True, False]
+    assert ix[7] == 70 and dict(ix.items()) == {7: 70}
+    with open(path, "r+b") as f:
+        f.truncate(0)  # and a copy not written yet
+    with pytest.raises(idxmap.CorruptError, match="truncated or rewritten in place"):
+        ix.get_many([7])
+    for f in (ix.info, ix.verify, lambda: list(ix.items())):
+        with pytest.raises(idxmap.CorruptError):
+            f()
+    ix.close()
+
+
+def test_a_single_lookup_on_a_truncated_mapping_is_killed_by_sigbus(tmp_path: Path) -> None:
+    # What the README warns about: ix[k] does no system call, and a lost page kills the process.
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "ix.idx"
+    idxmap.build({k: k for k in range(1, 5000)}, path)
+    code = (
+        "import idxmap, os, sys\n"
+        f"ix = idxmap.open({str(path)!r})\n"
+        "assert ix[7] == 7\n"
+        f"os.truncate({str(path)!r}, 0)\n"
+        "ix[7]\n"
+        "print('survived')\n"
+    )
+    from test_cli import ENV
+
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, env=ENV, timeout=60)
+    assert r.returncode == -signal.SIGBUS and b"survived" not in r.stdout

@@ -409,7 +409,9 @@ class Index(Mapping):  # type: ignore[type-arg]
         values: List[int] = []
         found: List[bool] = []
         get = self._get
-        for k in checked:
+        for i, k in enumerate(checked):
+            if i % GET_MANY_CHUNK == 0:
+                self._intact()  # one fstat a chunk, as the numpy path
             v = get(k)
             if v is None:
                 values.append(missing)
@@ -544,8 +546,12 @@ class Index(Mapping):  # type: ignore[type-arg]
 
     def __len__(self) -> int:
         """Live entries (the header's count, read between two loads of seq). Raises ClosedError
-        after close()."""
-        m = self._current()
+        after close(), CorruptError when the file was truncated under the mapping and cannot
+        be reopened.
+
+        One fstat first (see _intact): ``list(ix.items())`` and ``==`` call len before they
+        read anything, and len is rarely in a hot loop."""
+        m = self._intact()
         s1 = int(m.words[W_SEQ])
         _fence()
         answer = self._count(m)
