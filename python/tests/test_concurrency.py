@@ -212,12 +212,14 @@ def test_threads_share_an_index_while_builds_replace_it(tmp_path: Path, code_pat
     idxmap.build(maps[0], path)
     ix = idxmap.open(path)
     errors: List[str] = []
+    rounds = [0] * 5
     stop = threading.Event()
 
     def reader(seed: int) -> None:
         keys = list(range(seed, 3001, 4))
         try:
             while not stop.is_set():
+                rounds[seed] += 1
                 for k in keys[:200]:
                     v = ix.get(k)
                     if v not in (maps[0][k], maps[1][k]):
@@ -227,6 +229,9 @@ def test_threads_share_an_index_while_builds_replace_it(tmp_path: Path, code_pat
                     errors.append("get_many missed a key")
                 if len(ix) != 3000:
                     errors.append(f"len {len(ix)}")
+                # Let the building thread run: four threads spinning in Python would starve its
+                # system calls of the GIL (each waits out a switch interval).
+                time.sleep(0.001)
         except Exception as e:  # noqa: BLE001 - reported below
             import traceback
 
@@ -236,15 +241,17 @@ def test_threads_share_an_index_while_builds_replace_it(tmp_path: Path, code_pat
     for t in threads:
         t.start()
     try:
-        for g in range(30):
+        for g in range(16):
             idxmap.build(maps[g % 2], path, sync=False)
-            time.sleep(0.003)
+            time.sleep(0.005)
     finally:
         stop.set()
         for t in threads:
             t.join(timeout=60)
+    generations = ix._m.generation
     ix.close()
     assert errors == []
+    assert min(rounds[1:]) >= 3 and generations >= 8  # they read on while it followed file after file
 
 
 def test_a_file_truncated_under_the_mapping_is_noticed_at_the_safe_points(tmp_path: Path, code_path: str) -> None:
