@@ -1,0 +1,449 @@
+"""Pairs -> a new index file in the canonical layout of spec/FORMAT.md §7, put in place the way
+§11.1 says: written beside the target under a temp name, synced, the old file locked and marked
+retired (§11.4) so that its readers follow the path, then renamed over it.
+
+The bytes depend only on the map (last value wins per key), not on input order or duplicates,
+and are byte-identical to the Node package's builder (the tests compare them). With numpy the
+hash, sort, dedupe and placement are array operations; without it, plain Python.
+
+Writing in place (set, delete) is the Node package's alone; a build only ever writes a new file.
+"""
+
+from __future__ import annotations
+
+import array
+import errno
+import fcntl
+import mmap
+import os
+import re
+import struct
+import sys
+import time
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
+
+from .args import check_path, check_uint32, describe_value, invalid
+from .errors import (
+    ERR_IDX_IO,
+    ERR_IDX_LOCKED,
+    ERR_IDX_TOO_LARGE,
+    IdxError,
+    error,
+    io_error,
+)
+from .format import (
+    BLOCK_BYTES,
+    CELL_SEQ,
+    CELL_STATE,
+    LAYOUT_V2,
+    SPILL_SLOTS,
+    STATE_RETIRED,
+    block_count,
+    build_capacity,
+    cell_bytes,
+    encode_header_v2,
+    file_bytes,
+    parse_header,
+)
+from .hashing import EMPTY_HASH
+from .mapping import snapshot_header
+from .protocol import fence
+from .table import place, sorted_entries
+from .vectorized import as_uint32_array, numpy_or_none, sort_and_place
+
+PairSource = Union[
+    "Mapping[int, int]",
+    Iterable[Tuple[int, int]],
+    Tuple[Sequence[int], Sequence[int]],
+]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What :func:`build` wrote."""
+
+    path: str
+    count: int
+    """Distinct keys in the index."""
+    pairs: int
+    """Pairs read, duplicates included."""
+    capacity: int
+    slot_count: int
+    file_bytes: int
+
+
+def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0) -> BuildResult:
+    """Builds the index of ``source`` at ``path``, atomically: readers of an index already there
+    see the old file or the new one, never a mix, and follow to the new one.
+
+    ``source`` is one of:
+
+    - a mapping (a dict, an :class:`~idxmap.Index`): its items;
+    - an iterable of ``(key, value)`` pairs; when a key repeats, its last value wins;
+    - two columns ``(keys, values)``: a tuple of two arrays (numpy arrays, ``array.array``
+      or ``memoryview``), or a numpy array of shape ``(n, 2)``.
+
+    Keys and values are ints from 0 to 4294967295 (numpy integers too). ``sync`` (default True)
+    fsyncs the file and its directory; ``wait`` is how many seconds to wait for a writer that
+    holds the index at ``path`` (default 0: fail at once).
+
+    Raises:
+        InvalidArgumentError: a key or value that is not a uint32, a pair that is not a pair,
+            columns of different lengths, or a path that is not one.
+        TooLargeError: more entries than the format's 2^33 slots hold.
+        LockedError: a writer holds the index at ``path``.
+        IdxIOError: the file cannot be written, synced or renamed (the target is unchanged and
+            no temp file is left).
+    """
+    path = check_path("path", path)
+    np = numpy_or_none()
+    keys, values = _columns(source, path, np)
+    pairs = len(keys)
+    if np is not None:
+        slots, n, escaped, capacity, slot_count, reach = sort_and_place(keys, values)
+        _check_size(slot_count, n, path)
+        slot_bytes: Any = memoryview(slots.view(np.uint8))
+    else:
+        hashes, vals, escaped = sorted_entries(zip(keys, values))
+        n = len(hashes)
+        capacity = build_capacity(n)
+        positions, reach = place(hashes, capacity)
+        slot_count = max(capacity, positions[-1] + 1 if n else 0) + SPILL_SLOTS
+        _check_size(slot_count, n, path)
+        words = array.array("Q", [EMPTY_HASH]) * slot_count
+        for pos, h, v in zip(positions, hashes, vals):
+            words[pos] = h | (v << 32)
+        if sys.byteorder != "little":
+            words.byteswap()
+        slot_bytes = memoryview(words).cast("B")
+    checksums = bytearray(4 * block_count(slot_count))
+    for b in range(block_count(slot_count)):
+        struct.pack_into("<I", checksums, 4 * b, zlib.crc32(slot_bytes[b * BLOCK_BYTES : (b + 1) * BLOCK_BYTES]) & 0xFFFFFFFF)
+    header = encode_header_v2(capacity, slot_count, n, escaped is not None, escaped or 0, reach)
+    size = file_bytes(LAYOUT_V2, slot_count)
+    _replace(path, (header, slot_bytes, checksums), sync, wait)
+    return BuildResult(
+        path=path,
+        count=n + (1 if escaped is not None else 0),
+        pairs=pairs,
+        capacity=capacity,
+        slot_count=slot_count,
+        file_bytes=size,
+    )
+
+
+def _check_size(slot_count: int, entries: int, path: str) -> None:
+    # §8: at most 2^33 slots.
+    limit = LAYOUT_V2.max_slot_count
+    if slot_count > limit:
+        raise error(
+            ERR_IDX_TOO_LARGE,
+            f"{entries} entries need {slot_count} slots; a version 2 index holds at most {limit} "
+            f"(about {(limit - SPILL_SLOTS) * 7 // 8} entries)",
+            path=path,
+            hint="Split the keys across several indexes (by key range, for example).",
+        )
+
+
+# ---- the input ----
+
+
+def _is_column(x: Any, np: Any) -> bool:
+    # Arrays, not sequences: a tuple of two lists is two pairs. numpy arrays are recognised by
+    # their interface, so that they are columns on the pure-Python path too (IDXMAP_NUMPY=0).
+    return isinstance(x, (array.array, memoryview)) or hasattr(x, "__array_interface__")
+
+
+def _columns(source: Any, path: str, np: Any) -> Tuple[Any, Any]:
+    """``source`` as two equally long columns: uint32 numpy arrays with numpy, lists without.
+
+    Raises InvalidArgumentError naming the first bad pair."""
+    if isinstance(source, tuple) and len(source) == 2 and _is_column(source[0], np) and _is_column(source[1], np):
+        keys, values = source
+        if len(keys) != len(values):
+            raise invalid(f"keys ({len(keys)}) and values ({len(values)}) differ in length", path)
+    elif np is not None and isinstance(source, np.ndarray):
+        if source.ndim != 2 or source.shape[1] != 2:
+            raise invalid(f"an array of pairs must have shape (n, 2), not {source.shape}", path)
+        keys, values = source[:, 0], source[:, 1]
+    elif isinstance(source, Mapping):
+        keys, values = list(source.keys()), list(source.values())
+    elif isinstance(source, (str, bytes)) or not hasattr(source, "__iter__"):
+        raise invalid(
+            f"pairs must be a mapping, an iterable of (key, value) pairs or a (keys, values) tuple of arrays, "
+            f"not {describe_value(source)}",
+            path,
+        )
+    else:
+        keys, values = [], []
+        add_key, add_value = keys.append, values.append
+        for at, pair in enumerate(source):
+            try:
+                k, v = pair
+            except (TypeError, ValueError):
+                raise invalid(f"pair #{at} is not a (key, value) pair (it is {describe_value(pair)})", path) from None
+            add_key(k)
+            add_value(v)
+    if np is None:
+        return _checked_lists(keys, values, path)
+    try:
+        return as_uint32_array(keys, "keys", path), as_uint32_array(values, "values", path)
+    except IdxError:
+        _checked_lists(keys, values, path)  # names the first bad pair
+        raise
+
+
+def _checked_lists(keys: Sequence[Any], values: Sequence[Any], path: str) -> Tuple[List[int], List[int]]:
+    out_k: List[int] = []
+    out_v: List[int] = []
+    for at, (k, v) in enumerate(zip(keys, values)):
+        try:
+            out_k.append(check_uint32("key", k))
+        except IdxError:
+            raise invalid(f"pair #{at}: key {describe_value(k)} is not an integer from 0 to 4294967295", path) from None
+        try:
+            out_v.append(check_uint32("value", v))
+        except IdxError:
+            raise invalid(f"pair #{at}: value {describe_value(v)} is not an integer from 0 to 4294967295", path) from None
+    return out_k, out_v
+
+
+# ---- §11.1: the new file beside the target, then in its place ----
+
+_TEMP_NAME = re.compile(r"^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$")
+
+
+def _replace(target: str, parts: Sequence[Any], sync: bool, wait: float) -> None:
+    """Writes ``parts`` to a temp file beside ``target`` and puts it in place (see module doc).
+    On any failure (or KeyboardInterrupt) the temp file is removed and the target unchanged."""
+    _remove_stale_temp_files(target)
+    directory = os.path.dirname(target) or "."
+    mode = 0o644
+    try:
+        st = os.stat(target)
+    except OSError:
+        st = None
+    if st is not None:
+        if os.path.isdir(target):
+            raise error(ERR_IDX_IO, "is a directory; give the path of the index file to write", path=target)
+        mode = st.st_mode & 0o777
+    temp = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    try:
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
+    except OSError as e:
+        raise io_error(
+            f"create a temp file in {directory}", target, e, "Check that the output directory exists and is writable."
+        ) from e
+    try:
+        try:
+            for part in parts:
+                view = memoryview(part).cast("B")
+                done = 0
+                while done < len(view):
+                    done += os.write(fd, view[done : done + (1 << 30)])
+            if sync:
+                os.fsync(fd)
+        except OSError as e:
+            raise io_error(
+                "write the new index", target, e, "Free some disk space and try again; the old index is unchanged."
+            ) from e
+        # §11.2: the new file is locked while still private, so the writer lock passes from the
+        # old file to the new one without a gap.
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        while True:
+            old = _lock_existing(target, wait)
+            try:
+                if old is not None:
+                    _retire(target)
+                if _commit(temp, target, sync, no_clobber=old is None):
+                    return
+            finally:
+                if old is not None:
+                    os.close(old)  # closing drops its flock
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    finally:
+        os.close(fd)
+
+
+def _commit(temp: str, target: str, sync: bool, no_clobber: bool) -> bool:
+    """Gives the temp file the name ``target``: renamed over the old file, or, when there was
+    none, linked only if the path is still free (False, changing nothing, if it is not)."""
+    try:
+        if no_clobber:
+            try:
+                os.link(temp, target)
+            except FileExistsError:
+                return False
+            os.unlink(temp)
+        else:
+            os.rename(temp, target)
+    except OSError as e:
+        raise io_error("move the new index into place", target, e) from e
+    if sync:
+        _sync_directory(os.path.dirname(target) or ".")
+    return True
+
+
+def _sync_directory(directory: str) -> None:
+    # The rename is data of the directory. Some file systems refuse fsync on a directory; the
+    # rename itself is still atomic there.
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+def _lock_existing(target: str, wait: float) -> Optional[int]:
+    """Takes the writer lock (an exclusive flock, §11.2) of the file at ``target``; returns its
+    descriptor, or None when there is no file there.
+
+    Raises:
+        LockedError: another process holds it (after waiting ``wait`` seconds).
+        IdxIOError: it cannot be opened or locked.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fd = os.open(target, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise io_error("open the index", target, e, "Check the path and its permissions.") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            inode = os.fstat(fd).st_ino
+            os.close(fd)
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise error(ERR_IDX_IO, f"cannot lock the index for writing (flock errno {e.errno})", path=target) from e
+            if time.monotonic() >= deadline:
+                raise error(
+                    ERR_IDX_LOCKED,
+                    f"is being written by {_holder_of(inode)}",
+                    path=target,
+                    hint=f"Waited {wait} s; try again later." if wait else "Wait for it to finish, or let this build wait for it.",
+                ) from None
+            time.sleep(min(0.02, max(0.001, deadline - time.monotonic())))
+            continue
+        # The path may have been renamed over while we waited: lock the file it names now.
+        try:
+            a = os.fstat(fd)
+            b = os.stat(target)
+            same = a.st_ino == b.st_ino and a.st_dev == b.st_dev
+        except OSError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)
+
+
+def _holder_of(inode: int) -> str:
+    """"process 1234 (cmd...)": the flock holder of an inode, from /proc/locks (Linux)."""
+    try:
+        with open("/proc/locks") as f:
+            for line in f:
+                fields = line.split()
+                if len(fields) > 5 and fields[1] == "FLOCK" and fields[3] == "WRITE" and fields[5].split(":")[-1] == str(inode):
+                    pid = fields[4]
+                    try:
+                        with open(f"/proc/{pid}/cmdline", "rb") as c:
+                            cmd = " ".join([p.decode(errors="replace") for p in c.read().split(b"\0") if p][:4])
+                    except OSError:
+                        cmd = ""
+                    cmd = " ".join(cmd.split())
+                    if len(cmd) > 80:
+                        cmd = cmd[:77] + "..."
+                    return f"process {pid}" + (f" ({cmd})" if cmd else "")
+    except OSError:
+        pass
+    return "another process"
+
+
+def _retire(target: str) -> None:
+    """§11.4: marks the index at ``target`` retired, if it is one, so its readers follow the path
+    to the file about to replace it: the state cell with RETIRED, then the seq cell with a fresh
+    odd value, each one 8-byte store into a shared mapping (as a writer stores cells). The caller
+    holds the writer lock. A file this process may not write (mode 0444, another user's) or that
+    is not a valid index cannot be marked; its readers then notice the rename on their own
+    (§11.8), so that is not an error."""
+    try:
+        fd = os.open(target, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return
+    try:
+        size = os.fstat(fd).st_size
+        if size < 64:
+            return
+        mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    except (OSError, ValueError):
+        os.close(fd)
+        return
+    os.close(fd)
+    try:
+        try:
+            parse_header(snapshot_header(mm, size), size, target)
+        except IdxError:
+            return
+        cells = memoryview(mm)[0:64].cast("Q")
+        try:
+            state = cells[CELL_STATE // 8] & 0xFFFFFFFF
+            # The other state bits are kept as they are: a newer minor may give them meaning.
+            new_state = state | STATE_RETIRED
+            cells[CELL_STATE // 8] = int.from_bytes(cell_bytes(CELL_STATE, new_state), "little")
+            fence()  # the state before the seq (§11.4); a no-op on x86, whose stores stay in order
+            seq = cells[CELL_SEQ // 8] & 0xFFFFFFFF
+            new_seq = (seq + (2 if seq & 1 else 1)) & 0xFFFFFFFF
+            cells[CELL_SEQ // 8] = int.from_bytes(cell_bytes(CELL_SEQ, new_seq), "little")
+        finally:
+            cells.release()
+    finally:
+        mm.close()
+
+
+def _remove_stale_temp_files(target: str) -> None:
+    """Removes temp files that a killed build or writer left beside ``target``: those named
+    after it whose process no longer runs."""
+    directory = os.path.dirname(target) or "."
+    base = os.path.basename(target)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        m = _TEMP_NAME.match(name)
+        if not m or m.group(1) != base:
+            continue
+        pid = int(m.group(2))
+        if pid == os.getpid() or _alive(pid):
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+

@@ -1,0 +1,420 @@
+"""The full check of spec/FORMAT.md §9.2: the header's reserved fields, every block checksum and
+every table invariant of §5.2. O(file size); opening an index does none of it.
+
+Problems are reported in the order and words of the Node package's verify (``idx verify``), at
+most 20, so the two print the same report for the same file.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from .errors import ERR_IDX_INVALID_ARGUMENT, ERR_IDX_IO, IdxError
+from .format import (
+    BLOCK_BYTES,
+    CELL_RESERVED,
+    CELL_SEQ,
+    CELL_STATE,
+    SLOTS_PER_BLOCK,
+    STATE_ESCAPED,
+    STATE_RETIRED,
+    VERSION_MINOR,
+    Header,
+    block_count,
+    checksums_offset,
+    hex8,
+    parse_header,
+    slot_offset,
+)
+from .hashing import EMPTY_HASH, MASK32
+from .mapping import MappedFile, open_regular_file, read_stable_header
+from .vectorized import home_slots, numpy_or_none
+
+MAX_PROBLEMS = 20
+_SCAN_CHUNK = 1 << 16
+"""Slots per vectorised step of the table scan; a step with anything suspect is replayed slot
+by slot by the same rules as the pure-Python scan, so both report the same problems."""
+
+
+@dataclass
+class Problem:
+    """One thing wrong with a file: where (byte offset) and what."""
+
+    offset: int
+    message: str
+
+
+@dataclass
+class VerifyReport:
+    """What :func:`verify` found.
+
+    Attributes:
+        ok: no problem found.
+        path: the file, as given.
+        version: the format version ("2.0"), when the header could be read.
+        problems: what is wrong, first problems first; at most 20.
+        entries: live entries found by the scan (escaped key included).
+        tombstones: slots repeating their predecessor, left by a writer stopped mid-operation.
+        interrupted: a writer stopped mid-operation (dirty blocks): their checksums and the
+            count may lag (§9.2).
+        dirty_blocks: the blocks that writer was changing.
+        retired: a newer file replaced this one at its path (§11.4).
+    """
+
+    ok: bool
+    path: str
+    version: Optional[str] = None
+    problems: List[Problem] = field(default_factory=list)
+    entries: int = 0
+    tombstones: int = 0
+    interrupted: bool = False
+    dirty_blocks: int = 0
+    retired: bool = False
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def to_json(self) -> Dict[str, Any]:
+        """The report with the Node package's field names (``dirtyBlocks``), as JSON data."""
+        out: Dict[str, Any] = {"ok": self.ok, "path": self.path}
+        if self.version is not None:
+            out["version"] = self.version
+        out["problems"] = [{"offset": p.offset, "message": p.message} for p in self.problems]
+        out.update(
+            entries=self.entries,
+            tombstones=self.tombstones,
+            interrupted=self.interrupted,
+            dirtyBlocks=self.dirty_blocks,
+            retired=self.retired,
+        )
+        return out
+
+
+class _Problems:
+    def __init__(self, limit: int = MAX_PROBLEMS) -> None:
+        self.list: List[Problem] = []
+        self.limit = limit
+
+    def add(self, offset: int, message: str) -> bool:
+        """Adds a problem; False once the list is full (the caller stops looking)."""
+        if len(self.list) < self.limit:
+            self.list.append(Problem(offset, message))
+        return len(self.list) < self.limit
+
+    @property
+    def full(self) -> bool:
+        return len(self.list) >= self.limit
+
+
+def verify(path: Any) -> VerifyReport:
+    """Reads all of the index at ``path`` and checks it (§9.2). A damaged or foreign file is
+    reported (``ok`` False, with its problems), not raised.
+
+    Raises:
+        InvalidArgumentError: ``path`` is not a path.
+        IdxIOError: the file cannot be opened, read or mapped, or is not a regular file.
+    """
+    from .args import check_path
+
+    path = check_path("path", path)
+    try:
+        m = MappedFile.open(path, sequential=True)
+    except IdxError as e:
+        if e.code in (ERR_IDX_IO, ERR_IDX_INVALID_ARGUMENT):
+            raise
+        if e.code == "ERR_IDX_CORRUPT" and e.what.startswith("its last slot is not empty"):
+            # Open's rule 10; verify reports it among the table's problems instead.
+            return _verify_without_sentinel(path)
+        return _failed(path, e)
+    try:
+        return verify_mapped(m, path)
+    finally:
+        m.close()
+
+
+def _verify_without_sentinel(path: str) -> VerifyReport:
+    # A file whose header is fine but whose last slot is taken: map it anyway and scan it, so
+    # that the report lists every problem, as idx's verify (which does not apply rule 10) does.
+    import mmap
+    import os
+
+    fd, st = open_regular_file(path)
+    try:
+        mm = mmap.mmap(fd, st.st_size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+    except (OSError, ValueError) as e:
+        from .errors import io_error
+
+        raise io_error("map the index into memory", path, e) from e
+    finally:
+        os.close(fd)
+    try:
+        header = parse_header(read_stable_header(mm, st.st_size), st.st_size, path)
+        m = MappedFile(path, header, mm, st)
+    except IdxError as e:
+        mm.close()
+        return _failed(path, e)
+    try:
+        return verify_mapped(m, path)
+    finally:
+        m.close()
+
+
+def _failed(path: str, e: IdxError) -> VerifyReport:
+    return VerifyReport(ok=False, path=path, problems=[Problem(e.offset or 0, str(e).split("\n")[0])])
+
+
+def _seq_of(m: MappedFile) -> int:
+    return int(m.words[CELL_SEQ // 4]) if m.size >= CELL_SEQ + 4 else 0
+
+
+def verify_mapped(m: MappedFile, path: str) -> VerifyReport:
+    """Checks a mapped file. A writer working on it meanwhile can make a check fail that would
+    pass a moment later: a failed check during which seq changed is run again, up to 3 times."""
+    attempt = 1
+    while True:
+        before = _seq_of(m)
+        report = _verify_once(m, path)
+        if report.ok or _seq_of(m) == before:
+            return report
+        if attempt == 3:
+            report.problems.append(
+                Problem(
+                    CELL_SEQ,
+                    "the index changed while it was being verified (a writer is working on it); "
+                    "verify again when it is done",
+                )
+            )
+            return report
+        attempt += 1
+
+
+def _verify_once(m: MappedFile, path: str) -> VerifyReport:
+    try:
+        head = read_stable_header(m.mm, m.size)
+        h = parse_header(head, m.size, path)
+    except IdxError as e:
+        return _failed(path, e)
+    problems = _Problems()
+    _check_reserved(head, h, problems)
+    _check_blocks(m, h, problems)
+    entries, tombstones = _check_table(m, h, problems)
+    return VerifyReport(
+        ok=not problems.list,
+        path=path,
+        version=h.version,
+        problems=problems.list,
+        entries=entries + (1 if h.escaped_present else 0),
+        tombstones=tombstones,
+        interrupted=h.dirty_count > 0,
+        dirty_blocks=h.dirty_count,
+        retired=h.retired,
+    )
+
+
+def _is_dirty(h: Header, block: int) -> bool:
+    return h.dirty_count > 0 and h.dirty_first <= block < h.dirty_first + h.dirty_count
+
+
+def _check_reserved(head: bytes, h: Header, problems: _Problems) -> None:
+    """Reserved bytes, bits and cells: checked only against the minor that reserves them (§10)."""
+    if h.minor != VERSION_MINOR:
+        return
+    lo, hi = (20, 28) if h.major == 1 else (96, 128)
+    for o in range(lo, hi):
+        if head[o] != 0:
+            problems.add(o, f"reserved header byte at offset {o} is {head[o]}, not 0")
+            break
+    allowed = 0x3FFFFFFF if h.major == 1 else STATE_ESCAPED | STATE_RETIRED
+    if h.state_word & ~allowed & MASK32:
+        problems.add(CELL_STATE, f"reserved state bits set: 0x{hex8(h.state_word)}")
+    if h.reserved_cell != 0:
+        problems.add(CELL_RESERVED, f"the reserved cell's word is 0x{hex8(h.reserved_cell)}, not 0")
+
+
+def _check_blocks(m: MappedFile, h: Header, problems: _Problems) -> None:
+    """§6.1: every block's checksum against its bytes, except dirty blocks (§6.2)."""
+    blocks = block_count(h.slot_count)
+    base = checksums_offset(h.layout, h.slot_count)
+    view = memoryview(m.mm)
+    try:
+        stored_all = view[base : base + 4 * blocks].cast("I")
+        try:
+            start0 = h.layout.header_bytes
+            for b in range(blocks):
+                if _is_dirty(h, b):
+                    continue
+                start = start0 + b * BLOCK_BYTES
+                end = min(start + BLOCK_BYTES, base)
+                actual = zlib.crc32(view[start:end]) & MASK32
+                stored = stored_all[b]
+                if stored != actual:
+                    if not problems.add(
+                        base + 4 * b,
+                        f"block {b} (bytes {start}..{end - 1}) fails its checksum: "
+                        f"stored 0x{hex8(stored)}, computed 0x{hex8(actual)}",
+                    ):
+                        break
+        finally:
+            stored_all.release()
+    finally:
+        view.release()
+
+
+class _Scan:
+    """The table scan's running state: what the rules of §5.2 need from earlier slots."""
+
+    __slots__ = ("previous", "last_entry", "last_empty", "entries", "tombstones", "reach", "stopped")
+
+    def __init__(self) -> None:
+        self.previous = EMPTY_HASH  # the hash word of the previous slot
+        self.last_entry = -1  # the hash of the last entry, for order across empty slots
+        self.last_empty = -1
+        self.entries = 0
+        self.tombstones = 0
+        self.reach = 0
+        self.stopped = False
+
+
+def _check_table(m: MappedFile, h: Header, problems: _Problems) -> "tuple[int, int]":
+    """Every invariant of §5.2 over the slots; empty slots hold value 0. Returns (entries in
+    slots, tombstones) as far as the scan went (it stops at the 20th problem, as idx's does)."""
+    scan = _Scan()
+    if not problems.full:
+        np = numpy_or_none()
+        view = memoryview(m.mm)
+        try:
+            hb = h.layout.header_bytes
+            slots = view[hb : hb + 8 * h.slot_count].cast("Q")
+            try:
+                if np is None:
+                    _scan_slots(slots, 0, h.slot_count, h, scan, problems)
+                else:
+                    _scan_vectorized(np, m, slots, h, scan, problems)
+            finally:
+                slots.release()
+        finally:
+            view.release()
+    if (m.slots[h.slot_count - 1] & MASK32) != EMPTY_HASH:
+        problems.add(slot_offset(h.layout, h.slot_count - 1), "the last slot is not empty")
+    interrupted = h.dirty_count > 0
+    if abs(scan.entries - h.entries) > (1 if interrupted else 0):
+        problems.add(
+            CELL_STATE if h.major == 1 else 56,
+            f"header count is {h.entries} entries in slots but the table holds {scan.entries}",
+        )
+    return scan.entries, scan.tombstones
+
+
+def _scan_slots(slots: Any, first: int, end: int, h: Header, scan: _Scan, problems: _Problems) -> None:
+    """The rules of §5.2 slot by slot over slots ``first .. end-1``: the reference scan."""
+    interrupted = h.dirty_count > 0
+    capacity = h.capacity
+    hb = h.layout.header_bytes
+    previous = scan.previous
+    for s in range(first, end):
+        x = slots[s]
+        hw = x & MASK32
+        at = hb + 8 * s
+        if hw == EMPTY_HASH:
+            scan.last_empty = s
+            value = x >> 32
+            if value != 0 and not problems.add(at + 4, f"empty slot {s} has value {value} (must be 0)"):
+                scan.stopped = True
+                return
+        elif hw == previous:
+            scan.tombstones += 1
+            if not interrupted:
+                msg = f"slot {s} repeats the hash of slot {s - 1}, but no write was interrupted"
+            elif not _is_dirty(h, s // SLOTS_PER_BLOCK):
+                msg = f"slot {s} repeats the hash of slot {s - 1} outside the blocks the interrupted write was changing"
+            elif scan.tombstones > 1:
+                msg = f"slot {s} is a second repeated slot; an interrupted write leaves at most one"
+            else:
+                msg = ""
+            if msg and not problems.add(at, msg):
+                scan.stopped = True
+                return
+        else:
+            scan.entries += 1
+            if scan.last_entry >= 0 and hw <= scan.last_entry:
+                if not problems.add(
+                    at,
+                    f"slot {s} hash 0x{hex8(hw)} is not above the previous entry's 0x{hex8(scan.last_entry)}: "
+                    "slots must be sorted by hash",
+                ):
+                    scan.stopped = True
+                    return
+            home = (hw * capacity) >> 32
+            if home > s and not problems.add(at, f"slot {s} holds an entry whose home slot is {home}, after it"):
+                scan.stopped = True
+                return
+            if home <= scan.last_empty and not problems.add(
+                at,
+                f"slot {s} is unreachable: empty slot {scan.last_empty} lies between it and its home slot {home}",
+            ):
+                scan.stopped = True
+                return
+            if s - home > scan.reach:
+                scan.reach = s - home
+            if h.major == 2 and s - home > h.reach and not problems.add(
+                at, f"slot {s} is {s - home} slots from its home, beyond the header's reach {h.reach}"
+            ):
+                scan.stopped = True
+                return
+            scan.last_entry = hw
+        previous = hw
+        scan.previous = hw
+
+
+def _scan_vectorized(np: Any, m: MappedFile, slots: Any, h: Header, scan: _Scan, problems: _Problems) -> None:
+    """The same scan, a chunk of slots at a time: a chunk where no slot can break a rule only
+    advances the running state; any other chunk is replayed by :func:`_scan_slots`."""
+    words_all = np.frombuffer(m.mm, dtype=np.uint64, count=h.slot_count, offset=h.layout.header_bytes)
+    mask = np.uint64(MASK32)
+    for a in range(0, h.slot_count, _SCAN_CHUNK):
+        b = min(a + _SCAN_CHUNK, h.slot_count)
+        words = words_all[a:b].copy()
+        hw = (words & mask).astype(np.uint32)
+        empty = hw == np.uint32(EMPTY_HASH)
+        prev = np.empty_like(hw)
+        prev[0] = scan.previous
+        prev[1:] = hw[:-1]
+        repeat = ~empty & (hw == prev)
+        entry = ~empty & ~repeat
+        suspect = bool(repeat.any()) or bool(((words[empty] >> np.uint64(32)) != 0).any())
+        where = np.flatnonzero(entry)
+        eh = hw[where]
+        s_idx = where + a
+        home = home_slots(eh, h.capacity) if where.size else where
+        if not suspect and where.size:
+            # sorted against the previous entry (across chunks and empty slots)
+            if scan.last_entry >= 0 and int(eh[0]) <= scan.last_entry:
+                suspect = True
+            elif eh.size > 1 and not bool((eh[1:] > eh[:-1]).all()):
+                suspect = True
+            elif bool((home > s_idx).any()):
+                suspect = True
+            else:
+                # the last empty slot before each slot, carried in from earlier chunks
+                empties = np.where(empty, np.arange(a, b, dtype=np.int64), np.int64(-1))
+                last_empty = np.maximum.accumulate(empties)
+                np.maximum(last_empty, scan.last_empty, out=last_empty)
+                if bool((home <= last_empty[where]).any()):
+                    suspect = True
+                elif h.major == 2 and bool(((s_idx - home) > h.reach).any()):
+                    suspect = True
+        if suspect:
+            _scan_slots(slots, a, b, h, scan, problems)
+            if scan.stopped:
+                return
+            continue
+        scan.entries += int(where.size)
+        if where.size:
+            scan.reach = max(scan.reach, int((s_idx - home).max()))
+            scan.last_entry = int(eh[-1])
+        e = np.flatnonzero(empty)
+        if e.size:
+            scan.last_empty = a + int(e[-1])
+        scan.previous = int(hw[-1])

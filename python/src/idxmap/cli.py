@@ -1,0 +1,508 @@
+"""``python -m idxmap``: the reading commands of the ``idx`` command line (get, dump, verify,
+info), with its output, its messages and its exit codes (src/cli/*.ts in the Node package):
+
+- 0: success;
+- 1: a key was missing (get) or the index is damaged (verify);
+- 2: usage error, bad input, or an unreadable or invalid file.
+
+Errors are one or two plain lines on stderr (what went wrong, where, what to do), never a
+traceback (unless IDX_DEBUG is set). Writing commands are the Node package's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import traceback
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
+
+from . import __version__
+from .errors import ERR_IDX_INTERRUPTED, ERR_IDX_INVALID_ARGUMENT, IdxError, error
+from .format import VERSION_MAJOR, VERSION_MINOR
+from .parse import js_trim, number_problem
+from .reader import Index
+
+PROG = "idxmap"
+EXIT_OK = 0
+EXIT_NOT_FOUND = 1
+EXIT_DAMAGED = 1
+EXIT_ERROR = 2
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+MAX_U32 = 0xFFFFFFFF
+
+MAIN_HELP = f"""{PROG}: read idx indexes (persistent uint32 -> uint32 maps in one memory-mapped file)
+
+Usage:
+  python -m idxmap get FILE KEY...        print the value of each KEY
+  python -m idxmap get FILE               read keys from stdin, one per line; print one line per key
+  python -m idxmap verify FILE            check every checksum and table invariant
+  python -m idxmap info FILE [--json]     show version, count, capacity, load and size
+  python -m idxmap dump FILE              print every pair as KEY<TAB>VALUE
+
+Options:
+  -h, --help                 show help (also: python -m idxmap CMD --help)
+  -v, --version              show the idxmap version and the format version it reads
+
+The output and exit status are those of the idx command (npm package idx). Building is
+idxmap.build() in Python or idx build; writing in place (set, del, put, compact) is idx's.
+
+Exit status: 0 success; 1 a key was missing (get) or the index is damaged (verify);
+2 usage error, bad input or an unreadable or invalid file.
+The format is specified byte by byte in spec/FORMAT.md."""
+
+COMMAND_HELP: Dict[str, str] = {
+    "get": """Usage: python -m idxmap get FILE KEY...
+       python -m idxmap get FILE < keys.txt
+
+Prints the value stored for each KEY, one per line.
+With one KEY, a missing key prints nothing. With several KEYs, or with keys read
+from stdin (one per line), a missing key prints an empty line, so output line i
+always answers input line i; blank and # lines of the input get an empty line too.
+
+Exit status: 0 every key was found; 1 some key was missing; 2 a key is not a
+decimal integer from 0 to 4294967295, or FILE cannot be read or is not a valid index.""",
+    "dump": """Usage: python -m idxmap dump FILE
+
+Prints every entry as KEY<TAB>VALUE, one per line, in hash order. "idx build" of the
+output (or idxmap.build of its pairs) gives the same map.""",
+    "verify": """Usage: python -m idxmap verify FILE
+
+Reads all of FILE and checks the header, every block checksum and every table
+invariant of spec/FORMAT.md. Any single flipped bit is caught.
+Opening an index (and get) checks only the header; run verify after copying
+an index or when you suspect damage.
+
+Exit status: 0 intact; 1 damaged (each problem is printed); 2 FILE cannot be read.""",
+    "info": """Usage: python -m idxmap info FILE [--json]
+
+Prints the format version, entry count, capacity (home slots), slot count,
+load (count / capacity), in-place writes, file size and bytes per entry.
+Reads only the header.
+
+Options:
+  --json   print one JSON object instead of text""",
+}
+
+_WRITING = ("build", "set", "del", "put", "compact")
+
+
+class UsageError(Exception):
+    """A command-line mistake: printed with a pointer to --help, exit 2."""
+
+    def __init__(self, message: str, command: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.command = command
+
+
+# ---- numbers as JavaScript prints them (the idx command's output) ----
+
+
+def js_number(x: Any) -> str:
+    """``String(x)`` of JavaScript for an int or float: shortest round-trip digits, no ``.0``
+    on integral values, exponent form only below 1e-6 or from 1e21."""
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    if isinstance(x, int):
+        return str(x)
+    if x == 0:
+        return "0"
+    sign = "-" if x < 0 else ""
+    d = Decimal(repr(abs(x))).normalize()
+    _, digits_t, exp = d.as_tuple()
+    digits = "".join(map(str, digits_t))
+    k = len(digits)
+    n = int(exp) + k
+    if k <= n <= 21:
+        body = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        body = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        body = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
+        body = f"{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
+    return sign + body
+
+
+def to_fixed(x: float, places: int) -> str:
+    """``x.toFixed(places)`` of JavaScript: the exact binary value rounded half up (Python's
+    format rounds half to even, which differs on exact ties such as 12.25)."""
+    return str(Decimal(x).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def js_json(value: Any) -> str:
+    """``JSON.stringify(value)`` for the dicts, strings and numbers ``info --json`` prints."""
+    if value is None:
+        return "null"
+    if isinstance(value, (bool, int, float)):
+        return js_number(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{js_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(js_json(v) for v in value) + "]"
+    raise TypeError(f"cannot print {type(value).__name__} as JSON")
+
+
+# ---- keys as text (src/core/parse.ts) ----
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_uint32(text: str) -> Optional[int]:
+    """One decimal uint32 given as text (ASCII digits only); None when it is not one."""
+    if not _DIGITS.fullmatch(text):
+        return None
+    n = int(text)
+    return n if n <= MAX_U32 else None
+
+
+def uint32_problem(text: str) -> str:
+    return number_problem(js_trim(text)) or "is not a decimal number"
+
+
+_SKIPPED = -1
+
+
+def parse_key_line(text: str) -> Optional[int]:
+    """A key from a line of stdin; _SKIPPED for a blank or # line; None when it is not a key.
+    Spaces and tabs around the key and a CR at the end are allowed."""
+    i, end = 0, len(text)
+    while i < end and text[i] in " \t":
+        i += 1
+    while end > i and text[end - 1] in " \t\r":
+        end -= 1
+    if i == end or text[i] == "#":
+        return _SKIPPED
+    body = text[i:end]
+    if not _DIGITS.fullmatch(body):
+        return None
+    key = int(body)
+    return key if key <= MAX_U32 else None
+
+
+def js_string(text: str) -> str:
+    """``JSON.stringify`` of a string, as idx quotes text in its messages."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+# ---- arguments (node:util parseArgs, strict, as idx uses it) ----
+
+
+def parse_command_args(command: str, args: Sequence[str], booleans: Sequence[str] = ()) -> Tuple[Dict[str, bool], List[str]]:
+    """Boolean long options and positionals; anything else is a UsageError in parseArgs' words."""
+    values: Dict[str, bool] = {}
+    positionals: List[str] = []
+    for i, a in enumerate(args):
+        if a == "--":
+            positionals.extend(args[i + 1 :])
+            break
+        if a.startswith("--"):
+            name, eq, _ = a[2:].partition("=")
+            if name not in booleans:
+                raise UsageError(f"Unknown option '--{name}'", command)
+            if eq:
+                raise UsageError(f"Option '--{name}' does not take an argument", command)
+            values[name] = True
+        elif a.startswith("-") and a != "-":
+            raise UsageError(f"Unknown option '-{a[1]}'", command)
+        else:
+            positionals.append(a)
+    return values, positionals
+
+
+# ---- output ----
+
+
+class _Out:
+    """stdout, written in pieces; a reader that went away (``| head``) ends the command quietly."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.closed = False
+
+    def write(self, text: str) -> None:
+        if self.closed or not text:
+            return
+        try:
+            self.stream.write(text)
+        except BrokenPipeError:
+            self.closed = True
+            _silence_stdout()
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout at exit and would report the broken pipe again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+# ---- commands ----
+
+_NEGATIVE_OR_NUMBER = re.compile(r"-[0-9.]+")
+
+
+def cmd_get(args: Sequence[str], out: _Out, stdin: Any) -> int:
+    # No option parsing: a key like -1 must be reported as a bad key, not an unknown option.
+    positionals = [a for a in args if a != "--"]
+    for a in args:
+        if a.startswith("-") and a != "--" and not _NEGATIVE_OR_NUMBER.fullmatch(a):
+            raise UsageError(f"unknown option '{a}'", "get")
+    if not positionals:
+        raise UsageError("get needs an index file", "get")
+    file, key_args = positionals[0], positionals[1:]
+    keys: List[int] = []
+    for i, text in enumerate(key_args):
+        key = parse_uint32(text)
+        if key is None:
+            raise error(
+                ERR_IDX_INVALID_ARGUMENT,
+                f"key {js_string(text)} (argument {i + 2}) {uint32_problem(text)}",
+                hint="Keys are decimal integers from 0 to 4294967295.",
+            )
+        keys.append(key)
+    with Index(file) as ix:
+        if not keys:
+            return EXIT_NOT_FOUND if _answer_stdin(ix, out, stdin) else EXIT_OK
+        answers = [ix.get(k) for k in keys]
+    missing = sum(1 for v in answers if v is None)
+    if len(keys) == 1:
+        out.write("" if answers[0] is None else f"{answers[0]}\n")
+    else:
+        out.write("".join("\n" if v is None else f"{v}\n" for v in answers))
+    return EXIT_NOT_FOUND if missing else EXIT_OK
+
+
+_BATCH = 1 << 16
+
+
+def _answer_stdin(ix: Index, out: _Out, stdin: Any) -> int:
+    """Keys from stdin, one per line, answered in batches. Returns the number of missing keys.
+    A line that is not a key stops with an error naming it (after the answers before it)."""
+    pending: List[int] = []  # keys, or _SKIPPED
+    missing = 0
+    line = 0
+
+    def flush() -> None:
+        nonlocal missing
+        if not pending:
+            return
+        keys = [k for k in pending if k != _SKIPPED]
+        if len(keys) >= 4096:
+            values, found = ix.get_many(keys)
+            answers = iter([int(v) if f else None for v, f in zip(values, found)])
+        else:
+            answers = iter([ix.get(k) for k in keys])
+        parts = []
+        for k in pending:
+            if k == _SKIPPED:
+                parts.append("\n")
+                continue
+            v = next(answers)
+            if v is None:
+                missing += 1
+                parts.append("\n")
+            else:
+                parts.append(f"{v}\n")
+        pending.clear()
+        out.write("".join(parts))
+
+    def take(text: str) -> None:
+        nonlocal line
+        line += 1
+        key = parse_key_line(text)
+        if key is None:
+            flush()
+            raise error(
+                ERR_IDX_INVALID_ARGUMENT,
+                f"key {js_string(js_trim(text))} {uint32_problem(text)}",
+                path="<stdin>",
+                line=line,
+                hint="Give one decimal key (0 to 4294967295) per line.",
+            )
+        pending.append(key)
+        if len(pending) == _BATCH:
+            flush()
+
+    carry = ""
+    source = getattr(stdin, "buffer", stdin)
+    while True:
+        chunk = source.read(1 << 16)
+        if not chunk:
+            break
+        text = carry + (chunk.decode("latin-1") if isinstance(chunk, bytes) else chunk)
+        lines = text.split("\n")
+        carry = lines.pop()
+        for t in lines:
+            take(t)
+    if carry:
+        take(carry)
+    flush()
+    return missing
+
+
+def cmd_dump(args: Sequence[str], out: _Out, stdin: Any) -> int:
+    _, positionals = parse_command_args("dump", args)
+    if len(positionals) != 1:
+        raise UsageError("dump takes one index file", "dump")
+    with Index(positionals[0]) as ix:
+        parts: List[str] = []
+        size = 0
+        for key, value in ix.items():
+            s = f"{key}\t{value}\n"
+            parts.append(s)
+            size += len(s)
+            if size >= 1 << 16:
+                out.write("".join(parts))
+                parts.clear()
+                size = 0
+                if out.closed:
+                    break
+        out.write("".join(parts))
+    return EXIT_OK
+
+
+def cmd_verify(args: Sequence[str], out: _Out, stdin: Any) -> int:
+    _, positionals = parse_command_args("verify", args)
+    if len(positionals) != 1:
+        raise UsageError("verify takes one index file", "verify")
+    from .checks import MAX_PROBLEMS, verify
+
+    report = verify(positionals[0])
+    if report.ok:
+        notes = []
+        if report.interrupted:
+            notes.append(
+                f"a writer stopped mid-operation; its {report.dirty_blocks} block(s) are consistent "
+                "and are rechecksummed when a writer next opens the index"
+            )
+        if report.retired:
+            notes.append("this file was replaced by a newer one at its path (retired)")
+        checked = "checksums match outside the interrupted blocks" if report.interrupted else "all checksums match"
+        out.write(f"{report.path}: ok, {report.entries} entries, {checked}{''.join('; ' + n for n in notes)}\n")
+        return EXIT_OK
+    n = len(report.problems)
+    lines = [f"{PROG}: {report.path}: damaged ({n}{'+' if n >= MAX_PROBLEMS else ''} problems)"]
+    lines += [f"  at byte {p.offset}: {p.message.replace(chr(10), ' ')}" for p in report.problems]
+    lines.append("Rebuild the index from its source pairs, or restore it from a good copy.")
+    sys.stderr.write("\n".join(lines) + "\n")
+    return EXIT_DAMAGED
+
+
+def cmd_info(args: Sequence[str], out: _Out, stdin: Any) -> int:
+    values, positionals = parse_command_args("info", args, ("json",))
+    if len(positionals) != 1:
+        raise UsageError("info takes one index file", "info")
+    with Index(positionals[0]) as ix:
+        info = ix.info()
+    if values.get("json"):
+        out.write(js_json(info.to_json()) + "\n")
+        return EXIT_OK
+    writes = info.writes
+    rows = [
+        ("file", info.path),
+        ("format version", info.version),
+        ("entries", str(info.count)),
+        ("capacity", f"{info.capacity} home slots"),
+        ("slots", f"{info.slot_count} ({info.slot_count - info.capacity} spill)"),
+        ("load", f"{to_fixed(100 * info.load, 1)}% (entries / capacity)"),
+        ("writes", f"{writes} in-place operation{'' if writes == 1 else 's'} since built"),
+        (
+            "reach",
+            "not recorded (version 1)"
+            if info.reach is None
+            else f"{info.reach} (no lookup reads more than {info.reach + 1} slots)",
+        ),
+        ("file size", f"{info.file_bytes} bytes"),
+        ("bytes per entry", "-" if info.bytes_per_entry is None else to_fixed(info.bytes_per_entry, 2)),
+        ("access", "mapped (mmap)"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    out.write("\n".join(f"{k.ljust(width)}  {v}" for k, v in rows) + "\n")
+    return EXIT_OK
+
+
+COMMANDS: Dict[str, Callable[[Sequence[str], _Out, Any], int]] = {
+    "get": cmd_get,
+    "dump": cmd_dump,
+    "verify": cmd_verify,
+    "info": cmd_info,
+}
+
+
+def print_error(e: BaseException, stderr: TextIO) -> int:
+    """One or two plain lines on stderr, never a traceback (unless IDX_DEBUG is set)."""
+    if isinstance(e, UsageError):
+        stderr.write(f"{PROG}: {e}\nTry 'python -m idxmap {e.command + ' ' if e.command else ''}--help'.\n")
+        return EXIT_USAGE
+    if isinstance(e, IdxError):
+        stderr.write(f"{PROG}: {e}\n")
+        if os.environ.get("IDX_DEBUG"):
+            traceback.print_exception(type(e), e, e.__traceback__, file=stderr)
+        return EXIT_INTERRUPTED if e.code == ERR_IDX_INTERRUPTED else EXIT_ERROR
+    stderr.write(f"{PROG}: unexpected error: {e}\nThis is a bug in idxmap; rerun with IDX_DEBUG=1 for details.\n")
+    if os.environ.get("IDX_DEBUG"):
+        traceback.print_exception(type(e), e, e.__traceback__, file=stderr)
+    return EXIT_ERROR
+
+
+def main(argv: Optional[Sequence[str]] = None, stdin: Any = None, stdout: Optional[TextIO] = None) -> int:
+    """Runs one command; returns its exit status. ``stdin``/``stdout`` default to the process's."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    stdin = sys.stdin if stdin is None else stdin
+    out = _Out(sys.stdout if stdout is None else stdout)
+    first, rest = (args[0], args[1:]) if args else (None, [])
+    if first is None or first in ("-h", "--help", "help"):
+        topic = rest[0] if first == "help" and rest else None
+        text = COMMAND_HELP.get(topic or "", MAIN_HELP) + "\n"
+        if first is None:
+            sys.stderr.write(text)
+            return EXIT_USAGE
+        out.write(text)
+        return EXIT_OK
+    if first in ("-v", "--version"):
+        out.write(f"idxmap {__version__} (format {VERSION_MAJOR}.{VERSION_MINOR})\n")
+        return EXIT_OK
+    command = COMMANDS.get(first)
+    if command is None:
+        if first in _WRITING:
+            return print_error(
+                UsageError(
+                    f"'{first}' writes an index, which idxmap's command line does not do: "
+                    f"use idx {first} (npm package idx), or idxmap.build() from Python"
+                ),
+                sys.stderr,
+            )
+        return print_error(UsageError(f"unknown command '{first}'"), sys.stderr)
+    if "-h" in rest or "--help" in rest:
+        out.write(COMMAND_HELP[first] + "\n")
+        return EXIT_OK
+    try:
+        return command(rest, out, stdin)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_OK
+    except Exception as e:  # noqa: BLE001 - every error becomes plain lines, never a traceback
+        return print_error(e, sys.stderr)
+    finally:
+        try:
+            if not out.closed:
+                out.stream.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+
+
+def _console() -> None:
+    """The ``idxmap`` console script (same as ``python -m idxmap``)."""
+    sys.exit(main())

@@ -1,0 +1,301 @@
+"""One index file mapped into memory, read-only and shared, and validated at open (§9.1).
+
+The only module that opens and maps files for reading. What it hands out are views of the
+mapping: the header as uint32 words, the slots as uint64 words (hash word low, value word
+high: the file is little-endian and so is every machine idxmap runs on), and numpy views of
+both when numpy is there.
+
+Why whole-slot loads cannot tear: a slot or a cell is 8 bytes at an 8-byte-aligned file offset
+(slots start at 64 or 128), and the mapping starts on a page boundary, so each is an aligned
+8-byte word in memory. Reading ``slots[i]`` of a ``memoryview`` cast to ``"Q"`` is one
+fixed-size 8-byte ``memcpy`` in CPython (``unpack_single`` in memoryobject.c), which compilers
+emit as one 8-byte load; numpy gathers (``take``, fancy indexing) of an aligned ``uint64`` array
+copy each element with one typed 8-byte load. On x86-64 and arm64 an aligned 8-byte load is
+single-copy atomic, so it sees a writer's 8-byte store (§11.2) whole or not at all. The seq
+check of §11.7 discards any probe a write overlapped anyway; only the 5 ms rule (a writer died
+mid-operation) relies on whole-slot loads.
+
+A mapping whose file is truncated under it kills the process with SIGBUS on the next touch of
+a lost page; Python cannot survive that. :meth:`MappedFile.lost` (one ``fstat``) lets callers
+check at safe points; see the package README (deploy with a rename, never ``cp`` over a live
+index).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import stat as _stat
+import struct
+import sys
+
+from .errors import ERR_IDX_IO, error, io_error
+from .format import (
+    CELL_SEQ,
+    CELL_STATE,
+    MAGIC,
+    MAX_HEADER_BYTES,
+    SLOT_BYTES,
+    Header,
+    check_sentinel,
+    parse_header,
+    slot_offset,
+)
+from .protocol import StallClock, stable_header
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
+    from typing import Any, Optional, Tuple
+
+_Q = struct.Struct("<Q")
+_MAX_ATTEMPTS = 3
+
+
+def _require_little_endian(path: str) -> None:
+    if sys.byteorder != "little":
+        raise error(ERR_IDX_IO, "idx reads its little-endian slots in place and needs a little-endian CPU", path=path)
+
+
+def open_regular_file(path: str) -> Tuple[int, os.stat_result]:
+    """Opens ``path`` read-only and checks it is a regular file. The caller owns the descriptor.
+
+    Raises:
+        InvalidArgumentError: ``path`` is not a non-empty str (or os.PathLike) without NUL bytes.
+        IdxIOError: the file cannot be opened or is not a regular file.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise io_error("open the index", path, e, "Check the path and its permissions.") from e
+    try:
+        st = os.fstat(fd)
+    except OSError as e:
+        os.close(fd)
+        raise io_error("read the index", path, e) from e
+    if not _stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise error(
+            ERR_IDX_IO, "cannot read the index: it is not a regular file", path=path, hint="Pass the path of an index file."
+        )
+    return fd, st
+
+
+def pread_exactly(fd: int, length: int, offset: int, path: str) -> bytes:
+    """Reads exactly ``length`` bytes at ``offset``.
+
+    Raises:
+        IdxIOError: the read fails.
+        TruncatedError: the file ends first (it shrank while being read).
+    """
+    parts = []
+    done = 0
+    while done < length:
+        try:
+            b = os.pread(fd, length - done, offset + done)
+        except OSError as e:
+            raise io_error("read the index", path, e) from e
+        if not b:
+            raise error(
+                "ERR_IDX_TRUNCATED", "is shorter than its header says (was it cut short while being read?)", path=path
+            )
+        parts.append(b)
+        done += len(b)
+    return b"".join(parts)
+
+
+class MappedFile:
+    """An index file, mapped whole (read-only, shared), with its validated header.
+
+    Attributes:
+        header: the header as validated at open.
+        size, dev, ino: the file's size, device and inode when it was opened.
+        words: the header as a ``memoryview`` of uint32 (cells read in place).
+        slots: the slot region as a ``memoryview`` of uint64 (hash word | value word << 32).
+        slot_words: the slot region as a ``memoryview`` of uint32 (hash, value, hash, ...).
+        reach: the reach this reader probes with; raised when a writer stores a larger one.
+    """
+
+    __slots__ = (
+        "path",
+        "header",
+        "size",
+        "dev",
+        "ino",
+        "mm",
+        "_base",
+        "words",
+        "slots",
+        "slot_words",
+        "capacity",
+        "last",
+        "reach",
+        "v1_measured",
+        "generation",
+        "_np_slots",
+        "_np_words",
+        "__weakref__",
+    )
+
+    def __init__(self, path: str, header: Header, mm: mmap.mmap, st: os.stat_result) -> None:
+        self.path = path
+        self.header = header
+        self.size = st.st_size
+        self.dev = st.st_dev
+        self.ino = st.st_ino
+        self.mm = mm
+        hb = header.layout.header_bytes
+        self._base = memoryview(mm)
+        self.words = self._base[0:hb].cast("I")
+        self.slots = self._base[hb : hb + header.slot_count * SLOT_BYTES].cast("Q")
+        # The same slots as uint32 words (hash, value, hash, ...), for the fast path of a single
+        # lookup: a hash word read alone needs no masking. Two 4-byte loads of a slot are
+        # correct where the seq check guards them (§11.7); the slow path reads whole slots.
+        self.slot_words = self._base[hb : hb + header.slot_count * SLOT_BYTES].cast("I")
+        self.capacity = header.capacity
+        self.last = header.slot_count - 1
+        self.reach = header.reach
+        self.v1_measured: Optional[Tuple[int, int]] = None
+        self.generation = 0  # set by the reader: how many files it mapped before this one
+        self._np_slots: Any = None
+        self._np_words: Any = None
+
+    # ---- opening ----
+
+    @classmethod
+    def open(cls, path: str, *, sequential: bool = False) -> "MappedFile":
+        """Maps ``path`` and validates it by §9.1 (rules 1 to 10): O(1), no slot is decoded but
+        the last one, which is read (not loaded from the mapping, so its page is not mapped in).
+
+        Raises:
+            IdxIOError: the file cannot be opened, read or mapped, or is not a regular file.
+            NotAnIndexError, TruncatedError, UnsupportedVersionError, ChecksumError,
+            CorruptError, TooLargeError: the first §9.1 rule the file breaks.
+        """
+        _require_little_endian(path)
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            fd, st = open_regular_file(path)
+            try:
+                if st.st_size == 0:
+                    parse_header(b"", 0, path)  # raises: an empty file is not an index
+                try:
+                    mm = mmap.mmap(fd, st.st_size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+                except (OSError, ValueError) as e:
+                    raise io_error(
+                        "map the index into memory",
+                        path,
+                        e,
+                        "Each open index file is a mapping, and the kernel allows a limited number "
+                        "(vm.max_map_count): close indexes you no longer use."
+                        if getattr(e, "errno", None) == 12
+                        else None,
+                    ) from e
+                try:
+                    if os.fstat(fd).st_size != st.st_size:
+                        # Changed size between fstat and mmap: a touch past its end would SIGBUS.
+                        raise _Resized()
+                    _advise(mm, sequential)
+                    head = read_stable_header(mm, st.st_size)
+                    header = parse_header(head, st.st_size, path)
+                    last = pread_exactly(fd, 4, slot_offset(header.layout, header.slot_count - 1), path)
+                    check_sentinel(int.from_bytes(last, "little"), path)
+                    return cls(path, header, mm, st)
+                except BaseException:
+                    mm.close()
+                    raise
+            except _Resized:
+                if attempt == _MAX_ATTEMPTS:
+                    raise error(ERR_IDX_IO, "cannot map the index: it keeps changing size while being opened", path=path) from None
+            finally:
+                os.close(fd)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ---- numpy views ----
+
+    def np_slots(self) -> Any:
+        """The slot region as a numpy uint64 array (a view of the mapping, created once)."""
+        if self._np_slots is None:
+            import numpy as np
+
+            hb = self.header.layout.header_bytes
+            self._np_slots = np.frombuffer(self.mm, dtype=np.uint64, count=self.header.slot_count, offset=hb)
+        return self._np_slots
+
+    # ---- state ----
+
+    def lost(self) -> bool:
+        """True when the file is now shorter than when it was mapped (truncated or rewritten in
+        place under the mapping): touching its lost pages would kill the process with SIGBUS.
+        One fstat."""
+        try:
+            return self.mm.size() < self.size
+        except (OSError, ValueError):
+            return True
+
+    def header_copy(self) -> bytes:
+        """A stable copy of the header (§11.7 "The header")."""
+        return read_stable_header(self.mm, self.size)
+
+    def close(self) -> None:
+        """Lets go of the views and the mapping. A view still held elsewhere (another thread's
+        lookup in flight) keeps the mapping alive until it is dropped; nothing is unmapped
+        under it."""
+        self._np_slots = None
+        self._np_words = None
+        for view in (self.slots, self.slot_words, self.words, self._base):
+            try:
+                view.release()
+            except (BufferError, ValueError):
+                pass
+        try:
+            self.mm.close()
+        except (BufferError, ValueError):
+            pass
+
+
+class _Resized(Exception):
+    pass
+
+
+def _advise(mm: mmap.mmap, sequential: bool) -> None:
+    # Lookups touch a page or two each: no read-ahead or fault-around of neighbours they will
+    # not use (it inflates the resident memory of a process that looks up a few keys). A scan
+    # (verify) wants the opposite.
+    advice = getattr(mmap, "MADV_SEQUENTIAL" if sequential else "MADV_RANDOM", None)
+    if advice is not None and hasattr(mm, "madvise"):
+        try:
+            mm.madvise(advice)
+        except OSError:
+            pass
+
+
+def snapshot_header(mm: Any, size: int) -> bytes:
+    """A private copy of the first ``min(size, 128)`` bytes, each cell read with one 8-byte load
+    (a writer stores each cell with one 8-byte store, so no cell is seen half old, half new)."""
+    n = min(size, MAX_HEADER_BYTES)
+    out = bytearray(n)
+    plain = min(n, CELL_STATE)
+    out[0:plain] = mm[0:plain]
+    if n > CELL_STATE:
+        cells = (n - CELL_STATE) // 8
+        if cells:
+            view = memoryview(mm)[CELL_STATE : CELL_STATE + cells * 8].cast("Q")
+            try:
+                for i in range(cells):
+                    _Q.pack_into(out, CELL_STATE + 8 * i, view[i])
+            finally:
+                view.release()
+        rest = CELL_STATE + cells * 8
+        out[rest:n] = mm[rest:n]
+    return bytes(out)
+
+
+def read_stable_header(mm: Any, size: int, clock: Optional[StallClock] = None) -> bytes:
+    """The header between two loads of seq (§11.7), or read once if it is not an idx header."""
+    head = snapshot_header(mm, size)
+    if size >= CELL_SEQ + 4 and head[0:8] == MAGIC:
+
+        def seq() -> int:
+            return int.from_bytes(mm[CELL_SEQ : CELL_SEQ + 4], "little")
+
+        head = stable_header(lambda: snapshot_header(mm, size), seq, clock)
+    return head

@@ -1,0 +1,217 @@
+"""``python -m idxmap`` against ``node bin/idx.js`` on the same files and input: the same
+stdout, the same exit status, and the same error lines (but for the program's name)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+
+import idxmap
+from idxmap import cli
+
+from conftest import ESCAPED_KEY, FIXTURES, ROOT, run_idx, with_bit_flipped
+
+
+# The package this process imports, for child processes (installed, or a source tree on sys.path).
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(idxmap.__file__).resolve().parent.parent), os.environ.get("PYTHONPATH", "")])}
+
+
+def run_py(args: List[str], input: bytes = b"") -> Tuple[int, str, str]:
+    """The Python command, in this process (the code path under test)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = cli.main(args, stdin=io.BytesIO(input), stdout=out)
+    return status, out.getvalue(), err.getvalue()
+
+
+def normalized(stderr: str) -> str:
+    """An error report with the program's own names taken out."""
+    stderr = re.sub(r"^(idx|idxmap): ", "PROG: ", stderr, flags=re.M)
+    return re.sub(r"Try '(idx|python -m idxmap) ", "Try 'PROG ", stderr)
+
+
+_node_runs: Dict[Tuple[Tuple[str, ...], bytes], subprocess.CompletedProcess] = {}
+
+
+def same(args: List[str], input: bytes = b"") -> Tuple[int, str, str]:
+    # Node's answer once per command line: both code paths are compared with it.
+    key = (tuple(args), input)
+    if key not in _node_runs:
+        _node_runs[key] = run_idx(*args, input=input)
+    node = _node_runs[key]
+    status, out, err = run_py(args, input)
+    assert status == node.returncode, (args, err, node.stderr)
+    assert out == node.stdout.decode(), args
+    assert normalized(err) == normalized(node.stderr.decode()), args
+    assert "Traceback" not in err
+    return status, out, err
+
+
+def rel(p: Path) -> str:
+    return str(p.relative_to(ROOT))
+
+
+@pytest.fixture(autouse=True)
+def at_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # paths as a user types them, relative to where idx runs
+
+
+def test_info_text_and_json(tmp_path: Path, code_path: str) -> None:
+    for name in ("one.idx", "v1/edited.idx", "empty.idx", "retired.idx"):
+        f = rel(FIXTURES / name)
+        same(["info", "--json", f])
+        node = run_idx("info", f).stdout.decode().splitlines()
+        status, out, _ = run_py(["info", f])
+        ours = out.splitlines()
+        assert status == 0 and len(ours) == len(node) == 11
+        # The last line says how the file is read: Node's addon, Python's mmap.
+        assert ours[:-1] == node[:-1] and ours[-1] == "access           mapped (mmap)", name
+
+
+def test_info_rounds_as_javascript_does(tmp_path: Path) -> None:
+    # 14 keys (capacity 16), 13 deleted in place by idx: load 1/16 = 6.25%, a tie that
+    # JavaScript's toFixed(1) rounds up (6.3) and Python's format to even (6.2).
+    f = tmp_path / "tie.idx"
+    assert run_idx("build", "-", "-o", str(f), "-q", input="".join(f"{k} {k}\n" for k in range(14)).encode()).returncode == 0
+    assert run_idx("del", str(f), *map(str, range(1, 14))).returncode == 0
+    node = run_idx("info", str(f)).stdout.decode()
+    assert "load             6.3% (entries / capacity)" in node
+    status, out, _ = run_py(["info", str(f)])
+    assert out.splitlines()[:-1] == node.splitlines()[:-1]
+    same(["info", "--json", str(f)])
+    assert cli.to_fixed(0.125, 2) == "0.13" and cli.to_fixed(6.25, 1) == "6.3" and cli.to_fixed(2.0, 2) == "2.00"
+    numbers = [212.0, 0.5, 1 / 3, 1e21, 1.5e-7, 123456789.125, 2.0**53, 0.0000015, 22.333333333333332, 1e-7, 123e20]
+    assert [cli.js_number(x) for x in numbers] == node_strings(numbers)
+
+
+def node_strings(numbers: List[float]) -> List[str]:
+    from conftest import node_bin
+
+    script = f"process.stdout.write(JSON.stringify([{','.join(map(repr, numbers))}].map(String)))"
+    return json.loads(subprocess.run([node_bin(), "-e", script], capture_output=True, text=True).stdout)
+
+
+def test_dump(code_path: str) -> None:
+    for name in ("v1/edited.idx", "interrupted.idx", "blocks.idx", "empty.idx"):
+        same(["dump", rel(FIXTURES / name)])
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("bad")
+
+
+def test_verify(bad_files: Path, code_path: str) -> None:
+    tmp_path = bad_files
+    for name in ("one.idx", "interrupted.idx", "retired.idx", "v1/interrupted.idx"):
+        assert same(["verify", rel(FIXTURES / name)])[0] == 0
+    damaged = tmp_path / "damaged.idx"
+    damaged.write_bytes(with_bit_flipped((FIXTURES / "cluster.idx").read_bytes(), 8 * 200 + 3))
+    text = tmp_path / "text.idx"
+    text.write_text("42 7\n")
+    empty = tmp_path / "empty.idx"
+    empty.write_bytes(b"")
+    for f in (damaged, text, empty):
+        assert same(["verify", str(f)])[0] == 1
+    for f in (tmp_path / "missing.idx", tmp_path):
+        assert same(["verify", str(f)])[0] == 2
+
+
+def test_get_keys_as_arguments(code_path: str) -> None:
+    edges = rel(FIXTURES / "edges.idx")
+    assert same(["get", edges, "0"])[1] == "4294967295\n"
+    assert same(["get", edges, "5"]) == (1, "", "")
+    assert same(["get", edges, "0", "5", str(ESCAPED_KEY), "4294967295", "--", "1"])[1] == "4294967295\n\n1\n0\n1\n"
+    assert same(["get", rel(FIXTURES / "v1/edited.idx"), "2", "40"])[0] == 1
+    assert same(["get", rel(FIXTURES / "interrupted.idx"), "2", "6"])[1] == "22\n7\n"
+
+
+def test_get_keys_on_stdin(code_path: str) -> None:
+    edges = rel(FIXTURES / "edges.idx")
+    text = b"0\n\n# comment\n  5 \r\n857579651\r\n\t4294967295\n1"
+    assert same(["get", edges], text)[1] == "4294967295\n\n\n\n1\n0\n1\n"
+    assert same(["get", edges], b"")[1] == ""
+    # A bad line: the answers before it, then the error naming the line.
+    status, out, err = same(["get", edges], b"0\n1\nx1\n2\n")
+    assert (status, out) == (2, "4294967295\n1\n")
+    assert "<stdin>:3: key \"x1\" is not a decimal number" in err
+    same(["get", edges], b"1\n99999999999\n")
+    same(["get", edges], b"1\n-4\n")
+
+
+def test_get_many_keys_on_stdin(code_path: str) -> None:
+    blocks = rel(FIXTURES / "blocks.idx")
+    with idxmap.open(FIXTURES / "blocks.idx") as ix:
+        present = list(ix)
+    keys = present * 30 + list(range(5000))
+    lines = "".join(f"{k}\n" for k in keys).encode()
+    status, out, _ = same(["get", blocks], lines)
+    assert status == 1 and out.count("\n") == len(keys)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bogus"],
+        ["get"],
+        ["get", "fixtures/one.idx", "-x"],
+        ["get", "fixtures/one.idx", "-1"],
+        ["get", "fixtures/one.idx", "1.5"],
+        ["get", "fixtures/one.idx", "99999999999"],
+        ["get", "fixtures/one.idx", "+5"],
+        ["get", "fixtures/missing.idx", "1"],
+        ["get", "fixtures", "1"],
+        ["get", "README.md", "1"],
+        ["dump", "a", "b"],
+        ["info", "--jsn", "fixtures/one.idx"],
+        ["info", "--json=1", "fixtures/one.idx"],
+        ["info", "-jx", "fixtures/one.idx"],
+        ["info", "fixtures/one.idx", "fixtures/edges.idx"],
+        ["verify"],
+    ],
+)
+def test_usage_and_input_errors(args: List[str]) -> None:
+    status, out, err = same(args)
+    assert status == 2
+    if args:
+        assert 1 <= len([l for l in err.splitlines() if l.strip()]) <= 2
+
+
+def test_help_and_version() -> None:
+    status, out, err = run_py([])
+    assert (status, out) == (2, "") and err.startswith("idxmap: read idx indexes")
+    status, out, _ = run_py(["--help"])
+    assert status == 0 and "python -m idxmap get FILE KEY" in out
+    status, out, _ = run_py(["get", "--help"])
+    assert status == 0 and out.startswith("Usage: python -m idxmap get FILE KEY...")
+    assert run_py(["--version"])[1] == f"idxmap {idxmap.__version__} (format 2.0)\n"
+    status, _, err = run_py(["set", "x", "1", "2"])
+    assert status == 2 and "idx set" in err
+
+
+def test_as_a_process_no_traceback(tmp_path: Path) -> None:
+    """The real ``python -m idxmap``: exit codes and plain error lines from a separate process."""
+    def run(*args: str, input: bytes = b"") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "idxmap", *args], input=input, capture_output=True, cwd=ROOT, timeout=60, env=ENV)
+
+    r = run("get", "fixtures/one.idx", "42", "43")
+    assert (r.returncode, r.stdout, r.stderr) == (1, b"7\n\n", b"")
+    r = run("info", "README.md")
+    assert r.returncode == 2 and r.stdout == b"" and b"Traceback" not in r.stderr
+    assert r.stderr.decode().startswith("idxmap: README.md: is not an idx index")
+    r = run("get", "fixtures/one.idx", input=b"42\n1\n")
+    assert (r.returncode, r.stdout) == (1, b"7\n\n")
+    # A reader of our output that goes away early is not an error.
+    p = subprocess.Popen([sys.executable, "-m", "idxmap", "dump", "fixtures/blocks.idx"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=ENV)
+    p.stdout.read(10)
+    p.stdout.close()
+    assert p.wait(timeout=60) == 0 and p.stderr.read() == b""

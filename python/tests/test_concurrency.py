@@ -1,0 +1,302 @@
+"""§11: reading beside a live writer. A Node IdWriter (another process) sets, deletes, grows and
+compacts an index while this process reads it; every answer must be a value the key held, in
+order; a retired file is followed to its replacement; a writer that died mid-operation is waited
+for 5 ms, not forever."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+
+import idxmap
+from idxmap import vectorized
+
+from conftest import DIST, FIXTURES, NODE_HELPER, node_bin, run_node
+
+STABLE_KEYS = 1500
+
+
+def tag_of(k: int) -> int:
+    # node_helper.js's tagOf: 12 bits of the key above a 20-bit generation.
+    return (((k * 2654435761) & 0xFFFFFFFF) >> 20) & 0xFFF
+
+
+def stable_keys() -> List[int]:
+    return [(i * 2654435761 + 7) & 0xFFFFFFFF for i in range(STABLE_KEYS)]
+
+
+def churn_keys() -> List[int]:
+    return [(i * 40503 + 0x9E3779B9) & 0xFFFFFFFF for i in range(STABLE_KEYS * 4)]
+
+
+class History:
+    """What a reader may see of key k: a value whose tag is k's, with a generation that never
+    goes back (the writer only ever raises it)."""
+
+    def __init__(self) -> None:
+        self.gen: Dict[int, int] = {}
+        self.checked = 0
+
+    def see(self, k: int, v: Optional[int], must_exist: bool) -> None:
+        self.checked += 1
+        if v is None:
+            assert not must_exist, f"key {k} missing"
+            return
+        assert v >> 20 == tag_of(k), f"key {k} = {v:#x}: not a value it ever held"
+        g = v & 0xFFFFF
+        assert g >= self.gen.get(k, 0), f"key {k} went back from generation {self.gen[k]} to {g}"
+        self.gen[k] = g
+
+
+def test_reader_beside_a_node_writer(tmp_path: Path, code_path: str) -> None:
+    path = tmp_path / "live.idx"
+    stable = stable_keys()
+    churn = churn_keys()
+    idxmap.build({k: tag_of(k) << 20 for k in stable}, path)  # generation 0
+    history = History()
+    inodes = set()
+    ix = idxmap.open(path)
+    writer = subprocess.Popen(
+        [node_bin(), str(NODE_HELPER), str(DIST), "writer", str(path), "7", str(STABLE_KEYS), "2.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    rounds = 0
+    try:
+        while writer.poll() is None or rounds < 3:
+            rounds += 1
+            for k in stable[rounds % 7 :: 7]:
+                history.see(k, ix.get(k), must_exist=True)
+            for k in churn[rounds % 11 :: 11]:
+                history.see(k, ix.get(k), must_exist=False)
+            values, found = ix.get_many(stable + churn)
+            for i, k in enumerate(stable + churn):
+                history.see(k, int(values[i]) if found[i] else None, must_exist=i < len(stable))
+            n = len(ix)
+            assert STABLE_KEYS <= n <= STABLE_KEYS * 5
+            if rounds % 5 == 0:
+                for k, v in ix.items():  # not a snapshot: only each pair is checked
+                    assert v >> 20 == tag_of(k)
+            inodes.add(ix._m.ino)
+        out, err = writer.communicate(timeout=60)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait()
+    assert writer.returncode == 0, err
+    result = __import__("json").loads(out)
+    assert result["ok"] and result["ops"] > 1000
+    assert result["swaps"] >= 1, result  # the table grew or was compacted into new files
+    # The writer is done: the reader follows its last file and sees exactly its map.
+    ix.refresh()
+    assert len(ix) == result["size"]
+    dumped = tmp_path / "final.bin"
+    run_node("dump", path, dumped)  # noqa
+    from conftest import read_words
+
+    w = read_words(dumped)
+    assert ix == dict(zip(w[0::2], w[1::2]))
+    assert ix.verify().ok
+    ix.close()
+    assert len(inodes) >= 2, "the reader never followed the writer to a new file"
+    assert history.checked > 10000
+
+
+def test_a_build_over_an_open_index_retires_it_and_readers_follow(tmp_path: Path, every_path: str) -> None:
+    path = tmp_path / "ix.idx"
+    idxmap.build({1: 1, 2: 2}, path)
+    with idxmap.open(path) as ix:
+        assert ix[1] == 1
+        old_ino = ix._m.ino
+        idxmap.build({1: 10, 3: 30}, path)
+        # The old file is retired (§11.4): the next lookup sees its odd seq and follows.
+        assert ix[1] == 10 and ix.get(2) is None and ix[3] == 30
+        assert ix._m.ino != old_ino
+        assert len(ix) == 2 and dict(ix.items()) == {1: 10, 3: 30}
+        for _ in range(3):
+            # follow() looks at the path at most once a millisecond (§11.7): until then a
+            # retired file's answers stand, so give it one.
+            time.sleep(0.002)
+            idxmap.build({1: 11, 3: 31}, path)
+            time.sleep(0.002)
+            values, found = ix.get_many([1, 2, 3])
+            assert [int(v) for v in values] == [11, 0, 31] and list(map(bool, found)) == [True, False, True]
+            idxmap.build({1: 12}, path)
+            assert dict(ix.items()) == {1: 12}  # a whole-file read follows at once
+
+
+def test_a_node_build_over_an_open_index_is_followed(tmp_path: Path) -> None:
+    path = tmp_path / "ix.idx"
+    idxmap.build({5: 5}, path)
+    with idxmap.open(path) as ix:
+        assert ix[5] == 5
+        from conftest import pairs_file
+
+        run_node("build", pairs_file(tmp_path / "p.bin", [(5, 50), (6, 60)]), path)
+        assert ix[5] == 50 and ix[6] == 60
+
+
+def test_replaced_by_a_plain_rename_is_seen_after_refresh(tmp_path: Path) -> None:
+    # mv does not retire the old file (§11.8): an open Index keeps answering from it until
+    # refresh() (documented); nothing breaks meanwhile.
+    path = tmp_path / "ix.idx"
+    other = tmp_path / "new.idx"
+    idxmap.build({1: 1}, path)
+    idxmap.build({1: 2}, other)
+    with idxmap.open(path) as ix:
+        other.rename(path)
+        assert ix[1] == 1
+        assert ix.refresh() is True and ix[1] == 2
+        assert ix.refresh() is False
+
+
+def test_a_retired_file_with_no_replacement_answers_at_once() -> None:
+    # retired.idx: RETIRED, seq odd (1), and nothing else at its path: its answers stand.
+    with idxmap.open(FIXTURES / "retired.idx") as ix:
+        t = time.monotonic()
+        assert ix[108] == 10800 and len(ix) == 12
+        assert time.monotonic() - t < 0.004
+
+
+def test_a_writer_that_died_mid_operation_is_waited_for_5_ms(every_path: str) -> None:
+    # interrupted.idx: seq odd and not retired. The first lookup waits until seq has stayed
+    # odd for 5 ms, then answers once a second probe agrees (§11.7); the clock is the reader's,
+    # so later lookups do not wait again.
+    with idxmap.open(FIXTURES / "interrupted.idx") as ix:
+        t = time.monotonic()
+        assert ix[108] == 10800
+        first = time.monotonic() - t
+        assert first >= 0.005
+        t = time.monotonic()
+        assert ix[2] == 22 and ix.get(40) is None and len(ix) == 12
+        values, found = ix.get_many([108, 2, 40])
+        assert [int(v) for v in values] == [10800, 22, 0]
+        assert time.monotonic() - t < 0.005
+
+
+def test_a_build_waits_for_or_refuses_a_writer_holding_the_index(tmp_path: Path) -> None:
+    path = tmp_path / "held.idx"
+    idxmap.build({1: 1}, path)
+    holder = subprocess.Popen(
+        [node_bin(), str(NODE_HELPER), str(DIST), "hold", str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout.readline() == b"locked\n"
+        with pytest.raises(idxmap.LockedError) as info:
+            idxmap.build({2: 2}, path)
+        assert info.value.code == "ERR_IDX_LOCKED" and "is being written by process" in str(info.value)
+        assert [p.name for p in tmp_path.iterdir()] == ["held.idx"]  # no temp file left
+        with idxmap.open(path) as ix:
+            assert ix == {1: 1}
+        holder.stdin.write(b"release\n")
+        holder.stdin.flush()
+        idxmap.build({2: 2}, path, wait=30)
+    finally:
+        holder.kill()
+        holder.wait()
+    with idxmap.open(path) as ix:
+        assert ix == {2: 2}
+
+
+def test_threads_share_an_index_while_builds_replace_it(tmp_path: Path, code_path: str) -> None:
+    # Four threads read one Index while this thread rebuilds the file again and again: each
+    # follow closes the old mapping under the others; they read on from the new file.
+    import threading
+
+    path = tmp_path / "shared.idx"
+    maps = [{k: (k * 7 + g) & 0xFFFFFFFF for k in range(1, 3001)} for g in range(2)]
+    idxmap.build(maps[0], path)
+    ix = idxmap.open(path)
+    errors: List[str] = []
+    rounds = [0] * 5
+    stop = threading.Event()
+
+    def reader(seed: int) -> None:
+        keys = list(range(seed, 3001, 4))
+        try:
+            while not stop.is_set():
+                rounds[seed] += 1
+                for k in keys[:200]:
+                    v = ix.get(k)
+                    if v not in (maps[0][k], maps[1][k]):
+                        errors.append(f"get({k}) = {v}")
+                values, found = ix.get_many(keys)
+                if not all(found):
+                    errors.append("get_many missed a key")
+                if len(ix) != 3000:
+                    errors.append(f"len {len(ix)}")
+                # Let the building thread run: four threads spinning in Python would starve its
+                # system calls of the GIL (each waits out a switch interval).
+                time.sleep(0.001)
+        except Exception as e:  # noqa: BLE001 - reported below
+            import traceback
+
+            errors.append("".join(traceback.format_exception(type(e), e, e.__traceback__)))
+
+    threads = [threading.Thread(target=reader, args=(s,)) for s in range(1, 5)]
+    for t in threads:
+        t.start()
+    try:
+        for g in range(16):
+            idxmap.build(maps[g % 2], path, sync=False)
+            time.sleep(0.005)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+    generations = ix._m.generation
+    ix.close()
+    assert errors == []
+    assert min(rounds[1:]) >= 3 and generations >= 8  # they read on while it followed file after file
+
+
+def test_a_file_truncated_under_the_mapping_is_noticed_at_the_safe_points(tmp_path: Path, code_path: str) -> None:
+    # cp over a live index truncates it in place. get_many, iteration, info and verify check
+    # the size first (one fstat) and reopen the path, or say why they cannot, rather than touch
+    # a lost page (SIGBUS).
+    path = tmp_path / "ix.idx"
+    idxmap.build({k: k for k in range(1, 5000)}, path)
+    smaller = tmp_path / "small.idx"
+    idxmap.build({7: 70}, smaller)
+    ix = idxmap.open(path)
+    assert ix[7] == 7
+    with open(path, "r+b") as f:  # what `cp small.idx ix.idx` does: truncate, then rewrite
+        f.truncate(0)
+        f.write(smaller.read_bytes())
+    values, found = ix.get_many([7, 8])
+    assert [int(v) for v in values] == [70, 0] and list(map(bool, found)) == [True, False]
+    assert ix[7] == 70 and dict(ix.items()) == {7: 70}
+    with open(path, "r+b") as f:
+        f.truncate(0)  # and a copy not written yet
+    with pytest.raises(idxmap.CorruptError, match="truncated or rewritten in place"):
+        ix.get_many([7])
+    for f in (ix.info, ix.verify, lambda: list(ix.items())):
+        with pytest.raises(idxmap.CorruptError):
+            f()
+    ix.close()
+
+
+def test_a_single_lookup_on_a_truncated_mapping_is_killed_by_sigbus(tmp_path: Path) -> None:
+    # What the README warns about: ix[k] does no system call, and a lost page kills the process.
+    import signal
+    import subprocess
+    import sys
+
+    path = tmp_path / "ix.idx"
+    idxmap.build({k: k for k in range(1, 5000)}, path)
+    code = (
+        "import idxmap, os, sys\n"
+        f"ix = idxmap.open({str(path)!r})\n"
+        "assert ix[7] == 7\n"
+        f"os.truncate({str(path)!r}, 0)\n"
+        "ix[7]\n"
+        "print('survived')\n"
+    )
+    from test_cli import ENV
+
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, env=ENV, timeout=60)
+    assert r.returncode == -signal.SIGBUS and b"survived" not in r.stdout

@@ -1,0 +1,66 @@
+"""Text pairs (the input of idx build): the accepted forms, and every kind of bad line reported
+with Node's words, file and line."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+import idxmap
+from idxmap.parse import pairs_of_text
+
+from conftest import FIXTURES, run_node
+
+BAD = [
+    "1 two\n",
+    "1\n",
+    "1 2 3\n",
+    "-1 5\n",
+    "1.5 2\n",
+    "0x10 1\n",
+    "99999999999 1\n",
+    "1 99999999999\n",
+    "1e5 2\n",
+    "+1 2\n",
+    "a b\n",
+    "1,,2\n",
+    "1 2\r\r\n",
+    "# ok\n\n5 5\n1\t2\tx\n",
+    "1 2\n" * 3 + "7 " + "8" * 80 + "\n",
+    "\ufeff1 2\n",
+    "1 2 # comment\n",
+    ",1 2\n",
+]
+
+
+def test_every_accepted_form() -> None:
+    assert list(idxmap.read_pairs(FIXTURES / "syntax.tsv")) == [
+        (1, 100), (2, 200), (3, 300), (4, 400), (5, 500), (1, 101), (2, 201), (6, 600)
+    ]
+    assert pairs_of_text("1,2\r\n3 ,4\n5 , 6\n  7\t\t8  \n# x\n\n9 10") == [(1, 2), (3, 4), (5, 6), (7, 8), (9, 10)]
+    assert pairs_of_text("") == [] and pairs_of_text("\n\n# only comments\n") == []
+    assert list(idxmap.read_pairs(io.BytesIO(b"4294967295 0\n0 4294967295\n"))) == [(4294967295, 0), (0, 4294967295)]
+
+
+def test_bad_lines_are_reported_as_node_reports_them(tmp_path: Path) -> None:
+    files = []
+    for i, text in enumerate(BAD):
+        p = tmp_path / f"bad{i}.txt"
+        p.write_bytes(text.encode())
+        files.append(p)
+    theirs = run_node("parse", tmp_path / "out.idx", *files)
+    for text, p, node in zip(BAD, files, theirs):
+        with pytest.raises(idxmap.ParseError) as info:
+            list(idxmap.read_pairs(p))
+        e = info.value
+        if node["ok"]:
+            pytest.fail(f"Node accepts {text!r}")
+        assert (e.code, str(e)) == (node["code"], node["message"]), text
+        assert e.path == str(p) and isinstance(e, ValueError)
+
+
+def test_a_missing_input_is_an_io_error(tmp_path: Path) -> None:
+    with pytest.raises(idxmap.IdxIOError, match="cannot read the input"):
+        list(idxmap.read_pairs(tmp_path / "nope.tsv"))

@@ -1,0 +1,34 @@
+/**
+ * The Python package (python/, PyPI name idxmap): its pytest suite, run by
+ * scripts/python-test.sh in a virtualenv with numpy and in one without, against this build's
+ * dist/ for the cross tests. Fails when the script fails.
+ */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ROOT, requireFreshBuild } from "./helpers/cli";
+
+const TIMEOUT_MS = 15 * 60_000; // virtualenvs created on a first run, then two test runs
+
+/** Runs a command without blocking this worker's event loop (vitest talks to it meanwhile). */
+function run(command: string, args: string[]): Promise<{ status: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (output += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (output += d));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, output }));
+  });
+}
+
+describe("the Python package idxmap", () => {
+  it("passes its tests with numpy and without it (scripts/python-test.sh)", async () => {
+    requireFreshBuild();
+    const { status, output } = await run("bash", [join(ROOT, "scripts", "python-test.sh")]);
+    const tail = output.split("\n").filter((l) => !l.startsWith("WARNING: ")).slice(-60).join("\n");
+    expect(status, tail).toBe(0);
+    expect(output).toMatch(/with-numpy took/);
+    expect(output).toMatch(/without-numpy took/);
+  }, TIMEOUT_MS);
+});
