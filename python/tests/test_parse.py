@@ -13,7 +13,7 @@ from idxmap.parse import pairs_of_text
 
 from conftest import FIXTURES, run_node
 
-BAD = [
+BAD: "list[str | bytes]" = [
     "1 two\n",
     "1\n",
     "1 2 3\n",
@@ -32,6 +32,13 @@ BAD = [
     "\ufeff1 2\n",
     "1 2 # comment\n",
     ",1 2\n",
+    "1\x002\n",
+    "1 2\x1b\n",
+    b"1 \xff\xfe 2\n",
+    "1 " + "x" * 300 + "\n",
+    "9 " + "9" * 300 + "\n",
+    "1 x" + "\U0001f600" * 40 + "\n",
+    "a" + "\U0001f600" * 13 + " 1\n",
 ]
 
 
@@ -48,7 +55,7 @@ def test_bad_lines_are_reported_as_node_reports_them(tmp_path: Path) -> None:
     files = []
     for i, text in enumerate(BAD):
         p = tmp_path / f"bad{i}.txt"
-        p.write_bytes(text.encode())
+        p.write_bytes(text if isinstance(text, bytes) else text.encode())
         files.append(p)
     theirs = run_node("parse", tmp_path / "out.idx", *files)
     for text, p, node in zip(BAD, files, theirs):

@@ -20,7 +20,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO, Tuple
 
 from . import __version__
-from .errors import ERR_IDX_INTERRUPTED, ERR_IDX_INVALID_ARGUMENT, IdxError, error
+from .errors import (
+    ERR_IDX_INTERRUPTED,
+    ERR_IDX_INVALID_ARGUMENT,
+    ERR_IDX_NOT_AN_INDEX,
+    ERR_IDX_UNSUPPORTED_VERSION,
+    IdxError,
+    error,
+)
 from .format import VERSION_MAJOR, VERSION_MINOR
 from .parse import js_trim, number_problem
 from .reader import Index
@@ -100,6 +107,11 @@ class UsageError(Exception):
 
 # ---- numbers as JavaScript prints them (the idx command's output) ----
 
+
+
+def plural(n: int, one: str, many: str) -> str:
+    """`1 entry`, `2 entries`: as idx says it."""
+    return f"{n} {one if n == 1 else many}"
 
 def js_number(x: Any) -> str:
     """``String(x)`` of JavaScript for an int or float: shortest round-trip digits, no ``.0``
@@ -256,7 +268,7 @@ def cmd_get(args: Sequence[str], out: _Out, stdin: Any) -> int:
     positionals = [a for a in args if a != "--"]
     for a in args:
         if a.startswith("-") and a != "--" and not _NEGATIVE_OR_NUMBER.fullmatch(a):
-            raise UsageError(f"unknown option '{a}'", "get")
+            raise UsageError(f'unknown option "{a}"', "get")
     if not positionals:
         raise UsageError("get needs an index file", "get")
     file, key_args = positionals[0], positionals[1:]
@@ -371,29 +383,48 @@ def cmd_dump(args: Sequence[str], out: _Out, stdin: Any) -> int:
     return EXIT_OK
 
 
+# verify's reports of files that are not indexes at all (src/cli/verify-command.ts).
+_NOT_AN_INDEX = re.compile(r"is not an idx index|is empty \(0 bytes\)|uses format version")
+
+
 def cmd_verify(args: Sequence[str], out: _Out, stdin: Any) -> int:
     _, positionals = parse_command_args("verify", args)
     if len(positionals) != 1:
         raise UsageError("verify takes one index file", "verify")
     from .checks import MAX_PROBLEMS, verify
 
-    report = verify(positionals[0])
+    path = positionals[0]
+    report = verify(path)
+    if report.version is None and len(report.problems) == 1 and _NOT_AN_INDEX.search(report.problems[0].message):
+        # Not an idx file (or a newer one): the caller has the wrong file, not a damaged index,
+        # which exits 2 as get and info do.
+        message = report.problems[0].message.replace(f"{path}: ", "")
+        code = ERR_IDX_UNSUPPORTED_VERSION if "uses format version" in message else ERR_IDX_NOT_AN_INDEX
+        raise error(code, message, path=path)
     if report.ok:
         notes = []
         if report.interrupted:
+            blocks = plural(report.dirty_blocks, "block is", "blocks are")
             notes.append(
-                f"a writer stopped mid-operation; its {report.dirty_blocks} block(s) are consistent "
-                "and are rechecksummed when a writer next opens the index"
+                f"a writer stopped mid-operation; its {blocks} consistent "
+                "and will be rechecksummed when a writer next opens the index"
             )
         if report.retired:
             notes.append("this file was replaced by a newer one at its path (retired)")
         checked = "checksums match outside the interrupted blocks" if report.interrupted else "all checksums match"
-        out.write(f"{report.path}: ok, {report.entries} entries, {checked}{''.join('; ' + n for n in notes)}\n")
+        entries = plural(report.entries, "entry", "entries")
+        out.write(f"{report.path}: ok, version {report.version}, {entries}, {checked}{''.join('; ' + n for n in notes)}\n")
         return EXIT_OK
     n = len(report.problems)
-    lines = [f"{PROG}: {report.path}: damaged ({n}{'+' if n >= MAX_PROBLEMS else ''} problems)"]
+    count = f"{MAX_PROBLEMS} problems or more" if n >= MAX_PROBLEMS else plural(n, "problem", "problems")
+    lines = [f"{PROG}: {report.path}: damaged ({count})"]
     lines += [f"  at byte {p.offset}: {p.message.replace(chr(10), ' ')}" for p in report.problems]
-    lines.append("Rebuild the index from its source pairs, or restore it from a good copy.")
+    lines.append(
+        f"To recover: save what is readable with `python -m {PROG} dump FILE > pairs.tsv` (it lists the\n"
+        "entries the slots still hold; damaged ones may be wrong or missing), check it against your\n"
+        "source, and rebuild with `idx build pairs.tsv -o FILE` or idxmap.build(idxmap.read_pairs(...),\n"
+        "FILE); or restore the index from a good copy."
+    )
     sys.stderr.write("\n".join(lines) + "\n")
     return EXIT_DAMAGED
 
@@ -412,17 +443,17 @@ def cmd_info(args: Sequence[str], out: _Out, stdin: Any) -> int:
         ("file", info.path),
         ("format version", info.version),
         ("entries", str(info.count)),
-        ("capacity", f"{info.capacity} home slots"),
+        ("capacity", plural(info.capacity, "home slot", "home slots")),
         ("slots", f"{info.slot_count} ({info.slot_count - info.capacity} spill)"),
         ("load", f"{to_fixed(100 * info.load, 1)}% (entries / capacity)"),
-        ("writes", f"{writes} in-place operation{'' if writes == 1 else 's'} since built"),
+        ("writes", f"{plural(writes, 'in-place operation', 'in-place operations')} since built"),
         (
             "reach",
             "not recorded (version 1)"
             if info.reach is None
-            else f"{info.reach} (no lookup reads more than {info.reach + 1} slots)",
+            else f"{info.reach} (no lookup reads more than {plural(info.reach + 1, 'slot', 'slots')})",
         ),
-        ("file size", f"{info.file_bytes} bytes"),
+        ("file size", plural(info.file_bytes, "byte", "bytes")),
         ("bytes per entry", "-" if info.bytes_per_entry is None else to_fixed(info.bytes_per_entry, 2)),
         ("access", "mapped (mmap)"),
     ]

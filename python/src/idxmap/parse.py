@@ -44,26 +44,65 @@ def js_trim(text: str) -> str:
     return re.sub(f"^[{_JS_SPACE}]+|[{_JS_SPACE}]+$", "", text)
 
 
-def _diagnose(raw: bytes, source: str, line: int) -> Exception:
-    """Says precisely what is wrong with a line (without its LF)."""
-    text = raw.decode("utf-8", errors="replace")
+# How much of a bad line a message examines and shows: a 50 MB line gives a short message.
+_SHOWN = 60
+_EXAMINED = 256
+
+
+def _js_slice(text: str, n: int) -> str:
+    """``text.slice(0, n)`` in JavaScript, which counts UTF-16 code units (and may split a pair)."""
+    units = text.encode("utf-16-le", "surrogatepass")
+    return units[: 2 * n].decode("utf-16-le", "surrogatepass") if len(units) > 2 * n else text
+
+
+def _js_length(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def _js_json(text: str) -> str:
+    """``JSON.stringify`` of a string: as json.dumps, with a lone surrogate written as an escape."""
+    return re.sub("[\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
+
+
+def _quote_field(field: str, cut: bool) -> str:
+    return f"{_js_json(_js_slice(field, 24))}..." if _js_length(field) > 24 or cut else _js_json(field)
+
+
+def describe_bad_line(line: bytes) -> str:
+    """What is wrong with one line of text input (without its LF), in the words of idx."""
+    if line.startswith(b"\xef\xbb\xbf"):
+        return "the line starts with a UTF-8 byte order mark (bytes EF BB BF), which idx does not skip; save the input without it"
+    head = line[:_EXAMINED]
+    for i, c in enumerate(head):
+        if c == 0 or (c < 0x20 and c not in (0x09, 0x0D)) or c == 0x7F:
+            return (
+                f"the line holds binary data (byte 0x{c:02x} at column {i + 1}): "
+                "this does not look like text pairs (for binary pairs, pass --binary)"
+            )
+    text = head.decode("utf-8", errors="replace")
+    if "\ufffd" in text:
+        return "the line holds bytes that are not UTF-8 text: this does not look like text pairs (for binary pairs, pass --binary)"
     if text.endswith("\r"):
         text = text[:-1]
+    cut = len(line) > _EXAMINED
+    shown = f"{_js_slice(text, _SHOWN)}... ({len(line)} bytes in all)" if cut or _js_length(text) > _SHOWN else text
     fields = _FIELD_SPLIT.split(js_trim(text))
-    shown = text[:57] + "..." if len(text) > 60 else text
-
-    def fail(what: str) -> Exception:
-        return error(ERR_IDX_PARSE, f"{what} in {json.dumps(shown, ensure_ascii=False)}", path=source, line=line, hint=_HINT)
-
+    at = f" in {_js_json(shown)}"
     for f, name in zip(range(min(len(fields), 2)), ("key", "value")):
+        # The last field seen may be cut short by _EXAMINED: a long run of digits is over the limit anyway.
         problem = number_problem(fields[f])
         if problem:
-            return fail(f"{name} {json.dumps(fields[f], ensure_ascii=False)} {problem}")
+            return f"{name} {_quote_field(fields[f], cut and f == len(fields) - 1)} {problem}{at}"
     if len(fields) < 2:
-        return fail("missing value")
+        return f"missing value{at}"
     if len(fields) > 2:
-        return fail(f"extra field {json.dumps(fields[2], ensure_ascii=False)} after the value")
-    return fail("cannot parse line")
+        return f"extra field {_quote_field(fields[2], False)} after the value{at}"
+    return f"cannot parse the line{at}"
+
+
+def _diagnose(raw: bytes, source: str, line: int) -> Exception:
+    """Says precisely what is wrong with a line (without its LF)."""
+    return error(ERR_IDX_PARSE, describe_bad_line(raw), path=source, line=line, hint=_HINT)
 
 
 def _lines(stream: IO[bytes]) -> Iterator[bytes]:
