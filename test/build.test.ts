@@ -322,6 +322,18 @@ describe("replacing an existing index", () => {
     await build([[2, 2]], out, { sync: false });
     expect(statSync(out).mode & 0o777).toBe(0o600);
     expect(openMap(out)).toEqual(new Map([[2, 2]]));
+    // Exactly, not reduced by the umask (022 would take group write away).
+    chmodSync(out, 0o664);
+    await build([[3, 3]], out, { sync: false });
+    expect(statSync(out).mode & 0o777).toBe(0o664);
+  });
+
+  it("gives a new index the mode any new file gets: 0666 less the umask", async () => {
+    const out = join(makeTempDir("idx-build-newmode-"), "new.idx");
+    await build([[1, 1]], out, { sync: false });
+    const umask = process.umask(0o022);
+    process.umask(umask);
+    expect(statSync(out).mode & 0o777).toBe(0o666 & ~umask);
   });
 });
 

@@ -145,11 +145,11 @@ def test_target_problems(tmp_path: Path) -> None:
 def test_the_old_file_is_retired_and_its_mode_kept(tmp_path: Path) -> None:
     p = tmp_path / "x.idx"
     idxmap.build({1: 1}, p)
-    os.chmod(p, 0o640)
+    os.chmod(p, 0o664)  # group-writable: the usual umask (022) would take that away
     old = tmp_path / "old-link.idx"
     os.link(p, old)  # the old file, as a reader that mapped it still sees it
     idxmap.build({2: 2}, p)
-    assert stat.S_IMODE(os.stat(p).st_mode) == 0o640 & ~current_umask()
+    assert stat.S_IMODE(os.stat(p).st_mode) == 0o664  # §11.1: exactly the replaced file's mode
     report = idxmap.verify(old)
     assert report.ok and report.retired  # §11.4: RETIRED, and every check still passes
     data = old.read_bytes()
@@ -168,6 +168,12 @@ def test_a_file_that_is_not_an_index_is_replaced_untouched(tmp_path: Path) -> No
     before = old.read_bytes()
     idxmap.build({1: 1}, p)
     assert old.read_bytes() == before
+
+
+def test_a_new_index_gets_the_mode_any_new_file_gets(tmp_path: Path) -> None:
+    p = tmp_path / "new.idx"
+    idxmap.build({1: 1}, p)
+    assert stat.S_IMODE(os.stat(p).st_mode) == 0o666 & ~current_umask()
 
 
 def current_umask() -> int:

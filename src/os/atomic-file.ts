@@ -82,21 +82,30 @@ export function writeTempFileWith(target: string, sync: boolean, fill: (fd: numb
   removeStaleTempFiles(target);
   const dir = nodePath.dirname(target);
   const tmp = tempPathFor(target);
-  let mode = 0o644;
+  // §11.1: the mode of the file it replaces, exactly (not reduced by the umask); a new index
+  // gets what any new file gets, 0666 less the umask.
+  let mode: number | null = null;
   try {
     const st = fs.statSync(target);
     if (st.isDirectory()) {
       throw new IdxError("ERR_IDX_IO", "is a directory; give the path of the index file to write", { path: target });
     }
-    mode = st.mode & 0o777;
+    mode = st.mode & 0o7777;
   } catch (e) {
     if (e instanceof IdxError) throw e;
   }
   let fd: number;
   try {
-    fd = fs.openSync(tmp, "wx+", mode);
+    fd = fs.openSync(tmp, "wx+", mode ?? 0o666);
   } catch (e) {
     throw ioError(`create a temp file in ${dir || "."}`, target, e, "Check that the output directory exists and is writable.");
+  }
+  if (mode !== null) {
+    try {
+      fs.fchmodSync(fd, mode);
+    } catch {
+      // not ours to change (setuid bits on some systems): the umask's mode stands
+    }
   }
   const temp = { path: tmp, fd };
   pending.add(tmp);

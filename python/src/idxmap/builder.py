@@ -221,7 +221,9 @@ def _replace(target: str, parts: Sequence[Any], sync: bool, wait: float) -> None
     On any failure (or KeyboardInterrupt) the temp file is removed and the target unchanged."""
     _remove_stale_temp_files(target)
     directory = os.path.dirname(target) or "."
-    mode = 0o644
+    # §11.1: the mode of the file it replaces, exactly (not reduced by the umask); a new index
+    # gets what any new file gets, 0666 less the umask.
+    mode = None
     try:
         st = os.stat(target)
     except OSError:
@@ -229,14 +231,19 @@ def _replace(target: str, parts: Sequence[Any], sync: bool, wait: float) -> None
     if st is not None:
         if os.path.isdir(target):
             raise error(ERR_IDX_IO, "is a directory; give the path of the index file to write", path=target)
-        mode = st.st_mode & 0o777
+        mode = st.st_mode & 0o7777
     temp = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
-        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666 if mode is None else mode)
     except OSError as e:
         raise io_error(
             f"create a temp file in {directory}", target, e, "Check that the output directory exists and is writable."
         ) from e
+    if mode is not None:
+        try:
+            os.fchmod(fd, mode)
+        except OSError:
+            pass  # not ours to change (setuid bits on some systems): the umask's mode stands
     try:
         try:
             for part in parts:
