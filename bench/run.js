@@ -371,6 +371,30 @@ function lookupsFloor(ds, file, bin = FLOOR) {
   return r;
 }
 
+/**
+ * idx's lookups and the C floor's in alternate rounds (each round a fresh process of each), and
+ * per query and figure the median over the rounds: a shared machine's speed drifts by up to 2x
+ * over tens of seconds (measured here), and a ratio of two figures taken a minute apart
+ * measures that drift as much as the code.
+ */
+const LOOKUP_ROUNDS = 3;
+function lookupsIdxAndFloor(ds, idxFile, floorFile) {
+  const rounds = { idx: [], floor: [] };
+  for (let r = 0; r < LOOKUP_ROUNDS; r++) {
+    rounds.idx.push(lookupsIdx(ds, idxFile));
+    rounds.floor.push(lookupsFloor(ds, floorFile));
+  }
+  const merge = (list) => {
+    const out = {};
+    for (const name of Object.keys(list[0])) {
+      out[name] = { ...list[0][name], ok: list.every((x) => x[name].ok), rounds: list.length };
+      for (const k of ["getNs", "manyNs"]) out[name][k] = median(list.map((x) => x[name][k]));
+    }
+    return out;
+  };
+  return { idx: merge(rounds.idx), floor: merge(rounds.floor) };
+}
+
 function lookupsPeer(script, ds, spec, nodeArgs) {
   const r = worker(script, { mode: "lookups", queries: ds.queries, reps: opt.reps, ...spec }, nodeArgs);
   for (const name of Object.keys(r)) r[name].ok = checkLookups(ds, name, r[name], "getSum", "getFound");
@@ -539,10 +563,8 @@ async function main() {
   for (const kind of opt.datasets) {
     const ds = data[kind];
     const l = {};
-    log(`lookups ${kind}: idx`);
-    l.idx = lookupsIdx(ds, results.build[kind].idx.file);
-    log(`lookups ${kind}: C floor`);
-    l.floor = lookupsFloor(ds, results.build[kind].floor.file);
+    log(`lookups ${kind}: idx and the C floor, alternately, x${LOOKUP_ROUNDS}`);
+    ({ idx: l.idx, floor: l.floor } = lookupsIdxAndFloor(ds, results.build[kind].idx.file, results.build[kind].floor.file));
     if (kind === "random") {
       log(`lookups ${kind}: C floor at -O0 (reference)`);
       l.floorO0 = lookupsFloor(ds, results.build[kind].floor.file, FLOOR_O0);
@@ -648,7 +670,7 @@ function render(data) {
   lines.push(`- Load average (1 min) at start / highest / end, sampled at each step before the readers test: ${results.loadavg.map((l) => l.toFixed(2)).join(" / ")}${busy ? " (**other work shared the CPUs during this run: figures are disturbed**)" : ""}`);
   lines.push(`- idx measured: ${results.idxVersion} (\`npm run build\`: dist/ compiled by tsc and bundled into dist/idx.js, the package's main; copied to bench/work/snap/ for the run)`);
   lines.push(`- Data: ${opt.datasets.map((k) => `${k}: ${data[k].describe}`).join("; ")}. Same TSV file for every system (${mb(data.random.tsvBytes)} for random).`);
-  lines.push(`- Lookup loops: ${opt.lookups.toLocaleString("en-US")} keys a loop from a pre-generated Uint32Array, warm-up until the JIT settles (at least 3 passes and 0.5 s), median of ${opt.reps}; getMany/batch in calls of ${opt.batch} keys. Builds: idx and the C floor alternately, median of ${opt.pairReps} each; the other systems median of ${opt.buildReps}; each in a fresh process. New processes: median of ${opt.procReps}, in rounds of one of each.`);
+  lines.push(`- Lookup loops: ${opt.lookups.toLocaleString("en-US")} keys a loop from a pre-generated Uint32Array, warm-up until the JIT settles (at least 3 passes and 0.5 s), median of ${opt.reps}; idx and the C floor in ${LOOKUP_ROUNDS} alternate rounds of fresh processes, median of the rounds; getMany/batch in calls of ${opt.batch} keys. Builds: idx and the C floor alternately, median of ${opt.pairReps} each; the other systems median of ${opt.buildReps}; each in a fresh process. New processes: median of ${opt.procReps}, in rounds of one of each.`);
   lines.push("");
 
   // Build
