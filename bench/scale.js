@@ -243,8 +243,18 @@ async function main() {
   ].join("\n");
   console.log(table);
   console.log(JSON.stringify(row));
-  const note = `\n## ${new Date().toISOString().slice(0, 10)}: ${label}\n\n\`node bench/scale.js ${process.argv.slice(2).join(" ")}\` (git ${execFileSync("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim()}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB)\n\n${table}\n\n<details><summary>JSON</summary>\n\n\`\`\`\n${JSON.stringify(row)}\n\`\`\`\n</details>\n`;
+  const note = `\n## ${new Date().toISOString().slice(0, 10)}: ${label}\n\n\`node bench/scale.js ${process.argv.slice(2).join(" ")}\` (git ${gitHead()}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB)\n\n${table}\n\n<details><summary>JSON</summary>\n\n\`\`\`\n${JSON.stringify(row)}\n\`\`\`\n</details>\n`;
   fs.appendFileSync(path.join(__dirname, "SCALE.md"), note);
+}
+
+/** The commit measured; a copy of the tree outside git (a snapshot, so that a rebuild cannot
+ * change the code under a long run) says so, or gives IDX_GIT_HEAD. */
+function gitHead() {
+  try {
+    return execFileSync("git", ["-C", ROOT, "rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return process.env.IDX_GIT_HEAD || "unknown: not a git checkout";
+  }
 }
 
 main().catch((e) => {

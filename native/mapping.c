@@ -365,15 +365,37 @@ static void install_handler(void) {
 static int watcher_started;
 static void unmap_now(idx_mapping *m);
 
-/* Unmaps the mappings handed over by release(id, deferred) (lock held). */
+/*
+ * Unmaps the mappings handed over by release(id, deferred). Called with the lock held; lets go
+ * of it around each unmapping, which frees a deleted file's pages and blocks (milliseconds) and
+ * would otherwise hold up a reader's next map() or release() on the JS thread. Meanwhile the
+ * entry stays `releasing` (no caller can use it, env teardown skips it) and its range stays
+ * allocated in the arena (no map() can reuse it), so only this thread touches either.
+ */
 static void reap(void) {
+  reap_pending = 0;
   for (uint32_t b = 0; b < MAX_BLOCKS; b++) {
     idx_mapping *block = atomic_load(&blocks[b]);
     if (block == NULL) break;
-    for (uint32_t i = 0; i < BLOCK_ENTRIES; i++)
-      if (atomic_load(&block[i].base) != 0 && block[i].releasing) unmap_now(&block[i]);
+    for (uint32_t i = 0; i < BLOCK_ENTRIES; i++) {
+      idx_mapping *m = &block[i];
+      if (atomic_load(&m->base) == 0 || !m->releasing) continue;
+      uint8_t *base = (uint8_t *)atomic_load(&m->base);
+      size_t length = atomic_load(&m->length);
+      int in_arena = m->in_arena;
+      atomic_store(&m->base, 0); /* the handler lets go of it first */
+      pthread_mutex_unlock(&lock);
+      int zeroed = in_arena
+        ? mmap(base, length, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) != MAP_FAILED
+        : munmap(base, length) == 0;
+      pthread_mutex_lock(&lock);
+      if (in_arena && zeroed) arena_free((size_t)(base - arena), length);
+      free(m->path);
+      m->path = NULL;
+      m->releasing = 0;
+      drop_entry(m);
+    }
   }
-  reap_pending = 0;
 }
 
 static void *watch_loop(void *arg) {
