@@ -31,6 +31,9 @@ const path = require("node:path");
 const { spawnSync } = require("node:child_process");
 
 const root = path.join(__dirname, "..");
+// The tarball as a user gets it: nothing of a test run's own switches (npm test's second pass
+// hides the addon with IDX_NO_NATIVE) reaches the installs and smoke runs below.
+delete process.env.IDX_NO_NATIVE;
 const cacheDir = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "idxmap-pack-test");
 const OPEN_GET_LIMIT_MS = 0.1;
 
