@@ -90,7 +90,7 @@ export function writeTempFileWith(target: string, sync: boolean, fill: (fd: numb
     if (st.isDirectory()) {
       throw new IdxError("ERR_IDX_IO", "is a directory; give the path of the index file to write", { path: target });
     }
-    mode = st.mode & 0o7777;
+    mode = st.mode & 0o777;
   } catch (e) {
     if (e instanceof IdxError) throw e;
   }
@@ -104,7 +104,7 @@ export function writeTempFileWith(target: string, sync: boolean, fill: (fd: numb
     try {
       fs.fchmodSync(fd, mode);
     } catch {
-      // not ours to change (setuid bits on some systems): the umask's mode stands
+      // not allowed here (a file system without modes): the umask's mode stands
     }
   }
   const temp = { path: tmp, fd };

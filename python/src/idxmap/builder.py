@@ -231,7 +231,7 @@ def _replace(target: str, parts: Sequence[Any], sync: bool, wait: float) -> None
     if st is not None:
         if os.path.isdir(target):
             raise error(ERR_IDX_IO, "is a directory; give the path of the index file to write", path=target)
-        mode = st.st_mode & 0o7777
+        mode = st.st_mode & 0o777
     temp = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666 if mode is None else mode)
@@ -243,7 +243,7 @@ def _replace(target: str, parts: Sequence[Any], sync: bool, wait: float) -> None
         try:
             os.fchmod(fd, mode)
         except OSError:
-            pass  # not ours to change (setuid bits on some systems): the umask's mode stands
+            pass  # not allowed here (a file system without modes): the umask's mode stands
     try:
         try:
             for part in parts:
