@@ -144,10 +144,10 @@ describe.runIf(!process.env.IDX_NO_NATIVE)("the mapping's memory", () => {
     expect(seen.externalGrowth).toBeLessThan(1_000_000);
   });
 
-  it("a process's first open of an index of at most 16 MiB sets off no collection (the arena's small zone)", async () => {
+  it("a process's first open of an index of at most 24 MiB sets off no collection (the arena's small zone)", async () => {
     const small = join(dir, "small.idx");
     await build(Array.from({ length: 100_000 }, (_, i) => [i * 7, i]), small, { sync: false });
-    expect(readFileSync(small).length).toBeLessThan(16 << 20);
+    expect(readFileSync(small).length).toBeLessThan(24 << 20);
     const seen = runChild("first", DIST_INDEX, small, String(7 * 5), "1");
     expect(seen.value).toBe(5);
     expect(seen.collections).toBe(0);
