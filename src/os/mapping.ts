@@ -64,7 +64,15 @@ class NativeMapping implements Mapping {
 
   bytes(offset: number, length: number): Uint8Array {
     if (length === 0) return new Uint8Array(0);
-    const [ab, byteOffset] = this.addon.window(this.id, offset, length);
+    let view: [ArrayBuffer, number];
+    try {
+      view = this.addon.window(this.id, offset, length);
+    } catch (e) {
+      // Out of memory for the ArrayBuffer V8 makes over the mapping, or a mapping released
+      // meanwhile: the caller's open or lookup fails with an IdxError, never a bare one.
+      throw new IdxError("ERR_IDX_IO", `cannot view bytes ${offset}..${offset + length - 1} of the mapped index: ${(e as Error).message}`, { cause: e });
+    }
+    const [ab, byteOffset] = view;
     return new Uint8Array(ab, byteOffset, length);
   }
 
@@ -198,8 +206,12 @@ export function openMapping(path: string, options: MapOptions, check?: (m: Mappi
     } catch (e) {
       mapping?.release();
       if (!(mapping instanceof CopiedFile)) closeQuietly(fd);
-      if ((e as { code?: string }).code === "EAGAIN" && attempt < MAX_ATTEMPTS) continue; // it changed size meanwhile
-      throw e;
+      if ((e as { code?: string }).code !== "EAGAIN") throw e;
+      if (attempt < MAX_ATTEMPTS) continue; // it changed size between fstat and the mapping
+      throw new IdxError("ERR_IDX_IO", `the file changed size while it was being opened, ${MAX_ATTEMPTS} times in a row: something is writing it in place`, {
+        path, cause: e,
+        hint: "Wait for the copy or write to finish. To deploy a new index under live readers, use `idx cp NEW FILE` or a rename (mv), never cp over it.",
+      });
     }
   }
 }
