@@ -23,7 +23,7 @@ import { CELL_ENTRIES, CELL_STATE, MAGIC, STATE_ESCAPED, buildCapacity } from ".
 import { PairBuffer, PairCollector, isColumns } from "./core/pairs";
 import { PairParser } from "./core/parse";
 import {
-  TempFile, registerTemp, removeStaleTempFiles, tempPathFor, throwIfAborted, unregisterTemp, writeTempFile, writeTempFileWith,
+  TempFile, registerTemp, removeStaleTempFiles, tempPathFor, throwIfAborted, unregisterTemp, writeTarget, writeTempFile, writeTempFileWith,
 } from "./os/atomic-file";
 import { nativeAddon } from "./os/native";
 import { TableFileWriter } from "./os/table-file";
@@ -131,7 +131,7 @@ export async function buildFromText(
   try {
     const name = options.name ?? (typeof input === "string" ? input : "<stdin>");
     const parser = new PairParser(name, builder.buffer, nativeAddon()?.parseLines ?? null, () => builder.spillIfFull());
-    await readChunks(input, path, name, options, builder, (chunk) => parser.write(chunk));
+    await readChunks(input, path, name, options, builder, (chunk) => parser.write(chunk), true);
     parser.end();
     return await builder.finish();
   } finally {
@@ -213,7 +213,7 @@ class BinaryPairReader {
 /** Streams `input` (a path or an async iterable of bytes) into `consume`, honouring the signal. */
 async function readChunks(
   input: string | AsyncIterable<Uint8Array>, path: string, name: string, options: BuildOptions,
-  builder: IndexBuilder, consume: (chunk: Uint8Array) => void,
+  builder: IndexBuilder, consume: (chunk: Uint8Array) => void, text = false,
 ): Promise<void> {
   let totalBytes: number | undefined;
   let stream: AsyncIterable<Uint8Array>;
@@ -239,8 +239,10 @@ async function readChunks(
   let bytes = 0;
   let reported = 0;
   try {
-    for await (const chunk of stream) {
+    let n = 0;
+    for await (const item of stream as AsyncIterable<unknown>) {
       throwIfAborted(options.signal, path);
+      const chunk = asBytes(item, n++, path, text);
       consume(chunk);
       if (bytes === 0 && totalBytes !== undefined && builder.buffer.length > 0) {
         // Size the columns once from the first chunk's density, rather than doubling.
@@ -258,6 +260,18 @@ async function readChunks(
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * A chunk of input as bytes: a Uint8Array (a Buffer included) as it is; for text input, a string
+ * (a stream with an encoding set) as its UTF-8. Anything else, a Uint32Array included, is refused rather than
+ * read by its length as if it were bytes.
+ */
+function asBytes(item: unknown, n: number, path: string, text: boolean): Uint8Array {
+  if (item instanceof Uint8Array) return item;
+  if (typeof item === "string" && text) return Buffer.from(item, "utf8");
+  throw invalid(`chunk #${n} of the input is ${describeValue(item)}, not bytes (a Uint8Array or Buffer)`, path,
+    "Give the input as a stream of bytes; for pairs already in arrays, use build() with { keys, values }.");
 }
 
 /** A group of spilled pairs: a temp file of (hash, value) pairs whose hashes share their top `bits`. */
@@ -302,12 +316,13 @@ class IndexBuilder {
     if (!Number.isInteger(memoryPairs) || memoryPairs < 1024 || memoryPairs > 2 ** 31) {
       throw invalid(`options.memoryPairs must be a whole number from 1024 to 2^31, not ${describeValue(o.memoryPairs)}`, path);
     }
+    path = writeTarget(path);
     this.path = path;
     this.#options = options;
     this.#memoryPairs = memoryPairs;
     this.#accel = nativeAddon() ?? JS_ACCELERATOR;
     this.buffer = new PairBuffer(Math.min(1 << 16, memoryPairs));
-    if (typeof input === "string") this.refuseSameFile(input);
+    if (input !== undefined) refuseOwnInput(input, (options as { name?: string }).name, path, "building would replace the pairs with their index");
     refuseToReplace(path, options.force ?? false);
   }
 
@@ -323,21 +338,6 @@ class IndexBuilder {
 
   reserve(pairs: number): void {
     this.buffer.reserve(Math.min(pairs, this.#memoryPairs));
-  }
-
-  /** Refuses an input that is the target itself (a build would replace its own input). */
-  refuseSameFile(input: string): void {
-    let a: fs.Stats, b: fs.Stats;
-    try {
-      a = fs.statSync(input);
-      b = fs.statSync(this.path);
-    } catch {
-      return;
-    }
-    if (a.dev === b.dev && a.ino === b.ino) {
-      throw invalid(`the input ${input} is the output itself: building would replace the pairs with their index`, this.path,
-        "Write the index to another file.");
-    }
   }
 
   /** Spills the buffer to the groups once it holds memoryPairs pairs; true if it did. */
@@ -441,8 +441,8 @@ class IndexBuilder {
       options.onProgress?.({ phase: "write", pairs: this.#pairs });
       const capacity = buildCapacity(entries);
       let finished!: { slotCount: number; fileBytes: number };
-      temp = writeTempFileWith(this.path, options.sync ?? true, (fd, tempPath) => {
-        const writer = new TableFileWriter(fd, tempPath, capacity);
+      temp = writeTempFileWith(this.path, options.sync ?? true, (fd) => {
+        const writer = new TableFileWriter(fd, this.path, capacity);
         for (const leaf of leaves) {
           const { hashes, values, unique } = this.#sortGroup(leaf);
           writer.add(hashes, values, 0, unique);
@@ -594,24 +594,62 @@ function headerOfImage(image: Uint8Array): { count: number; capacity: number; sl
 }
 
 /**
+ * Refuses an input that is the file `target` names (`consequence` says what would happen), and a
+ * directory given as a stream (stdin): reads of one end at once, as if it held no pairs. `input`
+ * is a path, or a stream that may carry its descriptor (process.stdin, fs.ReadStream).
+ * @internal
+ */
+export function refuseOwnInput(input: unknown, name: string | undefined, target: string, consequence: string): void {
+  const fd = typeof input === "string" ? null : (input as { fd?: unknown } | null)?.fd;
+  const label = name ?? (typeof input === "string" ? input : "<stdin>");
+  let a: fs.Stats, b: fs.Stats;
+  try {
+    if (typeof input === "string") a = fs.statSync(input);
+    else if (typeof fd === "number") a = fs.fstatSync(fd);
+    else return;
+  } catch {
+    return; // reading it will say what is wrong
+  }
+  if (typeof input !== "string" && a.isDirectory()) {
+    throw new IdxError("ERR_IDX_IO", "cannot read the input: is a directory (EISDIR)", { path: label, hint: "Give a file of pairs." });
+  }
+  try {
+    b = fs.statSync(target);
+  } catch {
+    return;
+  }
+  if (a.dev === b.dev && a.ino === b.ino) {
+    throw invalid(`the input ${label} is the output itself: ${consequence}`, target, "Write the index to another file.");
+  }
+}
+
+/**
  * A build may replace an idx index (or a damaged one: rebuilding is how damage is repaired), an
  * empty file, or nothing; any other file only with `force`: it is not ours to overwrite.
  * @internal
  */
 export function refuseToReplace(path: string, force: boolean): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(path); // through a symlink; never opens, so a FIFO cannot block it
+  } catch {
+    return; // nothing there, or the rename will say
+  }
+  if (st.isDirectory()) throw new IdxError("ERR_IDX_IO", "is a directory; give the path of the index file to write", { path });
+  if (force) return;
+  if (!st.isFile()) {
+    throw new IdxError("ERR_IDX_NOT_AN_INDEX", `exists and is not an idx index (it is ${fileKind(st)}), so it was not replaced`, {
+      path, hint: "Check the output path; to replace that file anyway, ask for it (the force option).",
+    });
+  }
+  if (st.size === 0) return;
   let fd: number;
   try {
-    fd = fs.openSync(path, "r");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "EACCES" || code === "EPERM") return; // nothing there, or the rename will say
-    if (code === "EISDIR") throw new IdxError("ERR_IDX_IO", "is a directory; give the path of the index file to write", { path });
-    return;
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch {
+    return; // not readable by us: the rename will say if it is not writable either
   }
   try {
-    const st = fs.fstatSync(fd);
-    if (st.isDirectory()) throw new IdxError("ERR_IDX_IO", "is a directory; give the path of the index file to write", { path });
-    if (force || !st.isFile() || st.size === 0) return;
     const head = Buffer.alloc(MAGIC.length);
     const n = fs.readSync(fd, head, 0, head.length, 0);
     for (let i = 0; i < n; i++) {
@@ -624,5 +662,13 @@ export function refuseToReplace(path: string, force: boolean): void {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+function fileKind(st: fs.Stats): string {
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isFIFO()) return "a named pipe";
+  if (st.isSocket()) return "a socket";
+  return "not a regular file";
 }
 

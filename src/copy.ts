@@ -5,10 +5,10 @@
  * the target, checks the copy, and renames it over the target after retiring the old file.
  */
 import * as fs from "node:fs";
-import { checkOptions, checkPath, invalid } from "./core/args";
+import { checkMillis, checkOptions, checkPath, describeValue, invalid } from "./core/args";
 import { IdxError, ioError } from "./core/errors";
 import { CELL_SEQ, MAX_HEADER_BYTES, STATE_RETIRED, readHeader } from "./core/format";
-import { TempFile, discardTempFile, writeTempFileWith } from "./os/atomic-file";
+import { TempFile, discardTempFile, writeTarget, writeTempFileWith } from "./os/atomic-file";
 import { openRegularFile } from "./os/mapping";
 import { refuseToReplace } from "./build";
 import { installTempFile } from "./replace";
@@ -39,6 +39,10 @@ export function copyIndex(source: string, target: string, options?: CopyOptions)
   checkPath("source", source);
   checkPath("target", target);
   const o = checkOptions<CopyOptions>("options", options);
+  for (const flag of ["force", "verify", "sync"] as const) {
+    if (o[flag] !== undefined && typeof o[flag] !== "boolean") throw invalid(`options.${flag} must be a boolean, not ${describeValue(o[flag])}`, target);
+  }
+  if (o.wait !== undefined) checkMillis("options.wait", o.wait);
   try {
     const a = fs.statSync(source);
     const b = fs.statSync(target);
@@ -46,6 +50,7 @@ export function copyIndex(source: string, target: string, options?: CopyOptions)
   } catch (e) {
     if (e instanceof IdxError) throw e;
   }
+  target = writeTarget(target);
   refuseToReplace(target, o.force ?? false);
   const sync = o.sync ?? true;
   let temp: TempFile | undefined;

@@ -4,7 +4,7 @@
  * meaning across every command. Each case of issue 10's CLI list has a test here.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, lstatSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IdIndex, IdWriter, build } from "../src/index";
@@ -159,14 +159,17 @@ describe("what idx will not overwrite", () => {
 });
 
 describe("input quoted at a readable length, binary input and a BOM named", () => {
-  it("a 50 MB number gives a message under 400 bytes", () => {
+  it("a 50 MB number gives a message under 400 bytes, once the line passes 1 MiB", () => {
     const big = join(dir, "huge.tsv");
     writeFileSync(big, `1 ${"9".repeat(50_000_000)}\n`);
     const r = runIdx(["build", big, "-o", join(dir, "huge.idx")]);
     expect(r.status).toBe(2);
     expectPlainError(r);
     expect(r.stderr.length).toBeLessThan(400);
-    expect(r.stderr).toContain("is over 4294967295");
+    expect(r.stderr).toContain('huge.tsv:1: the line is over 1048576 bytes long, and a pair needs a few dozen: "1 999');
+    const shorter = join(dir, "number.tsv");
+    writeFileSync(shorter, `1 ${"9".repeat(500_000)}\n`);
+    expect(runIdx(["build", shorter, "-o", join(dir, "huge.idx")]).stderr).toContain("is over 4294967295");
   });
 
   it("a 5 MB line of letters: a short message", () => {
@@ -362,5 +365,150 @@ describe.runIf(ADDON)("idx cp deploys under live readers", () => {
     chmodSync(target, 0o444);
     expect(runIdx(["cp", index, target]).status).toBe(0);
     expect(statSync(target).mode & 0o777).toBe(0o444);
+  });
+});
+
+/** idx ARGS with stdin and stdout given to a shell: `idx ARGS < STDIN`, or a pipeline on stdin. */
+function viaShell(args: string[], stdinRedirect: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync("sh", ["-c", `${stdinRedirect} "$0" "$@"`, process.execPath, BIN, ...args], { encoding: "utf8", timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("a second hostile pass: targets that are not files, stdin that is not input, lines that never end", () => {
+  it("refuses, at once, to build over a named pipe or a device (through a symlink too), unless --force", () => {
+    const sub = makeTempDir("idx-special-");
+    const fifo = join(sub, "pipe.idx");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const r = runIdx(["build", pairs, "-o", fifo]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("it is a named pipe), so it was not replaced");
+    expectPlainError(r);
+    const devnull = join(sub, "null.idx");
+    symlinkSync("/dev/null", devnull);
+    const d = runIdx(["build", pairs, "-o", devnull]);
+    expect(d.status).toBe(2);
+    expect(d.stderr).toContain("it is a character device");
+    expect(statSync("/dev/null").isCharacterDevice()).toBe(true);
+    expect(runIdx(["cp", index, fifo]).status).toBe(2);
+    expect(statSync(fifo).isFIFO()).toBe(true);
+  });
+
+  it("a build through a symlink replaces the file it names and keeps the link, which is not left retired", async () => {
+    const sub = makeTempDir("idx-link-");
+    const real = join(sub, "v1.idx");
+    const link = join(sub, "current.idx");
+    await build([[1, 1]], real);
+    symlinkSync("v1.idx", link);
+    const reader = IdIndex.open(real);
+    expect(runIdx(["build", pairs, "-o", link, "-q"]).status).toBe(0);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(real).equals(readFileSync(index))).toBe(true);
+    expect(reader.get(1)).toBe(3); // the reader of the real path followed
+    reader.close();
+    expect(runIdx(["verify", real]).stdout).not.toContain("retired");
+    expect(tempFilesIn(sub)).toEqual([]);
+  });
+
+  it("stdin that is a directory is an error, not an empty input: the index is untouched", () => {
+    const sub = makeTempDir("idx-stdin-dir-");
+    const live = join(sub, "live.idx");
+    writeFileSync(live, readFileSync(index));
+    for (const args of [["build", "-", "-o", live], ["put", live, "-"], ["get", live]]) {
+      const r = viaShell(args, `exec < "${sub}";`);
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.stderr).toContain("is a directory (EISDIR)");
+      expect(r.stdout).toBe("");
+    }
+    expect(readFileSync(live).equals(readFileSync(index))).toBe(true);
+  });
+
+  it("stdin that is the output (build) or the index (put) is refused, as the same file by path is", () => {
+    const sub = makeTempDir("idx-stdin-self-");
+    const text = join(sub, "pairs.txt");
+    writeFileSync(text, "1 2\n");
+    const b = viaShell(["build", "-", "-o", text, "--force"], `exec < "${text}";`);
+    expect(b.status).toBe(2);
+    expect(b.stderr).toContain("the input <stdin> is the output itself");
+    expect(readFileSync(text, "utf8")).toBe("1 2\n");
+    const live = join(sub, "live.idx");
+    writeFileSync(live, readFileSync(index));
+    const p = viaShell(["put", live, "-", "--binary"], `exec < "${live}";`);
+    expect(p.status).toBe(2);
+    expect(p.stderr).toContain("the input <stdin> is the output itself");
+    expect(readFileSync(live).equals(readFileSync(index))).toBe(true);
+  });
+
+  it("get: a key line over 1024 bytes is an error however the pipe cuts it, so output line i answers input line i", () => {
+    const zeros = "0".repeat(2000);
+    const split = viaShell(["get", index], `(printf '%s' ${zeros}; sleep 0.3; printf '1\\n') |`);
+    const whole = viaShell(["get", index], `printf '%s1\\n' ${zeros} |`);
+    for (const r of [split, whole]) {
+      expect(r.status).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toContain("<stdin>:1: the line is over 1024 bytes long");
+      expectPlainError(r as never);
+    }
+  });
+
+  it("build: a line that has not ended after 1 MiB is refused at once (memory stays bounded: /dev/zero, a huge line)", () => {
+    const zero = runIdx(["build", "/dev/zero", "-o", join(dir, "zero.idx")]);
+    expect(zero.status).toBe(2);
+    expect(zero.stderr).toContain("/dev/zero:1: the line holds binary data (byte 0x00 at column 1)");
+    const long = join(dir, "long.txt");
+    writeFileSync(long, `1 2\n${"7".repeat(3 << 20)} 2\n`);
+    const r = runIdx(["build", long, "-o", join(dir, "long.idx")]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("long.txt:2: the line is over 1048576 bytes long");
+    expect(r.stderr.length).toBeLessThan(600);
+    const piped = viaShell(["build", "-", "-o", join(dir, "long.idx")], `exec < "${long}";`);
+    expect(piped.stderr).toContain("<stdin>:2: the line is over 1048576 bytes long");
+    const utf16 = join(dir, "utf16.txt");
+    writeFileSync(utf16, Buffer.from("\ufeff1 2\n", "utf16le"));
+    expect(runIdx(["build", utf16, "-o", join(dir, "u.idx")]).stderr).toContain("UTF-16 byte order mark");
+  });
+
+  it("an argument like -1 stays in its place: the key is blamed, and --wait -5 is a bad number, not a missing one", () => {
+    const r = runIdx(["set", index, "-1", "5"]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('key "-1" is negative');
+    const w = runIdx(["set", index, "1", "1", "--wait", "-5"]);
+    expect(w.status).toBe(2);
+    expect(w.stderr).toContain('--wait takes a number of milliseconds, not "-5"');
+  });
+
+  it("an unknown command is quoted, cut short and escaped, never sent raw to the terminal", () => {
+    const r = runIdx([`bogus\x1b[31m${"z".repeat(5000)}`]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).not.toContain("\x1b");
+    expect(r.stderr).toContain("\\u001b[31m");
+    expect(r.stderr.length).toBeLessThan(200);
+  });
+
+  it("a truncated index is damage for cp as for verify (exit 1), and verify does not advise a dump that cannot read it", () => {
+    const cut = join(dir, "cut.idx");
+    writeFileSync(cut, readFileSync(index).subarray(0, 20000));
+    const v = runIdx(["verify", cut]);
+    expect(v.status).toBe(1);
+    expect(v.stderr).toContain("at byte 0: is truncated");
+    expect(v.stderr).not.toContain("idx dump FILE");
+    expect(runIdx(["dump", cut]).status).toBe(2);
+    expect(runIdx(["cp", cut, join(dir, "cut-copy.idx")]).status).toBe(1);
+  });
+
+  it.runIf(ADDON)("put that must grow grows once, first: a growth the disk refuses changes nothing, and names the index", () => {
+    const sub = makeTempDir("idx-put-full-");
+    const live = join(sub, "live.idx");
+    writeFileSync(live, readFileSync(index));
+    const before = readFileSync(live);
+    const more = join(sub, "more.tsv");
+    // Fewer than 4096 pairs: applied in place, not merged into a new file.
+    writeFileSync(more, Array.from({ length: 4000 }, (_, i) => `${100000 + i}\t1`).join("\n") + "\n");
+    // A file size limit (EFBIG, with SIGXFSZ ignored) just above the index: the growth cannot be written.
+    const limitKb = Math.ceil(before.length / 1024) + 4;
+    const r = spawnSync("bash", ["-c", `trap '' XFSZ; ulimit -f ${limitKb}; exec "$0" "$@"`, process.execPath, BIN, "put", live, more], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`${live}: cannot write the new index`);
+    expect(readFileSync(live).equals(before)).toBe(true);
+    expect(tempFilesIn(sub)).toEqual([]);
   });
 });

@@ -344,3 +344,89 @@ describe.runIf(ADDON)("iterating a writer while changing it behaves as iterating
 });
 
 
+
+describe("a second hostile pass over the API", () => {
+  it.runIf(ADDON)("a reader's iterator that meets a replaced file goes on in the new one: no made-up pair, no early end", async () => {
+    const path = join(makeTempDir("idx-iter-follow-"), "r.idx");
+    await build(Array.from({ length: 1000 }, (_, i) => [i + 1, 7] as [number, number]), path, NO_SYNC);
+    const ix = IdIndex.open(path);
+    const w = IdWriter.open(path, NO_SYNC);
+    const seen = new Map<number, number>();
+    let visited = 0;
+    for (const [k, v] of ix) {
+      visited++;
+      seen.set(k, v);
+      if (visited === 10) w.compact(); // a new file renamed over the path
+      ix.get(k); // a lookup moves the reader to it
+    }
+    w.close();
+    expect([...seen].filter(([k, v]) => v !== 7 || k < 1 || k > 1000)).toEqual([]);
+    expect(visited).toBeGreaterThanOrEqual(1000 - 10);
+    ix.close();
+  });
+
+  it("an iterator whose reader was closed after the escaped key throws ERR_IDX_CLOSED", async () => {
+    const { ESCAPED_KEY } = await import("../src/index");
+    const path = join(makeTempDir("idx-iter-close-"), "e.idx");
+    await build([[ESCAPED_KEY, 5], [1, 2], [3, 4]], path, NO_SYNC);
+    const ix = IdIndex.open(path);
+    const it = ix.entries();
+    expect(it.next().value).toEqual([ESCAPED_KEY, 5]);
+    ix.close();
+    expect(errorOf(() => it.next()).code).toBe("ERR_IDX_CLOSED");
+  });
+
+  it("copyIndex checks its options as build does: a string wait or force is refused, nothing replaced", async () => {
+    const { copyIndex } = await import("../src/index");
+    const sub = makeTempDir("idx-copy-opts-");
+    const notes = join(sub, "notes.txt");
+    writeFileSync(notes, "precious");
+    expectInvalid(() => copyIndex(small, notes, { force: "false" as never }), "options.force");
+    expectInvalid(() => copyIndex(small, join(sub, "x.idx"), { wait: "100" as never }), "options.wait");
+    expectInvalid(() => copyIndex(small, join(sub, "x.idx"), { verify: "no" as never }), "options.verify");
+    expect(readFileSync(notes, "utf8")).toBe("precious");
+  });
+
+  it("getMany with values (or found) sharing memory with keys answers as get does, on the JS and the native path", () => {
+    const ix = IdIndex.open(small);
+    for (const n of [10, 63, 64, 200]) {
+      const buf = new Uint32Array(n + 1).map((_, i) => i);
+      const want = Array.from(buf.subarray(0, n), (k) => ix.get(k) ?? 0);
+      expect(ix.getMany(buf.subarray(0, n), buf.subarray(1, n + 1)), `n=${n}`).toBe(n);
+      expect(Array.from(buf.subarray(1, n + 1)), `n=${n}`).toEqual(want);
+      const same = new Uint32Array(n).map((_, i) => i + 500);
+      const wantSame = Array.from(same, (k) => ix.get(k) ?? 9);
+      ix.getMany(same, same, new Uint8Array(same.buffer, 0, n), 9);
+      expect(Array.from(same.subarray(Math.ceil(n / 4))), `found over keys, n=${n}`).toEqual(wantSame.slice(Math.ceil(n / 4)));
+    }
+    ix.close();
+  });
+
+  it("buildFromBinary refuses chunks that are not bytes instead of reading their length as bytes; text takes strings", async () => {
+    const { buildFromBinary } = await import("../src/index");
+    const sub = makeTempDir("idx-chunks-");
+    const chunks = async function* () { yield new Uint32Array([1, 2, 300, 400]); };
+    const e = await buildFromBinary(chunks() as never, join(sub, "b.idx")).catch((x) => x);
+    expect(e).toBeInstanceOf(IdxError);
+    expect(e.code).toBe("ERR_IDX_INVALID_ARGUMENT");
+    expect(e.message).toContain("chunk #0 of the input is a Uint32Array");
+    const strings = async function* () { yield "1 2\n3 "; yield "4\n"; };
+    await buildFromText(strings() as never, join(sub, "t.idx"), NO_SYNC);
+    expect(new Map(IdIndex.open(join(sub, "t.idx")))).toEqual(new Map([[1, 2], [3, 4]]));
+  });
+
+  it.runIf(ADDON)("a writer opened through a symlink grows into the file the link names; the link stays a link", async () => {
+    const { lstatSync, symlinkSync } = await import("node:fs");
+    const sub = makeTempDir("idx-writer-link-");
+    await build([[1, 1]], join(sub, "v1.idx"), NO_SYNC);
+    const link = join(sub, "current.idx");
+    symlinkSync("v1.idx", link);
+    const w = IdWriter.open(link, NO_SYNC);
+    for (let k = 0; k < 5000; k++) w.set(k, k);
+    w.close();
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    const ix = IdIndex.open(join(sub, "v1.idx"));
+    expect(ix.size).toBe(5000);
+    ix.close();
+  });
+});

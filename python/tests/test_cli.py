@@ -151,6 +151,13 @@ def test_get_keys_on_stdin(code_path: str) -> None:
     assert "<stdin>:3: key \"x1\" is not a decimal number" in err
     same(["get", edges], b"1\n99999999999\n")
     same(["get", edges], b"1\n-4\n")
+    # A line over 1024 bytes, non-ASCII text and binary: named the same way by both.
+    assert same(["get", edges], b"1\n" + b"0" * 2000 + b"1\n")[0] == 2
+    same(["get", edges], b"1\n" + b"0" * 100_000)
+    same(["get", edges], "\u00e9\n".encode())
+    same(["get", edges], b"1\n\x00\x01\n")
+    same(["get", edges], b"\xef\xbb\xbf1\n")
+    same(["get", edges, "9" * 300])
 
 
 def test_get_many_keys_on_stdin(code_path: str) -> None:

@@ -39,6 +39,13 @@ BAD: "list[str | bytes]" = [
     "9 " + "9" * 300 + "\n",
     "1 x" + "\U0001f600" * 40 + "\n",
     "a" + "\U0001f600" * 13 + " 1\n",
+    # Lines that pass 1 MiB without ending (src/core/parse.ts MAX_LINE), and encodings named.
+    b"1 2\n" + b"7" * (3 << 20) + b" 2\n",
+    b"1 " + b"9" * (2 << 20),
+    b"1 2\n" + ("\u00e9" * 600_000).encode(),
+    b"\x00" * (3 << 20),
+    b"\xff\xfe1\x002\x00\n",
+    b"1 " + b"a" * 253 + "\u00e9".encode() + b"\n",
 ]
 
 

@@ -3,6 +3,9 @@ import { copyIndex } from "../copy";
 import { IdxError } from "../core/errors";
 import { EXIT_DAMAGED, EXIT_OK, UsageError, parseCommandArgs, printError, waitOption } from "./io";
 
+/** What verify reports as damage (exit 1) rather than as a file that is not an index (exit 2). */
+const DAMAGE = new Set(["ERR_IDX_CHECKSUM", "ERR_IDX_CORRUPT", "ERR_IDX_TRUNCATED"]);
+
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("cp", args, {
     force: { type: "boolean", short: "f" },
@@ -15,7 +18,7 @@ export async function run(args: string[]): Promise<number> {
     copyIndex(source, target, { force: values.force === true, wait: waitOption("cp", values.wait), verify: values["no-verify"] !== true });
   } catch (e) {
     // A damaged source is a damaged index: the exit status verify gives it.
-    if (e instanceof IdxError && e.code === "ERR_IDX_CHECKSUM" && e.path === source) {
+    if (e instanceof IdxError && DAMAGE.has(e.code) && e.path === source) {
       printError(e, "cp");
       return EXIT_DAMAGED;
     }

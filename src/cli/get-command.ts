@@ -51,6 +51,8 @@ export async function run(args: string[]): Promise<number> {
 
 const CR = 13, SPACE = 32, TAB = 9, HASH = 35, ZERO = 48, NINE = 57;
 const BATCH = 1 << 16;
+/** A longer line is refused however the input was cut into reads, so output line i always answers input line i. */
+const MAX_KEY_LINE = 1024;
 /** Marks an input line that is not a key (blank or #): it gets an empty output line. */
 const SKIPPED = -1;
 
@@ -88,6 +90,11 @@ async function answerStdin(ix: IdIndex): Promise<number> {
 
   const take = async (text: string) => {
     line++;
+    if (text.length > MAX_KEY_LINE) {
+      await flush();
+      throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `the line is over ${MAX_KEY_LINE} bytes long, and a key needs at most 10 digits: ${quote(Buffer.from(text, "latin1").toString("utf8"))}`,
+        { path: "<stdin>", line, hint: "Give one decimal key (0 to 4294967295) per line." });
+    }
     const key = parseKeyLine(text);
     if (key === null) {
       await flush();
@@ -95,7 +102,7 @@ async function answerStdin(ix: IdIndex): Promise<number> {
       const bytes = Buffer.from(text, "latin1");
       const looksLikeText = !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text) && !text.startsWith("\xef\xbb\xbf");
       throw new IdxError("ERR_IDX_INVALID_ARGUMENT",
-        looksLikeText ? `key ${quote(text.trim())} ${uint32Problem(text.slice(0, 64))}` : describeBadLine(bytes).replace(" (for binary pairs, pass --binary)", ""),
+        looksLikeText ? `key ${quote(bytes.toString("utf8").trim())} ${uint32Problem(text.slice(0, 64))}` : describeBadLine(bytes).replace(" (for binary pairs, pass --binary)", "").replace("text pairs", "keys, one per line"),
         { path: "<stdin>", line, hint: "Give one decimal key (0 to 4294967295) per line." });
     }
     kinds[n] = key === SKIPPED ? SKIPPED : 1;
@@ -104,6 +111,9 @@ async function answerStdin(ix: IdIndex): Promise<number> {
     if (n === BATCH) await flush();
   };
 
+  if (isDirectory(0)) {
+    throw new IdxError("ERR_IDX_IO", "cannot read the keys: standard input is a directory (EISDIR)", { path: "<stdin>", hint: "Give a file of keys, one per line." });
+  }
   process.stdin.setEncoding("latin1");
   for await (const chunk of process.stdin as AsyncIterable<string>) {
     const text = carry + chunk;
@@ -113,11 +123,19 @@ async function answerStdin(ix: IdIndex): Promise<number> {
       start = nl + 1;
     }
     carry = text.slice(start);
-    if (carry.length > 1024) await take(carry); // no key is that long: report it now, not at 50 MB
+    if (carry.length > MAX_KEY_LINE) await take(carry); // throws: report it now, not at 50 MB
   }
   if (carry.length > 0) await take(carry);
   await flush();
   return missing;
+}
+
+function isDirectory(fd: number): boolean {
+  try {
+    return require("node:fs").fstatSync(fd).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** A key, SKIPPED for a blank or # line, or null when the line is not a key. */

@@ -151,16 +151,29 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-/** parseArgs with the CLI's conventions: strict, and mistakes become UsageErrors. */
+/**
+ * parseArgs with the CLI's conventions: strict, mistakes become UsageErrors, and an argument
+ * like -1 stays where it is as a (bad) number, positional or option value, not an unknown option.
+ */
 export function parseCommandArgs(
   command: string,
   args: string[],
   options: Record<string, { type: "string" | "boolean"; short?: string }>,
 ): ParsedArgs {
+  const held = new Map<string, string>();
+  const masked = args.map((a, i) => {
+    if (!/^-[0-9.]/.test(a)) return a;
+    const stand = `\u0000${i}`;
+    held.set(stand, a);
+    return stand;
+  });
+  const restore = <T>(v: T): T => (typeof v === "string" ? ((held.get(v) ?? v) as T) : v);
   try {
     const { parseArgs } = require("node:util") as typeof import("node:util");
-    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true });
-    return { values: values as ParsedArgs["values"], positionals };
+    const { values, positionals } = parseArgs({ args: masked, options, allowPositionals: true, strict: true });
+    const restored: ParsedArgs["values"] = {};
+    for (const [k, v] of Object.entries(values)) restored[k] = restore(v as string | boolean | undefined);
+    return { values: restored, positionals: positionals.map(restore) };
   } catch (e) {
     throw new UsageError(shorten((e as Error).message.replace(/\. To specify a positional argument.*$/s, ""), 200), command);
   }

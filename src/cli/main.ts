@@ -2,7 +2,7 @@
  * The `idx` command. Parses arguments and prints; commands are loaded on demand so `idx get`
  * pays for the reader alone.
  */
-import { EXIT_OK, EXIT_USAGE, UsageError, finishOut, printError, writeOut } from "./io";
+import { EXIT_OK, EXIT_USAGE, UsageError, finishOut, printError, quote, writeOut } from "./io";
 
 type Command = (args: string[]) => Promise<number>;
 
@@ -30,7 +30,7 @@ async function dispatch(argv: string[]): Promise<number> {
     const { COMMAND_HELP, MAIN_HELP } = require("./usage") as typeof import("./usage");
     if (first === undefined || first === "-h" || first === "--help" || first === "help") {
       const topic = first === "help" ? rest[0] : undefined;
-      if (topic !== undefined && COMMAND_HELP[topic] === undefined) throw new UsageError(`no help for '${topic}': not a command`);
+      if (topic !== undefined && COMMAND_HELP[topic] === undefined) throw new UsageError(`no help for ${quote(topic)}: not a command`);
       const text = `${topic ? COMMAND_HELP[topic] : MAIN_HELP}\n`;
       if (first === undefined) {
         process.stderr.write(text);
@@ -45,7 +45,7 @@ async function dispatch(argv: string[]): Promise<number> {
       await writeOut(`idx ${pkg.version} (writes format ${VERSION_MAJOR}.${VERSION_MINOR}, reads 1.x and 2.x)\n`, true);
       return EXIT_OK;
     }
-    if (command === undefined) throw new UsageError(`unknown command '${first}'`);
+    if (command === undefined) throw new UsageError(`unknown command ${quote(first)}`);
     if (rest.includes("-h") || rest.includes("--help")) {
       await writeOut(`${COMMAND_HELP[command]}\n`, true);
       return EXIT_OK;

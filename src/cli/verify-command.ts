@@ -29,11 +29,18 @@ export async function run(args: string[]): Promise<number> {
   }
   const n = report.problems.length;
   writeErr(`idx: ${report.path}: damaged (${n >= 20 ? "20 problems or more" : plural(n, "problem", "problems")})\n`);
-  for (const p of report.problems) writeErr(`  at byte ${p.offset}: ${p.message.replace(/\n/g, " ")}\n`);
-  writeErr(
-    "To recover: save what is readable with `idx dump FILE > pairs.tsv` (it lists the entries the\n" +
-    "slots still hold; damaged ones may be wrong or missing), check it against your source, and\n" +
-    "rebuild with `idx build pairs.tsv -o FILE`; or restore the index from a good copy.\n",
-  );
+  for (const p of report.problems) writeErr(`  at byte ${p.offset}: ${p.message.replace(`${path}: `, "").replace(/\n/g, " ")}\n`);
+  if (report.problems.some((p) => /is truncated/.test(p.message))) {
+    writeErr(
+      "To recover: the file is cut short, so `idx dump` cannot read it either; rebuild it from its\n" +
+      "pairs with `idx build PAIRS -o FILE`, or restore the index from a good copy.\n",
+    );
+  } else {
+    writeErr(
+      "To recover: save what is readable with `idx dump FILE > pairs.tsv` (it lists the entries the\n" +
+      "slots still hold; damaged ones may be wrong or missing), check it against your source, and\n" +
+      "rebuild with `idx build pairs.tsv -o FILE`; or restore the index from a good copy.\n",
+    );
+  }
   return EXIT_DAMAGED;
 }

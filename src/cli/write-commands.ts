@@ -5,6 +5,7 @@ import { PairBuffer } from "../core/pairs";
 import { PairParser, parseUint32, uint32Problem } from "../core/parse";
 import { nativeAddon } from "../os/native";
 import { IdWriter } from "../writer/writer";
+import { refuseOwnInput } from "../build";
 import { EXIT_NOT_FOUND, EXIT_OK, UsageError, parseCommandArgs, plural, quote, waitOption, writeErr } from "./io";
 
 const WRITER_OPTIONS = {
@@ -35,15 +36,8 @@ function uint32Arg(what: string, text: string): number {
   return n;
 }
 
-/** Positionals, with arguments like -1 kept as (bad) numbers rather than taken for options. */
-function split(command: string, args: string[]) {
-  const numeric = args.filter((a) => /^-[0-9]/.test(a));
-  const { values, positionals } = parseCommandArgs(command, args.filter((a) => !/^-[0-9]/.test(a)), WRITER_OPTIONS);
-  return { values, positionals: [...positionals, ...numeric] };
-}
-
 export async function runSet(args: string[]): Promise<number> {
-  const { values, positionals } = split("set", args);
+  const { values, positionals } = parseCommandArgs("set", args, WRITER_OPTIONS);
   if (positionals.length !== 3) throw new UsageError("set takes FILE KEY VALUE", "set");
   const [file, keyText, valueText] = positionals;
   const key = uint32Arg("key", keyText);
@@ -58,7 +52,7 @@ export async function runSet(args: string[]): Promise<number> {
 }
 
 export async function runDel(args: string[]): Promise<number> {
-  const { values, positionals } = split("del", args);
+  const { values, positionals } = parseCommandArgs("del", args, WRITER_OPTIONS);
   if (positionals.length < 2) throw new UsageError("del takes FILE KEY...", "del");
   const [file, ...keyTexts] = positionals;
   const keys = keyTexts.map((k) => uint32Arg("key", k));
@@ -80,10 +74,10 @@ export async function runPut(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("put", args, { ...WRITER_OPTIONS, binary: { type: "boolean" } });
   if (positionals.length !== 2) throw new UsageError("put takes FILE PAIRS (PAIRS may be - for stdin)", "put");
   const [file, input] = positionals;
-  if (input !== "-") refuseSameFile(file, input);
+  const name = input === "-" ? "<stdin>" : input;
+  refuseOwnInput(input === "-" ? process.stdin : input, name, file, "putting them would write the index into itself");
   // Read everything first: a bad line changes nothing.
   const pairs = new PairBuffer();
-  const name = input === "-" ? "<stdin>" : input;
   const stream = input === "-" ? process.stdin : fs.createReadStream(input, { highWaterMark: 1 << 20 });
   try {
     if (values.binary) await readBinary(stream as AsyncIterable<Uint8Array>, pairs, name);
@@ -122,16 +116,6 @@ async function readBinary(stream: AsyncIterable<Uint8Array>, pairs: PairBuffer, 
     throw new IdxError("ERR_IDX_PARSE", `is ${total} bytes long, not a whole number of 8-byte pairs (${carry.length} bytes left over)`, {
       path: name, hint: "Binary input is pairs of little-endian uint32s, key then value: its length is a multiple of 8.",
     });
-  }
-}
-
-function refuseSameFile(file: string, input: string): void {
-  try {
-    const a = fs.statSync(file);
-    const b = fs.statSync(input);
-    if (a.dev === b.dev && a.ino === b.ino) throw new UsageError(`the pairs ${input} are the index itself`, "put");
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
   }
 }
 

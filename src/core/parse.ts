@@ -17,6 +17,12 @@ export type LineParser = (
 const TAB = 9, LF = 10, CR = 13, SPACE = 32, HASH = 35, COMMA = 44, ZERO = 48, NINE = 57;
 const MAX_U32 = 0xffffffff;
 const EMPTY = new Uint8Array(0);
+/**
+ * A line still without its end past this many bytes is refused: no pair needs it, and holding it
+ * would make a build's memory follow its input (a binary file, /dev/zero). Chunks are at most this
+ * long (1 MiB reads), so a line this long always reaches the check.
+ */
+export const MAX_LINE = 1 << 20;
 
 /**
  * Feeds chunks of text to a PairBuffer. Lines may span chunks. Throws IdxError ERR_IDX_PARSE
@@ -49,6 +55,9 @@ export class PairParser {
     let start = 0;
     if (this.#carry.length > 0) {
       const nl = chunk.indexOf(LF);
+      if (this.#carry.length + (nl < 0 ? chunk.length : nl) > MAX_LINE) {
+        throw this.#tooLong(concat(this.#carry.subarray(0, EXAMINED), chunk.subarray(0, EXAMINED)));
+      }
       if (nl < 0) {
         this.#carry = concat(this.#carry, chunk);
         return;
@@ -61,10 +70,11 @@ export class PairParser {
     const last = chunk.lastIndexOf(LF);
     if (last < start) {
       this.#carry = chunk.slice(start);
-      return;
+    } else {
+      this.#parse(chunk, start, last + 1);
+      if (last + 1 < chunk.length) this.#carry = chunk.slice(last + 1);
     }
-    this.#parse(chunk, start, last + 1);
-    if (last + 1 < chunk.length) this.#carry = chunk.slice(last + 1);
+    if (this.#carry.length > MAX_LINE) throw this.#tooLong(this.#carry);
   }
 
   /** Parses the last line, which may lack a newline. */
@@ -148,6 +158,19 @@ export class PairParser {
     this.line = line;
   }
 
+  /** The line after the last complete one has passed MAX_LINE bytes without ending. */
+  #tooLong(head: Uint8Array): IdxError {
+    this.line++;
+    const text = head.subarray(0, EXAMINED);
+    const what = encodingProblem(text, true) ??
+      `the line is over ${MAX_LINE} bytes long, and a pair needs a few dozen: ${JSON.stringify(new TextDecoder().decode(text.subarray(0, SHOWN)))}...`;
+    return new IdxError("ERR_IDX_PARSE", what, {
+      path: this.source,
+      line: this.line,
+      hint: "Each line must be `KEY VALUE` (tab, spaces or a comma between), both decimal integers from 0 to 4294967295.",
+    });
+  }
+
   /** The slow path: says precisely what is wrong with the line buf[start..end). */
   #diagnose(buf: Uint8Array, start: number, end: number): IdxError {
     const fail = (what: string) =>
@@ -166,18 +189,10 @@ const EXAMINED = 256;
 
 /** What is wrong with one line of text input (`line` without its LF), for a message. */
 export function describeBadLine(line: Uint8Array): string {
-  if (line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf) {
-    return "the line starts with a UTF-8 byte order mark (bytes EF BB BF), which idx does not skip; save the input without it";
-  }
   const head = line.subarray(0, EXAMINED);
-  for (let i = 0; i < head.length; i++) {
-    const c = head[i];
-    if (c === 0 || (c < 0x20 && c !== TAB && c !== CR) || c === 0x7f) {
-      return `the line holds binary data (byte 0x${c.toString(16).padStart(2, "0")} at column ${i + 1}): this does not look like text pairs (for binary pairs, pass --binary)`;
-    }
-  }
+  const problem = encodingProblem(head, line.length > EXAMINED);
+  if (problem !== null) return problem;
   let text = new TextDecoder("utf-8", { fatal: false }).decode(head);
-  if (text.includes("\ufffd")) return "the line holds bytes that are not UTF-8 text: this does not look like text pairs (for binary pairs, pass --binary)";
   if (text.endsWith("\r")) text = text.slice(0, -1);
   const cut = line.length > EXAMINED;
   const shown = cut || text.length > SHOWN ? `${text.slice(0, SHOWN)}... (${line.length} bytes in all)` : text;
@@ -193,6 +208,26 @@ export function describeBadLine(line: Uint8Array): string {
   if (fields.length < 2) return `missing value${at}`;
   if (fields.length > 2) return `extra field ${quoteField(fields[2], false)} after the value${at}`;
   return `cannot parse the line${at}`;
+}
+
+/** A byte order mark, binary data or bytes that are not UTF-8 at the start of a line, or null. */
+function encodingProblem(head: Uint8Array, cut: boolean): string | null {
+  if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) {
+    return "the line starts with a UTF-8 byte order mark (bytes EF BB BF), which idx does not skip; save the input without it";
+  }
+  if ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff)) {
+    return "the input starts with a UTF-16 byte order mark: idx reads UTF-8 (or ASCII) text; save the input as UTF-8";
+  }
+  for (let i = 0; i < head.length; i++) {
+    const c = head[i];
+    if (c === 0 || (c < 0x20 && c !== TAB && c !== CR) || c === 0x7f) {
+      return `the line holds binary data (byte 0x${c.toString(16).padStart(2, "0")} at column ${i + 1}): this does not look like text pairs (for binary pairs, pass --binary)`;
+    }
+  }
+  // A multi-byte character cut at the end of `head` is not an error.
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(cut ? head.subarray(0, Math.max(0, head.length - 3)) : head);
+  if (text.includes("\ufffd")) return "the line holds bytes that are not UTF-8 text: this does not look like text pairs (for binary pairs, pass --binary)";
+  return null;
 }
 
 function quoteField(field: string, cut: boolean): string {

@@ -69,6 +69,19 @@ export function tempPathFor(target: string): string {
   return nodePath.join(nodePath.dirname(target), `.${nodePath.basename(target)}.${process.pid}.${random}.tmp`);
 }
 
+/**
+ * The file a write to `path` replaces: through symlinks, as `cp` and `>` write through them, so a
+ * link keeps naming the index (a rename over the link would replace the link itself, and leave
+ * the file it named marked retired while still in place). A dangling link, or no file: `path`.
+ */
+export function writeTarget(path: string): string {
+  try {
+    return fs.lstatSync(path).isSymbolicLink() ? fs.realpathSync(path) : path;
+  } catch {
+    return path;
+  }
+}
+
 /** Marks a temp file of this process for removal on exit (removePendingTempFiles). */
 export function registerTemp(path: string): void {
   pending.add(path);

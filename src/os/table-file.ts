@@ -29,7 +29,7 @@ export class TableFileWriter {
   #filled = 0;
   #checksums = new Uint32Array(1024);
 
-  /** `path` names the file `fd` writes, for messages. The file is written from offset 0. */
+  /** `path` names the index `fd` will become (a temp file beside it), for messages. The file is written from offset 0. */
   constructor(fd: number, path: string, capacity: number) {
     this.#fd = fd;
     this.path = path;

@@ -20,6 +20,7 @@ import { unhash32 } from "../core/hash";
 import { FOLLOW_EVERY_MS, ProtocolReader, StallClock, settle } from "../core/protocol";
 import { SlotRegion } from "../core/slots";
 import { NO_PREVIOUS, UNDECIDED, findSlot, isEntry, measureReach } from "../core/table";
+
 import { Mapping, headerOf, headerWordsOf, openMapping, regionOf } from "../os/mapping";
 import { CHUNK, NativeAddon, nativeAddon } from "../os/native";
 import { VerifyReport, verifyMapping } from "../verify";
@@ -27,7 +28,13 @@ import { IndexInfo, describeHeader } from "./info";
 import { makeGet, makeWindowedGet, probeChunk } from "./lookups";
 
 const EMPTY_WORDS = new Uint32Array(0);
+
+function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+/** entries(): the previous slot's hash must be read again (the reader moved to another file). */
+const UNREAD = -2;
 /** How often a reader without the addon (a copy) looks at its path for changes. */
 const COPY_WATCH_MS = 100;
 /** §14: a version 1 file records no reach; probes run this far before the reader measures it. */
@@ -302,7 +309,8 @@ export class IdIndex implements Iterable<[number, number]> {
    * Looks up every key of `keys` in one call. `values[i]` receives the value of `keys[i]`, or
    * `missing` (default 0) when it is absent; since every uint32 is a valid value, pass `found`
    * to learn which keys were present (`found[i]` is 1 or 0). Returns the number found.
-   * Allocates nothing.
+   * Allocates nothing, unless `values` or `found` shares memory with `keys` (allowed: the keys
+   * are then copied first).
    * @throws IdxError ERR_IDX_INVALID_ARGUMENT when `keys` or `values` is not a Uint32Array,
    *   `found` not a Uint8Array, either output shorter than `keys`, or `missing` not a uint32.
    */
@@ -313,6 +321,9 @@ export class IdIndex implements Iterable<[number, number]> {
     checkUint32Array("values", values, n, this.path);
     if (found !== undefined) checkUint8Array("found", found, n, this.path);
     checkUint32("missing", missing, this.path);
+    // An output sharing memory with `keys` would overwrite keys not yet answered, or needed
+    // again when a chunk a write overlapped is answered anew: answer from a copy of them.
+    if (overlaps(keys, values) || (found !== undefined && overlaps(keys, found))) keys = keys.slice();
     const native = n >= CHUNK && this.#mapping!.live ? nativeAddon() : null;
     if (native !== null) return this.#getManyNative(native, keys, values, found, missing);
     if (this.#region.windows.length > 1) return this.#getManyOneByOne(keys, values, found, missing, 0, n);
@@ -369,18 +380,36 @@ export class IdIndex implements Iterable<[number, number]> {
     this.#check();
     this.#followIfReplaced();
     const header = this.#header;
-    const region = this.#region;
-    if ((header[W_STATE] & STATE_ESCAPED) !== 0) yield [ESCAPED_KEY, header[W_ESCAPED]];
+    if ((header[W_STATE] & STATE_ESCAPED) !== 0) {
+      yield [ESCAPED_KEY, header[W_ESCAPED]];
+      if (this.#mapping === null) this.#closed();
+    }
+    let region = this.#region;
     let previous = NO_PREVIOUS;
-    const windowSlots = region.windowSlots;
-    for (let k = 0; k < region.windows.length; k++) {
-      const words = region.windows[k];
-      const own = (Math.min(region.slotCount, (k + 1) * windowSlots) - k * windowSlots) * SLOT_WORDS;
-      for (let i = 0; i < own; i += SLOT_WORDS) {
-        const hash = words[i];
-        if (isEntry(previous, hash)) yield [unhash32(hash), words[i + 1]];
-        previous = hash;
-        if (this.#mapping === null) this.#closed();
+    let s = 0;
+    restart: while (s < region.slotCount) {
+      const windowSlots = region.windowSlots;
+      for (let k = region.windowOf(s); k < region.windows.length; k++) {
+        const words = region.windows[k];
+        const own = (Math.min(region.slotCount, (k + 1) * windowSlots) - k * windowSlots) * SLOT_WORDS;
+        for (let i = (s - k * windowSlots) * SLOT_WORDS; i < own; i += SLOT_WORDS, s++) {
+          const hash = words[i];
+          previous = previous === UNREAD ? (s === 0 ? NO_PREVIOUS : region.hashWord(s - 1)) : previous;
+          if (isEntry(previous, hash)) {
+            yield [unhash32(hash), words[i + 1]];
+            // The caller ran: it may have closed the reader, or a lookup may have moved it to
+            // a file that replaced this one (whose old windows now read as zeros). Go on in
+            // the new file from the same slot, as a writer's rehash would be seen.
+            if (this.#mapping === null) this.#closed();
+            if (this.#region !== region) {
+              region = this.#region;
+              previous = UNREAD;
+              s++;
+              continue restart;
+            }
+          }
+          previous = hash;
+        }
       }
     }
   }

@@ -139,8 +139,8 @@ export function rehashInto(
     entries += n;
   });
   const escaped = batch.escaped ?? (header.escapedPresent ? header.escapedValue : undefined);
-  return writeTempFileWith(target, sync, (fd, tempPath) => {
-    const writer = new TableFileWriter(fd, tempPath, capacityFor(entries));
+  return writeTempFileWith(target, sync, (fd) => {
+    const writer = new TableFileWriter(fd, target, capacityFor(entries));
     forEachMerged(region, checksums, target, batch, (h, v, n) => writer.add(h, v, 0, n));
     writer.finish(escaped);
   });

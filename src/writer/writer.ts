@@ -19,7 +19,7 @@ import {
 import { hash32, homeSlot, unhash32 } from "../core/hash";
 import { PairCollector, isColumns } from "../core/pairs";
 import { InsertPlan, SlotEditor, findSlot, isEmpty, runProblem } from "../core/table";
-import { TempFile, commitTempFile, discardTempFile, removeStaleTempFiles, writeTempFileWith } from "../os/atomic-file";
+import { TempFile, commitTempFile, discardTempFile, removeStaleTempFiles, writeTarget, writeTempFileWith } from "../os/atomic-file";
 import { WriterLock } from "../os/lock";
 import { Mapping, headerWordsOf, openMapping, regionOf } from "../os/mapping";
 import { nativeAddon, requireNativeAddon } from "../os/native";
@@ -83,6 +83,7 @@ export class IdWriter implements Iterable<[number, number]> {
    */
   static open(path: string, options?: WriterOptions): IdWriter {
     checkPath("path", path);
+    path = writeTarget(path);
     const o = checkOptions<WriterOptions>("options", options);
     if (o.create !== undefined && typeof o.create !== "boolean") throw invalid(`options.create must be a boolean, not ${describeValue(o.create)}`, path);
     if (o.sync !== undefined && typeof o.sync !== "boolean") throw invalid(`options.sync must be a boolean, not ${describeValue(o.sync)}`, path);
@@ -355,8 +356,8 @@ export class IdWriter implements Iterable<[number, number]> {
   /**
    * Sets every pair of `pairs` (later pairs win). A large batch (more than a quarter of the
    * entries) is merged into a new file renamed over the old one, which is faster than
-   * inserting in place; a small one is applied in place, pair by pair. Every pair is checked
-   * before anything changes.
+   * inserting in place; a small one is applied in place, pair by pair, after growing the table
+   * once if it must. Every pair is checked, and the table grown, before anything changes.
    */
   update(pairs: PairsLike): this {
     this.#check();
@@ -371,6 +372,14 @@ export class IdWriter implements Iterable<[number, number]> {
       this.#rehash(growCapacity, 0, merged);
       return this;
     }
+    // Grow once, first, for every key that may be new (a key given twice counts twice): a growth
+    // that fails (a full disk) then leaves the index as it was, not with part of the batch in it.
+    let fresh = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const hash = hash32(batch.keys[i]);
+      if (hash !== EMPTY_HASH && this.#find(hash) < 0) fresh++;
+    }
+    if ((this.#cells.entries + fresh) * MAX_LOAD_DEN > this.#capacity * MAX_LOAD_NUM) this.#rehash(growCapacity, fresh);
     for (let i = 0; i < batch.length; i++) this.set(batch.keys[i], batch.values[i]);
     return this;
   }
@@ -378,7 +387,7 @@ export class IdWriter implements Iterable<[number, number]> {
   /** Removes every entry (a new, empty file renamed over the old one). */
   clear(): void {
     this.#check();
-    this.#replace(writeTempFileWith(this.path, this.#sync, (fd, tempPath) => new TableFileWriter(fd, tempPath, 1).finish(undefined)));
+    this.#replace(writeTempFileWith(this.path, this.#sync, (fd) => new TableFileWriter(fd, this.path, 1).finish(undefined)));
   }
 
   /**
@@ -394,6 +403,7 @@ export class IdWriter implements Iterable<[number, number]> {
   copyTo(path: string): void {
     this.#check();
     checkPath("path", path);
+    path = writeTarget(path);
     if (samePath(path, this.path)) {
       throw invalid("copyTo needs another path than the index's own", path, "Use compact() to rewrite the index in place.");
     }
@@ -484,7 +494,7 @@ function asLookup(other: unknown, path: string): { size: number; get(key: number
  * one first (then the caller locks that one).
  */
 function createEmpty(path: string, sync: boolean): WriterLock | null {
-  const temp = writeTempFileWith(path, sync, (fd, tempPath) => new TableFileWriter(fd, tempPath, 1).finish(undefined));
+  const temp = writeTempFileWith(path, sync, (fd) => new TableFileWriter(fd, path, 1).finish(undefined));
   const lock = WriterLock.ofNewFile(temp.path, temp.fd);
   try {
     if (commitTempFile(temp, path, sync, true)) return lock;

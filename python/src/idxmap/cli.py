@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import sys
 import traceback
 from decimal import ROUND_HALF_UP, Decimal
@@ -23,13 +24,14 @@ from . import __version__
 from .errors import (
     ERR_IDX_INTERRUPTED,
     ERR_IDX_INVALID_ARGUMENT,
+    ERR_IDX_IO,
     ERR_IDX_NOT_AN_INDEX,
     ERR_IDX_UNSUPPORTED_VERSION,
     IdxError,
     error,
 )
 from .format import VERSION_MAJOR, VERSION_MINOR
-from .parse import js_trim, number_problem
+from .parse import _js_json, _js_length, _js_slice, describe_bad_line, js_trim, number_problem
 from .reader import Index
 
 PROG = "idxmap"
@@ -204,6 +206,14 @@ def js_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def quote(text: str, limit: int = 40) -> str:
+    """idx's ``quote``: ``text`` in quotes, cut to a readable length, with what was cut said."""
+    n = _js_length(text)
+    if n > limit:
+        text = f"{_js_slice(text, limit)}... ({n - limit} more characters)"
+    return _js_json(text)
+
+
 # ---- arguments (node:util parseArgs, strict, as idx uses it) ----
 
 
@@ -278,7 +288,7 @@ def cmd_get(args: Sequence[str], out: _Out, stdin: Any) -> int:
         if key is None:
             raise error(
                 ERR_IDX_INVALID_ARGUMENT,
-                f"key {js_string(text)} (argument {i + 2}) {uint32_problem(text)}",
+                f"key {quote(text)} (argument {i + 2}) {uint32_problem(text[:64])}",
                 hint="Keys are decimal integers from 0 to 4294967295.",
             )
         keys.append(key)
@@ -295,6 +305,15 @@ def cmd_get(args: Sequence[str], out: _Out, stdin: Any) -> int:
 
 
 _BATCH = 1 << 16
+# A longer line is refused however the input was cut into reads (src/cli/get-command.ts).
+_MAX_KEY_LINE = 1024
+_KEY_HINT = "Give one decimal key (0 to 4294967295) per line."
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _utf8(latin1: str) -> str:
+    """A line read as latin-1 (bytes kept as they came), shown as the UTF-8 text it holds."""
+    return latin1.encode("latin-1").decode("utf-8", errors="replace")
 
 
 def _answer_stdin(ix: Index, out: _Out, stdin: Any) -> int:
@@ -331,22 +350,38 @@ def _answer_stdin(ix: Index, out: _Out, stdin: Any) -> int:
     def take(text: str) -> None:
         nonlocal line
         line += 1
-        key = parse_key_line(text)
-        if key is None:
+        if len(text) > _MAX_KEY_LINE:
             flush()
             raise error(
                 ERR_IDX_INVALID_ARGUMENT,
-                f"key {js_string(js_trim(text))} {uint32_problem(text)}",
+                f"the line is over {_MAX_KEY_LINE} bytes long, and a key needs at most 10 digits: {quote(_utf8(text))}",
                 path="<stdin>",
                 line=line,
-                hint="Give one decimal key (0 to 4294967295) per line.",
+                hint=_KEY_HINT,
             )
+        key = parse_key_line(text)
+        if key is None:
+            flush()
+            raw = text.encode("latin-1")
+            if _CONTROL.search(text) is None and not raw.startswith(b"\xef\xbb\xbf"):
+                message = f"key {quote(js_trim(_utf8(text)))} {uint32_problem(text[:64])}"
+            else:
+                message = describe_bad_line(raw).replace(" (for binary pairs, pass --binary)", "").replace("text pairs", "keys, one per line")
+            raise error(ERR_IDX_INVALID_ARGUMENT, message, path="<stdin>", line=line, hint=_KEY_HINT)
         pending.append(key)
         if len(pending) == _BATCH:
             flush()
 
     carry = ""
     source = getattr(stdin, "buffer", stdin)
+    try:
+        is_dir = stat.S_ISDIR(os.fstat(source.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        is_dir = False
+    if is_dir:
+        raise error(
+            ERR_IDX_IO, "cannot read the keys: standard input is a directory (EISDIR)", path="<stdin>", hint="Give a file of keys, one per line."
+        )
     while True:
         chunk = source.read(1 << 16)
         if not chunk:
@@ -356,6 +391,8 @@ def _answer_stdin(ix: Index, out: _Out, stdin: Any) -> int:
         carry = lines.pop()
         for t in lines:
             take(t)
+        if len(carry) > _MAX_KEY_LINE:
+            take(carry)  # raises: report it now, not at 50 MB
     if carry:
         take(carry)
     flush()
@@ -418,13 +455,19 @@ def cmd_verify(args: Sequence[str], out: _Out, stdin: Any) -> int:
     n = len(report.problems)
     count = f"{MAX_PROBLEMS} problems or more" if n >= MAX_PROBLEMS else plural(n, "problem", "problems")
     lines = [f"{PROG}: {report.path}: damaged ({count})"]
-    lines += [f"  at byte {p.offset}: {p.message.replace(chr(10), ' ')}" for p in report.problems]
-    lines.append(
-        f"To recover: save what is readable with `python -m {PROG} dump FILE > pairs.tsv` (it lists the\n"
-        "entries the slots still hold; damaged ones may be wrong or missing), check it against your\n"
-        "source, and rebuild with `idx build pairs.tsv -o FILE` or idxmap.build(idxmap.read_pairs(...),\n"
-        "FILE); or restore the index from a good copy."
-    )
+    lines += [f"  at byte {p.offset}: {p.message.replace(f'{path}: ', '').replace(chr(10), ' ')}" for p in report.problems]
+    if any("is truncated" in p.message for p in report.problems):
+        lines.append(
+            "To recover: the file is cut short, so `dump` cannot read it either; rebuild it from its\n"
+            "pairs with `idx build PAIRS -o FILE` or idxmap.build(...), or restore the index from a good copy."
+        )
+    else:
+        lines.append(
+            f"To recover: save what is readable with `python -m {PROG} dump FILE > pairs.tsv` (it lists the\n"
+            "entries the slots still hold; damaged ones may be wrong or missing), check it against your\n"
+            "source, and rebuild with `idx build pairs.tsv -o FILE` or idxmap.build(idxmap.read_pairs(...),\n"
+            "FILE); or restore the index from a good copy."
+        )
     sys.stderr.write("\n".join(lines) + "\n")
     return EXIT_DAMAGED
 
@@ -513,7 +556,7 @@ def main(argv: Optional[Sequence[str]] = None, stdin: Any = None, stdout: Option
                 ),
                 sys.stderr,
             )
-        return print_error(UsageError(f"unknown command '{first}'"), sys.stderr)
+        return print_error(UsageError(f"unknown command {quote(first)}"), sys.stderr)
     if "-h" in rest or "--help" in rest:
         out.write(COMMAND_HELP[first] + "\n")
         return EXIT_OK

@@ -68,20 +68,45 @@ def _quote_field(field: str, cut: bool) -> str:
     return f"{_js_json(_js_slice(field, 24))}..." if _js_length(field) > 24 or cut else _js_json(field)
 
 
-def describe_bad_line(line: bytes) -> str:
-    """What is wrong with one line of text input (without its LF), in the words of idx."""
-    if line.startswith(b"\xef\xbb\xbf"):
+# A line still without its end past this many bytes is refused (src/core/parse.ts MAX_LINE).
+MAX_LINE = 1 << 20
+
+
+def _encoding_problem(head: bytes, cut: bool) -> Optional[str]:
+    """A byte order mark, binary data or bytes that are not UTF-8 at the start of a line, or None."""
+    if head.startswith(b"\xef\xbb\xbf"):
         return "the line starts with a UTF-8 byte order mark (bytes EF BB BF), which idx does not skip; save the input without it"
-    head = line[:_EXAMINED]
+    if head.startswith(b"\xff\xfe") or head.startswith(b"\xfe\xff"):
+        return "the input starts with a UTF-16 byte order mark: idx reads UTF-8 (or ASCII) text; save the input as UTF-8"
     for i, c in enumerate(head):
         if c == 0 or (c < 0x20 and c not in (0x09, 0x0D)) or c == 0x7F:
             return (
                 f"the line holds binary data (byte 0x{c:02x} at column {i + 1}): "
                 "this does not look like text pairs (for binary pairs, pass --binary)"
             )
-    text = head.decode("utf-8", errors="replace")
-    if "\ufffd" in text:
+    # A multi-byte character cut at the end of ``head`` is not an error.
+    if "\ufffd" in (head[: max(0, len(head) - 3)] if cut else head).decode("utf-8", errors="replace"):
         return "the line holds bytes that are not UTF-8 text: this does not look like text pairs (for binary pairs, pass --binary)"
+    return None
+
+
+def describe_long_line(head: bytes) -> str:
+    """A line that passed MAX_LINE bytes without ending; ``head`` is its start."""
+    head = head[:_EXAMINED]
+    problem = _encoding_problem(head, True)
+    if problem is not None:
+        return problem
+    shown = _js_json(head[:_SHOWN].decode("utf-8", errors="replace"))
+    return f"the line is over {MAX_LINE} bytes long, and a pair needs a few dozen: {shown}..."
+
+
+def describe_bad_line(line: bytes) -> str:
+    """What is wrong with one line of text input (without its LF), in the words of idx."""
+    head = line[:_EXAMINED]
+    problem = _encoding_problem(head, len(line) > _EXAMINED)
+    if problem is not None:
+        return problem
+    text = head.decode("utf-8", errors="replace")
     if text.endswith("\r"):
         text = text[:-1]
     cut = len(line) > _EXAMINED
@@ -114,6 +139,9 @@ def _lines(stream: IO[bytes]) -> Iterator[bytes]:
         parts = (carry + chunk).split(b"\n")
         carry = parts.pop()
         yield from parts
+        if len(carry) > MAX_LINE:
+            yield carry  # refused by _parse: memory stays bounded whatever the input
+            return
     if carry:
         yield carry
 
@@ -151,6 +179,8 @@ def _parse(lines: Iterator[bytes], source: str) -> Iterator[Tuple[int, int]]:
     line = 0
     for raw in lines:
         line += 1
+        if len(raw) > MAX_LINE:
+            raise error(ERR_IDX_PARSE, describe_long_line(raw), path=source, line=line, hint=_HINT)
         m = match(raw)
         if m is not None:
             k = int(m.group(1))
