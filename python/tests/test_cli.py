@@ -174,7 +174,9 @@ def test_get_many_keys_on_stdin(code_path: str) -> None:
     "args",
     [
         ["bogus"],
+        ["bogus\x1b[31m" + "z" * 300],
         ["get"],
+        ["get", "fixtures/one.idx", "--", "-x"],
         ["get", "fixtures/one.idx", "-x"],
         ["get", "fixtures/one.idx", "-1"],
         ["get", "fixtures/one.idx", "1.5"],

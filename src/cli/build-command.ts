@@ -17,6 +17,7 @@ export async function run(args: string[]): Promise<number> {
   if (!values.output) throw new UsageError("build needs an output file: -o OUT", "build");
   const input = positionals[0];
   const output = values.output as string;
+  if (output === "-") throw new UsageError("build writes the index to a file, not to standard output: -o OUT", "build");
   const wait = waitOption("build", values.wait);
 
   // Ctrl-C, SIGTERM, SIGHUP: abort at the next safe point (the target stays as it was, temp

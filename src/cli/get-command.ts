@@ -8,7 +8,8 @@ import { EXIT_NOT_FOUND, EXIT_OK, UsageError, quote, writeOut } from "./io";
 export async function run(args: string[]): Promise<number> {
   // No parseArgs here: a key like -1 must be reported as a bad key, not an unknown option.
   const positionals = args.filter((a) => a !== "--");
-  const option = args.find((a) => a.startsWith("-") && a !== "--" && !/^-[0-9.]+$/.test(a));
+  const end = args.indexOf("--");
+  const option = (end < 0 ? args : args.slice(0, end)).find((a) => a.startsWith("-") && a !== "--" && !/^-[0-9.]+$/.test(a));
   if (option !== undefined) throw new UsageError(`unknown option ${quote(option)}`, "get");
   if (positionals.length === 0) throw new UsageError("get needs an index file", "get");
   const [file, ...keyArgs] = positionals;

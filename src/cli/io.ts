@@ -175,7 +175,9 @@ export function parseCommandArgs(
     for (const [k, v] of Object.entries(values)) restored[k] = restore(v as string | boolean | undefined);
     return { values: restored, positionals: positionals.map(restore) };
   } catch (e) {
-    throw new UsageError(shorten((e as Error).message.replace(/\. To specify a positional argument.*$/s, ""), 200), command);
+    const message = (e as Error).message.replace(/\. To specify a positional argument.*$/s, "");
+    // parseArgs' words, begun in lower case as every other message of idx.
+    throw new UsageError(shorten(message.charAt(0).toLowerCase() + message.slice(1), 200), command);
   }
 }
 

@@ -218,7 +218,8 @@ def quote(text: str, limit: int = 40) -> str:
 
 
 def parse_command_args(command: str, args: Sequence[str], booleans: Sequence[str] = ()) -> Tuple[Dict[str, bool], List[str]]:
-    """Boolean long options and positionals; anything else is a UsageError in parseArgs' words."""
+    """Boolean long options and positionals; anything else is a UsageError in parseArgs' words
+    (their first letter in lower case, as idx's other messages)."""
     values: Dict[str, bool] = {}
     positionals: List[str] = []
     for i, a in enumerate(args):
@@ -228,12 +229,12 @@ def parse_command_args(command: str, args: Sequence[str], booleans: Sequence[str
         if a.startswith("--"):
             name, eq, _ = a[2:].partition("=")
             if name not in booleans:
-                raise UsageError(f"Unknown option '--{name}'", command)
+                raise UsageError(f"unknown option '--{name}'", command)
             if eq:
-                raise UsageError(f"Option '--{name}' does not take an argument", command)
+                raise UsageError(f"option '--{name}' does not take an argument", command)
             values[name] = True
         elif a.startswith("-") and a != "-":
-            raise UsageError(f"Unknown option '-{a[1]}'", command)
+            raise UsageError(f"unknown option '-{a[1]}'", command)
         else:
             positionals.append(a)
     return values, positionals
@@ -276,7 +277,7 @@ _NEGATIVE_OR_NUMBER = re.compile(r"-[0-9.]+")
 def cmd_get(args: Sequence[str], out: _Out, stdin: Any) -> int:
     # No option parsing: a key like -1 must be reported as a bad key, not an unknown option.
     positionals = [a for a in args if a != "--"]
-    for a in args:
+    for a in args[: args.index("--")] if "--" in args else args:
         if a.startswith("-") and a != "--" and not _NEGATIVE_OR_NUMBER.fullmatch(a):
             raise UsageError(f'unknown option "{a}"', "get")
     if not positionals:
