@@ -103,7 +103,7 @@ export function retireFile(path: string): void {
 function retireByWrite(path: string): void {
   let fd: number;
   try {
-    fd = fs.openSync(path, "r+");
+    fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
   } catch {
     return;
   }

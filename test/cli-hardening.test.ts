@@ -391,6 +391,12 @@ describe("a second hostile pass: targets that are not files, stdin that is not i
     expect(statSync("/dev/null").isCharacterDevice()).toBe(true);
     expect(runIdx(["cp", index, fifo]).status).toBe(2);
     expect(statSync(fifo).isFIFO()).toBe(true);
+    // As an index to read or write: refused, not waited on.
+    for (const args of [["get", fifo, "1"], ["get", fifo], ["info", fifo], ["verify", fifo], ["dump", fifo], ["set", fifo, "1", "1"], ["cp", fifo, join(sub, "x.idx")]]) {
+      const r = runIdx(args);
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.stderr).toContain("it is not a regular file");
+    }
   });
 
   it("a build through a symlink replaces the file it names and keeps the link, which is not left retired", async () => {

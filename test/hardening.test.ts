@@ -430,3 +430,34 @@ describe("a second hostile pass over the API", () => {
     ix.close();
   });
 });
+
+describe.runIf(ADDON)("an index opened by a relative path stays that file after process.chdir()", () => {
+  it("a reader follows the file it opened, not one of the same name in the new directory; a writer grows it in place", async () => {
+    const { mkdirSync } = await import("node:fs");
+    const sub = makeTempDir("idx-chdir-");
+    const a = join(sub, "a");
+    const b = join(sub, "b");
+    mkdirSync(a);
+    mkdirSync(b);
+    await build([[1, 1]], join(a, "ids.idx"), NO_SYNC);
+    await build([[1, 999]], join(b, "ids.idx"), NO_SYNC);
+    const before = readFileSync(join(b, "ids.idx"));
+    const home = process.cwd();
+    try {
+      process.chdir(a);
+      const ix = IdIndex.open("ids.idx");
+      const w = IdWriter.open("ids.idx", NO_SYNC);
+      process.chdir(b);
+      for (let k = 2; k < 5000; k++) w.set(k, k); // grows: new files renamed over a/ids.idx
+      expect(ix.get(1)).toBe(1);
+      expect(ix.get(4999)).toBe(4999);
+      w.close();
+      await build([[1, 2]], join(a, "ids.idx"), NO_SYNC);
+      expect(ix.get(1)).toBe(2);
+      ix.close();
+    } finally {
+      process.chdir(home);
+    }
+    expect(readFileSync(join(b, "ids.idx")).equals(before)).toBe(true);
+  });
+});

@@ -45,7 +45,7 @@ export class WriterLock {
     for (;;) {
       let fd: number;
       try {
-        fd = fs.openSync(path, "r");
+        fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK); // a named pipe must not block
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
         throw ioError("open the index", path, e, "Check the path and its permissions.");

@@ -261,7 +261,9 @@ export function openRegularFile(path: string, writable: boolean): { fd: number; 
   checkPath("the path", path);
   let fd: number;
   try {
-    fd = fs.openSync(path, writable ? "r+" : "r");
+    // Non-blocking: opening a named pipe for reading would wait for a writer to appear. It is
+    // refused below; a regular file reads the same either way.
+    fd = fs.openSync(path, (writable ? fs.constants.O_RDWR : fs.constants.O_RDONLY) | fs.constants.O_NONBLOCK);
   } catch (e) {
     throw ioError("open the index", path, e, "Check the path and its permissions.");
   }

@@ -21,6 +21,7 @@ import { FOLLOW_EVERY_MS, ProtocolReader, StallClock, settle } from "../core/pro
 import { SlotRegion } from "../core/slots";
 import { NO_PREVIOUS, UNDECIDED, findSlot, isEntry, measureReach } from "../core/table";
 
+import { FilePath } from "../os/file-path";
 import { Mapping, headerOf, headerWordsOf, openMapping, regionOf } from "../os/mapping";
 import { CHUNK, NativeAddon, nativeAddon } from "../os/native";
 import { VerifyReport, verifyMapping } from "../verify";
@@ -57,6 +58,7 @@ export class IdIndex implements Iterable<[number, number]> {
   #header: Uint32Array = EMPTY_WORDS;
   #region: SlotRegion = SlotRegion.of(EMPTY_WORDS.subarray(0, 0));
   #layout!: Layout;
+  readonly #file: FilePath;
   #capacity = 1;
   #slotCount = 0;
   #reach = 0;
@@ -72,6 +74,7 @@ export class IdIndex implements Iterable<[number, number]> {
 
   private constructor(path: string) {
     this.path = path;
+    this.#file = new FilePath(path);
     this.#protocol = {
       seq: () => Atomics.load(this.#header, W_SEQ),
       retired: () => (this.#header[W_STATE] & STATE_RETIRED) !== 0,
@@ -102,7 +105,7 @@ export class IdIndex implements Iterable<[number, number]> {
   /** Maps the file now at `path` in place of the current mapping. */
   #attach(): void {
     let header!: Header;
-    const mapping = openMapping(this.path, { shared: true }, (m, fd) => {
+    const mapping = openMapping(this.#file.now, { shared: true }, (m, fd) => {
       header = headerOf(m, this.path);
       // Read, not loaded from the mapping: touching the file's far end would map its pages
       // into this process (a whole large folio) for one word.
@@ -239,7 +242,7 @@ export class IdIndex implements Iterable<[number, number]> {
     const seen = (st: fs.Stats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
     let last = "";
     try {
-      last = seen(fs.statSync(this.path));
+      last = seen(fs.statSync(this.#file.now));
     } catch {
       // checked again on the first tick
     }
@@ -251,7 +254,7 @@ export class IdIndex implements Iterable<[number, number]> {
       }
       let now: string;
       try {
-        now = seen(fs.statSync(ix.path));
+        now = seen(fs.statSync(ix.#file.now));
       } catch {
         return;
       }
@@ -285,7 +288,7 @@ export class IdIndex implements Iterable<[number, number]> {
     const state = this.#mapping!.state();
     let st: fs.Stats | undefined;
     try {
-      st = fs.statSync(this.path);
+      st = fs.statSync(this.#file.now);
     } catch {
       st = undefined;
     }

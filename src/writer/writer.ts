@@ -20,6 +20,7 @@ import { hash32, homeSlot, unhash32 } from "../core/hash";
 import { PairCollector, isColumns } from "../core/pairs";
 import { InsertPlan, SlotEditor, findSlot, isEmpty, runProblem } from "../core/table";
 import { TempFile, commitTempFile, discardTempFile, removeStaleTempFiles, writeTarget, writeTempFileWith } from "../os/atomic-file";
+import { FilePath } from "../os/file-path";
 import { WriterLock } from "../os/lock";
 import { Mapping, headerWordsOf, openMapping, regionOf } from "../os/mapping";
 import { nativeAddon, requireNativeAddon } from "../os/native";
@@ -54,6 +55,7 @@ const inspectSymbol: unique symbol = Symbol.for("nodejs.util.inspect.custom") as
 
 export class IdWriter implements Iterable<[number, number]> {
   readonly path: string;
+  readonly #file: FilePath;
   #lock: WriterLock | null;
   readonly #sync: boolean;
   #mapping: Mapping | null = null;
@@ -69,6 +71,7 @@ export class IdWriter implements Iterable<[number, number]> {
 
   private constructor(path: string, lock: WriterLock, sync: boolean) {
     this.path = path;
+    this.#file = new FilePath(path);
     this.#lock = lock;
     this.#sync = sync;
   }
@@ -117,7 +120,7 @@ export class IdWriter implements Iterable<[number, number]> {
     let layout!: Layout;
     let capacity = 0;
     let slotCount = 0;
-    const mapping = openMapping(this.path, { writable: true }, (m) => {
+    const mapping = openMapping(this.#file.now, { writable: true }, (m) => {
       const header = readHeader(m.bytes(0, Math.min(m.size, 128)), m.size, this.path);
       if (header.minor > VERSION_MINOR) {
         throw new IdxError("ERR_IDX_UNSUPPORTED_VERSION",
@@ -387,7 +390,8 @@ export class IdWriter implements Iterable<[number, number]> {
   /** Removes every entry (a new, empty file renamed over the old one). */
   clear(): void {
     this.#check();
-    this.#replace(writeTempFileWith(this.path, this.#sync, (fd) => new TableFileWriter(fd, this.path, 1).finish(undefined)));
+    const target = this.#file.now;
+    this.#replace(writeTempFileWith(target, this.#sync, (fd) => new TableFileWriter(fd, target, 1).finish(undefined)));
   }
 
   /**
@@ -454,13 +458,13 @@ export class IdWriter implements Iterable<[number, number]> {
 
   /** Rewrites the table (merged with `batch`) into a new file with `capacityFor(entries + extra)` home slots. */
   #rehash(capacityFor: (entries: number) => number, extra: number, batch?: SortedBatch): void {
-    this.#replace(rehashInto(this.path, this.#editor.region, this.#checksums, this.#readHeader(),
+    this.#replace(rehashInto(this.#file.now, this.#editor.region, this.#checksums, this.#readHeader(),
       (entries) => capacityFor(entries + extra), this.#sync, batch));
   }
 
   /** §11.4: the new file in place of the old, the lock passed on, the new file mapped. */
   #replace(temp: TempFile): void {
-    this.#lock = swapIn(temp, this.path, this.#cells, this.#lock!, this.#sync);
+    this.#lock = swapIn(temp, this.#file.now, this.#cells, this.#lock!, this.#sync);
     this.#attach();
   }
 
