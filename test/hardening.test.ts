@@ -415,6 +415,20 @@ describe("a second hostile pass over the API", () => {
     expect(new Map(IdIndex.open(join(sub, "t.idx")))).toEqual(new Map([[1, 2], [3, 4]]));
   });
 
+  it.runIf(ADDON)("update() and build() refuse columns with impossible lengths, and name an async iterable, with IdxErrors", async () => {
+    const path = join(makeTempDir("idx-columns-"), "c.idx");
+    await build([[1, 2]], path, NO_SYNC);
+    const w = IdWriter.open(path, NO_SYNC);
+    for (const length of [1e12, -1, 1.5, NaN]) {
+      expectInvalid(() => w.update({ keys: { length }, values: { length } } as never), "their lengths are");
+      const e = await build({ keys: { length }, values: { length } } as never, path, NO_SYNC).catch((x) => x);
+      expect(e.code).toBe("ERR_IDX_INVALID_ARGUMENT");
+    }
+    expectInvalid(() => w.update((async function* () {})() as never), "an async iterable (only build() takes one)");
+    expect(w.size).toBe(1);
+    w.close();
+  });
+
   it.runIf(ADDON)("a writer opened through a symlink grows into the file the link names; the link stays a link", async () => {
     const { lstatSync, symlinkSync } = await import("node:fs");
     const sub = makeTempDir("idx-writer-link-");

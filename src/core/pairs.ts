@@ -86,8 +86,8 @@ export class PairCollector {
 
   addColumns(columns: Columns): void {
     const { keys, values } = columns;
-    if (typeof keys?.length !== "number" || typeof values?.length !== "number") {
-      throw invalid("columns must be { keys, values }, two arrays of numbers", this.path);
+    if (!isLength(keys?.length) || !isLength(values?.length)) {
+      throw invalid(`columns must be { keys, values }, two arrays of numbers (their lengths are ${describeValue(keys?.length)} and ${describeValue(values?.length)})`, this.path);
     }
     if (keys.length !== values.length) throw invalid(`keys (${keys.length}) and values (${values.length}) differ in length`, this.path);
     if (this.onFull === undefined) this.out.reserve(this.out.length + keys.length);
@@ -101,10 +101,16 @@ export class PairCollector {
     }
     if (isColumns(source)) return this.addColumns(source);
     if (source === null || typeof source !== "object" || !(Symbol.iterator in source)) {
-      throw invalid(`pairs must be an iterable of [key, value], a Map, or { keys, values }, not ${describeValue(source)}`, this.path);
+      const kind = source !== null && typeof source === "object" && Symbol.asyncIterator in source ? "an async iterable (only build() takes one)" : describeValue(source);
+      throw invalid(`pairs must be an iterable of [key, value], a Map, or { keys, values }, not ${kind}`, this.path);
     }
     for (const pair of source as Iterable<unknown>) this.addPair(pair);
   }
+}
+
+/** A length columns may have: a whole number of at most 2^32 (a table holds no more entries). */
+function isLength(n: unknown): n is number {
+  return typeof n === "number" && Number.isInteger(n) && n >= 0 && n <= 2 ** 32;
 }
 
 /** { keys, values } columns rather than an iterable of pairs. */
