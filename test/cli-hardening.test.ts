@@ -392,7 +392,7 @@ describe("a second hostile pass: targets that are not files, stdin that is not i
     expect(runIdx(["cp", index, fifo]).status).toBe(2);
     expect(statSync(fifo).isFIFO()).toBe(true);
     // As an index to read or write: refused, not waited on.
-    for (const args of [["get", fifo, "1"], ["get", fifo], ["info", fifo], ["verify", fifo], ["dump", fifo], ["set", fifo, "1", "1"], ["cp", fifo, join(sub, "x.idx")]]) {
+    for (const args of [["get", fifo, "1"], ["get", fifo], ["info", fifo], ["verify", fifo], ["dump", fifo], ...(ADDON ? [["set", fifo, "1", "1"]] : []), ["cp", fifo, join(sub, "x.idx")]]) {
       const r = runIdx(args);
       expect(r.status, args.join(" ")).toBe(2);
       expect(r.stderr).toContain("it is not a regular file");
@@ -409,7 +409,7 @@ describe("a second hostile pass: targets that are not files, stdin that is not i
     expect(runIdx(["build", pairs, "-o", link, "-q"]).status).toBe(0);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(readFileSync(real).equals(readFileSync(index))).toBe(true);
-    expect(reader.get(1)).toBe(3); // the reader of the real path followed
+    if (ADDON) expect(reader.get(1)).toBe(3); // the reader of the real path followed (a copy follows on a timer)
     reader.close();
     expect(runIdx(["verify", real]).stdout).not.toContain("retired");
     expect(tempFilesIn(sub)).toEqual([]);
