@@ -415,6 +415,21 @@ describe("a second hostile pass over the API", () => {
     expect(new Map(IdIndex.open(join(sub, "t.idx")))).toEqual(new Map([[1, 2], [3, 4]]));
   });
 
+  it("a dangling symlink as the target is replaced by the index, not waited on for ever (build, cp, writer)", async () => {
+    const { copyIndex } = await import("../src/index");
+    const { lstatSync, symlinkSync } = await import("node:fs");
+    const sub = makeTempDir("idx-dangling-");
+    const targets = ["b.idx", "c.idx", ...(ADDON ? ["w.idx"] : [])].map((n) => join(sub, n));
+    for (const t of targets) symlinkSync(join(sub, "nowhere.idx"), t);
+    await build([[1, 2]], targets[0], NO_SYNC);
+    copyIndex(small, targets[1], NO_SYNC);
+    if (ADDON) IdWriter.open(targets[2], NO_SYNC).set(1, 2).close();
+    for (const t of targets) {
+      expect(lstatSync(t).isFile(), t).toBe(true);
+      expect(verify(t).ok).toBe(true);
+    }
+  });
+
   it.runIf(ADDON)("update() and build() refuse columns with impossible lengths, and name an async iterable, with IdxErrors", async () => {
     const path = join(makeTempDir("idx-columns-"), "c.idx");
     await build([[1, 2]], path, NO_SYNC);

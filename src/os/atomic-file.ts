@@ -152,11 +152,14 @@ export function commitTempFile(temp: TempFile, target: string, sync = true, noCl
     if (noClobber) {
       try {
         fs.linkSync(temp.path, target);
+        fs.unlinkSync(temp.path);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
-        throw e;
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+        // A file appeared: the caller locks it and tries again. A dangling symlink is no file
+        // and never will be one to lock: it is replaced, or the caller would wait for ever.
+        if (!isDanglingLink(target)) return false;
+        fs.renameSync(temp.path, target);
       }
-      fs.unlinkSync(temp.path);
     } else {
       fs.renameSync(temp.path, target);
     }
@@ -167,6 +170,15 @@ export function commitTempFile(temp: TempFile, target: string, sync = true, noCl
   pending.delete(temp.path);
   if (sync) syncDirectory(nodePath.dirname(target));
   return true;
+}
+
+function isDanglingLink(path: string): boolean {
+  try {
+    if (!fs.lstatSync(path).isSymbolicLink()) return false;
+  } catch {
+    return false;
+  }
+  return !fs.existsSync(path);
 }
 
 /** Removes a temp file that will not be used (its descriptor is closed by its owner). */
