@@ -160,14 +160,107 @@ def test_the_old_file_is_retired_and_its_mode_kept(tmp_path: Path) -> None:
         assert ix == {2: 2}
 
 
-def test_a_file_that_is_not_an_index_is_replaced_untouched(tmp_path: Path) -> None:
+def test_a_file_that_is_not_an_index_is_replaced_untouched_with_force(tmp_path: Path) -> None:
     p = tmp_path / "x.idx"
     p.write_bytes(b"not an index at all, and longer than sixty-four bytes ............")
     old = tmp_path / "old"
     os.link(p, old)
     before = old.read_bytes()
-    idxmap.build({1: 1}, p)
+    idxmap.build({1: 1}, p, force=True)
     assert old.read_bytes() == before
+    with idxmap.open(p) as ix:
+        assert ix == {1: 1}
+
+
+def test_a_file_that_is_not_an_index_is_not_replaced(tmp_path: Path) -> None:
+    # As idx's refuseToReplace (src/build.ts): an index, an empty file or nothing is replaced;
+    # anything else is not the build's to overwrite, unless forced.
+    text = tmp_path / "pairs.tsv"
+    text.write_text("1 2\n")
+    consumed = []
+
+    def pairs():
+        consumed.append(True)
+        yield (1, 1)
+
+    with pytest.raises(idxmap.NotAnIndexError) as info:
+        idxmap.build(pairs(), text)
+    assert str(info.value) == (
+        f"{text}: exists and is not an idx index, so it was not replaced\n"
+        "Check the output path; to replace that file anyway, pass force=True."
+    )
+    assert info.value.code == "ERR_IDX_NOT_AN_INDEX" and text.read_text() == "1 2\n" and consumed == []
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(idxmap.NotAnIndexError, match=r"exists and is not an idx index \(it is a named pipe\), so it was not replaced"):
+        idxmap.build({1: 1}, fifo)  # at once: the pipe is never opened
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    with pytest.raises(idxmap.IdxIOError, match="is a directory; give the path of the index file to write"):
+        idxmap.build({1: 1}, tmp_path, force=True)
+    for allowed in (b"", b"\x89IDX", (FIXTURES / "one.idx").read_bytes()):  # empty, an index's first bytes, an index
+        p = tmp_path / "ok.idx"
+        p.write_bytes(allowed)
+        idxmap.build({2: 2}, p)
+        with idxmap.open(p) as ix:
+            assert ix == {2: 2}
+    idxmap.build({3: 3}, fifo, force=True)
+    with idxmap.open(fifo) as ix:
+        assert ix == {3: 3}
+    assert sorted(files_in(tmp_path)) == ["fifo", "ok.idx", "pairs.tsv"]
+
+
+def test_a_build_through_a_symlink_replaces_the_file_it_names(tmp_path: Path) -> None:
+    # As cp and > do, and idx build (writeTarget): the link stays a link, to the new index.
+    target = tmp_path / "real.idx"
+    idxmap.build({1: 1}, target)
+    old = tmp_path / "old-link.idx"
+    os.link(target, old)  # the old file, as a reader that mapped it sees it
+    link = tmp_path / "ids.idx"
+    link.symlink_to("real.idx")
+    r = idxmap.build({2: 2}, link)
+    assert link.is_symlink() and os.readlink(link) == "real.idx" and r.path == str(target)
+    with idxmap.open(link) as ix:
+        assert ix == {2: 2}
+    assert idxmap.verify(old).retired  # the file it replaced was retired, so its readers follow
+    text = tmp_path / "text"
+    text.write_text("not an index")
+    (tmp_path / "to-text").symlink_to("text")
+    with pytest.raises(idxmap.NotAnIndexError):
+        idxmap.build({1: 1}, tmp_path / "to-text")  # the file it names decides
+    dangling = tmp_path / "dangling.idx"
+    dangling.symlink_to("nowhere.idx")
+    # No file to write through to: the link itself is replaced (it used to be waited for
+    # forever, so in a process of its own).
+    import subprocess
+    import sys
+
+    from test_cli import ENV
+
+    code = f"import idxmap; idxmap.build({{3: 3}}, {str(dangling)!r})"
+    assert subprocess.run([sys.executable, "-c", code], env=ENV, timeout=60).returncode == 0
+    assert not dangling.is_symlink() and not (tmp_path / "nowhere.idx").exists()
+    with idxmap.open(dangling) as ix:
+        assert ix == {3: 3}
+
+
+@pytest.mark.parametrize("wait", ["x", None, -1, float("nan"), True])
+def test_refuses_a_wait_that_is_not_seconds(tmp_path: Path, wait: object) -> None:
+    with pytest.raises(idxmap.InvalidArgumentError, match="wait must be a number of seconds"):
+        idxmap.build({1: 1}, tmp_path / "x.idx", wait=wait)  # type: ignore[arg-type]
+    assert files_in(tmp_path) == []
+
+
+def test_numpy_integers_of_mixed_types_are_taken_as_ints(tmp_path: Path, every_path: str) -> None:
+    # numpy's promotion would make floats of [uint64(5), 1]; each is taken as the int it is.
+    np = vectorized.numpy_or_none() or (HAS_NUMPY and __import__("numpy"))
+    if not np:
+        pytest.skip("numpy is not installed")
+    ref, out = tmp_path / "ref.idx", tmp_path / "out.idx"
+    idxmap.build({5: 1, 1: 2, 7: 3}, ref)
+    idxmap.build([(np.uint64(5), 1), (1, np.uint64(2)), (np.int8(7), np.uint32(3))], out)
+    assert out.read_bytes() == ref.read_bytes()
+    with pytest.raises(idxmap.InvalidArgumentError, match="pair #1: value True"):
+        idxmap.build([(1, 2), (3, True)], out)  # a bool is no value, mixed with ints or not
 
 
 def test_a_new_index_gets_the_mode_any_new_file_gets(tmp_path: Path) -> None:
@@ -207,3 +300,43 @@ def test_temp_file_is_beside_the_target_with_the_spec_name(tmp_path: Path, monke
     import re
 
     assert len(seen) == 1 and re.fullmatch(rf"\.ids\.idx\.{os.getpid()}\.[0-9a-f]{{8}}\.tmp", seen[0])
+
+
+def test_build_accepts_and_refuses_the_same_sources_with_and_without_numpy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The numpy path and the pure-Python path (IDXMAP_NUMPY=0) write the same bytes for the same
+    # source, or refuse it with the same code.
+    if not HAS_NUMPY:
+        pytest.skip("numpy is not installed")
+    import numpy as np
+
+    sources = {
+        "pairs": lambda: [(5, 1), (1, 2)],
+        "numpy ints of mixed types": lambda: [(np.uint64(5), 1), (1, np.int8(2))],
+        "a bool among ints": lambda: [(5, 1), (1, True)],
+        "a numpy float": lambda: [(np.float64(5), 1)],
+        "array columns": lambda: (array.array("I", [5, 1]), array.array("I", [1, 2])),
+        "memoryview 2-d column": lambda: (memoryview(array.array("I", [5, 1, 2, 3])).cast("B").cast("I", (2, 2)), array.array("I", [1, 2])),
+        "numpy columns": lambda: (np.array([5, 1], dtype=np.uint64), np.array([1, 2])),
+        "numpy object columns": lambda: (np.array([5, 1], dtype=object), np.array([1, 2])),
+        "numpy float columns": lambda: (np.array([5.0, 1.0]), np.array([1, 2])),
+        "numpy bool column": lambda: (np.array([5, 1]), np.array([True, False])),
+        "numpy pairs": lambda: np.array([[5, 1], [1, 2]], dtype=np.int64),
+        "numpy pairs of shape (2, 3)": lambda: np.array([[5, 1, 0], [1, 2, 0]]),
+        "numpy records": lambda: np.array([(5, 1), (1, 2)], dtype=[("k", "u4"), ("v", "u4")]),
+    }
+    answers = {}
+    for path in ("numpy", "pure"):
+        if path == "pure":
+            monkeypatch.setattr(vectorized, "_numpy", None)
+            monkeypatch.setattr(vectorized, "_checked", True)
+        answers[path] = {}
+        for name, make in sources.items():
+            out = tmp_path / f"{path}.idx"
+            try:
+                idxmap.build(make(), out)
+                answers[path][name] = out.read_bytes()
+            except idxmap.IdxError as e:
+                answers[path][name] = e.code
+    assert answers["numpy"] == answers["pure"]
+    assert answers["pure"]["numpy ints of mixed types"] == answers["pure"]["pairs"]
+    assert answers["pure"]["numpy object columns"] == answers["pure"]["a bool among ints"] == "ERR_IDX_INVALID_ARGUMENT"

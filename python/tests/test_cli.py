@@ -4,6 +4,7 @@ stdout, the same exit status, and the same error lines (but for the program's na
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -131,6 +132,14 @@ def test_verify(bad_files: Path, code_path: str) -> None:
         assert same(["verify", str(f)])[0] == 2
 
 
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path: Path, code_path: str) -> None:
+    fifo = tmp_path / "pipe.idx"
+    os.mkfifo(fifo)
+    for args in (["get", str(fifo), "1"], ["get", str(fifo)], ["info", str(fifo)], ["verify", str(fifo)], ["dump", str(fifo)]):
+        status, _, err = same(args)
+        assert status == 2 and "it is not a regular file" in err, args
+
+
 def test_get_keys_as_arguments(code_path: str) -> None:
     edges = rel(FIXTURES / "edges.idx")
     assert same(["get", edges, "0"])[1] == "4294967295\n"
@@ -191,6 +200,8 @@ def test_get_many_keys_on_stdin(code_path: str) -> None:
         ["info", "-jx", "fixtures/one.idx"],
         ["info", "fixtures/one.idx", "fixtures/edges.idx"],
         ["verify"],
+        ["help", "foo"],
+        ["help", "z" * 50],
     ],
 )
 def test_usage_and_input_errors(args: List[str]) -> None:
@@ -210,6 +221,10 @@ def test_help_and_version() -> None:
     assert run_py(["--version"])[1] == f"idxmap {idxmap.__version__} (format 2.0)\n"
     status, _, err = run_py(["set", "x", "1", "2"])
     assert status == 2 and "idx set" in err
+    status, out, err = run_py(["help", "info"])
+    assert status == 0 and out.startswith("Usage: python -m idxmap info FILE")
+    status, out, err = run_py(["help", "build"])  # idx's command, not ours: said as for `build`
+    assert (status, out) == (2, "") and "use idx build" in err
 
 
 def test_as_a_process_no_traceback(tmp_path: Path) -> None:
@@ -229,3 +244,123 @@ def test_as_a_process_no_traceback(tmp_path: Path) -> None:
     p.stdout.read(10)
     p.stdout.close()
     assert p.wait(timeout=60) == 0 and p.stderr.read() == b""
+
+
+def run_py_process(args: List[str], shell_redirect: str = "", input: bytes = b"", stdout: Optional[int] = subprocess.PIPE) -> subprocess.CompletedProcess:
+    """``python -m idxmap ARGS`` as a process, its stdout redirected by the shell when asked."""
+    return subprocess.run(
+        ["sh", "-c", f'"$0" -m idxmap "$@" {shell_redirect}', sys.executable, *args],
+        input=input, stdout=stdout, stderr=subprocess.PIPE, cwd=ROOT, timeout=60, env=ENV,
+    )
+
+
+def run_idx_process(args: List[str], shell_redirect: str = "", input: bytes = b"") -> subprocess.CompletedProcess:
+    from conftest import node_bin
+
+    return subprocess.run(
+        ["sh", "-c", f'"$0" bin/idx.js "$@" {shell_redirect}', node_bin(), *args],
+        input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, timeout=60, env={**os.environ, "IDX_DEBUG": ""},
+    )
+
+
+OUTPUT_COMMANDS = [
+    ["info", "fixtures/one.idx"],
+    ["info", "--json", "fixtures/one.idx"],
+    ["get", "fixtures/one.idx", "42"],
+    ["get", "fixtures/one.idx", "42", "5"],
+    ["get", "fixtures/one.idx"],
+    ["dump", "fixtures/blocks.idx"],
+    ["verify", "fixtures/one.idx"],
+    ["--help"],
+    ["--version"],
+    ["help", "get"],
+    ["get", "--help"],
+]
+
+
+@pytest.mark.parametrize("args", OUTPUT_COMMANDS)
+def test_a_closed_stdout_is_written_to_as_dev_null(args: List[str]) -> None:
+    # `>&-`: Python has no sys.stdout then; idx writes nowhere and succeeds.
+    ours = run_py_process(args, ">&-", input=b"42\n")
+    node = run_idx_process(args, ">&-", input=b"42\n")
+    assert (ours.returncode, ours.stderr) == (node.returncode, b"") == (1 if "5" in args else 0, b"")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+@pytest.mark.parametrize("args", OUTPUT_COMMANDS)
+def test_a_full_disk_under_stdout_is_said_as_idx_says_it(args: List[str]) -> None:
+    # Python buffers stdout: a short output fails at the flush (at exit, unless the command
+    # flushes), and must not end in a traceback or "Exception ignored".
+    ours = run_py_process(args, "> /dev/full", input=b"42\n")
+    node = run_idx_process(args, "> /dev/full", input=b"42\n")
+    assert ours.stderr.decode() == "idxmap: cannot write to standard output: no space left on device (ENOSPC)\n"
+    assert (ours.returncode, normalized(ours.stderr.decode())) == (node.returncode, normalized(node.stderr.decode()))
+    assert ours.returncode == 2
+
+
+class FailingStream(io.StringIO):
+    def __init__(self, code: int, at_flush: bool) -> None:
+        super().__init__()
+        self.code = code
+        self.at_flush = at_flush
+
+    def write(self, text: str) -> int:
+        if not self.at_flush:
+            raise OSError(self.code, os.strerror(self.code))
+        return super().write(text)
+
+    def flush(self) -> None:
+        if self.at_flush:
+            raise OSError(self.code, os.strerror(self.code))
+
+
+@pytest.mark.parametrize(
+    "code, words",
+    [
+        (errno.ENOSPC, "no space left on device (ENOSPC)"),
+        (errno.EIO, "input/output error (EIO)"),
+        (errno.EBADF, "it is closed (EBADF)"),
+        (errno.EDQUOT, "disk quota exceeded (EDQUOT)"),
+        (errno.EFBIG, "file too large (EFBIG)"),
+        (errno.EACCES, "EACCES"),
+    ],
+)
+def test_write_errors_are_said_in_idx_words(code: int, words: str) -> None:
+    # src/cli/io.ts describeWriteError, at a write or at the flush.
+    for at_flush in (False, True):
+        for args in (["--version"], ["info", "fixtures/one.idx"], ["dump", "fixtures/blocks.idx"]):
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                status = cli.main(args, stdin=io.BytesIO(b""), stdout=FailingStream(code, at_flush))
+            assert (status, err.getvalue()) == (2, f"idxmap: cannot write to standard output: {words}\n"), (args, at_flush)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = cli.main(["get", "fixtures/one.idx", "42"], stdin=io.BytesIO(b""), stdout=FailingStream(errno.EPIPE, True))
+    assert (status, err.getvalue()) == (0, "")  # a reader that went away: not an error
+
+
+def test_a_reader_that_goes_away_ends_get_with_status_0() -> None:
+    # `... | python -m idxmap get ix | head -1`: idx exits 0 when its reader goes away, even
+    # though keys were missing (the answers nobody reads are not counted).
+    keys = b"".join(b"%d\n" % k for k in range(300_000))  # more empty answers than a pipe holds
+    p = subprocess.Popen(
+        [sys.executable, "-m", "idxmap", "get", "fixtures/one.idx"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=ENV,
+    )
+    import threading
+
+    def feed() -> None:
+        try:
+            p.stdin.write(keys)
+            p.stdin.close()
+        except BrokenPipeError:
+            pass  # it stopped reading its input when its output went away
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    assert p.stdout.read(1) == b"\n"
+    p.stdout.close()
+    try:
+        assert p.wait(timeout=60) == 0 and p.stderr.read() == b""
+    finally:
+        feeder.join(timeout=60)

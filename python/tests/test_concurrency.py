@@ -300,3 +300,54 @@ def test_a_single_lookup_on_a_truncated_mapping_is_killed_by_sigbus(tmp_path: Pa
 
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, env=ENV, timeout=60)
     assert r.returncode == -signal.SIGBUS and b"survived" not in r.stdout
+
+
+def test_an_iteration_checks_the_size_before_each_chunk(tmp_path: Path, every_path: str) -> None:
+    # Iteration copies 65,536 slots at a time; before each chunk it checks the file's size, so a
+    # file truncated (or rewritten in place) mid-iteration is never touched (SIGBUS): it goes on
+    # in the file at the path, or raises CorruptError when that is no index.
+    import json
+    import os
+    import shutil
+    import sys
+
+    from test_cli import ENV
+
+    big = tmp_path / "big.idx"
+    idxmap.build({(i * 2654435761) & 0xFFFFFFFF: i for i in range(70000)}, big)
+    with idxmap.open(big) as ix:
+        assert ix.info().slot_count > 65536
+        everything = [list(kv) for kv in ix.items()]
+    small = tmp_path / "small.idx"
+    idxmap.build({7: 70}, small)
+    rewritten, emptied = tmp_path / "rewritten.idx", tmp_path / "emptied.idx"
+    shutil.copy(big, rewritten)
+    shutil.copy(big, emptied)
+    code = (
+        "import idxmap, json, os, sys\n"
+        "rewritten, emptied, small = sys.argv[1:]\n"
+        "ix = idxmap.open(rewritten)\n"
+        "it = iter(ix.items())\n"
+        "seen = [next(it) for _ in range(10)]\n"
+        "with open(rewritten, 'r+b') as f:  # cp small.idx over it\n"
+        "    f.truncate(0)\n"
+        "    f.write(open(small, 'rb').read())\n"
+        "seen += list(it)\n"
+        "print(json.dumps([seen, ix[7]]))\n"
+        "ix = idxmap.open(emptied)\n"
+        "it = iter(ix.items())\n"
+        "next(it)\n"
+        "os.truncate(emptied, 0)\n"
+        "try:\n"
+        "    list(it)\n"
+        "except idxmap.CorruptError as e:\n"
+        "    print(json.dumps(str(e).splitlines()[0]))\n"
+    )
+    env = {**ENV, "IDXMAP_NUMPY": "0" if every_path == "pure" else "1"}
+    r = subprocess.run([sys.executable, "-c", code, str(rewritten), str(emptied), str(small)], capture_output=True, env=env, timeout=120)
+    assert r.returncode == 0, (r.returncode, r.stderr.decode()[-2000:])
+    lines = r.stdout.decode().splitlines()
+    seen, value = json.loads(lines[0])
+    # The first chunk, copied before the rewrite; then the small file, from slot 65,536: past its end.
+    assert 10 < len(seen) < len(everything) and seen == everything[: len(seen)] and value == 70
+    assert json.loads(lines[1]) == f"{emptied}: the index file was truncated or rewritten in place while it was open, and cannot be reopened: is empty (0 bytes), not an idx index"

@@ -220,3 +220,157 @@ def test_index_accepts_path_like_and_reports_the_path(tmp_path: Path) -> None:
     ix.close()
     with pytest.raises(idxmap.InvalidArgumentError):
         idxmap.Index(42)  # type: ignore[arg-type]
+
+
+def test_keys_a_dict_finds_are_found(edges: idxmap.Index) -> None:
+    # A key finds uint32 i when it equals i and hashes as i: exactly the keys a dict of int
+    # keys finds, whatever their type.
+    from decimal import Decimal
+    from fractions import Fraction
+
+    class F(float):
+        pass
+
+    class OddHash(float):
+        def __hash__(self) -> int:
+            return 12345  # equal to 1, but a dict looks for it elsewhere
+
+    d = dict(EDGES)
+    keys = [F(1.0), F(1.5), Fraction(1), Fraction(3, 2), Decimal(1), Decimal("1.5"), Decimal("NaN"), 1 + 0j, 1 + 1j,
+            float(MAX_U32), F(MAX_U32), False, OddHash(1.0), Fraction(MAX_U32 * 2**70 + 1, 2**70)]
+    np = vectorized.numpy_or_none() or (HAS_NUMPY and __import__("numpy"))
+    if np:
+        keys += [np.float64(1), np.float32(1), np.float16(1), np.float64(1.5), np.True_, np.False_, np.uint64(MAX_U32),
+                 np.int8(1), np.int64(-1), np.uint64(2**64 - 1), np.float64(2**32), np.complex128(1), np.longdouble(1)]
+    for k in keys:
+        assert edges.get(k, "no") == d.get(k, "no"), repr(k)
+        assert (k in edges) == (k in d), repr(k)
+    assert edges[F(1.0)] == edges[Fraction(1)] == edges[Decimal(1)] == edges[1 + 0j] == 1 and edges[False] == MAX_U32
+    assert OddHash(1.0) not in edges and Fraction(MAX_U32 * 2**70 + 1, 2**70) not in edges
+    if np:
+        assert edges[np.float64(1)] == edges[np.float32(1)] == edges[np.True_] == 1 and edges[np.False_] == MAX_U32
+        assert np.array(1) not in edges and np.array([1]) not in edges  # unhashable: no dict key equals them
+
+
+def test_get_many_takes_numpy_integers_of_mixed_types(edges: idxmap.Index, every_path: str) -> None:
+    # numpy's promotion turns [uint64(1), 1] into floats; each key is taken as the int it is.
+    np = vectorized.numpy_or_none() or (HAS_NUMPY and __import__("numpy"))
+    if not np:
+        pytest.skip("numpy is not installed")
+    for keys in ([np.uint64(1), 0], [np.uint64(1), np.int64(0)], [1, np.uint32(0), np.int8(5)]):
+        values, found = edges.get_many(keys)
+        assert [int(v) for v in values] == [1, MAX_U32, 0][: len(keys)] and [bool(f) for f in found] == [True, True, False][: len(keys)]
+
+
+@pytest.mark.parametrize("bad", [None, 42, 1.5, object()])
+def test_get_many_refuses_what_is_not_iterable(edges: idxmap.Index, bad: object, every_path: str) -> None:
+    with pytest.raises(idxmap.InvalidArgumentError, match="keys must be an iterable of integers"):
+        edges.get_many(bad)  # type: ignore[arg-type]
+
+
+def test_get_many_refuses_a_memoryview_that_is_not_one_dimensional(edges: idxmap.Index, every_path: str) -> None:
+    import array
+
+    square = memoryview(array.array("I", [1, 0, 5, 1])).cast("B").cast("I", (2, 2))
+    with pytest.raises(idxmap.InvalidArgumentError, match=r"keys must be one-dimensional, not of shape \(2, 2\)"):
+        edges.get_many(square)
+
+
+def _answer(ix: idxmap.Index, keys: object) -> object:
+    try:
+        values, found = ix.get_many(keys)  # type: ignore[arg-type]
+    except idxmap.IdxError as e:
+        return e.code
+    return [int(v) for v in values], [bool(f) for f in found]
+
+
+def test_get_many_accepts_and_refuses_the_same_inputs_with_and_without_numpy(edges: idxmap.Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The numpy path and the pure-Python path (IDXMAP_NUMPY=0) give the same answers to the same
+    # input, or refuse it with the same code.
+    if not HAS_NUMPY:
+        pytest.skip("numpy is not installed")
+    import array
+    import ctypes
+
+    import numpy as np
+
+    inputs = {
+        "list": lambda: [0, 5, 1],
+        "tuple": lambda: (0, 5, 1),
+        "generator": lambda: (k for k in [0, 5, 1]),
+        "set": lambda: {1},
+        "dict": lambda: {1: "a"},
+        "dict keys": lambda: {1: "a"}.keys(),
+        "dict values": lambda: {"a": 1}.values(),
+        "range": lambda: range(3),
+        "bytes": lambda: b"\x01\x00\x05",
+        "bytearray": lambda: bytearray(b"\x01"),
+        "empty list": lambda: [],
+        "empty string": lambda: "",
+        "string": lambda: "12",
+        "array I": lambda: array.array("I", [1, 0]),
+        "array b negative": lambda: array.array("b", [1, -1]),
+        "array Q big": lambda: array.array("Q", [1, 2**40]),
+        "array d": lambda: array.array("d", [1.0]),
+        "empty array d": lambda: array.array("d"),
+        "memoryview I": lambda: memoryview(array.array("I", [1, 0])),
+        "memoryview 2-d": lambda: memoryview(array.array("I", [1, 0, 5, 1])).cast("B").cast("I", (2, 2)),
+        "memoryview <I": lambda: memoryview((ctypes.c_uint32 * 2)(1, 0)),
+        "ctypes array": lambda: (ctypes.c_uint32 * 2)(1, 0),
+        "None": lambda: None,
+        "int": lambda: 42,
+        "ints and a bool": lambda: [1, True],
+        "bools": lambda: [True, False],
+        "numpy bool": lambda: [np.True_],
+        "numpy ints of mixed types": lambda: [np.uint64(1), 1, np.int8(0)],
+        "numpy float": lambda: [np.float64(1)],
+        "float": lambda: [1.0],
+        "ints past int64": lambda: [1, 2**64],
+        "negative": lambda: [1, -1],
+        "nested": lambda: [[1, 0]],
+        "None element": lambda: [None],
+        "ndarray uint32": lambda: np.array([1, 0, 5], dtype=np.uint32),
+        "ndarray int8": lambda: np.array([1, 0], dtype=np.int8),
+        "ndarray negative": lambda: np.array([1, -1]),
+        "ndarray uint64 big": lambda: np.array([2**63], dtype=np.uint64),
+        "ndarray big-endian": lambda: np.array([1, 0], dtype=">u4"),
+        "ndarray strided": lambda: np.arange(6, dtype=np.int64)[::2],
+        "ndarray float": lambda: np.array([1.0]),
+        "ndarray empty float": lambda: np.array([]),
+        "ndarray bool": lambda: np.array([True]),
+        "ndarray empty bool": lambda: np.array([], dtype=bool),
+        "ndarray object": lambda: np.array([1, 0], dtype=object),
+        "ndarray 0-d": lambda: np.array(1),
+        "ndarray 2-d": lambda: np.array([[1, 0]]),
+        "ndarray 2-d empty": lambda: np.zeros((0, 3), dtype=np.uint32),
+        "masked array": lambda: np.ma.array([1, 0], mask=[0, 1]),
+        "numpy scalar": lambda: np.uint32(1),
+    }
+    answers = {}
+    for path in ("numpy", "pure"):
+        if path == "pure":
+            monkeypatch.setattr(vectorized, "_numpy", None)
+            monkeypatch.setattr(vectorized, "_checked", True)
+        answers[path] = {name: _answer(edges, make()) for name, make in inputs.items()}
+    assert answers["numpy"] == answers["pure"]
+    assert answers["pure"]["set"] == ([1], [True]) and answers["pure"]["bytes"] == ([1, MAX_U32, 0], [True, True, False])
+    assert answers["pure"]["ints and a bool"] == answers["pure"]["numpy float"] == "ERR_IDX_INVALID_ARGUMENT"
+
+
+def test_a_relative_path_stays_the_file_it_named_after_a_chdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    idxmap.build({1: 10}, a / "ids.idx")
+    idxmap.build({1: 20}, b / "ids.idx")
+    monkeypatch.chdir(a)
+    with idxmap.open("ids.idx") as ix:
+        monkeypatch.chdir(b)
+        assert ix.refresh() is False and ix[1] == 10  # b/ids.idx is another file, not a replacement
+        idxmap.build({1: 11}, a / "ids.idx")  # retires a/ids.idx: the reader follows it
+        assert ix[1] == 11
+        assert ix.path == "ids.idx" and ix.info().path == "ids.idx"  # shown as given
+        (a / "ids.idx").write_bytes(b"")  # truncated in place: reopening says why, by the given path
+        with pytest.raises(idxmap.CorruptError) as info:
+            ix.get_many([1])
+        assert str(info.value).startswith("ids.idx: the index file was truncated")

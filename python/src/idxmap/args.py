@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import operator
 import os
+import sys
 
 from .errors import ERR_IDX_INVALID_ARGUMENT, IdxError, error
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
-    from typing import Any, Optional
+    from typing import Any, List, Optional
 
 MAX_U32 = 0xFFFFFFFF
 
@@ -54,18 +55,102 @@ def check_uint32(name: str, v: Any, path: Optional[str] = None) -> int:
 def lookup_key(key: Any) -> Optional[int]:
     """The uint32 a dict-style lookup means by ``key``, or None when no uint32 key equals it.
 
-    As a dict with int keys: ``1``, ``True``, ``1.0`` and ``numpy.uint32(1)`` all find key 1;
-    ``-1``, ``2**32``, ``1.5``, ``"1"`` and ``None`` find nothing.
+    As a dict with int keys: ``key`` finds uint32 ``i`` when ``key == i`` and ``hash(key) ==
+    hash(i)``. So ``1``, ``True``, ``1.0``, ``Fraction(1)``, ``numpy.uint32(1)``,
+    ``numpy.float64(1)`` and ``numpy.True_`` all find key 1; ``-1``, ``2**32``, ``1.5``,
+    ``"1"``, ``None`` and unhashable keys find nothing.
     """
-    if type(key) is float:
-        if key.is_integer() and 0 <= key <= MAX_U32:
-            return int(key)
+    if type(key) is int:
+        return key if 0 <= key <= MAX_U32 else None
+    i = _integral_value(key)
+    if i is None or not 0 <= i <= MAX_U32:
         return None
+    # The candidate must also be what a dict would take for i: equal, with the same hash (a
+    # float subclass or a Fraction that rounds to i but is not i, say, is not i).
     try:
-        i = operator.index(key)
-    except TypeError:
+        return i if bool(key == i) and hash(key) == hash(i) else None
+    except Exception:  # noqa: BLE001 - unhashable, or an __eq__ that raises: no key equals it
         return None
-    return i if 0 <= i <= MAX_U32 else None
+
+
+def _integral_value(key: Any) -> Optional[int]:
+    """The int ``key`` stands for, if it is a number with an integral value; None otherwise."""
+    if isinstance(key, bool):
+        return int(key)
+    np = sys.modules.get("numpy")  # a numpy bool comes from an imported numpy: never import it here
+    if np is not None and isinstance(key, np.bool_):
+        return int(bool(key))  # no __index__ (numpy 2), and 1.x warns on it
+    if hasattr(type(key), "__index__"):
+        try:
+            return operator.index(key)
+        except Exception:  # noqa: BLE001 - a 0-d array of floats, a broken __index__
+            return None
+    import numbers
+
+    if isinstance(key, numbers.Complex) and not isinstance(key, numbers.Real):
+        try:
+            if key.imag != 0:
+                return None
+            key = key.real  # 1+0j == 1 and hashes as 1, so a dict finds key 1
+        except Exception:  # noqa: BLE001
+            return None
+    if isinstance(key, numbers.Real) or hasattr(type(key), "__float__"):
+        try:
+            f = float(key)
+        except Exception:  # noqa: BLE001 - Decimal('sNaN'), an object whose __float__ raises
+            return None
+        return int(f) if f.is_integer() else None
+    return None
+
+
+def key_list(name: str, keys: Any, path: Optional[str] = None) -> List[Any]:
+    """The elements of ``keys`` (any iterable) as a list, for the caller to check one by one
+    (a numpy array by its dtype and shape first, :func:`check_key_array`). The one way both
+    get_many paths read a batch of keys that is not a numpy array, so that they accept the
+    same inputs.
+
+    Raises:
+        InvalidArgumentError: ``keys`` is not iterable, or is an array or memoryview that is
+            not one-dimensional, or of a kind no key can be (floats, bools).
+    """
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(keys, np.ndarray):
+        return check_key_array(np.asarray(keys), name, path).reshape(-1).tolist()  # a subclass as its data
+    if isinstance(keys, memoryview) and keys.ndim != 1:
+        # Iterating one raises NotImplementedError (or TypeError for 0-d).
+        if keys.ndim == 0 or keys.nbytes != 0:
+            raise invalid(f"{name} must be one-dimensional, not of shape {keys.shape}", path)
+        return []
+    try:
+        return list(keys)
+    except NotImplementedError:
+        if not isinstance(keys, memoryview):
+            raise
+        # A memoryview of a format it cannot iterate ("<I", as ctypes arrays give).
+        raise invalid(f"{name} must be integers from 0 to 4294967295, not a memoryview of format {keys.format!r}", path) from None
+    except TypeError:
+        if hasattr(keys, "__iter__"):
+            raise  # an iterable whose iteration failed: its own error, not ours
+        raise invalid(f"{name} must be an iterable of integers from 0 to 4294967295, not {describe_value(keys)}", path) from None
+
+
+def check_key_array(arr: Any, name: str, path: Optional[str] = None) -> Any:
+    """A numpy array of keys, by its dtype and shape: one-dimensional (or empty) and of an
+    integer dtype (an empty float array too, which ``numpy.array([])`` gives). Its values are
+    checked by the caller. Duck-typed: this module does not import numpy.
+
+    Raises:
+        InvalidArgumentError: not one-dimensional, or not integers (floats, bools, strings,
+            objects).
+    """
+    if arr.ndim != 1:
+        if arr.ndim == 0 or arr.size != 0:
+            raise invalid(f"{name} must be one-dimensional, not of shape {arr.shape}", path)
+        arr = arr.reshape(0)
+    kind = arr.dtype.kind
+    if kind not in "iu" and not (arr.size == 0 and kind == "f"):
+        raise invalid(f"{name} must be integers from 0 to 4294967295, not an array of {arr.dtype}", path)
+    return arr
 
 
 def check_path(name: str, path: Any) -> str:

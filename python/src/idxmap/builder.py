@@ -15,8 +15,10 @@ import array
 import errno
 import fcntl
 import mmap
+import numbers
 import os
 import re
+import stat
 import struct
 import sys
 import time
@@ -25,10 +27,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
-from .args import check_path, check_uint32, describe_value, invalid
+from .args import check_path, check_uint32, describe_value, invalid, key_list
 from .errors import (
     ERR_IDX_IO,
     ERR_IDX_LOCKED,
+    ERR_IDX_NOT_AN_INDEX,
     ERR_IDX_TOO_LARGE,
     IdxError,
     error,
@@ -39,6 +42,7 @@ from .format import (
     CELL_SEQ,
     CELL_STATE,
     LAYOUT_V2,
+    MAGIC,
     SPILL_SLOTS,
     STATE_RETIRED,
     block_count,
@@ -66,6 +70,7 @@ class BuildResult:
     """What :func:`build` wrote."""
 
     path: str
+    """The file written: ``path``, or the file it names when it is a symlink."""
     count: int
     """Distinct keys in the index."""
     pairs: int
@@ -75,7 +80,7 @@ class BuildResult:
     file_bytes: int
 
 
-def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0) -> BuildResult:
+def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0, force: bool = False) -> BuildResult:
     """Builds the index of ``source`` at ``path``, atomically: readers of an index already there
     see the old file or the new one, never a mix, and follow to the new one.
 
@@ -90,15 +95,26 @@ def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0) -> Bu
     fsyncs the file and its directory; ``wait`` is how many seconds to wait for a writer that
     holds the index at ``path`` (default 0: fail at once).
 
+    ``path`` may name an index (which is replaced), an empty file or nothing. Any other file is
+    not the build's to overwrite and is refused, unless ``force`` is True. A symlink is written
+    through: the file it names is replaced, and the link kept (as ``cp`` and ``>`` do).
+
     Raises:
         InvalidArgumentError: a key or value that is not a uint32, a pair that is not a pair,
-            columns of different lengths, or a path that is not one.
+            columns of different lengths, a path that is not one, or a ``wait`` that is not a
+            number of seconds.
+        NotAnIndexError: ``path`` is a file that is not an idx index (text, a named pipe, a
+            device) and ``force`` is False; it is left as it was.
         TooLargeError: more entries than the format's 2^33 slots hold.
         LockedError: a writer holds the index at ``path``.
-        IdxIOError: the file cannot be written, synced or renamed (the target is unchanged and
-            no temp file is left).
+        IdxIOError: ``path`` is a directory, or the file cannot be written, synced or renamed
+            (the target is unchanged and no temp file is left).
     """
     path = check_path("path", path)
+    wait = _check_wait(wait, path)
+    path = write_target(path)
+    # Before reading the source: refused, it is left unconsumed (a generator, a pipe).
+    refuse_to_replace(path, force)
     np = numpy_or_none()
     keys, values = _columns(source, path, np)
     pairs = len(keys)
@@ -135,6 +151,87 @@ def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0) -> Bu
     )
 
 
+def _check_wait(wait: Any, path: str) -> float:
+    if isinstance(wait, bool) or not isinstance(wait, numbers.Real) or not wait >= 0:
+        raise invalid(f"wait must be a number of seconds (0 or more), not {describe_value(wait)}", path)
+    return float(wait)
+
+
+# ---- the target ----
+
+
+def write_target(path: str) -> str:
+    """The file a build to ``path`` replaces: through symlinks, as ``cp`` and ``>`` write through
+    them, so that a link keeps naming the index (a rename over the link would replace the link
+    itself, and leave the file it named marked retired while still in place). A dangling link,
+    or no file: ``path`` (src/os/atomic-file.ts writeTarget)."""
+    try:
+        if os.path.islink(path):
+            os.stat(path)  # raises for a dangling link
+            return os.path.realpath(path)
+    except OSError:
+        pass
+    return path
+
+
+def refuse_to_replace(path: str, force: bool) -> None:
+    """Refuses to replace what is not an index (src/build.ts refuseToReplace): a directory
+    always; with ``force`` False, anything but an idx index, an empty file or nothing. Looks
+    with stat, through symlinks, and reads the first bytes of regular files only, so that a
+    named pipe never blocks the build.
+
+    Raises:
+        IdxIOError: ``path`` is a directory.
+        NotAnIndexError: ``path`` is another kind of file, or a regular file that does not
+            start with the idx magic, and ``force`` is False.
+    """
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return  # nothing there, or the rename will say
+    if stat.S_ISDIR(st.st_mode):
+        raise error(ERR_IDX_IO, "is a directory; give the path of the index file to write", path=path)
+    if force:
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise _not_replaced(path, f" (it is {_file_kind(st.st_mode)})")
+    if st.st_size == 0:
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return  # not readable by us: the rename will say if it is not writable either
+    try:
+        head = os.pread(fd, len(MAGIC), 0)
+    except OSError:
+        head = b""
+    finally:
+        os.close(fd)
+    if head != MAGIC[: len(head)]:
+        raise _not_replaced(path, "")
+
+
+def _not_replaced(path: str, kind: str) -> IdxError:
+    return error(
+        ERR_IDX_NOT_AN_INDEX,
+        f"exists and is not an idx index{kind}, so it was not replaced",
+        path=path,
+        hint="Check the output path; to replace that file anyway, pass force=True.",
+    )
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
 def _check_size(slot_count: int, entries: int, path: str) -> None:
     # §8: at most 2^33 slots.
     limit = LAYOUT_V2.max_slot_count
@@ -163,9 +260,15 @@ def _columns(source: Any, path: str, np: Any) -> Tuple[Any, Any]:
     Raises InvalidArgumentError naming the first bad pair."""
     if isinstance(source, tuple) and len(source) == 2 and _is_column(source[0], np) and _is_column(source[1], np):
         keys, values = source
+        for name, column in (("keys", keys), ("values", values)):
+            if isinstance(column, memoryview) and column.ndim != 1:
+                # Its elements cannot be iterated (NotImplementedError): say what is wrong.
+                raise invalid(f"{name} must be one-dimensional, not of shape {column.shape}", path)
         if len(keys) != len(values):
             raise invalid(f"keys ({len(keys)}) and values ({len(values)}) differ in length", path)
-    elif np is not None and isinstance(source, np.ndarray):
+    elif isinstance(source, _ndarray_type()):
+        # Also without numpy's help (IDXMAP_NUMPY=0): an array is taken by its shape and dtype
+        # on both paths, never as an iterable of rows or records.
         if source.ndim != 2 or source.shape[1] != 2:
             raise invalid(f"an array of pairs must have shape (n, 2), not {source.shape}", path)
         keys, values = source[:, 0], source[:, 1]
@@ -188,12 +291,22 @@ def _columns(source: Any, path: str, np: Any) -> Tuple[Any, Any]:
             add_key(k)
             add_value(v)
     if np is None:
+        ndarray = _ndarray_type()
+        # numpy arrays by the numpy path's rules for their dtype and shape (key_list), as ints.
+        keys, values = (key_list(n, c, path) if isinstance(c, ndarray) else c for n, c in (("keys", keys), ("values", values)))
         return _checked_lists(keys, values, path)
     try:
         return as_uint32_array(keys, "keys", path), as_uint32_array(values, "values", path)
     except IdxError:
         _checked_lists(keys, values, path)  # names the first bad pair
         raise
+
+
+def _ndarray_type() -> Any:
+    # numpy.ndarray if numpy is imported (an array comes from an imported numpy: never import
+    # it here); else a type nothing is an instance of.
+    np = sys.modules.get("numpy")
+    return np.ndarray if np is not None else ()
 
 
 def _checked_lists(keys: Sequence[Any], values: Sequence[Any], path: str) -> Tuple[List[int], List[int]]:
@@ -265,7 +378,9 @@ def _replace(target: str, parts: Sequence[Any], sync: bool, wait: float) -> None
             try:
                 if old is not None:
                     _retire(target)
-                if _commit(temp, target, sync, no_clobber=old is None):
+                # No file to lock: link ours in only if the path is still free; but a dangling
+                # symlink (no file behind it) is replaced by ours, not waited for forever.
+                if _commit(temp, target, sync, no_clobber=old is None and not os.path.islink(target)):
                     return
             finally:
                 if old is not None:
@@ -325,7 +440,7 @@ def _lock_existing(target: str, wait: float) -> Optional[int]:
     deadline = time.monotonic() + wait
     while True:
         try:
-            fd = os.open(target, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))  # a named pipe must not block
         except FileNotFoundError:
             return None
         except OSError as e:
@@ -388,7 +503,7 @@ def _retire(target: str) -> None:
     is not a valid index cannot be marked; its readers then notice the rename on their own
     (§11.8), so that is not an error."""
     try:
-        fd = os.open(target, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(target, os.O_RDWR | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return
     try:

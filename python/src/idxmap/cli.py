@@ -11,6 +11,7 @@ traceback (unless IDX_DEBUG is set). Writing commands are the Node package's.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -243,30 +244,78 @@ def parse_command_args(command: str, args: Sequence[str], booleans: Sequence[str
 # ---- output ----
 
 
+class OutputError(Exception):
+    """Standard output failed (full disk, closed, a reader that went away): the command's output
+    is incomplete. Printed as idx prints it (src/cli/io.ts), exit 2; a broken pipe exits 0."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(f"cannot write to standard output: {describe_write_error(cause)}")
+        self.errno = cause.errno
+
+
+_WRITE_ERRORS = {
+    errno.ENOSPC: "no space left on device (ENOSPC)",
+    errno.EIO: "input/output error (EIO)",
+    errno.EBADF: "it is closed (EBADF)",
+    errno.EDQUOT: "disk quota exceeded (EDQUOT)",
+    errno.EFBIG: "file too large (EFBIG)",
+}
+
+
+def describe_write_error(e: OSError) -> str:
+    """idx's words for a failed write to stdout (describeWriteError): the common ones said, any
+    other by its errno name."""
+    if e.errno in _WRITE_ERRORS:
+        return _WRITE_ERRORS[e.errno]
+    return errno.errorcode.get(e.errno, str(e)) if isinstance(e.errno, int) else str(e)
+
+
 class _Out:
-    """stdout, written in pieces; a reader that went away (``| head``) ends the command quietly."""
+    """stdout, written in pieces. A write that fails raises OutputError, which ends the command;
+    the stream is pointed at /dev/null first, so that Python's flush at exit does not fail
+    again (a traceback, or "Exception ignored")."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
-        self.closed = False
 
     def write(self, text: str) -> None:
-        if self.closed or not text:
+        if not text:
             return
         try:
             self.stream.write(text)
-        except BrokenPipeError:
-            self.closed = True
-            _silence_stdout()
+        except OSError as e:
+            raise self._failed(e) from e
+
+    def flush(self) -> None:
+        """Hands what is buffered to the system: stdout is buffered, so a full disk under a
+        short output is first seen here."""
+        try:
+            self.stream.flush()
+        except OSError as e:
+            raise self._failed(e) from e
+
+    def _failed(self, e: OSError) -> OutputError:
+        _silence(self.stream)
+        return OutputError(e)
 
 
-def _silence_stdout() -> None:
-    # Python flushes stdout at exit and would report the broken pipe again.
+def _silence(stream: Any) -> None:
+    # Python flushes stdout at exit and would report the failed write again: what is still
+    # buffered goes to /dev/null instead.
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)
     except (OSError, ValueError, AttributeError):
         pass
+
+
+def _standard_output() -> TextIO:
+    # A closed stdout (`>&-`) is None in Python: idx writes to it as to /dev/null then, and
+    # succeeds.
+    return open(os.devnull, "w") if sys.stdout is None else sys.stdout
 
 
 # ---- commands ----
@@ -415,8 +464,6 @@ def cmd_dump(args: Sequence[str], out: _Out, stdin: Any) -> int:
                 out.write("".join(parts))
                 parts.clear()
                 size = 0
-                if out.closed:
-                    break
         out.write("".join(parts))
     return EXIT_OK
 
@@ -469,7 +516,7 @@ def cmd_verify(args: Sequence[str], out: _Out, stdin: Any) -> int:
             "source, and rebuild with `idx build pairs.tsv -o FILE` or idxmap.build(idxmap.read_pairs(...),\n"
             "FILE); or restore the index from a good copy."
         )
-    sys.stderr.write("\n".join(lines) + "\n")
+    _write_error("\n".join(lines) + "\n")
     return EXIT_DAMAGED
 
 
@@ -514,33 +561,72 @@ COMMANDS: Dict[str, Callable[[Sequence[str], _Out, Any], int]] = {
 }
 
 
-def print_error(e: BaseException, stderr: TextIO) -> int:
-    """One or two plain lines on stderr, never a traceback (unless IDX_DEBUG is set)."""
+def print_error(e: BaseException, stderr: Optional[TextIO] = None) -> int:
+    """One or two plain lines on stderr, never a traceback (unless IDX_DEBUG is set). Returns
+    the exit status."""
     if isinstance(e, UsageError):
-        stderr.write(f"{PROG}: {e}\nTry 'python -m idxmap {e.command + ' ' if e.command else ''}--help'.\n")
+        _write_error(f"{PROG}: {e}\nTry 'python -m idxmap {e.command + ' ' if e.command else ''}--help'.\n", stderr)
         return EXIT_USAGE
+    if isinstance(e, OutputError):
+        if e.errno == errno.EPIPE:
+            return EXIT_OK  # the reader of our output went away (| head): not an error
+        _write_error(f"{PROG}: {e}\n", stderr)
+        return EXIT_ERROR
     if isinstance(e, IdxError):
-        stderr.write(f"{PROG}: {e}\n")
+        _write_error(f"{PROG}: {e}\n", stderr)
         if os.environ.get("IDX_DEBUG"):
-            traceback.print_exception(type(e), e, e.__traceback__, file=stderr)
+            _write_error("".join(traceback.format_exception(type(e), e, e.__traceback__)), stderr)
         return EXIT_INTERRUPTED if e.code == ERR_IDX_INTERRUPTED else EXIT_ERROR
-    stderr.write(f"{PROG}: unexpected error: {e}\nThis is a bug in idxmap; rerun with IDX_DEBUG=1 for details.\n")
+    _write_error(f"{PROG}: unexpected error: {e}\nThis is a bug in idxmap; rerun with IDX_DEBUG=1 for details.\n", stderr)
     if os.environ.get("IDX_DEBUG"):
-        traceback.print_exception(type(e), e, e.__traceback__, file=stderr)
+        _write_error("".join(traceback.format_exception(type(e), e, e.__traceback__)), stderr)
     return EXIT_ERROR
+
+
+def _write_error(text: str, stderr: Optional[TextIO] = None) -> None:
+    """stderr, at once; if even stderr is closed or full there is nobody left to tell."""
+    stream = sys.stderr if stderr is None else stderr
+    if stream is None:
+        return
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):
+        _silence(stream)
 
 
 def main(argv: Optional[Sequence[str]] = None, stdin: Any = None, stdout: Optional[TextIO] = None) -> int:
     """Runs one command; returns its exit status. ``stdin``/``stdout`` default to the process's."""
     args = list(sys.argv[1:] if argv is None else argv)
     stdin = sys.stdin if stdin is None else stdin
-    out = _Out(sys.stdout if stdout is None else stdout)
+    out = _Out(_standard_output() if stdout is None else stdout)
+    try:
+        status = _dispatch(args, out, stdin)
+        out.flush()  # in the try: a full disk under a short output is first seen here
+        return status
+    except KeyboardInterrupt:
+        status = EXIT_INTERRUPTED
+    except Exception as e:  # noqa: BLE001 - every error becomes plain lines, never a traceback
+        status = print_error(e)
+    # After an error, the answers written before it still go out (get's, before a bad line).
+    try:
+        out.flush()
+    except OutputError:
+        pass
+    return status
+
+
+def _dispatch(args: List[str], out: _Out, stdin: Any) -> int:
     first, rest = (args[0], args[1:]) if args else (None, [])
     if first is None or first in ("-h", "--help", "help"):
         topic = rest[0] if first == "help" and rest else None
+        if topic is not None and topic not in COMMAND_HELP:
+            if topic in _WRITING:
+                raise _writing_command(topic)
+            raise UsageError(f"no help for {quote(topic)}: not a command")
         text = COMMAND_HELP.get(topic or "", MAIN_HELP) + "\n"
         if first is None:
-            sys.stderr.write(text)
+            _write_error(text)
             return EXIT_USAGE
         out.write(text)
         return EXIT_OK
@@ -550,32 +636,19 @@ def main(argv: Optional[Sequence[str]] = None, stdin: Any = None, stdout: Option
     command = COMMANDS.get(first)
     if command is None:
         if first in _WRITING:
-            return print_error(
-                UsageError(
-                    f"'{first}' writes an index, which idxmap's command line does not do: "
-                    f"use idx {first} (npm package idx), or idxmap.build() from Python"
-                ),
-                sys.stderr,
-            )
-        return print_error(UsageError(f"unknown command {quote(first)}"), sys.stderr)
+            raise _writing_command(first)
+        raise UsageError(f"unknown command {quote(first)}")
     if "-h" in rest or "--help" in rest:
         out.write(COMMAND_HELP[first] + "\n")
         return EXIT_OK
-    try:
-        return command(rest, out, stdin)
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        _silence_stdout()
-        return EXIT_OK
-    except Exception as e:  # noqa: BLE001 - every error becomes plain lines, never a traceback
-        return print_error(e, sys.stderr)
-    finally:
-        try:
-            if not out.closed:
-                out.stream.flush()
-        except BrokenPipeError:
-            _silence_stdout()
+    return command(rest, out, stdin)
+
+
+def _writing_command(name: str) -> UsageError:
+    return UsageError(
+        f"'{name}' writes an index, which idxmap's command line does not do: "
+        f"use idx {name} (npm package idx), or idxmap.build() from Python"
+    )
 
 
 def _console() -> None:

@@ -56,15 +56,19 @@ def _require_little_endian(path: str) -> None:
         raise error(ERR_IDX_IO, "idx reads its little-endian slots in place and needs a little-endian CPU", path=path)
 
 
-def open_regular_file(path: str) -> Tuple[int, os.stat_result]:
+def open_regular_file(path: str, name: Optional[str] = None) -> Tuple[int, os.stat_result]:
     """Opens ``path`` read-only and checks it is a regular file. The caller owns the descriptor.
+    Messages call it ``name`` (default ``path``).
 
     Raises:
         InvalidArgumentError: ``path`` is not a non-empty str (or os.PathLike) without NUL bytes.
         IdxIOError: the file cannot be opened or is not a regular file.
     """
+    opened, path = path, path if name is None else name
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        # Non-blocking: a named pipe opened for reading would wait for a writer; it is refused
+        # below (src/os/mapping.ts openRegularFile). A regular file reads the same either way.
+        fd = os.open(opened, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise io_error("open the index", path, e, "Check the path and its permissions.") from e
     try:
@@ -101,6 +105,39 @@ def pread_exactly(fd: int, length: int, offset: int, path: str) -> bytes:
         parts.append(b)
         done += len(b)
     return b"".join(parts)
+
+
+class FilePath:
+    """The path of an index as the caller gave it, and the path to open it by now: a relative
+    path stays the file it named when it was given, after the process changes directory (as
+    src/os/file-path.ts in the Node package).
+
+    Attributes:
+        given: the path as given (what messages show).
+    """
+
+    __slots__ = ("given", "_absolute", "_cwd")
+
+    def __init__(self, given: str) -> None:
+        self.given = given
+        self._cwd = None if os.path.isabs(given) else _current_directory()
+        self._absolute = given if self._cwd is None else os.path.join(self._cwd, given)
+
+    @property
+    def now(self) -> str:
+        """The path to open now: as given, or resolved where it was given if the process has
+        changed directory since (as given while the directory is the same: a path longer than
+        PATH_MAX when made absolute still opens)."""
+        if self._cwd is None or _current_directory() == self._cwd:
+            return self.given
+        return self._absolute
+
+
+def _current_directory() -> Optional[str]:
+    try:
+        return os.getcwd()
+    except OSError:
+        return None  # removed: relative paths resolve (or not) where they are
 
 
 class MappedFile:
@@ -162,18 +199,21 @@ class MappedFile:
     # ---- opening ----
 
     @classmethod
-    def open(cls, path: str, *, sequential: bool = False) -> "MappedFile":
+    def open(cls, path: str, *, sequential: bool = False, name: Optional[str] = None) -> "MappedFile":
         """Maps ``path`` and validates it by §9.1 (rules 1 to 10): O(1), no slot is decoded but
         the last one, which is read (not loaded from the mapping, so its page is not mapped in).
+        Messages call the file ``name`` (default ``path``): the path as the caller gave it,
+        where ``path`` is the one to open now (see :class:`FilePath`).
 
         Raises:
             IdxIOError: the file cannot be opened, read or mapped, or is not a regular file.
             NotAnIndexError, TruncatedError, UnsupportedVersionError, ChecksumError,
             CorruptError, TooLargeError: the first §9.1 rule the file breaks.
         """
+        opened, path = path, path if name is None else name
         _require_little_endian(path)
         for attempt in range(1, _MAX_ATTEMPTS + 1):
-            fd, st = open_regular_file(path)
+            fd, st = open_regular_file(opened, name=path)
             try:
                 if st.st_size == 0:
                     parse_header(b"", 0, path)  # raises: an empty file is not an index

@@ -16,7 +16,7 @@ import time
 from collections.abc import ItemsView, KeysView, Mapping, ValuesView
 
 from . import protocol as _protocol
-from .args import check_path, check_uint32, lookup_key
+from .args import check_path, check_uint32, key_list, lookup_key
 from .errors import ERR_IDX_CLOSED, ERR_IDX_CORRUPT, IdxError, error
 from .format import (
     STATE_ESCAPED,
@@ -31,7 +31,7 @@ from .format import (
     parse_header,
 )
 from .hashing import EMPTY_HASH, ESCAPED_KEY, MASK32, unhash32
-from .mapping import MappedFile
+from .mapping import FilePath, MappedFile
 from .protocol import FOLLOW_EVERY_SECONDS, ProtocolReader, StallClock, quiet, settle
 from .table import UNDECIDED, measure_reach, probe
 from .vectorized import (
@@ -208,6 +208,9 @@ class Index(Mapping):  # type: ignore[type-arg]
 
     def __init__(self, path: Union[str, "os.PathLike[str]"]) -> None:
         self.path: str = check_path("path", path)
+        # Messages show the path as given; the file is reopened (following a replaced file,
+        # refresh) by the path it named at open, whatever directory the process is in then.
+        self._file = FilePath(self.path)
         self._m: Optional[MappedFile] = None
         self._clock = StallClock()
         self._last_follow = -math.inf
@@ -215,7 +218,7 @@ class Index(Mapping):  # type: ignore[type-arg]
         self._m = self._map()
 
     def _map(self) -> MappedFile:
-        m = MappedFile.open(self.path)
+        m = MappedFile.open(self._file.now, name=self.path)
         if m.header.major == 1:
             m.reach = min(V1_FIRST_REACH, m.last)
         self._generations += 1
@@ -377,13 +380,14 @@ class Index(Mapping):  # type: ignore[type-arg]
         value of ``keys[i]`` or ``missing`` (default 0) when it is absent, and ``found[i]`` says
         which (every uint32 is a valid value, so ``missing`` alone cannot).
 
-        With numpy: ``keys`` is any integer array or iterable, and the answers are numpy arrays
-        (uint32 and bool), computed with no Python loop per key, a chunk of 65,536 keys between
-        two loads of seq. Without numpy: any iterable, and the answers are lists.
+        ``keys`` is any iterable of ints (numpy integers too; not bools, floats or strings),
+        or a numpy array of an integer dtype; numpy or not, the same inputs are accepted. With
+        numpy the answers are numpy arrays (uint32 and bool), computed with no Python loop per
+        key, a chunk of 65,536 keys between two loads of seq. Without numpy, they are lists.
 
         Raises:
-            InvalidArgumentError: a key (or ``missing``) that is not an integer from 0 to
-                4294967295, or keys that are not one-dimensional.
+            InvalidArgumentError: ``keys`` not iterable, a key (or ``missing``) that is not an
+                integer from 0 to 4294967295, or keys that are not one-dimensional.
             ClosedError: after close().
         """
         self._current()
@@ -405,7 +409,7 @@ class Index(Mapping):  # type: ignore[type-arg]
         return values, found
 
     def _get_many_pure(self, keys: Iterable[int], missing: int) -> Tuple[List[int], List[bool]]:
-        checked = [check_uint32("keys", k, self.path) for k in keys]
+        checked = [check_uint32("keys", k, self.path) for k in key_list("keys", keys, self.path)]
         values: List[int] = []
         found: List[bool] = []
         get = self._get
@@ -472,7 +476,7 @@ class Index(Mapping):  # type: ignore[type-arg]
             return False
         self._last_follow = t
         try:
-            st: Optional[os.stat_result] = os.stat(self.path)
+            st: Optional[os.stat_result] = os.stat(self._file.now)
         except OSError:
             st = None
         if st is None:
@@ -526,7 +530,7 @@ class Index(Mapping):  # type: ignore[type-arg]
         m = self._current()
         self._last_follow = -math.inf
         try:
-            st = os.stat(self.path)
+            st = os.stat(self._file.now)
         except OSError:
             st = None
         if st is not None and (st.st_ino != m.ino or st.st_dev != m.dev) or m.lost():
@@ -566,43 +570,50 @@ class Index(Mapping):  # type: ignore[type-arg]
         """Every (key, value) pair, in slot order: the escaped key first, then by hash (§5.5).
 
         Not a snapshot: while a writer changes the index, an entry it moves may be seen twice or
-        not at all. Raises ClosedError when the index is closed meanwhile."""
+        not at all. The file's size is checked before each chunk of slots (one fstat): a file
+        truncated under the mapping (``cp`` over it) is never read, the iteration goes on from
+        the same slot in the file now at the path, as in a file a writer replaced, or raises
+        CorruptError when there is none. Raises ClosedError when the index is closed meanwhile."""
         m = self._follow_if_replaced()
         w = m.words
         if w[W_STATE] & STATE_ESCAPED:
             yield ESCAPED_KEY, int(w[W_ESCAPED])
         np = numpy_or_none()
-        count = m.header.slot_count
-        hb = m.header.layout.header_bytes
+        # Our own views: the mapping stays valid for this iteration even if the index closes
+        # or follows another file meanwhile.
+        views = _slot_views(m, np)
         previous = EMPTY_HASH
-        if np is not None:
-            # Our own view: the mapping stays valid for this iteration even if the index closes
-            # or follows another file meanwhile.
-            slots = np.frombuffer(m.mm, dtype=np.uint64, count=count, offset=hb)
-            for a in range(0, count, _ITER_CHUNK):
-                if self._m is None:
-                    self._closed()
-                words = slots[a : a + _ITER_CHUNK].copy()
-                keys, values = entries_of(words, previous)
-                previous = int(words[-1]) & MASK32
-                yield from zip(keys.tolist(), values.tolist())
-            return
-        view = memoryview(m.mm)
+        a = 0
         try:
-            slots = view[hb : hb + 8 * count].cast("Q")
-            for a in range(0, count, _ITER_CHUNK):
+            while a < m.header.slot_count:
                 if self._m is None:
                     self._closed()
-                for x in slots[a : a + _ITER_CHUNK].tolist():
+                if m.lost():
+                    # Its pages past the new end would kill the process (SIGBUS): go on in the
+                    # file at the path now (_intact follows it, or raises CorruptError).
+                    m = self._intact()
+                    _release(views)
+                    views = _slot_views(m, np)
+                    previous = int(m.slots[a - 1]) & MASK32 if 0 < a < m.header.slot_count else EMPTY_HASH
+                    continue
+                b = min(a + _ITER_CHUNK, m.header.slot_count)
+                slots = views[-1]
+                if np is not None:
+                    words = slots[a:b].copy()
+                    keys, values = entries_of(words, previous)
+                    previous = int(words[-1]) & MASK32
+                    a = b
+                    yield from zip(keys.tolist(), values.tolist())
+                    continue
+                chunk = slots[a:b].tolist()  # a copy: the caller runs between yields
+                a = b
+                for x in chunk:
                     h = x & MASK32
                     if h != EMPTY_HASH and h != previous:
                         yield unhash32(h), x >> 32
                     previous = h
         finally:
-            try:
-                view.release()
-            except BufferError:
-                pass
+            _release(views)
 
     def __iter__(self) -> Iterator[int]:
         for key, _ in self._items():
@@ -689,6 +700,28 @@ class IndexItemsView(ItemsView):  # type: ignore[type-arg]
         key, value = item
         v = self._mapping._get(key)  # type: ignore[attr-defined]
         return v is not None and v == value
+
+
+def _slot_views(m: MappedFile, np: Any) -> List[Any]:
+    """Views of ``m``'s slot region as uint64 words, owned by one iteration; the last one is the
+    slots (a numpy array with numpy, else a memoryview cast to "Q")."""
+    count = m.header.slot_count
+    hb = m.header.layout.header_bytes
+    if np is not None:
+        return [np.frombuffer(m.mm, dtype=np.uint64, count=count, offset=hb)]
+    base = memoryview(m.mm)
+    return [base, base[hb : hb + 8 * count].cast("Q")]
+
+
+def _release(views: List[Any]) -> None:
+    # memoryviews let go of the mapping (so that close() can unmap it); numpy views when dropped.
+    for view in reversed(views):
+        if isinstance(view, memoryview):
+            try:
+                view.release()
+            except BufferError:
+                pass
+    views.clear()
 
 
 def _lost_error(path: str, why: str) -> IdxError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+from .args import check_key_array, check_uint32, key_list
 from .errors import ERR_IDX_INVALID_ARGUMENT, error
 from .hashing import EMPTY_HASH
 
@@ -97,41 +98,28 @@ def home_slots(hashes: Any, capacity: int) -> Any:
 def as_uint32_array(obj: Any, name: str, path: Optional[str] = None) -> Any:
     """``obj`` as a 1-D uint32 array (no copy when it already is one).
 
-    Accepts numpy arrays of any integer dtype and any iterable of ints (numpy ints included)
-    whose every element is from 0 to 4294967295.
+    Accepts exactly what the pure-Python path accepts (see :func:`idxmap.args.key_list`): a
+    numpy array of an integer dtype (its dtype and shape decide, :func:`~idxmap.args.
+    check_key_array`), or any other iterable whose every element is an int from 0 to
+    4294967295 (numpy integers included; not bools, floats or strings), whatever mix of
+    types it holds. Elements are converted as ints, never through numpy's type promotion,
+    which turns ``[numpy.uint64(5), 1]`` into floats and ``[1, True]`` into ints.
 
     Raises:
-        InvalidArgumentError: not 1-D, not integers (floats, bools, strings, objects), or an
-            element out of range.
+        InvalidArgumentError: not iterable, not 1-D, not integers, or an element out of range.
     """
     np = _np()
     if isinstance(obj, np.ndarray):
-        arr = obj
+        arr = check_key_array(np.asarray(obj), name, path)  # a subclass (masked, matrix) as its data
     else:
-        if not hasattr(obj, "__len__") and not hasattr(obj, "__array__") and not hasattr(obj, "__buffer__"):
-            obj = list(obj)
-        try:
-            arr = np.asarray(obj)
-        except (ValueError, TypeError, OverflowError) as e:
-            raise error(ERR_IDX_INVALID_ARGUMENT, f"{name} must be integers from 0 to 4294967295 ({e})", path=path) from e
-        if arr.dtype == object:
-            # Ints past int64 (or mixed objects): check them one by one, as ints.
-            from .args import check_uint32
-
-            arr = np.array([check_uint32(name, v, path) for v in arr.ravel()], dtype=np.uint32).reshape(arr.shape)
-    if arr.ndim != 1:
-        if arr.ndim == 0 or arr.size != 0:
-            raise error(
-                ERR_IDX_INVALID_ARGUMENT, f"{name} must be one-dimensional, not of shape {arr.shape}", path=path
-            )
-        arr = arr.reshape(0)
-    kind = arr.dtype.kind
-    if kind not in "iu" and not (arr.size == 0 and kind == "f"):
-        raise error(
-            ERR_IDX_INVALID_ARGUMENT,
-            f"{name} must be integers from 0 to 4294967295, not an array of {arr.dtype}",
-            path=path,
-        )
+        arr = _integer_buffer(obj, np)
+        if arr is None:
+            keys = key_list(name, obj, path)
+            # The usual batch, a list of ints, is checked in C (map, min, max); anything else
+            # element by element, as the pure path does.
+            if keys and not (set(map(type, keys)) == {int} and min(keys) >= 0 and max(keys) <= 0xFFFFFFFF):
+                keys = [check_uint32(name, k, path) for k in keys]
+            return np.array(keys, dtype=np.uint32)
     if arr.dtype == np.uint32:
         return arr
     if arr.size:
@@ -145,6 +133,26 @@ def as_uint32_array(obj: Any, name: str, path: Optional[str] = None) -> Any:
                 path=path,
             )
     return arr.astype(np.uint32)
+
+
+_INTEGER_FORMATS = frozenset("bBhHiIlLqQnN")
+
+
+def _integer_buffer(obj: Any, np: Any) -> Any:
+    """A one-dimensional buffer of integers (``array.array("I")``, ``bytes``, a memoryview) as a
+    numpy array without a copy, or None. Iterating one yields ints, so reading it whole accepts
+    and refuses what the element-by-element path would; other buffers (floats, bools, structs,
+    several dimensions) go that path."""
+    if isinstance(obj, (str, list, tuple, dict)):
+        return None
+    try:
+        view = memoryview(obj)
+    except TypeError:
+        return None
+    # Native formats only: those a memoryview iterates ("<I" of ctypes is read element by element).
+    if view.ndim != 1 or view.format.lstrip("@") not in _INTEGER_FORMATS:
+        return None
+    return np.asarray(view)
 
 
 # ---- §5.3 ----
