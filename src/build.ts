@@ -217,12 +217,14 @@ async function readChunks(
 ): Promise<void> {
   let totalBytes: number | undefined;
   let stream: AsyncIterable<Uint8Array>;
+  let pipe: string | null = null;
   if (typeof input === "string") {
     checkPath("input", input);
     try {
       const st = fs.statSync(input);
       if (st.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
       totalBytes = st.isFile() ? st.size : undefined;
+      if (st.isFIFO()) pipe = input;
     } catch (e) {
       throw ioError("read the input", input, e, "Check the path of the pairs file.");
     }
@@ -232,15 +234,33 @@ async function readChunks(
   } else {
     throw invalid(`the input must be a file path or a stream of bytes, not ${describeValue(input)}`, path);
   }
-  // An abort must not wait for the next chunk: at a terminal that may never come.
+  // An abort must not wait for the next chunk: at a terminal that may never come, and a named
+  // pipe's open waits for a writer in a thread no destroy() reaches. So each chunk is raced
+  // with the abort.
   const destroyable = stream as { destroy?: (error: Error) => void };
-  const onAbort = () => destroyable.destroy?.(new IdxError("ERR_IDX_INTERRUPTED", "interrupted; the index was not changed", { path }));
+  let abortRead: (e: IdxError) => void = () => {};
+  const aborted = new Promise<never>((_, reject) => (abortRead = reject));
+  aborted.catch(() => {}); // settled for the race only
+  const onAbort = () => {
+    const e = new IdxError("ERR_IDX_INTERRUPTED", "interrupted; the index was not changed", { path });
+    destroyable.destroy?.(e);
+    abortRead(e);
+    if (pipe !== null) releasePipeOpen(pipe);
+  };
   options.signal?.addEventListener("abort", onAbort, { once: true });
   let bytes = 0;
   let reported = 0;
+  const chunks = (stream as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  let ended = false;
   try {
-    let n = 0;
-    for await (const item of stream as AsyncIterable<unknown>) {
+    throwIfAborted(options.signal, path);
+    for (let n = 0; ; ) {
+      const next = await Promise.race([chunks.next(), aborted]);
+      if (next.done) {
+        ended = true;
+        break;
+      }
+      const item = next.value;
       throwIfAborted(options.signal, path);
       const chunk = asBytes(item, n++, path, text);
       consume(chunk);
@@ -259,13 +279,29 @@ async function readChunks(
     throw ioError("read the input", name, e);
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
+    // As for-await would on an early exit: let the source close (not awaited: a pipe's open
+    // may never finish).
+    if (!ended) chunks.return?.()?.catch(() => {});
+  }
+}
+
+/**
+ * A named pipe's open for reading waits, in a thread of libuv's pool, until something opens it
+ * for writing; nothing cancels it, and a process cannot even exit while it waits. Opening the
+ * pipe for writing (which succeeds at once, since a reader is waiting) lets it finish.
+ */
+function releasePipeOpen(pipe: string): void {
+  try {
+    fs.closeSync(fs.openSync(pipe, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+  } catch {
+    // no reader waiting (ENXIO): the open had finished
   }
 }
 
 /**
  * A chunk of input as bytes: a Uint8Array (a Buffer included) as it is; for text input, a string
- * (a stream with an encoding set) as its UTF-8. Anything else, a Uint32Array included, is refused rather than
- * read by its length as if it were bytes.
+ * (a stream with an encoding set) as its UTF-8. Anything else, a Uint32Array included, is
+ * refused rather than read by its length as if it were bytes.
  */
 function asBytes(item: unknown, n: number, path: string, text: boolean): Uint8Array {
   if (item instanceof Uint8Array) return item;

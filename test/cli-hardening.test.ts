@@ -415,6 +415,31 @@ describe("a second hostile pass: targets that are not files, stdin that is not i
     expect(tempFilesIn(sub)).toEqual([]);
   });
 
+  it("a build reading a named pipe nobody writes stops on SIGINT and SIGTERM (130, 143), the target untouched", async () => {
+    const sub = makeTempDir("idx-fifo-in-");
+    const fifo = join(sub, "pairs.fifo");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const target = join(sub, "t.idx");
+    writeFileSync(target, readFileSync(index));
+    for (const [signal, status] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+      const child = spawn(process.execPath, [BIN, "build", fifo, "-o", target], { stdio: ["ignore", "ignore", "pipe"] });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      child.kill(signal);
+      const code = await new Promise<number | null>((resolve) => {
+        const timer = setTimeout(() => { child.kill("SIGKILL"); resolve(null); }, 5000);
+        child.on("exit", (c) => { clearTimeout(timer); resolve(c); });
+      });
+      expect(code, signal).toBe(status);
+    }
+    expect(readFileSync(target).equals(readFileSync(index))).toBe(true);
+    expect(tempFilesIn(sub)).toEqual([]);
+    // And it reads one that is written: <(cmd) in a shell is such a pipe.
+    const writer = spawn("sh", ["-c", `printf '1 2\\n' > "${fifo}"`]);
+    expect(runIdx(["build", fifo, "-o", target, "-q"]).status).toBe(0);
+    await new Promise((resolve) => writer.on("exit", resolve));
+    expect(new Map(IdIndex.open(target))).toEqual(new Map([[1, 2]]));
+  });
+
   it("stdin that is a directory is an error, not an empty input: the index is untouched", () => {
     const sub = makeTempDir("idx-stdin-dir-");
     const live = join(sub, "live.idx");

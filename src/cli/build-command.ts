@@ -62,7 +62,11 @@ export async function run(args: string[]): Promise<number> {
     if (e instanceof IdxError && e.code === "ERR_IDX_INTERRUPTED" && received !== undefined) {
       progress?.clear();
       writeErr(`idx: ${e.message.split("\n")[0]}\n`);
-      return EXIT_SIGNAL[received];
+      const status = EXIT_SIGNAL[received];
+      // A read the signal could not cancel (a named pipe's open waits in a worker thread) would
+      // keep the process alive: exit anyway once the rest has finished (an unref'd timer).
+      setTimeout(() => process.exit(status), 200).unref();
+      return status;
     }
     throw e;
   } finally {

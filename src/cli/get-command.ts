@@ -91,20 +91,10 @@ async function answerStdin(ix: IdIndex): Promise<number> {
 
   const take = async (text: string) => {
     line++;
-    if (text.length > MAX_KEY_LINE) {
-      await flush();
-      throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `the line is over ${MAX_KEY_LINE} bytes long, and a key needs at most 10 digits: ${quote(Buffer.from(text, "latin1").toString("utf8"))}`,
-        { path: "<stdin>", line, hint: "Give one decimal key (0 to 4294967295) per line." });
-    }
-    const key = parseKeyLine(text);
+    const key = text.length > MAX_KEY_LINE ? null : parseKeyLine(text);
     if (key === null) {
       await flush();
-      const { describeBadLine } = require("../core/parse") as typeof import("../core/parse");
-      const bytes = Buffer.from(text, "latin1");
-      const looksLikeText = !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text) && !text.startsWith("\xef\xbb\xbf");
-      throw new IdxError("ERR_IDX_INVALID_ARGUMENT",
-        looksLikeText ? `key ${quote(bytes.toString("utf8").trim())} ${uint32Problem(text.slice(0, 64))}` : describeBadLine(bytes).replace(" (for binary pairs, pass --binary)", "").replace("text pairs", "keys, one per line"),
-        { path: "<stdin>", line, hint: "Give one decimal key (0 to 4294967295) per line." });
+      throw new IdxError("ERR_IDX_INVALID_ARGUMENT", badKeyLine(text), { path: "<stdin>", line, hint: KEY_HINT });
     }
     kinds[n] = key === SKIPPED ? SKIPPED : 1;
     keys[n] = key === SKIPPED ? 0 : key;
@@ -113,7 +103,9 @@ async function answerStdin(ix: IdIndex): Promise<number> {
   };
 
   if (isDirectory(0)) {
-    throw new IdxError("ERR_IDX_IO", "cannot read the keys: standard input is a directory (EISDIR)", { path: "<stdin>", hint: "Give a file of keys, one per line." });
+    throw new IdxError("ERR_IDX_IO", "cannot read the keys: standard input is a directory (EISDIR)", {
+      path: "<stdin>", hint: "Give a file of keys, one per line.",
+    });
   }
   process.stdin.setEncoding("latin1");
   for await (const chunk of process.stdin as AsyncIterable<string>) {
@@ -129,6 +121,21 @@ async function answerStdin(ix: IdIndex): Promise<number> {
   if (carry.length > 0) await take(carry);
   await flush();
   return missing;
+}
+
+const KEY_HINT = "Give one decimal key (0 to 4294967295) per line.";
+
+/** What is wrong with a line of stdin that is not a key (read as latin1: one char a byte). */
+function badKeyLine(text: string): string {
+  const bytes = Buffer.from(text, "latin1");
+  if (text.length > MAX_KEY_LINE) {
+    return `the line is over ${MAX_KEY_LINE} bytes long, and a key needs at most 10 digits: ${quote(bytes.toString("utf8"))}`;
+  }
+  if (/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(text) || text.startsWith("\xef\xbb\xbf")) {
+    const { describeBadLine } = require("../core/parse") as typeof import("../core/parse");
+    return describeBadLine(bytes).replace(" (for binary pairs, pass --binary)", "").replace("text pairs", "keys, one per line");
+  }
+  return `key ${quote(bytes.toString("utf8").trim())} ${uint32Problem(text.slice(0, 64))}`;
 }
 
 function isDirectory(fd: number): boolean {

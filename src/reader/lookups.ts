@@ -41,8 +41,13 @@ export interface SlowPath {
   slowGet(hash: number, s1: number, s2: number, value: number | undefined, undecided: boolean): number | undefined;
 }
 
-/** A named factory so that the hot loop has a name in profiles and editors. */
-export function makeGet(slow: SlowPath, header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number) {
+/**
+ * A named factory so that the hot loop has a name in profiles and editors. `live[0]` is 1 while
+ * the closure's mapping is the reader's: a get kept from before the reader followed a replaced
+ * file (or closed) reads a released mapping, whose pages may be zeros that look like a quiet
+ * file with key 0 in slot 0; it must take the slow path and probe again in the current file.
+ */
+export function makeGet(slow: SlowPath, live: Uint8Array, header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number) {
   return (key: number): number | undefined => {
     if (typeof key !== "number" || (key >>> 0) !== key) return undefined;
     const hash = hashOf(key);
@@ -57,13 +62,15 @@ export function makeGet(slow: SlowPath, header: Uint32Array, slots: Uint32Array,
       value = header[ESCAPED_VALUE];
     }
     const s2 = loadSeq(header);
-    if (s1 === s2 && (s1 & 1) === 0 && i !== NOT_DECIDED) return value;
-    return slow.slowGet(hash, s1, s2, value, i === NOT_DECIDED);
+    if (s1 === s2 && (s1 & 1) === 0 && i !== NOT_DECIDED && live[0] === 1) return value;
+    return slow.slowGet(hash, s1, s2, value, i === NOT_DECIDED || live[0] !== 1);
   };
 }
 
 /** makeGet for a file of several windows (past SEGMENT_SLOTS slots: 2 GiB of slots). */
-export function makeWindowedGet(slow: SlowPath, header: Uint32Array, windows: readonly Uint32Array[], windowSlots: number, capacity: number, reachWords: number) {
+export function makeWindowedGet(
+  slow: SlowPath, live: Uint8Array, header: Uint32Array, windows: readonly Uint32Array[], windowSlots: number, capacity: number, reachWords: number,
+) {
   return (key: number): number | undefined => {
     if (typeof key !== "number" || (key >>> 0) !== key) return undefined;
     const hash = hashOf(key);
@@ -82,8 +89,8 @@ export function makeWindowedGet(slow: SlowPath, header: Uint32Array, windows: re
       value = header[ESCAPED_VALUE];
     }
     const s2 = loadSeq(header);
-    if (s1 === s2 && (s1 & 1) === 0 && i !== NOT_DECIDED) return value;
-    return slow.slowGet(hash, s1, s2, value, i === NOT_DECIDED);
+    if (s1 === s2 && (s1 & 1) === 0 && i !== NOT_DECIDED && live[0] === 1) return value;
+    return slow.slowGet(hash, s1, s2, value, i === NOT_DECIDED || live[0] !== 1);
   };
 }
 

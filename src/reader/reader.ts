@@ -59,6 +59,8 @@ export class IdIndex implements Iterable<[number, number]> {
   #region: SlotRegion = SlotRegion.of(EMPTY_WORDS.subarray(0, 0));
   #layout!: Layout;
   readonly #file: FilePath;
+  /** Shared with the current get closure: cleared when it is replaced (see makeGet). */
+  #live = new Uint8Array(1);
   #capacity = 1;
   #slotCount = 0;
   #reach = 0;
@@ -169,13 +171,15 @@ export class IdIndex implements Iterable<[number, number]> {
 
   /** Installs get and has for the current mapping (or, closed, ones that throw). */
   #installLookups(): void {
+    this.#live[0] = 0; // any get kept from before now takes the slow path
+    const live = (this.#live = Uint8Array.of(1));
     let get: (key: number) => number | undefined;
     if (this.#mapping === null) {
       get = () => this.#closed();
     } else if (this.#region.windows.length === 1) {
-      get = makeGet(this, this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS);
+      get = makeGet(this, live, this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS);
     } else {
-      get = makeWindowedGet(this, this.#header, this.#region.windows, this.#region.windowSlots, this.#capacity, this.#reach * SLOT_WORDS);
+      get = makeWindowedGet(this, live, this.#header, this.#region.windows, this.#region.windowSlots, this.#capacity, this.#reach * SLOT_WORDS);
     }
     const has = (key: number): boolean => this.get(key) !== undefined;
     // Non-writable own properties: V8 treats them as constants at call sites until replaced.
@@ -184,8 +188,9 @@ export class IdIndex implements Iterable<[number, number]> {
   }
 
   /**
-   * get() after its fast check failed: a write overlapped the probe, the file was retired, or
-   * the probe used up the reach it had (a writer may have raised it since).
+   * get() after its fast check failed: a write overlapped the probe, the file was retired, the
+   * probe used up the reach it had (a writer may have raised it since), or the get was kept
+   * from a mapping this reader has let go (`undecided`: probe again here).
    * @internal
    */
   slowGet(hash: number, s1: number, s2: number, value: number | undefined, undecided: boolean): number | undefined {
