@@ -13,7 +13,8 @@
  * In a clone of the repository (src/ is there) native/ may differ from the prebuilt binaries,
  * so node-gyp builds build/Release/idx_native.node, which the loader prefers, with its output
  * shown; if that fails, the prebuilt binary is used as above.
- * `npm install --build-from-source` (npm_config_build_from_source) compiles in every case.
+ * IDX_BUILD_FROM_SOURCE=1 (or npm's older `--build-from-source`, which npm 11 warns is not one
+ * of its options) compiles in every case.
  */
 const fs = require("node:fs");
 const path = require("node:path");
@@ -91,7 +92,7 @@ function say(line) {
 function main() {
   const tag = platformTag();
   const prebuilt = path.join(root, "prebuilds", tag, "idx.node");
-  const fromSource = /^(true|1)$/.test(process.env.npm_config_build_from_source ?? "");
+  const fromSource = [process.env.IDX_BUILD_FROM_SOURCE, process.env.npm_config_build_from_source].some((v) => /^(true|1)$/.test(v ?? ""));
 
   if (!inRepo && !fromSource) {
     const bad = check(prebuilt);

@@ -272,6 +272,10 @@ describe("the CLI speaks in flags, not API options, and counts in English", () =
       expect(r.status).toBe(2);
       expect(r.stderr).toContain("--wait");
       expect(r.stderr).not.toMatch(apiWords);
+      const waited = runIdx(["set", f, "2", "2", "--wait", "150"]);
+      expect(waited.status).toBe(2);
+      expect(waited.stderr).toContain("Waited 150 ms; try again later.");
+      expect(waited.stderr).not.toContain("run this with --wait");
     } finally {
       w.close();
     }

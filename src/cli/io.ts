@@ -47,6 +47,8 @@ function describeWriteError(e: NodeJS.ErrnoException): string {
 function cliHint(e: IdxError, command: string | undefined): string | undefined {
   switch (e.code) {
     case "ERR_IDX_LOCKED":
+      // Run with --wait already: the library's hint (after the message's first line) says how long it waited.
+      if (/\nWaited /.test(e.message)) return e.message.slice(e.message.indexOf("\nWaited ") + 1);
       return `Wait for it to finish, or run this with --wait MS to wait for it${command ? ` (idx ${command} --wait 5000 ...)` : ""}.`;
     case "ERR_IDX_NOT_AN_INDEX":
       return /so it was not replaced/.test(e.message) ? "Check the output path; to replace that file anyway, pass --force." : undefined;

@@ -23,20 +23,25 @@ Writers (set, del, put, compact, build and cp over an existing index) take a loc
 one is refused, naming the first, unless given --wait MS. Readers never wait, and see each
 change at once; a reader of a replaced file follows it to the new one.
 
-Exit status: 0 success; 1 a key was missing (get, del) or the index is damaged (verify);
-2 usage error, bad input, or a file that cannot be read or is not a valid index;
-129, 130, 143 ended by SIGHUP, SIGINT (Ctrl-C), SIGTERM.
+Exit status: 0 success; 1 a key was missing (get, del) or the index is damaged (verify,
+cp of a damaged source); 2 usage error, bad input, a file that cannot be read or is not a
+valid index, or a locked index; 129, 130, 143 ended by SIGHUP, SIGINT (Ctrl-C), SIGTERM.
 The format is specified byte by byte in spec/FORMAT.md.`;
 
 const WRITER_NOTE = `One writer at a time: while another process writes FILE, the command fails at once
 and names it, or waits up to --wait MS for it. Readers in other processes see the change
-at once. The change is on disk (synced) when the command exits.`;
+at once. The change is on disk (synced) when the command exits.
+
+Options:
+  --wait MS    wait up to MS milliseconds for another writer of FILE to finish
+  -q, --quiet  print no summary line (put, compact)`;
 
 const INPUT_NOTE = `Input, as text: one pair a line, KEY and VALUE separated by a tab, spaces or a
 comma. Both are decimal integers from 0 to 4294967295 (no hex, no sign). Blank lines and
 lines starting with # are skipped; CRLF line ends are accepted. With --binary: pairs of
 little-endian uint32s, KEY then VALUE, 8 bytes a pair (as \`idx dump --binary\` writes).
-When a key appears more than once, its last value wins.`;
+When a key appears more than once, its last value wins. A line longer than 1 MiB is
+refused, and so is input that is the output itself (by path or as stdin).`;
 
 export const COMMAND_HELP: Record<string, string> = {
   set: `Usage: idx set FILE KEY VALUE [--wait MS]
@@ -58,8 +63,8 @@ ${WRITER_NOTE}`,
 
 Merges the pairs of PAIRS (a file, or - for stdin) into FILE: later pairs win, as in
 build. The whole input is read first; a bad line changes nothing. A small batch is
-applied in place; a large one (over a quarter of the entries) is merged into a new file
-renamed over the old one. Creates FILE if it does not exist.
+applied in place; a large one (over 4,096 pairs and over a quarter of the entries) is
+merged into a new file renamed over the old one. Creates FILE if it does not exist.
 
 ${INPUT_NOTE}
 
@@ -141,5 +146,8 @@ the copy is done.)
 Options:
   -f, --force     replace DST even if it is not an idx index
   --wait MS       wait up to MS milliseconds for a writer of DST to finish
-  --no-verify     skip the full check of SRC (open still checks its header)`,
+  --no-verify     skip the full check of SRC (open still checks its header)
+
+Exit status: 0 deployed; 1 SRC is damaged (nothing was changed); 2 a usage error, a
+file that cannot be read, a DST that is not an index (without --force), or DST locked.`,
 };
