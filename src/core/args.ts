@@ -15,9 +15,13 @@ export function describeValue(v: unknown): string {
   if (Array.isArray(v)) return `an Array of ${v.length}`;
   if (ArrayBuffer.isView(v)) {
     const name = (v as object).constructor?.name ?? "typed array";
-    return `a ${name} of ${(v as { length?: number }).length ?? (v as DataView).byteLength}`;
+    return `${/^[AEIO]/.test(name) ? "an" : "a"} ${name} of ${(v as { length?: number }).length ?? (v as DataView).byteLength}`;
   }
   return `an object (${(v as object).constructor?.name ?? "Object"})`;
+}
+
+function count(n: number, one: string): string {
+  return `${n} ${one}${n === 1 ? "" : "s"}`;
 }
 
 export function invalid(what: string, path?: string, hint?: string): IdxError {
@@ -39,13 +43,13 @@ export function checkUint32Array(name: string, v: unknown, minLength: number, pa
     throw invalid(`${name} must be a Uint32Array, not ${describeValue(v)}`, path,
       "Copy other arrays into one first: Uint32Array.from(array).");
   }
-  if (v.length < minLength) throw invalid(`${name} holds ${v.length} elements, fewer than the ${minLength} keys`, path);
+  if (v.length < minLength) throw invalid(`${name} holds ${count(v.length, "element")}, fewer than the ${count(minLength, "key")}`, path);
   return v;
 }
 
 export function checkUint8Array(name: string, v: unknown, minLength: number, path?: string): Uint8Array {
   if (!(v instanceof Uint8Array)) throw invalid(`${name} must be a Uint8Array, not ${describeValue(v)}`, path);
-  if (v.length < minLength) throw invalid(`${name} holds ${v.length} elements, fewer than the ${minLength} keys`, path);
+  if (v.length < minLength) throw invalid(`${name} holds ${count(v.length, "element")}, fewer than the ${count(minLength, "key")}`, path);
   return v;
 }
 
