@@ -433,6 +433,25 @@ describe("a second hostile pass over the API", () => {
     expect(new Map(IdIndex.open(join(sub, "t.idx")))).toEqual(new Map([[1, 2], [3, 4]]));
   });
 
+  it.runIf(ADDON)("update() writes a key given many times once, with its last value: no reader or kill -9 meets one in between", async () => {
+    const path = join(makeTempDir("idx-update-dup-"), "u.idx");
+    await build(Array.from({ length: 1000 }, (_, i) => [i, i] as [number, number]), path, NO_SYNC);
+    const writes = () => {
+      const ix = IdIndex.open(path);
+      const n = ix.info().writes;
+      ix.close();
+      return n;
+    };
+    const w = IdWriter.open(path, NO_SYNC);
+    const before = writes();
+    w.update({ keys: new Uint32Array(200).fill(5000), values: new Uint32Array(200).map((_, i) => 1000 + i) });
+    expect(writes() - before).toBe(1); // one insert, not 200
+    expect(w.get(5000)).toBe(1199);
+    w.update([[7, 1], [8, 2], [7, 3]]);
+    expect([w.get(7), w.get(8)]).toEqual([3, 2]);
+    w.close();
+  });
+
   it("a dangling symlink as the target is replaced by the index, not waited on for ever (build, cp, writer)", async () => {
     const { copyIndex } = await import("../src/index");
     const { lstatSync, symlinkSync } = await import("node:fs");

@@ -132,4 +132,18 @@ describe("§11.7 settle(): the protocol's decisions, on a scripted reader", () =
     expect(settle(reader, () => 3, 9, 9, 3, new StallClock())).toBe(3);
     expect(performance.now() - started).toBeGreaterThanOrEqual(5);
   });
+
+  it("once a stall is decided, later lookups of that seq answer without pausing (a killed writer slowed every lookup for good)", () => {
+    let pauses = 0;
+    const clock = new StallClock((ms) => {
+      pauses++;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+    });
+    const { reader } = scripted([9]);
+    expect(settle(reader, () => 3, 9, 9, 3, clock)).toBe(3); // waits out the 5 ms, pausing
+    expect(pauses).toBeGreaterThan(0);
+    const before = pauses;
+    for (let i = 0; i < 1000; i++) expect(settle(scripted([9]).reader, () => 3, 9, 9, 3, clock)).toBe(3);
+    expect(pauses).toBe(before);
+  });
 });

@@ -547,3 +547,40 @@ describe.runIf(ADDON)("5. idx set/del/put/compact in another process, seen at on
     expect(tempFilesIn(sub)).toEqual([]);
   });
 });
+
+describe.runIf(ADDON)("4. iterating a reader while another process moves entries", () => {
+  it("never yields a pair its key never held (a slot read half before and half after a write)", async () => {
+    const path = join(makeTempDir("idx-iter-torn-"), "it.idx");
+    const value = (k: number) => (k * 2 + 1) >>> 0;
+    const keys = new Uint32Array(50_000).map((_, i) => i);
+    await build({ keys, values: keys.map(value) }, path, { sync: false });
+    // Inserts and deletes shift runs of slots back and forth, 2 seconds long.
+    const script = `const { IdWriter } = require(${JSON.stringify(DIST)});
+      const w = IdWriter.open(${JSON.stringify(path)}, { sync: false });
+      const end = Date.now() + 2000;
+      process.stdout.write("ready\\n");
+      while (Date.now() < end) for (let i = 0; i < 5000; i++) {
+        const k = 1e6 + ((Math.random() * 40000) | 0);
+        if (w.has(k)) w.delete(k); else w.set(k, (k * 2 + 1) >>> 0);
+      }
+      w.close();`;
+    const child = spawn(process.execPath, ["-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise((resolve) => child.stdout!.once("data", resolve));
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    const ix = IdIndex.open(path);
+    let seen = 0;
+    const torn: [number, number][] = [];
+    let running = true;
+    void exited.then(() => (running = false));
+    while (running) {
+      for (const [k, v] of ix) {
+        seen++;
+        if (v !== value(k) && torn.length < 5) torn.push([k, v]);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    ix.close();
+    expect(torn).toEqual([]);
+    expect(seen).toBeGreaterThan(1_000_000);
+  });
+});

@@ -31,6 +31,12 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 export class StallClock {
   #seq = -1;
   #since = 0;
+  readonly #pause: (ms: number) => void;
+
+  /** `pause` sleeps the thread (a test counts the calls instead). */
+  constructor(pause: (ms: number) => void = (ms) => Atomics.wait(sleeper, 0, 0, ms)) {
+    this.#pause = pause;
+  }
 
   /** True once `seq` has been seen unchanged for STALL_MS; restarts whenever seq changes. */
   expired(seq: number): boolean {
@@ -40,8 +46,12 @@ export class StallClock {
       this.#since = t;
       return false;
     }
-    if (t - this.#since > SPIN_MS) Atomics.wait(sleeper, 0, 0, PAUSE_MS);
-    return t - this.#since > STALL_MS;
+    const waited = t - this.#since;
+    // Decided: the writer died or was stopped. Every lookup from now on answers at once (two
+    // probes that agree); sleeping here too made each one cost the pause, for good.
+    if (waited > STALL_MS) return true;
+    if (waited > SPIN_MS) this.#pause(PAUSE_MS);
+    return false;
   }
 }
 

@@ -17,7 +17,7 @@ import {
 } from "../core/format";
 import { formatEntries, formatEntry } from "../core/dump";
 import { unhash32 } from "../core/hash";
-import { FOLLOW_EVERY_MS, ProtocolReader, StallClock, settle } from "../core/protocol";
+import { FOLLOW_EVERY_MS, ProtocolReader, StallClock, quiet, settle } from "../core/protocol";
 import { SlotRegion } from "../core/slots";
 import { NO_PREVIOUS, UNDECIDED, findSlot, isEntry, measureReach } from "../core/table";
 
@@ -30,12 +30,39 @@ import { makeGet, makeWindowedGet, probeChunk } from "./lookups";
 
 const EMPTY_WORDS = new Uint32Array(0);
 
+/** Slots an iteration copies at a time (at most a window, and aligned to one). */
+const ITER_SLOTS = 4096;
+
+function chunkEnd(s: number, region: SlotRegion): number {
+  const step = Math.min(ITER_SLOTS, region.windowSlots);
+  return Math.min(s - (s % step) + step, region.slotCount);
+}
+
+/** Slots from-1 .. to-1 of `region` (NO_PREVIOUS's hash for slot -1), two words a slot. */
+function copySlots(region: SlotRegion, from: number, to: number): Uint32Array {
+  const copy = new Uint32Array((to - from + 1) * SLOT_WORDS);
+  copy[0] = from === 0 ? NO_PREVIOUS : region.hashWord(from - 1);
+  copy[1] = from === 0 ? 0 : region.valueWord(from - 1);
+  const k = region.windowOf(from);
+  const base = k * region.windowSlots;
+  copy.set(region.windows[k].subarray((from - base) * SLOT_WORDS, (to - base) * SLOT_WORDS), SLOT_WORDS);
+  return copy;
+}
+
+function sameWords(a: Uint32Array, b: Uint32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
 function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
-/** entries(): the previous slot's hash must be read again (the reader moved to another file). */
-const UNREAD = -2;
 /** How often a reader without the addon (a copy) looks at its path for changes. */
 const COPY_WATCH_MS = 100;
 /** §14: a version 1 file records no reach; probes run this far before the reader measures it. */
@@ -393,32 +420,45 @@ export class IdIndex implements Iterable<[number, number]> {
       if (this.#mapping === null) this.#closed();
     }
     let region = this.#region;
-    let previous = NO_PREVIOUS;
-    let s = 0;
-    restart: while (s < region.slotCount) {
-      const windowSlots = region.windowSlots;
-      for (let k = region.windowOf(s); k < region.windows.length; k++) {
-        const words = region.windows[k];
-        const own = (Math.min(region.slotCount, (k + 1) * windowSlots) - k * windowSlots) * SLOT_WORDS;
-        for (let i = (s - k * windowSlots) * SLOT_WORDS; i < own; i += SLOT_WORDS, s++) {
-          const hash = words[i];
-          previous = previous === UNREAD ? (s === 0 ? NO_PREVIOUS : region.hashWord(s - 1)) : previous;
-          if (isEntry(previous, hash)) {
-            yield [unhash32(hash), words[i + 1]];
-            // The caller ran: it may have closed the reader, or a lookup may have moved it to
-            // a file that replaced this one (whose old windows now read as zeros). Go on in
-            // the new file from the same slot, as a writer's rehash would be seen.
-            if (this.#mapping === null) this.#closed();
-            if (this.#region !== region) {
-              region = this.#region;
-              previous = UNREAD;
-              s++;
-              continue restart;
-            }
-          }
-          previous = hash;
+    for (let s = 0; s < region.slotCount; ) {
+      const end = chunkEnd(s, region);
+      // Slots s-1 .. end-1, copied between seq loads that show no write under way (§11.7): a
+      // slot is never read half before and half after a write moves or empties it.
+      const copy = this.#readQuietly(() => copySlots(region, s, end), sameWords);
+      let moved = false;
+      for (let j = 1; j <= end - s; j++) {
+        const hash = copy[j * SLOT_WORDS];
+        if (!isEntry(copy[(j - 1) * SLOT_WORDS], hash)) continue;
+        yield [unhash32(hash), copy[j * SLOT_WORDS + 1]];
+        // The caller ran: it may have closed the reader, or a lookup may have moved it to a
+        // file that replaced this one. Go on in the new file from the next slot.
+        if (this.#mapping === null) this.#closed();
+        if (this.#region !== region) {
+          region = this.#region;
+          s += j;
+          moved = true;
+          break;
         }
       }
+      if (!moved) s = end;
+    }
+  }
+
+  /**
+   * `read()` of the current file between two loads of seq that show no write under way or
+   * overlapping (§11.7). A retired file no longer changes; a seq odd and unchanged for STALL_MS
+   * is a writer that died or was stopped, and a read stands once a second one agrees.
+   */
+  #readQuietly<T>(read: () => T, same: (a: T, b: T) => boolean): T {
+    const header = this.#header;
+    for (;;) {
+      const s1 = Atomics.load(header, W_SEQ);
+      const value = read();
+      const s2 = Atomics.load(header, W_SEQ);
+      if (quiet(s1, s2)) return value;
+      if (s1 !== s2) continue;
+      if ((header[W_STATE] & STATE_RETIRED) !== 0) return value;
+      if (this.#clock.expired(s1) && same(value, read()) && Atomics.load(header, W_SEQ) === s1) return value;
     }
   }
 
@@ -440,25 +480,26 @@ export class IdIndex implements Iterable<[number, number]> {
     let previous = NO_PREVIOUS;
     if (native !== null) {
       for (let slot = 0; slot < this.#slotCount; ) {
-        native.formatPairs(mapping.id, this.#layout.headerBytes, this.#capacity, this.#slotCount, slot, previous, out, result);
-        slot = result[0];
-        previous = result[2];
-        yield out.slice(0, result[1]);
+        // Each chunk formatted between seq loads that show no write (see #readQuietly).
+        const chunk = this.#readQuietly(() => {
+          native.formatPairs(mapping.id, this.#layout.headerBytes, this.#capacity, this.#slotCount, slot, previous, out, result);
+          return { next: result[0], bytes: out.slice(0, result[1]), last: result[2] };
+        }, (a, b) => a.next === b.next && sameBytes(a.bytes, b.bytes));
+        slot = chunk.next;
+        previous = chunk.last;
+        yield chunk.bytes;
         this.#check();
       }
       return;
     }
     const region = this.#region;
-    for (let k = 0; k < region.windows.length; k++) {
-      const words = region.windows[k];
-      const own = (Math.min(region.slotCount, (k + 1) * region.windowSlots) - k * region.windowSlots) * SLOT_WORDS;
-      for (let i = 0; i < own; ) {
-        const [next, bytes, last] = formatEntries(words, i, own, previous, out, binary);
-        i = next;
-        previous = last;
-        yield out.slice(0, bytes);
-        this.#check();
-      }
+    for (let s = 0; s < region.slotCount; ) {
+      const end = chunkEnd(s, region);
+      const copy = this.#readQuietly(() => copySlots(region, s, end), sameWords);
+      const [, bytes] = formatEntries(copy, SLOT_WORDS, copy.length, copy[0], out, binary);
+      yield out.slice(0, bytes);
+      this.#check();
+      s = end;
     }
   }
 

@@ -359,31 +359,36 @@ export class IdWriter implements Iterable<[number, number]> {
   /**
    * Sets every pair of `pairs` (later pairs win). A large batch (more than a quarter of the
    * entries) is merged into a new file renamed over the old one, which is faster than
-   * inserting in place; a small one is applied in place, pair by pair, after growing the table
-   * once if it must. Every pair is checked, and the table grown, before anything changes.
+   * inserting in place; a small one is applied in place, key by key in hash order (a key given
+   * twice is written once, with its last value), after growing the table once if it must.
+   * Every pair is checked, and the table grown, before anything changes.
    */
   update(pairs: PairsLike): this {
     this.#check();
     const collector = new PairCollector(this.path);
     collector.addSync(pairs);
     const batch = collector.out;
+    // By hash, a key given twice kept once with its last value, as a build keeps it: a value a
+    // later pair overrides is never written, so no reader (and no kill -9) ever sees it.
+    const sorted = new Float64Array(3);
+    (nativeAddon() ?? JS_ACCELERATOR).hashSort(batch.keys, batch.values, batch.length, sorted);
+    const hashes = batch.keys;
+    const values = batch.values;
+    const n = sorted[0];
+    const escaped = sorted[1] === 1 ? sorted[2] : undefined;
     if (batch.length > Math.max(BULK_MIN, this.size / BULK_SHARE)) {
-      const sorted = new Float64Array(3);
-      (nativeAddon() ?? JS_ACCELERATOR).hashSort(batch.keys, batch.values, batch.length, sorted);
-      const merged: SortedBatch = { hashes: batch.keys, values: batch.values, length: sorted[0] };
-      if (sorted[1] === 1) merged.escaped = sorted[2];
+      const merged: SortedBatch = { hashes, values, length: n };
+      if (escaped !== undefined) merged.escaped = escaped;
       this.#rehash(growCapacity, 0, merged);
       return this;
     }
-    // Grow once, first, for every key that may be new (a key given twice counts twice): a growth
-    // that fails (a full disk) then leaves the index as it was, not with part of the batch in it.
+    // Grow once, first, for every key that is new: a growth that fails (a full disk) then
+    // leaves the index as it was, not with part of the batch in it.
     let fresh = 0;
-    for (let i = 0; i < batch.length; i++) {
-      const hash = hash32(batch.keys[i]);
-      if (hash !== EMPTY_HASH && this.#find(hash) < 0) fresh++;
-    }
+    for (let i = 0; i < n; i++) if (this.#find(hashes[i]) < 0) fresh++;
     if ((this.#cells.entries + fresh) * MAX_LOAD_DEN > this.#capacity * MAX_LOAD_NUM) this.#rehash(growCapacity, fresh);
-    for (let i = 0; i < batch.length; i++) this.set(batch.keys[i], batch.values[i]);
+    for (let i = 0; i < n; i++) this.set(unhash32(hashes[i]), values[i]);
+    if (escaped !== undefined) this.set(ESCAPED_KEY, escaped);
     return this;
   }
 
