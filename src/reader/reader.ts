@@ -20,7 +20,6 @@ import { unhash32 } from "../core/hash";
 import { FOLLOW_EVERY_MS, ProtocolReader, StallClock, quiet, settle } from "../core/protocol";
 import { SlotRegion } from "../core/slots";
 import { NO_PREVIOUS, UNDECIDED, findSlot, isEntry, measureReach } from "../core/table";
-
 import { FilePath } from "../os/file-path";
 import { Mapping, headerOf, headerWordsOf, openMapping, regionOf } from "../os/mapping";
 import { CHUNK, NativeAddon, nativeAddon } from "../os/native";
@@ -62,6 +61,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
+
 const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 /** How often a reader without the addon (a copy) looks at its path for changes. */
 const COPY_WATCH_MS = 100;
