@@ -37,11 +37,12 @@ describe.runIf(process.env.IDX_NO_NATIVE)("without the addon", () => {
     const e = errorOf(() => IdWriter.open(index));
     expect(e.code).toBe("ERR_IDX_NO_ADDON");
     expect(e.message).toContain("needs idx's native addon");
-    expect(e.message).toContain("npm rebuild idxmap");
+    // Here the addon is off by choice: the way back is to unset the variable, not to rebuild.
+    expect(e.message).toContain("IDX_NO_NATIVE is set, which turns the addon off: unset it.");
     const r = runIdx(["set", index, "5", "6"]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("needs idx's native addon");
-    expect(r.stderr).toContain("Reading, building, verifying and dumping work without it");
+    expect(r.stderr).toContain("unset it to write in place");
   });
 
   it("building (over an existing index too), verifying, dumping and idx cp work", async () => {
@@ -65,6 +66,11 @@ describe.runIf(!process.env.IDX_NO_NATIVE)("the one line on stderr when the addo
     const notes = r.stderr.split("\n").filter((l) => l.includes("native addon not available"));
     expect(notes.length).toBe(1);
     expect(notes[0]).toContain("using the JavaScript paths");
+    // A writer there is refused with the way to get the addon.
+    const w = spawnSync(process.execPath, [join(copy, "bin", "idx.js"), "set", index, "5", "6"], { encoding: "utf8" });
+    expect(w.status).toBe(2);
+    expect(w.stderr).toContain("Reading, building, verifying and dumping work without it");
+    expect(w.stderr).toContain("npm rebuild idxmap");
     void BIN;
   });
 });

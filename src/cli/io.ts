@@ -53,7 +53,8 @@ function cliHint(e: IdxError, command: string | undefined): string | undefined {
     case "ERR_IDX_NOT_AN_INDEX":
       return /so it was not replaced/.test(e.message) ? "Check the output path; to replace that file anyway, pass --force." : undefined;
     case "ERR_IDX_NO_ADDON":
-      return "Reading, building, verifying and dumping work without it; writing in place does not. Reinstall idx on a supported platform, or with a C compiler, make and Python on the PATH.";
+      if (process.env.IDX_NO_NATIVE) return "IDX_NO_NATIVE is set, which turns the addon off: unset it to write in place.";
+      return "Reading, building, verifying and dumping work without it; writing in place does not. Reinstall idx on a supported platform, or with a C compiler, make and Python on the PATH (npm rebuild idxmap).";
     default:
       return undefined;
   }

@@ -202,7 +202,9 @@ export function requireNativeAddon(what: string): NativeAddon {
   const a = load();
   if (a === null) {
     throw new IdxError("ERR_IDX_NO_ADDON", `${what} needs idx's native addon, which is not available here (${whyNot})`, {
-      hint: "Install idxmap on a platform it ships a binary for, or let npm build it (needs a C compiler, make and Python 3): npm rebuild idxmap.",
+      hint: process.env.IDX_NO_NATIVE
+        ? "IDX_NO_NATIVE is set, which turns the addon off: unset it."
+        : "Install idxmap on a platform it ships a binary for, or let npm build it (needs a C compiler, make and Python 3): npm rebuild idxmap.",
     });
   }
   return a;
