@@ -21,7 +21,7 @@ import { Accelerator, GROUPS, JS_ACCELERATOR, encodeIndex } from "./core/encode"
 import { IdxError, ioError } from "./core/errors";
 import { CELL_ENTRIES, CELL_STATE, MAGIC, STATE_ESCAPED, buildCapacity } from "./core/format";
 import { PairBuffer, PairCollector, isColumns } from "./core/pairs";
-import { PairParser } from "./core/parse";
+import { BinaryPairParser, PairParser } from "./core/parse";
 import {
   TempFile, registerTemp, removeStaleTempFiles, tempPathFor, throwIfAborted, unregisterTemp, writeTarget, writeTempFile, writeTempFileWith,
 } from "./os/atomic-file";
@@ -122,21 +122,12 @@ export async function build(pairs: PairSource, path: string, options: BuildOptio
  * stream such as process.stdin. `name` is what error messages call the input.
  * @throws IdxError ERR_IDX_PARSE (a bad line: file, line number and what is wrong), and as build().
  */
-export async function buildFromText(
+export function buildFromText(
   input: string | AsyncIterable<Uint8Array>,
   path: string,
   options: BuildOptions & { name?: string } = {},
 ): Promise<BuildResult> {
-  const builder = new IndexBuilder(path, options, input);
-  try {
-    const name = options.name ?? (typeof input === "string" ? input : "<stdin>");
-    const parser = new PairParser(name, builder.buffer, nativeAddon()?.parseLines ?? null, () => builder.spillIfFull());
-    await readChunks(input, path, name, options, builder, (chunk) => parser.write(chunk), true);
-    parser.end();
-    return await builder.finish();
-  } finally {
-    builder.dispose();
-  }
+  return buildFromStream(input, path, options, true);
 }
 
 /**
@@ -144,69 +135,32 @@ export async function buildFromText(
  * pair (what `idx dump --binary` writes), from a file path or a stream.
  * @throws IdxError ERR_IDX_PARSE (the input's length is not a multiple of 8), and as build().
  */
-export async function buildFromBinary(
+export function buildFromBinary(
   input: string | AsyncIterable<Uint8Array>,
   path: string,
   options: BuildOptions & { name?: string } = {},
 ): Promise<BuildResult> {
+  return buildFromStream(input, path, options, false);
+}
+
+async function buildFromStream(
+  input: string | AsyncIterable<Uint8Array>,
+  path: string,
+  options: BuildOptions & { name?: string },
+  text: boolean,
+): Promise<BuildResult> {
   const builder = new IndexBuilder(path, options, input);
   try {
     const name = options.name ?? (typeof input === "string" ? input : "<stdin>");
-    const reader = new BinaryPairReader(builder);
-    await readChunks(input, path, name, options, builder, (chunk) => reader.write(chunk));
-    if (reader.leftover !== 0) {
-      throw new IdxError("ERR_IDX_PARSE", `is ${reader.bytes} bytes long, not a whole number of 8-byte pairs (${reader.leftover} bytes left over)`, {
-        path: name, hint: "Binary input is pairs of little-endian uint32s, key then value: its length is a multiple of 8.",
-      });
-    }
+    const spill = () => builder.spillIfFull();
+    const parser = text
+      ? new PairParser(name, builder.buffer, nativeAddon()?.parseLines ?? null, spill)
+      : new BinaryPairParser(name, builder.buffer, spill);
+    await readChunks(input, path, name, options, builder, (chunk) => parser.write(chunk), text);
+    parser.end();
     return await builder.finish();
   } finally {
     builder.dispose();
-  }
-}
-
-/** Binary pairs into the builder's columns, across chunk boundaries. */
-class BinaryPairReader {
-  bytes = 0;
-  readonly #carry = new Uint8Array(8);
-  #carried = 0;
-
-  constructor(readonly builder: IndexBuilder) {}
-
-  get leftover(): number {
-    return this.#carried;
-  }
-
-  write(chunk: Uint8Array): void {
-    this.bytes += chunk.length;
-    let at = 0;
-    if (this.#carried > 0) {
-      const take = Math.min(8 - this.#carried, chunk.length);
-      this.#carry.set(chunk.subarray(0, take), this.#carried);
-      this.#carried += take;
-      at = take;
-      if (this.#carried < 8) return;
-      const v = new DataView(this.#carry.buffer);
-      this.builder.buffer.push(v.getUint32(0, true), v.getUint32(4, true));
-      this.#carried = 0;
-    }
-    const whole = Math.floor((chunk.length - at) / 8);
-    const view = new DataView(chunk.buffer, chunk.byteOffset + at, whole * 8);
-    const out = this.builder.buffer;
-    for (let i = 0; i < whole; i++) {
-      if (out.length === out.keys.length) {
-        if (!this.builder.spillIfFull()) out.grow();
-      }
-      out.keys[out.length] = view.getUint32(8 * i, true);
-      out.values[out.length] = view.getUint32(8 * i + 4, true);
-      out.length++;
-    }
-    this.builder.spillIfFull();
-    at += whole * 8;
-    if (at < chunk.length) {
-      this.#carry.set(chunk.subarray(at));
-      this.#carried = chunk.length - at;
-    }
   }
 }
 

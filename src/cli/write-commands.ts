@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import { IdxError, ioError } from "../core/errors";
 import { PairBuffer } from "../core/pairs";
-import { PairParser, parseUint32, uint32Problem } from "../core/parse";
+import { BinaryPairParser, PairParser, parseUint32, uint32Problem } from "../core/parse";
 import { nativeAddon } from "../os/native";
 import { IdWriter } from "../writer/writer";
 import { refuseOwnInput } from "../build";
@@ -80,12 +80,9 @@ export async function runPut(args: string[]): Promise<number> {
   const pairs = new PairBuffer();
   const stream = input === "-" ? process.stdin : fs.createReadStream(input, { highWaterMark: 1 << 20 });
   try {
-    if (values.binary) await readBinary(stream as AsyncIterable<Uint8Array>, pairs, name);
-    else {
-      const parser = new PairParser(name, pairs, nativeAddon()?.parseLines ?? null);
-      for await (const chunk of stream as AsyncIterable<Uint8Array>) parser.write(chunk);
-      parser.end();
-    }
+    const parser = values.binary ? new BinaryPairParser(name, pairs) : new PairParser(name, pairs, nativeAddon()?.parseLines ?? null);
+    for await (const chunk of stream as AsyncIterable<Uint8Array>) parser.write(chunk);
+    parser.end();
   } catch (e) {
     if (e instanceof IdxError) throw e;
     throw ioError("read the input", name, e, "Check the path of the pairs file.");
@@ -99,24 +96,6 @@ export async function runPut(args: string[]): Promise<number> {
     w.close();
   }
   return EXIT_OK;
-}
-
-async function readBinary(stream: AsyncIterable<Uint8Array>, pairs: PairBuffer, name: string): Promise<void> {
-  let carry = new Uint8Array(0);
-  let total = 0;
-  for await (const chunk of stream) {
-    total += chunk.length;
-    const data = carry.length ? Buffer.concat([carry, chunk]) : chunk;
-    const whole = Math.floor(data.length / 8);
-    const view = new DataView(data.buffer, data.byteOffset, whole * 8);
-    for (let i = 0; i < whole; i++) pairs.push(view.getUint32(8 * i, true), view.getUint32(8 * i + 4, true));
-    carry = data.slice(whole * 8);
-  }
-  if (carry.length > 0) {
-    throw new IdxError("ERR_IDX_PARSE", `is ${total} bytes long, not a whole number of 8-byte pairs (${carry.length} bytes left over)`, {
-      path: name, hint: "Binary input is pairs of little-endian uint32s, key then value: its length is a multiple of 8.",
-    });
-  }
 }
 
 export async function runCompact(args: string[]): Promise<number> {

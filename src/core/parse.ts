@@ -1,7 +1,8 @@
 /**
- * The text input of `idx build` and `idx put`, parsed as bytes: one `key value` pair a line,
+ * The input of `idx build` and `idx put`, parsed as bytes. Text: one `key value` pair a line,
  * separated by a tab, spaces or a comma; blank lines and lines starting with # are skipped;
- * CRLF is accepted; numbers are decimal, 0 to 4294967295.
+ * CRLF is accepted; numbers are decimal, 0 to 4294967295. Binary (--binary): little-endian
+ * uint32s, key then value, 8 bytes a pair.
  */
 import { IdxError } from "./errors";
 import { PairBuffer } from "./pairs";
@@ -180,6 +181,63 @@ export class PairParser {
         hint: "Each line must be `KEY VALUE` (tab, spaces or a comma between), both decimal integers from 0 to 4294967295.",
       });
     return fail(describeBadLine(buf.subarray(start, end < 0 ? buf.length : end)));
+  }
+}
+
+/**
+ * Binary pairs, as `idx dump --binary` writes them, fed in chunks of any length to a
+ * PairBuffer. `onFull`, as PairParser's, may empty the buffer when it is full.
+ */
+export class BinaryPairParser {
+  readonly source: string;
+  readonly #out: PairBuffer;
+  readonly #onFull: (() => boolean) | undefined;
+  #bytes = 0;
+  readonly #carry = new Uint8Array(8);
+  #carried = 0;
+
+  constructor(source: string, out: PairBuffer, onFull?: () => boolean) {
+    this.source = source;
+    this.#out = out;
+    this.#onFull = onFull;
+  }
+
+  write(chunk: Uint8Array): void {
+    this.#bytes += chunk.length;
+    const out = this.#out;
+    let at = 0;
+    if (this.#carried > 0) {
+      const take = Math.min(8 - this.#carried, chunk.length);
+      this.#carry.set(chunk.subarray(0, take), this.#carried);
+      this.#carried += take;
+      at = take;
+      if (this.#carried < 8) return;
+      const v = new DataView(this.#carry.buffer);
+      out.push(v.getUint32(0, true), v.getUint32(4, true));
+      this.#carried = 0;
+    }
+    const whole = Math.floor((chunk.length - at) / 8);
+    const view = new DataView(chunk.buffer, chunk.byteOffset + at, whole * 8);
+    for (let i = 0; i < whole; i++) {
+      if (out.length === out.keys.length && !this.#onFull?.()) out.grow();
+      out.keys[out.length] = view.getUint32(8 * i, true);
+      out.values[out.length] = view.getUint32(8 * i + 4, true);
+      out.length++;
+    }
+    this.#onFull?.();
+    at += whole * 8;
+    if (at < chunk.length) {
+      this.#carry.set(chunk.subarray(at));
+      this.#carried = chunk.length - at;
+    }
+  }
+
+  /** @throws IdxError ERR_IDX_PARSE when the input's length is not a multiple of 8. */
+  end(): void {
+    if (this.#carried === 0) return;
+    throw new IdxError("ERR_IDX_PARSE", `is ${this.#bytes} bytes long, not a whole number of 8-byte pairs (${this.#carried} bytes left over)`, {
+      path: this.source, hint: "Binary input is pairs of little-endian uint32s, key then value: its length is a multiple of 8.",
+    });
   }
 }
 

@@ -100,21 +100,32 @@ export function settle<T>(reader: ProtocolReader, probe: () => T, s1: number, s2
 }
 
 /**
- * §11.7 "The header": a header read between two loads of seq that show no operation under way
- * or overlapping, so its cells (separate stores) belong together. `read` returns a private copy
- * of the header (each cell loaded whole) and `seqOf` the seq word loaded now; an odd seq that
- * holds for STALL_MS belongs to a writer that died, and its header is taken as it stands.
+ * §11.7: `read()` of the file (its header, a run of slots) between two loads of seq, `seqOf()`,
+ * that show no operation under way or overlapping, so what it read belongs together. A retired
+ * file no longer changes (§11.4): a read of one stands. An odd seq that holds for STALL_MS
+ * belongs to a writer that died or was stopped: the read stands as it is, or, given `same`,
+ * once a second read agrees.
  */
-export function stableHeader(read: () => Uint8Array, seqOf: () => number, clock = new StallClock()): Uint8Array {
+export function quietRead<T>(
+  read: () => T, seqOf: () => number, retired: (value: T) => boolean, clock: StallClock, same?: (a: T, b: T) => boolean,
+): T {
   for (;;) {
     const s1 = seqOf();
-    const copy = read();
+    const value = read();
     const s2 = seqOf();
-    if (quiet(s1, s2)) return copy;
-    // A retired file no longer changes (§11.4): its odd seq holds no operation.
-    const retired = copy.length >= CELL_STATE + 4 && (readWord(copy, CELL_STATE) & STATE_RETIRED) !== 0;
-    if (s1 === s2 && (retired || clock.expired(s1))) return copy;
+    if (quiet(s1, s2)) return value;
+    if (s1 !== s2) continue;
+    if (retired(value)) return value;
+    if (clock.expired(s1) && (same === undefined || (same(value, read()) && seqOf() === s1))) return value;
   }
+}
+
+/**
+ * §11.7 "The header": a private copy of the header (`read`, each cell loaded whole) read
+ * quietly, as quietRead says; whether the file is retired is read from the copy itself.
+ */
+export function stableHeader(read: () => Uint8Array, seqOf: () => number, clock = new StallClock()): Uint8Array {
+  return quietRead(read, seqOf, (copy) => copy.length >= CELL_STATE + 4 && (readWord(copy, CELL_STATE) & STATE_RETIRED) !== 0, clock);
 }
 
 function readWord(bytes: Uint8Array, offset: number): number {

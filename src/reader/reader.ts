@@ -17,7 +17,7 @@ import {
 } from "../core/format";
 import { formatEntries, formatEntry } from "../core/dump";
 import { unhash32 } from "../core/hash";
-import { FOLLOW_EVERY_MS, ProtocolReader, StallClock, quiet, settle } from "../core/protocol";
+import { FOLLOW_EVERY_MS, ProtocolReader, StallClock, quietRead, settle } from "../core/protocol";
 import { SlotRegion } from "../core/slots";
 import { NO_PREVIOUS, UNDECIDED, findSlot, isEntry, measureReach } from "../core/table";
 import { FilePath } from "../os/file-path";
@@ -48,14 +48,10 @@ function copySlots(region: SlotRegion, from: number, to: number): Uint32Array {
   return copy;
 }
 
-function sameWords(a: Uint32Array, b: Uint32Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.compare(a, b) === 0;
+/** Whether two reads of the file hold the same bytes (quietRead's second look). */
+function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  const bytes = (v: ArrayBufferView) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  return a.byteLength === b.byteLength && Buffer.compare(bytes(a), bytes(b)) === 0;
 }
 
 function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
@@ -424,7 +420,7 @@ export class IdIndex implements Iterable<[number, number]> {
       const end = chunkEnd(s, region);
       // Slots s-1 .. end-1, copied between seq loads that show no write under way (§11.7): a
       // slot is never read half before and half after a write moves or empties it.
-      const copy = this.#readQuietly(() => copySlots(region, s, end), sameWords);
+      const copy = this.#readQuietly(() => copySlots(region, s, end), sameBytes);
       let moved = false;
       for (let j = 1; j <= end - s; j++) {
         const hash = copy[j * SLOT_WORDS];
@@ -444,23 +440,12 @@ export class IdIndex implements Iterable<[number, number]> {
     }
   }
 
-  /**
-   * `read()` of the current file between two loads of seq that show no write under way or
-   * overlapping (§11.7). A retired file no longer changes; a seq odd and unchanged for STALL_MS
-   * is a writer that died or was stopped, and a read stands once a second one agrees.
-   */
+  /** quietRead (§11.7) of the current file, with this reader's stall clock. */
   #readQuietly<T>(read: () => T, same: (a: T, b: T) => boolean): T {
     const header = this.#header;
-    for (;;) {
-      const s1 = Atomics.load(header, W_SEQ);
-      const value = read();
-      const s2 = Atomics.load(header, W_SEQ);
-      if (quiet(s1, s2)) return value;
-      if (s1 !== s2) continue;
-      if ((header[W_STATE] & STATE_RETIRED) !== 0) return value;
-      if (this.#clock.expired(s1) && same(value, read()) && Atomics.load(header, W_SEQ) === s1) return value;
-    }
+    return quietRead(read, () => Atomics.load(header, W_SEQ), () => (header[W_STATE] & STATE_RETIRED) !== 0, this.#clock, same);
   }
+
 
   /**
    * The entries, as dump prints them: text lines ("key\tvalue\n") or binary pairs, in chunks of
@@ -495,7 +480,7 @@ export class IdIndex implements Iterable<[number, number]> {
     const region = this.#region;
     for (let s = 0; s < region.slotCount; ) {
       const end = chunkEnd(s, region);
-      const copy = this.#readQuietly(() => copySlots(region, s, end), sameWords);
+      const copy = this.#readQuietly(() => copySlots(region, s, end), sameBytes);
       const [, bytes] = formatEntries(copy, SLOT_WORDS, copy.length, copy[0], out, binary);
       yield out.slice(0, bytes);
       this.#check();
