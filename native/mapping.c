@@ -295,10 +295,19 @@ static int lose(idx_mapping *m) {
 
 static uint8_t page_copy[65536]; /* the watcher's: one thread */
 
-/* Replaces m's first page with a copy whose header is poisoned (watcher thread, lock held). */
+/*
+ * Replaces m's first page with a copy whose header is poisoned (watcher thread, lock held). A
+ * writer's mapping only has its status raised: its stores must reach the file, and the writer
+ * asks state() before every operation.
+ */
 static void poison(idx_mapping *m, int status) {
   uint8_t *base = (uint8_t *)atomic_load(&m->base);
-  if (base == NULL || atomic_load(&m->status) != STATUS_OK || page > sizeof page_copy) return;
+  if (base == NULL || atomic_load(&m->status) != STATUS_OK) return;
+  if (m->writable) {
+    raise_status(m, status);
+    return;
+  }
+  if (page > sizeof page_copy) return;
   memcpy(page_copy, base, page); /* a lost page faults here, and lose() zeroes it all first */
   if (atomic_load(&m->status) != STATUS_OK) return;
   poison_words((uint32_t *)page_copy);
@@ -778,6 +787,24 @@ static napi_value Watch(napi_env env, napi_callback_info info) {
   return m == NULL ? NULL : idx_undefined(env);
 }
 
+/*
+ * replacements(bump) -> how many index files this process has renamed a new file over (bump:
+ * count one more first). One count for every thread of the process: a reader that finds its
+ * file retired looks at the path at once, not after its usual pause, when the count moved
+ * since its last look, so that a process always reads what it wrote (spec §11.7, following).
+ */
+static atomic_uint replacements;
+
+static napi_value Replacements(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool bump;
+  if (!idx_arg_bool(env, argv[0], "replacements", "bump", &bump)) return NULL;
+  unsigned n = bump ? atomic_fetch_add(&replacements, 1) + 1 : atomic_load(&replacements);
+  return idx_number(env, (double)n);
+}
+
 /* arena() -> bytes of address space reserved for mappings (0: every mapping gets its own). */
 static napi_value Arena(napi_env env, napi_callback_info info) {
   (void)info;
@@ -808,5 +835,6 @@ napi_status idx_mapping_init(napi_env env, napi_value exports) {
   IDX_EXPORT(env, exports, "state", State);
   IDX_EXPORT(env, exports, "watch", Watch);
   IDX_EXPORT(env, exports, "arena", Arena);
+  IDX_EXPORT(env, exports, "replacements", Replacements);
   return napi_ok;
 }

@@ -19,7 +19,7 @@ import * as nodePath from "node:path";
 import { checkOptions, checkPath, describeValue, invalid } from "./core/args";
 import { Accelerator, GROUPS, JS_ACCELERATOR, encodeIndex } from "./core/encode";
 import { IdxError, ioError } from "./core/errors";
-import { CELL_ENTRIES, CELL_STATE, MAGIC, STATE_ESCAPED, buildCapacity } from "./core/format";
+import { CELL_ENTRIES, CELL_STATE, STATE_ESCAPED, buildCapacity } from "./core/format";
 import { PairBuffer, PairCollector, isColumns } from "./core/pairs";
 import { BinaryPairParser, PairParser } from "./core/parse";
 import {
@@ -27,7 +27,7 @@ import {
 } from "./os/atomic-file";
 import { nativeAddon } from "./os/native";
 import { TableFileWriter } from "./os/table-file";
-import { installTemp } from "./replace";
+import { installTemp, refuseToReplace } from "./replace";
 
 /**
  * Anything build() takes: [key, value] pairs (sync or async), a Map, two parallel columns, or
@@ -613,52 +613,4 @@ export function refuseOwnInput(input: unknown, name: string | undefined, target:
   }
 }
 
-/**
- * A build may replace an idx index (or a damaged one: rebuilding is how damage is repaired), an
- * empty file, or nothing; any other file only with `force`: it is not ours to overwrite.
- * @internal
- */
-export function refuseToReplace(path: string, force: boolean): void {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(path); // through a symlink; never opens, so a FIFO cannot block it
-  } catch {
-    return; // nothing there, or the rename will say
-  }
-  if (st.isDirectory()) throw new IdxError("ERR_IDX_IO", "is a directory; give the path of the index file to write", { path });
-  if (force) return;
-  if (!st.isFile()) {
-    throw new IdxError("ERR_IDX_NOT_AN_INDEX", `exists and is not an idx index (it is ${fileKind(st)}), so it was not replaced`, {
-      path, hint: "Check the output path; to replace that file anyway, ask for it (the force option).",
-    });
-  }
-  if (st.size === 0) return;
-  let fd: number;
-  try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  } catch {
-    return; // not readable by us: the rename will say if it is not writable either
-  }
-  try {
-    const head = Buffer.alloc(MAGIC.length);
-    const n = fs.readSync(fd, head, 0, head.length, 0);
-    for (let i = 0; i < n; i++) {
-      if (head[i] !== MAGIC[i]) {
-        throw new IdxError("ERR_IDX_NOT_AN_INDEX", "exists and is not an idx index, so it was not replaced", {
-          path, hint: "Check the output path; to replace that file anyway, ask for it (the force option).",
-        });
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function fileKind(st: fs.Stats): string {
-  if (st.isCharacterDevice()) return "a character device";
-  if (st.isBlockDevice()) return "a block device";
-  if (st.isFIFO()) return "a named pipe";
-  if (st.isSocket()) return "a socket";
-  return "not a regular file";
-}
 

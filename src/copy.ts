@@ -10,8 +10,7 @@ import { IdxError, ioError } from "./core/errors";
 import { CELL_SEQ, MAX_HEADER_BYTES, STATE_RETIRED, readHeader } from "./core/format";
 import { TempFile, discardTempFile, writeTarget, writeTempFileWith } from "./os/atomic-file";
 import { openRegularFile } from "./os/mapping";
-import { refuseToReplace } from "./build";
-import { installTempFile } from "./replace";
+import { installTempFile, refuseToReplace } from "./replace";
 import { verifyFile } from "./verify";
 
 export interface CopyOptions {

@@ -63,6 +63,14 @@ export const W_SEQ = CELL_SEQ / 4;
 export const W_ENTRIES = CELL_ENTRIES / 4;
 export const W_REACH = CELL_REACH / 4;
 
+/** Bytes 0..7: the magic; bytes 8..11: major and minor, as u16 each (both versions). */
+export const MAJOR_OFFSET = 8;
+export const MINOR_OFFSET = 10;
+/** The first bytes a reader reads to tell the version (§9.1 rule 3). */
+export const VERSION_BYTES = 12;
+/** The first bytes no writer changes in place (magic, version, checksum, capacity, slot count). */
+export const FIXED_BYTES = CELL_STATE;
+
 /** What differs between the two header versions (§3, §14). */
 export interface Layout {
   readonly major: 1 | 2;
@@ -71,6 +79,13 @@ export interface Layout {
   readonly maxSlotCount: number;
   /** Every cell's offset, in order. */
   readonly cells: readonly number[];
+  /** Where the header checksum, capacity and slot count are, and their widths (bytes). */
+  readonly checksumOffset: number;
+  readonly capacityOffset: number;
+  readonly slotCountOffset: number;
+  readonly countBytes: 4 | 8;
+  /** Reserved bytes [from, to): zero in minor 0, verify checks them (§3, §14). */
+  readonly reserved: readonly [number, number];
 }
 
 export const LAYOUT_V2: Layout = {
@@ -78,6 +93,11 @@ export const LAYOUT_V2: Layout = {
   headerBytes: 128,
   maxSlotCount: 2 ** 33,
   cells: [CELL_STATE, CELL_ESCAPED, CELL_SEQ, CELL_ENTRIES, CELL_REACH, CELL_DIRTY_FIRST, CELL_DIRTY_COUNT, CELL_RESERVED],
+  checksumOffset: 12,
+  capacityOffset: 16,
+  slotCountOffset: 24,
+  countBytes: 8,
+  reserved: [96, 128],
 };
 
 export const LAYOUT_V1: Layout = {
@@ -85,6 +105,11 @@ export const LAYOUT_V1: Layout = {
   headerBytes: 64,
   maxSlotCount: 268173559,
   cells: [CELL_STATE, CELL_ESCAPED, CELL_SEQ, CELL_DIRTY_V1],
+  checksumOffset: 28,
+  capacityOffset: 12,
+  slotCountOffset: 16,
+  countBytes: 4,
+  reserved: [20, 28],
 };
 
 /** The most header bytes any version has: what a reader reads before it knows the version. */
@@ -161,15 +186,16 @@ export function cellCheck(offset: number, word: number): number {
 
 /** §3 (version 2): CRC-32 of bytes 0..11 followed by bytes 16..31. */
 export function headerChecksumV2(header: Uint8Array): number {
-  const fixed = new Uint8Array(28);
-  fixed.set(header.subarray(0, 12), 0);
-  fixed.set(header.subarray(16, 32), 12);
+  const fixed = new Uint8Array(FIXED_BYTES - 4);
+  const at = LAYOUT_V2.checksumOffset;
+  fixed.set(header.subarray(0, at), 0);
+  fixed.set(header.subarray(at + 4, FIXED_BYTES), at);
   return crc32(fixed);
 }
 
 /** §14 (version 1): CRC-32 of bytes 0..27. */
 export function headerChecksumV1(header: Uint8Array): number {
-  return crc32(header.subarray(0, 28));
+  return crc32(header.subarray(0, LAYOUT_V1.checksumOffset));
 }
 
 export function stateWord(escapedPresent: boolean, retired: boolean, v1Count?: number): number {
@@ -195,11 +221,12 @@ export function writeHeader(out: Uint8Array, h: NewHeader): void {
   const v = new DataView(out.buffer, out.byteOffset, LAYOUT_V2.headerBytes);
   out.fill(0, 0, LAYOUT_V2.headerBytes);
   out.set(MAGIC, 0);
-  v.setUint16(8, VERSION_MAJOR, true);
-  v.setUint16(10, VERSION_MINOR, true);
-  setUint64(v, 16, h.capacity);
-  setUint64(v, 24, h.slotCount);
-  v.setUint32(12, headerChecksumV2(out), true);
+  const layout = LAYOUT_V2;
+  v.setUint16(MAJOR_OFFSET, VERSION_MAJOR, true);
+  v.setUint16(MINOR_OFFSET, VERSION_MINOR, true);
+  setUint64(v, layout.capacityOffset, h.capacity);
+  setUint64(v, layout.slotCountOffset, h.slotCount);
+  v.setUint32(layout.checksumOffset, headerChecksumV2(out), true);
   const words: [number, number][] = [
     [CELL_STATE, stateWord(h.escapedPresent, false)],
     [CELL_ESCAPED, h.escapedValue],
@@ -221,8 +248,13 @@ function setUint64(v: DataView, offset: number, n: number): void {
   v.setUint32(offset + 4, Math.floor(n / 2 ** 32), true);
 }
 
-function getUint64(v: DataView, offset: number): number {
-  return v.getUint32(offset, true) + v.getUint32(offset + 4, true) * 2 ** 32;
+/**
+ * A u64 header field, exactly (§9.1 rules 7 and 8 compare them as integers: a double rounds
+ * 2^64 - 1 and 2^64 - 2 to the same number).
+ */
+function getCount(v: DataView, offset: number, bytes: 4 | 8): bigint {
+  const low = BigInt(v.getUint32(offset, true));
+  return bytes === 4 ? low : low | (BigInt(v.getUint32(offset + 4, true)) << 32n);
 }
 
 /**
@@ -280,8 +312,8 @@ export function readHeader(bytes: Uint8Array, size: number, path: string): Heade
   }
   if (size < 12) fail("ERR_IDX_TRUNCATED", `is truncated: ${size} bytes, too short to hold the format version`, CUT_SHORT);
   const v = new DataView(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, MAX_HEADER_BYTES));
-  const major = v.getUint16(8, true);
-  const minor = v.getUint16(10, true);
+  const major = v.getUint16(MAJOR_OFFSET, true);
+  const minor = v.getUint16(MINOR_OFFSET, true);
   if (major > VERSION_MAJOR) {
     fail("ERR_IDX_UNSUPPORTED_VERSION", `uses format version ${major}.${minor}; this idx reads versions 1 and 2 only`,
       "Upgrade idx to open it, or rebuild the index with this version.");
@@ -291,7 +323,7 @@ export function readHeader(bytes: Uint8Array, size: number, path: string): Heade
   if (size < layout.headerBytes) {
     fail("ERR_IDX_TRUNCATED", `is truncated: ${size} bytes, shorter than the ${layout.headerBytes}-byte header of a version ${major} index`, CUT_SHORT);
   }
-  const storedChecksum = v.getUint32(major === 1 ? 28 : 12, true);
+  const storedChecksum = v.getUint32(layout.checksumOffset, true);
   const actualChecksum = major === 1 ? headerChecksumV1(bytes) : headerChecksumV2(bytes);
   if (storedChecksum !== actualChecksum) {
     fail("ERR_IDX_CHECKSUM", `header checksum mismatch (stored 0x${hex8(storedChecksum)}, computed 0x${hex8(actualChecksum)})`,
@@ -305,37 +337,39 @@ export function readHeader(bytes: Uint8Array, size: number, path: string): Heade
         `The header bytes changed after they were written. ${REBUILD}`);
     }
   }
+  // §9.1 rules 7 and 8 on the u64 fields as integers, before anything uses them as numbers.
+  const capacity = getCount(v, layout.capacityOffset, layout.countBytes);
+  const slotCount = getCount(v, layout.slotCountOffset, layout.countBytes);
+  const corrupt = (what: string): never => fail("ERR_IDX_CORRUPT", `has an invalid header: ${what}`, REBUILD);
+  if (capacity < 1n) corrupt("capacity is 0");
+  if (slotCount <= capacity) corrupt(`slot count ${slotCount} is not above capacity ${capacity}`);
+  if (slotCount > BigInt(layout.maxSlotCount)) {
+    fail("ERR_IDX_TOO_LARGE", `declares ${slotCount} slots, more than the ${layout.maxSlotCount} a version ${major} file can hold`,
+      `The header is damaged or the file was written by an incompatible tool. ${REBUILD}`);
+  }
   const state = v.getUint32(CELL_STATE, true);
   const escapedPresent = (state & STATE_ESCAPED) !== 0;
   let h: Header;
   if (major === 1) {
     const dirty = v.getUint32(CELL_DIRTY_V1, true);
-    const slotCount = v.getUint32(16, true);
     const count = state & STATE_V1_COUNT_MASK;
     h = {
-      layout, major, minor, capacity: v.getUint32(12, true), slotCount,
+      layout, major, minor, capacity: Number(capacity), slotCount: Number(slotCount),
       entries: count - (escapedPresent ? 1 : 0), escapedPresent, retired: (state & STATE_RETIRED) !== 0,
       escapedValue: v.getUint32(CELL_ESCAPED, true), seq: v.getUint32(CELL_SEQ, true),
-      reach: Math.max(0, slotCount - 1),
+      reach: Number(slotCount) - 1,
       dirtyFirst: dirty & DIRTY_V1_FIRST_MASK, dirtyCount: dirty >>> DIRTY_V1_FIRST_BITS,
       stateWord: state, reservedCell: 0,
     };
   } else {
     h = {
-      layout, major, minor, capacity: getUint64(v, 16), slotCount: getUint64(v, 24),
+      layout, major, minor, capacity: Number(capacity), slotCount: Number(slotCount),
       entries: v.getUint32(CELL_ENTRIES, true), escapedPresent, retired: (state & STATE_RETIRED) !== 0,
       escapedValue: v.getUint32(CELL_ESCAPED, true), seq: v.getUint32(CELL_SEQ, true),
       reach: v.getUint32(CELL_REACH, true),
       dirtyFirst: v.getUint32(CELL_DIRTY_FIRST, true), dirtyCount: v.getUint32(CELL_DIRTY_COUNT, true),
       stateWord: state, reservedCell: v.getUint32(CELL_RESERVED, true),
     };
-  }
-  const corrupt = (what: string): never => fail("ERR_IDX_CORRUPT", `has an invalid header: ${what}`, REBUILD);
-  if (h.capacity < 1) corrupt("capacity is 0");
-  if (h.slotCount <= h.capacity) corrupt(`slot count ${h.slotCount} is not above capacity ${h.capacity}`);
-  if (h.slotCount > layout.maxSlotCount) {
-    fail("ERR_IDX_TOO_LARGE", `declares ${h.slotCount} slots, more than the ${layout.maxSlotCount} a version ${major} file can hold`,
-      `The header is damaged or the file was written by an incompatible tool. ${REBUILD}`);
   }
   const expected = fileBytes(layout, h.slotCount);
   if (size < expected) fail("ERR_IDX_TRUNCATED", `is truncated: ${size} bytes, but its header describes ${expected}`, CUT_SHORT);

@@ -80,6 +80,14 @@ export class WriterLock {
     return new WriterLock(path, fd);
   }
 
+  /**
+   * True while `path` still names the locked file: a new index put there by a rename (mv) that
+   * took no lock is another file, and this lock no longer guards the index at the path.
+   */
+  stillAt(path: string): boolean {
+    return this.#fd !== null && sameFile(this.#fd, path);
+  }
+
   release(): void {
     if (this.#fd === null) return;
     flockBinding().flock(this.#fd, LOCK_UN, false);

@@ -35,6 +35,8 @@ export interface NativeAddon {
   state(id: number): 0 | 1 | 2;
   watch(id: number, path: string): void;
   arena(): number;
+  /** How many files this process renamed a new index over; bump counts one more first. */
+  replacements(bump: boolean): number;
   /**
    * The writer's stores (native/write.c), int32 arguments only (nothing to allocate inside an
    * operation): a word position is (hi, lo) = (index >> 30, index & (2^30 - 1)) from the file's start.
@@ -137,7 +139,7 @@ export function addonCandidates(root = packageRoot()): string[] {
 
 /** Every function idx calls on the addon: a binary built from older sources may lack one. */
 export const ADDON_FUNCTIONS = [
-  "constants", "flock", "map", "window", "release", "sync", "state", "watch", "arena", "getMany", "formatPairs",
+  "constants", "flock", "map", "window", "release", "sync", "state", "watch", "arena", "replacements", "getMany", "formatPairs",
   "hashSort", "placeSorted", "scatterPairs", "scatterHashed", "sortHashed", "parseLines", "store8", "storeCell", "store4", "copy8",
   "crc", "touch",
 ] as const;
@@ -208,6 +210,25 @@ export function requireNativeAddon(what: string): NativeAddon {
     });
   }
   return a;
+}
+
+let jsReplacements = 0;
+
+/**
+ * Counts a file replaced by this process (spec §11.7, following: a reader that finds its file
+ * retired looks at the path at once when this count moved). Process-wide through the addon,
+ * so worker threads see each other's replacements.
+ */
+export function noteReplaced(): void {
+  const a = load();
+  if (a !== null) a.replacements(true);
+  else jsReplacements++;
+}
+
+/** How many files this process has replaced so far (see noteReplaced). */
+export function replacementCount(): number {
+  const a = load();
+  return a !== null ? a.replacements(false) : jsReplacements;
 }
 
 /** Which paths this process uses, for `idx info` and bug reports. */

@@ -12,7 +12,7 @@ import { storedChecksum } from "../core/checks";
 import { IdxError } from "../core/errors";
 import { CHECKSUM_BYTES, Layout, SLOTS_PER_BLOCK, SLOT_WORDS, checksumsOffset, hex8, slotOffset } from "../core/format";
 import { Mapping } from "../os/mapping";
-import { HeaderCells } from "./cells";
+import { HeaderCells } from "../core/cells";
 import { MappingStores } from "./stores";
 
 const BLOCK_WORDS = SLOTS_PER_BLOCK * SLOT_WORDS;

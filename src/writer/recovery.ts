@@ -9,7 +9,7 @@ import { Problems, checkBlocks, checkTable } from "../core/checks";
 import { IdxError } from "../core/errors";
 import { Header, SLOTS_PER_BLOCK } from "../core/format";
 import { SlotEditor, isTombstone, NO_PREVIOUS } from "../core/table";
-import { HeaderCells } from "./cells";
+import { HeaderCells } from "../core/cells";
 import { OperationBracket, damaged } from "./operation";
 
 /** True when the file needs recovery. */

@@ -1,22 +1,18 @@
 /**
- * Rehash and swap (spec/FORMAT.md §11.5, §11.4, §11.1): a writer's table rewritten into a new
- * file at a new capacity, streamed in slot order (the slots are already sorted by hash, so
- * nothing is sorted and memory stays bounded at any size), and renamed over the old file after
- * the old one is marked retired. The entries come from the slots, never from the header's
+ * Rehash (spec/FORMAT.md §11.5): a writer's table rewritten into a new file at a new capacity,
+ * streamed in slot order (the slots are already sorted by hash, so nothing is sorted and memory
+ * stays bounded at any size); replace.ts then swaps it in (§11.4, §11.1). The entries come from the slots, never from the header's
  * count, and every block is checked against its checksum as it is read: a writer does not
  * carry damage into a new file.
  */
-import * as fs from "node:fs";
 import { Problems, blockBytes, checkBlocks, checkTable, storedChecksum } from "../core/checks";
 import { crc32 } from "../core/crc32";
 import { IdxError } from "../core/errors";
 import { Header, SLOT_WORDS, SLOTS_PER_BLOCK, hex8 } from "../core/format";
 import { SlotRegion } from "../core/slots";
 import { NO_PREVIOUS, isEntry } from "../core/table";
-import { TempFile, commitTempFile, discardTempFile, writeTempFileWith } from "../os/atomic-file";
-import { WriterLock } from "../os/lock";
+import { TempFile, writeTempFileWith } from "../os/atomic-file";
 import { TableFileWriter } from "../os/table-file";
-import { HeaderCells } from "./cells";
 import { damaged } from "./operation";
 
 /** Entries to merge into the table: hashes sorted and distinct, with their values (a later pair's). */
@@ -145,34 +141,3 @@ export function rehashInto(
     writer.finish(escaped);
   });
 }
-
-/**
- * §11.4 and §11.1: takes the temp file (its descriptor is the new lock's, or closed on failure),
- * marks the old file retired (readers that look now find it final), renames the
- * new file over it, and passes the writer lock from the old file to the new one. If the rename
- * fails, the mark is taken back, the temp file removed, and the old index is as it was.
- * Returns the new file's lock.
- */
-export function swapIn(temp: TempFile, target: string, oldCells: HeaderCells, oldLock: WriterLock, sync: boolean): WriterLock {
-  let newLock: WriterLock;
-  try {
-    newLock = WriterLock.ofNewFile(temp.path, temp.fd);
-  } catch (e) {
-    discardTempFile(temp);
-    fs.closeSync(temp.fd);
-    throw e;
-  }
-  oldCells.retire();
-  try {
-    commitTempFile(temp, target, sync);
-  } catch (e) {
-    discardTempFile(temp);
-    newLock.release();
-    oldCells.unretire();
-    oldCells.bumpSeq();
-    throw e;
-  }
-  oldLock.release();
-  return newLock;
-}
-

@@ -13,24 +13,25 @@ import { checkMillis, checkOptions, checkPath, checkUint32, describeValue, inval
 import { JS_ACCELERATOR } from "../core/encode";
 import { IdxError, ioError } from "../core/errors";
 import {
-  DIRTY_V1_MAX_BLOCKS, EMPTY_HASH, ESCAPED_KEY, Header, Layout, MAX_LOAD_DEN, MAX_LOAD_NUM, SLOTS_PER_BLOCK, VERSION_MINOR,
-  buildCapacity, checkSentinel, growCapacity, readHeader, slotOffset,
+  DIRTY_V1_MAX_BLOCKS, EMPTY_HASH, ESCAPED_KEY, Header, Layout, MAX_HEADER_BYTES, MAX_LOAD_DEN, MAX_LOAD_NUM, SLOTS_PER_BLOCK,
+  VERSION_MINOR, buildCapacity, checkSentinel, growCapacity, readHeader, slotOffset,
 } from "../core/format";
+import { HeaderCells } from "../core/cells";
 import { hash32, homeSlot, unhash32 } from "../core/hash";
 import { PairCollector, isColumns } from "../core/pairs";
 import { InsertPlan, SlotEditor, findSlot, isEmpty, runProblem } from "../core/table";
 import { TempFile, commitTempFile, discardTempFile, removeStaleTempFiles, writeTarget, writeTempFileWith } from "../os/atomic-file";
+import { MappedCellStore } from "../os/cell-stores";
 import { FilePath } from "../os/file-path";
 import { WriterLock } from "../os/lock";
 import { Mapping, headerWordsOf, openMapping, regionOf } from "../os/mapping";
 import { nativeAddon, requireNativeAddon } from "../os/native";
 import { TableFileWriter } from "../os/table-file";
-import { installTempFile } from "../replace";
-import { HeaderCells } from "./cells";
-import { OperationBracket, checksumRegion, damaged } from "./operation";
+import { ReplaceOutcome, installTempFile, refuseToReplace, swapIn } from "../replace";
+import { OperationBracket, checksumRegion, damaged, lostUnderWriter } from "./operation";
 import { MappingStores } from "./stores";
 import { needsRecovery, recover } from "./recovery";
-import { SortedBatch, rehashInto, swapIn } from "./rehash";
+import { SortedBatch, rehashInto } from "./rehash";
 
 export interface WriterOptions {
   /** Create an empty index when the file does not exist (default true). */
@@ -47,19 +48,38 @@ export type PairsLike =
   | ReadonlyMap<number, number>
   | { keys: ArrayLike<number>; values: ArrayLike<number> };
 
+export interface CopyToOptions {
+  /** Replace the target even if it is not an idx index (default false). */
+  force?: boolean;
+  /** Wait this many ms for a writer of the target to finish (default 0). */
+  wait?: number;
+}
+
 /** update() with more pairs than this share of the entries rewrites the file instead. */
 const BULK_SHARE = 4;
 const BULK_MIN = 4096;
 
 const inspectSymbol: unique symbol = Symbol.for("nodejs.util.inspect.custom") as never;
 
+/** What only IdWriter.open passes to the constructor: `new IdWriter()` would be half built. */
+const OPENING = Symbol("IdWriter.open");
+
+/**
+ * Thrown inside an operation whose rehash found a new index at the path (a rename that took no
+ * lock): nothing was changed; the operation starts again on the file now at the path.
+ */
+const DISPLACED = Symbol("displaced");
+
 export class IdWriter implements Iterable<[number, number]> {
-  readonly path: string;
   readonly #file: FilePath;
   #lock: WriterLock | null;
   readonly #sync: boolean;
+  readonly #wait: number;
   #mapping: Mapping | null = null;
   #layout!: Layout;
+  #headerWords!: Uint32Array;
+  /** The header checksum word at attach: a file rewritten in place under the writer has another. */
+  #fixedChecksum = 0;
   #cells!: HeaderCells;
   #editor!: SlotEditor;
   #bracket!: OperationBracket;
@@ -69,11 +89,19 @@ export class IdWriter implements Iterable<[number, number]> {
   /** Changes when the table moves to a new file: iterators look up their place again. */
   #generation = 0;
 
-  private constructor(path: string, lock: WriterLock, sync: boolean) {
-    this.path = path;
+  private constructor(opening: symbol, path: string, lock: WriterLock, sync: boolean, wait: number) {
+    if (opening !== OPENING) {
+      throw invalid("IdWriter has no public constructor: open one with IdWriter.open(path)");
+    }
     this.#file = new FilePath(path);
     this.#lock = lock;
     this.#sync = sync;
+    this.#wait = wait;
+  }
+
+  /** The path the writer was opened with (the file a symlink named, if it was one). */
+  get path(): string {
+    return this.#file.given;
   }
 
   /**
@@ -101,18 +129,23 @@ export class IdWriter implements Iterable<[number, number]> {
       }
       lock = createEmpty(path, sync) ?? WriterLock.acquire(path, { wait });
     }
-    const writer = new IdWriter(path, lock, sync);
+    const writer = new IdWriter(OPENING, path, lock, sync, wait);
     try {
       removeStaleTempFiles(path);
-      writer.#attach();
-      if (needsRecovery(writer.#cells)) {
-        recover(writer.#cells, writer.#editor, writer.#bracket, writer.#readHeader(), writer.#checksums, path);
-        if (sync) writer.#mapping!.sync(path);
-      }
+      writer.#attachAndRecover();
       return writer;
     } catch (e) {
       writer.#detach();
       throw e;
+    }
+  }
+
+  /** Maps the locked file and repairs what a killed writer left (§11.6). */
+  #attachAndRecover(): void {
+    this.#attach();
+    if (needsRecovery(this.#cells)) {
+      recover(this.#cells, this.#editor, this.#bracket, this.#readHeader(), this.#checksums, this.path);
+      if (this.#sync) this.#mapping!.sync(this.path);
     }
   }
 
@@ -121,7 +154,7 @@ export class IdWriter implements Iterable<[number, number]> {
     let capacity = 0;
     let slotCount = 0;
     const mapping = openMapping(this.#file.now, { writable: true }, (m) => {
-      const header = readHeader(m.bytes(0, Math.min(m.size, 128)), m.size, this.path);
+      const header = readHeader(m.bytes(0, Math.min(m.size, MAX_HEADER_BYTES)), m.size, this.path);
       if (header.minor > VERSION_MINOR) {
         throw new IdxError("ERR_IDX_UNSUPPORTED_VERSION",
           `uses format version ${header.major}.${header.minor}; this idx reads it but writes only ${header.major}.${VERSION_MINOR} files`,
@@ -142,10 +175,15 @@ export class IdWriter implements Iterable<[number, number]> {
       const region = regionOf(mapping, layout, slotCount);
       const stores = new MappingStores(addon, mapping, layout.headerBytes);
       region.useStores(stores);
-      this.#cells = new HeaderCells(headerWordsOf(mapping, layout), layout, addon, mapping);
+      const words = headerWordsOf(mapping, layout);
+      this.#cells = new HeaderCells(new MappedCellStore(words, addon, mapping), layout);
+      this.#headerWords = words;
+      this.#fixedChecksum = words[layout.checksumOffset / 4];
       this.#checksums = checksumRegion(mapping, layout, slotCount);
       this.#editor = new SlotEditor(region, capacity);
       this.#bracket = new OperationBracket(this.#cells, stores, this.#checksums, layout, slotCount, mapping, this.path);
+      // The watcher notices a rename over the path (mv) or a change of size under the writer.
+      addon.watch(mapping.id, nodePath.resolve(this.#file.now));
     } catch (e) {
       mapping.release();
       throw e;
@@ -165,17 +203,64 @@ export class IdWriter implements Iterable<[number, number]> {
     this.#lock = null;
   }
 
+  /**
+   * Before anything is read or changed: the writer's file must still be the index at its path.
+   * A file truncated or rewritten in place under the writer is refused (its last change may be
+   * lost; nothing is built on it). A new index put at the path by a rename that took no lock
+   * (mv, rsync) is followed: the writer takes that file's lock and goes on there, so no change
+   * goes into the file the deploy replaced, and no second writer works beside this one. A
+   * change looks at the path every time (one stat); a read relies on the watcher, which
+   * notices a rename within about 100 ms.
+   */
+  #current(changing: boolean): void {
+    const m = this.#mapping;
+    if (m === null) this.#closed();
+    const state = m.state();
+    if (state === 2 || this.#headerWords[this.#layout.checksumOffset / 4] !== this.#fixedChecksum) throw lostUnderWriter(this.path);
+    if (state === 1 || (changing && !this.#lock!.stillAt(this.#file.now))) this.#follow();
+  }
+
+  /** Moves the writer to the file now at its path (see #current). */
+  #follow(): void {
+    const lock = WriterLock.acquire(this.#file.now, { wait: this.#wait });
+    if (lock === null) {
+      throw new IdxError("ERR_IDX_IO", "the index was removed from its path while this writer had it open, so nothing was changed", {
+        path: this.path, hint: "Put an index back at the path (or let a new writer create one), then open the writer again.",
+      });
+    }
+    this.#lock!.release();
+    this.#lock = lock;
+    try {
+      this.#attachAndRecover();
+    } catch (e) {
+      this.#detach();
+      throw e;
+    }
+  }
+
+  /** Runs a change on the current file; starts it again if a rehash found the file replaced. */
+  #changing<T>(change: () => T): T {
+    for (;;) {
+      this.#current(true);
+      try {
+        return change();
+      } catch (e) {
+        if (e !== DISPLACED) throw e;
+      }
+    }
+  }
+
   // ---- reading ----
 
   /** Live entries. */
   get size(): number {
-    this.#check();
+    this.#current(false);
     return this.#cells.entries + (this.#cells.escapedPresent ? 1 : 0);
   }
 
   /** The value of `key`, or undefined (also for anything that is not a uint32, as a Map answers). */
   get(key: number): number | undefined {
-    this.#check();
+    this.#current(false);
     if (!isUint32(key)) return undefined;
     const hash = hash32(key);
     if (hash === EMPTY_HASH) return this.#cells.escapedPresent ? this.#cells.escapedValue : undefined;
@@ -205,13 +290,13 @@ export class IdWriter implements Iterable<[number, number]> {
    * is visited if its hash comes after the place the iteration has reached.
    */
   *entries(): IterableIterator<[number, number]> {
-    this.#check();
+    this.#current(false);
     if (this.#cells.escapedPresent) yield [ESCAPED_KEY, this.#cells.escapedValue];
     let after = -1; // the hash of the last entry yielded
     let slot = 0; // where to look next, while the table has not moved
     let generation = this.#generation;
     for (;;) {
-      this.#check();
+      this.#current(false);
       const region = this.#editor.region;
       if (generation !== this.#generation || (after >= 0 && region.hashWord(slot - 1) !== after)) {
         // The table changed under the iteration: find the place again by hash.
@@ -254,7 +339,7 @@ export class IdWriter implements Iterable<[number, number]> {
 
   /** True when `other` (a Map, an IdIndex, an IdWriter, pairs or columns) holds exactly the same pairs. */
   equals(other: PairsLike): boolean {
-    this.#check();
+    this.#current(false);
     const lookup = asLookup(other, this.path);
     if (lookup.size !== this.size) return false;
     for (const [key, value] of this.entries()) if (lookup.get(key) !== value) return false;
@@ -274,17 +359,22 @@ export class IdWriter implements Iterable<[number, number]> {
     this.#check();
     checkUint32("key", key, this.path);
     checkUint32("value", value, this.path);
+    this.#changing(() => this.#set(key, value));
+    return this;
+  }
+
+  #set(key: number, value: number): void {
     const hash = hash32(key);
     if (hash === EMPTY_HASH) {
       const cells = this.#cells;
       this.#bracket.run(0, -1, 0, () => cells.setEscaped(value));
-      return this;
+      return;
     }
     const found = this.#find(hash);
     if (found >= 0) {
       const region = this.#editor.region;
       if (region.valueWord(found) !== value) this.#bracket.run(found, found, 0, () => region.storeValue(found, value));
-      return this;
+      return;
     }
     // A rehash below moves the writer to a new file: nothing of the old one is kept past it.
     if ((this.#cells.entries + 1) * MAX_LOAD_DEN > this.#capacity * MAX_LOAD_NUM) this.#rehash(growCapacity, 1);
@@ -310,13 +400,16 @@ export class IdWriter implements Iterable<[number, number]> {
       editor.insert(p, hash, value);
       cells.setEntries(entries + 1);
     });
-    return this;
   }
 
   /** Removes `key`; returns whether it was there (false for anything that is not a uint32). */
   delete(key: number): boolean {
     this.#check();
     if (!isUint32(key)) return false;
+    return this.#changing(() => this.#delete(key));
+  }
+
+  #delete(key: number): boolean {
     const hash = hash32(key);
     const cells = this.#cells;
     if (hash === EMPTY_HASH) {
@@ -367,6 +460,11 @@ export class IdWriter implements Iterable<[number, number]> {
     this.#check();
     const collector = new PairCollector(this.path);
     collector.addSync(pairs);
+    this.#changing(() => this.#update(collector));
+    return this;
+  }
+
+  #update(collector: PairCollector): void {
     const batch = collector.out;
     // By hash, a key given twice kept once with its last value, as a build keeps it: a value a
     // later pair overrides is never written, so no reader (and no kill -9) ever sees it.
@@ -380,23 +478,23 @@ export class IdWriter implements Iterable<[number, number]> {
       const merged: SortedBatch = { hashes, values, length: n };
       if (escaped !== undefined) merged.escaped = escaped;
       this.#rehash(growCapacity, 0, merged);
-      return this;
+      return;
     }
     // Grow once, first, for every key that is new: a growth that fails (a full disk) then
     // leaves the index as it was, not with part of the batch in it.
     let fresh = 0;
     for (let i = 0; i < n; i++) if (this.#find(hashes[i]) < 0) fresh++;
     if ((this.#cells.entries + fresh) * MAX_LOAD_DEN > this.#capacity * MAX_LOAD_NUM) this.#rehash(growCapacity, fresh);
-    for (let i = 0; i < n; i++) this.set(unhash32(hashes[i]), values[i]);
-    if (escaped !== undefined) this.set(ESCAPED_KEY, escaped);
-    return this;
+    for (let i = 0; i < n; i++) this.#set(unhash32(hashes[i]), values[i]);
+    if (escaped !== undefined) this.#set(ESCAPED_KEY, escaped);
   }
 
   /** Removes every entry (a new, empty file renamed over the old one). */
   clear(): void {
-    this.#check();
-    const target = this.#file.now;
-    this.#replace(writeTempFileWith(target, this.#sync, (fd) => new TableFileWriter(fd, target, 1).finish(undefined)));
+    this.#changing(() => {
+      const target = this.#file.now;
+      this.#replace(writeTempFileWith(target, this.#sync, (fd) => new TableFileWriter(fd, target, 1).finish(undefined)));
+    });
   }
 
   /**
@@ -404,25 +502,40 @@ export class IdWriter implements Iterable<[number, number]> {
    * `idx build` of the same pairs, as small as the builder makes it.
    */
   compact(): void {
-    this.#check();
-    this.#rehash(buildCapacity, 0);
+    this.#changing(() => this.#rehash(buildCapacity, 0));
   }
 
-  /** Writes the entries, compacted, to a new index at `path` (atomically); this one is unchanged. */
-  copyTo(path: string): void {
+  /**
+   * Writes the entries, compacted, to a new index at `path` (atomically, as a build does: an
+   * index there is retired and replaced); this one is unchanged. A file at `path` that is not
+   * an idx index (text, a named pipe, a device) is refused unless `force` is set.
+   * @throws IdxError ERR_IDX_INVALID_ARGUMENT (this index's own path, bad options),
+   *   ERR_IDX_NOT_AN_INDEX (the target is another kind of file), ERR_IDX_LOCKED, ERR_IDX_IO.
+   */
+  copyTo(path: string, options?: CopyToOptions): ReplaceOutcome {
     this.#check();
     checkPath("path", path);
+    const o = checkOptions<CopyToOptions>("options", options);
+    if (o.force !== undefined && typeof o.force !== "boolean") throw invalid(`options.force must be a boolean, not ${describeValue(o.force)}`, path);
+    const wait = o.wait === undefined ? undefined : checkMillis("options.wait", o.wait);
     path = writeTarget(path);
-    if (samePath(path, this.path)) {
+    this.#current(true);
+    if (samePath(path, this.#file.now) || this.#lock!.stillAt(path)) {
       throw invalid("copyTo needs another path than the index's own", path, "Use compact() to rewrite the index in place.");
     }
-    installTempFile(rehashInto(path, this.#editor.region, this.#checksums, this.#readHeader(), buildCapacity, this.#sync), path, this.#sync);
+    refuseToReplace(path, o.force ?? false);
+    const temp = rehashInto(path, this.#editor.region, this.#checksums, this.#readHeader(), buildCapacity, this.#sync);
+    return installTempFile(temp, path, this.#sync, wait);
   }
 
   /** Makes every change so far durable: returns once the mapped pages are on disk. */
   flush(): void {
     this.#check();
     if (this.#sync) this.#mapping!.sync(this.path);
+  }
+
+  #closed(): never {
+    throw new IdxError("ERR_IDX_CLOSED", "the writer is closed", { path: this.path, hint: "Open it again with IdWriter.open()." });
   }
 
   /** flush(), then releases the writer lock. Later calls throw ERR_IDX_CLOSED. */
@@ -467,16 +580,19 @@ export class IdWriter implements Iterable<[number, number]> {
       (entries) => capacityFor(entries + extra), this.#sync, batch));
   }
 
-  /** §11.4: the new file in place of the old, the lock passed on, the new file mapped. */
+  /**
+   * §11.4: the new file in place of the old, the lock passed on, the new file mapped. If the
+   * path names another file now (see #current), nothing is renamed: DISPLACED.
+   */
   #replace(temp: TempFile): void {
-    this.#lock = swapIn(temp, this.#file.now, this.#cells, this.#lock!, this.#sync);
+    const lock = swapIn(temp, this.#file.now, this.#cells, this.#lock!, this.#sync);
+    if (lock === null) throw DISPLACED;
+    this.#lock = lock;
     this.#attach();
   }
 
   #check(): void {
-    if (this.#mapping === null) {
-      throw new IdxError("ERR_IDX_CLOSED", "the writer is closed", { path: this.path, hint: "Open it again with IdWriter.open()." });
-    }
+    if (this.#mapping === null) this.#closed();
   }
 }
 
