@@ -167,6 +167,8 @@ static napi_value Constants(napi_env env, napi_callback_info info) {
   set_number(env, o, "cellReachV2", IDX_CELL_REACH_V2);
   set_number(env, o, "headerV1", IDX_HEADER_V1);
   set_number(env, o, "headerV2", IDX_HEADER_V2);
+  set_number(env, o, "checksumV1", IDX_CHECKSUM_V1);
+  set_number(env, o, "checksumV2", IDX_CHECKSUM_V2);
   set_number(env, o, "maxSlotsV2", IDX_MAX_SLOTS_V2);
   set_number(env, o, "chunk", IDX_CHUNK);
   /* The hash and the slot mapping, at values the spec's test vectors pin down. */

@@ -20,6 +20,10 @@
 #define IDX_CELL_REACH_V2 64
 #define IDX_HEADER_V1 64
 #define IDX_HEADER_V2 128
+/* The header checksum word, which covers version, capacity and slot count (spec §3, §14): a
+   reader compares it with its value at open beside each seq check (§11.7, §11.8). */
+#define IDX_CHECKSUM_V1 28
+#define IDX_CHECKSUM_V2 12
 #define IDX_MAX_SLOTS_V2 8589934592.0
 /* Keys per seq check in getMany. */
 #define IDX_CHUNK 64

@@ -7,6 +7,11 @@
 
 #include "idx.h"
 
+static int overlap(const void *a, size_t alen, const void *b, size_t blen) {
+  uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+  return alen > 0 && blen > 0 && x < y + blen && y < x + alen;
+}
+
 /* Validates (id, headerBytes, capacity, slotCount) against the mapping; returns its base. */
 static const uint8_t *table_of(napi_env env, napi_value *argv, const char *fn, uint32_t *headerBytes, uint64_t *capacity,
                                uint64_t *slotCount) {
@@ -28,37 +33,50 @@ static const uint8_t *table_of(napi_env env, napi_value *argv, const char *fn, u
 }
 
 /*
- * getMany(id, headerBytes, capacity, slotCount, reach, keys u32[], values u32[], found u8[]|null,
- *         missing, from, to, result f64[2]) -> undefined
+ * getMany(id, headerBytes, capacity, slotCount, reach, dead, fileId, keys u32[], values u32[],
+ *         found u8[]|null, missing, from, to, result f64[2]) -> undefined
  * Answers keys[from..to) a chunk of IDX_CHUNK at a time, each chunk between two loads of the
  * seq word (spec §11.7), probing at most reach + 1 slots a key (§5.3). Stops before the first
- * chunk that a write overlapped (seq odd or changed) or in which a probe used up its reach
- * (the writer may have raised it since): result[0] = hits, result[1] = the index it stopped at
- * (to when done). The caller answers that chunk the slow way.
+ * chunk that a write overlapped (seq odd, unless it is `dead`, the seq of a writer the reader
+ * found dead; or seq changed), after which the header checksum word is not `fileId` (the file
+ * was rewritten in place, §11.8), or in which a probe used up its reach (the writer may have
+ * raised it since): result[0] = hits, result[1] = the index it stopped at (to when done). The
+ * caller answers that chunk the slow way.
  */
 static napi_value GetMany(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12] = {NULL};
+  size_t argc = 14;
+  napi_value argv[14] = {NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  uint32_t headerBytes, missing, from, to;
+  uint32_t headerBytes, missing, from, to, fileId;
   uint64_t capacity, slotCount;
-  double reachD;
+  double reachD, deadD;
   const uint8_t *base = table_of(env, argv, "getMany", &headerBytes, &capacity, &slotCount);
-  if (base == NULL || !idx_arg_whole(env, argv[4], "getMany", "reach", 0, (double)(slotCount - 1), &reachD)) return NULL;
+  if (base == NULL || !idx_arg_whole(env, argv[4], "getMany", "reach", 0, (double)(slotCount - 1), &reachD) ||
+      !idx_arg_whole(env, argv[5], "getMany", "dead", -1, 4294967295.0, &deadD) ||
+      !idx_arg_u32(env, argv[6], "getMany", "fileId", &fileId))
+    return NULL;
   uint64_t reach = (uint64_t)reachD;
+  /* -1: no seq is dead; every odd seq stops the loop (an odd value never equals it). */
+  const uint64_t dead = deadD < 0 ? UINT64_MAX : (uint64_t)deadD;
+  const uint32_t idWord = (headerBytes == IDX_HEADER_V1 ? IDX_CHECKSUM_V1 : IDX_CHECKSUM_V2) / 4;
   uint32_t *keys, *values;
   uint8_t *found;
   double *result;
   size_t keysLen, valuesLen, foundLen, resultLen;
-  if (!idx_arg_typed(env, argv[5], "getMany", "keys", napi_uint32_array, 0, (void **)&keys, &keysLen) ||
-      !idx_arg_typed(env, argv[6], "getMany", "values", napi_uint32_array, 0, (void **)&values, &valuesLen) ||
-      !idx_arg_typed(env, argv[7], "getMany", "found", napi_uint8_array, 1, (void **)&found, &foundLen) ||
-      !idx_arg_u32(env, argv[8], "getMany", "missing", &missing) ||
-      !idx_arg_u32(env, argv[9], "getMany", "from", &from) || !idx_arg_u32(env, argv[10], "getMany", "to", &to) ||
-      !idx_arg_typed(env, argv[11], "getMany", "result", napi_float64_array, 0, (void **)&result, &resultLen))
+  if (!idx_arg_typed(env, argv[7], "getMany", "keys", napi_uint32_array, 0, (void **)&keys, &keysLen) ||
+      !idx_arg_typed(env, argv[8], "getMany", "values", napi_uint32_array, 0, (void **)&values, &valuesLen) ||
+      !idx_arg_typed(env, argv[9], "getMany", "found", napi_uint8_array, 1, (void **)&found, &foundLen) ||
+      !idx_arg_u32(env, argv[10], "getMany", "missing", &missing) ||
+      !idx_arg_u32(env, argv[11], "getMany", "from", &from) || !idx_arg_u32(env, argv[12], "getMany", "to", &to) ||
+      !idx_arg_typed(env, argv[13], "getMany", "result", napi_float64_array, 0, (void **)&result, &resultLen))
     return NULL;
   if (from > to || to > keysLen || to > valuesLen || (found != NULL && to > foundLen) || resultLen < 2)
     return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "getMany: from/to outside the arrays, or result too short");
+  /* An output over the keys (or over the other output) would change what is read next. */
+  if (overlap(keys, keysLen * 4, values, valuesLen * 4) || (found != NULL && overlap(keys, keysLen * 4, found, foundLen)) ||
+      (found != NULL && overlap(values, valuesLen * 4, found, foundLen)) || overlap(result, resultLen * 8, values, valuesLen * 4) ||
+      overlap(result, resultLen * 8, keys, keysLen * 4) || (found != NULL && overlap(result, resultLen * 8, found, foundLen)))
+    return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "getMany: keys, values, found and result must not share memory");
 
   const volatile uint32_t *header = (const volatile uint32_t *)base;
   const uint32_t *slots = (const uint32_t *)(base + headerBytes);
@@ -69,7 +87,7 @@ static napi_value GetMany(napi_env env, napi_callback_info info) {
   for (; chunk < to; chunk += IDX_CHUNK) {
     uint32_t end = to - chunk < IDX_CHUNK ? to : chunk + IDX_CHUNK;
     uint32_t seq = __atomic_load_n(&header[IDX_CELL_SEQ / 4], __ATOMIC_ACQUIRE);
-    if (seq & 1) break;
+    if ((seq & 1) && seq != dead) break;
     /* Hash the whole chunk and prefetch every home slot first, so the misses overlap. */
     for (uint32_t k = chunk; k < end; k++) {
       uint64_t home = idx_home(idx_hash32(keys[k]), capacity);
@@ -105,7 +123,7 @@ static napi_value GetMany(napi_env env, napi_callback_info info) {
     }
     if (undecided) break;
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (header[IDX_CELL_SEQ / 4] != seq) break;
+    if (header[IDX_CELL_SEQ / 4] != seq || header[idWord] != fileId) break;
     hits += chunkHits;
   }
   result[0] = (double)hits;

@@ -7,8 +7,10 @@
 import * as fs from "node:fs";
 import { checkMillis, checkOptions, checkPath, describeValue, invalid } from "./core/args";
 import { IdxError, ioError } from "./core/errors";
-import { CELL_SEQ, MAX_HEADER_BYTES, STATE_RETIRED, readHeader } from "./core/format";
+import { CELL_SEQ, CELL_STATE, MAX_HEADER_BYTES, STATE_RETIRED, readHeader } from "./core/format";
+import { NO_DEAD_SEQ, SeqSource, StallClock, quietRead } from "./core/protocol";
 import { TempFile, discardTempFile, writeTarget, writeTempFileWith } from "./os/atomic-file";
+import { writerGoneOn } from "./os/lock";
 import { openRegularFile } from "./os/mapping";
 import { installTempFile, refuseToReplace } from "./replace";
 import { verifyFile } from "./verify";
@@ -52,15 +54,7 @@ export function copyIndex(source: string, target: string, options?: CopyOptions)
   target = writeTarget(target);
   refuseToReplace(target, o.force ?? false);
   const sync = o.sync ?? true;
-  let temp: TempFile | undefined;
-  for (let attempt = 1; temp === undefined; attempt++) {
-    temp = copyOnce(source, target, sync);
-    if (temp === undefined && attempt === ATTEMPTS) {
-      throw new IdxError("ERR_IDX_IO", `was being written during every one of ${ATTEMPTS} attempts to copy it`, {
-        path: source, hint: "Copy it when its writer is idle, or copy it with the writer's own copyTo().",
-      });
-    }
-  }
+  const temp = copyQuietly(source, target, sync);
   if (o.verify ?? true) {
     const report = verifyFile(temp.path);
     if (!report.ok) {
@@ -74,41 +68,67 @@ export function copyIndex(source: string, target: string, options?: CopyOptions)
   installTempFile(temp, target, sync, o.wait);
 }
 
-/** One copy of `source` beside `target`, or undefined when a write overlapped it. */
-function copyOnce(source: string, target: string, sync: boolean): TempFile | undefined {
+/**
+ * A copy of `source` beside `target`, made between two reads of its seq that show no write
+ * under way (spec §11.7, core/protocol.ts quietRead): a writer working on the source meanwhile
+ * makes it copy again. A retired source is refused: the index is the file now at its path.
+ */
+function copyQuietly(source: string, target: string, sync: boolean): TempFile {
   const { fd: src, stat } = openRegularFile(source, false);
+  let temp: TempFile | undefined;
+  const drop = () => {
+    if (temp === undefined) return;
+    discardTempFile(temp);
+    fs.closeSync(temp.fd);
+    temp = undefined;
+  };
   try {
     const head = Buffer.alloc(MAX_HEADER_BYTES);
-    const n = fs.readSync(src, head, 0, Math.min(stat.size, MAX_HEADER_BYTES), 0);
-    const header = readHeader(head.subarray(0, n), stat.size, source);
-    if (header.retired) {
-      throw new IdxError("ERR_IDX_IO", "was replaced by a newer file (it is marked retired), so it was not copied", {
-        path: source, hint: "Copy the file now at that path.",
-      });
-    }
-    const before = header.seq;
-    if ((before & 1) === 1 || header.dirtyCount > 0) return undefined; // a writer is mid-operation
-    const temp = writeTempFileWith(target, sync, (fd) => {
-      const chunk = Buffer.allocUnsafe(1 << 20);
-      for (let at = 0; at < stat.size; ) {
-        const got = fs.readSync(src, chunk, 0, Math.min(chunk.length, stat.size - at), at);
-        if (got === 0) throw ioError("read the index", source, new Error("it became shorter while it was copied"));
-        let done = 0;
-        while (done < got) done += fs.writeSync(fd, chunk, done, got - done, at + done);
-        at += got;
+    const word = (offset: number) => {
+      if (fs.readSync(src, head, 0, 4, offset) !== 4) throw ioError("read the index", source, new Error("it became shorter while it was copied"));
+      return head.readUInt32LE(0);
+    };
+    readHeader(head.subarray(0, fs.readSync(src, head, 0, Math.min(stat.size, MAX_HEADER_BYTES), 0)), stat.size, source);
+    let dead = NO_DEAD_SEQ;
+    const file: SeqSource = {
+      seq: () => word(CELL_SEQ),
+      dead: () => dead,
+      writerGone: () => writerGoneOn(src),
+      markDead: (seq) => (dead = seq),
+    };
+    return quietRead(() => {
+      drop();
+      if ((word(CELL_STATE) & STATE_RETIRED) !== 0) {
+        throw new IdxError("ERR_IDX_IO", "was replaced by a newer file (it is marked retired), so it was not copied", {
+          path: source, hint: "Copy the file now at that path.",
+        });
       }
+      temp = writeTempFileWith(target, sync, (fd) => {
+        const chunk = Buffer.allocUnsafe(1 << 20);
+        for (let at = 0; at < stat.size; ) {
+          const got = fs.readSync(src, chunk, 0, Math.min(chunk.length, stat.size - at), at);
+          if (got === 0) throw ioError("read the index", source, new Error("it became shorter while it was copied"));
+          let done = 0;
+          while (done < got) done += fs.writeSync(fd, chunk, done, got - done, at + done);
+          at += got;
+        }
+      });
+      return temp;
+    }, file, {
+      retired: () => false, // refused above
+      clock: new StallClock(),
+      attempts: ATTEMPTS,
+      busy: () => {
+        throw new IdxError("ERR_IDX_IO", `was being written during every one of ${ATTEMPTS} attempts to copy it`, {
+          path: source, hint: "Copy it when its writer is idle, or copy it with the writer's own copyTo().",
+        });
+      },
     });
-    const seq = Buffer.alloc(4);
-    fs.readSync(src, seq, 0, 4, CELL_SEQ);
-    const state = Buffer.alloc(4);
-    fs.readSync(src, state, 0, 4, 32);
-    if (seq.readUInt32LE(0) !== before || (state.readUInt32LE(0) & STATE_RETIRED) !== 0) {
-      discardTempFile(temp);
-      fs.closeSync(temp.fd);
-      return undefined;
-    }
-    return temp;
+  } catch (e) {
+    drop();
+    throw e;
   } finally {
     fs.closeSync(src);
   }
 }
+

@@ -4,8 +4,9 @@
  */
 import { Problem, Problems, TableScan, checkBlocks, checkReserved, checkTable, isInterrupted } from "./core/checks";
 import { IdxError } from "./core/errors";
-import { CELL_SEQ, Header, blockCount, checksumsOffset, snapshotHeader } from "./core/format";
-import { BytesFile, Mapping, headerOf, openMapping, regionOf } from "./os/mapping";
+import { CELL_SEQ, Header, MAX_HEADER_BYTES, blockCount, checksumsOffset, snapshotHeader } from "./core/format";
+import { StallClock, quietRead } from "./core/protocol";
+import { BytesFile, MappedSeq, Mapping, headerOf, openMapping, regionOf } from "./os/mapping";
 
 export type VerifyProblem = Problem;
 
@@ -24,8 +25,10 @@ export interface VerifyReport {
   interrupted: boolean;
   /** Blocks that writer was changing; their checksums are not compared. */
   dirtyBlocks: number;
-  /** A newer file replaced this one at its path (§11.4). */
+  /** Marked retired (§11.4): a newer file replaced it, or was about to. */
   retired: boolean;
+  /** A writer stopped mid-operation (seq odd, or dirty blocks): the next writer repairs it (§11.6). */
+  writerStopped: boolean;
 }
 
 /**
@@ -62,7 +65,7 @@ function failed(path: string, e: IdxError): VerifyDetail {
   return {
     report: {
       ok: false, path, problems: [{ offset: e.offset ?? 0, message: e.message.split("\n")[0] }],
-      entries: 0, tombstones: 0, interrupted: false, dirtyBlocks: 0, retired: false,
+      entries: 0, tombstones: 0, interrupted: false, dirtyBlocks: 0, retired: false, writerStopped: false,
     },
     firstBadBlock: -1,
   };
@@ -87,28 +90,27 @@ export function verifyBytes(bytes: Uint8Array, path: string): VerifyReport {
 
 /** @internal */
 export function verifyDetail(mapping: Mapping, path: string): VerifyDetail {
-  for (let attempt = 1; ; attempt++) {
-    const before = seqOf(mapping);
-    const detail = verifyOnce(mapping, path);
-    if (detail.report.ok || seqOf(mapping) === before) return detail;
-    if (attempt === 3) {
+  if (!mapping.live || mapping.size < CELL_SEQ + 4) return verifyOnce(mapping, path);
+  // Between seq loads that show no write (spec §11.7): a check a writer overlapped could fail
+  // where the file is whole, or pass counts from two states. A busy writer gets 3 tries.
+  const b = mapping.bytes(0, CELL_SEQ + 4);
+  return quietRead(() => verifyOnce(mapping, path), new MappedSeq(new Uint32Array(b.buffer, b.byteOffset, b.length / 4), path, mapping), {
+    retired: (detail) => detail.report.retired,
+    clock: new StallClock(),
+    attempts: 3,
+    busy: (detail) => {
       detail.report.problems.push({ offset: CELL_SEQ, message: "the index changed while it was being verified (a writer is working on it); verify again when it is done" });
+      detail.report.ok = false;
       return detail;
-    }
-  }
-}
-
-function seqOf(mapping: Mapping): number {
-  if (mapping.size < CELL_SEQ + 4) return 0;
-  const b = mapping.bytes(CELL_SEQ, 4);
-  return Atomics.load(new Uint32Array(b.buffer, b.byteOffset, 1), 0);
+    },
+  });
 }
 
 function verifyOnce(mapping: Mapping, path: string): VerifyDetail {
   let header: Header;
   let headerBytes: Uint8Array;
   try {
-    headerBytes = snapshotHeader(mapping.bytes(0, Math.min(mapping.size, 128)));
+    headerBytes = snapshotHeader(mapping.bytes(0, Math.min(mapping.size, MAX_HEADER_BYTES)));
     header = headerOf(mapping, path);
   } catch (e) {
     if (e instanceof IdxError) return failed(path, e);
@@ -131,6 +133,7 @@ function verifyOnce(mapping: Mapping, path: string): VerifyDetail {
       interrupted: isInterrupted(header),
       dirtyBlocks: header.dirtyCount,
       retired: header.retired,
+      writerStopped: ((header.seq & 1) === 1 && !header.retired) || header.dirtyCount > 0,
     },
     header,
     scan,

@@ -8,8 +8,8 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkfifoSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IdIndex, IdWriter, IdxError, build } from "../src/index";
-import { BIN, requireFreshBuild, runIdx } from "./helpers/cli";
+import { IdIndex, IdWriter, IdxError, build, copyIndex } from "../src/index";
+import { DIST_INDEX, requireFreshBuild, runIdx } from "./helpers/cli";
 import { ADDON, makeTempDir, removeTempDirs } from "./helpers/tmp";
 
 let dir: string;
@@ -27,6 +27,10 @@ function fresh(name: string): string {
 /** Pairs k -> f(k) for k in [from, to). */
 function pairs(from: number, to: number, f: (k: number) => number): [number, number][] {
   return Array.from({ length: to - from }, (_, i) => [from + i, f(from + i)]);
+}
+
+function copyIndexSync(source: string, target: string): void {
+  copyIndex(source, target, { sync: false, verify: false });
 }
 
 function mkfifo(path: string): void {
@@ -122,7 +126,287 @@ describe.runIf(ADDON)("2. IdWriter.copyTo replaces only what a build would", () 
   });
 });
 
-void copyFileSync;
-void existsSync;
-void truncateSync;
-void BIN;
+describe.runIf(ADDON)("4. a process reads its own writes: a reader beside a writer in one process never answers from a retired file", () => {
+  it("compact, get, compact, set, get: the set is seen at once, 2,000 times in a row (two replacements within the follow interval)", async () => {
+    const path = fresh("ryw");
+    await build(pairs(0, 1000, (k) => k), path, { sync: false });
+    const w = IdWriter.open(path, { sync: false });
+    const r = IdIndex.open(path);
+    try {
+      let stale = 0;
+      for (let t = 0; t < 2000; t++) {
+        w.compact();
+        r.get(1);
+        w.compact();
+        w.set(7, t);
+        if (r.get(7) !== t) stale++;
+      }
+      expect(stale).toBe(0);
+      w.clear();
+      expect(r.size).toBe(0);
+      w.set(3, 30);
+      expect([r.get(3), r.size]).toEqual([30, 1]);
+    } finally {
+      r.close();
+      w.close();
+    }
+  });
+});
+
+describe.runIf(ADDON)("5. a file truncated, appended to or rewritten in place never gives an answer it does not hold", () => {
+  it("truncated to 0 bytes: every get, getMany and size throws ERR_IDX_CORRUPT (key 0 -> 0 was answered from zero pages)", async () => {
+    const path = fresh("trunc");
+    await build(pairs(1, 1001, (k) => k + 5), path, { sync: false });
+    const r = IdIndex.open(path);
+    try {
+      expect(r.get(5)).toBe(10);
+      truncateSync(path, 0);
+      const keys = new Uint32Array(200); // key 0 throughout: the zero pages' slot 0 holds hash 0
+      const values = new Uint32Array(200);
+      for (let i = 0; i < 50; i++) {
+        expect(() => r.get(0)).toThrow(expect.objectContaining({ code: "ERR_IDX_CORRUPT" }) as never);
+        expect(() => r.getMany(keys, values)).toThrow(expect.objectContaining({ code: "ERR_IDX_CORRUPT" }) as never);
+        expect(() => r.size).toThrow(expect.objectContaining({ code: "ERR_IDX_CORRUPT" }) as never);
+      }
+    } finally {
+      r.close();
+    }
+  });
+
+  it("appended to: once noticed, every lookup throws (it flipped between throwing and answering)", async () => {
+    const path = fresh("append");
+    await build(pairs(1, 1001, (k) => k + 5), path, { sync: false });
+    const r = IdIndex.open(path);
+    try {
+      writeFileSync(path, Buffer.alloc(64, 7), { flag: "a" });
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the watcher's 100 ms, with room
+      let answered = 0;
+      let thrown = 0;
+      const until = Date.now() + 300;
+      while (Date.now() < until) {
+        try {
+          r.get(5);
+          answered++;
+        } catch (e) {
+          expect((e as IdxError).code).toBe("ERR_IDX_CORRUPT");
+          thrown++;
+        }
+      }
+      expect(answered).toBe(0);
+      expect(thrown).toBeGreaterThan(0);
+    } finally {
+      r.close();
+    }
+  });
+
+  it("rewritten in place with another layout: the next lookup notices (header checksum word), before the watcher could", async () => {
+    const path = fresh("rewrite");
+    await build(pairs(0, 1000, (k) => 3 * k), path, { sync: false });
+    const other = fresh("rewrite-new");
+    await build(pairs(0, 3000, (k) => 7 * k + 1), other, { sync: false });
+    const r = IdIndex.open(path);
+    try {
+      expect(r.get(500)).toBe(1500);
+      copyFileSync(other, path); // truncates and writes in place: same inode
+      // No pause: the watcher has not looked yet. Every key of both maps answers new or throws.
+      for (let k = 0; k < 1000; k++) {
+        try {
+          expect(r.get(k)).toBe(7 * k + 1);
+        } catch (e) {
+          expect((e as IdxError).code).toBe("ERR_IDX_CORRUPT");
+        }
+      }
+      expect(r.get(2500)).toBe(7 * 2500 + 1);
+    } finally {
+      r.close();
+    }
+  });
+});
+
+describe.runIf(ADDON)("8, 9. a writer killed mid-operation, or a replacer killed before its rename, leaves readers fast once the lock shows it dead", () => {
+  const fixtures = join(__dirname, "..", "fixtures");
+
+  async function slowPaths(path: string, keys: number[], lookups = 20_000): Promise<{ first: number; after: number; answers: (number | undefined)[] }> {
+    const { slowPathCount } = await import("../src/reader/reader");
+    const r = IdIndex.open(path);
+    try {
+      const answers = keys.map((k) => r.get(k));
+      const start = Date.now();
+      while (Date.now() - start < 20) for (const k of keys) r.get(k); // past the 5 ms and the lock test
+      const first = slowPathCount.lookups;
+      for (let i = 0; i < lookups; i++) r.get(keys[i % keys.length]);
+      const values = new Uint32Array(256);
+      const batch = Uint32Array.from({ length: 256 }, (_, i) => keys[i % keys.length]);
+      for (let i = 0; i < 100; i++) r.getMany(batch, values);
+      return { first, after: slowPathCount.lookups - first, answers };
+    } finally {
+      r.close();
+    }
+  }
+
+  it("interrupted.idx (seq odd, a dirty block, no writer): answers as verify reads it, and no lookup takes the slow path after the first", async () => {
+    const path = fresh("interrupted");
+    copyFileSync(join(fixtures, "interrupted.idx"), path);
+    const clean = fresh("edited");
+    copyFileSync(join(fixtures, "edited.idx"), clean);
+    const want = IdIndex.open(clean);
+    // Keys it holds, and keys it does not whose probe ends before the reach (one that runs out
+    // of reach takes the slow path to read the reach cell again, writer or not).
+    const keys = [...want.keys(), 2, 3];
+    const wanted = keys.map((k) => want.get(k));
+    want.close();
+    const { answers, after } = await slowPaths(path, keys);
+    expect(answers).toEqual(wanted);
+    expect(after).toBe(0);
+    const info = runIdx(["info", path]);
+    expect(info.stdout).toMatch(/state\s+a writer stopped in the middle of an operation/);
+  });
+
+  it("retired.idx still at its path (its replacer died): the same", async () => {
+    const path = fresh("retired");
+    copyFileSync(join(fixtures, "retired.idx"), path);
+    const keys = [6, 40, 58, 108, 122, 145, 33, 35, 45, 50, 0, 4294967295, 2, 3];
+    const { after } = await slowPaths(path, keys);
+    expect(after).toBe(0);
+    expect(runIdx(["verify", path]).stdout).toMatch(/still the file at its path/);
+  });
+
+  it("a live writer that holds the lock is not taken for dead (a stopped writer keeps its lock), until it dies", async () => {
+    const path = fresh("held");
+    copyFileSync(join(fixtures, "interrupted.idx"), path);
+    const { spawn } = await import("node:child_process");
+    const holder = spawn("flock", ["-x", "-o", path, "sleep", "30"], { stdio: "ignore" });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const { slowPathCount } = await import("../src/reader/reader");
+      const started = Date.now();
+      const clean = IdIndex.open(join(fixtures, "edited.idx"));
+      const [k, v] = clean.entries().next().value as [number, number];
+      clean.close();
+      const r = IdIndex.open(path); // reads the header under the same rule: it waits for the writer
+      expect(r.get(k)).toBe(v);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900); // STOPPED_MS: a live writer is waited on
+      const before = slowPathCount.lookups;
+      for (let i = 0; i < 100; i++) expect(r.get(k)).toBe(v); // then two probes that agree, each time
+      expect(slowPathCount.lookups - before).toBe(100);
+      holder.kill("SIGKILL");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      for (let i = 0; i < 100; i++) r.get(k); // the next lock test finds it free: dead
+      const after = slowPathCount.lookups;
+      for (let i = 0; i < 1000; i++) expect(r.get(k)).toBe(v);
+      expect(slowPathCount.lookups - after).toBe(0);
+      r.close();
+    } finally {
+      holder.kill("SIGKILL");
+    }
+  });
+});
+
+describe.runIf(ADDON)("10. a writer whose file is truncated or rewritten in place refuses with an IdxError", () => {
+  it("truncated: get, size and set throw ERR_IDX_CORRUPT, never a TypeError or a wrong answer", async () => {
+    const path = fresh("w-trunc");
+    await build(pairs(0, 5000, (k) => k), path, { sync: false });
+    const w = IdWriter.open(path, { sync: false });
+    try {
+      truncateSync(path, 4096);
+      for (const f of [() => w.get(4000), () => w.size, () => w.set(6000, 1), () => w.delete(10), () => w.get(4000)]) {
+        expect(f).toThrow(expect.objectContaining({ code: "ERR_IDX_CORRUPT" }) as never);
+      }
+    } finally {
+      w.close();
+    }
+  });
+
+  it("rewritten in place with another layout: the writer refuses before it changes anything", async () => {
+    const path = fresh("w-rewrite");
+    await build(pairs(0, 1000, (k) => k), path, { sync: false });
+    const other = fresh("w-other");
+    await build(pairs(0, 3000, (k) => k + 1), other, { sync: false });
+    const w = IdWriter.open(path, { sync: false });
+    try {
+      copyFileSync(other, path);
+      expect(() => w.set(5, 5)).toThrow(expect.objectContaining({ code: "ERR_IDX_CORRUPT" }) as never);
+      expect(readFileSync(path).equals(readFileSync(other))).toBe(true);
+    } finally {
+      try {
+        w.close();
+      } catch {
+        // flushing a lost mapping may fail; the file is not ours any more
+      }
+    }
+  });
+});
+
+describe("13. objects are whole: no half-built readers or writers, no assignable path", () => {
+  it("new IdIndex() and new IdWriter() throw an IdxError that says to use open()", () => {
+    const Index = IdIndex as unknown as new (p: string) => unknown;
+    const Writer = IdWriter as unknown as new (p: string) => unknown;
+    expect(() => new Index("x.idx")).toThrow(/IdIndex\.open/);
+    expect(() => new Writer("x.idx")).toThrow(/IdWriter\.open/);
+    try {
+      new Index("x.idx");
+    } catch (e) {
+      expect((e as IdxError).code).toBe("ERR_IDX_INVALID_ARGUMENT");
+    }
+  });
+
+  it("ix.path cannot be assigned", async () => {
+    const path = fresh("path");
+    await build([[1, 2]], path, { sync: false });
+    const ix = IdIndex.open(path);
+    expect(() => {
+      (ix as { path: string }).path = "elsewhere";
+    }).toThrow(TypeError);
+    expect(ix.path).toBe(path);
+    ix.close();
+  });
+});
+
+describe.runIf(ADDON)("6. one getMany answers every key from one file, whatever deploys meanwhile", () => {
+  const child = join(__dirname, "helpers", "batch-child.js");
+
+  for (const how of ["idx cp", "mv", "a symlink flip"] as const) {
+    it(`${how}: no batch mixes the old and the new file`, async () => {
+      const { spawn } = await import("node:child_process");
+      const { symlinkSync, unlinkSync } = await import("node:fs");
+      const KEYS = 20_000;
+      const a = fresh("batch-a");
+      const b = fresh("batch-b");
+      await build(pairs(0, KEYS, (k) => 3 * k), a, { sync: false });
+      await build(pairs(0, KEYS, (k) => 7 * k + 1), b, { sync: false });
+      const path = fresh("batch");
+      if (how === "a symlink flip") symlinkSync(a, path);
+      else copyFileSync(a, path);
+      const proc = spawn(process.execPath, [child, DIST_INDEX, path, String(KEYS), "3000"], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      proc.stdout.on("data", (d) => (out += d));
+      proc.stderr.on("data", (d) => (err += d));
+      while (!out.includes("ready\n")) await new Promise((r) => setTimeout(r, 10));
+      const stop = Date.now() + 2500;
+      for (let i = 0; Date.now() < stop; i++) {
+        const next = i % 2 === 0 ? b : a;
+        if (how === "idx cp") {
+          copyIndexSync(next, path);
+        } else if (how === "mv") {
+          const staged = `${path}.staged`;
+          copyFileSync(next, staged);
+          renameSync(staged, path);
+        } else {
+          const link = `${path}.link`;
+          symlinkSync(next, link);
+          renameSync(link, path);
+        }
+        await new Promise((r) => setTimeout(r, 15));
+      }
+      await new Promise((resolve) => proc.on("exit", resolve));
+      expect(err).toBe("");
+      const report = JSON.parse(out.split("\n").find((l) => l.startsWith("{"))!);
+      expect(report.mixed, JSON.stringify(report)).toBe(0);
+      expect(report.other).toBe(0);
+      expect(report.old + report.new).toBe(report.batches);
+      expect(report.new).toBeGreaterThan(0);
+      void unlinkSync;
+    });
+  }
+});

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IdIndex, IdWriter, build } from "../src/index";
 import { ADDON_FUNCTIONS, constantsMismatch, engine, expectedConstants, missingFunction, requireNativeAddon } from "../src/os/native";
-import { StallClock, quiet, settle } from "../src/core/protocol";
+import { NO_DEAD_SEQ, ProtocolReader, StallClock, quiet, settle } from "../src/core/protocol";
 import { requireFreshBuild, runIdx } from "./helpers/cli";
 import { specUnhash } from "./helpers/keys";
 import { makeTempDir, removeTempDirs } from "./helpers/tmp";
@@ -87,26 +87,35 @@ describe.runIf(native)("getMany through the addon (64 keys or more) follows the 
 });
 
 describe("§11.7 settle(): the protocol's decisions, on a scripted reader", () => {
-  function scripted(seqs: number[], retired = false, follows = false) {
+  /** A reader whose seq loads return `seqs` in turn (the last one from then on). */
+  function scripted(seqs: number[], options: { diverted?: boolean; follows?: boolean; gone?: boolean } = {}) {
     let i = 0;
     let followed = 0;
-    return {
-      reader: {
-        seq: () => seqs[Math.min(i++, seqs.length - 1)],
-        retired: () => retired,
-        follow: () => {
-          followed++;
-          return follows && followed === 1;
-        },
+    let tests = 0;
+    let dead = NO_DEAD_SEQ;
+    const reader: ProtocolReader = {
+      seq: () => seqs[Math.min(i++, seqs.length - 1)],
+      dead: () => dead,
+      writerGone: () => {
+        tests++;
+        return options.gone ?? false;
       },
-      followed: () => followed,
+      markDead: (seq) => (dead = seq),
+      diverted: () => options.diverted ?? false,
+      follow: () => {
+        followed++;
+        return (options.follows ?? false) && followed === 1;
+      },
     };
+    return { reader, followed: () => followed, lockTests: () => tests, dead: () => dead };
   }
 
-  it("an even seq unchanged across the probe is an answer at once", () => {
+  it("an even seq unchanged across the probe is an answer at once; an odd one only when it is the dead writer's", () => {
     expect(quiet(4, 4)).toBe(true);
     expect(quiet(4, 6)).toBe(false);
     expect(quiet(5, 5)).toBe(false);
+    expect(quiet(5, 5, 5)).toBe(true);
+    expect(quiet(5, 7, 5)).toBe(false);
   });
 
   it("a changed seq means a write overlapped: probe again, until a quiet probe", () => {
@@ -116,31 +125,46 @@ describe("§11.7 settle(): the protocol's decisions, on a scripted reader", () =
   });
 
   it("a retired file with no replacement yet answers as it stands, without waiting", () => {
-    const { reader, followed } = scripted([7, 7], true, false);
+    const { reader, followed } = scripted([7, 7], { diverted: true });
     expect(settle(reader, () => 99, 7, 7, 42, new StallClock())).toBe(42);
     expect(followed()).toBe(1);
   });
 
   it("a retired file whose replacement is there: follow, and probe the new file", () => {
-    const { reader } = scripted([2, 2], true, true);
+    const { reader } = scripted([2, 2], { diverted: true, follows: true });
     expect(settle(reader, () => 5, 7, 7, 42, new StallClock())).toBe(5);
   });
 
-  it("an odd seq that holds for 5 ms is a dead writer: the table as it stands answers, once a second probe agrees", () => {
-    const { reader } = scripted([9]);
+  it("an odd seq held 5 ms with the lock free is a dead writer: its seq is dead, and the next probe answers", () => {
+    const { reader, lockTests, dead } = scripted([9]);
+    (reader as { writerGone: () => boolean }).writerGone = () => true;
     const started = performance.now();
-    expect(settle(reader, () => 3, 9, 9, 3, new StallClock())).toBe(3);
+    let probes = 0;
+    expect(settle(reader, () => ++probes, 9, 9, 0, new StallClock())).toBeGreaterThan(0);
     expect(performance.now() - started).toBeGreaterThanOrEqual(5);
+    expect(dead()).toBe(9);
+    void lockTests;
   });
 
-  it("once a stall is decided, later lookups of that seq answer without pausing (a killed writer slowed every lookup for good)", () => {
+  it("an odd seq under a held lock (a live writer the scheduler stopped) is waited on: no answer before 1 s, then two probes that agree", () => {
+    const { reader, lockTests, dead } = scripted([9], { gone: false });
+    const started = performance.now();
+    let probes = 0;
+    expect(settle(reader, () => (++probes, 3), 9, 9, 3, new StallClock())).toBe(3);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(dead()).toBe(NO_DEAD_SEQ);
+    expect(lockTests()).toBeGreaterThanOrEqual(2); // at 5 ms, then every 100 ms
+    expect(lockTests()).toBeLessThanOrEqual(12);
+  });
+
+  it("once a stopped writer is decided, later lookups of that seq answer without pausing (a stopped writer slowed every lookup for good)", () => {
     let pauses = 0;
     const clock = new StallClock((ms) => {
       pauses++;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
     });
     const { reader } = scripted([9]);
-    expect(settle(reader, () => 3, 9, 9, 3, clock)).toBe(3); // waits out the 5 ms, pausing
+    expect(settle(reader, () => 3, 9, 9, 3, clock)).toBe(3); // waits out the second, pausing
     expect(pauses).toBeGreaterThan(0);
     const before = pauses;
     for (let i = 0; i < 1000; i++) expect(settle(scripted([9]).reader, () => 3, 9, 9, 3, clock)).toBe(3);

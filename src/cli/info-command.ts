@@ -2,6 +2,14 @@
 import { IdIndex } from "../reader/reader";
 import { EXIT_OK, UsageError, parseCommandArgs, plural, writeOut } from "./io";
 
+/** What a writer left unfinished, and what repairs it (spec §11.6). */
+export function stateNote(interrupted: boolean, retired: boolean): string {
+  const what = retired
+    ? "marked retired, but still the file at its path: the process that replaced it stopped before its rename"
+    : "a writer stopped in the middle of an operation";
+  return `${what}; it reads correctly, and the next writer repairs it (any idx set, del, put or compact)`;
+}
+
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("info", args, { json: { type: "boolean" } });
   if (positionals.length !== 1) throw new UsageError("info takes one index file", "info");
@@ -29,6 +37,7 @@ export async function run(args: string[]): Promise<number> {
     ["bytes per entry", info.bytesPerEntry === null ? "-" : info.bytesPerEntry.toFixed(2)],
     ["access", info.access === "mapped" ? "mapped (native addon)" : "copied into memory (no native addon)"],
   ];
+  if (info.interrupted || info.retired) rows.push(["state", stateNote(info.interrupted, info.retired)]);
   const width = Math.max(...rows.map(([k]) => k.length));
   await writeOut(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n", true);
   return EXIT_OK;

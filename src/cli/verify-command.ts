@@ -15,8 +15,11 @@ export async function run(args: string[]): Promise<number> {
     const notes: string[] = [];
     if (report.interrupted) {
       notes.push(`a writer stopped mid-operation; its ${plural(report.dirtyBlocks, "block is", "blocks are")} consistent and will be rechecksummed when a writer next opens the index`);
+    } else if (report.writerStopped) {
+      notes.push("a writer stopped mid-operation (its sequence number is odd); the next writer repairs it");
     }
-    if (report.retired) notes.push("this file was replaced by a newer one at its path (retired)");
+    // Opened by its path: a retired file found there was never renamed over.
+    if (report.retired) notes.push("it is marked retired but is still the file at its path (the process that replaced it stopped before its rename); the next writer repairs it");
     const checked = report.interrupted ? "checksums match outside the interrupted blocks" : "all checksums match";
     await writeOut(`${report.path}: ok, version ${report.version}, ${plural(report.entries, "entry", "entries")}, ${checked}${notes.map((n) => `; ${n}`).join("")}\n`, true);
     return EXIT_OK;

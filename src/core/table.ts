@@ -249,16 +249,19 @@ export class SlotEditor {
    */
   planInsert(hash: number, reach: number): InsertPlan | null {
     const r = this.region;
+    const last = this.slotCount - 1;
     const home = homeSlot(hash, this.capacity);
     let at = home;
-    while (r.hashWord(at) < hash) at++;
+    // Bounded by the last slot: it is empty in a sound table, but a table damaged since it was
+    // opened must not send the scan past the region (a rehash then refuses the damage).
+    while (at < last && r.hashWord(at) < hash) at++;
     let end = at;
     let needed = Math.max(reach, at - home);
-    for (let h = r.hashWord(end); !isEmpty(h); h = r.hashWord(++end)) {
+    for (let h = r.hashWord(end); !isEmpty(h) && end < last; h = r.hashWord(++end)) {
       const moved = end + 1 - homeSlot(h, this.capacity);
       if (moved > needed) needed = moved;
     }
-    return end >= this.slotCount - 1 ? null : { at, end, reach: needed };
+    return end >= last ? null : { at, end, reach: needed };
   }
 
   /**
@@ -276,6 +279,7 @@ export class SlotEditor {
     const r = this.region;
     let cur = s;
     for (;;) {
+      if (cur + 1 >= this.slotCount) return cur; // only a damaged table has no empty last slot
       const hash = r.hashWord(cur + 1);
       if (isEmpty(hash) || homeSlot(hash, this.capacity) > cur) return cur;
       cur++;

@@ -12,8 +12,11 @@ import {
   STATE_ESCAPED, STATE_RETIRED, checkSentinel, readHeader, slotOffset,
 } from "../core/format";
 import { hash32, homeSlot } from "../core/hash";
-import { FOLLOW_EVERY_MS, ProtocolReader, StallClock, quiet, settle, stableHeader } from "../core/protocol";
+import {
+  FOLLOW_EVERY_MS, LOCK_TEST_EVERY_MS, NO_DEAD_SEQ, ProtocolReader, SeqSource, StallClock, quiet, settle, stableHeader,
+} from "../core/protocol";
 import { NO_PREVIOUS, isEntry } from "../core/table";
+import { writerGoneOn } from "./lock";
 import { openRegularFile } from "./mapping";
 
 /** Slots read per pread: one 512-byte window holds a whole probe run at the builder's load. */
@@ -26,10 +29,16 @@ export class FileLookup {
   #ino: number;
   #dev: number;
   #reach: number;
+  /** The header checksum word at open: a rewrite in place with another layout changes it (§11.8). */
+  #id: number;
+  #dead = NO_DEAD_SEQ;
   #lastFollow = -Infinity;
+  #lastLockTest = -Infinity;
   readonly #window = new Uint32Array(WINDOW_SLOTS * SLOT_WORDS);
   readonly #bytes = new Uint8Array(this.#window.buffer);
   readonly #word = new Uint32Array(1);
+  readonly #head = new Uint32Array(16);
+  readonly #headBytes = new Uint8Array(this.#head.buffer);
   readonly #wordBytes = new Uint8Array(this.#word.buffer);
   readonly #clock = new StallClock();
   readonly #protocol: ProtocolReader;
@@ -41,9 +50,13 @@ export class FileLookup {
     this.#ino = stat.ino;
     this.#dev = stat.dev;
     this.#reach = header.reach;
+    this.#id = this.#read(header.layout.checksumOffset);
     this.#protocol = {
       seq: () => this.#read(CELL_SEQ),
-      retired: () => (this.#read(CELL_STATE) & STATE_RETIRED) !== 0,
+      dead: () => this.#dead,
+      writerGone: () => writerGoneOn(this.#fd),
+      markDead: (seq) => (this.#dead = seq),
+      diverted: () => (this.#read(CELL_STATE) & STATE_RETIRED) !== 0 || this.#rewritten(),
       follow: () => this.#follow(),
     };
   }
@@ -64,7 +77,11 @@ export class FileLookup {
         return new DataView(word.buffer).getUint32(0, true);
       };
       let head = read();
-      if (n >= CELL_SEQ + 4 && MAGIC.every((b, i) => head[i] === b)) head = stableHeader(read, seqOf);
+      if (n >= CELL_SEQ + 4 && MAGIC.every((b, i) => head[i] === b)) {
+        let dead = NO_DEAD_SEQ;
+        const file: SeqSource = { seq: seqOf, dead: () => dead, writerGone: () => writerGoneOn(fd), markDead: (s) => (dead = s) };
+        head = stableHeader(read, file);
+      }
       const header = readHeader(head, stat.size, path);
       const last = new Uint8Array(4);
       readFully(fd, last, slotOffset(header.layout, header.slotCount - 1), 4, path);
@@ -80,9 +97,17 @@ export class FileLookup {
     const hash = hash32(key);
     const s1 = this.#read(CELL_SEQ);
     const value = this.#probe(hash);
-    const s2 = this.#read(CELL_SEQ);
-    if (quiet(s1, s2)) return value;
+    // The seq and the header checksum word in one read (§11.7: both beside the probe's end).
+    const from = this.#header.layout.checksumOffset;
+    readFully(this.#fd, this.#headBytes, from, CELL_SEQ + 4 - from, this.path);
+    const s2 = this.#head[(CELL_SEQ - from) / 4];
+    if (quiet(s1, s2, this.#dead) && this.#head[0] === this.#id) return value;
     return settle(this.#protocol, () => this.#probe(hash), s1, s2, value, this.#clock);
+  }
+
+  /** §11.8: the header checksum word is not the one read at open: the file was rewritten in place. */
+  #rewritten(): boolean {
+    return this.#read(this.#header.layout.checksumOffset) !== this.#id;
   }
 
   #probe(hash: number): number | undefined {
@@ -126,18 +151,35 @@ export class FileLookup {
     return this.#word[0];
   }
 
-  /** §11.7 follow(): opens the file now at the path, if it is another one than ours. */
+  /**
+   * §11.7 follow(): opens the file now at the path, if it is another one than ours or ours was
+   * rewritten in place (which never answers again: while the path holds no valid index, this
+   * throws). A retired file still at its path whose lock nobody holds is the index (§11.4): its
+   * seq is dead.
+   */
   #follow(): boolean {
+    const rewritten = this.#rewritten();
     const t = performance.now();
-    if (t - this.#lastFollow < FOLLOW_EVERY_MS) return false;
+    if (!rewritten && t - this.#lastFollow < FOLLOW_EVERY_MS) return false;
     this.#lastFollow = t;
     let next: FileLookup;
     try {
       const st = fs.statSync(this.path);
-      if (st.ino === this.#ino && st.dev === this.#dev) return false;
+      if (!rewritten && st.ino === this.#ino && st.dev === this.#dev) {
+        if (t - this.#lastLockTest >= LOCK_TEST_EVERY_MS) {
+          this.#lastLockTest = t;
+          const seq = this.#read(CELL_SEQ);
+          if (writerGoneOn(this.#fd)) this.#dead = seq;
+        }
+        return false;
+      }
       next = FileLookup.open(this.path);
-    } catch {
-      return false; // no replacement yet, or not readable yet: keep answering from this file
+    } catch (e) {
+      if (!rewritten) return false; // no replacement yet, or not readable yet: keep answering from this file
+      throw new IdxError("ERR_IDX_CORRUPT", "the index file was rewritten in place while it was being read, and cannot be reopened", {
+        path: this.path, cause: e,
+        hint: "Something wrote over the live file (cp over it, say). Deploy a new index with `idx cp NEW FILE` or a rename (mv).",
+      });
     }
     fs.closeSync(this.#fd);
     this.#fd = next.#fd;
@@ -145,6 +187,8 @@ export class FileLookup {
     this.#ino = next.#ino;
     this.#dev = next.#dev;
     this.#reach = next.#reach;
+    this.#id = next.#id;
+    this.#dead = next.#dead;
     return true;
   }
 
@@ -154,6 +198,7 @@ export class FileLookup {
 }
 
 const UNDECIDED = Symbol("undecided");
+
 
 /** §14: the largest slot - home over a version 1 file's entries, read in 1 MiB pieces. */
 function measureReachOf(fd: number, h: Header, path: string): number {

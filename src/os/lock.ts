@@ -17,7 +17,14 @@ import { requireNativeAddon } from "./native";
 const flockBinding = () => requireNativeAddon("the writer lock (flock)");
 
 const LOCK_EX = 2;
+const LOCK_SH = 1;
 const LOCK_UN = 0;
+
+/**
+ * Readers test the lock with a shared lock held for an instant (spec §11.7): a writer refused
+ * while only such locks are held tries again for this long before it reports the file locked.
+ */
+const READER_TEST_GRACE_MS = 50;
 
 export interface LockOptions {
   /** How long to wait for another writer to finish, in milliseconds (default 0: fail at once). */
@@ -41,6 +48,7 @@ export class WriterLock {
    */
   static acquire(path: string, options: LockOptions = {}): WriterLock | null {
     const deadline = Date.now() + (options.wait ?? 0);
+    const graceEnd = Date.now() + READER_TEST_GRACE_MS;
     const flock = flockBinding();
     for (;;) {
       let fd: number;
@@ -61,7 +69,7 @@ export class WriterLock {
       if (rc !== os.constants.errno.EWOULDBLOCK) {
         throw new IdxError("ERR_IDX_IO", `cannot lock the index for writing (flock errno ${rc})`, { path });
       }
-      if (Date.now() >= deadline) {
+      if (Date.now() >= deadline && (Date.now() >= graceEnd || writerHolds(inode) === true)) {
         throw new IdxError("ERR_IDX_LOCKED", `is being written by ${holderOf(inode)}`, {
           path,
           hint: options.wait
@@ -96,6 +104,49 @@ export class WriterLock {
   }
 }
 
+/**
+ * §11.7 "A writer that died": whether a writer holds the lock of the file at `path`, which must
+ * still name the file the caller reads (device `dev`, inode `ino`). Takes a shared lock without
+ * waiting and lets it go at once. True: held (the writer is alive, perhaps stopped); false:
+ * nobody holds it (a writer that left seq odd is dead); undefined: the test cannot be made
+ * (the path names another file or none, or it cannot be opened).
+ */
+export function writerHoldsLockAt(path: string, dev: number, ino: number): boolean | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.dev !== dev || st.ino !== ino) return undefined;
+    return writerHoldsLockOn(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** writerHoldsLockAt through a descriptor of the file the caller reads (its own open file). */
+export function writerHoldsLockOn(fd: number): boolean | undefined {
+  const flock = flockBinding();
+  const rc = flock.flock(fd, LOCK_SH, false);
+  if (rc === 0) {
+    flock.flock(fd, LOCK_UN, false);
+    return false;
+  }
+  return rc === os.constants.errno.EWOULDBLOCK ? true : undefined;
+}
+
+/** The lock test through a descriptor: true only when it shows nobody holds the lock (no addon: false). */
+export function writerGoneOn(fd: number): boolean {
+  try {
+    return writerHoldsLockOn(fd) === false;
+  } catch {
+    return false; // no flock without the addon: the test cannot be made
+  }
+}
+
 function sameFile(fd: number, path: string): boolean {
   try {
     const a = fs.fstatSync(fd);
@@ -104,6 +155,24 @@ function sameFile(fd: number, path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether /proc/locks shows an exclusive flock on the inode: true (a writer), false (only
+ * shared ones: readers testing the lock), undefined (not Linux).
+ */
+function writerHolds(inode: number): boolean | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync("/proc/locks", "utf8");
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] === "FLOCK" && f[3] === "WRITE" && f[5]?.split(":")[2] === String(inode)) return true;
+  }
+  return false;
 }
 
 /** "process 1234": the flock holder of an inode, from /proc/locks (Linux); a plain phrase elsewhere. */

@@ -9,10 +9,12 @@ import * as nodePath from "node:path";
 import { checkPath } from "../core/args";
 import { IdxError, ioError } from "../core/errors";
 import {
-  CELL_SEQ, Header, Layout, MAGIC, MAX_HEADER_BYTES, SLOT_BYTES, SLOT_WORDS, readHeader, slotOffset, snapshotHeader,
+  CELL_SEQ, CELL_STATE, Header, Layout, MAGIC, MAX_HEADER_BYTES, SLOT_BYTES, SLOT_WORDS, STATE_RETIRED, readHeader, slotOffset,
+  snapshotHeader,
 } from "../core/format";
-import { stableHeader } from "../core/protocol";
+import { NO_DEAD_SEQ, SeqSource, StallClock, quietRead, stableHeader, untestedSeq } from "../core/protocol";
 import { SEGMENT_SLOTS, SlotRegion, windowCount, windowEnd } from "../core/slots";
+import { writerHoldsLockAt } from "./lock";
 import { NativeAddon, nativeAddon } from "./native";
 
 export interface Mapping {
@@ -96,11 +98,15 @@ class NativeMapping implements Mapping {
   }
 }
 
-/** No addon: the file's bytes read into memory at open, one copy per view asked for. */
+/**
+ * No addon: the file's bytes read into memory at open, whole, between two reads of seq that show
+ * no write under way (spec §11.7), so the header and the slots belong together. The copy never
+ * changes: a reader of it treats its seq as quiet.
+ */
 class CopiedFile implements Mapping {
   readonly live = false;
   readonly id = 0;
-  #fd: number | null;
+  #data: Buffer | null;
 
   constructor(
     fd: number,
@@ -109,24 +115,29 @@ class CopiedFile implements Mapping {
     readonly ino: number,
     readonly path: string,
   ) {
-    this.#fd = fd;
+    if (size > COPY_MAX_BYTES) {
+      throw new IdxError("ERR_IDX_TOO_LARGE", `is ${size} bytes; without the native addon an index is read into memory whole, and this one does not fit a buffer`, {
+        path, hint: "Install idxmap where its addon loads (npm rebuild idxmap), which maps the file instead.",
+      });
+    }
+    const seqOf = () => (size >= CELL_SEQ + 4 ? readAt(fd, CELL_SEQ, 4, path).readUInt32LE(0) : 0);
+    this.#data = quietRead(() => readAt(fd, 0, size, path), untestedSeq(seqOf), {
+      retired: (copy) => copy.length >= CELL_SEQ && (copy.readUInt32LE(CELL_STATE) & STATE_RETIRED) !== 0,
+      clock: new StallClock(),
+      same: (a, b) => a.equals(b),
+      attempts: COPY_ATTEMPTS,
+      busy: () => {
+        throw new IdxError("ERR_IDX_IO", `was changed by a writer during every one of ${COPY_ATTEMPTS} attempts to read it whole`, {
+          path, hint: "Without the native addon a reader reads a copy of the whole file; install idxmap where its addon loads (npm rebuild idxmap), or read it when the writer is idle.",
+        });
+      },
+    });
+    fs.closeSync(fd);
   }
 
   bytes(offset: number, length: number): Uint8Array {
-    if (this.#fd === null) throw new IdxError("ERR_IDX_CLOSED", "the index is closed", { path: this.path });
-    const out = Buffer.allocUnsafeSlow(length);
-    let done = 0;
-    while (done < length) {
-      let n: number;
-      try {
-        n = fs.readSync(this.#fd, out, done, Math.min(length - done, 1 << 30), offset + done);
-      } catch (e) {
-        throw ioError("read the index", this.path, e);
-      }
-      if (n === 0) throw new IdxError("ERR_IDX_TRUNCATED", "is shorter than when it was opened (it changed while being read)", { path: this.path });
-      done += n;
-    }
-    return out;
+    if (this.#data === null) throw new IdxError("ERR_IDX_CLOSED", "the index is closed", { path: this.path });
+    return this.#data.subarray(offset, offset + length);
   }
 
   state(): 0 {
@@ -138,9 +149,28 @@ class CopiedFile implements Mapping {
   }
 
   release(): void {
-    if (this.#fd !== null) fs.closeSync(this.#fd);
-    this.#fd = null;
+    this.#data = null;
   }
+}
+
+/** A copy is one Buffer. */
+const COPY_MAX_BYTES = 2 ** 32 - 1;
+const COPY_ATTEMPTS = 20;
+
+function readAt(fd: number, position: number, length: number, path: string): Buffer {
+  const out = Buffer.allocUnsafeSlow(length);
+  let done = 0;
+  while (done < length) {
+    let n: number;
+    try {
+      n = fs.readSync(fd, out, done, Math.min(length - done, 1 << 30), position + done);
+    } catch (e) {
+      throw ioError("read the index", path, e);
+    }
+    if (n === 0) throw new IdxError("ERR_IDX_TRUNCATED", "is shorter than when it was opened (it changed while being read)", { path });
+    done += n;
+  }
+  return out;
 }
 
 /**
@@ -195,8 +225,8 @@ export function openMapping(path: string, options: MapOptions, check?: (m: Mappi
       }
       if (addon === null) {
         if (writable) throw new IdxError("ERR_IDX_NO_ADDON", "writing an index needs idx's native addon", { path });
-        mapping = new CopiedFile(fd, stat.size, stat.dev, stat.ino, path);
-        check?.(mapping, fd);
+        mapping = new CopiedFile(fd, stat.size, stat.dev, stat.ino, path); // reads it whole, closes fd
+        check?.(mapping, -1);
         return mapping;
       }
       mapping = mapNative(addon, path, fd, stat, options);
@@ -205,7 +235,7 @@ export function openMapping(path: string, options: MapOptions, check?: (m: Mappi
       return mapping;
     } catch (e) {
       mapping?.release();
-      if (!(mapping instanceof CopiedFile)) closeQuietly(fd);
+      closeQuietly(fd);
       if ((e as { code?: string }).code !== "EAGAIN") throw e;
       if (attempt < MAX_ATTEMPTS) continue; // it changed size between fstat and the mapping
       throw new IdxError("ERR_IDX_IO", `the file changed size while it was being opened, ${MAX_ATTEMPTS} times in a row: something is writing it in place`, {
@@ -318,13 +348,38 @@ export function headerWordsOf(mapping: Mapping, layout: Layout): Uint32Array {
  * writing is read between two loads of seq (§11.7 "The header"), so that its cells belong
  * together; a foreign or short file is read once.
  */
-export function headerOf(mapping: Mapping, path: string): Header {
+export function headerOf(mapping: Mapping, path: string, onDead?: (seq: number) => void): Header {
   const view = mapping.bytes(0, Math.min(mapping.size, MAX_HEADER_BYTES));
   const read = () => snapshotHeader(view);
   let bytes = read();
   if (mapping.live && view.length >= CELL_SEQ + 4 && MAGIC.every((b, i) => bytes[i] === b)) {
-    const words = new Uint32Array(view.buffer, view.byteOffset, (CELL_SEQ + 4) / 4);
-    bytes = stableHeader(read, () => Atomics.load(words, CELL_SEQ / 4));
+    const file = new MappedSeq(new Uint32Array(view.buffer, view.byteOffset, (CELL_SEQ + 4) / 4), path, mapping);
+    bytes = stableHeader(read, file);
+    if (onDead !== undefined && file.dead() !== NO_DEAD_SEQ) onDead(file.dead());
   }
   return readHeader(bytes, mapping.size, path);
+}
+
+/** The seq of a mapped file, with the lock test of §11.7 through its path. */
+export class MappedSeq implements SeqSource {
+  #dead = NO_DEAD_SEQ;
+
+  /** `words` views at least the header's first CELL_SEQ + 4 bytes. */
+  constructor(readonly words: Uint32Array, readonly path: string, readonly mapping: Mapping) {}
+
+  seq(): number {
+    return Atomics.load(this.words, CELL_SEQ / 4);
+  }
+
+  dead(): number {
+    return this.#dead;
+  }
+
+  writerGone(): boolean {
+    return writerHoldsLockAt(this.path, this.mapping.dev, this.mapping.ino) === false;
+  }
+
+  markDead(seq: number): void {
+    this.#dead = seq;
+  }
 }

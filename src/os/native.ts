@@ -50,9 +50,14 @@ export interface NativeAddon {
   crc(id: number, hi: number, lo: number, words: number): number;
   /** Makes `words` words from a position present and writable, changing nothing. */
   touch(id: number, hi: number, lo: number, words: number): void;
+  /**
+   * dead: a seq value to treat as even (-1 for none); fileId: the header checksum word the
+   * reader read at open (spec §11.7). Stops before a chunk whose seq or fileId check fails.
+   */
   getMany(
-    id: number, headerBytes: number, capacity: number, slotCount: number, reach: number, keys: Uint32Array,
-    values: Uint32Array, found: Uint8Array | null, missing: number, from: number, to: number, result: Float64Array,
+    id: number, headerBytes: number, capacity: number, slotCount: number, reach: number, dead: number, fileId: number,
+    keys: Uint32Array, values: Uint32Array, found: Uint8Array | null, missing: number, from: number, to: number,
+    result: Float64Array,
   ): void;
   formatPairs(
     id: number, headerBytes: number, capacity: number, slotCount: number, fromSlot: number, previousHash: number,
@@ -78,6 +83,8 @@ export function expectedConstants(): Record<string, number> {
     cellReachV2: CELL_REACH,
     headerV1: LAYOUT_V1.headerBytes,
     headerV2: LAYOUT_V2.headerBytes,
+    checksumV1: LAYOUT_V1.checksumOffset,
+    checksumV2: LAYOUT_V2.checksumOffset,
     maxSlotsV2: LAYOUT_V2.maxSlotCount,
     chunk: CHUNK,
     hashOf1: hash32(1),

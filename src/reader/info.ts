@@ -21,6 +21,13 @@ export interface IndexInfo {
   reach: number | null;
   /** "mapped" (the addon: shared pages, live) or "copied" (no addon: read whole at open). */
   access: "mapped" | "copied";
+  /**
+   * A writer stopped in the middle of an operation (seq odd or dirty blocks) and no writer has
+   * opened the index since: the next one repairs it (spec §11.6).
+   */
+  interrupted: boolean;
+  /** Marked retired (spec §11.4) but still the file at its path: its replacer stopped before its rename. */
+  retired: boolean;
 }
 
 /** @internal */
@@ -38,5 +45,7 @@ export function describeHeader(path: string, h: Header, size: number, access: "m
     writes: Math.floor(h.seq / 2),
     reach: h.major === 1 ? null : h.reach,
     access,
+    interrupted: (h.seq & 1) === 1 && !h.retired || h.dirtyCount > 0,
+    retired: h.retired,
   };
 }

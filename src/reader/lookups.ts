@@ -42,12 +42,24 @@ export interface SlowPath {
 }
 
 /**
+ * What a get's fast check compares besides seq (spec §11.7): `idWord` is the word index of the
+ * header checksum and `id` its value at open (a file rewritten in place with another layout has
+ * another); `dead` is a seq value the reader treats as even (its writer died), or -1.
+ */
+export interface FastCheck {
+  idWord: number;
+  id: number;
+  dead: number;
+}
+
+/**
  * A named factory so that the hot loop has a name in profiles and editors. `live[0]` is 1 while
  * the closure's mapping is the reader's: a get kept from before the reader followed a replaced
  * file (or closed) reads a released mapping, whose pages may be zeros that look like a quiet
  * file with key 0 in slot 0; it must take the slow path and probe again in the current file.
  */
-export function makeGet(slow: SlowPath, live: Uint8Array, header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number) {
+export function makeGet(slow: SlowPath, live: Uint8Array, header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number, check: FastCheck) {
+  const { idWord, id, dead } = check;
   return (key: number): number | undefined => {
     if (typeof key !== "number" || (key >>> 0) !== key) return undefined;
     const hash = hashOf(key);
@@ -62,7 +74,7 @@ export function makeGet(slow: SlowPath, live: Uint8Array, header: Uint32Array, s
       value = header[ESCAPED_VALUE];
     }
     const s2 = loadSeq(header);
-    if (s1 === s2 && (s1 & 1) === 0 && i !== NOT_DECIDED && live[0] === 1) return value;
+    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id && i !== NOT_DECIDED && live[0] === 1) return value;
     return slow.slowGet(hash, s1, s2, value, i === NOT_DECIDED || live[0] !== 1);
   };
 }
@@ -70,7 +82,9 @@ export function makeGet(slow: SlowPath, live: Uint8Array, header: Uint32Array, s
 /** makeGet for a file of several windows (past SEGMENT_SLOTS slots: 2 GiB of slots). */
 export function makeWindowedGet(
   slow: SlowPath, live: Uint8Array, header: Uint32Array, windows: readonly Uint32Array[], windowSlots: number, capacity: number, reachWords: number,
+  check: FastCheck,
 ) {
+  const { idWord, id, dead } = check;
   return (key: number): number | undefined => {
     if (typeof key !== "number" || (key >>> 0) !== key) return undefined;
     const hash = hashOf(key);
@@ -89,7 +103,7 @@ export function makeWindowedGet(
       value = header[ESCAPED_VALUE];
     }
     const s2 = loadSeq(header);
-    if (s1 === s2 && (s1 & 1) === 0 && i !== NOT_DECIDED && live[0] === 1) return value;
+    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id && i !== NOT_DECIDED && live[0] === 1) return value;
     return slow.slowGet(hash, s1, s2, value, i === NOT_DECIDED || live[0] !== 1);
   };
 }
@@ -105,12 +119,12 @@ export let touchedWords = 0;
  * scratch of at least end - base entries.
  */
 export function probeChunk(
-  header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number,
+  header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number, check: FastCheck,
   keys: Uint32Array, values: Uint32Array, found: Uint8Array | undefined, missing: number, base: number, end: number,
   hashes: Uint32Array, homes: Float64Array,
 ): number {
   const seq = loadSeq(header);
-  if ((seq & 1) !== 0) return -1;
+  if ((seq & 1) !== 0 && seq !== check.dead) return -1;
   // First the hashes and home slots of the whole chunk, loading each home slot: these loads do
   // not depend on each other, so the CPU overlaps their cache misses (JS has no prefetch
   // instruction). Then the probes, which find their lines in cache.
@@ -147,5 +161,5 @@ export function probeChunk(
     if (found !== undefined) found[k] = hit;
     hits += hit;
   }
-  return loadSeq(header) === seq ? hits : -1;
+  return loadSeq(header) === seq && header[check.idWord] === check.id ? hits : -1;
 }

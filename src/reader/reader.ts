@@ -17,15 +17,16 @@ import {
 } from "../core/format";
 import { formatEntries, formatEntry } from "../core/dump";
 import { unhash32 } from "../core/hash";
-import { FOLLOW_EVERY_MS, ProtocolReader, StallClock, quietRead, settle } from "../core/protocol";
+import { FOLLOW_EVERY_MS, LOCK_TEST_EVERY_MS, NO_DEAD_SEQ, ProtocolReader, StallClock, quietRead, settle } from "../core/protocol";
 import { SlotRegion } from "../core/slots";
 import { NO_PREVIOUS, UNDECIDED, findSlot, isEntry, measureReach } from "../core/table";
 import { FilePath } from "../os/file-path";
+import { writerHoldsLockAt } from "../os/lock";
 import { Mapping, headerOf, headerWordsOf, openMapping, regionOf } from "../os/mapping";
-import { CHUNK, NativeAddon, nativeAddon } from "../os/native";
+import { CHUNK, NativeAddon, nativeAddon, replacementCount } from "../os/native";
 import { VerifyReport, verifyMapping } from "../verify";
 import { IndexInfo, describeHeader } from "./info";
-import { makeGet, makeWindowedGet, probeChunk } from "./lookups";
+import { FastCheck, makeGet, makeWindowedGet, probeChunk } from "./lookups";
 
 const EMPTY_WORDS = new Uint32Array(0);
 
@@ -73,9 +74,13 @@ interface MappingHolder {
 }
 const dropped = new FinalizationRegistry<MappingHolder>((holder) => holder.mapping?.release());
 
+/** What only IdIndex.open passes to the constructor: `new IdIndex()` would be half built. */
+const OPENING = Symbol("IdIndex.open");
+
+/** Slow-path lookups of this process, for tests of the paths that must stay fast. @internal */
+export const slowPathCount = { lookups: 0 };
+
 export class IdIndex implements Iterable<[number, number]> {
-  /** The path the index was opened from. */
-  readonly path: string;
   readonly #holder: MappingHolder = { mapping: null };
   #mapping: Mapping | null = null;
   #header: Uint32Array = EMPTY_WORDS;
@@ -90,21 +95,42 @@ export class IdIndex implements Iterable<[number, number]> {
   #v1Measured: { reach: number; seq: number } | null = null;
   #dev = 0;
   #ino = 0;
+  /** The header checksum word (its index and its value at open): §11.7's check against a rewrite in place. */
+  #idWord = 0;
+  #id = 0;
+  /** A seq value this reader treats as even: its writer died mid-operation (§11.7). */
+  #dead = NO_DEAD_SEQ;
+  #fast: FastCheck = { idWord: 0, id: 0, dead: NO_DEAD_SEQ };
+  /** Changes whenever the reader maps another file: a batch answers from one file. */
+  #generation = 0;
   readonly #clock = new StallClock();
   #lastFollow = -Infinity;
+  #lastLockTest = -Infinity;
+  /** This process's replacements count when the reader last looked at its path (§11.7 following). */
+  #seenReplacements = -1;
+  /** Why the lost file has no answer, until the path holds a valid index again. */
+  #lostError: unknown = null;
   readonly #protocol: ProtocolReader;
   readonly #chunkHashes = new Uint32Array(CHUNK);
   readonly #chunkHomes = new Float64Array(CHUNK);
   readonly #nativeResult = new Float64Array(2);
 
-  private constructor(path: string) {
-    this.path = path;
+  private constructor(opening: symbol, path: string) {
+    if (opening !== OPENING) throw invalid("IdIndex has no public constructor: open one with IdIndex.open(path)");
     this.#file = new FilePath(path);
     this.#protocol = {
       seq: () => Atomics.load(this.#header, W_SEQ),
-      retired: () => (this.#header[W_STATE] & STATE_RETIRED) !== 0,
+      dead: () => this.#dead,
+      writerGone: () => this.#mapping!.live && writerHoldsLockAt(this.#file.now, this.#dev, this.#ino) === false,
+      markDead: (seq) => this.#markDead(seq),
+      diverted: () => this.#diverted(),
       follow: () => this.#follow(),
     };
+  }
+
+  /** The path the index was opened from. */
+  get path(): string {
+    return this.#file.given;
   }
 
   /**
@@ -120,7 +146,7 @@ export class IdIndex implements Iterable<[number, number]> {
     if (!LITTLE_ENDIAN) {
       throw new IdxError("ERR_IDX_IO", "idx reads its little-endian slots in place and needs a little-endian CPU", { path });
     }
-    const ix = new IdIndex(path);
+    const ix = new IdIndex(OPENING, path);
     ix.#attach();
     dropped.register(ix, ix.#holder, ix.#holder);
     if (!ix.#mapping!.live) ix.#watchCopy();
@@ -130,12 +156,14 @@ export class IdIndex implements Iterable<[number, number]> {
   /** Maps the file now at `path` in place of the current mapping. */
   #attach(): void {
     let header!: Header;
+    let deadAtOpen = NO_DEAD_SEQ;
     const mapping = openMapping(this.#file.now, { shared: true }, (m, fd) => {
-      header = headerOf(m, this.path);
+      header = headerOf(m, this.path, (seq) => (deadAtOpen = seq));
       // Read, not loaded from the mapping: touching the file's far end would map its pages
-      // into this process (a whole large folio) for one word.
-      const last = Buffer.alloc(4);
-      fs.readSync(fd, last, 0, 4, slotOffset(header.layout, header.slotCount - 1));
+      // into this process (a whole large folio) for one word. (A copy has no descriptor left.)
+      const at = slotOffset(header.layout, header.slotCount - 1);
+      const last = fd >= 0 ? Buffer.alloc(4) : Buffer.from(m.bytes(at, 4));
+      if (fd >= 0) fs.readSync(fd, last, 0, 4, at);
       checkSentinel(last.readUInt32LE(0), this.path);
     });
     let words: Uint32Array;
@@ -159,7 +187,27 @@ export class IdIndex implements Iterable<[number, number]> {
     this.#ino = mapping.ino;
     this.#header = words;
     this.#region = region;
+    this.#idWord = header.layout.checksumOffset / 4;
+    this.#id = words[this.#idWord];
+    // A copy (no addon) never changes: its seq, odd or not, is quiet. A writer found dead while
+    // the header was read (§11.7) stays dead.
+    this.#dead = !mapping.live && (header.seq & 1) === 1 ? header.seq : deadAtOpen;
+    this.#lostError = null;
+    this.#generation++;
     this.#installLookups();
+  }
+
+  /** §11.7 "A writer that died": probes bracketed by `seq` are quiet from now on. */
+  #markDead(seq: number): void {
+    if (this.#dead === seq) return;
+    this.#dead = seq;
+    this.#installLookups();
+  }
+
+  /** The file may no longer be the index at its path: retired, replaced, rewritten or lost (§11.7, §11.8). */
+  #diverted(): boolean {
+    const header = this.#header;
+    return (header[W_STATE] & STATE_RETIRED) !== 0 || header[this.#idWord] !== this.#id || this.#mapping!.state() !== 0;
   }
 
   /** Live entries. */
@@ -197,12 +245,13 @@ export class IdIndex implements Iterable<[number, number]> {
     this.#live[0] = 0; // any get kept from before now takes the slow path
     const live = (this.#live = Uint8Array.of(1));
     let get: (key: number) => number | undefined;
+    const check = (this.#fast = { idWord: this.#idWord, id: this.#id, dead: this.#dead });
     if (this.#mapping === null) {
       get = () => this.#closed();
     } else if (this.#region.windows.length === 1) {
-      get = makeGet(this, live, this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS);
+      get = makeGet(this, live, this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS, check);
     } else {
-      get = makeWindowedGet(this, live, this.#header, this.#region.windows, this.#region.windowSlots, this.#capacity, this.#reach * SLOT_WORDS);
+      get = makeWindowedGet(this, live, this.#header, this.#region.windows, this.#region.windowSlots, this.#capacity, this.#reach * SLOT_WORDS, check);
     }
     const has = (key: number): boolean => this.get(key) !== undefined;
     // Non-writable own properties: V8 treats them as constants at call sites until replaced.
@@ -218,6 +267,7 @@ export class IdIndex implements Iterable<[number, number]> {
    */
   slowGet(hash: number, s1: number, s2: number, value: number | undefined, undecided: boolean): number | undefined {
     if (this.#mapping === null) this.#closed();
+    slowPathCount.lookups++;
     if (undecided) {
       s1 = Atomics.load(this.#header, W_SEQ);
       value = this.#probe(hash);
@@ -306,14 +356,25 @@ export class IdIndex implements Iterable<[number, number]> {
   }
 
   /**
-   * §11.7 follow(): maps the file that replaced this one, if the path names another file now,
-   * or this mapping was lost (truncated) or rewritten in place (§11.8).
+   * §11.7 follow(): maps the file now at the path, when the path names another file (retired
+   * by §11.4, or renamed over, §11.8), or this mapping was lost (truncated) or its file was
+   * rewritten in place. Looks at most once a millisecond, unless this process replaced a file
+   * since it last looked (so it reads its own writes). A lost or rewritten file never answers:
+   * while the path holds no valid index, this throws. A retired file still at its path whose
+   * lock nobody holds (its renamer died) is the index: its seq is dead.
    */
   #follow(): boolean {
+    const mapping = this.#mapping!;
+    const state = mapping.state();
+    const lost = state === 2 || this.#header[this.#idWord] !== this.#id;
     const t = performance.now();
-    if (t - this.#lastFollow < FOLLOW_EVERY_MS) return false;
+    const replacements = mapping.live ? replacementCount() : 0;
+    if (t - this.#lastFollow < FOLLOW_EVERY_MS && replacements === this.#seenReplacements) {
+      if (lost) throw this.#lostError ?? lostError(this.path, "it is being rewritten in place");
+      return false;
+    }
     this.#lastFollow = t;
-    const state = this.#mapping!.state();
+    this.#seenReplacements = replacements;
     let st: fs.Stats | undefined;
     try {
       st = fs.statSync(this.#file.now);
@@ -321,16 +382,23 @@ export class IdIndex implements Iterable<[number, number]> {
       st = undefined;
     }
     if (st === undefined) {
-      if (state === 2) throw lostError(this.path, "the path no longer exists");
+      if (lost) throw (this.#lostError = lostError(this.path, "the path no longer exists"));
       return false; // no replacement yet: keep answering from this file, which no longer changes
     }
-    if (state === 0 && st.ino === this.#ino && st.dev === this.#dev) return false;
+    if (!lost && state === 0 && st.ino === this.#ino && st.dev === this.#dev) {
+      if ((this.#header[W_STATE] & STATE_RETIRED) !== 0 && t - this.#lastLockTest >= LOCK_TEST_EVERY_MS) {
+        this.#lastLockTest = t;
+        const seq = Atomics.load(this.#header, W_SEQ);
+        if (writerHoldsLockAt(this.#file.now, this.#dev, this.#ino) === false) this.#markDead(seq);
+      }
+      return false;
+    }
     try {
       this.#attach();
     } catch (e) {
       // The new file is not readable yet (a copy still being written): keep the old one if it
       // is intact, else say why there is no answer.
-      if (state === 2) throw e instanceof IdxError ? lostError(this.path, e.message, e) : e;
+      if (lost) throw (this.#lostError = e instanceof IdxError ? lostError(this.path, e.message, e) : e);
       return false;
     }
     return true;
@@ -352,17 +420,34 @@ export class IdIndex implements Iterable<[number, number]> {
     checkUint32Array("values", values, n, this.path);
     if (found !== undefined) checkUint8Array("found", found, n, this.path);
     checkUint32("missing", missing, this.path);
+    if (found !== undefined && overlaps(values, found)) {
+      throw invalid("found and values must not share memory (each answer would overwrite another)", this.path,
+        "Give found its own Uint8Array: new Uint8Array(keys.length).");
+    }
     // An output sharing memory with `keys` would overwrite keys not yet answered, or needed
     // again when a chunk a write overlapped is answered anew: answer from a copy of them.
     if (overlaps(keys, values) || (found !== undefined && overlaps(keys, found))) keys = keys.slice();
+    // §11.7 "A batch": every answer from one file. A follow part way starts it again.
+    for (;;) {
+      const generation = this.#generation;
+      const hits = this.#getManyOnce(keys, values, found, missing);
+      if (this.#generation === generation) return hits;
+      this.#check();
+    }
+  }
+
+  #getManyOnce(keys: Uint32Array, values: Uint32Array, found: Uint8Array | undefined, missing: number): number {
+    const n = keys.length;
     const native = n >= CHUNK && this.#mapping!.live ? nativeAddon() : null;
     if (native !== null) return this.#getManyNative(native, keys, values, found, missing);
     if (this.#region.windows.length > 1) return this.#getManyOneByOne(keys, values, found, missing, 0, n);
     let hits = 0;
+    const generation = this.#generation;
     for (let base = 0; base < n; base += CHUNK) {
       const end = base + CHUNK < n ? base + CHUNK : n;
-      const chunk = probeChunk(this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS, keys, values,
-        found, missing, base, end, this.#chunkHashes, this.#chunkHomes);
+      const chunk = probeChunk(this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS, this.#fastCheck(),
+        keys, values, found, missing, base, end, this.#chunkHashes, this.#chunkHomes);
+      if (this.#generation !== generation) return hits; // followed: the caller starts again
       hits += chunk >= 0 ? chunk : this.#getManyOneByOne(keys, values, found, missing, base, end);
     }
     return hits;
@@ -389,15 +474,17 @@ export class IdIndex implements Iterable<[number, number]> {
     const result = this.#nativeResult;
     let hits = 0;
     let from = 0;
+    const generation = this.#generation;
     while (from < n) {
       const m = this.#mapping!;
-      native.getMany(m.id, this.#layout.headerBytes, this.#capacity, this.#slotCount, this.#reach, keys, values,
+      native.getMany(m.id, this.#layout.headerBytes, this.#capacity, this.#slotCount, this.#reach, this.#dead, this.#id, keys, values,
         found ?? null, missing, from, n, result);
       hits += result[0];
       const stop = result[1];
       if (stop >= n) break;
       const end = stop + CHUNK < n ? stop + CHUNK : n;
       hits += this.#getManyOneByOne(keys, values, found, missing, stop, end);
+      if (this.#generation !== generation) return hits; // followed: the caller starts again
       from = end;
     }
     return hits;
@@ -443,7 +530,12 @@ export class IdIndex implements Iterable<[number, number]> {
   /** quietRead (§11.7) of the current file, with this reader's stall clock. */
   #readQuietly<T>(read: () => T, same: (a: T, b: T) => boolean): T {
     const header = this.#header;
-    return quietRead(read, () => Atomics.load(header, W_SEQ), () => (header[W_STATE] & STATE_RETIRED) !== 0, this.#clock, same);
+    return quietRead(read, this.#protocol, { retired: () => (header[W_STATE] & STATE_RETIRED) !== 0, clock: this.#clock, same });
+  }
+
+  /** What the fast paths compare besides an even seq (lookups.ts); made anew with the lookups. */
+  #fastCheck(): FastCheck {
+    return this.#fast;
   }
 
 

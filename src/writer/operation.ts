@@ -68,9 +68,11 @@ export class OperationBracket {
       cells.bumpSeq();
     } catch (e) {
       // The mapping went away under the writer (the file was truncated): say that, not how.
-      if (this.#mapping.state() === 2) throw lostUnderWriter(this.#path);
+      if (this.#mapping.state() === 2) throw lostUnderWriter(this.#path, e);
       throw e;
     }
+    // A store that faulted went to the zero pages put over a lost mapping, not to the file.
+    if (this.#mapping.state() === 2) throw lostUnderWriter(this.#path);
   }
 
   /** Throws ERR_IDX_CHECKSUM when block b's bytes do not match its stored checksum. */
@@ -110,9 +112,9 @@ export function checksumRegion(mapping: Mapping, layout: Layout, slotCount: numb
   return mapping.bytes(checksumsOffset(layout, slotCount), blocks * CHECKSUM_BYTES);
 }
 
-export function lostUnderWriter(path: string): IdxError {
+export function lostUnderWriter(path: string, cause?: unknown): IdxError {
   return new IdxError("ERR_IDX_CORRUPT", "the index file was truncated or rewritten in place while it was open for writing; the last change may be lost", {
-    path, hint: "Something wrote over the live file. Check it with `idx verify`, and rebuild it if it is damaged.",
+    path, cause, hint: "Something wrote over the live file. Check it with `idx verify`, rebuild it if it is damaged, and open the writer again.",
   });
 }
 

@@ -243,29 +243,53 @@ export class IdWriter implements Iterable<[number, number]> {
     for (;;) {
       this.#current(true);
       try {
-        return change();
+        const result = change();
+        this.#stillWhole();
+        return result;
       } catch (e) {
-        if (e !== DISPLACED) throw e;
+        if (e !== DISPLACED) throw this.#explain(e);
       }
     }
+  }
+
+  /** Runs a read of the current file: a file lost under it meanwhile gives no answer. */
+  #reading<T>(read: () => T): T {
+    this.#current(false);
+    try {
+      const result = read();
+      this.#stillWhole();
+      return result;
+    } catch (e) {
+      throw this.#explain(e);
+    }
+  }
+
+  /** A load that faulted (the file shrank under the writer) read zeros: nothing it saw stands. */
+  #stillWhole(): void {
+    if (this.#mapping !== null && this.#mapping.state() === 2) throw lostUnderWriter(this.path);
+  }
+
+  /** Whatever went wrong while the file was lost under the writer is that, not how it showed. */
+  #explain(e: unknown): unknown {
+    return this.#mapping !== null && this.#mapping.state() === 2 && !(e instanceof IdxError && e.code === "ERR_IDX_CORRUPT") ? lostUnderWriter(this.path, e) : e;
   }
 
   // ---- reading ----
 
   /** Live entries. */
   get size(): number {
-    this.#current(false);
-    return this.#cells.entries + (this.#cells.escapedPresent ? 1 : 0);
+    return this.#reading(() => this.#cells.entries + (this.#cells.escapedPresent ? 1 : 0));
   }
 
   /** The value of `key`, or undefined (also for anything that is not a uint32, as a Map answers). */
   get(key: number): number | undefined {
-    this.#current(false);
-    if (!isUint32(key)) return undefined;
-    const hash = hash32(key);
-    if (hash === EMPTY_HASH) return this.#cells.escapedPresent ? this.#cells.escapedValue : undefined;
-    const s = this.#find(hash);
-    return s < 0 ? undefined : this.#editor.region.valueWord(s);
+    return this.#reading(() => {
+      if (!isUint32(key)) return undefined;
+      const hash = hash32(key);
+      if (hash === EMPTY_HASH) return this.#cells.escapedPresent ? this.#cells.escapedValue : undefined;
+      const s = this.#find(hash);
+      return s < 0 ? undefined : this.#editor.region.valueWord(s);
+    });
   }
 
   has(key: number): boolean {
@@ -311,6 +335,7 @@ export class IdWriter implements Iterable<[number, number]> {
           break;
         }
       }
+      this.#stillWhole();
       if (found < 0) return;
       const hash = region.hashWord(found);
       const value = region.valueWord(found);
