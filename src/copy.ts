@@ -12,7 +12,7 @@ import { NO_DEAD_SEQ, SeqSource, StallClock, quietRead } from "./core/protocol";
 import { TempFile, discardTempFile, writeTarget, writeTempFileWith } from "./os/atomic-file";
 import { writerGoneOn } from "./os/lock";
 import { openRegularFile } from "./os/mapping";
-import { installTempFile, refuseToReplace } from "./replace";
+import { ReplaceOutcome, installTempFile, refuseToReplace } from "./replace";
 import { verifyFile } from "./verify";
 
 export interface CopyOptions {
@@ -31,12 +31,14 @@ const ATTEMPTS = 20;
 /**
  * Copies the index at `source` to `target` atomically: readers of `target` see the old index
  * or the new one, and follow to the new one. The source may be written meanwhile: the copy is
- * taken again until no write overlapped it.
+ * taken again until no write overlapped it. Returns what happened to the old target: an index
+ * this process may not write cannot be marked retired (`retired` false, `why` says why), and
+ * only readers that watch the path (idx's, idxmap's) then follow, within about 100 ms.
  * @throws IdxError ERR_IDX_INVALID_ARGUMENT (the same file), the open errors of IdIndex.open for
  *   the source, ERR_IDX_CHECKSUM or ERR_IDX_CORRUPT (the source is damaged; nothing changed),
  *   ERR_IDX_NOT_AN_INDEX (the target is another kind of file; pass force), ERR_IDX_LOCKED, ERR_IDX_IO.
  */
-export function copyIndex(source: string, target: string, options?: CopyOptions): void {
+export function copyIndex(source: string, target: string, options?: CopyOptions): ReplaceOutcome {
   checkPath("source", source);
   checkPath("target", target);
   const o = checkOptions<CopyOptions>("options", options);
@@ -65,7 +67,7 @@ export function copyIndex(source: string, target: string, options?: CopyOptions)
       });
     }
   }
-  installTempFile(temp, target, sync, o.wait);
+  return installTempFile(temp, target, sync, o.wait);
 }
 
 /**

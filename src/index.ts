@@ -27,4 +27,5 @@ export type { IdxErrorCode, IdxErrorDetails } from "./core/errors";
 export { hash32, unhash32, homeSlot } from "./core/hash";
 export { VERSION_MAJOR, VERSION_MINOR, ESCAPED_KEY } from "./core/format";
 export { IdWriter } from "./writer/writer";
-export type { WriterOptions, PairsLike } from "./writer/writer";
+export type { CopyToOptions, WriterOptions, PairsLike } from "./writer/writer";
+export type { ReplaceOutcome } from "./replace";

@@ -126,6 +126,38 @@ describe.runIf(ADDON)("2. IdWriter.copyTo replaces only what a build would", () 
   });
 });
 
+const ROOT_USER = process.getuid?.() === 0;
+
+describe.runIf(ADDON && ROOT_USER)("7. a deploy that cannot retire the old file says so, and readers still follow the rename", () => {
+  it("idx cp by a user who may not write a 0444 index: exit 0, a warning naming the file, and a reader on the new file within the watcher's delay", async () => {
+    const { chmodSync, chownSync, mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { spawnSync } = await import("node:child_process");
+    const sub = mkdtempSync(join(tmpdir(), "idx-nobody-"));
+    chmodSync(sub, 0o777);
+    const path = join(sub, "live.idx");
+    await build([[1, 10]], path, { sync: false });
+    chmodSync(path, 0o444); // root's, read-only: nobody may not open it for writing
+    const source = join(sub, "new.idx");
+    await build([[1, 11]], source, { sync: false });
+    chownSync(source, 65534, 65534);
+    const r = IdIndex.open(path);
+    try {
+      expect(r.get(1)).toBe(10);
+      const run = spawnSync(process.execPath, [join(__dirname, "..", "bin", "idx.js"), "cp", source, path], { uid: 65534, gid: 65534, encoding: "utf8" });
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stderr).toMatch(/warning: .*live\.idx: replaced, but the old index could not be marked retired \(cannot open the old index for writing: permission denied/);
+      expect(run.stderr).toMatch(/follow the new file within about 100 ms/);
+      const until = Date.now() + 2000;
+      while (r.get(1) !== 11 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(r.get(1)).toBe(11);
+    } finally {
+      r.close();
+      (await import("node:fs")).rmSync(sub, { recursive: true, force: true });
+    }
+  });
+});
+
 describe.runIf(ADDON)("4. a process reads its own writes: a reader beside a writer in one process never answers from a retired file", () => {
   it("compact, get, compact, set, get: the set is seen at once, 2,000 times in a row (two replacements within the follow interval)", async () => {
     const path = fresh("ryw");

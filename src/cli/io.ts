@@ -43,6 +43,18 @@ function describeWriteError(e: NodeJS.ErrnoException): string {
   }
 }
 
+/**
+ * A deploy that replaced an index it could not mark retired (spec §11.8): says so on stderr, as
+ * a warning (the command still succeeded).
+ */
+export function warnNotRetired(target: string, outcome: { replaced: boolean; retired: boolean; why?: string }): void {
+  if (!outcome.replaced || outcome.retired || outcome.why === undefined) return;
+  writeErr(
+    `idx: warning: ${target}: replaced, but the old index could not be marked retired (${outcome.why.replace(/^.*?: cannot /, "cannot ")}).\n` +
+    "Readers that watch the path (idx, idxmap) follow the new file within about 100 ms; any other reader keeps the old one until it reopens the path.\n",
+  );
+}
+
 /** What to do about an IdxError, said with the CLI's flags rather than the API's options. */
 function cliHint(e: IdxError, command: string | undefined): string | undefined {
   switch (e.code) {
