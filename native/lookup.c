@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "idx.h"
+#include "probe.h"
 
 static int overlap(const void *a, size_t alen, const void *b, size_t blen) {
   uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
@@ -78,56 +79,20 @@ static napi_value GetMany(napi_env env, napi_callback_info info) {
       overlap(result, resultLen * 8, keys, keysLen * 4) || (found != NULL && overlap(result, resultLen * 8, found, foundLen)))
     return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "getMany: keys, values, found and result must not share memory");
 
-  const volatile uint32_t *header = (const volatile uint32_t *)base;
-  const uint32_t *slots = (const uint32_t *)(base + headerBytes);
-  const uint64_t lastSlot = slotCount - 1;
+  idx_table t = {
+    .header = (const volatile uint32_t *)base,
+    .slots = (const uint32_t *)(base + headerBytes),
+    .capacity = capacity,
+    .slotCount = slotCount,
+    .reach = reach,
+    .dead = dead,
+    .idWord = idWord,
+    .fileId = fileId,
+  };
   uint64_t hits = 0;
-  uint32_t chunk = from;
-  uint64_t homes[IDX_CHUNK];
-  for (; chunk < to; chunk += IDX_CHUNK) {
-    uint32_t end = to - chunk < IDX_CHUNK ? to : chunk + IDX_CHUNK;
-    uint32_t seq = __atomic_load_n(&header[IDX_CELL_SEQ / 4], __ATOMIC_ACQUIRE);
-    if ((seq & 1) && seq != dead) break;
-    /* Hash the whole chunk and prefetch every home slot first, so the misses overlap. */
-    for (uint32_t k = chunk; k < end; k++) {
-      uint64_t home = idx_home(idx_hash32(keys[k]), capacity);
-      homes[k - chunk] = home;
-      __builtin_prefetch(slots + 2 * home);
-    }
-    uint64_t chunkHits = 0;
-    int undecided = 0;
-    for (uint32_t k = chunk; k < end; k++) {
-      uint32_t h = idx_hash32(keys[k]);
-      uint32_t value = missing, hit = 0;
-      if (h == IDX_EMPTY_HASH) {
-        if (header[IDX_CELL_STATE / 4] & IDX_STATE_ESCAPED) {
-          value = header[IDX_CELL_ESCAPED / 4];
-          hit = 1;
-        }
-      } else {
-        uint64_t s = homes[k - chunk];
-        uint64_t last = s + reach < lastSlot ? s + reach : lastSlot;
-        while (s < last && slots[2 * s] < h) s++;
-        uint32_t word = slots[2 * s];
-        if (word == h) {
-          value = slots[2 * s + 1];
-          hit = 1;
-        } else if (word < h) {
-          undecided = 1;
-          break;
-        }
-      }
-      values[k] = value;
-      if (found != NULL) found[k] = (uint8_t)hit;
-      chunkHits += hit;
-    }
-    if (undecided) break;
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (header[IDX_CELL_SEQ / 4] != seq || header[idWord] != fileId) break;
-    hits += chunkHits;
-  }
+  uint32_t stop = idx_probe_chunks(&t, keys, values, found, missing, from, to, &hits);
   result[0] = (double)hits;
-  result[1] = (double)(chunk < to ? chunk : to);
+  result[1] = (double)stop;
   return idx_undefined(env);
 }
 

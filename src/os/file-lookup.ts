@@ -22,8 +22,12 @@ import { openRegularFile } from "./mapping";
 /** Slots read per pread: one 512-byte window holds a whole probe run at the builder's load. */
 const WINDOW_SLOTS = 64;
 
+/** How FileLookup reads the file: readFully, or (tests) a scripted writer's view of it. */
+export type ReadAt = (fd: number, into: Uint8Array, position: number, length: number, path: string) => void;
+
 export class FileLookup {
   readonly path: string;
+  readonly #readAt: ReadAt;
   #fd: number;
   #header: Header;
   #ino: number;
@@ -43,8 +47,9 @@ export class FileLookup {
   readonly #clock = new StallClock();
   readonly #protocol: ProtocolReader;
 
-  private constructor(path: string, fd: number, header: Header, stat: fs.Stats) {
+  private constructor(path: string, fd: number, header: Header, stat: fs.Stats, readAt: ReadAt) {
     this.path = path;
+    this.#readAt = readAt;
     this.#fd = fd;
     this.#header = header;
     this.#ino = stat.ino;
@@ -61,8 +66,11 @@ export class FileLookup {
     };
   }
 
-  /** Validates `path` exactly as IdIndex.open does. Throws the same IdxErrors. */
-  static open(path: string): FileLookup {
+  /**
+   * Validates `path` exactly as IdIndex.open does. Throws the same IdxErrors. `readAt` is how
+   * lookups read the file (tests pass a scripted writer's view). @internal
+   */
+  static open(path: string, readAt: ReadAt = readFully): FileLookup {
     const { fd, stat } = openRegularFile(path, false);
     try {
       const n = Math.min(stat.size, MAX_HEADER_BYTES);
@@ -86,7 +94,7 @@ export class FileLookup {
       const last = new Uint8Array(4);
       readFully(fd, last, slotOffset(header.layout, header.slotCount - 1), 4, path);
       checkSentinel(new DataView(last.buffer).getUint32(0, true), path);
-      return new FileLookup(path, fd, header, stat);
+      return new FileLookup(path, fd, header, stat, readAt);
     } catch (e) {
       fs.closeSync(fd);
       throw e;
@@ -99,7 +107,7 @@ export class FileLookup {
     const value = this.#probe(hash);
     // The seq and the header checksum word in one read (§11.7: both beside the probe's end).
     const from = this.#header.layout.checksumOffset;
-    readFully(this.#fd, this.#headBytes, from, CELL_SEQ + 4 - from, this.path);
+    this.#readAt(this.#fd, this.#headBytes, from, CELL_SEQ + 4 - from, this.path);
     const s2 = this.#head[(CELL_SEQ - from) / 4];
     if (quiet(s1, s2, this.#dead) && this.#head[0] === this.#id) return value;
     return settle(this.#protocol, () => this.#probe(hash), s1, s2, value, this.#clock);
@@ -134,7 +142,7 @@ export class FileLookup {
     const last = Math.min(slot + this.#reach, h.slotCount - 1);
     for (;;) {
       const n = Math.min(WINDOW_SLOTS, last - slot + 1);
-      readFully(this.#fd, this.#bytes, slotOffset(h.layout, slot), n * SLOT_BYTES, this.path);
+      this.#readAt(this.#fd, this.#bytes, slotOffset(h.layout, slot), n * SLOT_BYTES, this.path);
       const w = this.#window;
       for (let i = 0; i < n * SLOT_WORDS; i += SLOT_WORDS) {
         if (w[i] < hash) continue;
@@ -147,7 +155,7 @@ export class FileLookup {
 
   /** One header word, read from the file now. */
   #read(offset: number): number {
-    readFully(this.#fd, this.#wordBytes, offset, 4, this.path);
+    this.#readAt(this.#fd, this.#wordBytes, offset, 4, this.path);
     return this.#word[0];
   }
 
@@ -173,7 +181,7 @@ export class FileLookup {
         }
         return false;
       }
-      next = FileLookup.open(this.path);
+      next = FileLookup.open(this.path, this.#readAt);
     } catch (e) {
       if (!rewritten) return false; // no replacement yet, or not readable yet: keep answering from this file
       throw new IdxError("ERR_IDX_CORRUPT", "the index file was rewritten in place while it was being read, and cannot be reopened", {
