@@ -409,6 +409,10 @@ def _commit(temp: str, target: str, sync: bool, no_clobber: bool) -> bool:
             os.rename(temp, target)
     except OSError as e:
         raise io_error("move the new index into place", target, e) from e
+    # Readers of this process look at their paths now: a process reads its own writes (§11.7).
+    from . import watcher
+
+    watcher.replaced()
     if sync:
         _sync_directory(os.path.dirname(target) or ".")
     return True
