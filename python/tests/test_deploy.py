@@ -243,6 +243,50 @@ def test_a_batch_that_follows_part_way_answers_from_one_file(
     ix.close()
 
 
+NOBODY = 65534
+
+
+def test_a_build_that_cannot_retire_the_old_file_replaces_it_says_so_and_readers_follow(tmp_path: Path) -> None:
+    # A 0444 index of another user: the build may rename over it (the directory is writable)
+    # but not write it, so it cannot mark it retired. It replaces it all the same and warns;
+    # a reader of the old file follows within about 100 ms.
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(prefix="idxmap-shared-"))  # /tmp: reachable by another user
+    try:
+        os.chmod(shared, 0o777)
+        path = shared / "ix.idx"
+        idxmap.build(OLD, path)
+        os.chmod(path, 0o444)
+        ix = idxmap.open(path)
+        assert ix[3] == OLD[3]
+        code = (
+            "import fcntl, os, sys, warnings, idxmap, idxmap.builder\n"
+            "if os.geteuid() == 0:\n"
+            f"    os.setgid({NOBODY}); os.setuid({NOBODY})\n"
+            "idxmap.build({k: 500000 + k for k in range(1, 2001)}, sys.argv[1])\n"
+            "print('built', flush=True)\n"
+        )
+        from test_cli import ENV
+
+        r = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, env={**ENV, "IDXMAP_NUMPY": "0"}, timeout=60)
+        built_at = time.monotonic()
+        assert r.returncode == 0 and r.stdout == b"built\n", r.stderr.decode()
+        err = r.stderr.decode()
+        assert "IdxWarning" in err and f"{path}: replaced, but the old index could not be marked retired (permission denied (EACCES))" in err
+        assert "readers that watch the path (idxmap, idx) follow within about 100 ms" in err
+        while ix[3] != NEW[3]:
+            assert ix[3] == OLD[3]
+            time.sleep(0.005)
+        assert time.monotonic() - built_at < 0.5
+        assert len(ix) == len(NEW)
+        ix.close()
+    finally:
+        import shutil
+
+        shutil.rmtree(shared, ignore_errors=True)
+
+
 def test_a_dropped_index_is_not_kept_alive_by_the_watcher(tmp_path: Path) -> None:
     import gc
     import weakref
