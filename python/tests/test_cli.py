@@ -364,3 +364,14 @@ def test_a_reader_that_goes_away_ends_get_with_status_0() -> None:
         assert p.wait(timeout=60) == 0 and p.stderr.read() == b""
     finally:
         feeder.join(timeout=60)
+
+
+def test_a_closed_stdin_is_read_as_no_keys_as_idx_reads_it() -> None:
+    # `get FILE <&-`: Python has no sys.stdin then. idx prints nothing and exits 0, as for an
+    # empty stdin; so does idxmap (it said "This is a bug in idxmap").
+    args = ["get", "fixtures/one.idx"]
+    ours = run_py_process(args, "<&-")
+    node = run_idx_process(args, "<&-")
+    assert (ours.returncode, ours.stdout, ours.stderr) == (node.returncode, node.stdout, node.stderr) == (0, b"", b"")
+    empty = run_py_process(args, "< /dev/null")
+    assert (empty.returncode, empty.stdout, empty.stderr) == (0, b"", b"")

@@ -23,8 +23,12 @@ def describe_value(v: Any) -> str:
     if isinstance(v, str):
         return f"a string of {len(v)} characters" if len(v) > 40 else repr(v)
     if isinstance(v, (bool, int, float)):
-        text = repr(v)
+        text = repr(v) if type(v) in (bool, int, float) else str(v)  # an IntEnum by its value
         return text if len(text) <= 40 else f"an int of {len(str(abs(int(v))))} digits"
+    np = sys.modules.get("numpy")  # a numpy scalar comes from an imported numpy
+    if np is not None and isinstance(v, np.generic) and isinstance(v, (np.number, np.bool_)):
+        # -1 (numpy.int64): its value, and its type, which a message about a range may hinge on.
+        return f"{v} (numpy.{type(v).__name__})"
     return f"an object ({type(v).__name__})"
 
 

@@ -22,20 +22,23 @@ import stat
 import struct
 import sys
 import time
+import warnings
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence as _SequenceABC
 from dataclasses import dataclass
 from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
 from .args import check_path, check_uint32, describe_value, invalid, key_list
 from .errors import (
     ERR_IDX_IO,
+    IdxWarning,
     ERR_IDX_LOCKED,
     ERR_IDX_NOT_AN_INDEX,
     ERR_IDX_TOO_LARGE,
     IdxError,
     error,
     io_error,
+    io_reason,
 )
 from .format import (
     BLOCK_BYTES,
@@ -88,12 +91,22 @@ def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0, force
 
     - a mapping (a dict, an :class:`~idxmap.Index`): its items;
     - an iterable of ``(key, value)`` pairs; when a key repeats, its last value wins;
-    - two columns ``(keys, values)``: a tuple of two arrays (numpy arrays, ``array.array``
-      or ``memoryview``), or a numpy array of shape ``(n, 2)``.
+    - two columns ``(keys, values)``: a tuple of two equally long sequences or arrays (lists,
+      numpy arrays, ``array.array``, ``memoryview``...), or a numpy array of shape ``(n, 2)``.
+
+    A tuple of exactly two items that both have length 2, such as ``([10, 20], [30, 40])``,
+    could be two pairs or two columns, and is refused: pass ``[(10, 20), (30, 40)]`` or
+    ``{10: 20, 30: 40}`` for two pairs, ``{10: 30, 20: 40}`` for two columns.
 
     Keys and values are ints from 0 to 4294967295 (numpy integers too). ``sync`` (default True)
     fsyncs the file and its directory; ``wait`` is how many seconds to wait for a writer that
-    holds the index at ``path`` (default 0: fail at once).
+    holds the index at ``path`` (default 0: fail at once, after retrying for 50 ms while
+    readers test the lock). ``sync`` and ``force`` are True or False.
+
+    An index at ``path`` that this process may not write (mode 0444, another user's, a
+    read-only mount) cannot be marked retired (§11.4); it is replaced all the same and an
+    :class:`~idxmap.IdxWarning` says so: readers that watch the path (idxmap's, idx's) follow
+    within about 100 ms, others keep the old file until they reopen it.
 
     ``path`` may name an index (which is replaced), an empty file or nothing. Any other file is
     not the build's to overwrite and is refused, unless ``force`` is True. A symlink is written
@@ -101,8 +114,9 @@ def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0, force
 
     Raises:
         InvalidArgumentError: a key or value that is not a uint32, a pair that is not a pair,
-            columns of different lengths, a path that is not one, or a ``wait`` that is not a
-            number of seconds.
+            columns of different lengths, a tuple that could be pairs or columns, a path that
+            is not one, a ``wait`` that is not a number of seconds, or a ``sync`` or ``force``
+            that is not a bool.
         NotAnIndexError: ``path`` is a file that is not an idx index (text, a named pipe, a
             device) and ``force`` is False; it is left as it was.
         TooLargeError: more entries than the format's 2^33 slots hold.
@@ -112,6 +126,8 @@ def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0, force
     """
     path = check_path("path", path)
     wait = _check_wait(wait, path)
+    _check_bool("sync", sync, path)
+    _check_bool("force", force, path)
     path = write_target(path)
     # Before reading the source: refused, it is left unconsumed (a generator, a pipe).
     refuse_to_replace(path, force)
@@ -140,7 +156,9 @@ def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0, force
         struct.pack_into("<I", checksums, 4 * b, zlib.crc32(slot_bytes[b * BLOCK_BYTES : (b + 1) * BLOCK_BYTES]) & 0xFFFFFFFF)
     header = encode_header_v2(capacity, slot_count, n, escaped is not None, escaped or 0, reach)
     size = file_bytes(LAYOUT_V2, slot_count)
-    _replace(path, (header, slot_bytes, checksums), sync, wait)
+    not_retired = _replace(path, (header, slot_bytes, checksums), sync, wait)
+    if not_retired is not None:
+        warnings.warn(not_retired_warning(path, not_retired), stacklevel=2)
     return BuildResult(
         path=path,
         count=n + (1 if escaped is not None else 0),
@@ -155,6 +173,22 @@ def _check_wait(wait: Any, path: str) -> float:
     if isinstance(wait, bool) or not isinstance(wait, numbers.Real) or not wait >= 0:
         raise invalid(f"wait must be a number of seconds (0 or more), not {describe_value(wait)}", path)
     return float(wait)
+
+
+def _check_bool(name: str, value: Any, path: str) -> None:
+    # "yes", 0 or None would mean something else to every reader of the call: refused.
+    if type(value) is not bool:
+        raise invalid(f"{name} must be True or False, not {describe_value(value)}", path)
+
+
+def not_retired_warning(path: str, why: str) -> IdxWarning:
+    """The warning of a build that replaced an index it could not mark retired (§11.8)."""
+    return IdxWarning(
+        f"{path}: replaced, but the old index could not be marked retired ({why}); readers that "
+        "watch the path (idxmap, idx) follow within about 100 ms, other readers keep answering "
+        "from the old file until they reopen it. To retire it, build as a user who may write "
+        "the old file."
+    )
 
 
 # ---- the target ----
@@ -248,24 +282,54 @@ def _check_size(slot_count: int, entries: int, path: str) -> None:
 # ---- the input ----
 
 
-def _is_column(x: Any, np: Any) -> bool:
-    # Arrays, not sequences: a tuple of two lists is two pairs. numpy arrays are recognised by
-    # their interface, so that they are columns on the pure-Python path too (IDXMAP_NUMPY=0).
-    return isinstance(x, (array.array, memoryview)) or hasattr(x, "__array_interface__")
+def _column_length(x: Any) -> Optional[int]:
+    """The length of ``x`` if it can be a column (a sized sequence or array: a list, a tuple, a
+    range, ``array.array``, a memoryview, a numpy array), else None. numpy arrays are known by
+    their interface, so that they are columns on the pure-Python path too (IDXMAP_NUMPY=0)."""
+    if isinstance(x, (str, bytes, bytearray)):
+        return None
+    if not (isinstance(x, (_SequenceABC, array.array, memoryview)) or hasattr(x, "__array_interface__")):
+        return None
+    try:
+        return len(x)
+    except TypeError:
+        return None  # a 0-d array
+
+
+_TWO_PAIRS_OR_TWO_COLUMNS = (
+    "a tuple of two items of length 2 could be two pairs or two columns (keys, values), so it was "
+    "not read: pass two pairs as a list, [(10, 20), (30, 40)], or a dict, {{10: 20, 30: 40}}; "
+    "two columns as a dict of them, {{10: 30, 20: 40}} (a (keys, values) tuple is read as "
+    "columns when they are of any other length)"
+)
 
 
 def _columns(source: Any, path: str, np: Any) -> Tuple[Any, Any]:
     """``source`` as two equally long columns: uint32 numpy arrays with numpy, lists without.
 
+    A 2-tuple of two sized sequences is columns, ``(keys, values)``, with one exception: when
+    both have length 2 it could as well be two pairs, whatever their types (a tuple of two
+    lists and a tuple of two numpy arrays must not mean different maps), and is refused.
+
     Raises InvalidArgumentError naming the first bad pair."""
-    if isinstance(source, tuple) and len(source) == 2 and _is_column(source[0], np) and _is_column(source[1], np):
+    lengths = (
+        (_column_length(source[0]), _column_length(source[1])) if isinstance(source, tuple) and len(source) == 2 else (None, None)
+    )
+    if lengths[0] is not None and lengths[1] is not None:
+        if lengths == (2, 2):
+            raise invalid(_TWO_PAIRS_OR_TWO_COLUMNS.format(), path)
         keys, values = source
         for name, column in (("keys", keys), ("values", values)):
             if isinstance(column, memoryview) and column.ndim != 1:
                 # Its elements cannot be iterated (NotImplementedError): say what is wrong.
                 raise invalid(f"{name} must be one-dimensional, not of shape {column.shape}", path)
         if len(keys) != len(values):
-            raise invalid(f"keys ({len(keys)}) and values ({len(values)}) differ in length", path)
+            raise invalid(
+                f"keys ({len(keys)}) and values ({len(values)}) differ in length",
+                path,
+                "A tuple of two sequences is read as columns (keys, values); pass pairs as a list, "
+                "[(key, value), ...], or a dict.",
+            )
     elif isinstance(source, _ndarray_type()):
         # Also without numpy's help (IDXMAP_NUMPY=0): an array is taken by its shape and dtype
         # on both paths, never as an iterable of rows or records.
@@ -329,9 +393,11 @@ def _checked_lists(keys: Sequence[Any], values: Sequence[Any], path: str) -> Tup
 _TEMP_NAME = re.compile(r"^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$")
 
 
-def _replace(target: str, parts: Sequence[Any], sync: bool, wait: float) -> None:
+def _replace(target: str, parts: Sequence[Any], sync: bool, wait: float) -> Optional[str]:
     """Writes ``parts`` to a temp file beside ``target`` and puts it in place (see module doc).
-    On any failure (or KeyboardInterrupt) the temp file is removed and the target unchanged."""
+    On any failure (or KeyboardInterrupt) the temp file is removed and the target unchanged.
+    Returns why the index it replaced could not be marked retired, or None (it was, or there
+    was no index there)."""
     _remove_stale_temp_files(target)
     directory = os.path.dirname(target) or "."
     # §11.1: the mode of the file it replaces, exactly (not reduced by the umask); a new index
@@ -376,12 +442,11 @@ def _replace(target: str, parts: Sequence[Any], sync: bool, wait: float) -> None
         while True:
             old = _lock_existing(target, wait)
             try:
-                if old is not None:
-                    _retire(target)
+                not_retired = _retire(target) if old is not None else None
                 # No file to lock: link ours in only if the path is still free; but a dangling
                 # symlink (no file behind it) is replaced by ours, not waited for forever.
                 if _commit(temp, target, sync, no_clobber=old is None and not os.path.islink(target)):
-                    return
+                    return not_retired
             finally:
                 if old is not None:
                     os.close(old)  # closing drops its flock
@@ -409,6 +474,10 @@ def _commit(temp: str, target: str, sync: bool, no_clobber: bool) -> bool:
             os.rename(temp, target)
     except OSError as e:
         raise io_error("move the new index into place", target, e) from e
+    # Readers of this process look at their paths now: a process reads its own writes (§11.7).
+    from . import watcher
+
+    watcher.replaced()
     if sync:
         _sync_directory(os.path.dirname(target) or ".")
     return True
@@ -429,15 +498,22 @@ def _sync_directory(directory: str) -> None:
         os.close(dfd)
 
 
+LOCK_RETRY_SECONDS = 0.05
+"""§11.2: readers take the lock shared for an instant to test it (a writer that died, §11.7), so a
+refused exclusive lock is retried this long before the index counts as held by a writer."""
+
+
 def _lock_existing(target: str, wait: float) -> Optional[int]:
     """Takes the writer lock (an exclusive flock, §11.2) of the file at ``target``; returns its
     descriptor, or None when there is no file there.
 
     Raises:
-        LockedError: another process holds it (after waiting ``wait`` seconds).
+        LockedError: another process holds it (after waiting ``wait`` seconds, and at least
+            50 ms: a reader's lock test holds it for an instant).
         IdxIOError: it cannot be opened or locked.
     """
-    deadline = time.monotonic() + wait
+    started = time.monotonic()
+    deadline = started + max(wait, LOCK_RETRY_SECONDS)
     while True:
         try:
             fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))  # a named pipe must not block
@@ -459,7 +535,9 @@ def _lock_existing(target: str, wait: float) -> Optional[int]:
                     path=target,
                     hint=f"Waited {wait} s; try again later." if wait else "Wait for it to finish, or let this build wait for it.",
                 ) from None
-            time.sleep(min(0.02, max(0.001, deadline - time.monotonic())))
+            # A reader's test holds it for microseconds: look again soon during the first 50 ms.
+            pause = 0.001 if time.monotonic() - started < LOCK_RETRY_SECONDS else 0.02
+            time.sleep(min(pause, max(0.001, deadline - time.monotonic())))
             continue
         # The path may have been renamed over while we waited: lock the file it names now.
         try:
@@ -495,37 +573,38 @@ def _holder_of(inode: int) -> str:
     return "another process"
 
 
-def _retire(target: str) -> None:
-    """§11.4: marks the index at ``target`` retired, if it is one, so its readers follow the path
-    to the file about to replace it: the state cell with RETIRED, then the seq cell with a fresh
-    odd value, each one 8-byte store into a shared mapping (as a writer stores cells). The caller
-    holds the writer lock. A file this process may not write (mode 0444, another user's) or that
-    is not a valid index cannot be marked; its readers then notice the rename on their own
-    (§11.8), so that is not an error."""
+def _retire(target: str) -> Optional[str]:
+    """§11.4: marks the index at ``target`` retired, so its readers follow the path to the file
+    about to replace it: the state cell with its word as it was plus RETIRED (every other bit
+    kept: a newer minor may give them meaning), then the seq cell with a fresh odd value
+    (``seq + 1`` if even, ``seq + 2`` if odd), in that order, each one 8-byte store into a
+    shared mapping (as a writer stores cells). The caller holds the writer lock.
+
+    Returns None when it marked the file, or when there is nothing to mark (not a valid index:
+    nobody reads it); else why it could not (this process may not write it: mode 0444, another
+    user's, a read-only mount). Its readers then notice the rename on their own (§11.8)."""
     try:
         fd = os.open(target, os.O_RDWR | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return
+    except OSError as e:
+        return io_reason(e) if _looks_like_an_index(target) else None
     try:
         size = os.fstat(fd).st_size
         if size < 64:
-            return
+            return None
         mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
-    except (OSError, ValueError):
+    except (OSError, ValueError) as e:
+        return f"cannot map it for writing: {io_reason(e)}"
+    finally:
         os.close(fd)
-        return
-    os.close(fd)
     try:
         try:
             parse_header(snapshot_header(mm, size), size, target)
         except IdxError:
-            return
+            return None
         cells = memoryview(mm)[0:64].cast("Q")
         try:
             state = cells[CELL_STATE // 8] & 0xFFFFFFFF
-            # The other state bits are kept as they are: a newer minor may give them meaning.
-            new_state = state | STATE_RETIRED
-            cells[CELL_STATE // 8] = int.from_bytes(cell_bytes(CELL_STATE, new_state), "little")
+            cells[CELL_STATE // 8] = int.from_bytes(cell_bytes(CELL_STATE, state | STATE_RETIRED), "little")
             fence()  # the state before the seq (§11.4); a no-op on x86, whose stores stay in order
             seq = cells[CELL_SEQ // 8] & 0xFFFFFFFF
             new_seq = (seq + (2 if seq & 1 else 1)) & 0xFFFFFFFF
@@ -534,6 +613,22 @@ def _retire(target: str) -> None:
             cells.release()
     finally:
         mm.close()
+    return None
+
+
+def _looks_like_an_index(target: str) -> bool:
+    """Whether ``target`` starts with the idx magic, or cannot be read to tell (then assume it
+    does: its readers, if any, are the ones to warn about)."""
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return True
+    try:
+        return os.pread(fd, len(MAGIC), 0) == MAGIC
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
 
 
 def _remove_stale_temp_files(target: str) -> None:

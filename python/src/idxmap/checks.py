@@ -29,7 +29,7 @@ from .format import (
     slot_offset,
 )
 from .hashing import EMPTY_HASH, MASK32
-from .mapping import MappedFile, open_regular_file, read_stable_header
+from .mapping import MappedFile, lock_free, open_regular_file, read_stable_header
 from .vectorized import home_slots, numpy_or_none
 
 MAX_PROBLEMS = 20
@@ -142,19 +142,20 @@ def _verify_without_sentinel(path: str) -> VerifyReport:
 
     fd, st = open_regular_file(path)
     try:
-        mm = mmap.mmap(fd, st.st_size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
-    except (OSError, ValueError) as e:
-        from .errors import io_error
+        try:
+            mm = mmap.mmap(fd, st.st_size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+        except (OSError, ValueError) as e:
+            from .errors import io_error
 
-        raise io_error("map the index into memory", path, e) from e
+            raise io_error("map the index into memory", path, e) from e
+        try:
+            header = parse_header(read_stable_header(mm, st.st_size, lock_free=lambda: lock_free(fd)), st.st_size, path)
+            m = MappedFile(path, header, mm, st)
+        except IdxError as e:
+            mm.close()
+            return _failed(path, e)
     finally:
         os.close(fd)
-    try:
-        header = parse_header(read_stable_header(mm, st.st_size), st.st_size, path)
-        m = MappedFile(path, header, mm, st)
-    except IdxError as e:
-        mm.close()
-        return _failed(path, e)
     try:
         return verify_mapped(m, path)
     finally:
@@ -192,7 +193,7 @@ def verify_mapped(m: MappedFile, path: str) -> VerifyReport:
 
 def _verify_once(m: MappedFile, path: str) -> VerifyReport:
     try:
-        head = read_stable_header(m.mm, m.size)
+        head = m.header_copy()  # testing the writer lock if seq stays odd (§11.7)
         h = parse_header(head, m.size, path)
     except IdxError as e:
         return _failed(path, e)

@@ -422,6 +422,8 @@ def _answer_stdin(ix: Index, out: _Out, stdin: Any) -> int:
         if len(pending) == _BATCH:
             flush()
 
+    if stdin is None:
+        return 0  # stdin closed (`<&-`): no keys, as from an empty stdin (idx prints nothing, exit 0)
     carry = ""
     source = getattr(stdin, "buffer", stdin)
     try:

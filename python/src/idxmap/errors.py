@@ -185,6 +185,12 @@ class LockedError(IdxError):
     code = ERR_IDX_LOCKED
 
 
+class IdxWarning(UserWarning):
+    """Something idxmap did that worked, with a consequence the caller should know of: a build
+    that replaced an index it could not mark retired (its readers follow the rename only if
+    they watch the path). Printed on stderr by Python's default warning filter."""
+
+
 _BY_CODE: Dict[str, Type[IdxError]] = {
     ERR_IDX_IO: IdxIOError,
     ERR_IDX_NOT_AN_INDEX: NotAnIndexError,
@@ -225,19 +231,22 @@ _ERRNO_TEXT = {
 }
 
 
+def io_reason(cause: BaseException) -> str:
+    """An OSError in idx's words: ``permission denied (EACCES)``."""
+    code = getattr(cause, "errno", None)
+    if isinstance(code, int) and code in _ERRNO_TEXT:
+        return _ERRNO_TEXT[code]
+    if isinstance(code, int) and code in _errno.errorcode:
+        return _errno.errorcode[code]
+    return str(cause)
+
+
 def io_error(action: str, path: str, cause: BaseException, hint: Optional[str] = None) -> IdxIOError:
     """Wraps an OSError so the caller sees which file and which operation failed.
 
     The text matches the Node package's (``cannot open the index: no such file or directory
     (ENOENT)``); the OSError is chained as ``__cause__`` by the caller's ``raise ... from``.
     """
-    code = getattr(cause, "errno", None)
-    if isinstance(code, int) and code in _ERRNO_TEXT:
-        reason = _ERRNO_TEXT[code]
-    elif isinstance(code, int) and code in _errno.errorcode:
-        reason = _errno.errorcode[code]
-    else:
-        reason = str(cause)
-    err = IdxIOError(f"cannot {action}: {reason}", path=path, hint=hint)
+    err = IdxIOError(f"cannot {action}: {io_reason(cause)}", path=path, hint=hint)
     err.__cause__ = cause
     return err

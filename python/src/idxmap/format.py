@@ -59,6 +59,10 @@ W_REACH = CELL_REACH // 4
 
 MAX_HEADER_BYTES = 128
 
+HEADER_ID_OFFSETS = {1: 28, 2: 12}
+"""Where each major version keeps its header checksum, which covers the version, capacity and
+slot count: a reader compares it with its value at open on every lookup (§11.7, §11.8)."""
+
 
 class Layout:
     """What differs between the header versions (§3, §14)."""

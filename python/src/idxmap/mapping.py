@@ -12,13 +12,13 @@ fixed-size 8-byte ``memcpy`` in CPython (``unpack_single`` in memoryobject.c), w
 emit as one 8-byte load; numpy gathers (``take``, fancy indexing) of an aligned ``uint64`` array
 copy each element with one typed 8-byte load. On x86-64 and arm64 an aligned 8-byte load is
 single-copy atomic, so it sees a writer's 8-byte store (§11.2) whole or not at all. The seq
-check of §11.7 discards any probe a write overlapped anyway; only the 5 ms rule (a writer died
-mid-operation) relies on whole-slot loads.
+check of §11.7 discards any probe a write overlapped anyway; only the stopped writer's
+two-probe answer relies on whole-slot loads.
 
 A mapping whose file is truncated under it kills the process with SIGBUS on the next touch of
 a lost page; Python cannot survive that. :meth:`MappedFile.lost` (one ``fstat``) lets callers
-check at safe points; see the package README (deploy with a rename, never ``cp`` over a live
-index).
+check at safe points, and :meth:`MappedFile.look` (the watcher's, every 100 ms) sends lookups
+to them; see the package README (deploy with a rename, never ``cp`` over a live index).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from .errors import ERR_IDX_IO, error, io_error
 from .format import (
     CELL_SEQ,
     CELL_STATE,
+    HEADER_ID_OFFSETS,
     MAGIC,
     MAX_HEADER_BYTES,
     SLOT_BYTES,
@@ -45,7 +46,7 @@ from .protocol import StallClock, stable_header
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
-    from typing import Any, Optional, Tuple
+    from typing import Any, Callable, Optional, Tuple
 
 _Q = struct.Struct("<Q")
 _MAX_ATTEMPTS = 3
@@ -140,16 +141,65 @@ def _current_directory() -> Optional[str]:
         return None  # removed: relative paths resolve (or not) where they are
 
 
+def lock_free(fd: int) -> bool:
+    """§11.7 "A writer that died", on an open descriptor of the file: True when nobody holds its
+    writer lock. Takes a shared flock without waiting and releases it at once (a writer that
+    asks for the lock meanwhile retries for 50 ms, §11.2)."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return False  # held (EWOULDBLOCK), or no flock here: assume a live writer
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError:
+        pass  # closing the descriptor releases it anyway
+    return True
+
+
+def lock_free_at(path: str, dev: int, ino: int) -> bool:
+    """The lock test by path: True when ``path`` names the file ``(dev, ino)`` and nobody holds
+    its writer lock. False when the path names another file or none (the watcher and follow()
+    deal with that) or cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+        return st.st_ino == ino and st.st_dev == dev and lock_free(fd)
+    finally:
+        os.close(fd)
+
+
+WATCHED_BYTES = 32
+"""§11.8: the watcher compares the file's first 32 bytes (magic, version, header checksum,
+capacity and slot count in version 2), which no writer ever stores into, with those at open."""
+
+NOT_A_WORD = -1
+"""What ``MappedFile.id`` holds once the watcher saw the file change: no header word equals it,
+so the next lookup's header check fails and takes the slow path."""
+
+
 class MappedFile:
     """An index file, mapped whole (read-only, shared), with its validated header.
 
     Attributes:
         header: the header as validated at open.
+        opened: the path it was opened by (``path`` is the one messages show).
         size, dev, ino: the file's size, device and inode when it was opened.
         words: the header as a ``memoryview`` of uint32 (cells read in place).
         slots: the slot region as a ``memoryview`` of uint64 (hash word | value word << 32).
         slot_words: the slot region as a ``memoryview`` of uint32 (hash, value, hash, ...).
-        reach: the reach this reader probes with; raised when a writer stores a larger one.
+        reach: the reach this reader probes with; raised when a writer stores a larger one
+            ``reach_words`` is twice it, kept with it: a probe's bound in ``slot_words``.
+        idw, header_id: the header checksum word's index in ``words`` (3 in version 2, 7 in
+            version 1) and its value at open (§11.7: compared on every lookup).
+        id: what a lookup compares that word with: ``header_id``, or NOT_A_WORD once the
+            watcher saw the path name another file (``moved``) or this file change size or its
+            first 32 bytes (``rewritten``), so that the next lookup takes the slow path.
+        dead: an odd seq whose writer died, which lookups treat as even (§11.7); -1 for none.
     """
 
     __slots__ = (
@@ -165,9 +215,18 @@ class MappedFile:
         "slot_words",
         "capacity",
         "last",
-        "reach",
+        "_reach",
+        "reach_words",
         "v1_measured",
         "generation",
+        "opened",
+        "idw",
+        "header_id",
+        "id",
+        "dead",
+        "moved",
+        "rewritten",
+        "first_bytes",
         "_np_slots",
         "_np_words",
         "__weakref__",
@@ -193,6 +252,14 @@ class MappedFile:
         self.reach = header.reach
         self.v1_measured: Optional[Tuple[int, int]] = None
         self.generation = 0  # set by the reader: how many files it mapped before this one
+        self.opened = path
+        self.idw = HEADER_ID_OFFSETS[header.major] // 4
+        self.header_id = int(self.words[self.idw])
+        self.id = self.header_id
+        self.dead = -1
+        self.moved = False
+        self.rewritten = False
+        self.first_bytes = bytes(mm[0:WATCHED_BYTES])
         self._np_slots: Any = None
         self._np_words: Any = None
 
@@ -234,11 +301,13 @@ class MappedFile:
                         # Changed size between fstat and mmap: a touch past its end would SIGBUS.
                         raise _Resized()
                     _advise(mm, sequential)
-                    head = read_stable_header(mm, st.st_size)
+                    head = read_stable_header(mm, st.st_size, lock_free=lambda: lock_free(fd))
                     header = parse_header(head, st.st_size, path)
                     last = pread_exactly(fd, 4, slot_offset(header.layout, header.slot_count - 1), path)
                     check_sentinel(int.from_bytes(last, "little"), path)
-                    return cls(path, header, mm, st)
+                    m = cls(path, header, mm, st)
+                    m.opened = opened
+                    return m
                 except BaseException:
                     mm.close()
                     raise
@@ -248,6 +317,15 @@ class MappedFile:
             finally:
                 os.close(fd)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @property
+    def reach(self) -> int:
+        return self._reach
+
+    @reach.setter
+    def reach(self, reach: int) -> None:
+        self._reach = reach
+        self.reach_words = reach << 1
 
     # ---- numpy views ----
 
@@ -271,9 +349,67 @@ class MappedFile:
         except (OSError, ValueError):
             return True
 
-    def header_copy(self) -> bytes:
-        """A stable copy of the header (§11.7 "The header")."""
-        return read_stable_header(self.mm, self.size)
+    def header_copy(self, opened: Optional[str] = None) -> bytes:
+        """A stable copy of the header (§11.7 "The header"), testing the writer lock of the file
+        at ``opened`` (default: the path it was opened by) if seq stays odd."""
+        path = self.opened if opened is None else opened
+        return read_stable_header(self.mm, self.size, lock_free=lambda: lock_free_at(path, self.dev, self.ino))
+
+    def look(self, path: str) -> None:
+        """The watcher's look at ``path`` (§11.8), about every 100 ms: flags this file ``moved``
+        when the path names another file, ``rewritten`` when this file changed size or its first
+        32 bytes; either way ``id`` stops matching, and the next lookup takes the slow path. A
+        path that names nothing (``rm``, the new file not there yet) changes nothing: the file
+        still answers as it did until a new one appears. Raises nothing."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            try:
+                st = os.stat(path)
+            except OSError:
+                return
+            if st.st_ino != self.ino or st.st_dev != self.dev:
+                self.flag(moved=True)
+            return
+        try:
+            st = os.fstat(fd)
+            if st.st_ino != self.ino or st.st_dev != self.dev:
+                self.flag(moved=True)
+            elif st.st_size != self.size or os.pread(fd, WATCHED_BYTES, 0) != self.first_bytes:
+                # Read from the file, not the mapping: a page of it may be gone (SIGBUS).
+                self.flag(rewritten=True)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def flag(self, moved: bool = False, rewritten: bool = False) -> None:
+        """Sends the next lookup to the slow path: the path names another file (``moved``), or
+        this one changed in place (``rewritten``)."""
+        if moved:
+            self.moved = True
+        if rewritten:
+            self.rewritten = True
+        self.id = NOT_A_WORD
+
+    def unflag_moved(self) -> None:
+        """The path names this file again (moved back): lookups take the fast path again."""
+        self.moved = False
+        if not self.rewritten:
+            self.id = self.header_id
+
+    def changed(self) -> bool:
+        """True when this file must not be answered from (§11.8): truncated or resized under the
+        mapping (one fstat), rewritten in place as the watcher saw, or its header checksum word
+        differs from the one at open."""
+        return self.rewritten or self.lost() or self.words[self.idw] != self.header_id
+
+    def copy_slots(self, a: int, b: int, np: Any) -> Any:
+        """A private copy of slots ``a`` to ``b - 1``, each slot whole (one 8-byte load): a uint64
+        numpy array given numpy, else a list of ints."""
+        if np is not None:
+            return self.np_slots()[a:b].copy()
+        return self.slots[a:b].tolist()
 
     def close(self) -> None:
         """Lets go of the views and the mapping. A view still held elsewhere (another thread's
@@ -329,13 +465,16 @@ def snapshot_header(mm: Any, size: int) -> bytes:
     return bytes(out)
 
 
-def read_stable_header(mm: Any, size: int, clock: Optional[StallClock] = None) -> bytes:
-    """The header between two loads of seq (§11.7), or read once if it is not an idx header."""
+def read_stable_header(
+    mm: Any, size: int, clock: Optional[StallClock] = None, lock_free: Optional[Callable[[], bool]] = None
+) -> bytes:
+    """The header between two loads of seq (§11.7), or read once if it is not an idx header.
+    ``lock_free`` is the writer-lock test of the file, for a seq that stays odd."""
     head = snapshot_header(mm, size)
     if size >= CELL_SEQ + 4 and head[0:8] == MAGIC:
 
         def seq() -> int:
             return int.from_bytes(mm[CELL_SEQ : CELL_SEQ + 4], "little")
 
-        head = stable_header(lambda: snapshot_header(mm, size), seq, clock)
+        head = stable_header(lambda: snapshot_header(mm, size), seq, clock, lock_free)
     return head

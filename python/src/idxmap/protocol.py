@@ -3,10 +3,12 @@
 A writer in another process changes a mapped file in place. It makes every change between an
 odd and an even store of the header's seq word (§11.2), so a reader that loads the same even
 seq before and after its probe saw no part of a change. Everything else here is the slow path:
-a retired file is followed to its replacement, an overlapped probe is made again, and a seq
-that stays odd for 5 ms belongs to a writer that died, whose table still answers correctly.
+a file that changed in place is reopened, a retired or renamed-over file is followed to its
+replacement, an overlapped probe is made again, and a seq that stays odd is waited on until the
+writer's lock shows it died (then that seq counts as even: ``dead``) or, under a held lock, for
+a second before two agreeing probes answer.
 
-Pure: the reader supplies the loads (:class:`ProtocolReader`).
+Pure: the reader supplies the loads and the file system checks (:class:`ProtocolReader`).
 """
 
 from __future__ import annotations
@@ -23,13 +25,27 @@ if TYPE_CHECKING:  # typing is not imported at run time: opening an index should
     T = TypeVar("T")
 
 STALL_SECONDS = 0.005
-"""How long a seq may stay odd and unchanged before its writer counts as dead (§11.7). A healthy
-writer keeps seq odd for microseconds (nothing slow runs inside its bracket, §11.2)."""
+"""How long a seq may stay odd and unchanged before the reader tests the writer's lock (§11.7).
+A healthy writer keeps seq odd for microseconds, but one the scheduler stops can keep it odd
+for milliseconds: time alone proves nothing, the lock does."""
+
+STOPPED_SECONDS = 1.0
+"""An odd seq that holds this long under a held lock belongs to a stopped writer (a debugger,
+``kill -STOP``): the reader then answers with two probes that agree (§11.7)."""
+
+LOCK_TEST_EVERY_SECONDS = 0.1
+"""A reader tests the writer lock at most this often (idx: 100 ms)."""
+
+SPIN_SECONDS = 0.0001
+PAUSE_SECONDS = 0.00005
+"""A reader waiting on an odd seq spins for a healthy writer's window (100 µs), then sleeps
+between probes: the writer it waits for may need its CPU (src/core/protocol.ts)."""
 
 FOLLOW_EVERY_SECONDS = 0.001
 """§11.7: a reader of a retired file looks at the path at most once a millisecond."""
 
 _clock = time.monotonic
+_sleep = time.sleep
 
 
 def _make_fence() -> Callable[[], None]:
@@ -71,33 +87,57 @@ FENCE_NEEDED = fence.__name__ == "fence"
 
 
 class StallClock:
-    """One clock per reader: when it first saw the odd seq value it is waiting on (§11.7)."""
+    """One clock per reader (§11.7): since when it has seen the odd seq value it waits on, and
+    when it last tested the writer lock."""
 
-    __slots__ = ("_seq", "_since")
+    __slots__ = ("_seq", "_since", "_lock_tested")
 
     def __init__(self) -> None:
         self._seq = -1
         self._since = 0.0
+        self._lock_tested = -1.0e9
 
-    def expired(self, seq: int) -> bool:
-        """True once ``seq`` has been seen unchanged for 5 ms; restarts whenever seq changes."""
+    def waited(self, seq: int) -> float:
+        """Seconds ``seq`` has been seen unchanged: 0 the first time, and whenever seq changed."""
         t = _clock()
         if self._seq != seq:
             self._seq = seq
             self._since = t
+            return 0.0
+        return t - self._since
+
+    def may_test_lock(self) -> bool:
+        """True at most once every LOCK_TEST_EVERY_SECONDS (and then counts as a test)."""
+        t = _clock()
+        if t - self._lock_tested < LOCK_TEST_EVERY_SECONDS:
             return False
-        return t - self._since > STALL_SECONDS
+        self._lock_tested = t
+        return True
 
 
 class ProtocolReader:
     """What :func:`settle` needs from a reader: its current file, read the protocol's way."""
 
     def seq(self) -> int:  # pragma: no cover - interface
-        """The seq word, loaded now."""
+        """The seq word, loaded now (with what tells files apart above its 32 bits)."""
+        raise NotImplementedError
+
+    def changed(self) -> bool:  # pragma: no cover - interface
+        """True when the mapped file must not be answered from: truncated or resized under the
+        mapping, or its header checksum word is not what it was at open (§11.8)."""
+        raise NotImplementedError
+
+    def reopen(self) -> None:  # pragma: no cover - interface
+        """Maps the file at the path in place of a changed one; raises CorruptError while the
+        path holds no valid index (reopening at most once a millisecond)."""
         raise NotImplementedError
 
     def retired(self) -> bool:  # pragma: no cover - interface
         """Whether the state word has RETIRED, loaded now."""
+        raise NotImplementedError
+
+    def moved(self) -> bool:  # pragma: no cover - interface
+        """Whether the path was seen to name another file (§11.8: a rename that did not retire)."""
         raise NotImplementedError
 
     def follow(self) -> bool:  # pragma: no cover - interface
@@ -105,10 +145,14 @@ class ProtocolReader:
         False when there is none yet, or it looked less than a millisecond ago."""
         raise NotImplementedError
 
+    def is_dead(self, seq: int) -> bool:  # pragma: no cover - interface
+        """Whether ``seq`` is the file's ``dead`` value: an odd seq whose writer died."""
+        raise NotImplementedError
 
-def quiet(s1: int, s2: int) -> bool:
-    """True when a probe between seq loads ``s1`` and ``s2`` stands without further checks."""
-    return s1 == s2 and (s1 & 1) == 0
+    def writer_gone(self, seq: int) -> bool:  # pragma: no cover - interface
+        """The lock test (§11.7 "A writer that died"): True, with ``seq`` remembered as dead,
+        when the path names the mapped file and nobody holds its writer lock."""
+        raise NotImplementedError
 
 
 def settle(
@@ -120,29 +164,46 @@ def settle(
     clock: StallClock,
 ) -> T:
     """The slow path of §11.7's lookup, after a first probe answered ``answer`` between seq
-    loads ``s1`` and ``s2`` that were not quiet. Loops until an answer stands:
+    loads ``s1`` and ``s2`` that did not show a quiet file at once. Loops until an answer stands:
 
-    - a retired file is followed to its replacement; while there is none, its answer stands
-      (a retired file no longer changes);
+    - a file that changed in place is reopened (or CorruptError raised): never answered from;
+    - seq loads that agree on an even value, or on the file's ``dead`` value, stand;
+    - a retired file, or one the path no longer names, is followed to its replacement; while
+      there is none, a retired file's answer stands (it no longer changes);
     - a changed seq means a write overlapped the probe: probe again;
-    - an odd seq unchanged for 5 ms (one clock per reader) is a writer that died or was
-      stopped: by §11.3 the table as it stands answers correctly, once a second probe agrees
-      while seq still holds.
+    - an odd seq unchanged for 5 ms (one clock per reader) sends the reader to the writer's
+      lock: free, the writer died and that seq counts as even from then on; held, it is alive
+      and the reader waits on (sleeping), until after a second two probes that agree answer.
 
-    ``probe`` runs §5.3 on the reader's current file (which ``follow`` may change). Raises
-    whatever ``probe`` or ``follow`` raise (a closed index, a file lost under its mapping).
+    ``probe`` runs §5.3 on the reader's current file (which ``follow`` or ``reopen`` may
+    change). Raises whatever ``probe``, ``follow`` or ``reopen`` raise (a closed index, a file
+    changed in place with no valid index at the path).
     """
     while True:
-        if quiet(s1, s2):
-            return answer
-        if reader.retired():
-            if not reader.follow() and s1 == s2:
+        if reader.changed():
+            reader.reopen()
+        else:
+            quiet = s1 == s2 and (not s1 & 1 or reader.is_dead(s1))
+            moved = reader.moved()
+            if quiet and not moved:
                 return answer
-        elif s1 == s2 and clock.expired(s1):
-            again = probe()
-            fence()
-            if reader.seq() == s1 and again == answer:
+            retired = reader.retired()
+            if (retired or moved) and reader.follow():
+                pass  # probe the new file
+            elif s1 == s2 and (quiet or retired or reader.is_dead(s1)):
                 return answer
+            elif s1 == s2:
+                # Odd and unchanged: a writer mid-operation, stopped, or dead.
+                waited = clock.waited(s1)
+                if waited > STALL_SECONDS and clock.may_test_lock() and reader.writer_gone(s1):
+                    pass  # probe again: this probe may have overlapped its last store
+                elif waited > STOPPED_SECONDS:
+                    again = probe()
+                    fence()
+                    if reader.seq() == s1 and again == answer:
+                        return answer
+                elif waited > SPIN_SECONDS:
+                    _sleep(PAUSE_SECONDS)
         s1 = reader.seq()
         fence()
         answer = probe()
@@ -154,23 +215,39 @@ def stable_header(
     read: Callable[[], bytes],
     seq_of: Callable[[], int],
     clock: Optional[StallClock] = None,
+    lock_free: Optional[Callable[[], bool]] = None,
 ) -> bytes:
     """§11.7 "The header": a header copy read between two loads of seq that show no operation
     under way or overlapping, so that its cells (separate stores) belong together.
 
     ``read`` returns a private copy of the header, each cell loaded whole; ``seq_of`` loads the
-    seq word now. A retired file's odd seq holds no operation (§11.4); any other odd seq that
-    holds for 5 ms belongs to a writer that died, and its header is taken as it stands.
+    seq word now; ``lock_free`` is the lock test (True when nobody holds the writer lock of
+    this file). A retired file's odd seq holds no operation (§11.4): its copy stands. Any other
+    odd seq is waited on as a lookup waits (see :func:`settle`): a copy made while it is the
+    seq of a writer that died stands; under a held lock, after a second, a copy that a second
+    read repeats.
     """
     clock = clock or StallClock()
+    dead = -1
     while True:
         s1 = seq_of()
         fence()
         copy = read()
         fence()
         s2 = seq_of()
-        if quiet(s1, s2):
+        if s1 != s2:
+            continue
+        if not s1 & 1 or s1 == dead:
             return copy
-        retired = len(copy) >= CELL_STATE + 4 and (int.from_bytes(copy[CELL_STATE : CELL_STATE + 4], "little") & STATE_RETIRED) != 0
-        if s1 == s2 and (retired or clock.expired(s1)):
+        if len(copy) >= CELL_STATE + 4 and int.from_bytes(copy[CELL_STATE : CELL_STATE + 4], "little") & STATE_RETIRED:
             return copy
+        waited = clock.waited(s1)
+        if waited > STALL_SECONDS and lock_free is not None and clock.may_test_lock() and lock_free():
+            dead = s1  # read again: this copy may have overlapped the writer's last store
+        elif waited > STOPPED_SECONDS:
+            again = read()
+            fence()
+            if seq_of() == s1 and again == copy:
+                return copy
+        elif waited > SPIN_SECONDS:
+            _sleep(PAUSE_SECONDS)

@@ -3,9 +3,12 @@
 Opening is O(1): the file is mapped and its header validated against its size (§9.1), nothing
 more. A writer in another process (the Node package's IdWriter, ``idx set``...) may change the
 file while it is mapped here: every lookup reads the header's seq word before and after its
-probe (§11.7, :mod:`idxmap.protocol`), so no answer mixes two states of the table. When the
-file is replaced by a writer's grow or compact, or by a build (all of which retire the old
-file, §11.4), the next lookup here follows the path to the new file.
+probe, and the header checksum word beside the second (§11.7, :mod:`idxmap.protocol`), so no
+answer mixes two states of the table or comes from a file rewritten in place. When the file is
+replaced by a writer's grow or compact, or by a build (all of which retire the old file,
+§11.4), the next lookup here follows the path to the new file; when it is replaced in a way
+that does not retire it (``mv``, ``rm`` and a new build), the watcher notices within about
+100 ms (§11.8, :mod:`idxmap.watcher`) and the next lookup follows.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from collections.abc import ItemsView, KeysView, Mapping, ValuesView
 
 from . import protocol as _protocol
+from . import watcher as _watcher
 from .args import check_path, check_uint32, key_list, lookup_key
 from .errors import ERR_IDX_CLOSED, ERR_IDX_CORRUPT, IdxError, error
 from .format import (
@@ -31,8 +35,8 @@ from .format import (
     parse_header,
 )
 from .hashing import EMPTY_HASH, ESCAPED_KEY, MASK32, unhash32
-from .mapping import FilePath, MappedFile
-from .protocol import FOLLOW_EVERY_SECONDS, ProtocolReader, StallClock, quiet, settle
+from .mapping import FilePath, MappedFile, lock_free_at
+from .protocol import FOLLOW_EVERY_SECONDS, ProtocolReader, StallClock, settle
 from .table import UNDECIDED, measure_reach, probe
 from .vectorized import (
     as_uint32_array,
@@ -47,6 +51,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
     from typing import (
         Any,
+        Callable,
         Dict,
         Iterable,
         Iterator,
@@ -162,6 +167,13 @@ class _ChunkAnswer:
     __hash__ = None  # type: ignore[assignment]
 
 
+def _quiet(m: MappedFile, s1: int, s2: int) -> bool:
+    """§11.7's fast check for a read of ``m`` between seq loads ``s1`` and ``s2``: no write
+    overlapped it (the same even seq, or the seq of a writer that died), and the header
+    checksum word is the one at open (and the watcher saw nothing)."""
+    return s1 == s2 and m.words[m.idw] == m.id and (not s1 & 1 or s1 == m.dead)
+
+
 class _Protocol(ProtocolReader):
     """The loads :func:`idxmap.protocol.settle` makes, on the index's current file."""
 
@@ -176,16 +188,67 @@ class _Protocol(ProtocolReader):
         m = self._ix._current()
         return (m.generation << 32) | int(m.words[W_SEQ])
 
+    def changed(self) -> bool:
+        # Checked first: nothing below touches a file truncated under its mapping (SIGBUS).
+        return self._ix._current().changed()
+
+    def reopen(self) -> None:
+        self._ix._reopen()
+
     def retired(self) -> bool:
-        m = self._ix._current()
-        # A file truncated under the mapping counts as replaced: follow() reopens the path or
-        # says why it cannot, and nothing touches the lost pages (which would raise SIGBUS).
-        if m.lost():
-            return True
-        return (m.words[W_STATE] & STATE_RETIRED) != 0
+        return (self._ix._current().words[W_STATE] & STATE_RETIRED) != 0
+
+    def moved(self) -> bool:
+        return self._ix._current().moved
 
     def follow(self) -> bool:
         return self._ix._follow()
+
+    def is_dead(self, seq: int) -> bool:
+        m = self._ix._current()
+        return seq >> 32 == m.generation and seq & MASK32 == m.dead
+
+    def writer_gone(self, seq: int) -> bool:
+        return self._ix._writer_gone(self._ix._current(), seq)
+
+
+class _FileChanged(Exception):
+    """An iteration's file changed in place under it: it goes on in the file reopened."""
+
+
+class _FileProtocol(ProtocolReader):
+    """The loads of :func:`idxmap.protocol.settle` on one file, which it does not leave: an
+    iteration's runs of slots (§5.5). A retired or renamed-over file still answers as it stands."""
+
+    __slots__ = ("_ix", "_m")
+
+    def __init__(self, ix: "Index", m: MappedFile) -> None:
+        self._ix = ix
+        self._m = m
+
+    def seq(self) -> int:
+        return int(self._m.words[W_SEQ])
+
+    def changed(self) -> bool:
+        return self._m.changed()
+
+    def reopen(self) -> None:
+        raise _FileChanged()
+
+    def retired(self) -> bool:
+        return (self._m.words[W_STATE] & STATE_RETIRED) != 0
+
+    def moved(self) -> bool:
+        return False
+
+    def follow(self) -> bool:
+        return False
+
+    def is_dead(self, seq: int) -> bool:
+        return seq == self._m.dead
+
+    def writer_gone(self, seq: int) -> bool:
+        return self._ix._writer_gone(self._m, seq)
 
 
 class Index(Mapping):  # type: ignore[type-arg]
@@ -214,8 +277,12 @@ class Index(Mapping):  # type: ignore[type-arg]
         self._m: Optional[MappedFile] = None
         self._clock = StallClock()
         self._last_follow = -math.inf
+        self._replacements_seen = _watcher.replacements
+        self._reopen_failed: Optional[Tuple[float, str]] = None
         self._generations = 0
+        self._slow = 0  # lookups (and chunks, runs) that took the slow path: for tests
         self._m = self._map()
+        _watcher.watch(self)
 
     def _map(self) -> MappedFile:
         m = MappedFile.open(self._file.now, name=self.path)
@@ -258,6 +325,14 @@ class Index(Mapping):  # type: ignore[type-arg]
     def _closed(self) -> NoReturn:
         raise error(ERR_IDX_CLOSED, "the index is closed", path=self.path, hint="Open it again with idxmap.open().")
 
+    def _watch(self) -> bool:
+        """The watcher's look at the path (§11.8), from its thread. False once closed."""
+        m = self._m
+        if m is None:
+            return False
+        m.look(self._file.now)
+        return True
+
     # ---- single lookups ----
 
     def _get(self, key: Any) -> Optional[int]:
@@ -279,36 +354,45 @@ class Index(Mapping):  # type: ignore[type-arg]
         s1 = words[12]  # W_SEQ
         if _FENCE:
             _fence()
-        undecided = False
         if h == 0xFFFFFFFF:
             value = words[10] if words[8] & 0x10000000 else None  # W_ESCAPED, W_STATE, ESCAPED
         else:
-            # §5.3 over the slots' uint32 words: hash word at 2s, value word at 2s + 1.
+            # §5.3 over the slots' uint32 words: hash word at 2s, value word at 2s + 1. No bound
+            # at the last slot: its EMPTY hash word (checked at open, never written) stops the
+            # scan, and a view ends there (IndexError, were it overwritten since).
             hw = m.slot_words
             i = ((h * m.capacity) >> 32) << 1
-            end = i + (m.reach << 1)
-            if end > m.last << 1:
-                end = m.last << 1
-            w = hw[i]
-            while w < h and i < end:
-                i += 2
+            end = i + m.reach_words
+            try:
                 w = hw[i]
+                while w < h and i < end:
+                    i += 2
+                    w = hw[i]
+            except IndexError:
+                w = -1
             if w == h:
                 value = hw[i + 1]
+            elif w < h:
+                # Used up its reach (or the slots): a writer may have raised the reach since.
+                g = m.generation << 32
+                return self._slow_get(h, g | s1, g | s1, None, True)
             else:
                 value = None
-                undecided = w < h
         if _FENCE:
             _fence()
         s2 = words[12]
-        if s1 == s2 and not s1 & 1 and not undecided:
+        # §11.7: the same even seq (or a dead writer's), and the header checksum word as at open
+        # (the watcher spoils m.id when the path names another file: one compare for both).
+        if s1 == s2 and words[m.idw] == m.id and (not s1 & 1 or s1 == m.dead):
             return value
         g = m.generation << 32
-        return self._slow_get(h, g | s1, g | s2, value, undecided)
+        return self._slow_get(h, g | s1, g | s2, value, False)
 
     def _slow_get(self, h: int, s1: int, s2: int, value: Optional[int], undecided: bool) -> Optional[int]:
-        """_get after its fast check failed: a write overlapped, the file was retired, or the
-        probe used up the reach it had (a writer may have raised it since)."""
+        """_get after its fast check failed: a write overlapped, the file was retired, replaced
+        or changed in place, a writer is mid-operation (or died there), or the probe used up
+        the reach it had (a writer may have raised it since)."""
+        self._slow += 1
         if undecided:
             protocol = _Protocol(self)
             s1 = protocol.seq()
@@ -399,23 +483,41 @@ class Index(Mapping):  # type: ignore[type-arg]
         n = arr.size
         values = np.empty(n, dtype=np.uint32)
         found = np.empty(n, dtype=bool)
-        for a in range(0, n, GET_MANY_CHUNK):
+        a = 0
+        first = self._intact()
+        while a < n:
             b = min(a + GET_MANY_CHUNK, n)
             answer = self._settled_chunk(hash32_array(arr[a:b]))
+            if self._m is not first:
+                # §11.7 "A batch": it followed a new file part way; every key of the call is
+                # answered from one file, so all of them again from the new one.
+                first = self._current()
+                a = 0
+                continue
             values[a:b] = answer.values
             found[a:b] = answer.found
+            a = b
         if missing:
             values[~found] = missing
         return values, found
 
     def _get_many_pure(self, keys: Iterable[int], missing: int) -> Tuple[List[int], List[bool]]:
         checked = [check_uint32("keys", k, self.path) for k in key_list("keys", keys, self.path)]
+        while True:
+            answers = self._answers_from_one_file(checked, missing)
+            if answers is not None:
+                return answers
+
+    def _answers_from_one_file(self, keys: List[int], missing: int) -> Optional[Tuple[List[int], List[bool]]]:
+        """get_many's pure path: every key looked up, or None when the index followed another
+        file part way (§11.7 "A batch": the caller asks every key again, of the new file)."""
         values: List[int] = []
         found: List[bool] = []
         get = self._get
-        for i, k in enumerate(checked):
-            if i % GET_MANY_CHUNK == 0:
-                self._intact()  # one fstat a chunk, as the numpy path
+        first = self._intact()
+        for i, k in enumerate(keys):
+            if i % GET_MANY_CHUNK == 0 and self._intact() is not first:  # one fstat a chunk, as the numpy path
+                return None
             v = get(k)
             if v is None:
                 values.append(missing)
@@ -423,7 +525,7 @@ class Index(Mapping):  # type: ignore[type-arg]
             else:
                 values.append(v)
                 found.append(True)
-        return values, found
+        return (values, found) if self._m is first else None
 
     def _settled_chunk(self, hashes: Any) -> _ChunkAnswer:
         """One chunk of get_many through §11.7: probed between two loads of seq, and again as
@@ -434,8 +536,9 @@ class Index(Mapping):  # type: ignore[type-arg]
         answer = self._probe_chunk(hashes, m)
         _fence()
         s2 = int(m.words[W_SEQ])
-        if quiet(s1, s2):
+        if _quiet(m, s1, s2):
             return answer
+        self._slow += 1
         g = m.generation << 32
         return settle(_Protocol(self), lambda: self._probe_chunk(hashes, self._current()), g | s1, g | s2, answer, self._clock)
 
@@ -461,37 +564,43 @@ class Index(Mapping):  # type: ignore[type-arg]
                 continue
             return _ChunkAnswer(values, found)
 
-    # ---- following a replaced file (§11.7) ----
+    # ---- following a replaced file (§11.7, §11.8) ----
 
     def _follow(self) -> bool:
         """§11.7 follow(): maps the file now at the path if it is another one than ours (at most
-        once a millisecond), or if ours was truncated under its mapping. True when it did.
+        once a millisecond, or at once after this process replaced a file). True when it did.
 
-        Raises CorruptError when the mapped file was truncated and the path cannot be reopened.
+        When the path names our file still and it is retired, the process that retired it is
+        between its mark and its rename, or died there: the lock test says which (a dead
+        renamer's seq value is then ``dead``, and lookups run at full speed again).
         """
         m = self._current()
-        lost = m.lost()
         t = time.monotonic()
-        if not lost and t - self._last_follow < FOLLOW_EVERY_SECONDS:
+        n = _watcher.replacements
+        if t - self._last_follow < FOLLOW_EVERY_SECONDS and n == self._replacements_seen:
             return False
         self._last_follow = t
+        self._replacements_seen = n
+        path = self._file.now
         try:
-            st: Optional[os.stat_result] = os.stat(self._file.now)
+            st = os.stat(path)
         except OSError:
-            st = None
-        if st is None:
-            if lost:
-                raise _lost_error(self.path, "the path no longer exists")
             return False  # no replacement yet: keep answering from this file, which no longer changes
-        if not lost and st.st_ino == m.ino and st.st_dev == m.dev:
+        if st.st_ino == m.ino and st.st_dev == m.dev:
+            if m.moved:
+                m.unflag_moved()  # moved back
+            seq = int(m.words[W_SEQ])
+            if seq & 1 and m.words[W_STATE] & STATE_RETIRED and self._clock.may_test_lock():
+                self._writer_gone(m, seq)
             return False
         try:
             new = self._map()
-        except IdxError as e:
-            # Not readable yet (a copy still being written): keep the old file if it is intact.
-            if lost:
-                raise _lost_error(self.path, e.what) from e
-            return False
+        except IdxError:
+            return False  # not readable yet (a copy still being written): keep the old file
+        self._switch(new)
+        return True
+
+    def _switch(self, new: MappedFile) -> None:
         if self._m is None:
             new.close()
             self._closed()
@@ -499,45 +608,68 @@ class Index(Mapping):  # type: ignore[type-arg]
         # unmapped when the last reader lets go (see close()).
         self._m = new
         self._clock = StallClock()
+
+    def _reopen(self) -> None:
+        """The mapped file changed in place (truncated, resized or rewritten, §11.8): it is never
+        answered from again. Maps the file at the path anew, at most once a millisecond.
+
+        Raises CorruptError while the path holds no valid index."""
+        t = time.monotonic()
+        failed = self._reopen_failed
+        if failed is not None and t - failed[0] < FOLLOW_EVERY_SECONDS:
+            raise _lost_error(self.path, failed[1])
+        try:
+            new = self._map()
+        except IdxError as e:
+            self._reopen_failed = (t, e.what)
+            raise _lost_error(self.path, e.what) from e
+        self._reopen_failed = None
+        self._switch(new)
+
+    def _writer_gone(self, m: MappedFile, seq: int) -> bool:
+        """§11.7's lock test for file ``m`` at seq ``seq`` (its generation above 32 bits, or
+        not): True, with that seq remembered as ``dead``, when the path names ``m`` and no
+        process holds its writer lock (the writer that left seq odd died)."""
+        if seq >> 32 and seq >> 32 != m.generation:
+            return False
+        if not lock_free_at(self._file.now, m.dev, m.ino):
+            return False
+        m.dead = seq & MASK32
         return True
 
     def _intact(self) -> MappedFile:
-        """The current file, after one fstat: if it was truncated under its mapping (``cp`` over
-        a live index), reopen the path rather than touch a lost page (SIGBUS). For get_many's
+        """The current file, after one fstat: if it changed in place (``cp`` over a live index
+        truncates it), reopen the path rather than touch a lost page (SIGBUS). For get_many's
         chunks, iteration, info and verify, where one fstat is cheap next to the work."""
         m = self._current()
-        if m.lost():
-            self._follow()
+        if m.changed():
+            self._reopen()
             m = self._current()
         return m
 
     def _follow_if_replaced(self) -> MappedFile:
-        """Before a whole-file read (iteration, info, verify): the current file, if it was retired."""
+        """Before a whole-file read (iteration, info, verify): the current file, if it was
+        retired or the path names another file."""
         m = self._intact()
-        if m.words[W_STATE] & STATE_RETIRED:
+        if m.words[W_STATE] & STATE_RETIRED or m.moved:
             self._last_follow = -math.inf
             self._follow()
         return self._current()
 
     def refresh(self) -> bool:
-        """Maps the file now at the path if it is another file than the one mapped (replaced by
-        a plain ``mv`` or ``rm`` and rebuild, which do not retire the old file: §11.8), or if the
-        mapped one was retired or truncated. True when it switched.
+        """Maps the file now at the path if it is another file than the one mapped, or if the
+        mapped one changed in place. True when it switched. Lookups do this by themselves within
+        about 100 ms of a replacement (§11.8); this does it now.
 
-        Raises ClosedError after close(); CorruptError when the mapped file was truncated and
-        the path cannot be reopened.
+        Raises ClosedError after close(); CorruptError when the mapped file changed in place and
+        the path holds no valid index.
         """
         m = self._current()
+        if m.changed():
+            self._reopen()
+            return True
         self._last_follow = -math.inf
-        try:
-            st = os.stat(self._file.now)
-        except OSError:
-            st = None
-        if st is not None and (st.st_ino != m.ino or st.st_dev != m.dev) or m.lost():
-            return self._follow()
-        if m.words[W_STATE] & STATE_RETIRED:
-            return self._follow()
-        return False
+        return self._follow()
 
     # ---- size, iteration ----
 
@@ -550,8 +682,8 @@ class Index(Mapping):  # type: ignore[type-arg]
 
     def __len__(self) -> int:
         """Live entries (the header's count, read between two loads of seq). Raises ClosedError
-        after close(), CorruptError when the file was truncated under the mapping and cannot
-        be reopened.
+        after close(), CorruptError when the file changed in place (truncated, rewritten) and
+        the path holds no valid index.
 
         One fstat first (see _intact): ``list(ix.items())`` and ``==`` call len before they
         read anything, and len is rarely in a hot loop."""
@@ -561,59 +693,79 @@ class Index(Mapping):  # type: ignore[type-arg]
         answer = self._count(m)
         _fence()
         s2 = int(m.words[W_SEQ])
-        if quiet(s1, s2):
+        if _quiet(m, s1, s2):
             return answer
+        self._slow += 1
         g = m.generation << 32
         return settle(_Protocol(self), lambda: self._count(self._current()), g | s1, g | s2, answer, self._clock)
+
+    def _read_quietly(self, m: MappedFile, read: Callable[[], Any]) -> Any:
+        """``read()`` of file ``m`` between two loads of seq that show no write (§11.7), without
+        leaving ``m`` (see _FileProtocol). Raises _FileChanged when ``m`` changed in place."""
+        s1 = int(m.words[W_SEQ])
+        _fence()
+        value = read()
+        _fence()
+        s2 = int(m.words[W_SEQ])
+        if _quiet(m, s1, s2):
+            return value
+        self._slow += 1
+        if m.changed():
+            raise _FileChanged()
+        return settle(_FileProtocol(self, m), read, s1, s2, value, self._clock)
 
     def _items(self) -> Iterator[Tuple[int, int]]:
         """Every (key, value) pair, in slot order: the escaped key first, then by hash (§5.5).
 
-        Not a snapshot: while a writer changes the index, an entry it moves may be seen twice or
-        not at all. The file's size is checked before each chunk of slots (one fstat): a file
-        truncated under the mapping (``cp`` over it) is never read, the iteration goes on from
-        the same slot in the file now at the path, as in a file a writer replaced, or raises
-        CorruptError when there is none. Raises ClosedError when the index is closed meanwhile."""
+        Slots are copied in runs of 65,536, each with the slot before it (whose hash word says
+        whether the first is an entry), between two loads of seq that show no write (§5.5): an
+        entry a writer moves within a run is seen once, and no slot is read half before a write
+        and half after. Not a snapshot: an entry a writer moves between runs may be seen twice
+        or not at all. The file is checked before each run (one fstat): a file that changed in
+        place (``cp`` over it truncates it) is never read, the iteration goes on from the same
+        slot in the file now at the path, or raises CorruptError when there is none. A file
+        retired or renamed over meanwhile is read to its end. Raises ClosedError when the index
+        is closed meanwhile."""
         m = self._follow_if_replaced()
         w = m.words
-        if w[W_STATE] & STATE_ESCAPED:
-            yield ESCAPED_KEY, int(w[W_ESCAPED])
+        while True:
+            try:
+                state, escaped = self._read_quietly(m, lambda: (int(w[W_STATE]), int(w[W_ESCAPED])))
+                break
+            except _FileChanged:
+                m = self._intact()
+                w = m.words
+        if state & STATE_ESCAPED:
+            yield ESCAPED_KEY, escaped
         np = numpy_or_none()
-        # Our own views: the mapping stays valid for this iteration even if the index closes
-        # or follows another file meanwhile.
-        views = _slot_views(m, np)
-        previous = EMPTY_HASH
         a = 0
-        try:
-            while a < m.header.slot_count:
-                if self._m is None:
-                    self._closed()
-                if m.lost():
-                    # Its pages past the new end would kill the process (SIGBUS): go on in the
-                    # file at the path now (_intact follows it, or raises CorruptError).
-                    m = self._intact()
-                    _release(views)
-                    views = _slot_views(m, np)
-                    previous = int(m.slots[a - 1]) & MASK32 if 0 < a < m.header.slot_count else EMPTY_HASH
-                    continue
-                b = min(a + _ITER_CHUNK, m.header.slot_count)
-                slots = views[-1]
-                if np is not None:
-                    words = slots[a:b].copy()
-                    keys, values = entries_of(words, previous)
-                    previous = int(words[-1]) & MASK32
-                    a = b
-                    yield from zip(keys.tolist(), values.tolist())
-                    continue
-                chunk = slots[a:b].tolist()  # a copy: the caller runs between yields
-                a = b
-                for x in chunk:
-                    h = x & MASK32
-                    if h != EMPTY_HASH and h != previous:
-                        yield unhash32(h), x >> 32
-                    previous = h
-        finally:
-            _release(views)
+        while a < m.header.slot_count:
+            if self._m is None:
+                self._closed()
+            if m.changed():
+                # Its pages past a new end would kill the process (SIGBUS): go on in the file
+                # at the path now (_intact reopens it, or raises CorruptError).
+                m = self._intact() if self._m is m else self._current()
+                continue
+            b = min(a + _ITER_CHUNK, m.header.slot_count)
+            lo = a - 1 if a else 0
+            try:
+                run = self._read_quietly(m, lambda: m.copy_slots(lo, b, np))
+            except _FileChanged:
+                continue
+            previous = EMPTY_HASH if a == 0 else int(run[0]) & MASK32
+            if a:
+                run = run[1:]
+            a = b
+            if np is not None:
+                keys, values = entries_of(run, previous)
+                yield from zip(keys.tolist(), values.tolist())
+                continue
+            for x in run:  # a copy: the caller runs between yields
+                h = x & MASK32
+                if h != EMPTY_HASH and h != previous:
+                    yield unhash32(h), x >> 32
+                previous = h
 
     def __iter__(self) -> Iterator[int]:
         for key, _ in self._items():
@@ -660,7 +812,7 @@ class Index(Mapping):  # type: ignore[type-arg]
 
         Raises ClosedError after close(); the errors of open if the header is damaged now."""
         m = self._follow_if_replaced()
-        return IndexInfo.of(self.path, parse_header(m.header_copy(), m.size, self.path), m.size)
+        return IndexInfo.of(self.path, parse_header(m.header_copy(self._file.now), m.size, self.path), m.size)
 
     def verify(self) -> "VerifyReport":
         """The full check of §9.2: every checksum and table invariant. Reads the whole file:
@@ -700,28 +852,6 @@ class IndexItemsView(ItemsView):  # type: ignore[type-arg]
         key, value = item
         v = self._mapping._get(key)  # type: ignore[attr-defined]
         return v is not None and v == value
-
-
-def _slot_views(m: MappedFile, np: Any) -> List[Any]:
-    """Views of ``m``'s slot region as uint64 words, owned by one iteration; the last one is the
-    slots (a numpy array with numpy, else a memoryview cast to "Q")."""
-    count = m.header.slot_count
-    hb = m.header.layout.header_bytes
-    if np is not None:
-        return [np.frombuffer(m.mm, dtype=np.uint64, count=count, offset=hb)]
-    base = memoryview(m.mm)
-    return [base, base[hb : hb + 8 * count].cast("Q")]
-
-
-def _release(views: List[Any]) -> None:
-    # memoryviews let go of the mapping (so that close() can unmap it); numpy views when dropped.
-    for view in reversed(views):
-        if isinstance(view, memoryview):
-            try:
-                view.release()
-            except BufferError:
-                pass
-    views.clear()
 
 
 def _lost_error(path: str, why: str) -> IdxError:
