@@ -101,8 +101,17 @@ describe("§11.7 the mapped reader's get (lookups.ts makeGet) against a scripted
     // Word 2 is slot 1's hash (j): the probe has read it when the writer acts; it reads slot 2 next.
     const { header, slots, scripted, acted } = table(2, deleteJ);
     const slow = slowPathOver(header, slots);
-    const get = makeGet(slow, Uint8Array.of(1), header, scripted, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ });
+    const { get } = makeGet(slow, header, scripted, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
     expect(get(KK)).toBe(222);
+    expect(acted()).toBe(true);
+    expect(slow.calls()).toBe(1);
+  });
+
+  it("getOr, the same", () => {
+    const { header, slots, scripted, acted } = table(2, deleteJ);
+    const slow = slowPathOver(header, slots);
+    const { getOr } = makeGet(slow, header, scripted, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
+    expect(getOr(KK, -1)).toBe(222);
     expect(acted()).toBe(true);
     expect(slow.calls()).toBe(1);
   });
@@ -114,7 +123,7 @@ describe("§11.7 the mapped reader's get (lookups.ts makeGet) against a scripted
       s.set([EMPTY_HASH, 0], 2 * SLOT_WORDS);
     });
     const slow = slowPathOver(header, slots);
-    const get = makeGet(slow, Uint8Array.of(1), header, scripted, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ });
+    const { get } = makeGet(slow, header, scripted, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
     get(KK);
     expect(slow.calls()).toBe(1);
   });
@@ -122,8 +131,8 @@ describe("§11.7 the mapped reader's get (lookups.ts makeGet) against a scripted
   it("with nothing written, the fast path answers (the test's table is sound)", () => {
     const { header, slots } = table(-1, () => {});
     const slow = slowPathOver(header, slots);
-    const get = makeGet(slow, Uint8Array.of(1), header, slots, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ });
-    expect([get(KJ), get(KK)]).toEqual([111, 222]);
+    const { get, getOr } = makeGet(slow, header, slots, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
+    expect([get(KJ), get(KK), getOr(KJ, -1), getOr(12345, -1)]).toEqual([111, 222, 111, -1]);
     expect(slow.calls()).toBe(0);
   });
 });
@@ -142,7 +151,7 @@ describe("§11.7 the mapped reader's getMany chunk (lookups.ts probeChunk) again
     });
     const keys = Uint32Array.of(KK);
     const values = new Uint32Array(1);
-    const result = probeChunk(header, scripted, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ },
+    const result = probeChunk(header, scripted, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 },
       keys, values, undefined, 0, 0, 1, new Uint32Array(64), new Float64Array(64));
     expect(loads).toBeGreaterThan(0);
     expect(result).toBe(-1);

@@ -20,6 +20,10 @@ const EMPTY = EMPTY_HASH;
 const ESCAPED = STATE_ESCAPED;
 const WORDS = SLOT_WORDS;
 const NOT_DECIDED = UNDECIDED;
+const ABSENT = -1;
+/** getOr's mark for the escaped key, found in the header (§5.1). */
+const ESCAPED_FOUND = -3;
+
 const hashOf = hash32;
 const homeOf = homeSlot;
 const probe = findFrom;
@@ -38,75 +42,181 @@ const loadSeq: (header: Uint32Array) => number =
 
 /** Where a get goes when its fast check fails: a write overlapped it, the file was retired, or the reach ran out. */
 export interface SlowPath {
-  slowGet(hash: number, s1: number, s2: number, value: number | undefined, undecided: boolean): number | undefined;
+  /**
+   * `closure` is the number the reader gave the get that failed: a get kept from a mapping the
+   * reader has let go reads zeros or another file, and its probe is worth nothing.
+   */
+  slowGet(hash: number, s1: number, s2: number, value: number | undefined, undecided: boolean, closure: number): number | undefined;
 }
 
 /**
- * What a get's fast check compares besides seq (spec §11.7): `idWord` is the word index of the
- * header checksum and `id` its value at open (a file rewritten in place with another layout has
- * another); `dead` is a seq value the reader treats as even (its writer died), or -1.
+ * What a get's fast check compares besides seq (spec §11.7): `idWord` is the index of a header
+ * word and `id` its value at open: the header checksum, which a file rewritten in place with
+ * another layout changes (or, when that is 0, another nonzero word of the fixed header: the zero
+ * pages over a released mapping must never pass). `dead` is a seq value the reader treats as
+ * even (its writer died), or -1. `closure` numbers the get, for the slow path.
  */
 export interface FastCheck {
   idWord: number;
   id: number;
   dead: number;
+  closure: number;
+}
+
+/** 2^-32, 2^-21, 2^-16: exact scalings of a double. */
+const INV_2_32 = 1 / 4294967296;
+const INV_2_21 = 1 / 2097152;
+const INV_2_16 = 1 / 65536;
+
+/**
+ * §4's home slot, floor(hash * capacity / 2^32), for the get of a one-window file (capacity
+ * at most 2^28), with no Math.floor and no division (they cost a get a long chain of float
+ * instructions). `>>> 0` truncates a double below 2^32, which for a non-negative one is floor.
+ * `| 0` truncates as well for a result below 2^31, and gives V8 an int32 (no range check).
+ * - capacity <= 2^21: hash * capacity < 2^53 is exact, so one scaled multiply is.
+ * - else: capacity = c1 * 2^11 + c0, and floor((hash * c1 + floor(hash * c0 / 2^11)) / 2^21)
+ *   equals it (an integer added inside a floor passes through), with every step exact:
+ *   hash * c1 < 2^49, hash * c0 < 2^43.
+ * Equal to core/hash.ts homeSlot for every hash (test/lookups.test.ts checks both).
+ */
+export function homeFunction(capacity: number): (hash: number) => number {
+  if (capacity <= 2 ** 21) {
+    const scale = capacity * INV_2_32;
+    return (hash) => (hash * scale) | 0;
+  }
+  if (capacity > 2 ** 28) throw new RangeError(`a one-window home slot takes a capacity of at most 2^28, not ${capacity}`);
+  const c1 = Math.floor(capacity / 2048);
+  const c0 = (capacity % 2048) / 2048;
+  return (hash) => ((hash * c1 + ((hash * c0) >>> 0)) * INV_2_21) | 0;
 }
 
 /**
- * A named factory so that the hot loop has a name in profiles and editors. `live[0]` is 1 while
- * the closure's mapping is the reader's: a get kept from before the reader followed a replaced
- * file (or closed) reads a released mapping, whose pages may be zeros that look like a quiet
- * file with key 0 in slot 0; it must take the slow path and probe again in the current file.
+ * The get of a file held in one window (at most SEGMENT_SLOTS slots). A named factory so that
+ * the hot loop has a name in profiles and editors. The probe of §5.3 checks the reach bound
+ * only while the slot's hash is still smaller (most lookups decide at the home slot), and the
+ * whole fast check is one compare per fact: seq unchanged and even (or the dead writer's), the
+ * file's identity word, the reach not used up. It must stay small: V8 inlines it into the
+ * caller's loop only under its inlining budget (test/inlining.test.ts).
  */
-export function makeGet(slow: SlowPath, live: Uint8Array, header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number, check: FastCheck) {
-  const { idWord, id, dead } = check;
-  return (key: number): number | undefined => {
-    if (typeof key !== "number" || (key >>> 0) !== key) return undefined;
-    const hash = hashOf(key);
-    const s1 = loadSeq(header);
-    let value: number | undefined;
-    let i = -1;
-    if (hash !== EMPTY) {
-      const home = homeOf(hash, capacity) * WORDS;
-      i = probe(slots, home, home + reachWords, hash);
-      if (i >= 0) value = slots[i + 1];
-    } else if ((header[STATE] & ESCAPED) !== 0) {
-      value = header[ESCAPED_VALUE];
+export function makeGet(slow: SlowPath, header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number, check: FastCheck) {
+  const homeAt = homeFunction(capacity);
+  /**
+   * §5.3 from the home slot: the word index of the slot holding `hash`, ABSENT, or UNDECIDED
+   * when the scan used up the reach (the bound is checked only while the slot's hash is still
+   * smaller: most lookups decide at the home slot). Indexes stay int32 (`| 0`, `<< 1`), so V8
+   * adds no overflow checks.
+   */
+  const find = (hash: number): number => {
+    let i = homeAt(hash) << 1;
+    let word = slots[i];
+    if (word < hash) {
+      const limit = i + reachWords;
+      do {
+        i = (i + WORDS) | 0;
+        if (i > limit) return NOT_DECIDED;
+        word = slots[i];
+      } while (word < hash);
     }
-    const s2 = loadSeq(header);
-    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id && i !== NOT_DECIDED && live[0] === 1) return value;
-    return slow.slowGet(hash, s1, s2, value, i === NOT_DECIDED || live[0] !== 1);
+    return word === hash ? i : ABSENT;
   };
+  return lookupsOver(slow, header, find, (i) => slots[i | 1], check);
 }
 
-/** makeGet for a file of several windows (past SEGMENT_SLOTS slots: 2 GiB of slots). */
-export function makeWindowedGet(
-  slow: SlowPath, live: Uint8Array, header: Uint32Array, windows: readonly Uint32Array[], windowSlots: number, capacity: number, reachWords: number,
-  check: FastCheck,
+/**
+ * get and getOr over `find` (a one-window or a windowed probe), with the fast check of §11.7
+ * around it: seq unchanged and even (or the dead writer's), the file's identity word, the reach
+ * not used up. Anything else goes to the reader's slow path.
+ */
+function lookupsOver(
+  slow: SlowPath, header: Uint32Array, find: (hash: number) => number, valueAt: (i: number) => number, check: FastCheck,
 ) {
-  const { idWord, id, dead } = check;
-  return (key: number): number | undefined => {
+  const { idWord, id, dead, closure } = check;
+  const get = (key: number): number | undefined => {
     if (typeof key !== "number" || (key >>> 0) !== key) return undefined;
     const hash = hashOf(key);
     const s1 = loadSeq(header);
+    let i = ABSENT;
     let value: number | undefined;
-    let i = -1;
     if (hash !== EMPTY) {
-      const home = homeOf(hash, capacity);
-      const k = Math.floor(home / windowSlots);
-      const slots = windows[k];
-      const local = (home - k * windowSlots) * WORDS;
-      // A probe that could run past this window's overlap takes the slow path (it crosses).
-      i = local + reachWords < slots.length || k === windows.length - 1 ? probe(slots, local, local + reachWords, hash) : NOT_DECIDED;
-      if (i >= 0) value = slots[i + 1];
+      i = find(hash);
+      if (i >= 0) value = valueAt(i);
     } else if ((header[STATE] & ESCAPED) !== 0) {
       value = header[ESCAPED_VALUE];
     }
     const s2 = loadSeq(header);
-    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id && i !== NOT_DECIDED && live[0] === 1) return value;
-    return slow.slowGet(hash, s1, s2, value, i === NOT_DECIDED || live[0] !== 1);
+    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id && i !== NOT_DECIDED) return value;
+    return slow.slowGet(hash, s1, s2, value, i === NOT_DECIDED, closure);
   };
+  /**
+   * get(key) ?? fallback, as its own closure: with a number fallback the answer is a number in
+   * every case, which V8 keeps unboxed in the caller (get's number | undefined must be boxed,
+   * which for a value of 2^31 or more is a heap number).
+   */
+  const getOr = <T>(key: number, fallback: T): number | T => {
+    if (typeof key !== "number" || (key >>> 0) !== key) return fallback;
+    const hash = hashOf(key);
+    const s1 = loadSeq(header);
+    let i = ABSENT;
+    let value: number | T = fallback;
+    if (hash !== EMPTY) {
+      i = find(hash);
+      if (i >= 0) value = valueAt(i);
+    } else if ((header[STATE] & ESCAPED) !== 0) {
+      i = ESCAPED_FOUND;
+      value = header[ESCAPED_VALUE];
+    }
+    const s2 = loadSeq(header);
+    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id && i !== NOT_DECIDED) return value;
+    const answer = slow.slowGet(hash, s1, s2, i >= 0 || i === ESCAPED_FOUND ? (value as number) : undefined, i === NOT_DECIDED, closure);
+    return answer === undefined ? fallback : answer;
+  };
+  return { get, getOr };
 }
+
+/**
+ * makeGet for a file of several windows (past SEGMENT_SLOTS slots: 2 GiB of slots). The home
+ * slot as a window and a slot in it, exactly, for a capacity up to 2^33: capacity = c1 * 2^16 +
+ * c0, t = hash * c1 + floor(hash * c0 / 2^16) (< 2^50, exact), home = floor(t / 2^16), so the
+ * window is floor(t / 2^(16 + shift)) and the slot in it the rest. A probe that could run past
+ * the window's overlap (the window's own slots plus OVERLAP_SLOTS, core/slots.ts) takes the slow
+ * path, which walks across windows: the loop itself checks no window bound.
+ */
+export function makeWindowedGet(
+  slow: SlowPath, header: Uint32Array, windows: readonly Uint32Array[], windowSlots: number, capacity: number, reachWords: number,
+  check: FastCheck,
+) {
+  const c1 = Math.floor(capacity / 65536);
+  const c0 = (capacity % 65536) / 65536;
+  const windowUnit = 65536 * windowSlots;
+  const toWindow = 1 / windowUnit;
+  const lastWindow = windows.length - 1;
+  /** find's answer: the word index in window k, as k * WINDOW_CODE + index (exact below 2^53). */
+  const find = (hash: number): number => {
+    const t = hash * c1 + ((hash * c0) >>> 0);
+    const k = (t * toWindow) >>> 0;
+    const slots = windows[k];
+    let i = (((t - k * windowUnit) * INV_2_16) >>> 0) << 1;
+    const limit = i + reachWords;
+    if (limit >= slots.length && k !== lastWindow) return NOT_DECIDED; // could cross into the next window
+    let word = slots[i];
+    if (word < hash) {
+      do {
+        i = (i + WORDS) | 0;
+        if (i > limit) return NOT_DECIDED;
+        word = slots[i];
+      } while (word < hash);
+    }
+    return word === hash ? k * WINDOW_CODE + i : ABSENT;
+  };
+  const valueAt = (code: number): number => {
+    const k = Math.floor(code / WINDOW_CODE);
+    return windows[k][(code - k * WINDOW_CODE) | 1];
+  };
+  return lookupsOver(slow, header, find, valueAt, check);
+}
+
+/** A windowed find's code for window k and word index i: k * 2^31 + i (a window has < 2^31 words). */
+const WINDOW_CODE = 2 ** 31;
 
 /** Where probeChunk leaves the words it loads ahead, so that the loads are not optimized away. */
 export let touchedWords = 0;

@@ -87,8 +87,8 @@ export class IdIndex implements Iterable<[number, number]> {
   #region: SlotRegion = SlotRegion.of(EMPTY_WORDS.subarray(0, 0));
   #layout!: Layout;
   readonly #file: FilePath;
-  /** Shared with the current get closure: cleared when it is replaced (see makeGet). */
-  #live = new Uint8Array(1);
+  /** Numbers the get closures: a get kept from before the current one probed a file let go. */
+  #closure = 0;
   #capacity = 1;
   #slotCount = 0;
   #reach = 0;
@@ -100,7 +100,7 @@ export class IdIndex implements Iterable<[number, number]> {
   #id = 0;
   /** A seq value this reader treats as even: its writer died mid-operation (§11.7). */
   #dead = NO_DEAD_SEQ;
-  #fast: FastCheck = { idWord: 0, id: 0, dead: NO_DEAD_SEQ };
+  #fast: FastCheck = { idWord: 0, id: 0, dead: NO_DEAD_SEQ, closure: 0 };
   /** Changes whenever the reader maps another file: a batch answers from one file. */
   #generation = 0;
   readonly #clock = new StallClock();
@@ -240,23 +240,32 @@ export class IdIndex implements Iterable<[number, number]> {
   /** True when `key` is in the index (false for anything that is not a uint32, as get). */
   declare readonly has: (key: number) => boolean;
 
+  /**
+   * The value stored for `key`, or `fallback` when it is absent (or not a uint32), as
+   * `get(key) ?? fallback`. With a number fallback (`getOr(key, -1)`: no uint32 is -1) the
+   * answer is always a number, which V8 keeps unboxed in the caller's loop: no heap number for
+   * values of 2^31 or more, and no undefined check.
+   */
+  declare readonly getOr: <T>(key: number, fallback: T) => number | T;
+
   /** Installs get and has for the current mapping (or, closed, ones that throw). */
   #installLookups(): void {
-    this.#live[0] = 0; // any get kept from before now takes the slow path
-    const live = (this.#live = Uint8Array.of(1));
     let get: (key: number) => number | undefined;
-    const check = (this.#fast = { idWord: this.#idWord, id: this.#id, dead: this.#dead });
+    let getOr: <T>(key: number, fallback: T) => number | T;
+    const check = (this.#fast = { ...this.#identity(), dead: this.#dead, closure: ++this.#closure });
     if (this.#mapping === null) {
       get = () => this.#closed();
+      getOr = () => this.#closed();
     } else if (this.#region.windows.length === 1) {
-      get = makeGet(this, live, this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS, check);
+      ({ get, getOr } = makeGet(this, this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS, check));
     } else {
-      get = makeWindowedGet(this, live, this.#header, this.#region.windows, this.#region.windowSlots, this.#capacity, this.#reach * SLOT_WORDS, check);
+      ({ get, getOr } = makeWindowedGet(this, this.#header, this.#region.windows, this.#region.windowSlots, this.#capacity, this.#reach * SLOT_WORDS, check));
     }
-    const has = (key: number): boolean => this.get(key) !== undefined;
+    const has = (key: number): boolean => get(key) !== undefined;
     // Non-writable own properties: V8 treats them as constants at call sites until replaced.
     Object.defineProperty(this, "get", { value: get, writable: false, configurable: true, enumerable: false });
     Object.defineProperty(this, "has", { value: has, writable: false, configurable: true, enumerable: false });
+    Object.defineProperty(this, "getOr", { value: getOr, writable: false, configurable: true, enumerable: false });
   }
 
   /**
@@ -265,10 +274,10 @@ export class IdIndex implements Iterable<[number, number]> {
    * from a mapping this reader has let go (`undecided`: probe again here).
    * @internal
    */
-  slowGet(hash: number, s1: number, s2: number, value: number | undefined, undecided: boolean): number | undefined {
+  slowGet(hash: number, s1: number, s2: number, value: number | undefined, undecided: boolean, closure: number): number | undefined {
     if (this.#mapping === null) this.#closed();
     slowPathCount.lookups++;
-    if (undecided) {
+    if (undecided || closure !== this.#closure) {
       s1 = Atomics.load(this.#header, W_SEQ);
       value = this.#probe(hash);
       s2 = Atomics.load(this.#header, W_SEQ);
@@ -531,6 +540,20 @@ export class IdIndex implements Iterable<[number, number]> {
   #readQuietly<T>(read: () => T, same: (a: T, b: T) => boolean): T {
     const header = this.#header;
     return quietRead(read, this.#protocol, { retired: () => (header[W_STATE] & STATE_RETIRED) !== 0, clock: this.#clock, same });
+  }
+
+  /**
+   * The header word the get closures compare with its value at open (lookups.ts FastCheck): the
+   * header checksum (§11.7, §11.8), or, in the one file in 2^32 whose checksum is 0, a nonzero
+   * word of the fixed header, so that the zero pages over a released mapping never pass.
+   */
+  #identity(): { idWord: number; id: number } {
+    const header = this.#header;
+    const layout = this.#layout;
+    for (const word of [this.#idWord, layout.slotCountOffset / 4, layout.capacityOffset / 4, 0]) {
+      if (header[word] !== 0) return { idWord: word, id: header[word] };
+    }
+    return { idWord: 0, id: header[0] }; // the magic: never 0
   }
 
   /** What the fast paths compare besides an even seq (lookups.ts); made anew with the lookups. */

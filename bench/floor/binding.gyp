@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "inproc",
+      "sources": ["inproc.c"],
+      "cflags": ["-O2", "-std=gnu11"]
+    }
+  ]
+}

@@ -1,0 +1,189 @@
+/*
+ * The C floor inside the benchmark's own process (a Node-API module, built by bench/floor/
+ * binding.gyp; not part of idx): the same file, mapped by its own mmap, probed by the fastest
+ * C we can write, so that bench/get-ratio.js times idx's lookups and these side by side in one
+ * thread by that thread's CPU time (CLOCK_THREAD_CPUTIME_ID: time the scheduler gives another
+ * process does not count).
+ *
+ *   open(path) -> id                      maps an idx 2.x file (checked only as far as the probe needs)
+ *   single(id, keys u32[]) -> [sum, hits] one lookup a key, in order (the CPU overlaps the misses
+ *                                         of independent keys as far as it can on its own)
+ *   batch(id, keys u32[], values u32[]) -> hits
+ *                                         each key's home slot prefetched AHEAD keys before it is probed
+ *   threadNs() -> ns                      this thread's CPU time
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define EMPTY 0xffffffffu
+#define AHEAD 16
+#define MAX_FILES 16
+
+typedef struct {
+  const uint32_t *slots;
+  uint64_t capacity;
+  uint32_t escaped, escapedValue;
+} floor_file;
+
+static floor_file files[MAX_FILES];
+static int nfiles;
+
+static inline uint32_t fmix32(uint32_t x) {
+  x ^= x >> 16; x *= 0x85ebca6bu; x ^= x >> 13; x *= 0xc2b2ae35u; x ^= x >> 16;
+  return x;
+}
+
+static inline uint64_t home_of(uint32_t h, uint64_t capacity) {
+  return (uint64_t)h * (capacity >> 32) + (((uint64_t)h * (uint32_t)capacity) >> 32);
+}
+
+static napi_value fail(napi_env env, const char *what) {
+  napi_throw_error(env, NULL, what);
+  return NULL;
+}
+
+static napi_value number(napi_env env, double x) {
+  napi_value v;
+  napi_create_double(env, x, &v);
+  return v;
+}
+
+static int typed_u32(napi_env env, napi_value v, uint32_t **data, size_t *len) {
+  bool is = false;
+  napi_typedarray_type t;
+  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return 0;
+  if (napi_get_typedarray_info(env, v, &t, len, (void **)data, NULL, NULL) != napi_ok || t != napi_uint32_array) return 0;
+  return 1;
+}
+
+static floor_file *file_of(napi_env env, napi_value v) {
+  int32_t id;
+  if (napi_get_value_int32(env, v, &id) != napi_ok || id < 0 || id >= nfiles) return NULL;
+  return &files[id];
+}
+
+static napi_value Open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[4096];
+  size_t n;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &n) != napi_ok) return fail(env, "open(path)");
+  if (nfiles == MAX_FILES) return fail(env, "too many files");
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return fail(env, "cannot open");
+  struct stat st;
+  fstat(fd, &st);
+  const uint8_t *base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  if (base == MAP_FAILED) return fail(env, "cannot map");
+  madvise((void *)base, (size_t)st.st_size, MADV_RANDOM);
+  uint16_t major;
+  memcpy(&major, base + 8, 2);
+  if (major != 2) return fail(env, "not an idx 2.x file");
+  floor_file *f = &files[nfiles];
+  memcpy(&f->capacity, base + 16, 8);
+  uint32_t state;
+  memcpy(&state, base + 32, 4);
+  f->escaped = (state >> 28) & 1;
+  memcpy(&f->escapedValue, base + 40, 4);
+  f->slots = (const uint32_t *)(base + 128);
+  return number(env, nfiles++);
+}
+
+static napi_value Single(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  floor_file *f = argc == 2 ? file_of(env, argv[0]) : NULL;
+  uint32_t *keys;
+  size_t n;
+  if (f == NULL || !typed_u32(env, argv[1], &keys, &n)) return fail(env, "single(id, keys)");
+  const uint32_t *slots = f->slots;
+  const uint64_t capacity = f->capacity;
+  uint32_t sum = 0, hits = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t h = fmix32(keys[i]);
+    if (__builtin_expect(h == EMPTY, 0)) {
+      if (f->escaped) { sum += f->escapedValue; hits++; }
+      continue;
+    }
+    const uint32_t *s = slots + 2 * home_of(h, capacity);
+    while (*s < h) s += 2;
+    if (*s == h) { sum += s[1]; hits++; }
+  }
+  napi_value out;
+  napi_create_array_with_length(env, 2, &out);
+  napi_set_element(env, out, 0, number(env, sum));
+  napi_set_element(env, out, 1, number(env, hits));
+  return out;
+}
+
+static napi_value Batch(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  floor_file *f = argc == 3 ? file_of(env, argv[0]) : NULL;
+  uint32_t *keys, *values;
+  size_t n, nv;
+  if (f == NULL || !typed_u32(env, argv[1], &keys, &n) || !typed_u32(env, argv[2], &values, &nv) || nv < n)
+    return fail(env, "batch(id, keys, values)");
+  const uint32_t *slots = f->slots;
+  const uint64_t capacity = f->capacity;
+  const uint32_t *ring[AHEAD];
+  uint32_t hashes[AHEAD];
+  uint32_t hits = 0;
+  size_t lead = n < AHEAD ? n : AHEAD;
+  for (size_t i = 0; i < lead; i++) {
+    hashes[i] = fmix32(keys[i]);
+    ring[i] = slots + 2 * home_of(hashes[i], capacity);
+    __builtin_prefetch(ring[i]);
+  }
+  for (size_t i = 0; i < n; i++) {
+    size_t r = i % AHEAD;
+    uint32_t h = hashes[r];
+    const uint32_t *s = ring[r];
+    if (i + AHEAD < n) {
+      uint32_t h2 = fmix32(keys[i + AHEAD]);
+      hashes[r] = h2;
+      ring[r] = slots + 2 * home_of(h2, capacity);
+      __builtin_prefetch(ring[r]);
+    }
+    uint32_t v = 0;
+    if (__builtin_expect(h == EMPTY, 0)) {
+      if (f->escaped) { v = f->escapedValue; hits++; }
+    } else {
+      while (*s < h) s += 2;
+      if (*s == h) { v = s[1]; hits++; }
+    }
+    values[i] = v;
+  }
+  return number(env, hits);
+}
+
+static napi_value ThreadNs(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return number(env, (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec);
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor p[] = {
+    {"open", NULL, Open, NULL, NULL, NULL, napi_default, NULL},
+    {"single", NULL, Single, NULL, NULL, NULL, napi_default, NULL},
+    {"batch", NULL, Batch, NULL, NULL, NULL, napi_default, NULL},
+    {"threadNs", NULL, ThreadNs, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof p / sizeof *p, p);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,315 @@
+#!/usr/bin/env node
+"use strict";
+/**
+ * idx's lookups against the C floor, side by side in one process and one thread, by that
+ * thread's CPU time (CLOCK_THREAD_CPUTIME_ID: what the scheduler gives other processes on this
+ * shared machine does not count), in rotating rounds; the figure is the median of the per-round
+ * ratios. The C floor (bench/floor/inproc.c) maps the same file and probes it with the fastest
+ * C we can write: a loop of single lookups, and a batch that prefetches each home slot 16 keys
+ * ahead.
+ *
+ *   node bench/get-ratio.js [--n 1000000,10000000] [--rounds 9] [--lookups 1000000]
+ *                           [--queries hits,misses,mix] [--idx DIST] [--no-map] [--json FILE]
+ *
+ * Files: bench/work/ratio-random-N.idx, built once from the random data set of bench/lib/common.js
+ * (a bijection of the row number). Writes bench/GET.md (one section per n, the last run of each)
+ * unless --json is given, which writes the raw figures there instead.
+ */
+const fs = require("node:fs");
+const path = require("node:path");
+const { execFileSync } = require("node:child_process");
+const { BENCH_DIR, ROOT_DIR, WORK_DIR, dataset, rng, median } = require("./lib/common");
+
+function parseArgs(argv) {
+  const o = { n: [1_000_000], rounds: 9, lookups: 1_000_000, queries: ["hits", "misses", "mix"], idx: path.join(ROOT_DIR, "dist", "idx.js"), map: true, json: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => argv[++i];
+    if (a === "--n") o.n = next().split(",").map(Number);
+    else if (a === "--rounds") o.rounds = Number(next());
+    else if (a === "--lookups") o.lookups = Number(next());
+    else if (a === "--queries") o.queries = next().split(",");
+    else if (a === "--idx") o.idx = path.resolve(next());
+    else if (a === "--no-map") o.map = false;
+    else if (a === "--json") o.json = path.resolve(next());
+    else throw new Error(`unknown option ${a}`);
+  }
+  return o;
+}
+
+const opt = parseArgs(process.argv.slice(2));
+const idx = require(opt.idx);
+
+/** The C floor module, compiled on first use (node-gyp, as npm finds it). */
+function floorModule() {
+  const dir = path.join(BENCH_DIR, "floor");
+  const built = path.join(dir, "build", "Release", "inproc.node");
+  const src = path.join(dir, "inproc.c");
+  if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < fs.statSync(src).mtimeMs) {
+    const npm = path.dirname(path.dirname(fs.realpathSync(process.execPath)));
+    const candidates = [
+      process.env.npm_config_node_gyp,
+      path.join(npm, "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js"),
+      "/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js",
+    ].filter((p) => p && fs.existsSync(p));
+    if (candidates.length === 0) throw new Error("node-gyp not found: cannot compile bench/floor/inproc.c");
+    const nodedir = path.dirname(path.dirname(process.execPath));
+    const args = [candidates[0], "rebuild"];
+    if (fs.existsSync(path.join(nodedir, "include", "node", "node_api.h"))) args.push(`--nodedir=${nodedir}`);
+    execFileSync(process.execPath, args, { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
+  }
+  return require(built);
+}
+const floor = floorModule();
+
+/** The random data set's index of n pairs, built once (in chunks: no n-sized array in JS). */
+async function indexOf(n) {
+  fs.mkdirSync(WORK_DIR, { recursive: true });
+  const file = path.join(WORK_DIR, `ratio-random-${n}.idx`);
+  if (fs.existsSync(file)) {
+    const ix = idx.IdIndex.open(file);
+    const ok = ix.size === n;
+    ix.close();
+    if (ok) return file;
+  }
+  const ds = dataset("random", n);
+  const CHUNK = 1 << 20;
+  async function* chunks() {
+    for (let at = 0; at < n; at += CHUNK) {
+      const m = Math.min(CHUNK, n - at);
+      const keys = new Uint32Array(m);
+      const values = new Uint32Array(m);
+      for (let j = 0; j < m; j++) {
+        keys[j] = ds.key(at + j);
+        values[j] = ds.value(at + j);
+      }
+      yield { keys, values };
+    }
+  }
+  const t0 = Date.now();
+  process.stderr.write(`building ${file} (${n.toLocaleString("en-US")} pairs)...`);
+  await idx.build(chunks(), file, { sync: false });
+  process.stderr.write(` ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  return file;
+}
+
+/** Query keys: hits (random rows), misses (absent keys), mix (90% hits). */
+function queriesOf(n, kind, count) {
+  const ds = dataset("random", n);
+  const r = rng(0x1234567 + n);
+  const keys = new Uint32Array(count);
+  for (let j = 0; j < count; j++) {
+    const hit = kind === "hits" || (kind === "mix" && r() % 10 !== 0);
+    keys[j] = hit ? ds.key(r() % n) : ds.miss(j, r());
+  }
+  return keys;
+}
+
+// The loops a user writes. Each returns [sum of values found, hits] so that nothing is dropped.
+function idxGetLoop(ix, keys) {
+  let sum = 0;
+  let hits = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const v = ix.get(keys[i]);
+    if (v !== undefined) {
+      sum = (sum + v) | 0;
+      hits++;
+    }
+  }
+  return [sum >>> 0, hits];
+}
+
+function idxGetOrLoop(ix, keys) {
+  let sum = 0;
+  let hits = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const v = ix.getOr(keys[i], -1);
+    if (v !== -1) {
+      sum = (sum + v) | 0;
+      hits++;
+    }
+  }
+  return [sum >>> 0, hits];
+}
+
+function mapGetLoop(map, keys) {
+  let sum = 0;
+  let hits = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const v = map.get(keys[i]);
+    if (v !== undefined) {
+      sum = (sum + v) | 0;
+      hits++;
+    }
+  }
+  return [sum >>> 0, hits];
+}
+
+const BATCH = 4096;
+function idxManyLoop(ix, keys, values, found) {
+  let hits = 0;
+  for (let i = 0; i < keys.length; i += BATCH) {
+    const end = Math.min(i + BATCH, keys.length);
+    hits += ix.getMany(keys.subarray(i, end), values.subarray(i, end), found.subarray(i, end));
+  }
+  let sum = 0;
+  for (let i = 0; i < keys.length; i++) if (found[i]) sum = (sum + values[i]) | 0;
+  return [sum >>> 0, hits];
+}
+
+function floorBatchLoop(id, keys, values) {
+  let hits = 0;
+  for (let i = 0; i < keys.length; i += BATCH) {
+    const end = Math.min(i + BATCH, keys.length);
+    hits += floor.batch(id, keys.subarray(i, end), values.subarray(i, end));
+  }
+  return hits;
+}
+
+/** ns per key of `fn` by this thread's CPU time, and by the wall clock. */
+function timed(fn, keys) {
+  const w0 = process.hrtime.bigint();
+  const c0 = floor.threadNs();
+  const out = fn();
+  const c1 = floor.threadNs();
+  const w1 = process.hrtime.bigint();
+  return { cpu: (c1 - c0) / keys.length, wall: Number(w1 - w0) / keys.length, out };
+}
+
+async function runSize(n) {
+  const file = await indexOf(n);
+  const ix = idx.IdIndex.open(file);
+  const id = floor.open(file);
+  const rows = {};
+  for (const q of opt.queries) {
+    const keys = queriesOf(n, q, opt.lookups);
+    const values = new Uint32Array(keys.length);
+    const found = new Uint8Array(keys.length);
+    const floorValues = new Uint32Array(keys.length);
+    let map = null;
+    if (opt.map && n <= 10_000_000 && q === "hits") {
+      const ds = dataset("random", n);
+      map = new Map();
+      for (let i = 0; i < n; i++) map.set(ds.key(i), ds.value(i));
+    }
+    const loops = {
+      idxGet: () => idxGetLoop(ix, keys),
+      idxGetOr: typeof ix.getOr === "function" ? () => idxGetOrLoop(ix, keys) : null,
+      cSingle: () => floor.single(id, keys),
+      idxMany: () => idxManyLoop(ix, keys, values, found),
+      cBatch: () => floorBatchLoop(id, keys, floorValues),
+      mapGet: map ? () => mapGetLoop(map, keys) : null,
+    };
+    const names = Object.keys(loops).filter((k) => loops[k] !== null);
+    // Warm-up: every loop until the JIT settles (3 passes each), and the pages in.
+    for (let p = 0; p < 3; p++) for (const name of names) loops[name]();
+    const expect = loops.cSingle();
+    const rounds = [];
+    for (let r = 0; r < opt.rounds; r++) {
+      const round = {};
+      // Rotate the order so that no loop always runs first (or right after another).
+      for (let j = 0; j < names.length; j++) {
+        const name = names[(j + r) % names.length];
+        const t = timed(loops[name], keys);
+        const hits = Array.isArray(t.out) ? t.out[1] : t.out;
+        if (hits !== expect[1] || (Array.isArray(t.out) && name !== "mapGet" && t.out[0] !== expect[0])) {
+          throw new Error(`${name} answered ${JSON.stringify(t.out)}, the C floor ${JSON.stringify(expect)} (n ${n}, ${q})`);
+        }
+        round[name] = t;
+      }
+      rounds.push(round);
+    }
+    const ratio = (a, b) => median(rounds.map((r) => r[a].cpu / r[b].cpu));
+    const ns = (a, kind = "cpu") => median(rounds.map((r) => r[a][kind]));
+    rows[q] = {
+      ns: Object.fromEntries(names.map((k) => [k, { cpu: ns(k), wall: ns(k, "wall") }])),
+      getVsC: ratio("idxGet", "cSingle"),
+      getOrVsC: loops.idxGetOr ? ratio("idxGetOr", "cSingle") : null,
+      getOrVsGet: loops.idxGetOr ? ratio("idxGetOr", "idxGet") : null,
+      manyVsC: ratio("idxMany", "cBatch"),
+      mapVsGet: loops.mapGet ? ratio("mapGet", "idxGet") : null,
+    };
+    map = null;
+  }
+  ix.close();
+  return { n, file, fileBytes: fs.statSync(file).size, rows };
+}
+
+function fmt(x, digits = 1) {
+  return x === null || x === undefined ? "" : x.toFixed(digits);
+}
+
+function sectionOf(result, meta) {
+  const lines = [`## n = ${result.n.toLocaleString("en-US")}`, ""];
+  lines.push(`- Command: \`${meta.command}\``);
+  lines.push(`- Date: ${meta.date}; idx ${meta.commit}; node ${process.version}; ${meta.cpu}`);
+  lines.push(`- File: ${result.fileBytes.toLocaleString("en-US")} bytes; ${opt.lookups.toLocaleString("en-US")} keys a loop, ${opt.rounds} rotating rounds after 3 warm-up passes; getMany and the C batch in calls of ${BATCH} keys`);
+  lines.push("");
+  lines.push("Ratios: median over the rounds of (this thread's CPU time of one loop / of the other, same round).", "");
+  lines.push("| queries | idx get / C single | idx getOr / C single | idx getMany / C batch (prefetch 16 ahead) | Map.get / idx get |");
+  lines.push("| --- | ---: | ---: | ---: | ---: |");
+  for (const [q, r] of Object.entries(result.rows)) {
+    lines.push(`| ${q} | ${fmt(r.getVsC, 2)}x | ${r.getOrVsC === null ? "" : `${fmt(r.getOrVsC, 2)}x`} | ${fmt(r.manyVsC, 2)}x | ${r.mapVsGet === null ? "" : `${fmt(r.mapVsGet, 2)}x`} |`);
+  }
+  lines.push("");
+  lines.push("ns per key, median over the rounds: thread CPU time (wall clock).", "");
+  const names = ["idxGet", "idxGetOr", "cSingle", "idxMany", "cBatch", "mapGet"];
+  const labels = { idxGet: "idx get", idxGetOr: "idx getOr", cSingle: "C single", idxMany: "idx getMany", cBatch: "C batch", mapGet: "Map.get" };
+  lines.push(`| queries | ${names.map((k) => labels[k]).join(" | ")} |`);
+  lines.push(`| --- | ${names.map(() => "---:").join(" | ")} |`);
+  for (const [q, r] of Object.entries(result.rows)) {
+    lines.push(`| ${q} | ${names.map((k) => (r.ns[k] ? `${fmt(r.ns[k].cpu)} (${fmt(r.ns[k].wall)})` : "")).join(" | ")} |`);
+  }
+  lines.push("");
+  return lines.join("\n");
+}
+
+function writeSection(text, n) {
+  const file = path.join(BENCH_DIR, "GET.md");
+  const head = "# idx get against the C floor, in one thread\n\nWritten by `node bench/get-ratio.js` (also run by `npm run bench`); one section per n, the last run of each. How: see the script's header.\n\n";
+  let sections = {};
+  if (fs.existsSync(file)) {
+    const old = fs.readFileSync(file, "utf8");
+    for (const part of old.split(/^(?=## n = )/m).slice(1)) {
+      const m = /^## n = ([\d,]+)/.exec(part);
+      if (m) sections[Number(m[1].replace(/,/g, ""))] = part.trimEnd() + "\n\n";
+    }
+  }
+  sections[n] = text;
+  const body = Object.keys(sections).map(Number).sort((a, b) => a - b).map((k) => sections[k]).join("");
+  fs.writeFileSync(file, head + body);
+}
+
+(async () => {
+  const meta = {
+    command: `node bench/get-ratio.js ${process.argv.slice(2).join(" ")}`.trim(),
+    date: new Date().toISOString(),
+    commit: (() => {
+      try {
+        return execFileSync("git", ["-C", ROOT_DIR, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
+      } catch {
+        return "?";
+      }
+    })(),
+    cpu: (() => {
+      try {
+        const m = /model name\s*:\s*(.*)/.exec(fs.readFileSync("/proc/cpuinfo", "utf8"));
+        return m ? m[1] : process.arch;
+      } catch {
+        return process.arch;
+      }
+    })(),
+  };
+  const results = [];
+  for (const n of opt.n) {
+    const result = await runSize(n);
+    results.push(result);
+    const text = sectionOf(result, meta);
+    process.stdout.write(text + "\n");
+    if (!opt.json) writeSection(text, n);
+  }
+  if (opt.json) fs.writeFileSync(opt.json, JSON.stringify({ meta, opt, results }, null, 2));
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
