@@ -90,6 +90,8 @@ def cases() -> Dict[str, Tuple[bytes, str]]:
         "capacity 0": (bytes(v2_header(ONE, capacity=0)), "ERR_IDX_CORRUPT"),
         "slot count not above capacity": (bytes(v2_header(ONE, capacity=10)), "ERR_IDX_CORRUPT"),
         "too many slots": (bytes(v2_header(ONE, slot_count=2**33 + 1)), "ERR_IDX_TOO_LARGE"),
+        "u64 slots past capacity, too many": (bytes(v2_header(ONE, capacity=2**64 - 2, slot_count=2**64 - 1)), "ERR_IDX_TOO_LARGE"),
+        "u64 slots not above capacity": (bytes(v2_header(ONE, capacity=2**64 - 1, slot_count=2**64 - 2)), "ERR_IDX_CORRUPT"),
         "truncated": (ONE[:-1], "ERR_IDX_TRUNCATED"),
         "appended to": (ONE + b"\0", "ERR_IDX_CORRUPT"),
         "entries past the slots": (with_cell(ONE, 56, 10), "ERR_IDX_CORRUPT"),
@@ -106,6 +108,7 @@ def cases() -> Dict[str, Tuple[bytes, str]]:
         "v1 dirty blocks past the end": (bytes(v1_dirty_out), "ERR_IDX_CORRUPT"),
         "v1 last slot taken": (bytes(v1_taken), "ERR_IDX_CORRUPT"),
         "v1 appended to": (V1_ONE + b"\0\0\0\0", "ERR_IDX_CORRUPT"),
+        "v1 cut short": (V1_ONE[:-4], "ERR_IDX_TRUNCATED"),
     }
 
 
@@ -162,3 +165,53 @@ def test_a_converted_v1_file_reads_as_its_v2_twin(tmp_path: Path) -> None:
     # The helper that writes version 1 files for other tests, checked against idx 0.1's own.
     for name in ("one", "edges", "cluster", "syntax", "empty"):
         assert to_v1((FIXTURES / f"{name}.idx").read_bytes()) == (FIXTURES / "v1" / f"{name}.idx").read_bytes(), name
+
+
+VECTORS = FIXTURES / "vectors"
+
+
+def _vectors() -> List[Tuple[str, dict]]:
+    import json
+
+    expected = json.loads((VECTORS / "expected.json").read_text())
+    return [(name, e) for name, e in sorted(expected.items()) if isinstance(e, dict)]
+
+
+@pytest.mark.parametrize("name,expected", _vectors(), ids=[name for name, _ in _vectors()])
+def test_vectors_open_and_verify_as_expected_json_says(name: str, expected: dict) -> None:
+    # spec §13.1: fixtures/vectors settle rules a stranger could guess at (u64 fields compared
+    # and printed exactly, §9.1 rules 7 and 8; a short version 1 file is truncated, §14; what
+    # §9.2 relaxes for an interrupted file and nothing else).
+    from idxmap.checks import verify
+
+    path = VECTORS / f"{name}.idx"
+    opened = expected["open"]
+    if "code" in opened:
+        with pytest.raises(idxmap.IdxError) as info:
+            idxmap.open(path)
+        assert info.value.code == opened["code"]
+        assert str(info.value).split("\n")[0] == f"{path}: {opened['message']}"
+        report = verify(str(path))
+        assert not report.ok
+        return
+    with idxmap.open(path) as ix:
+        assert len(ix) == opened["size"]
+    report = verify(str(path))
+    got = {"ok": report.ok, "interrupted": report.interrupted, "tombstones": report.tombstones, "entries": report.entries}
+    assert got == expected["verify"], [p.message for p in report.problems]
+
+
+def test_u64_fields_are_compared_and_printed_exactly(tmp_path: Path) -> None:
+    # §9.1 rules 7 and 8 in order, on exact integers: 2^64-2 < 2^64-1 passes rule 7 and fails
+    # rule 8; a double would call them equal and print 18446744073709552000 for both.
+    p = tmp_path / "u64.idx"
+    for capacity, slots, code, what in [
+        (2**64 - 2, 2**64 - 1, "ERR_IDX_TOO_LARGE", "declares 18446744073709551615 slots, more than the 8589934592 a version 2 file can hold"),
+        (2**64 - 1, 2**64 - 2, "ERR_IDX_CORRUPT", "has an invalid header: slot count 18446744073709551614 is not above capacity 18446744073709551615"),
+        (2**53, 2**53 + 1, "ERR_IDX_TOO_LARGE", "declares 9007199254740993 slots, more than the 8589934592 a version 2 file can hold"),
+    ]:
+        p.write_bytes(bytes(v2_header(ONE, capacity=capacity, slot_count=slots)))
+        with pytest.raises(idxmap.IdxError) as info:
+            idxmap.open(p)
+        assert info.value.code == code
+        assert str(info.value).split("\n")[0] == f"{p}: {what}"

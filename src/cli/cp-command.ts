@@ -4,7 +4,7 @@ import { IdxError } from "../core/errors";
 import { EXIT_DAMAGED, EXIT_OK, UsageError, parseCommandArgs, printError, waitOption, warnNotRetired } from "./io";
 
 /** What verify reports as damage (exit 1) rather than as a file that is not an index (exit 2). */
-const DAMAGE = new Set(["ERR_IDX_CHECKSUM", "ERR_IDX_CORRUPT", "ERR_IDX_TRUNCATED"]);
+const DAMAGE = new Set(["ERR_IDX_CHECKSUM", "ERR_IDX_CORRUPT", "ERR_IDX_TRUNCATED", "ERR_IDX_TOO_LARGE"]);
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("cp", args, {

@@ -193,10 +193,22 @@ export function quietRead<T>(read: () => T, file: SeqSource, options: QuietReadO
 
 /**
  * §11.7 "The header": a private copy of the header (`read`, each cell loaded whole) read
- * quietly, as quietRead says; whether the file is retired is read from the copy itself.
+ * quietly, as quietRead says; whether the file is retired is read from the copy itself. Beside
+ * a stopped writer (its lock held, seq odd for STOPPED_MS) a copy stands only when a second one
+ * agrees byte for byte, as a probe stands only when a second probe agrees.
  */
 export function stableHeader(read: () => Uint8Array, file: SeqSource, clock = new StallClock()): Uint8Array {
-  return quietRead(read, file, { retired: (copy) => copy.length >= CELL_STATE + 4 && (readWord(copy, CELL_STATE) & STATE_RETIRED) !== 0, clock });
+  return quietRead(read, file, {
+    retired: (copy) => copy.length >= CELL_STATE + 4 && (readWord(copy, CELL_STATE) & STATE_RETIRED) !== 0,
+    clock,
+    same: sameBytes,
+  });
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A SeqSource over a seq loader alone: a file whose lock a reader cannot test. */
