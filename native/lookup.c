@@ -109,46 +109,53 @@ static size_t put_decimal(uint8_t *p, uint32_t n) {
 }
 
 /*
- * formatPairs(id, headerBytes, capacity, slotCount, fromSlot, previousHash, out u8[], result f64[3])
+ * formatPairs(id, headerBytes, capacity, slotCount, fromSlot, previousHash, after, out u8[], result f64[4])
  * Writes "key\tvalue\n" for each entry (spec §5.1) of slots fromSlot.. in order into out, while a
- * line still fits. previousHash is the hash word of the slot before fromSlot (0xFFFFFFFF for
- * none). result = [the next slot to format, bytes written, the hash word of the last slot read].
+ * line still fits, skipping entries whose hash is not above `after` (-1: none skipped; a reader
+ * that followed a replaced file goes on past the last entry it gave). previousHash is the hash
+ * word of the slot before fromSlot (0xFFFFFFFF for none). result = [the next slot to format,
+ * bytes written, the hash word of the last slot read, the hash of the last entry written or -1].
  */
 static napi_value FormatPairs(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8] = {NULL};
+  size_t argc = 9;
+  napi_value argv[9] = {NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t headerBytes, previous;
   uint64_t capacity, slotCount;
-  double fromD;
+  double fromD, afterD;
   const uint8_t *base = table_of(env, argv, "formatPairs", &headerBytes, &capacity, &slotCount);
   if (base == NULL || !idx_arg_whole(env, argv[4], "formatPairs", "fromSlot", 0, (double)slotCount, &fromD) ||
-      !idx_arg_u32(env, argv[5], "formatPairs", "previousHash", &previous))
+      !idx_arg_u32(env, argv[5], "formatPairs", "previousHash", &previous) ||
+      !idx_arg_whole(env, argv[6], "formatPairs", "after", -1, 4294967295.0, &afterD))
     return NULL;
   uint8_t *out;
   double *result;
   size_t outLen, resultLen;
-  if (!idx_arg_typed(env, argv[6], "formatPairs", "out", napi_uint8_array, 0, (void **)&out, &outLen) ||
-      !idx_arg_typed(env, argv[7], "formatPairs", "result", napi_float64_array, 0, (void **)&result, &resultLen))
+  if (!idx_arg_typed(env, argv[7], "formatPairs", "out", napi_uint8_array, 0, (void **)&out, &outLen) ||
+      !idx_arg_typed(env, argv[8], "formatPairs", "result", napi_float64_array, 0, (void **)&result, &resultLen))
     return NULL;
-  if (resultLen < 3) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "formatPairs: result too short");
+  if (resultLen < 4) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "formatPairs: result too short");
+  const int64_t after = (int64_t)afterD;
+  int64_t lastEntry = -1;
   const uint32_t *slots = (const uint32_t *)(base + headerBytes);
   uint64_t s = (uint64_t)fromD;
   size_t n = 0;
   const size_t LINE = 22; /* 10 digits, tab, 10 digits, newline */
   for (; s < slotCount && outLen - n >= LINE; s++) {
     uint32_t h = slots[2 * s];
-    if (h != IDX_EMPTY_HASH && h != previous) {
+    if (h != IDX_EMPTY_HASH && h != previous && (int64_t)h > after) {
       n += put_decimal(out + n, idx_unhash32(h));
       out[n++] = '\t';
       n += put_decimal(out + n, slots[2 * s + 1]);
       out[n++] = '\n';
+      lastEntry = h;
     }
     previous = h;
   }
   result[0] = (double)s;
   result[1] = (double)n;
   result[2] = (double)previous;
+  result[3] = (double)lastEntry;
   return idx_undefined(env);
 }
 

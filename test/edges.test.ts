@@ -255,6 +255,67 @@ describe.runIf(ADDON)("5. a file truncated, appended to or rewritten in place ne
   });
 });
 
+describe.runIf(ADDON)("5. an iteration (and dump) across a replaced or rewritten file", () => {
+  it("a file renamed over mid-iteration: the iteration goes on in the new file past the last entry it gave, each key once", async () => {
+    const path = fresh("iter-mv");
+    await build(pairs(0, 20_000, (k) => 3 * k), path, { sync: false });
+    const next = fresh("iter-mv-new");
+    await build(pairs(0, 30_000, (k) => 7 * k + 1), next, { sync: false });
+    const r = IdIndex.open(path);
+    try {
+      const seen = new Map<number, number>();
+      let i = 0;
+      for (const [k, v] of r) {
+        expect(seen.has(k), `key ${k} given twice`).toBe(false);
+        seen.set(k, v);
+        if (++i === 5000) {
+          renameSync(next, path);
+          const until = Date.now() + 1000;
+          while (r.get(25_000) === undefined && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10)); // the watcher, then a follow
+        }
+      }
+      for (const [k, v] of seen) expect(v === 3 * k || v === 7 * k + 1, `key ${k} -> ${v}`).toBe(true);
+      expect(seen.size).toBeGreaterThan(20_000); // went on in the larger new file
+    } finally {
+      r.close();
+    }
+  });
+
+  it("a file rewritten in place mid-iteration: the iteration goes on in the complete new file (or throws while it is incomplete), never gives the old layout's bytes", async () => {
+    const path = fresh("iter-cp");
+    await build(pairs(0, 20_000, (k) => 3 * k), path, { sync: false });
+    const other = fresh("iter-cp-new");
+    await build(pairs(0, 5_000, (k) => 7 * k + 1), other, { sync: false });
+    const r = IdIndex.open(path);
+    try {
+      const seen = new Set<number>();
+      let i = 0;
+      let fresh7 = 0;
+      for (const [k, v] of r) {
+        expect(seen.has(k), `key ${k} given twice`).toBe(false);
+        seen.add(k);
+        expect(v === 3 * k || v === 7 * k + 1, `key ${k} -> ${v}`).toBe(true);
+        if (v === 7 * k + 1) fresh7++;
+        if (++i === 3000) copyFileSync(other, path); // smaller, truncated and rewritten in place, complete on return
+      }
+      expect(fresh7).toBeGreaterThan(0);
+      const truncated = fresh("iter-trunc");
+      await build(pairs(0, 20_000, (k) => 3 * k), truncated, { sync: false });
+      const t = IdIndex.open(truncated);
+      let j = 0;
+      expect(() => {
+        for (const [k, v] of t) {
+          expect(v).toBe(3 * k);
+          if (++j === 3000) truncateSync(truncated, 4096); // no valid index at the path: nothing more to give
+        }
+      }).toThrow(expect.objectContaining({ code: "ERR_IDX_CORRUPT" }) as never);
+      t.close();
+    } finally {
+      r.close();
+    }
+  });
+});
+
 describe.runIf(ADDON)("8, 9. a writer killed mid-operation, or a replacer killed before its rename, leaves readers fast once the lock shows it dead", () => {
   const fixtures = join(__dirname, "..", "fixtures");
 

@@ -12,20 +12,24 @@ export const MAX_LINE = 22;
 /**
  * Writes "key\tvalue\n" for each entry of words[from..to) (word indexes, a slot each two) into
  * `out` while a line still fits, or, `binary`, the key and value as little-endian uint32s.
- * `previous` is the hash word of the slot before `from`. Returns [next word index, bytes
- * written, hash word of the last slot read].
+ * `previous` is the hash word of the slot before `from`; entries whose hash is not above
+ * `after` are skipped (a reader that followed a new file goes on past the last one it gave).
+ * Returns [next word index, bytes written, hash word of the last slot read, hash of the last
+ * entry written or -1].
  */
 export function formatEntries(
-  words: Uint32Array, from: number, to: number, previous: number, out: Uint8Array, binary: boolean,
-): [number, number, number] {
+  words: Uint32Array, from: number, to: number, previous: number, out: Uint8Array, binary: boolean, after = -1,
+): [number, number, number, number] {
   let n = 0;
   let i = from;
+  let lastEntry = -1;
   const room = out.length - (binary ? 8 : MAX_LINE);
   for (; i < to && n <= room; i += SLOT_WORDS) {
     const hash = words[i];
-    if (isEntry(previous, hash)) {
+    if (isEntry(previous, hash) && hash > after) {
       const key = unhash32(hash);
       const value = words[i + 1];
+      lastEntry = hash;
       if (binary) {
         n = putUint32(out, n, key);
         n = putUint32(out, n, value);
@@ -38,7 +42,7 @@ export function formatEntries(
     }
     previous = hash;
   }
-  return [i, n, previous];
+  return [i, n, previous, lastEntry];
 }
 
 /** One entry (the escaped key's) in the same form. */

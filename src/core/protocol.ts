@@ -174,13 +174,16 @@ export interface QuietReadOptions<T> {
  */
 export function quietRead<T>(read: () => T, file: SeqSource, options: QuietReadOptions<T>): T {
   const { retired, clock, same } = options;
-  for (let attempt = 1; ; attempt++) {
+  for (let overlapped = 0; ; ) {
     const s1 = file.seq();
     const value = read();
     const s2 = file.seq();
     if (quiet(s1, s2, file.dead())) return value;
-    if (options.attempts !== undefined && attempt >= options.attempts && options.busy !== undefined) return options.busy(value);
-    if (s1 !== s2) continue;
+    if (s1 !== s2) {
+      // A write overlapped the read: a busy writer may keep doing so, a stalled one cannot.
+      if (options.attempts !== undefined && ++overlapped >= options.attempts && options.busy !== undefined) return options.busy(value);
+      continue;
+    }
     if (retired(value)) return value;
     const stall = clock.check(s1);
     if (stall === TEST_LOCK) {

@@ -159,9 +159,10 @@ function sameFile(fd: number, path: string): boolean {
 
 /**
  * Whether /proc/locks shows an exclusive flock on the inode: true (a writer), false (only
- * shared ones: readers testing the lock), undefined (not Linux).
+ * shared ones: readers testing the lock, or none), undefined (not Linux). Without the addon
+ * (no flock) this is a reader's lock test (spec §11.7): it reads, and takes nothing.
  */
-function writerHolds(inode: number): boolean | undefined {
+export function writerHolds(inode: number): boolean | undefined {
   let text: string;
   try {
     text = fs.readFileSync("/proc/locks", "utf8");

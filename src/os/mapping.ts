@@ -14,7 +14,7 @@ import {
 } from "../core/format";
 import { NO_DEAD_SEQ, SeqSource, StallClock, quietRead, stableHeader, untestedSeq } from "../core/protocol";
 import { SEGMENT_SLOTS, SlotRegion, windowCount, windowEnd } from "../core/slots";
-import { writerHoldsLockAt } from "./lock";
+import { writerHolds, writerHoldsLockAt } from "./lock";
 import { NativeAddon, nativeAddon } from "./native";
 
 export interface Mapping {
@@ -121,7 +121,10 @@ class CopiedFile implements Mapping {
       });
     }
     const seqOf = () => (size >= CELL_SEQ + 4 ? readAt(fd, CELL_SEQ, 4, path).readUInt32LE(0) : 0);
-    this.#data = quietRead(() => readAt(fd, 0, size, path), untestedSeq(seqOf), {
+    // The lock test without flock: /proc/locks (Linux), which a killed writer's lock leaves at once.
+    const file = untestedSeq(seqOf);
+    file.writerGone = () => writerHolds(ino) === false;
+    this.#data = quietRead(() => readAt(fd, 0, size, path), file, {
       retired: (copy) => copy.length >= CELL_SEQ && (copy.readUInt32LE(CELL_STATE) & STATE_RETIRED) !== 0,
       clock: new StallClock(),
       same: (a, b) => a.equals(b),

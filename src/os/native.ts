@@ -59,9 +59,10 @@ export interface NativeAddon {
     keys: Uint32Array, values: Uint32Array, found: Uint8Array | null, missing: number, from: number, to: number,
     result: Float64Array,
   ): void;
+  /** Entries whose hash is not above `after` (-1: none) are skipped; result[3] is the last hash written (-1: none). */
   formatPairs(
     id: number, headerBytes: number, capacity: number, slotCount: number, fromSlot: number, previousHash: number,
-    out: Uint8Array, result: Float64Array,
+    after: number, out: Uint8Array, result: Float64Array,
   ): void;
   hashSort: Accelerator["hashSort"];
   placeSorted: Accelerator["placeSorted"];

@@ -16,7 +16,7 @@ import {
   W_ENTRIES, W_ESCAPED, W_REACH, W_SEQ, W_STATE, checkSentinel, slotOffset,
 } from "../core/format";
 import { formatEntries, formatEntry } from "../core/dump";
-import { unhash32 } from "../core/hash";
+import { homeSlot, unhash32 } from "../core/hash";
 import { FOLLOW_EVERY_MS, LOCK_TEST_EVERY_MS, NO_DEAD_SEQ, ProtocolReader, StallClock, quietRead, settle } from "../core/protocol";
 import { SlotRegion } from "../core/slots";
 import { NO_PREVIOUS, UNDECIDED, findSlot, isEntry, measureReach } from "../core/table";
@@ -395,7 +395,7 @@ export class IdIndex implements Iterable<[number, number]> {
       return false; // no replacement yet: keep answering from this file, which no longer changes
     }
     if (!lost && state === 0 && st.ino === this.#ino && st.dev === this.#dev) {
-      if ((this.#header[W_STATE] & STATE_RETIRED) !== 0 && t - this.#lastLockTest >= LOCK_TEST_EVERY_MS) {
+      if (mapping.live && (this.#header[W_STATE] & STATE_RETIRED) !== 0 && t - this.#lastLockTest >= LOCK_TEST_EVERY_MS) {
         this.#lastLockTest = t;
         const seq = Atomics.load(this.#header, W_SEQ);
         if (writerHoldsLockAt(this.#file.now, this.#dev, this.#ino) === false) this.#markDead(seq);
@@ -500,8 +500,12 @@ export class IdIndex implements Iterable<[number, number]> {
   }
 
   /**
-   * Every [key, value] pair, in slot order (by hash, not by key). Not a snapshot: while a writer
-   * changes the index, an entry it moves may be seen twice or not at all.
+   * Every [key, value] pair, in slot order (by hash, not by key): the escaped key first. Not a
+   * snapshot: while a writer changes the index, an entry it moves may be seen twice or not at
+   * all (spec §5.5). When the index is replaced meanwhile (a writer's grow, a deploy), the
+   * iteration goes on in the new file past the last entry it gave (slots are in hash order in
+   * every file): each entry of the new file with a larger hash, once. A file rewritten in place
+   * or lost under it never gives another entry: the iteration throws ERR_IDX_CORRUPT.
    */
   *entries(): IterableIterator<[number, number]> {
     this.#check();
@@ -512,28 +516,44 @@ export class IdIndex implements Iterable<[number, number]> {
       if (this.#mapping === null) this.#closed();
     }
     let region = this.#region;
+    let after = -1; // the hash of the last entry given
     for (let s = 0; s < region.slotCount; ) {
       const end = chunkEnd(s, region);
       // Slots s-1 .. end-1, copied between seq loads that show no write under way (§11.7): a
       // slot is never read half before and half after a write moves or empties it.
       const copy = this.#readQuietly(() => copySlots(region, s, end), sameBytes);
+      if (this.#diverted() && this.#follow()) {
+        // Replaced (or lost, which throws in #follow): nothing of that copy is given.
+        region = this.#region;
+        s = this.#resumeAt(after);
+        continue;
+      }
       let moved = false;
       for (let j = 1; j <= end - s; j++) {
         const hash = copy[j * SLOT_WORDS];
-        if (!isEntry(copy[(j - 1) * SLOT_WORDS], hash)) continue;
+        if (!isEntry(copy[(j - 1) * SLOT_WORDS], hash) || hash <= after) continue;
+        after = hash;
         yield [unhash32(hash), copy[j * SLOT_WORDS + 1]];
         // The caller ran: it may have closed the reader, or a lookup may have moved it to a
-        // file that replaced this one. Go on in the new file from the next slot.
+        // file that replaced this one. Go on in the new file past this entry.
         if (this.#mapping === null) this.#closed();
         if (this.#region !== region) {
           region = this.#region;
-          s += j;
+          s = this.#resumeAt(after);
           moved = true;
           break;
         }
       }
       if (!moved) s = end;
     }
+  }
+
+  /**
+   * Where an iteration that gave the entry with hash `after` goes on in the current file: no
+   * entry before that hash's home slot has a larger hash (the table is sorted, §5.2).
+   */
+  #resumeAt(after: number): number {
+    return after < 0 ? 0 : homeSlot(after, this.#capacity);
   }
 
   /** quietRead (§11.7) of the current file, with this reader's stall clock. */
@@ -561,11 +581,10 @@ export class IdIndex implements Iterable<[number, number]> {
     return this.#fast;
   }
 
-
   /**
    * The entries, as dump prints them: text lines ("key\tvalue\n") or binary pairs, in chunks of
    * about 1 MiB, through the addon's formatting when it maps the file (a 10 M-entry dump in
-   * about a second). Not a snapshot, as entries().
+   * about a second). Not a snapshot, and across a replaced file, as entries().
    * @internal
    */
   *exportChunks(binary: boolean): IterableIterator<Uint8Array> {
@@ -574,32 +593,34 @@ export class IdIndex implements Iterable<[number, number]> {
     const out = new Uint8Array(1 << 20);
     const header = this.#header;
     if ((header[W_STATE] & STATE_ESCAPED) !== 0) yield out.slice(0, formatEntry(ESCAPED_KEY, header[W_ESCAPED], out, binary));
-    const mapping = this.#mapping!;
-    const native = !binary && mapping.live ? nativeAddon() : null;
-    const result = new Float64Array(3);
+    const result = new Float64Array(4);
+    let after = -1; // the hash of the last entry given
     let previous = NO_PREVIOUS;
-    if (native !== null) {
-      for (let slot = 0; slot < this.#slotCount; ) {
-        // Each chunk formatted between seq loads that show no write (see #readQuietly).
-        const chunk = this.#readQuietly(() => {
-          native.formatPairs(mapping.id, this.#layout.headerBytes, this.#capacity, this.#slotCount, slot, previous, out, result);
-          return { next: result[0], bytes: out.slice(0, result[1]), last: result[2] };
-        }, (a, b) => a.next === b.next && sameBytes(a.bytes, b.bytes));
-        slot = chunk.next;
-        previous = chunk.last;
-        yield chunk.bytes;
-        this.#check();
+    for (let slot = 0; slot < this.#slotCount; ) {
+      const mapping = this.#mapping!;
+      const native = !binary && mapping.live ? nativeAddon() : null;
+      const region = this.#region;
+      // Each chunk formatted between seq loads that show no write (see #readQuietly).
+      const chunk = this.#readQuietly(() => {
+        if (native !== null) {
+          native.formatPairs(mapping.id, this.#layout.headerBytes, this.#capacity, this.#slotCount, slot, previous, after, out, result);
+          return { next: result[0], bytes: out.slice(0, result[1]), last: result[2], lastEntry: result[3] };
+        }
+        const end = chunkEnd(slot, region);
+        const copy = copySlots(region, slot, end);
+        const [i, bytes, last, lastEntry] = formatEntries(copy, SLOT_WORDS, copy.length, copy[0], out, binary, after);
+        return { next: slot + (i - SLOT_WORDS) / SLOT_WORDS, bytes: out.slice(0, bytes), last, lastEntry };
+      }, (a, b) => a.next === b.next && sameBytes(a.bytes, b.bytes));
+      if (this.#diverted() && this.#follow()) {
+        slot = this.#resumeAt(after);
+        previous = slot === 0 ? NO_PREVIOUS : this.#region.hashWord(slot - 1);
+        continue;
       }
-      return;
-    }
-    const region = this.#region;
-    for (let s = 0; s < region.slotCount; ) {
-      const end = chunkEnd(s, region);
-      const copy = this.#readQuietly(() => copySlots(region, s, end), sameBytes);
-      const [, bytes] = formatEntries(copy, SLOT_WORDS, copy.length, copy[0], out, binary);
-      yield out.slice(0, bytes);
+      slot = chunk.next;
+      previous = chunk.last;
+      if (chunk.lastEntry >= 0) after = chunk.lastEntry;
+      yield chunk.bytes;
       this.#check();
-      s = end;
     }
   }
 
