@@ -34,6 +34,8 @@ idx_mapping *idx_mapping_get(napi_env env, napi_value id, const char *fn);
 const uint8_t *idx_mapping_base(const idx_mapping *m);
 size_t idx_mapping_length(const idx_mapping *m);
 int idx_mapping_writable(const idx_mapping *m);
+/* Not lost, not replaced: what it shows is the file's (a reader's getMany checks it around its loop). */
+int idx_mapping_ok(const idx_mapping *m);
 uint32_t idx_crc32(const uint8_t *p, size_t n);
 napi_status idx_mapping_init(napi_env env, napi_value exports);
 

@@ -15,8 +15,9 @@ static int overlap(const void *a, size_t alen, const void *b, size_t blen) {
 
 /* Validates (id, headerBytes, capacity, slotCount) against the mapping; returns its base. */
 static const uint8_t *table_of(napi_env env, napi_value *argv, const char *fn, uint32_t *headerBytes, uint64_t *capacity,
-                               uint64_t *slotCount) {
+                               uint64_t *slotCount, idx_mapping **mapping) {
   idx_mapping *m = idx_mapping_get(env, argv[0], fn);
+  if (mapping != NULL) *mapping = m;
   double hb, cap, sc;
   if (m == NULL || !idx_arg_whole(env, argv[1], fn, "headerBytes", 64, 128, &hb) ||
       !idx_arg_whole(env, argv[2], fn, "capacity", 1, IDX_MAX_SLOTS_V2, &cap) ||
@@ -51,7 +52,8 @@ static napi_value GetMany(napi_env env, napi_callback_info info) {
   uint32_t headerBytes, missing, from, to, fileId;
   uint64_t capacity, slotCount;
   double reachD, deadD;
-  const uint8_t *base = table_of(env, argv, "getMany", &headerBytes, &capacity, &slotCount);
+  idx_mapping *m;
+  const uint8_t *base = table_of(env, argv, "getMany", &headerBytes, &capacity, &slotCount, &m);
   if (base == NULL || !idx_arg_whole(env, argv[4], "getMany", "reach", 0, (double)(slotCount - 1), &reachD) ||
       !idx_arg_whole(env, argv[5], "getMany", "dead", -1, 4294967295.0, &deadD) ||
       !idx_arg_u32(env, argv[6], "getMany", "fileId", &fileId))
@@ -90,7 +92,13 @@ static napi_value GetMany(napi_env env, napi_callback_info info) {
     .fileId = fileId,
   };
   uint64_t hits = 0;
-  uint32_t stop = idx_probe_chunks(&t, keys, values, found, missing, from, to, &hits);
+  /* A mapping lost or replaced before or during the loop shows zero pages, not the file: none of
+     its answers stand (the caller's slow path follows the path, or says why it cannot). */
+  uint32_t stop = idx_mapping_ok(m) ? idx_probe_chunks(&t, keys, values, found, missing, from, to, &hits) : from;
+  if (!idx_mapping_ok(m)) {
+    stop = from;
+    hits = 0;
+  }
   result[0] = (double)hits;
   result[1] = (double)stop;
   return idx_undefined(env);
@@ -123,7 +131,7 @@ static napi_value FormatPairs(napi_env env, napi_callback_info info) {
   uint32_t headerBytes, previous;
   uint64_t capacity, slotCount;
   double fromD, afterD;
-  const uint8_t *base = table_of(env, argv, "formatPairs", &headerBytes, &capacity, &slotCount);
+  const uint8_t *base = table_of(env, argv, "formatPairs", &headerBytes, &capacity, &slotCount, NULL);
   if (base == NULL || !idx_arg_whole(env, argv[4], "formatPairs", "fromSlot", 0, (double)slotCount, &fromD) ||
       !idx_arg_u32(env, argv[5], "formatPairs", "previousHash", &previous) ||
       !idx_arg_whole(env, argv[6], "formatPairs", "after", -1, 4294967295.0, &afterD))

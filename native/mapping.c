@@ -20,16 +20,16 @@
  *
  * SIGBUS. A file that shrinks under a mapping (cp over it, truncate) makes every access past its
  * new end fault. The handler turns a fault inside one of these mappings into zero pages over the
- * whole mapping, with a poisoned header: seq odd and RETIRED, so the lookup that faulted fails
- * its seq check and the reader's slow path asks state() and reopens the path. Any other fault
- * goes to the handler that was there before, as the JVM does for mapped buffers.
+ * whole mapping, marked lost: the lookup that faulted fails its check of the header's identity
+ * word (zero is never the file's) and the reader's slow path asks state() and reopens the path.
+ * Any other fault goes to the handler that was there before, as the JVM does for mapped buffers.
  *
  * The watcher. A reader follows a file replaced by the protocol of spec §11.4 on its own. A file
  * replaced by a rename (mv, rsync), removed and rebuilt, or rewritten in place does not retire
  * the old one; a thread looks at every watched path every WATCH_MS and, when it names another
- * file or the file changed size or header, replaces the mapping's first page with a copy whose
- * seq is odd and whose state has RETIRED, which sends readers to their slow path (§11.8). The
- * copy is made first and moved into place with one mremap, so no reader sees a page half done.
+ * file or the file changed size or header, marks the mapping and maps a zero page over its
+ * first page, which sends readers to their slow path (§11.8): one mmap, so no reader sees a page
+ * half done.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -245,93 +245,37 @@ static void raise_status(idx_mapping *m, int status) {
   }
 }
 
-/* spec §1's CRC-32, bit by bit: only 8 bytes at a time, for a cell's check (spec §3). */
-static uint32_t cell_check(uint32_t offset, uint32_t word) {
-  uint8_t bytes[8];
-  for (int i = 0; i < 4; i++) {
-    bytes[i] = (uint8_t)(offset >> (8 * i));
-    bytes[4 + i] = (uint8_t)(word >> (8 * i));
-  }
-  uint32_t c = 0xffffffffu;
-  for (int i = 0; i < 8; i++) {
-    c ^= bytes[i];
-    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
-  }
-  return c ^ 0xffffffffu;
-}
-
-static void store_cell(uint32_t *words, uint32_t offset, uint32_t word) {
-  words[offset / 4] = word;
-  words[offset / 4 + 1] = cell_check(offset, word);
-}
-
 /*
- * Seq odd and new, RETIRED set, each cell with its check: the header of a retired file
- * (spec §11.4), which is what the reader then treats it as.
- */
-static void poison_words(uint32_t *words) {
-  uint32_t seq = words[IDX_CELL_SEQ / 4];
-  store_cell(words, IDX_CELL_STATE, words[IDX_CELL_STATE / 4] | IDX_STATE_RETIRED);
-  store_cell(words, IDX_CELL_SEQ, seq + ((seq & 1) ? 2 : 1));
-}
-
-/*
- * The file under m shrank: zero pages over all of it, and a poisoned header. Signal handler
- * context (the faulting thread is inside the handler, so no JS of its own runs meanwhile).
+ * The file under m shrank: zero pages over all of it (writable, so that a writer's store that
+ * faulted completes, into nothing). Signal handler context (the faulting thread is inside the
+ * handler, so no JS of its own runs meanwhile). The status is raised first: a reader that
+ * meets the zero pages' header (whose identity word is not the file's, spec §11.7) and asks
+ * state() finds the file lost.
  */
 static int lose(idx_mapping *m) {
   uint8_t *base = (uint8_t *)atomic_load(&m->base);
   size_t length = atomic_load(&m->length);
   if (base == NULL) return 0;
-  if (mmap(base, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) ==
-      MAP_FAILED)
-    return 0;
-  uint32_t *words = (uint32_t *)base;
-  words[IDX_CELL_SEQ / 4] = 0xffffffffu;
-  words[IDX_CELL_STATE / 4] = IDX_STATE_RETIRED;
   raise_status(m, STATUS_LOST);
-  return 1;
+  return mmap(base, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) !=
+         MAP_FAILED;
 }
 
-static uint8_t page_copy[65536]; /* the watcher's: one thread */
-
 /*
- * Replaces m's first page with a copy whose header is poisoned (watcher thread, lock held). A
- * writer's mapping only has its status raised: its stores must reach the file, and the writer
- * asks state() before every operation.
+ * The path names another file now (MOVED), or the file changed size or header (LOST): a zero
+ * page over m's first page, after the status (watcher thread, lock held). Readers compare the
+ * header's identity word beside seq on every lookup (spec §11.7): the zero page's is not the
+ * file's, so the next lookup takes the slow path, asks state() and follows. No rule of the
+ * format is written here: the page is not a header, only a signal. A writer's mapping only has
+ * its status raised: its stores must reach the file, and the writer asks state() before every
+ * operation.
  */
 static void poison(idx_mapping *m, int status) {
   uint8_t *base = (uint8_t *)atomic_load(&m->base);
   if (base == NULL || atomic_load(&m->status) != STATUS_OK) return;
-  if (m->writable) {
-    raise_status(m, status);
-    return;
-  }
-  if (page > sizeof page_copy) return;
-  memcpy(page_copy, base, page); /* a lost page faults here, and lose() zeroes it all first */
-  if (atomic_load(&m->status) != STATUS_OK) return;
-  poison_words((uint32_t *)page_copy);
-#ifdef __linux__
-  void *fresh = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (fresh == MAP_FAILED) return;
-  memcpy(fresh, page_copy, page);
-  if (mremap(fresh, page, page, MREMAP_MAYMOVE | MREMAP_FIXED, base) == MAP_FAILED) {
-    munmap(fresh, page);
-    return;
-  }
-#else
-  /* No mremap: a shared memory object filled first, then mapped over the page in one call. */
-  char name[64];
-  snprintf(name, sizeof name, "/idx-%d-%u", (int)getpid(), m->id);
-  int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-  if (fd < 0) return;
-  shm_unlink(name);
-  int ok = ftruncate(fd, (off_t)page) == 0 && pwrite(fd, page_copy, page, 0) == (ssize_t)page &&
-           mmap(base, page, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) != MAP_FAILED;
-  close(fd);
-  if (!ok) return;
-#endif
   raise_status(m, status);
+  if (m->writable) return;
+  mmap(base, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 }
 
 /* ---- SIGBUS ---- */
@@ -628,6 +572,10 @@ const uint8_t *idx_mapping_base(const idx_mapping *m) {
 
 size_t idx_mapping_length(const idx_mapping *m) {
   return ((idx_mapping *)m)->file_size;
+}
+
+int idx_mapping_ok(const idx_mapping *m) {
+  return atomic_load(&((idx_mapping *)m)->status) == STATUS_OK;
 }
 
 int idx_mapping_writable(const idx_mapping *m) {

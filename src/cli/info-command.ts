@@ -35,9 +35,9 @@ export async function run(args: string[]): Promise<number> {
     ["reach", info.reach === null ? "not recorded (version 1)" : `${info.reach} (no lookup reads more than ${plural(info.reach + 1, "slot", "slots")})`],
     ["file size", plural(info.fileBytes, "byte", "bytes")],
     ["bytes per entry", info.bytesPerEntry === null ? "-" : info.bytesPerEntry.toFixed(2)],
-    ["access", info.access === "mapped" ? "mapped (native addon)" : "copied into memory (no native addon)"],
   ];
   if (info.interrupted || info.retired) rows.push(["state", stateNote(info.interrupted, info.retired)]);
+  rows.push(["access", info.access === "mapped" ? "mapped (native addon)" : "copied into memory (no native addon)"]);
   const width = Math.max(...rows.map(([k]) => k.length));
   await writeOut(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n", true);
   return EXIT_OK;

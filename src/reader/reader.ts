@@ -89,6 +89,7 @@ export class IdIndex implements Iterable<[number, number]> {
   readonly #file: FilePath;
   /** Numbers the get closures: a get kept from before the current one probed a file let go. */
   #closure = 0;
+  #closedLookup: (() => never) | undefined;
   #capacity = 1;
   #slotCount = 0;
   #reach = 0;
@@ -252,11 +253,15 @@ export class IdIndex implements Iterable<[number, number]> {
   #installLookups(): void {
     let get: (key: number) => number | undefined;
     let getOr: <T>(key: number, fallback: T) => number | T;
-    const check = (this.#fast = { ...this.#identity(), dead: this.#dead, closure: ++this.#closure });
     if (this.#mapping === null) {
-      get = () => this.#closed();
-      getOr = () => this.#closed();
-    } else if (this.#region.windows.length === 1) {
+      // Closed: every call says so (one function, made once).
+      const closed = (this.#closedLookup ??= () => this.#closed());
+      for (const name of ["get", "has", "getOr"]) Object.defineProperty(this, name, { value: closed, writable: false, configurable: true, enumerable: false });
+      return;
+    }
+    const idWord = this.#identityWord();
+    const check = (this.#fast = { idWord, id: this.#header[idWord], dead: this.#dead, closure: ++this.#closure });
+    if (this.#region.windows.length === 1) {
       ({ get, getOr } = makeGet(this, this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS, check));
     } else {
       ({ get, getOr } = makeWindowedGet(this, this.#header, this.#region.windows, this.#region.windowSlots, this.#capacity, this.#reach * SLOT_WORDS, check));
@@ -567,13 +572,13 @@ export class IdIndex implements Iterable<[number, number]> {
    * header checksum (§11.7, §11.8), or, in the one file in 2^32 whose checksum is 0, a nonzero
    * word of the fixed header, so that the zero pages over a released mapping never pass.
    */
-  #identity(): { idWord: number; id: number } {
+  #identityWord(): number {
     const header = this.#header;
     const layout = this.#layout;
-    for (const word of [this.#idWord, layout.slotCountOffset / 4, layout.capacityOffset / 4, 0]) {
-      if (header[word] !== 0) return { idWord: word, id: header[word] };
-    }
-    return { idWord: 0, id: header[0] }; // the magic: never 0
+    if (header[this.#idWord] !== 0) return this.#idWord;
+    if (header[layout.slotCountOffset / 4] !== 0) return layout.slotCountOffset / 4;
+    if (header[layout.capacityOffset / 4] !== 0) return layout.capacityOffset / 4;
+    return 0; // the magic: never 0
   }
 
   /** What the fast paths compare besides an even seq (lookups.ts); made anew with the lookups. */
@@ -643,10 +648,28 @@ export class IdIndex implements Iterable<[number, number]> {
 
   /** The header's numbers, as `idx info` prints them. O(1). */
   info(): IndexInfo {
-    this.#check();
-    this.#followIfReplaced();
-    const m = this.#mapping!;
-    return describeHeader(this.path, headerOf(m, this.path), m.size, m.live ? "mapped" : "copied");
+    return this.#ofCurrentFile((m) => describeHeader(this.path, headerOf(m, this.path), m.size, m.live ? "mapped" : "copied"));
+  }
+
+  /**
+   * `read` of the current file: followed first if it was replaced, and again if it was replaced
+   * (or lost) while `read` ran, whose result then stands for nothing (it may have read the zero
+   * page the watcher maps over a replaced file's header).
+   */
+  #ofCurrentFile<T>(read: (m: Mapping) => T): T {
+    for (;;) {
+      this.#check();
+      this.#followIfReplaced();
+      const m = this.#mapping!;
+      let result: T;
+      try {
+        result = read(m);
+      } catch (e) {
+        if (m.state() === 0) throw e;
+        continue;
+      }
+      if (m.state() === 0 || this.#mapping !== m) return result;
+    }
   }
 
   /**
@@ -654,9 +677,7 @@ export class IdIndex implements Iterable<[number, number]> {
    * whole file: O(file size), unlike open().
    */
   verify(): VerifyReport {
-    this.#check();
-    this.#followIfReplaced();
-    return verifyMapping(this.#mapping!, this.path);
+    return this.#ofCurrentFile((m) => verifyMapping(m, this.path));
   }
 
   /**

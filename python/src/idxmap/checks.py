@@ -60,7 +60,9 @@ class VerifyReport:
         interrupted: a writer stopped mid-operation (dirty blocks): their checksums and the
             count may lag (§9.2).
         dirty_blocks: the blocks that writer was changing.
-        retired: a newer file replaced this one at its path (§11.4).
+        retired: marked retired (§11.4): a newer file replaced it, or was about to.
+        writer_stopped: a writer stopped mid-operation (seq odd, or dirty blocks); the next
+            writer repairs it (§11.6).
     """
 
     ok: bool
@@ -72,6 +74,7 @@ class VerifyReport:
     interrupted: bool = False
     dirty_blocks: int = 0
     retired: bool = False
+    writer_stopped: bool = False
 
     def __bool__(self) -> bool:
         return self.ok
@@ -88,6 +91,7 @@ class VerifyReport:
             interrupted=self.interrupted,
             dirtyBlocks=self.dirty_blocks,
             retired=self.retired,
+            writerStopped=self.writer_stopped,
         )
         return out
 
@@ -211,6 +215,7 @@ def _verify_once(m: MappedFile, path: str) -> VerifyReport:
         interrupted=h.dirty_count > 0,
         dirty_blocks=h.dirty_count,
         retired=h.retired,
+        writer_stopped=((h.seq & 1) == 1 and not h.retired) or h.dirty_count > 0,
     )
 
 

@@ -496,8 +496,14 @@ def cmd_verify(args: Sequence[str], out: _Out, stdin: Any) -> int:
                 f"a writer stopped mid-operation; its {blocks} consistent "
                 "and will be rechecksummed when a writer next opens the index"
             )
+        elif report.writer_stopped:
+            notes.append("a writer stopped mid-operation (its sequence number is odd); the next writer repairs it")
         if report.retired:
-            notes.append("this file was replaced by a newer one at its path (retired)")
+            # Opened by its path: a retired file found there was never renamed over.
+            notes.append(
+                "it is marked retired but is still the file at its path (the process that replaced it "
+                "stopped before its rename); the next writer repairs it"
+            )
         checked = "checksums match outside the interrupted blocks" if report.interrupted else "all checksums match"
         entries = plural(report.entries, "entry", "entries")
         out.write(f"{report.path}: ok, version {report.version}, {entries}, {checked}{''.join('; ' + n for n in notes)}\n")
@@ -548,8 +554,15 @@ def cmd_info(args: Sequence[str], out: _Out, stdin: Any) -> int:
         ),
         ("file size", plural(info.file_bytes, "byte", "bytes")),
         ("bytes per entry", "-" if info.bytes_per_entry is None else to_fixed(info.bytes_per_entry, 2)),
-        ("access", "mapped (mmap)"),
     ]
+    if info.interrupted or info.retired:
+        what = (
+            "marked retired, but still the file at its path: the process that replaced it stopped before its rename"
+            if info.retired
+            else "a writer stopped in the middle of an operation"
+        )
+        rows.append(("state", f"{what}; it reads correctly, and the next writer repairs it (any idx set, del, put or compact)"))
+    rows.append(("access", "mapped (mmap)"))
     width = max(len(k) for k, _ in rows)
     out.write("\n".join(f"{k.ljust(width)}  {v}" for k, v in rows) + "\n")
     return EXIT_OK

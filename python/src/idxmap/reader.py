@@ -83,10 +83,16 @@ class IndexInfo:
     of the slot mapping); slot_count (all slots, spill slots included); load (count /
     capacity); file_bytes; bytes_per_entry (file_bytes / count, None for an empty index);
     writes (in-place operations since the file was written: seq / 2); reach (no lookup reads
-    more than reach + 1 slots; None for version 1, which records none); access ("mapped").
+    more than reach + 1 slots; None for version 1, which records none); access ("mapped");
+    interrupted (a writer stopped mid-operation and none has opened the index since: the next
+    one repairs it); retired (marked retired but still the file at its path: its replacer
+    stopped before its rename).
     """
 
-    __slots__ = ("path", "version", "count", "capacity", "slot_count", "load", "file_bytes", "bytes_per_entry", "writes", "reach", "access")
+    __slots__ = (
+        "path", "version", "count", "capacity", "slot_count", "load", "file_bytes", "bytes_per_entry", "writes", "reach",
+        "access", "interrupted", "retired",
+    )
     path: str
     version: str
     count: int
@@ -98,6 +104,8 @@ class IndexInfo:
     writes: int
     reach: "Optional[int]"
     access: str
+    interrupted: bool
+    retired: bool
 
     def __init__(self, **fields: Any) -> None:
         fields.setdefault("access", "mapped")
@@ -128,6 +136,9 @@ class IndexInfo:
             bytes_per_entry=None if count == 0 else size / count,
             writes=h.seq // 2,
             reach=None if h.major == 1 else h.reach,
+            # A writer stopped mid-operation (seq odd, or dirty blocks): the next writer repairs it.
+            interrupted=((h.seq & 1) == 1 and not h.retired) or h.dirty_count > 0,
+            retired=h.retired,
         )
 
     def to_json(self) -> Dict[str, Any]:
@@ -144,6 +155,8 @@ class IndexInfo:
             "writes": self.writes,
             "reach": self.reach,
             "access": self.access,
+            "interrupted": self.interrupted,
+            "retired": self.retired,
         }
 
 
