@@ -6,7 +6,7 @@
 import { crc32 } from "./crc32";
 import {
   BLOCK_BYTES, CELL_RESERVED, CELL_STATE, CHECKSUM_BYTES, EMPTY_HASH, Header, SLOTS_PER_BLOCK, SLOT_WORDS,
-  STATE_ESCAPED, STATE_RETIRED, VERSION_MINOR, blockCount, checksumsOffset, hex8, slotOffset,
+  STATE_ESCAPED, STATE_RETIRED, STATE_V1_COUNT_MASK, VERSION_MINOR, blockCount, checksumsOffset, hex8, slotOffset,
 } from "./format";
 import { homeSlot } from "./hash";
 import { SlotRegion } from "./slots";
@@ -43,14 +43,14 @@ function isDirty(h: Header, block: number): boolean {
 /** Reserved bytes, bits and cells: checked only against the minor that reserves them (§10). */
 export function checkReserved(header: Uint8Array, h: Header, problems: Problems): void {
   if (h.minor !== VERSION_MINOR) return;
-  const [from, to] = h.major === 1 ? [20, 28] : [96, 128];
+  const [from, to] = h.layout.reserved;
   for (let o = from; o < to; o++) {
     if (header[o] !== 0) {
       problems.add(o, `reserved header byte at offset ${o} is ${header[o]}, not 0`);
       break;
     }
   }
-  const allowed = h.major === 1 ? 0x3fffffff : STATE_ESCAPED | STATE_RETIRED;
+  const allowed = (h.major === 1 ? STATE_V1_COUNT_MASK : 0) | STATE_ESCAPED | STATE_RETIRED;
   if ((h.stateWord & ~allowed) !== 0) problems.add(CELL_STATE, `reserved state bits set: 0x${hex8(h.stateWord)}`);
   if (h.reservedCell !== 0) problems.add(CELL_RESERVED, `the reserved cell's word is 0x${hex8(h.reservedCell)}, not 0`);
 }
