@@ -8,10 +8,12 @@ import { unhash32 } from "./hash";
 
 /** §3. "\x89IDX\r\n\x1a\n": the high byte and CR LF / ^Z catch 7-bit and newline-mangling transfers. */
 export const MAGIC: Uint8Array = Uint8Array.of(0x89, 0x49, 0x44, 0x58, 0x0d, 0x0a, 0x1a, 0x0a);
-/** The version this code writes (§10). */
+/** The version this code writes for 32-bit keys and values (§10); 3 when a width is 64 (§16). */
 export const VERSION_MAJOR = 2;
+export const VERSION_MAJOR_WIDE = 3;
 export const VERSION_MINOR = 0;
 
+/** Version 1 and 2 slots (§2); version 3's are layout.slotBytes (§16.1). */
 export const SLOT_BYTES = 8;
 /** Words (uint32) per slot: the hash word, then the value word. */
 export const SLOT_WORDS = 2;
@@ -24,6 +26,12 @@ export const CHECKSUM_BYTES = 4;
 export const EMPTY_HASH = 0xffffffff;
 /** The one key whose hash is EMPTY_HASH; it lives in the header (§3), never in a slot. */
 export const ESCAPED_KEY = unhash32(EMPTY_HASH);
+/** §16.1, §16.3: the same for 64-bit keys. */
+export const EMPTY_HASH_64 = 0xffffffffffffffffn;
+export const ESCAPED_KEY_64 = 12140293084747745066n;
+
+/** A key or value width (§16.1). */
+export type Width = 32 | 64;
 
 /** §3 state cell bits, the same in both versions. */
 export const STATE_ESCAPED = 1 << 28;
@@ -71,9 +79,9 @@ export const VERSION_BYTES = 12;
 /** The first bytes no writer changes in place (magic, version, checksum, capacity, slot count). */
 export const FIXED_BYTES = CELL_STATE;
 
-/** What differs between the two header versions (§3, §14). */
+/** What differs between the header versions and widths (§3, §14, §16). */
 export interface Layout {
-  readonly major: 1 | 2;
+  readonly major: 1 | 2 | 3;
   /** The header's size: slots start here. */
   readonly headerBytes: number;
   readonly maxSlotCount: number;
@@ -86,6 +94,12 @@ export interface Layout {
   readonly countBytes: 4 | 8;
   /** Reserved bytes [from, to): zero in minor 0, verify checks them (§3, §14). */
   readonly reserved: readonly [number, number];
+  /** The slots (§2, §16.1): bytes and uint32 words a slot, slots a checksum block. */
+  readonly slotBytes: 8 | 16;
+  readonly slotWords: 2 | 4;
+  readonly slotsPerBlock: number;
+  readonly keyBits: Width;
+  readonly valueBits: Width;
 }
 
 export const LAYOUT_V2: Layout = {
@@ -98,6 +112,11 @@ export const LAYOUT_V2: Layout = {
   slotCountOffset: 24,
   countBytes: 8,
   reserved: [96, 128],
+  slotBytes: SLOT_BYTES,
+  slotWords: SLOT_WORDS,
+  slotsPerBlock: SLOTS_PER_BLOCK,
+  keyBits: 32,
+  valueBits: 32,
 };
 
 export const LAYOUT_V1: Layout = {
@@ -110,7 +129,42 @@ export const LAYOUT_V1: Layout = {
   slotCountOffset: 16,
   countBytes: 4,
   reserved: [20, 28],
+  slotBytes: SLOT_BYTES,
+  slotWords: SLOT_WORDS,
+  slotsPerBlock: SLOTS_PER_BLOCK,
+  keyBits: 32,
+  valueBits: 32,
 };
+
+/** §16.2: the widths, in the bytes version 2 reserves, and the escaped value's high word. */
+export const KEY_BITS_OFFSET = 96;
+export const VALUE_BITS_OFFSET = 97;
+export const CELL_ESCAPED_HIGH = CELL_RESERVED;
+export const W_ESCAPED_HIGH = CELL_ESCAPED_HIGH / 4;
+
+function layoutV3(keyBits: Width, valueBits: Width): Layout {
+  return {
+    ...LAYOUT_V2,
+    major: 3,
+    reserved: [VALUE_BITS_OFFSET + 1, 128],
+    slotBytes: 16,
+    slotWords: 4,
+    slotsPerBlock: BLOCK_BYTES / 16,
+    keyBits,
+    valueBits,
+  };
+}
+
+const LAYOUTS_V3: Record<string, Layout> = {
+  "64/32": layoutV3(64, 32),
+  "32/64": layoutV3(32, 64),
+  "64/64": layoutV3(64, 64),
+};
+
+/** The layout of a file with these widths: version 2 for 32/32 (§16: byte for byte), else 3. */
+export function layoutFor(keyBits: Width, valueBits: Width): Layout {
+  return keyBits === 32 && valueBits === 32 ? LAYOUT_V2 : LAYOUTS_V3[`${keyBits}/${valueBits}`];
+}
 
 /** The most header bytes any version has: what a reader reads before it knows the version. */
 export const MAX_HEADER_BYTES = LAYOUT_V2.headerBytes;
@@ -138,8 +192,11 @@ export interface Header {
   dirtyCount: number;
   /** The state cell's word as stored, for verify's reserved-bit rule. */
   stateWord: number;
-  /** Version 2's reserved cell word (0 for version 1). */
+  /** Version 2's reserved cell word (0 for version 1); version 3's escapedHigh (§16.2). */
   reservedCell: number;
+  /** §16: the widths (32 and 32 for versions 1 and 2). */
+  keyBits: Width;
+  valueBits: Width;
 }
 
 /** Live entries: the slots' entries and the escaped key. */
@@ -147,17 +204,18 @@ export function sizeOf(h: Header): number {
   return h.entries + (h.escapedPresent ? 1 : 0);
 }
 
-export function blockCount(slotCount: number): number {
-  return Math.ceil(slotCount / SLOTS_PER_BLOCK);
+/** §6.1: checksum blocks of a slot region (512 slots a block, 256 for version 3's). */
+export function blockCount(slotCount: number, slotsPerBlock = SLOTS_PER_BLOCK): number {
+  return Math.ceil(slotCount / slotsPerBlock);
 }
 
 export function checksumsOffset(layout: Layout, slotCount: number): number {
-  return layout.headerBytes + slotCount * SLOT_BYTES;
+  return layout.headerBytes + slotCount * layout.slotBytes;
 }
 
-/** §2: the exact size of a file with `slotCount` slots. */
+/** §2, §16.1: the exact size of a file with `slotCount` slots. */
 export function fileBytes(layout: Layout, slotCount: number): number {
-  return checksumsOffset(layout, slotCount) + blockCount(slotCount) * CHECKSUM_BYTES;
+  return checksumsOffset(layout, slotCount) + blockCount(slotCount, layout.slotsPerBlock) * CHECKSUM_BYTES;
 }
 
 /** §7. The capacity the builder gives `n` slot entries. */
@@ -193,6 +251,16 @@ export function headerChecksumV2(header: Uint8Array): number {
   return crc32(fixed);
 }
 
+/** §16.2 (version 3): CRC-32 of bytes 0..11, 16..31 and 96..127. */
+export function headerChecksumV3(header: Uint8Array): number {
+  const at = LAYOUT_V2.checksumOffset;
+  const fixed = new Uint8Array(FIXED_BYTES - 4 + (128 - KEY_BITS_OFFSET));
+  fixed.set(header.subarray(0, at), 0);
+  fixed.set(header.subarray(at + 4, FIXED_BYTES), at);
+  fixed.set(header.subarray(KEY_BITS_OFFSET, 128), FIXED_BYTES - 4);
+  return crc32(fixed);
+}
+
 /** §14 (version 1): CRC-32 of bytes 0..27. */
 export function headerChecksumV1(header: Uint8Array): number {
   return crc32(header.subarray(0, LAYOUT_V1.checksumOffset));
@@ -212,21 +280,29 @@ export interface NewHeader {
   slotCount: number;
   entries: number;
   escapedPresent: boolean;
+  /** The escaped key's value: its low 32 bits, and (64-bit values, §16.2) its high 32. */
   escapedValue: number;
+  escapedHigh?: number;
   reach: number;
+  /** LAYOUT_V2 (the default) or a version 3 layout of layoutFor(). */
+  layout?: Layout;
 }
 
-/** §7 step 7: the version 2 header of a freshly written file, into the first 128 bytes of `out`. */
+/** §7 step 7: the header of a freshly written file (version 2, or 3: §16.2), into the first 128 bytes of `out`. */
 export function writeHeader(out: Uint8Array, h: NewHeader): void {
-  const v = new DataView(out.buffer, out.byteOffset, LAYOUT_V2.headerBytes);
-  out.fill(0, 0, LAYOUT_V2.headerBytes);
+  const layout = h.layout ?? LAYOUT_V2;
+  const v = new DataView(out.buffer, out.byteOffset, layout.headerBytes);
+  out.fill(0, 0, layout.headerBytes);
   out.set(MAGIC, 0);
-  const layout = LAYOUT_V2;
-  v.setUint16(MAJOR_OFFSET, VERSION_MAJOR, true);
+  v.setUint16(MAJOR_OFFSET, layout.major, true);
   v.setUint16(MINOR_OFFSET, VERSION_MINOR, true);
   setUint64(v, layout.capacityOffset, h.capacity);
   setUint64(v, layout.slotCountOffset, h.slotCount);
-  v.setUint32(layout.checksumOffset, headerChecksumV2(out), true);
+  if (layout.major === 3) {
+    out[KEY_BITS_OFFSET] = layout.keyBits;
+    out[VALUE_BITS_OFFSET] = layout.valueBits;
+  }
+  v.setUint32(layout.checksumOffset, layout.major === 3 ? headerChecksumV3(out) : headerChecksumV2(out), true);
   const words: [number, number][] = [
     [CELL_STATE, stateWord(h.escapedPresent, false)],
     [CELL_ESCAPED, h.escapedValue],
@@ -235,7 +311,7 @@ export function writeHeader(out: Uint8Array, h: NewHeader): void {
     [CELL_REACH, h.reach],
     [CELL_DIRTY_FIRST, 0],
     [CELL_DIRTY_COUNT, 0],
-    [CELL_RESERVED, 0],
+    [CELL_RESERVED, layout.major === 3 ? h.escapedHigh ?? 0 : 0],
   ];
   for (const [offset, word] of words) {
     v.setUint32(offset, word >>> 0, true);
@@ -317,17 +393,17 @@ export function readHeader(bytes: Uint8Array, size: number, path: string): Heade
   const v = new DataView(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, MAX_HEADER_BYTES));
   const major = v.getUint16(MAJOR_OFFSET, true);
   const minor = v.getUint16(MINOR_OFFSET, true);
-  if (major > VERSION_MAJOR) {
-    fail("ERR_IDX_UNSUPPORTED_VERSION", `uses format version ${major}.${minor}; this idx reads versions 1 and 2 only`,
+  if (major > VERSION_MAJOR_WIDE) {
+    fail("ERR_IDX_UNSUPPORTED_VERSION", `uses format version ${major}.${minor}; this idx reads versions 1, 2 and 3 only`,
       "Upgrade idx to open it, or rebuild the index with this version.");
   }
   if (major === 0) fail("ERR_IDX_CORRUPT", `has format version ${major}.${minor}, which no idx has written`, `The header is damaged. ${REBUILD}`);
-  const layout = major === 1 ? LAYOUT_V1 : LAYOUT_V2;
+  let layout = major === 1 ? LAYOUT_V1 : LAYOUT_V2;
   if (size < layout.headerBytes) {
     fail("ERR_IDX_TRUNCATED", `is truncated: ${size} bytes, shorter than the ${layout.headerBytes}-byte header of a version ${major} index`, CUT_SHORT);
   }
   const storedChecksum = v.getUint32(layout.checksumOffset, true);
-  const actualChecksum = major === 1 ? headerChecksumV1(bytes) : headerChecksumV2(bytes);
+  const actualChecksum = major === 1 ? headerChecksumV1(bytes) : major === 3 ? headerChecksumV3(bytes) : headerChecksumV2(bytes);
   if (storedChecksum !== actualChecksum) {
     fail("ERR_IDX_CHECKSUM", `header checksum mismatch (stored 0x${hex8(storedChecksum)}, computed 0x${hex8(actualChecksum)})`,
       `The header bytes changed after they were written. ${REBUILD}`);
@@ -339,6 +415,15 @@ export function readHeader(bytes: Uint8Array, size: number, path: string): Heade
       fail("ERR_IDX_CHECKSUM", `header cell at offset ${offset} fails its check (word 0x${hex8(word)}, check 0x${hex8(check)})`,
         `The header bytes changed after they were written. ${REBUILD}`);
     }
+  }
+  if (major === 3) {
+    // §16.7 rule 6a: the widths, under the checksum just checked.
+    const keyBits = bytes[KEY_BITS_OFFSET];
+    const valueBits = bytes[VALUE_BITS_OFFSET];
+    if ((keyBits !== 32 && keyBits !== 64) || (valueBits !== 32 && valueBits !== 64) || (keyBits === 32 && valueBits === 32)) {
+      fail("ERR_IDX_CORRUPT", `has an invalid header: key and value widths ${keyBits} and ${valueBits} bits (a version 3 file has 32 or 64 each, not both 32)`, REBUILD);
+    }
+    layout = layoutFor(keyBits as Width, valueBits as Width);
   }
   // §9.1 rules 7 and 8 on the u64 fields as integers, before anything uses them as numbers.
   const capacity = getCount(v, layout.capacityOffset, layout.countBytes);
@@ -362,7 +447,7 @@ export function readHeader(bytes: Uint8Array, size: number, path: string): Heade
       escapedValue: v.getUint32(CELL_ESCAPED, true), seq: v.getUint32(CELL_SEQ, true),
       reach: Number(slotCount) - 1,
       dirtyFirst: dirty & DIRTY_V1_FIRST_MASK, dirtyCount: dirty >>> DIRTY_V1_FIRST_BITS,
-      stateWord: state, reservedCell: 0,
+      stateWord: state, reservedCell: 0, keyBits: 32, valueBits: 32,
     };
   } else {
     h = {
@@ -371,7 +456,7 @@ export function readHeader(bytes: Uint8Array, size: number, path: string): Heade
       escapedValue: v.getUint32(CELL_ESCAPED, true), seq: v.getUint32(CELL_SEQ, true),
       reach: v.getUint32(CELL_REACH, true),
       dirtyFirst: v.getUint32(CELL_DIRTY_FIRST, true), dirtyCount: v.getUint32(CELL_DIRTY_COUNT, true),
-      stateWord: state, reservedCell: v.getUint32(CELL_RESERVED, true),
+      stateWord: state, reservedCell: v.getUint32(CELL_RESERVED, true), keyBits: layout.keyBits, valueBits: layout.valueBits,
     };
   }
   const expected = fileBytes(layout, h.slotCount);
@@ -390,7 +475,7 @@ export function readHeader(bytes: Uint8Array, size: number, path: string): Heade
     if (h.entries > h.slotCount - 1) corrupt(`${h.entries} entries do not fit in ${h.slotCount} slots`);
     if (h.reach > h.slotCount - 1) corrupt(`reach ${h.reach} is beyond the ${h.slotCount} slots`);
   }
-  const blocks = blockCount(h.slotCount);
+  const blocks = blockCount(h.slotCount, layout.slotsPerBlock);
   if (h.dirtyCount > 0 && h.dirtyFirst + h.dirtyCount > blocks) {
     corrupt(`dirty block range ${h.dirtyFirst}+${h.dirtyCount} is outside the ${blocks} blocks`);
   }

@@ -38,3 +38,51 @@ export function unhash32(hash: number): number {
 export function homeSlot(hash: number, capacity: number): number {
   return Math.floor(((hash >>> 16) * capacity + Math.floor(((hash & 0xffff) * capacity) / 65536)) / 65536);
 }
+
+/** §16.3's round constants. */
+const ROUND_1 = 0x9e3779b9;
+const ROUND_2 = 0x85ebca77;
+const ROUND_3 = 0xc2b2ae3d;
+const ROUND_4 = 0x27d4eb2f;
+
+/**
+ * §16.3: the hash of a 64-bit key, a four-round Feistel network of fmix32 over its halves, in
+ * 32-bit arithmetic: no 64-bit multiply, nothing allocated. Writes the hash's halves to
+ * out[0] (low) and out[1] (high), as they lie in a slot (little-endian).
+ */
+export function hash64Into(hi: number, lo: number, out: Uint32Array): void {
+  lo = (lo ^ hash32((hi ^ ROUND_1) >>> 0)) >>> 0;
+  hi = (hi ^ hash32((lo ^ ROUND_2) >>> 0)) >>> 0;
+  lo = (lo ^ hash32((hi ^ ROUND_3) >>> 0)) >>> 0;
+  hi = (hi ^ hash32((lo ^ ROUND_4) >>> 0)) >>> 0;
+  out[0] = lo;
+  out[1] = hi;
+}
+
+/** The inverse of hash64Into: the key's halves, out[0] low and out[1] high. */
+export function unhash64Into(hi: number, lo: number, out: Uint32Array): void {
+  hi = (hi ^ hash32((lo ^ ROUND_4) >>> 0)) >>> 0;
+  lo = (lo ^ hash32((hi ^ ROUND_3) >>> 0)) >>> 0;
+  hi = (hi ^ hash32((lo ^ ROUND_2) >>> 0)) >>> 0;
+  lo = (lo ^ hash32((hi ^ ROUND_1) >>> 0)) >>> 0;
+  out[0] = lo;
+  out[1] = hi;
+}
+
+const scratch64 = new Uint32Array(2);
+
+/** hash64Into on a bigint key: for code that is not a hot loop. */
+export function hash64(key: bigint): bigint {
+  hash64Into(Number(key >> 32n), Number(key & 0xffffffffn), scratch64);
+  return (BigInt(scratch64[1]) << 32n) | BigInt(scratch64[0]);
+}
+
+export function unhash64(hash: bigint): bigint {
+  unhash64Into(Number(hash >> 32n), Number(hash & 0xffffffffn), scratch64);
+  return (BigInt(scratch64[1]) << 32n) | BigInt(scratch64[0]);
+}
+
+/** §16.3: the home slot of a 64-bit hash, from its high half (§4's formula on it). */
+export function homeSlot64(hashHigh: number, capacity: number): number {
+  return homeSlot(hashHigh, capacity);
+}
