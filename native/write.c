@@ -100,6 +100,70 @@ static napi_value Copy8(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * One aligned 16-byte store (spec §16.6: a version 3 slot, whole): no reader load is torn by it,
+ * and no stop or kill leaves a slot half written. x86-64: lock cmpxchg16b, retried with the
+ * value it read until it takes (the writer is alone, so the second try does); arm64: an
+ * exclusive pair (ldaxp/stlxp), which stores both words at once or neither. Elsewhere: the value
+ * field, then the hash field, each one 8-byte store.
+ */
+static void store16(uint8_t *p, uint64_t lo, uint64_t hi) {
+#if defined(__x86_64__)
+  uint64_t seenLo = ((volatile uint64_t *)p)[0], seenHi = ((volatile uint64_t *)p)[1];
+  unsigned char ok;
+  do {
+    __asm__ __volatile__("lock cmpxchg16b %1\n\tsete %0"
+                         : "=q"(ok), "+m"(*(volatile unsigned __int128 *)p), "+a"(seenLo), "+d"(seenHi)
+                         : "b"(lo), "c"(hi)
+                         : "cc", "memory");
+  } while (!ok);
+#elif defined(__aarch64__)
+  uint64_t t0, t1;
+  uint32_t failed;
+  do {
+    __asm__ __volatile__("ldaxp %0, %1, [%3]\n\tstlxp %w2, %4, %5, [%3]"
+                         : "=&r"(t0), "=&r"(t1), "=&r"(failed)
+                         : "r"(p), "r"(lo), "r"(hi)
+                         : "memory");
+  } while (failed);
+#else
+  __atomic_store_n((uint64_t *)(p + 8), hi, __ATOMIC_SEQ_CST);
+  __atomic_store_n((uint64_t *)p, lo, __ATOMIC_SEQ_CST);
+#endif
+}
+
+/* store16(id, hi, lo, w0, w1, w2, w3): words index..index+3 := w0..w3, in one aligned 16-byte store. */
+static napi_value Store16(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t w[4];
+  uint8_t *p = word_at(env, argv, "store16", 4, NULL);
+  if (p == NULL || !idx_arg_int32(env, argv[3], "store16", "word0", &w[0]) || !idx_arg_int32(env, argv[4], "store16", "word1", &w[1]) ||
+      !idx_arg_int32(env, argv[5], "store16", "word2", &w[2]) || !idx_arg_int32(env, argv[6], "store16", "word3", &w[3]))
+    return NULL;
+  if (((uintptr_t)p & 15) != 0) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "store16: not 16-byte aligned");
+  store16(p, (uint64_t)(uint32_t)w[0] | ((uint64_t)(uint32_t)w[1] << 32), (uint64_t)(uint32_t)w[2] | ((uint64_t)(uint32_t)w[3] << 32));
+  return NULL;
+}
+
+/* copy16(id, toHi, toLo, fromHi, fromLo): 16 bytes from one word position to another, one 16-byte store. */
+static napi_value Copy16(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint8_t *to = word_at(env, argv, "copy16", 4, NULL);
+  if (to == NULL) return NULL;
+  napi_value from_args[3] = {argv[0], argv[3], argv[4]};
+  uint8_t *from = word_at(env, from_args, "copy16", 4, NULL);
+  if (from == NULL) return NULL;
+  if ((((uintptr_t)to | (uintptr_t)from) & 15) != 0) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "copy16: not 16-byte aligned");
+  /* The writer alone stores slots: the source is read as two words, then stored whole. */
+  uint64_t lo = __atomic_load_n((uint64_t *)from, __ATOMIC_SEQ_CST), hi = __atomic_load_n((uint64_t *)(from + 8), __ATOMIC_SEQ_CST);
+  store16(to, lo, hi);
+  return NULL;
+}
+
 /* spec §1's CRC-32, 8 bytes a step (slicing-by-8): a 4 KiB block in a couple of microseconds. */
 static uint32_t crc_tables[8][256];
 static int crc_ready;
@@ -175,6 +239,8 @@ napi_status idx_write_init(napi_env env, napi_value exports) {
   IDX_EXPORT(env, exports, "storeCell", StoreCell);
   IDX_EXPORT(env, exports, "store4", Store4);
   IDX_EXPORT(env, exports, "copy8", Copy8);
+  IDX_EXPORT(env, exports, "store16", Store16);
+  IDX_EXPORT(env, exports, "copy16", Copy16);
   IDX_EXPORT(env, exports, "crc", Crc);
   IDX_EXPORT(env, exports, "touch", Touch);
   return napi_ok;

@@ -348,7 +348,7 @@ describe("open() refuses what is not an intact index, with a typed error naming 
   });
 
   it("a newer major version (header checksum fixed): ERR_IDX_UNSUPPORTED_VERSION", () => {
-    for (const major of [3, 4, 0xffff]) {
+    for (const major of [4, 5, 0xffff]) {
       const bytes = ownCopy(good);
       bytes.writeUInt16LE(major, OFF.major);
       fixHeaderChecksum(bytes);
@@ -374,8 +374,8 @@ describe("open() refuses what is not an intact index, with a typed error naming 
     // A newer major may lay out its header differently: nothing after the version means anything to v2.
     const bytes = ownCopy(good);
     bytes.fill(0xab, OFF.afterVersion, OFF.slots);
-    bytes.writeUInt16LE(3, OFF.major);
-    const path = writeVariant(bytes, "major3-odd");
+    bytes.writeUInt16LE(4, OFF.major);
+    const path = writeVariant(bytes, "major4-odd");
     expectIdxError(() => IdIndex.open(path), "ERR_IDX_UNSUPPORTED_VERSION", path);
   });
 

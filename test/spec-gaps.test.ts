@@ -92,7 +92,7 @@ describe("§15 the exit statuses the spec summarizes are src/cli/io.ts's", () =>
   it("0, 1, 2 and the signals' 129, 130, 143", async () => {
     const io = await import("../src/cli/io");
     const spec = readFileSync(join(__dirname, "..", "spec", "FORMAT.md"), "utf8");
-    const table = spec.slice(spec.indexOf("## 15."));
+    const table = spec.slice(spec.indexOf("## 15."), spec.indexOf("## 16."));
     const statuses = [...table.matchAll(/^\| ([0-9, ]+) \|/gm)].flatMap((m) => m[1].split(", ").map(Number));
     expect(statuses).toEqual([io.EXIT_OK, io.EXIT_NOT_FOUND, io.EXIT_ERROR, ...Object.values(io.EXIT_SIGNAL)]);
     expect(io.EXIT_DAMAGED).toBe(io.EXIT_NOT_FOUND);

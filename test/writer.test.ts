@@ -243,14 +243,18 @@ describe.runIf(ADDON)("the dict-like surface", () => {
     expect(String(w)).toContain("closed");
   });
 
-  it("refuses keys and values that are not uint32 with ERR_IDX_INVALID_ARGUMENT, changing nothing", () => {
+  it("refuses keys and values that are not integers from 0 to 2^64 - 1 (or are numbers past 2^53 - 1) with ERR_IDX_INVALID_ARGUMENT, changing nothing", () => {
     const w = IdWriter.open(join(makeTempDir("idx-writer-bad-"), "b.idx"), NO_SYNC);
     w.set(1, 1);
-    for (const [k, v] of [[-1, 1], [1.5, 1], [2 ** 32, 1], [1, -1], [1, 2 ** 32], [NaN, 1]]) {
-      expect(errorOf(() => w.set(k, v)).code).toBe("ERR_IDX_INVALID_ARGUMENT");
+    const bad: unknown[][] = [[-1, 1], [1.5, 1], [2 ** 53, 1], [1, -1], [1, 2 ** 64], [NaN, 1], [-1n, 1], [2n ** 64n, 1], [1, 2n ** 64n], ["1", 1], [1, Infinity]];
+    for (const [k, v] of bad) {
+      expect(errorOf(() => w.set(k as number, v as number)).code).toBe("ERR_IDX_INVALID_ARGUMENT");
     }
+    expect(errorOf(() => w.set(2 ** 53, 1)).message).toContain("9007199254740992n");
     expect(errorOf(() => w.update([[1, 2], [3, -4]])).code).toBe("ERR_IDX_INVALID_ARGUMENT");
+    expect(errorOf(() => w.update([[1, 2], [2n ** 64n, 4]])).code).toBe("ERR_IDX_INVALID_ARGUMENT");
     expectSameMap(w, new Map([[1, 1]]));
+    expect([w.keyBits, w.valueBits]).toEqual([32, 32]);
     w.close();
   });
 

@@ -6,9 +6,11 @@
  * over a writable mapping, through the addon, and one over a file descriptor, with pwrite).
  */
 import {
-  CELL_DIRTY_COUNT, CELL_DIRTY_FIRST, CELL_DIRTY_V1, CELL_ENTRIES, CELL_ESCAPED, CELL_REACH, CELL_SEQ, CELL_STATE,
-  DIRTY_V1_FIRST_BITS, DIRTY_V1_FIRST_MASK, Layout, STATE_ESCAPED, STATE_RETIRED, STATE_V1_COUNT_MASK, dirtyWordV1,
+  CELL_DIRTY_COUNT, CELL_DIRTY_FIRST, CELL_DIRTY_V1, CELL_ENTRIES, CELL_ENTRIES_HIGH, CELL_ESCAPED, CELL_ESCAPED_HIGH, CELL_REACH, CELL_SEQ,
+  CELL_STATE, DIRTY_V1_FIRST_BITS, DIRTY_V1_FIRST_MASK, Layout, STATE_ESCAPED, STATE_RETIRED, STATE_V1_COUNT_MASK,
+  dirtyWordV1,
 } from "./format";
+import { Word } from "./slots";
 
 /** Where the cells are: loads and stores of whole cells at their byte offsets (§3). */
 export interface CellStore {
@@ -31,10 +33,15 @@ export function retiredState(state: number): number {
 export class HeaderCells {
   readonly #store: CellStore;
   readonly #v1: boolean;
+  readonly #v3: boolean;
+  /** §16.2: the escaped key's value has a high word (64-bit values). */
+  readonly #wideValues: boolean;
 
   constructor(store: CellStore, layout: Layout) {
     this.#store = store;
     this.#v1 = layout.major === 1;
+    this.#v3 = layout.major === 3;
+    this.#wideValues = layout.valueBits === 64;
   }
 
   get seq(): number {
@@ -49,8 +56,10 @@ export class HeaderCells {
     return (this.state & STATE_ESCAPED) !== 0;
   }
 
-  get escapedValue(): number {
-    return this.#store.load(CELL_ESCAPED);
+  /** The escaped key's value: a number, or a bigint for 64-bit values (§16.2). */
+  get escapedValue(): Word {
+    const low = this.#store.load(CELL_ESCAPED);
+    return this.#wideValues ? (BigInt(this.#store.load(CELL_ESCAPED_HIGH)) << 32n) | BigInt(low) : low;
   }
 
   get retired(): boolean {
@@ -59,6 +68,7 @@ export class HeaderCells {
 
   /** Entries in slots (the escaped key not counted). */
   get entries(): number {
+    if (this.#v3) return this.#store.load(CELL_ENTRIES) + this.#store.load(CELL_ENTRIES_HIGH) * 2 ** 32;
     if (!this.#v1) return this.#store.load(CELL_ENTRIES);
     return (this.state & STATE_V1_COUNT_MASK) - (this.escapedPresent ? 1 : 0);
   }
@@ -108,21 +118,26 @@ export class HeaderCells {
 
   /** The entry count after an insert or delete in slots (§11.2 step 3). */
   setEntries(entries: number): void {
-    if (this.#v1) this.#writeState(entries + (this.escapedPresent ? 1 : 0), this.escapedPresent, this.retired);
-    else this.#store.store(CELL_ENTRIES, entries);
+    if (this.#v1) return this.#writeState(entries + (this.escapedPresent ? 1 : 0), this.escapedPresent, this.retired);
+    this.#store.store(CELL_ENTRIES, entries % 2 ** 32);
+    // §16.2: the high word only when it changes (a count crossing a multiple of 2^32).
+    const high = Math.floor(entries / 2 ** 32);
+    if (this.#v3 && this.#store.load(CELL_ENTRIES_HIGH) !== high) this.#store.store(CELL_ENTRIES_HIGH, high);
   }
 
-  /** §11.3: the escaped key set: its value first, then the state. */
-  setEscaped(value: number): void {
+  /** §11.3, §16.2: the escaped key set: its value first (low word, then high), then the state. */
+  setEscaped(low: number, high = 0): void {
     const wasPresent = this.escapedPresent;
-    this.#store.store(CELL_ESCAPED, value);
+    this.#store.store(CELL_ESCAPED, low);
+    if (this.#wideValues) this.#store.store(CELL_ESCAPED_HIGH, high);
     if (!wasPresent) this.#writeState(this.entries + 1, true, this.retired);
   }
 
-  /** §11.3: the escaped key deleted: the state first, then its value cell back to 0. */
+  /** §11.3: the escaped key deleted: the state first, then its value cells back to 0. */
   clearEscaped(): void {
     this.#writeState(this.entries, false, this.retired);
     this.#store.store(CELL_ESCAPED, 0);
+    if (this.#wideValues) this.#store.store(CELL_ESCAPED_HIGH, 0);
   }
 
   /** §11.4: RETIRED (every other bit kept), then a fresh odd seq that sends readers to their slow path. */

@@ -5,12 +5,11 @@
  */
 import { crc32 } from "./crc32";
 import {
-  BLOCK_BYTES, CELL_RESERVED, CELL_STATE, CHECKSUM_BYTES, EMPTY_HASH, Header, SLOTS_PER_BLOCK, SLOT_WORDS,
-  STATE_ESCAPED, STATE_RETIRED, STATE_V1_COUNT_MASK, VERSION_MINOR, blockCount, checksumsOffset, hex8, slotOffset,
+  BLOCK_BYTES, CELL_ENTRIES_HIGH, CELL_ESCAPED_HIGH, CELL_STATE, CHECKSUM_BYTES, Header, STATE_ESCAPED, STATE_RETIRED, STATE_V1_COUNT_MASK,
+  VERSION_MINOR, blockCount, checksumsOffset, hex8, slotOffset,
 } from "./format";
-import { homeSlot } from "./hash";
-import { SlotRegion } from "./slots";
-import { isEntry, isTombstone, NO_PREVIOUS } from "./table";
+import { SlotRegion, Word, hashAtWord } from "./slots";
+import { isEntry, isTombstone } from "./table";
 
 export interface Problem {
   /** Byte offset in the file where the problem is. */
@@ -36,6 +35,11 @@ export function isInterrupted(h: Header): boolean {
   return h.dirtyCount > 0;
 }
 
+/** The header's escaped value in full (§16.2: the escaped cell and, for 64-bit values, escapedHigh). */
+export function escapedValueOf(h: Header): Word {
+  return h.valueBits === 64 ? (BigInt(h.escapedHigh) << 32n) | BigInt(h.escapedValue) : h.escapedValue;
+}
+
 function isDirty(h: Header, block: number): boolean {
   return h.dirtyCount > 0 && block >= h.dirtyFirst && block < h.dirtyFirst + h.dirtyCount;
 }
@@ -52,16 +56,26 @@ export function checkReserved(header: Uint8Array, h: Header, problems: Problems)
   }
   const allowed = (h.major === 1 ? STATE_V1_COUNT_MASK : 0) | STATE_ESCAPED | STATE_RETIRED;
   if ((h.stateWord & ~allowed) !== 0) problems.add(CELL_STATE, `reserved state bits set: 0x${hex8(h.stateWord)}`);
-  if (h.reservedCell !== 0) problems.add(CELL_RESERVED, `the reserved cell's word is 0x${hex8(h.reservedCell)}, not 0`);
+  if (h.reservedCell !== 0) {
+    problems.add(h.layout.reservedCellOffset, `the reserved cell's word is 0x${hex8(h.reservedCell)}, not 0`);
+  }
+  // §16.2, §16.7: the high words a narrow width leaves unused.
+  if (h.escapedHigh !== 0 && h.valueBits === 32) {
+    problems.add(CELL_ESCAPED_HIGH, `the escapedHigh cell's word is 0x${hex8(h.escapedHigh)}, but values are 32-bit`);
+  }
+  if (h.entries > 0xffffffff && h.keyBits === 32) {
+    problems.add(CELL_ENTRIES_HIGH, `the entriesHigh cell counts ${Math.floor(h.entries / 2 ** 32)} x 2^32 entries, but keys are 32-bit`);
+  }
 }
 
-/** The bytes of block `b` of a region (a block never straddles two windows: both are 512-slot aligned). */
+/** The bytes of block `b` of a region (a block never straddles two windows: both are block-aligned). */
 export function blockBytes(region: SlotRegion, b: number): Uint8Array {
-  const first = b * SLOTS_PER_BLOCK;
+  const perBlock = BLOCK_BYTES / (region.slotWords * 4);
+  const first = b * perBlock;
   const k = region.windowOf(first);
   const w = region.windows[k];
-  const start = (first - k * region.windowSlots) * SLOT_WORDS * 4;
-  const end = Math.min(start + BLOCK_BYTES, (region.slotCount - k * region.windowSlots) * SLOT_WORDS * 4);
+  const start = (first - k * region.windowSlots) * region.slotWords * 4;
+  const end = Math.min(start + BLOCK_BYTES, (region.slotCount - k * region.windowSlots) * region.slotWords * 4);
   return new Uint8Array(w.buffer, w.byteOffset + start, end - start);
 }
 
@@ -76,7 +90,7 @@ export function storedChecksum(checksums: Uint8Array, b: number): number {
  * bad block, or -1.
  */
 export function checkBlocks(region: SlotRegion, checksums: Uint8Array, h: Header, problems: Problems): number {
-  const blocks = blockCount(h.slotCount);
+  const blocks = blockCount(h.slotCount, h.layout.slotsPerBlock);
   const base = checksumsOffset(h.layout, h.slotCount);
   let firstBad = -1;
   for (let b = 0; b < blocks; b++) {
@@ -86,7 +100,7 @@ export function checkBlocks(region: SlotRegion, checksums: Uint8Array, h: Header
     const actual = crc32(bytes);
     if (stored !== actual) {
       if (firstBad < 0) firstBad = b;
-      const start = slotOffset(h.layout, b * SLOTS_PER_BLOCK);
+      const start = slotOffset(h.layout, b * h.layout.slotsPerBlock);
       if (!problems.add(base + b * CHECKSUM_BYTES,
         `block ${b} (bytes ${start}..${start + bytes.length - 1}) fails its checksum: stored 0x${hex8(stored)}, computed 0x${hex8(actual)}`)) break;
     }
@@ -106,49 +120,65 @@ export interface TableScan {
 export function checkTable(region: SlotRegion, h: Header, problems: Problems): TableScan {
   const interrupted = isInterrupted(h);
   const at = (s: number) => slotOffset(h.layout, s);
+  const sw = region.slotWords;
+  const vw = sw / 2; // the value field's first word
+  const wide = sw === 4;
+  const wideKeys = region.wideKeys;
+  const wideValues = region.wideValues;
+  const empty = region.empty;
+  const perBlock = h.layout.slotsPerBlock;
   let entries = 0;
   let tombstones = 0;
   let reach = 0;
-  let previous = NO_PREVIOUS; // hash word of the previous slot
-  let lastEntry = -1; // hash of the last entry, for order across empty slots
+  let previous: Word = empty; // hash word of the previous slot (none before slot 0)
+  let lastEntry: Word = -1; // hash of the last entry, for order across empty slots
   let lastEmptySlot = -1;
   region.forEachRun((words, from, to, base) => {
     if (problems.full) return;
-    for (let i = from; i < to; i += SLOT_WORDS) {
-      const s = base + i / SLOT_WORDS;
-      const hash = words[i];
-      if (hash === EMPTY_HASH) {
+    for (let i = from; i < to; i += sw) {
+      const s = base + i / sw;
+      const hash = hashAtWord(words, i, wideKeys);
+      // §16.7: a 16-byte slot's padding words are zero (a 32-bit hash's or value's second word).
+      if (wide && ((!wideKeys && words[i + 1] !== 0) || (!wideValues && words[i + 3] !== 0)) &&
+        !problems.add(at(s) + (!wideKeys && words[i + 1] !== 0 ? 4 : 12), `slot ${s} has padding bytes that are not zero`)) return;
+      if (hash === empty) {
         lastEmptySlot = s;
-        const value = words[i + 1];
-        if (value !== 0 && !problems.add(at(s) + 4, `empty slot ${s} has value ${value} (must be 0)`)) return;
-      } else if (isTombstone(previous, hash)) {
+        const value = words[i + vw];
+        const high = wideValues ? words[i + vw + 1] : 0;
+        if ((value !== 0 || high !== 0) &&
+          !problems.add(at(s) + vw * 4, `empty slot ${s} has value ${wideValues ? (BigInt(high) << 32n) | BigInt(value) : value} (must be 0)`)) return;
+      } else if (isTombstone(previous, hash, empty)) {
         tombstones++;
         if (!interrupted) {
           if (!problems.add(at(s), `slot ${s} repeats the hash of slot ${s - 1}, but no write was interrupted`)) return;
-        } else if (!isDirty(h, Math.floor(s / SLOTS_PER_BLOCK))) {
+        } else if (!isDirty(h, Math.floor(s / perBlock))) {
           if (!problems.add(at(s), `slot ${s} repeats the hash of slot ${s - 1} outside the blocks the interrupted write was changing`)) return;
         } else if (tombstones > 1) {
           if (!problems.add(at(s), `slot ${s} is a second repeated slot; an interrupted write leaves at most one`)) return;
         }
-      } else if (isEntry(previous, hash)) {
+      } else if (isEntry(previous, hash, empty)) {
         entries++;
-        if (lastEntry >= 0 && hash <= lastEntry &&
-          !problems.add(at(s), `slot ${s} hash 0x${hex8(hash)} is not above the previous entry's 0x${hex8(lastEntry)}: slots must be sorted by hash`)) return;
-        const home = homeSlot(hash, h.capacity);
+        if (lastEntry !== -1 && hash <= lastEntry &&
+          !problems.add(at(s), `slot ${s} hash 0x${hexWord(hash)} is not above the previous entry's 0x${hexWord(lastEntry)}: slots must be sorted by hash`)) return;
+        const home = region.homeOf(hash, h.capacity);
         if (home > s && !problems.add(at(s), `slot ${s} holds an entry whose home slot is ${home}, after it`)) return;
         if (home <= lastEmptySlot && !problems.add(at(s), `slot ${s} is unreachable: empty slot ${lastEmptySlot} lies between it and its home slot ${home}`)) return;
         if (s - home > reach) reach = s - home;
-        if (h.major === 2 && s - home > h.reach &&
+        if (h.major >= 2 && s - home > h.reach &&
           !problems.add(at(s), `slot ${s} is ${s - home} slots from its home, beyond the header's reach ${h.reach}`)) return;
         lastEntry = hash;
       }
       previous = hash;
     }
   });
-  if (region.hashWord(h.slotCount - 1) !== EMPTY_HASH) problems.add(at(h.slotCount - 1), "the last slot is not empty");
+  if (region.hashAt(h.slotCount - 1) !== empty) problems.add(at(h.slotCount - 1), "the last slot is not empty");
   const countOff = Math.abs(entries - h.entries);
   if (countOff > (interrupted ? 1 : 0)) {
     problems.add(h.major === 1 ? CELL_STATE : 56, `header count is ${h.entries} entries in slots but the table holds ${entries}`);
   }
   return { entries, tombstones, reach };
+}
+
+function hexWord(w: Word): string {
+  return typeof w === "number" ? hex8(w) : w.toString(16).padStart(16, "0");
 }

@@ -9,9 +9,11 @@ import { crc32 } from "./crc32";
 import { IdxError } from "./errors";
 import {
   BLOCK_BYTES, BUILD_LOAD_DEN, BUILD_LOAD_NUM, CHECKSUM_BYTES, EMPTY_HASH, LAYOUT_V2, Layout, SLOT_WORDS,
-  SPILL_SLOTS, blockCount, buildCapacity, checksumsOffset, fileBytes, writeHeader,
+  SPILL_SLOTS, blockCount, buildCapacity, checksumsOffset, fileBytes, Width, writeHeader,
 } from "./format";
-import { hash32 } from "./hash";
+import { hash32, hash64Into } from "./hash";
+import { PairBuffer } from "./pairs";
+import { Word } from "./slots";
 import { Placer, fillEmpty } from "./table";
 
 /** The builder's loops, in C when the addon is there (os/native.ts), else the JS twins below. */
@@ -290,4 +292,109 @@ export function sortHashedJs(pairs: Uint32Array, n: number, hashes: Uint32Array,
   hashes.set(sh.subarray(0, m));
   values.set(sv.subarray(0, m));
   result[0] = m;
+}
+
+// ---- version 3: entries as 16-byte slot records (§16.1) ----
+
+/**
+ * Sorts the first `n` records of `records` (four words each: hash low, hash high, value low,
+ * value high; a slot of §16.1) by hash, stably, by LSD radix sort of 16 bits a pass: two
+ * passes on the hash's one word for 32-bit keys, four for 64-bit keys (high word last, so it
+ * orders first). Stable, which is what makes "the last duplicate wins" hold after sorting.
+ * Returns the array holding the result (`records` or a scratch of the same size).
+ */
+export function sortRecordsByHash(records: Uint32Array, n: number, wideKeys: boolean): Uint32Array {
+  let src = records;
+  let dst = new Uint32Array(n * 4);
+  const counts = new Uint32Array(65536);
+  const digits = wideKeys ? [[0, 0], [0, 16], [1, 0], [1, 16]] : [[0, 0], [0, 16]];
+  for (const [word, shift] of digits) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[(src[4 * i + word] >>> shift) & 0xffff]++;
+    let sum = 0;
+    for (let d = 0; d < 65536; d++) {
+      const c = counts[d];
+      counts[d] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const at = 4 * counts[(src[4 * i + word] >>> shift) & 0xffff]++;
+      dst[at] = src[4 * i];
+      dst[at + 1] = src[4 * i + 1];
+      dst[at + 2] = src[4 * i + 2];
+      dst[at + 3] = src[4 * i + 3];
+    }
+    [src, dst] = [dst, src];
+  }
+  return src;
+}
+
+/** Compacts sorted records so each hash appears once, with its last record. Returns the count. */
+export function keepLastOfEqualRecords(records: Uint32Array, n: number): number {
+  let w = 0;
+  for (let i = 0; i < n; i++) {
+    if (i + 1 < n && records[4 * i + 4] === records[4 * i] && records[4 * i + 5] === records[4 * i + 1]) continue;
+    if (w !== i) records.copyWithin(4 * w, 4 * i, 4 * i + 4);
+    w++;
+  }
+  return w;
+}
+
+/** Whether record `i` of `a` has a smaller hash than record `j` of `b` (-1), the same (0), or a larger (1). */
+export function compareRecordHashes(a: Uint32Array, i: number, b: Uint32Array, j: number): number {
+  const ah = a[4 * i + 1];
+  const bh = b[4 * j + 1];
+  if (ah !== bh) return ah < bh ? -1 : 1;
+  const al = a[4 * i];
+  const bl = b[4 * j];
+  return al === bl ? 0 : al < bl ? -1 : 1;
+}
+
+/** Entries as 16-byte slot records (§16.1), sorted by hash, distinct; the escaped key apart. */
+export interface SortedRecords {
+  records: Uint32Array;
+  length: number;
+  /** The escaped key's value, if the pairs set it. */
+  escaped?: Word;
+}
+
+/**
+ * The pairs of `pairs` as slot records of a file with keys of `keyBits` (§16.3: hash32 of a
+ * 32-bit key in the low word, or the hash64's two words), sorted by hash, each key once with
+ * its last value, the escaped key's value apart: what a writer merges or applies in hash order.
+ * Every key must fit `keyBits`.
+ */
+export function sortedRecordsOf(pairs: PairBuffer, keyBits: Width): SortedRecords {
+  const n = pairs.length;
+  const records = new Uint32Array(Math.max(1, n) * 4);
+  const hashHalves = new Uint32Array(2);
+  const { keys, keysHigh, values, valuesHigh } = pairs;
+  const emptyLow = EMPTY_HASH;
+  const emptyHigh = keyBits === 64 ? EMPTY_HASH : 0;
+  let m = 0;
+  let escaped: Word | undefined;
+  for (let i = 0; i < n; i++) {
+    const kh = keysHigh === null ? 0 : keysHigh[i];
+    if (keyBits === 32) {
+      if (kh !== 0) throw new RangeError("sortedRecordsOf: a key wider than the file's keys");
+      hashHalves[0] = hash32(keys[i]);
+      hashHalves[1] = 0;
+    } else {
+      hash64Into(kh, keys[i], hashHalves);
+    }
+    const vh = valuesHigh === null ? 0 : valuesHigh[i];
+    if (hashHalves[0] === emptyLow && hashHalves[1] === emptyHigh) {
+      escaped = vh === 0 ? values[i] : (BigInt(vh) << 32n) | BigInt(values[i]);
+      continue;
+    }
+    records[4 * m] = hashHalves[0];
+    records[4 * m + 1] = hashHalves[1];
+    records[4 * m + 2] = values[i];
+    records[4 * m + 3] = vh;
+    m++;
+  }
+  const sorted = sortRecordsByHash(records, m, keyBits === 64);
+  const result: SortedRecords = { records: sorted, length: keepLastOfEqualRecords(sorted, m) };
+  if (escaped !== undefined) result.escaped = escaped;
+  return result;
 }

@@ -92,8 +92,10 @@ export interface Layout {
   readonly capacityOffset: number;
   readonly slotCountOffset: number;
   readonly countBytes: 4 | 8;
-  /** Reserved bytes [from, to): zero in minor 0, verify checks them (§3, §14). */
+  /** Reserved bytes [from, to): zero in minor 0, verify checks them (§3, §14, §16.2). */
   readonly reserved: readonly [number, number];
+  /** The reserved cell, whose word is 0 in minor 0 (§3: 88; §16.2: 120), or -1 (version 1). */
+  readonly reservedCellOffset: number;
   /** The slots (§2, §16.1): bytes and uint32 words a slot, slots a checksum block. */
   readonly slotBytes: 8 | 16;
   readonly slotWords: 2 | 4;
@@ -112,6 +114,7 @@ export const LAYOUT_V2: Layout = {
   slotCountOffset: 24,
   countBytes: 8,
   reserved: [96, 128],
+  reservedCellOffset: CELL_RESERVED,
   slotBytes: SLOT_BYTES,
   slotWords: SLOT_WORDS,
   slotsPerBlock: SLOTS_PER_BLOCK,
@@ -129,6 +132,7 @@ export const LAYOUT_V1: Layout = {
   slotCountOffset: 16,
   countBytes: 4,
   reserved: [20, 28],
+  reservedCellOffset: -1,
   slotBytes: SLOT_BYTES,
   slotWords: SLOT_WORDS,
   slotsPerBlock: SLOTS_PER_BLOCK,
@@ -136,17 +140,28 @@ export const LAYOUT_V1: Layout = {
   valueBits: 32,
 };
 
-/** §16.2: the widths, in the bytes version 2 reserves, and the escaped value's high word. */
+/**
+ * §16.2: the widths, in bytes version 2 reserves (under the header checksum); the escaped
+ * value's high word in version 2's reserved cell; the count's high word and a reserved cell in
+ * the last 16 bytes, outside the bytes the header checksum covers.
+ */
 export const KEY_BITS_OFFSET = 96;
 export const VALUE_BITS_OFFSET = 97;
 export const CELL_ESCAPED_HIGH = CELL_RESERVED;
 export const W_ESCAPED_HIGH = CELL_ESCAPED_HIGH / 4;
+export const CELL_ENTRIES_HIGH = 112;
+export const CELL_RESERVED_V3 = 120;
+/** §16.4: version 3's slot limit (16 TiB of slots). */
+export const MAX_SLOT_COUNT_V3 = 2 ** 40;
 
 function layoutV3(keyBits: Width, valueBits: Width): Layout {
   return {
     ...LAYOUT_V2,
     major: 3,
-    reserved: [VALUE_BITS_OFFSET + 1, 128],
+    maxSlotCount: MAX_SLOT_COUNT_V3,
+    cells: [...LAYOUT_V2.cells, CELL_ENTRIES_HIGH, CELL_RESERVED_V3],
+    reserved: [VALUE_BITS_OFFSET + 1, CELL_ENTRIES_HIGH],
+    reservedCellOffset: CELL_RESERVED_V3,
     slotBytes: 16,
     slotWords: 4,
     slotsPerBlock: BLOCK_BYTES / 16,
@@ -192,8 +207,10 @@ export interface Header {
   dirtyCount: number;
   /** The state cell's word as stored, for verify's reserved-bit rule. */
   stateWord: number;
-  /** Version 2's reserved cell word (0 for version 1); version 3's escapedHigh (§16.2). */
+  /** The reserved cell's word (layout.reservedCellOffset; 0 for version 1). */
   reservedCell: number;
+  /** §16.2: the escaped value's high word (0 but in version 3). */
+  escapedHigh: number;
   /** §16: the widths (32 and 32 for versions 1 and 2). */
   keyBits: Width;
   valueBits: Width;
@@ -251,13 +268,13 @@ export function headerChecksumV2(header: Uint8Array): number {
   return crc32(fixed);
 }
 
-/** §16.2 (version 3): CRC-32 of bytes 0..11, 16..31 and 96..127. */
+/** §16.2 (version 3): CRC-32 of bytes 0..11, 16..31 and 96..111. */
 export function headerChecksumV3(header: Uint8Array): number {
   const at = LAYOUT_V2.checksumOffset;
-  const fixed = new Uint8Array(FIXED_BYTES - 4 + (128 - KEY_BITS_OFFSET));
+  const fixed = new Uint8Array(FIXED_BYTES - 4 + (CELL_ENTRIES_HIGH - KEY_BITS_OFFSET));
   fixed.set(header.subarray(0, at), 0);
   fixed.set(header.subarray(at + 4, FIXED_BYTES), at);
-  fixed.set(header.subarray(KEY_BITS_OFFSET, 128), FIXED_BYTES - 4);
+  fixed.set(header.subarray(KEY_BITS_OFFSET, CELL_ENTRIES_HIGH), FIXED_BYTES - 4);
   return crc32(fixed);
 }
 
@@ -307,12 +324,13 @@ export function writeHeader(out: Uint8Array, h: NewHeader): void {
     [CELL_STATE, stateWord(h.escapedPresent, false)],
     [CELL_ESCAPED, h.escapedValue],
     [CELL_SEQ, 0],
-    [CELL_ENTRIES, h.entries],
+    [CELL_ENTRIES, h.entries % 2 ** 32],
     [CELL_REACH, h.reach],
     [CELL_DIRTY_FIRST, 0],
     [CELL_DIRTY_COUNT, 0],
     [CELL_RESERVED, layout.major === 3 ? h.escapedHigh ?? 0 : 0],
   ];
+  if (layout.major === 3) words.push([CELL_ENTRIES_HIGH, Math.floor(h.entries / 2 ** 32)], [CELL_RESERVED_V3, 0]);
   for (const [offset, word] of words) {
     v.setUint32(offset, word >>> 0, true);
     v.setUint32(offset + 4, cellCheck(offset, word), true);
@@ -447,16 +465,19 @@ export function readHeader(bytes: Uint8Array, size: number, path: string): Heade
       escapedValue: v.getUint32(CELL_ESCAPED, true), seq: v.getUint32(CELL_SEQ, true),
       reach: Number(slotCount) - 1,
       dirtyFirst: dirty & DIRTY_V1_FIRST_MASK, dirtyCount: dirty >>> DIRTY_V1_FIRST_BITS,
-      stateWord: state, reservedCell: 0, keyBits: 32, valueBits: 32,
+      stateWord: state, reservedCell: 0, escapedHigh: 0, keyBits: 32, valueBits: 32,
     };
   } else {
+    const wide = major === 3;
     h = {
       layout, major, minor, capacity: Number(capacity), slotCount: Number(slotCount),
-      entries: v.getUint32(CELL_ENTRIES, true), escapedPresent, retired: (state & STATE_RETIRED) !== 0,
+      entries: v.getUint32(CELL_ENTRIES, true) + (wide ? v.getUint32(CELL_ENTRIES_HIGH, true) * 2 ** 32 : 0),
+      escapedPresent, retired: (state & STATE_RETIRED) !== 0,
       escapedValue: v.getUint32(CELL_ESCAPED, true), seq: v.getUint32(CELL_SEQ, true),
       reach: v.getUint32(CELL_REACH, true),
       dirtyFirst: v.getUint32(CELL_DIRTY_FIRST, true), dirtyCount: v.getUint32(CELL_DIRTY_COUNT, true),
-      stateWord: state, reservedCell: v.getUint32(CELL_RESERVED, true), keyBits: layout.keyBits, valueBits: layout.valueBits,
+      stateWord: state, reservedCell: v.getUint32(layout.reservedCellOffset, true),
+      escapedHigh: wide ? v.getUint32(CELL_ESCAPED_HIGH, true) : 0, keyBits: layout.keyBits, valueBits: layout.valueBits,
     };
   }
   const expected = fileBytes(layout, h.slotCount);
@@ -493,5 +514,5 @@ export function checkSentinel(lastHashWord: number, path: string): void {
 
 /** The file offset of slot `s`'s hash word. */
 export function slotOffset(layout: Layout, s: number): number {
-  return layout.headerBytes + s * SLOT_BYTES;
+  return layout.headerBytes + s * layout.slotBytes;
 }

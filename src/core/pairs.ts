@@ -1,14 +1,20 @@
 /**
  * Key/value pairs as the API takes them (iterables of [key, value], Maps, parallel columns),
  * checked once here and gathered into growable uint32 columns: the builder's and the writer's
- * input.
+ * input. Keys and values wider than 32 bits (spec §16) put their high words in columns of
+ * their own, made at the first such pair: 32-bit input costs what it did.
  */
 import { describeValue, invalid } from "./args";
+import { Width } from "./format";
+import { MAX_U64 } from "./keys";
 
-/** A growable pair of uint32 columns. */
+/** A growable pair of uint32 columns (the low words), and high-word columns once needed. */
 export class PairBuffer {
   keys: Uint32Array;
   values: Uint32Array;
+  /** The keys' and values' high words: null while every one so far fits 32 bits. */
+  keysHigh: Uint32Array | null = null;
+  valuesHigh: Uint32Array | null = null;
   length = 0;
 
   constructor(initialCapacity = 1 << 16) {
@@ -33,6 +39,37 @@ export class PairBuffer {
     this.#resize(Math.max(16, this.keys.length * 2));
   }
 
+  /** Appends a pair given as 32-bit halves; makes the high columns it needs. */
+  pushWide(keyLow: number, keyHigh: number, valueLow: number, valueHigh: number): void {
+    if (this.length === this.keys.length) this.grow();
+    const i = this.length;
+    if (keyHigh !== 0 && this.keysHigh === null) this.keysHigh = new Uint32Array(this.keys.length);
+    if (valueHigh !== 0 && this.valuesHigh === null) this.valuesHigh = new Uint32Array(this.keys.length);
+    this.keys[i] = keyLow;
+    this.values[i] = valueLow;
+    if (this.keysHigh !== null) this.keysHigh[i] = keyHigh;
+    if (this.valuesHigh !== null) this.valuesHigh[i] = valueHigh;
+    this.length = i + 1;
+  }
+
+  /** The narrowest widths that hold every key and every value so far (§16.5). */
+  get keyBits(): Width {
+    return this.keysHigh === null ? 32 : 64;
+  }
+
+  get valueBits(): Width {
+    return this.valuesHigh === null ? 32 : 64;
+  }
+
+  /** Pair i's key and value as the API gives them back: a number when safe, else a bigint. */
+  keyAt(i: number): number | bigint {
+    return wordOf(this.keys[i], this.keysHigh === null ? 0 : this.keysHigh[i]);
+  }
+
+  valueAt(i: number): number | bigint {
+    return wordOf(this.values[i], this.valuesHigh === null ? 0 : this.valuesHigh[i]);
+  }
+
   #resize(capacity: number): void {
     const keys = new Uint32Array(capacity);
     const values = new Uint32Array(capacity);
@@ -40,13 +77,26 @@ export class PairBuffer {
     values.set(this.values.subarray(0, this.length));
     this.keys = keys;
     this.values = values;
+    if (this.keysHigh !== null) this.keysHigh = resized(this.keysHigh, capacity, this.length);
+    if (this.valuesHigh !== null) this.valuesHigh = resized(this.valuesHigh, capacity, this.length);
   }
 }
 
-/** Parallel columns: keys[i] maps to values[i]. */
+function resized(a: Uint32Array, capacity: number, length: number): Uint32Array {
+  const b = new Uint32Array(capacity);
+  b.set(a.subarray(0, length));
+  return b;
+}
+
+/** A number below 2^53, a bigint above. */
+function wordOf(low: number, high: number): number | bigint {
+  return high < 2 ** 21 ? high * 2 ** 32 + low : (BigInt(high) << 32n) | BigInt(low);
+}
+
+/** Parallel columns: keys[i] maps to values[i] (a BigUint64Array for 64-bit ones, §16). */
 export interface Columns {
-  keys: ArrayLike<number>;
-  values: ArrayLike<number>;
+  keys: ArrayLike<number | bigint>;
+  values: ArrayLike<number | bigint>;
 }
 
 /**
@@ -64,15 +114,20 @@ export class PairCollector {
   ) {}
 
   add(key: unknown, value: unknown): void {
-    const keyOk = typeof key === "number" && (key >>> 0) === key;
-    const valueOk = typeof value === "number" && (value >>> 0) === value;
-    if (!keyOk || !valueOk) {
-      const bad = keyOk ? `value ${describeValue(value)}` : `key ${describeValue(key)}`;
-      throw invalid(`pair #${this.#at}: ${bad} is not an integer from 0 to 4294967295`, this.path);
-    }
     const out = this.out;
-    if (out.length === out.keys.length) this.onFull?.();
-    out.push(key as number, value as number);
+    if (typeof key === "number" && (key >>> 0) === key && typeof value === "number" && (value >>> 0) === value && out.keysHigh === null && out.valuesHigh === null) {
+      if (out.length === out.keys.length) this.onFull?.();
+      out.push(key, value);
+    } else {
+      const k = halvesOf(key);
+      const v = halvesOf(value);
+      if (k === null || v === null) {
+        const bad = k !== null ? `value ${describeValue(value)}` : `key ${describeValue(key)}`;
+        throw invalid(`pair #${this.#at}: ${bad} is not an integer from 0 to ${MAX_U64} (a number up to 2^53 - 1, or a bigint)`, this.path);
+      }
+      if (out.length === out.keys.length) this.onFull?.();
+      out.pushWide(k[0], k[1], v[0], v[1]);
+    }
     this.#at++;
   }
 
@@ -106,6 +161,19 @@ export class PairCollector {
     }
     for (const pair of source as Iterable<unknown>) this.addPair(pair);
   }
+}
+
+/** An unsigned integer below 2^64 as [low, high] 32-bit words, or null. */
+function halvesOf(v: unknown): [number, number] | null {
+  if (typeof v === "number") {
+    if (!Number.isSafeInteger(v) || v < 0) return null;
+    return [v % 2 ** 32, Math.floor(v / 2 ** 32)];
+  }
+  if (typeof v === "bigint") {
+    if (v < 0n || v > MAX_U64) return null;
+    return [Number(v & 0xffffffffn), Number(v >> 32n)];
+  }
+  return null;
 }
 
 /** A length columns may have: a whole number of at most 2^32 (a table holds no more entries). */

@@ -1,17 +1,30 @@
 /**
- * The slot region in memory: one Uint32Array of words (hash, value, hash, value, ...) for every
- * file up to SEGMENT_SLOTS slots, and overlapping windows of that many slots past it.
+ * The slot region in memory: one Uint32Array of words for every file up to a window's slots,
+ * and overlapping windows past it. A slot is two words (hash, value: versions 1 and 2) or four
+ * (a 16-byte slot of version 3, §16.1: the hash field's two words, then the value field's; a
+ * 32-bit hash or value takes the first word of its field, the second is zero).
  *
- * Why windows: a typed array holds at most 2^32 elements on Node 20 (16 GiB of words), and
- * indexes below 2^31 keep V8's fast integer paths; a version 2 file may hold 2^33 slots (§8).
- * Window k starts at slot k * SEGMENT_SLOTS and runs OVERLAP_SLOTS past the next window's start,
+ * Why windows: a typed array holds at most 2^32 elements on Node 20 (16 GiB of words), the
+ * addon makes views of at most 3 GiB, and indexes below 2^31 keep V8's fast integer paths; a
+ * file may hold 2^33 slots (§8). A window is 2 GiB of slots: 2^28 slots of 8 bytes, 2^27 of 16.
+ * Window k starts at slot k * windowSlots and runs OVERLAP_SLOTS past the next window's start,
  * so a probe of at most reach + 1 slots (§5.3) that starts in window k stays inside it whenever
  * reach < OVERLAP_SLOTS; a longer one takes the slow path that walks across windows.
+ *
+ * Hashes and values are numbers, or bigints where their width is 64 bits: `<` and `===` compare
+ * both exactly, so the table's rules (core/table.ts) are written once for every width.
  */
-import { SLOT_WORDS } from "./format";
+import { EMPTY_HASH, EMPTY_HASH_64, LAYOUT_V2, Layout, SLOT_WORDS } from "./format";
+import { homeSlot } from "./hash";
 
-export const SEGMENT_SLOTS = 2 ** 28;
+export const SEGMENT_BYTES = 2 ** 31;
+export const SEGMENT_SLOTS = SEGMENT_BYTES / 8;
 export const OVERLAP_SLOTS = 2 ** 17;
+
+/** A window's slots for a layout: 2 GiB of them. */
+export function segmentSlots(layout: Layout): number {
+  return SEGMENT_BYTES / layout.slotBytes;
+}
 
 /** How far windows of `windowSlots` overlap: OVERLAP_SLOTS, or a quarter of a smaller window. */
 export function overlapFor(windowSlots: number): number {
@@ -27,49 +40,65 @@ export function windowEnd(slotCount: number, k: number, windowSlots = SEGMENT_SL
   return Math.min(slotCount, (k + 1) * windowSlots + overlapFor(windowSlots));
 }
 
+/** A hash word or a value: a number, or a bigint where its width is 64 bits. */
+export type Word = number | bigint;
+
 /**
  * How a writer stores into slots, when a region's memory is a mapping it writes: each store one
- * aligned 8-byte write (a value alone, 4 bytes), made without allocating (see native/write.c).
+ * aligned write of the whole slot (8 or 16 bytes; a value alone, its field's width), made
+ * without allocating (see native/write.c). The words come split into uint32s, low first,
+ * before the operation's bracket opens (§11.2: nothing allocates inside it).
  */
 export interface SlotStores {
-  store(s: number, hash: number, value: number): void;
+  store(s: number, words: ArrayLike<number>): void;
   copy(to: number, from: number): void;
-  storeValue(s: number, value: number): void;
+  storeValue(s: number, low: number, high: number): void;
 }
 
 export class SlotRegion {
   readonly slotCount: number;
   /**
-   * Slots a window starts apart: SEGMENT_SLOTS, or a smaller power of two (at least a block of
-   * 512 slots, so no checksum block straddles two windows) for tests of files past 2 GiB.
+   * Slots a window starts apart: 2 GiB of slots, or a smaller power of two (at least a block, so
+   * no checksum block straddles two windows) for tests of files past 2 GiB.
    */
   readonly windowSlots: number;
   /** windows[k] holds slots k * windowSlots .. windowEnd(slotCount, k, windowSlots) - 1. */
   readonly windows: readonly Uint32Array[];
+  /** uint32 words a slot: 2, or 4 (§16.1). */
+  readonly slotWords: 2 | 4;
+  /** The hash word is 64 bits (a bigint here), the value is 64 bits (a bigint here). */
+  readonly wideKeys: boolean;
+  readonly wideValues: boolean;
+  /** §5.1: the hash word of an empty slot, at the key width. */
+  readonly empty: Word;
   readonly #wide: (BigUint64Array | undefined)[] = [];
   #stores: SlotStores | null = null;
 
-  constructor(slotCount: number, windows: readonly Uint32Array[], windowSlots = SEGMENT_SLOTS) {
-    if (windowSlots < 512 || (windowSlots & (windowSlots - 1)) !== 0 || windowSlots > SEGMENT_SLOTS) {
-      throw new RangeError(`windows must be a power of two of 512 to ${SEGMENT_SLOTS} slots, not ${windowSlots}`);
+  constructor(slotCount: number, windows: readonly Uint32Array[], windowSlots = SEGMENT_SLOTS, layout: Layout = LAYOUT_V2) {
+    if (windowSlots < layout.slotsPerBlock || (windowSlots & (windowSlots - 1)) !== 0 || windowSlots > segmentSlots(layout)) {
+      throw new RangeError(`windows must be a power of two of ${layout.slotsPerBlock} to ${segmentSlots(layout)} slots, not ${windowSlots}`);
     }
     if (windows.length !== windowCount(slotCount, windowSlots)) {
       throw new RangeError(`a region of ${slotCount} slots needs ${windowCount(slotCount, windowSlots)} windows, got ${windows.length}`);
     }
     for (let k = 0; k < windows.length; k++) {
       const slots = windowEnd(slotCount, k, windowSlots) - k * windowSlots;
-      if (windows[k].length !== slots * SLOT_WORDS) {
-        throw new RangeError(`window ${k} must hold ${slots} slots, holds ${windows[k].length / SLOT_WORDS}`);
+      if (windows[k].length !== slots * layout.slotWords) {
+        throw new RangeError(`window ${k} must hold ${slots} slots, holds ${windows[k].length / layout.slotWords}`);
       }
     }
     this.slotCount = slotCount;
     this.windowSlots = windowSlots;
     this.windows = windows;
+    this.slotWords = layout.slotWords;
+    this.wideKeys = layout.keyBits === 64;
+    this.wideValues = layout.valueBits === 64;
+    this.empty = this.wideKeys ? EMPTY_HASH_64 : EMPTY_HASH;
   }
 
-  /** A region held in one array (every file of at most SEGMENT_SLOTS slots). */
-  static of(words: Uint32Array): SlotRegion {
-    return new SlotRegion(words.length / SLOT_WORDS, [words]);
+  /** A region held in one array (every file of at most one window of slots). */
+  static of(words: Uint32Array, layout: Layout = LAYOUT_V2): SlotRegion {
+    return new SlotRegion(words.length / layout.slotWords, [words], segmentSlots(layout), layout);
   }
 
   /** Routes the stores below through `stores` (a writer's mapping). */
@@ -82,44 +111,92 @@ export class SlotRegion {
     return s < this.windowSlots ? 0 : Math.floor(s / this.windowSlots);
   }
 
+  /** The word index of slot `s` in its window `windowOf(s)`. */
+  wordOf(s: number): number {
+    return (s - this.windowOf(s) * this.windowSlots) * this.slotWords;
+  }
+
+  /** The hash word's low 32 bits (all of it for 32-bit keys). */
   hashWord(s: number): number {
-    const k = this.windowOf(s);
-    return this.windows[k][(s - k * this.windowSlots) * SLOT_WORDS];
+    return this.windows[this.windowOf(s)][this.wordOf(s)];
   }
 
+  /** The value's low 32 bits (all of it for 32-bit values). */
   valueWord(s: number): number {
-    const k = this.windowOf(s);
-    return this.windows[k][(s - k * this.windowSlots) * SLOT_WORDS + 1];
+    return this.windows[this.windowOf(s)][this.wordOf(s) + this.slotWords / 2];
   }
 
-  /** Stores (hash, value) into slot `s` in one 8-byte write; hash is the low word (little-endian). */
-  storeSlot(s: number, hash: number, value: number): void {
-    if (this.#stores !== null) return this.#stores.store(s, hash, value);
-    const k = this.windowOf(s);
-    Atomics.store(this.#wideOf(k), s - k * this.windowSlots, (BigInt(value >>> 0) << 32n) | BigInt(hash >>> 0));
+  /** The hash word, whole. */
+  hashAt(s: number): Word {
+    const w = this.windows[this.windowOf(s)];
+    const i = this.wordOf(s);
+    return this.wideKeys ? (BigInt(w[i + 1]) << 32n) | BigInt(w[i]) : w[i];
   }
 
-  /** Stores slot `to` := slot `from` (adjacent slots) in one 8-byte write. */
+  /** The value, whole. */
+  valueAt(s: number): Word {
+    const w = this.windows[this.windowOf(s)];
+    const i = this.wordOf(s) + this.slotWords / 2;
+    return this.wideValues ? (BigInt(w[i + 1]) << 32n) | BigInt(w[i]) : w[i];
+  }
+
+  /** §4, §16.3: the home slot of a hash word of this region's width. */
+  homeOf(hash: Word, capacity: number): number {
+    return typeof hash === "bigint" ? homeSlot(Number(hash >> 32n), capacity) : homeSlot(hash, capacity);
+  }
+
+  /** The words a slot holding (hash, value) stores, low first: what SlotStores.store takes. */
+  slotWordsOf(hash: Word, value: Word, into: number[] = new Array<number>(this.slotWords)): number[] {
+    const v = this.slotWords / 2;
+    into[0] = low32(hash);
+    into[v] = low32(value);
+    if (v === 2) {
+      into[1] = high32(hash);
+      into[3] = high32(value);
+    }
+    return into;
+  }
+
+  /** Stores (hash, value), split by slotWordsOf, into slot `s` with one whole-slot write. */
+  storeSlot(s: number, words: ArrayLike<number>): void {
+    if (this.#stores !== null) return this.#stores.store(s, words);
+    const w = this.windows[this.windowOf(s)];
+    const i = this.wordOf(s);
+    if (this.slotWords === SLOT_WORDS) {
+      Atomics.store(this.#wideOf(this.windowOf(s)), i / 2, (BigInt(words[1] >>> 0) << 32n) | BigInt(words[0] >>> 0));
+      return;
+    }
+    for (let j = 0; j < this.slotWords; j++) w[i + j] = words[j];
+  }
+
+  /** Stores slot `to` := slot `from` (adjacent slots) with one whole-slot write. */
   copySlot(to: number, from: number): void {
     if (this.#stores !== null) return this.#stores.copy(to, from);
     const k = this.windowOf(to < from ? to : from);
-    const wide = this.#wideOf(k);
     const base = k * this.windowSlots;
-    Atomics.store(wide, to - base, Atomics.load(wide, from - base));
+    if (this.slotWords === SLOT_WORDS) {
+      const wide = this.#wideOf(k);
+      Atomics.store(wide, to - base, Atomics.load(wide, from - base));
+      return;
+    }
+    const w = this.windows[k];
+    w.copyWithin((to - base) * this.slotWords, (from - base) * this.slotWords, (from - base + 1) * this.slotWords);
   }
 
-  /** Stores slot `s`'s value word alone (one 4-byte write): an overwrite in place (§11.3). */
-  storeValue(s: number, value: number): void {
-    if (this.#stores !== null) return this.#stores.storeValue(s, value);
-    const k = this.windowOf(s);
-    Atomics.store(this.windows[k], (s - k * this.windowSlots) * SLOT_WORDS + 1, value);
+  /** Stores slot `s`'s value alone (one write of its width): an overwrite in place (§11.3). */
+  storeValue(s: number, low: number, high: number): void {
+    if (this.#stores !== null) return this.#stores.storeValue(s, low, high);
+    const w = this.windows[this.windowOf(s)];
+    const i = this.wordOf(s) + this.slotWords / 2;
+    Atomics.store(w, i, low);
+    if (this.wideValues) Atomics.store(w, i + 1, high);
   }
 
   #wideOf(k: number): BigUint64Array {
     let wide = this.#wide[k];
     if (wide === undefined) {
       const w = this.windows[k];
-      wide = new BigUint64Array(w.buffer, w.byteOffset, w.length / SLOT_WORDS);
+      wide = new BigUint64Array(w.buffer, w.byteOffset, w.length / 2);
       this.#wide[k] = wide;
     }
     return wide;
@@ -127,14 +204,28 @@ export class SlotRegion {
 
   /**
    * Calls `visit(words, from, to, base)` for each window's own slots in order (from and to are
-   * word indexes into `words`; base is the slot number of words[0]), so a scan of every slot
-   * is plain loops over arrays, each slot visited once.
+   * word indexes into `words`, a slot each slotWords; base is the slot number of words[0]), so
+   * a scan of every slot is plain loops over arrays, each slot visited once.
    */
   forEachRun(visit: (words: Uint32Array, from: number, to: number, base: number) => void): void {
     for (let k = 0; k < this.windows.length; k++) {
       const base = k * this.windowSlots;
       const own = Math.min(this.slotCount, base + this.windowSlots) - base;
-      visit(this.windows[k], 0, own * SLOT_WORDS, base);
+      visit(this.windows[k], 0, own * this.slotWords, base);
     }
   }
+}
+
+/** The hash word of the slot at word index `i` of `words`: a number, or a bigint for 64-bit keys. */
+export function hashAtWord(words: Uint32Array, i: number, wideKeys: boolean): Word {
+  return wideKeys ? (BigInt(words[i + 1]) << 32n) | BigInt(words[i]) : words[i];
+}
+
+/** The low and high 32 bits of a hash word, value or key (a number: a safe integer). */
+export function low32(x: Word): number {
+  return typeof x === "number" ? x % 2 ** 32 : Number(x & 0xffffffffn);
+}
+
+export function high32(x: Word): number {
+  return typeof x === "number" ? Math.floor(x / 2 ** 32) : Number(x >> 32n);
 }

@@ -5,7 +5,7 @@
  */
 import { EMPTY_HASH as EMPTY_HASH_EXPORT, SLOT_WORDS as SLOT_WORDS_EXPORT } from "./format";
 import { homeSlot as homeSlotExport } from "./hash";
-import { SlotRegion } from "./slots";
+import { SlotRegion, Word, hashAtWord } from "./slots";
 
 // Module-level copies of the imports, for the probe loops. tsc's CommonJS output reads an
 // import as a property of the exporting module's `exports` on every use, and V8 cannot fold
@@ -24,19 +24,22 @@ const homeSlot = homeSlotExport;
  */
 export const NO_PREVIOUS = EMPTY_HASH;
 
-/** §5.1: a slot whose hash word is EMPTY holds nothing. */
-export function isEmpty(hash: number): boolean {
-  return hash === EMPTY_HASH;
+/** §5.1: a slot whose hash word is EMPTY (of the key width: `empty`) holds nothing. */
+export function isEmpty(hash: Word, empty: Word = EMPTY_HASH): boolean {
+  return hash === empty;
 }
 
-/** §5.1: a slot is an entry when it is not empty and does not repeat its predecessor's hash. */
-export function isEntry(previousHash: number, hash: number): boolean {
-  return hash !== EMPTY_HASH && hash !== previousHash;
+/**
+ * §5.1: a slot is an entry when it is not empty and does not repeat its predecessor's hash.
+ * `previousHash` of slot 0 is NO_PREVIOUS (for 64-bit keys, `empty`: no entry equals it).
+ */
+export function isEntry(previousHash: Word, hash: Word, empty: Word = EMPTY_HASH): boolean {
+  return hash !== empty && hash !== previousHash;
 }
 
 /** §5.1: a tombstone repeats its predecessor's (non-empty) hash word. */
-export function isTombstone(previousHash: number, hash: number): boolean {
-  return hash !== EMPTY_HASH && hash === previousHash;
+export function isTombstone(previousHash: Word, hash: Word, empty: Word = EMPTY_HASH): boolean {
+  return hash !== empty && hash === previousHash;
 }
 
 // ---- §5.3 the probe ----
@@ -68,16 +71,16 @@ export function findFrom(words: Uint32Array, i: number, limit: number, hash: num
  * §5.3 over a whole region (any number of windows): the slot holding `hash`, -1 when absent,
  * UNDECIDED when the scan used up `reach`. For the writer and for readers' slow paths.
  */
-export function findSlot(region: SlotRegion, capacity: number, reach: number, hash: number): number {
-  const home = homeSlot(hash, capacity);
+export function findSlot(region: SlotRegion, capacity: number, reach: number, hash: Word): number {
+  const home = region.homeOf(hash, capacity);
   const last = Math.min(home + reach, region.slotCount - 1);
-  if (region.windows.length === 1) {
+  if (region.windows.length === 1 && typeof hash === "number" && region.slotWords === SLOT_WORDS) {
     const i = findFrom(region.windows[0], home * SLOT_WORDS, last * SLOT_WORDS, hash);
     return i < 0 ? i : i / SLOT_WORDS;
   }
   let s = home;
-  let word = region.hashWord(s);
-  while (word < hash && s < last) word = region.hashWord(++s);
+  let word = region.hashAt(s);
+  while (word < hash && s < last) word = region.hashAt(++s);
   if (word === hash) return s;
   return word < hash ? UNDECIDED : -1;
 }
@@ -88,12 +91,13 @@ export function findSlot(region: SlotRegion, capacity: number, reach: number, ha
  */
 export function measureReach(region: SlotRegion, capacity: number): number {
   let reach = 0;
-  let previous = NO_PREVIOUS;
+  let previous: Word = region.empty;
+  const sw = region.slotWords;
   region.forEachRun((words, from, to, base) => {
-    for (let i = from; i < to; i += SLOT_WORDS) {
-      const hash = words[i];
-      if (isEntry(previous, hash)) {
-        const d = base + i / SLOT_WORDS - homeSlot(hash, capacity);
+    for (let i = from; i < to; i += sw) {
+      const hash = hashAtWord(words, i, region.wideKeys);
+      if (isEntry(previous, hash, region.empty)) {
+        const d = base + i / sw - region.homeOf(hash, capacity);
         if (d > reach) reach = d;
       }
       previous = hash;
@@ -159,6 +163,38 @@ export class Placer {
     return [j - from, next - start];
   }
 
+  /**
+   * place() for slots of four words (version 3, §16.1): `records` holds each entry as the slot
+   * it becomes (hash field's two words, value field's two), sorted by hash; the home slot comes
+   * from the hash's high word (64-bit keys, §16.3) or its only one (32-bit keys). Returns
+   * [entries placed, slots written], as place().
+   */
+  placeRecords(records: Uint32Array, from: number, to: number, out: Uint32Array, wideKeys: boolean): [number, number] {
+    const capacity = this.capacity;
+    const room = out.length / 4;
+    const start = this.next;
+    let next = start;
+    let reach = this.reach;
+    let j = from;
+    for (; j < to; j++) {
+      const home = homeSlot(records[4 * j + (wideKeys ? 1 : 0)], capacity);
+      const pos = home > next ? home : next;
+      if (pos - start >= room) {
+        fillEmptyWide(out, (next - start) * 4, room * 4, wideKeys);
+        next = start + room;
+        break;
+      }
+      fillEmptyWide(out, (next - start) * 4, (pos - start) * 4, wideKeys);
+      out.set(records.subarray(4 * j, 4 * j + 4), (pos - start) * 4);
+      if (pos - home > reach) reach = pos - home;
+      next = pos + 1;
+    }
+    this.next = next;
+    this.reach = reach;
+    this.entries += j - from;
+    return [j - from, next - start];
+  }
+
   /** Where the entries so far end, without writing: advances as place() would. */
   skip(hashes: Uint32Array, from: number, to: number): void {
     const capacity = this.capacity;
@@ -181,6 +217,16 @@ export class Placer {
   }
 }
 
+/** Fills words[from..to) (word indexes) with empty 16-byte slots (§16.1): EMPTY at the key width, zeros. */
+export function fillEmptyWide(words: Uint32Array, from: number, to: number, wideKeys: boolean): void {
+  for (let i = from; i < to; i += 4) {
+    words[i] = EMPTY_HASH;
+    words[i + 1] = wideKeys ? EMPTY_HASH : 0;
+    words[i + 2] = 0;
+    words[i + 3] = 0;
+  }
+}
+
 /** Fills words[from..to) (word indexes) with empty slots. */
 export function fillEmpty(words: Uint32Array, from: number, to: number): void {
   for (let i = from; i < to; i += SLOT_WORDS) {
@@ -196,17 +242,18 @@ export function fillEmpty(words: Uint32Array, from: number, to: number): void {
  * the damage permanent.
  */
 export function runProblem(region: SlotRegion, capacity: number, reach: number, first: number, last: number): string | null {
-  let previous = first > 0 ? region.hashWord(first - 1) : NO_PREVIOUS;
-  let lastEntry = previous === EMPTY_HASH ? -1 : previous;
+  const empty = region.empty;
+  let previous = first > 0 ? region.hashAt(first - 1) : empty;
+  let lastEntry: Word = previous === empty ? -1 : previous;
   for (let s = first; s <= last && s < region.slotCount; s++) {
-    const hash = region.hashWord(s);
-    if (isEntry(previous, hash)) {
-      if (lastEntry >= 0 && hash <= lastEntry) return `slot ${s} is out of hash order`;
-      const home = homeSlot(hash, capacity);
+    const hash = region.hashAt(s);
+    if (isEntry(previous, hash, empty)) {
+      if (lastEntry !== -1 && hash <= lastEntry) return `slot ${s} is out of hash order`;
+      const home = region.homeOf(hash, capacity);
       if (home > s) return `slot ${s} holds an entry whose home slot ${home} is after it`;
       if (s - home > reach) return `slot ${s} is ${s - home} slots from its home, beyond the header's reach ${reach}`;
       lastEntry = hash;
-    } else if (isTombstone(previous, hash)) {
+    } else if (isTombstone(previous, hash, empty)) {
       return `slot ${s} repeats the slot before it, but no write was interrupted`;
     }
     previous = hash;
@@ -247,18 +294,18 @@ export class SlotEditor {
    * it (`reach` is the current one). Returns null when that would take the last slot, the scan
    * sentinel: the table must be rehashed.
    */
-  planInsert(hash: number, reach: number): InsertPlan | null {
+  planInsert(hash: Word, reach: number): InsertPlan | null {
     const r = this.region;
     const last = this.slotCount - 1;
-    const home = homeSlot(hash, this.capacity);
+    const home = r.homeOf(hash, this.capacity);
     let at = home;
     // Bounded by the last slot: it is empty in a sound table, but a table damaged since it was
     // opened must not send the scan past the region (a rehash then refuses the damage).
-    while (at < last && r.hashWord(at) < hash) at++;
+    while (at < last && r.hashAt(at) < hash) at++;
     let end = at;
     let needed = Math.max(reach, at - home);
-    for (let h = r.hashWord(end); !isEmpty(h) && end < last; h = r.hashWord(++end)) {
-      const moved = end + 1 - homeSlot(h, this.capacity);
+    for (let h = r.hashAt(end); !isEmpty(h, r.empty) && end < last; h = r.hashAt(++end)) {
+      const moved = end + 1 - r.homeOf(h, this.capacity);
       if (moved > needed) needed = moved;
     }
     return end >= last ? null : { at, end, reach: needed };
@@ -267,11 +314,12 @@ export class SlotEditor {
   /**
    * Inserts per a plan: shifts at..end-1 right from the far end, so that each entry is copied
    * before its old slot is overwritten (a reader or a crash sees it at least once, never not at
-   * all), then stores the new entry.
+   * all), then stores the new entry, whose words (region.slotWordsOf) the caller split before
+   * the operation's bracket opened.
    */
-  insert(plan: InsertPlan, hash: number, value: number): void {
+  insert(plan: InsertPlan, words: ArrayLike<number>): void {
     for (let s = plan.end; s > plan.at; s--) this.region.copySlot(s, s - 1);
-    this.region.storeSlot(plan.at, hash, value);
+    this.region.storeSlot(plan.at, words);
   }
 
   /** The last slot a removal from `s` writes: where its backward shift ends (§5.4). */
@@ -280,8 +328,8 @@ export class SlotEditor {
     let cur = s;
     for (;;) {
       if (cur + 1 >= this.slotCount) return cur; // only a damaged table has no empty last slot
-      const hash = r.hashWord(cur + 1);
-      if (isEmpty(hash) || homeSlot(hash, this.capacity) > cur) return cur;
+      const hash = r.hashAt(cur + 1);
+      if (isEmpty(hash, r.empty) || r.homeOf(hash, this.capacity) > cur) return cur;
       cur++;
     }
   }
@@ -293,6 +341,13 @@ export class SlotEditor {
    */
   remove(s: number, last: number): void {
     for (let cur = s; cur < last; cur++) this.region.copySlot(cur, cur + 1);
-    this.region.storeSlot(last, EMPTY_HASH, 0);
+    this.region.storeSlot(last, this.#emptyWords);
   }
+
+  /** An empty slot's words (§5.1, §16.1): EMPTY at the key width, everything else zero. */
+  get #emptyWords(): number[] {
+    return (this.#empty ??= this.region.slotWordsOf(this.region.empty, 0));
+  }
+
+  #empty: number[] | undefined;
 }

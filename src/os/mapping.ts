@@ -9,11 +9,11 @@ import * as nodePath from "node:path";
 import { checkPath } from "../core/args";
 import { IdxError, ioError } from "../core/errors";
 import {
-  CELL_SEQ, CELL_STATE, Header, Layout, MAGIC, MAX_HEADER_BYTES, SLOT_BYTES, SLOT_WORDS, STATE_RETIRED, readHeader, slotOffset,
+  CELL_SEQ, CELL_STATE, Header, Layout, MAGIC, MAX_HEADER_BYTES, STATE_RETIRED, readHeader, slotOffset,
   snapshotHeader,
 } from "../core/format";
 import { NO_DEAD_SEQ, SeqSource, StallClock, quietRead, stableHeader, untestedSeq } from "../core/protocol";
-import { SEGMENT_SLOTS, SlotRegion, windowCount, windowEnd } from "../core/slots";
+import { SEGMENT_SLOTS, SlotRegion, segmentSlots, windowCount, windowEnd } from "../core/slots";
 import { writerHolds, writerHoldsLockAt } from "./lock";
 import { NativeAddon, nativeAddon } from "./native";
 
@@ -320,14 +320,14 @@ export function openRegularFile(path: string, writable: boolean): { fd: number; 
  * paths of files past 2 GiB with files of kilobytes.
  */
 export function regionOf(mapping: Mapping, layout: Layout, slotCount: number): SlotRegion {
-  const windowSlots = windowSlotsForTests() ?? SEGMENT_SLOTS;
+  const windowSlots = Math.min(windowSlotsForTests() ?? SEGMENT_SLOTS, segmentSlots(layout));
   const windows: Uint32Array[] = [];
   for (let k = 0; k < windowCount(slotCount, windowSlots); k++) {
     const slots = windowEnd(slotCount, k, windowSlots) - k * windowSlots;
-    const bytes = mapping.bytes(slotOffset(layout, k * windowSlots), slots * SLOT_BYTES);
-    windows.push(new Uint32Array(bytes.buffer, bytes.byteOffset, slots * SLOT_WORDS));
+    const bytes = mapping.bytes(slotOffset(layout, k * windowSlots), slots * layout.slotBytes);
+    windows.push(new Uint32Array(bytes.buffer, bytes.byteOffset, slots * layout.slotWords));
   }
-  return new SlotRegion(slotCount, windows, windowSlots);
+  return new SlotRegion(slotCount, windows, windowSlots, layout);
 }
 
 function windowSlotsForTests(): number | undefined {

@@ -1,50 +1,59 @@
 /**
- * Writes a version 2 index file (spec §7 layout) from entries that arrive sorted by hash, in
- * bounded memory: slots are placed into a buffer, written in order, and each 4 KiB block's
- * checksum is taken as it is written; the checksums and the header follow at the end. Used by
- * a writer's rehash (the slots of the old file are already sorted) and by the streaming build.
+ * Writes an index file (spec §7 layout; version 2, or version 3 for 64-bit widths, §16) from
+ * entries that arrive sorted by hash, in bounded memory: slots are placed into a buffer, written
+ * in order, and each 4 KiB block's checksum is taken as it is written; the checksums and the
+ * header follow at the end. Used by a writer's rehash (the slots of the old file are already
+ * sorted) and by the streaming build.
  */
 import * as fs from "node:fs";
 import { crc32 } from "../core/crc32";
 import { ioError } from "../core/errors";
 import { checkSize } from "../core/encode";
-import {
-  BLOCK_BYTES, CHECKSUM_BYTES, LAYOUT_V2, SLOT_BYTES, SLOT_WORDS, SLOTS_PER_BLOCK, SPILL_SLOTS, blockCount, fileBytes,
-  writeHeader,
-} from "../core/format";
-import { Placer, fillEmpty } from "../core/table";
+import { BLOCK_BYTES, CHECKSUM_BYTES, LAYOUT_V2, Layout, SPILL_SLOTS, blockCount, fileBytes, writeHeader } from "../core/format";
+import { Word, high32, low32 } from "../core/slots";
+import { Placer, fillEmpty, fillEmptyWide } from "../core/table";
 
-/** Slots per write: 1 MiB. */
+/** Slots per write: 1 MiB of 8-byte slots, 2 MiB of 16-byte ones. */
 const BUFFER_SLOTS = 1 << 17;
 
 export class TableFileWriter {
   readonly path: string;
+  readonly layout: Layout;
   readonly #fd: number;
   readonly #placer: Placer;
-  readonly #buffer = new Uint32Array(BUFFER_SLOTS * SLOT_WORDS);
-  readonly #bytes = new Uint8Array(this.#buffer.buffer);
+  readonly #slotWords: number;
+  readonly #buffer: Uint32Array;
+  readonly #bytes: Uint8Array;
   /** Slots written to the file so far (all before placer.next). */
   #written = 0;
   /** Slots of the buffer filled (the buffer holds slots #written ..). */
   #filled = 0;
   #checksums = new Uint32Array(1024);
 
-  /** `path` names the index `fd` will become (a temp file beside it), for messages. The file is written from offset 0. */
-  constructor(fd: number, path: string, capacity: number) {
+  /**
+   * `path` names the index `fd` will become (a temp file beside it), for messages. The file is
+   * written from offset 0, in `layout` (version 2 by default; layoutFor() gives version 3's).
+   */
+  constructor(fd: number, path: string, capacity: number, layout: Layout = LAYOUT_V2) {
     this.#fd = fd;
     this.path = path;
+    this.layout = layout;
     this.#placer = new Placer(capacity);
+    this.#slotWords = layout.slotWords;
+    this.#buffer = new Uint32Array(BUFFER_SLOTS * layout.slotWords);
+    this.#bytes = new Uint8Array(this.#buffer.buffer);
   }
 
   get entries(): number {
     return this.#placer.entries;
   }
 
-  /** Places hashes[from..to) (strictly increasing, above every hash added before, none EMPTY). */
+  /** Places hashes[from..to) (strictly increasing, above every hash added before, none EMPTY): version 2. */
   add(hashes: Uint32Array, values: Uint32Array, from: number, to: number): void {
+    if (this.#slotWords !== 2) throw new RangeError("add() writes 8-byte slots: use addRecords() for a version 3 file");
     let j = from;
     while (j < to) {
-      const out = this.#buffer.subarray(this.#filled * SLOT_WORDS);
+      const out = this.#buffer.subarray(this.#filled * 2);
       const [placed, slots] = this.#placer.place(hashes, values, j, to, out);
       j += placed;
       this.#filled += slots;
@@ -53,40 +62,64 @@ export class TableFileWriter {
   }
 
   /**
-   * Ends the table (§7 steps 5 to 7): spill slots, checksums, header. Returns the file's size.
+   * Places records[from..to) (each an entry as its 16-byte slot, four words: Placer.placeRecords;
+   * strictly increasing hashes, above every hash added before, none EMPTY): version 3.
+   */
+  addRecords(records: Uint32Array, from: number, to: number): void {
+    if (this.#slotWords !== 4) throw new RangeError("addRecords() writes 16-byte slots: use add() for a version 2 file");
+    const wideKeys = this.layout.keyBits === 64;
+    let j = from;
+    while (j < to) {
+      const out = this.#buffer.subarray(this.#filled * 4);
+      const [placed, slots] = this.#placer.placeRecords(records, j, to, out, wideKeys);
+      j += placed;
+      this.#filled += slots;
+      if (this.#filled === BUFFER_SLOTS) this.#flush(BUFFER_SLOTS);
+    }
+  }
+
+  /**
+   * Ends the table (§7 steps 5 to 7): spill slots, checksums, header, with the escaped key's
+   * value if it is present (a number, or a bigint for 64-bit values). Returns the file's size.
    * @throws IdxError ERR_IDX_TOO_LARGE past the format's limit, ERR_IDX_IO when writing fails.
    */
-  finish(escaped: number | undefined): { slotCount: number; fileBytes: number; reach: number } {
+  finish(escaped: Word | undefined): { slotCount: number; fileBytes: number; reach: number } {
+    const layout = this.layout;
     const capacity = this.#placer.capacity;
     const slotCount = this.#placer.slotCount(SPILL_SLOTS);
-    checkSize(LAYOUT_V2, slotCount, this.#placer.entries, this.path);
+    checkSize(layout, slotCount, this.#placer.entries, this.path);
+    const sw = this.#slotWords;
     let next = this.#written + this.#filled;
     while (next < slotCount) {
       const n = Math.min(slotCount - next, BUFFER_SLOTS - this.#filled);
-      fillEmpty(this.#buffer, this.#filled * SLOT_WORDS, (this.#filled + n) * SLOT_WORDS);
+      if (sw === 2) fillEmpty(this.#buffer, this.#filled * sw, (this.#filled + n) * sw);
+      else fillEmptyWide(this.#buffer, this.#filled * sw, (this.#filled + n) * sw, layout.keyBits === 64);
       this.#filled += n;
       next += n;
       if (this.#filled === BUFFER_SLOTS) this.#flush(BUFFER_SLOTS);
     }
     this.#flush(this.#filled, true);
-    const blocks = blockCount(slotCount);
+    const blocks = blockCount(slotCount, layout.slotsPerBlock);
     const sums = Buffer.from(this.#checksums.buffer, 0, blocks * CHECKSUM_BYTES);
-    this.#write(sums, LAYOUT_V2.headerBytes + slotCount * SLOT_BYTES);
-    const header = Buffer.alloc(LAYOUT_V2.headerBytes);
+    this.#write(sums, layout.headerBytes + slotCount * layout.slotBytes);
+    const header = Buffer.alloc(layout.headerBytes);
     writeHeader(header, {
       capacity, slotCount, entries: this.#placer.entries, escapedPresent: escaped !== undefined,
-      escapedValue: escaped ?? 0, reach: this.#placer.reach,
+      escapedValue: escaped === undefined ? 0 : low32(escaped), escapedHigh: escaped === undefined ? 0 : high32(escaped),
+      reach: this.#placer.reach, layout,
     });
     this.#write(header, 0);
-    return { slotCount, fileBytes: fileBytes(LAYOUT_V2, slotCount), reach: this.#placer.reach };
+    return { slotCount, fileBytes: fileBytes(layout, slotCount), reach: this.#placer.reach };
   }
 
   /** Writes the first `slots` buffered slots (whole blocks, or everything at the end). */
   #flush(slots: number, last = false): void {
-    const whole = last ? slots : Math.floor(slots / SLOTS_PER_BLOCK) * SLOTS_PER_BLOCK;
+    const perBlock = this.layout.slotsPerBlock;
+    const slotBytes = this.layout.slotBytes;
+    const whole = last ? slots : Math.floor(slots / perBlock) * perBlock;
     if (whole === 0) return;
-    const firstBlock = this.#written / SLOTS_PER_BLOCK;
-    const blocks = Math.ceil(whole / SLOTS_PER_BLOCK);
+    const firstBlock = this.#written / perBlock;
+    const blocks = Math.ceil(whole / perBlock);
     if (this.#checksums.length < firstBlock + blocks) {
       const grown = new Uint32Array(Math.max(this.#checksums.length * 2, firstBlock + blocks));
       grown.set(this.#checksums);
@@ -94,10 +127,10 @@ export class TableFileWriter {
     }
     for (let b = 0; b < blocks; b++) {
       const start = b * BLOCK_BYTES;
-      this.#checksums[firstBlock + b] = crc32(this.#bytes.subarray(start, Math.min(start + BLOCK_BYTES, whole * SLOT_BYTES)));
+      this.#checksums[firstBlock + b] = crc32(this.#bytes.subarray(start, Math.min(start + BLOCK_BYTES, whole * slotBytes)));
     }
-    this.#write(this.#bytes.subarray(0, whole * SLOT_BYTES), LAYOUT_V2.headerBytes + this.#written * SLOT_BYTES);
-    this.#buffer.copyWithin(0, whole * SLOT_WORDS, slots * SLOT_WORDS);
+    this.#write(this.#bytes.subarray(0, whole * slotBytes), this.layout.headerBytes + this.#written * slotBytes);
+    this.#buffer.copyWithin(0, whole * this.#slotWords, slots * this.#slotWords);
     this.#written += whole;
     this.#filled = slots - whole;
   }

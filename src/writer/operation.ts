@@ -10,12 +10,12 @@
  */
 import { storedChecksum } from "../core/checks";
 import { IdxError } from "../core/errors";
-import { CHECKSUM_BYTES, Layout, SLOTS_PER_BLOCK, SLOT_WORDS, checksumsOffset, hex8, slotOffset } from "../core/format";
+import { BLOCK_BYTES, CHECKSUM_BYTES, Layout, blockCount, checksumsOffset, hex8, slotOffset } from "../core/format";
 import { Mapping } from "../os/mapping";
 import { HeaderCells } from "../core/cells";
 import { MappingStores } from "./stores";
 
-const BLOCK_WORDS = SLOTS_PER_BLOCK * SLOT_WORDS;
+const BLOCK_WORDS = BLOCK_BYTES / 4;
 
 export class OperationBracket {
   readonly #cells: HeaderCells;
@@ -45,13 +45,14 @@ export class OperationBracket {
   run(first: number, last: number, reach: number, edit: () => void): void {
     if (this.#mapping.state() === 2) throw lostUnderWriter(this.#path);
     const cells = this.#cells;
-    const blockFirst = Math.floor(first / SLOTS_PER_BLOCK);
-    const blockLast = last >= first ? Math.floor(last / SLOTS_PER_BLOCK) : blockFirst - 1;
+    const perBlock = this.#layout.slotsPerBlock;
+    const blockFirst = Math.floor(first / perBlock);
+    const blockLast = last >= first ? Math.floor(last / perBlock) : blockFirst - 1;
     for (let b = blockFirst; b <= blockLast; b++) this.checkBlock(b);
     const stores = this.#stores;
     stores.touchAt(0, this.#layout.headerBytes / 4);
     if (blockLast >= blockFirst) {
-      stores.touchAt(this.#slotWord(first), (last - first + 1) * SLOT_WORDS);
+      stores.touchAt(this.#slotWord(first), (last - first + 1) * this.#layout.slotWords);
       stores.touchAt(this.#checksumWord(blockFirst), blockLast - blockFirst + 1);
     }
     try {
@@ -77,10 +78,10 @@ export class OperationBracket {
 
   /** Throws ERR_IDX_CHECKSUM when block b's bytes do not match its stored checksum. */
   checkBlock(b: number): void {
-    const actual = this.#stores.crcAt(this.#slotWord(b * SLOTS_PER_BLOCK), this.#blockWords(b));
+    const actual = this.#stores.crcAt(this.#slotWord(b * this.#layout.slotsPerBlock), this.#blockWords(b));
     const stored = storedChecksum(this.#checksums, b);
     if (actual !== stored) {
-      const offset = slotOffset(this.#layout, b * SLOTS_PER_BLOCK);
+      const offset = slotOffset(this.#layout, b * this.#layout.slotsPerBlock);
       throw new IdxError("ERR_IDX_CHECKSUM",
         `block ${b} (bytes from ${offset}) fails its checksum (stored 0x${hex8(stored)}, computed 0x${hex8(actual)}): the slots changed after they were written, so the index was not changed`,
         { path: this.#path, offset,
@@ -90,11 +91,11 @@ export class OperationBracket {
 
   writeChecksum(b: number): void {
     const stores = this.#stores;
-    stores.store4At(this.#checksumWord(b), stores.crcAt(this.#slotWord(b * SLOTS_PER_BLOCK), this.#blockWords(b)));
+    stores.store4At(this.#checksumWord(b), stores.crcAt(this.#slotWord(b * this.#layout.slotsPerBlock), this.#blockWords(b)));
   }
 
   #slotWord(s: number): number {
-    return this.#layout.headerBytes / 4 + s * SLOT_WORDS;
+    return this.#layout.headerBytes / 4 + s * this.#layout.slotWords;
   }
 
   #checksumWord(b: number): number {
@@ -102,14 +103,13 @@ export class OperationBracket {
   }
 
   #blockWords(b: number): number {
-    return Math.min(BLOCK_WORDS, this.#slotCount * SLOT_WORDS - b * BLOCK_WORDS);
+    return Math.min(BLOCK_WORDS, this.#slotCount * this.#layout.slotWords - b * BLOCK_WORDS);
   }
 }
 
 /** The checksum region of a mapped file, as bytes. */
 export function checksumRegion(mapping: Mapping, layout: Layout, slotCount: number): Uint8Array {
-  const blocks = Math.ceil(slotCount / SLOTS_PER_BLOCK);
-  return mapping.bytes(checksumsOffset(layout, slotCount), blocks * CHECKSUM_BYTES);
+  return mapping.bytes(checksumsOffset(layout, slotCount), blockCount(slotCount, layout.slotsPerBlock) * CHECKSUM_BYTES);
 }
 
 export function lostUnderWriter(path: string, cause?: unknown): IdxError {

@@ -7,8 +7,9 @@
  */
 import { Problems, checkBlocks, checkTable } from "../core/checks";
 import { IdxError } from "../core/errors";
-import { Header, SLOTS_PER_BLOCK } from "../core/format";
-import { SlotEditor, isTombstone, NO_PREVIOUS } from "../core/table";
+import { Header } from "../core/format";
+import { Word } from "../core/slots";
+import { SlotEditor, isTombstone } from "../core/table";
 import { HeaderCells } from "../core/cells";
 import { OperationBracket, damaged } from "./operation";
 
@@ -37,11 +38,11 @@ export function recover(
   // The count and the tombstones are known from that scan, before seq goes odd: inside the
   // bracket (which readers wait out) only the few stores of the repair remain.
   const tombstones: number[] = [];
-  let previous = NO_PREVIOUS;
+  let previous: Word = region.empty;
   if (scan.tombstones > 0) {
     for (let s = 0; s < region.slotCount; s++) {
-      const hash = region.hashWord(s);
-      if (isTombstone(previous, hash)) tombstones.push(s);
+      const hash = region.hashAt(s);
+      if (isTombstone(previous, hash, region.empty)) tombstones.push(s);
       previous = hash;
     }
   }
@@ -51,7 +52,8 @@ export function recover(
   const changed = new Set<number>();
   for (const s of tombstones.reverse()) {
     const last = editor.shiftEnd(s);
-    for (let b = Math.floor(s / SLOTS_PER_BLOCK); b <= Math.floor(last / SLOTS_PER_BLOCK); b++) changed.add(b);
+    const perBlock = header.layout.slotsPerBlock;
+    for (let b = Math.floor(s / perBlock); b <= Math.floor(last / perBlock); b++) changed.add(b);
     editor.remove(s, last);
   }
   const entries = scan.entries;

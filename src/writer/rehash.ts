@@ -5,13 +5,17 @@
  * count, and every block is checked against its checksum as it is read: a writer does not
  * carry damage into a new file.
  */
-import { Problems, blockBytes, checkBlocks, checkTable, storedChecksum } from "../core/checks";
+import { Problems, blockBytes, checkBlocks, checkTable, escapedValueOf, storedChecksum } from "../core/checks";
 import { crc32 } from "../core/crc32";
 import { IdxError } from "../core/errors";
-import { Header, SLOT_WORDS, SLOTS_PER_BLOCK, hex8 } from "../core/format";
-import { SlotRegion } from "../core/slots";
+import { SortedRecords, compareRecordHashes, keepLastOfEqualRecords, sortRecordsByHash } from "../core/encode";
+import { BLOCK_BYTES, ESCAPED_KEY, ESCAPED_KEY_64, Header, Layout, SLOT_WORDS, SLOTS_PER_BLOCK, hex8 } from "../core/format";
+import { hash64Into, unhash32 } from "../core/hash";
+import { bigOf } from "../core/keys";
+import { SlotRegion, Word, hashAtWord, high32, low32 } from "../core/slots";
 import { NO_PREVIOUS, isEntry } from "../core/table";
 import { TempFile, writeTempFileWith } from "../os/atomic-file";
+import { PairBuffer } from "../core/pairs";
 import { TableFileWriter } from "../os/table-file";
 import { damaged } from "./operation";
 
@@ -138,6 +142,169 @@ export function rehashInto(
   return writeTempFileWith(target, sync, (fd) => {
     const writer = new TableFileWriter(fd, target, capacityFor(entries));
     forEachMerged(region, checksums, target, batch, (h, v, n) => writer.add(h, v, 0, n));
+    writer.finish(escaped);
+  });
+}
+
+// ---- version 3 (§16): 16-byte slots, and widening ----
+
+const NO_RECORDS: SortedRecords = { records: new Uint32Array(0), length: 0 };
+
+/**
+ * Calls `visit(records, n)` with the table's entries in slot order, as 16-byte slot records
+ * (§16.1), in chunks, after checking each block's checksum: a version 3 table's slots as they
+ * are, or a version 1 or 2 table's as (hash, 0, value, 0) (its keys must stay 32-bit).
+ */
+function forEachRecordChunk(region: SlotRegion, checksums: Uint8Array, path: string, visit: (records: Uint32Array, n: number) => void): void {
+  const records = new Uint32Array(CHUNK * 4);
+  const sw = region.slotWords;
+  let n = 0;
+  let previous: Word = region.empty;
+  const blocks = Math.ceil(region.slotCount / (BLOCK_BYTES / (sw * 4)));
+  for (let b = 0; b < blocks; b++) {
+    const bytes = checkedBlock(region, checksums, b, path);
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+    for (let i = 0; i < words.length; i += sw) {
+      const hash = hashAtWord(words, i, region.wideKeys);
+      if (isEntry(previous, hash, region.empty)) {
+        if (sw === 4) {
+          records.set(words.subarray(i, i + 4), 4 * n);
+        } else {
+          records[4 * n] = words[i];
+          records[4 * n + 1] = 0;
+          records[4 * n + 2] = words[i + 1];
+          records[4 * n + 3] = 0;
+        }
+        if (++n === CHUNK) {
+          visit(records, n);
+          n = 0;
+        }
+      }
+      previous = hash;
+    }
+  }
+  if (n > 0) visit(records, n);
+}
+
+/** A block's bytes after its checksum was checked: a writer carries no damage into a new file. */
+function checkedBlock(region: SlotRegion, checksums: Uint8Array, b: number, path: string): Uint8Array {
+  const bytes = blockBytes(region, b);
+  const actual = crc32(bytes);
+  const stored = storedChecksum(checksums, b);
+  if (actual !== stored) {
+    throw new IdxError("ERR_IDX_CHECKSUM",
+      `block ${b} fails its checksum (stored 0x${hex8(stored)}, computed 0x${hex8(actual)}); the index was not rewritten`, {
+        path, hint: "Run `idx verify` to see all damage; recover what is readable with `idx dump` and rebuild.",
+      });
+  }
+  return bytes;
+}
+
+/** forEachRecordChunk merged with `batch` (the batch's record wins on an equal hash), in hash order. */
+function forEachMergedRecords(
+  region: SlotRegion, checksums: Uint8Array, path: string, batch: SortedRecords, visit: (records: Uint32Array, n: number) => void,
+): void {
+  if (batch.length === 0) return forEachRecordChunk(region, checksums, path, visit);
+  const out = new Uint32Array(CHUNK * 2 * 4);
+  let j = 0;
+  forEachRecordChunk(region, checksums, path, (r, n) => {
+    let o = 0;
+    const flush = () => {
+      if (o >= CHUNK) {
+        visit(out, o);
+        o = 0;
+      }
+    };
+    for (let i = 0; i < n; i++) {
+      while (j < batch.length && compareRecordHashes(batch.records, j, r, i) < 0) {
+        out.set(batch.records.subarray(4 * j, 4 * j + 4), 4 * o++);
+        j++;
+        flush();
+      }
+      if (j < batch.length && compareRecordHashes(batch.records, j, r, i) === 0) {
+        out.set(batch.records.subarray(4 * j, 4 * j + 4), 4 * o++);
+        j++;
+      } else {
+        out.set(r.subarray(4 * i, 4 * i + 4), 4 * o++);
+      }
+      flush();
+    }
+    if (o > 0) visit(out, o);
+  });
+  if (j < batch.length) visit(batch.records.subarray(4 * j, 4 * batch.length), batch.length - j);
+}
+
+/**
+ * rehashInto for a version 3 `layout` (§16): the table's entries, merged with `batch`, in
+ * 16-byte slots; from a table of any version whose key width is the layout's (a wider value
+ * width only pads: the hashes and their order stay). Streams, as rehashInto does.
+ */
+export function rehashIntoWide(
+  target: string, region: SlotRegion, checksums: Uint8Array, header: Header, layout: Layout,
+  capacityFor: (entries: number) => number, sync: boolean, batch: SortedRecords = NO_RECORDS,
+): TempFile {
+  if (region.wideKeys !== (layout.keyBits === 64)) throw new RangeError("rehashIntoWide keeps the key width: use widenKeysInto");
+  refuseDamage(region, checksums, header, target);
+  let entries = 0;
+  forEachMergedRecords(region, checksums, target, batch, (_r, n) => {
+    entries += n;
+  });
+  const escaped = batch.escaped ?? (header.escapedPresent ? escapedValueOf(header) : undefined);
+  return writeTempFileWith(target, sync, (fd) => {
+    const writer = new TableFileWriter(fd, target, capacityFor(entries), layout);
+    forEachMergedRecords(region, checksums, target, batch, (r, n) => writer.addRecords(r, 0, n));
+    writer.finish(escaped);
+  });
+}
+
+/**
+ * §16.5: a table of 32-bit keys rewritten with 64-bit keys: every key hashed again with hash64,
+ * which orders them anew, so the entries are gathered and sorted in memory (16 bytes an entry,
+ * twice), with the pairs of `extra` (a later one wins), and written to a version 3 file.
+ */
+export function widenKeysInto(
+  target: string, region: SlotRegion, checksums: Uint8Array, header: Header, layout: Layout,
+  capacityFor: (entries: number) => number, sync: boolean, extra: PairBuffer,
+): TempFile {
+  refuseDamage(region, checksums, header, target);
+  let records = new Uint32Array(Math.max(4, (header.entries + extra.length + 2) * 4));
+  let n = 0;
+  const keyHalves = new Uint32Array(2);
+  const hashHalves = new Uint32Array(2);
+  const add = (keyLow: number, keyHigh: number, valueLow: number, valueHigh: number) => {
+    if ((n + 1) * 4 > records.length) {
+      const grown = new Uint32Array(records.length * 2);
+      grown.set(records);
+      records = grown;
+    }
+    hash64Into(keyHigh, keyLow, hashHalves);
+    records[4 * n] = hashHalves[0];
+    records[4 * n + 1] = hashHalves[1];
+    records[4 * n + 2] = valueLow;
+    records[4 * n + 3] = valueHigh;
+    n++;
+  };
+  let escaped: Word | undefined;
+  const escapedKey = ESCAPED_KEY_64;
+  const addPair = (key: Word, value: Word) => {
+    if (bigOf(key) === escapedKey) {
+      escaped = value;
+      return;
+    }
+    keyHalves[0] = low32(key);
+    keyHalves[1] = high32(key);
+    add(keyHalves[0], keyHalves[1], low32(value), high32(value));
+  };
+  forEachRecordChunk(region, checksums, target, (r, count) => {
+    for (let i = 0; i < count; i++) addPair(unhash32(r[4 * i]), r[4 * i + 3] === 0 ? r[4 * i + 2] : (BigInt(r[4 * i + 3]) << 32n) | BigInt(r[4 * i + 2]));
+  });
+  if (header.escapedPresent) addPair(ESCAPED_KEY, escapedValueOf(header));
+  for (let i = 0; i < extra.length; i++) addPair(extra.keyAt(i), extra.valueAt(i));
+  const sorted = sortRecordsByHash(records, n, true);
+  const unique = keepLastOfEqualRecords(sorted, n);
+  return writeTempFileWith(target, sync, (fd) => {
+    const writer = new TableFileWriter(fd, target, capacityFor(unique), layout);
+    writer.addRecords(sorted, 0, unique);
     writer.finish(escaped);
   });
 }

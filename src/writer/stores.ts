@@ -2,9 +2,10 @@
  * The writer's stores into its mapping, through the addon's int32-only primitives
  * (native/write.c): a word position as (hi, lo) halves and words as int32s, so that nothing in
  * an operation's bracket (spec §11.2) allocates, and no garbage collection can start while seq
- * is odd. Positions are word indexes from the start of the file.
+ * is odd. Positions are word indexes from the start of the file. A slot is stored whole: one
+ * aligned 8-byte store (versions 1 and 2), or one aligned 16-byte store (version 3, §16.6).
  */
-import { SLOT_WORDS } from "../core/format";
+import { Layout } from "../core/format";
 import { SlotStores } from "../core/slots";
 import { Mapping } from "../os/mapping";
 import { NativeAddon } from "../os/native";
@@ -14,13 +15,17 @@ const HALF = 2 ** 30;
 export class MappingStores implements SlotStores {
   readonly #addon: NativeAddon;
   readonly #id: number;
-  /** The word index of slot 0. */
+  /** The word index of slot 0, and the words of a slot. */
   readonly #slots: number;
+  readonly #slotWords: number;
+  readonly #wideValues: boolean;
 
-  constructor(addon: NativeAddon, mapping: Mapping, headerBytes: number) {
+  constructor(addon: NativeAddon, mapping: Mapping, layout: Layout) {
     this.#addon = addon;
     this.#id = mapping.id;
-    this.#slots = headerBytes / 4;
+    this.#slots = layout.headerBytes / 4;
+    this.#slotWords = layout.slotWords;
+    this.#wideValues = layout.valueBits === 64;
   }
 
   /** Words `word`, `word + 1` := w0, w1 in one 8-byte store (a cell: its word, then its check). */
@@ -42,17 +47,25 @@ export class MappingStores implements SlotStores {
     this.#addon.touch(this.#id, Math.floor(word / HALF), word % HALF, words);
   }
 
-  store(s: number, hash: number, value: number): void {
-    this.store8At(this.#slots + s * SLOT_WORDS, hash, value);
+  store(s: number, words: ArrayLike<number>): void {
+    const at = this.#slots + s * this.#slotWords;
+    if (this.#slotWords === 2) {
+      this.store8At(at, words[0], words[1]);
+    } else {
+      this.#addon.store16(this.#id, Math.floor(at / HALF), at % HALF, words[0] | 0, words[1] | 0, words[2] | 0, words[3] | 0);
+    }
   }
 
   copy(to: number, from: number): void {
-    const t = this.#slots + to * SLOT_WORDS;
-    const f = this.#slots + from * SLOT_WORDS;
-    this.#addon.copy8(this.#id, Math.floor(t / HALF), t % HALF, Math.floor(f / HALF), f % HALF);
+    const t = this.#slots + to * this.#slotWords;
+    const f = this.#slots + from * this.#slotWords;
+    if (this.#slotWords === 2) this.#addon.copy8(this.#id, Math.floor(t / HALF), t % HALF, Math.floor(f / HALF), f % HALF);
+    else this.#addon.copy16(this.#id, Math.floor(t / HALF), t % HALF, Math.floor(f / HALF), f % HALF);
   }
 
-  storeValue(s: number, value: number): void {
-    this.store4At(this.#slots + s * SLOT_WORDS + 1, value);
+  storeValue(s: number, low: number, high: number): void {
+    const at = this.#slots + s * this.#slotWords + this.#slotWords / 2;
+    if (this.#wideValues) this.store8At(at, low, high);
+    else this.store4At(at, low);
   }
 }

@@ -9,16 +9,18 @@
  */
 import * as nodePath from "node:path";
 import { Problems, checkReserved } from "../core/checks";
-import { checkMillis, checkOptions, checkPath, checkUint32, describeValue, invalid, isUint32 } from "../core/args";
-import { JS_ACCELERATOR } from "../core/encode";
+import { checkMillis, checkOptions, checkPath, describeValue, invalid } from "../core/args";
+import { JS_ACCELERATOR, SortedRecords, sortedRecordsOf } from "../core/encode";
 import { IdxError, ioError } from "../core/errors";
 import {
-  DIRTY_V1_MAX_BLOCKS, EMPTY_HASH, ESCAPED_KEY, Header, Layout, MAX_HEADER_BYTES, MAX_LOAD_DEN, MAX_LOAD_NUM, SLOTS_PER_BLOCK,
-  VERSION_MINOR, buildCapacity, checkSentinel, growCapacity, readHeader, slotOffset,
+  DIRTY_V1_MAX_BLOCKS, EMPTY_HASH, Header, Layout, MAX_HEADER_BYTES, MAX_LOAD_DEN, MAX_LOAD_NUM, VERSION_MINOR, Width, buildCapacity,
+  checkSentinel, growCapacity, layoutFor, readHeader, slotOffset,
 } from "../core/format";
 import { HeaderCells } from "../core/cells";
-import { hash32, homeSlot, unhash32 } from "../core/hash";
-import { PairCollector, isColumns } from "../core/pairs";
+import { hash32 } from "../core/hash";
+import { Id, MAX_U32, checkId, escapedKeyOf, hashOfKey, idFromWord, idOf, keyOfHash, valueWordOf, widthOf } from "../core/keys";
+import { PairBuffer, PairCollector, isColumns } from "../core/pairs";
+import { Word, hashAtWord, high32, low32 } from "../core/slots";
 import { InsertPlan, SlotEditor, findSlot, isEmpty, runProblem } from "../core/table";
 import { TempFile, commitTempFile, discardTempFile, removeStaleTempFiles, writeTarget, writeTempFileWith } from "../os/atomic-file";
 import { MappedCellStore } from "../os/cell-stores";
@@ -31,7 +33,7 @@ import { ReplaceOutcome, installTempFile, refuseToReplace, swapIn } from "../rep
 import { OperationBracket, checksumRegion, damaged, lostUnderWriter } from "./operation";
 import { MappingStores } from "./stores";
 import { needsRecovery, recover } from "./recovery";
-import { SortedBatch, rehashInto } from "./rehash";
+import { SortedBatch, rehashInto, rehashIntoWide, widenKeysInto } from "./rehash";
 
 export interface WriterOptions {
   /** Create an empty index when the file does not exist (default true). */
@@ -42,11 +44,14 @@ export interface WriterOptions {
   sync?: boolean;
 }
 
-/** Anything update() and equals() take: pairs (a Map, an IdIndex or IdWriter included) or columns. */
+/**
+ * Anything update() and equals() take: pairs (a Map, an IdIndex or IdWriter included) or
+ * columns. Keys and values are numbers (safe integers) or bigints below 2^64 (spec §16).
+ */
 export type PairsLike =
-  | Iterable<readonly [number, number]>
-  | ReadonlyMap<number, number>
-  | { keys: ArrayLike<number>; values: ArrayLike<number> };
+  | Iterable<readonly [Id, Id]>
+  | ReadonlyMap<Id, Id>
+  | { keys: ArrayLike<Id>; values: ArrayLike<Id> };
 
 export interface CopyToOptions {
   /** Replace the target even if it is not an idx index (default false). */
@@ -70,7 +75,12 @@ const OPENING = Symbol("IdWriter.open");
  */
 const DISPLACED = Symbol("displaced");
 
-export class IdWriter implements Iterable<[number, number]> {
+/**
+ * K and V are what the index gives back: numbers for a file of 32-bit widths (the default);
+ * declare `Id` (number | bigint) for a width of 64 bits, whose ids above 2^53 - 1 come back as
+ * bigints (spec §16; a number is never rounded).
+ */
+export class IdWriter<K extends Id = number, V extends Id = number> implements Iterable<[K, V]> {
   readonly #file: FilePath;
   #lock: WriterLock | null;
   readonly #sync: boolean;
@@ -112,7 +122,7 @@ export class IdWriter implements Iterable<[number, number]> {
    *   ERR_IDX_NO_ADDON (writing needs the addon), ERR_IDX_CHECKSUM (recovery met damage), the
    *   open errors of IdIndex.open, ERR_IDX_IO.
    */
-  static open(path: string, options?: WriterOptions): IdWriter {
+  static open<K extends Id = number, V extends Id = number>(path: string, options?: WriterOptions): IdWriter<K, V> {
     checkPath("path", path);
     path = writeTarget(path);
     const o = checkOptions<WriterOptions>("options", options);
@@ -129,7 +139,7 @@ export class IdWriter implements Iterable<[number, number]> {
       }
       lock = createEmpty(path, sync) ?? WriterLock.acquire(path, { wait });
     }
-    const writer = new IdWriter(OPENING, path, lock, sync, wait);
+    const writer = new IdWriter<K, V>(OPENING, path, lock, sync, wait);
     try {
       removeStaleTempFiles(path);
       writer.#attachAndRecover();
@@ -173,7 +183,7 @@ export class IdWriter implements Iterable<[number, number]> {
     try {
       const addon = requireNativeAddon("writing an index");
       const region = regionOf(mapping, layout, slotCount);
-      const stores = new MappingStores(addon, mapping, layout.headerBytes);
+      const stores = new MappingStores(addon, mapping, layout);
       region.useStores(stores);
       const words = headerWordsOf(mapping, layout);
       this.#cells = new HeaderCells(new MappedCellStore(words, addon, mapping), layout);
@@ -281,23 +291,38 @@ export class IdWriter implements Iterable<[number, number]> {
     return this.#reading(() => this.#cells.entries + (this.#cells.escapedPresent ? 1 : 0));
   }
 
-  /** The value of `key`, or undefined (also for anything that is not a uint32, as a Map answers). */
-  get(key: number): number | undefined {
+  /** The key widths (§16): 32 or 64 bits. A writer widens them when a change needs it. */
+  get keyBits(): Width {
+    this.#check();
+    return this.#layout.keyBits;
+  }
+
+  get valueBits(): Width {
+    this.#check();
+    return this.#layout.valueBits;
+  }
+
+  /**
+   * The value of `key` (a number, or a bigint above 2^53 - 1), or undefined: also for anything
+   * that is not a key (not an integer below 2^64, or a number past 2^53 - 1), as a Map answers.
+   */
+  get(key: K | Id): V | undefined {
     return this.#reading(() => {
-      if (!isUint32(key)) return undefined;
-      const hash = hash32(key);
-      if (hash === EMPTY_HASH) return this.#cells.escapedPresent ? this.#cells.escapedValue : undefined;
+      const k = idOf(key);
+      if (k === null || widthOf(k) > this.#layout.keyBits) return undefined;
+      const hash = hashOfKey(k, this.#layout.keyBits);
+      if (hash === this.#editor.region.empty) return this.#cells.escapedPresent ? idFromWord(this.#cells.escapedValue) as V : undefined;
       const s = this.#find(hash);
-      return s < 0 ? undefined : this.#editor.region.valueWord(s);
+      return s < 0 ? undefined : idFromWord(this.#editor.region.valueAt(s)) as V;
     });
   }
 
-  has(key: number): boolean {
+  has(key: K | Id): boolean {
     return this.get(key) !== undefined;
   }
 
   /** The slot holding `hash`, or -1. The writer holds the lock: nothing moves under it. */
-  #find(hash: number): number {
+  #find(hash: Word): number {
     const s = findSlot(this.#editor.region, this.#capacity, this.#reach(), hash);
     return s < 0 ? -1 : s;
   }
@@ -313,51 +338,67 @@ export class IdWriter implements Iterable<[number, number]> {
    * visited exactly once, a deleted one is not visited after its deletion, and one added later
    * is visited if its hash comes after the place the iteration has reached.
    */
-  *entries(): IterableIterator<[number, number]> {
+  *entries(): IterableIterator<[K, V]> {
     this.#current(false);
-    if (this.#cells.escapedPresent) yield [ESCAPED_KEY, this.#cells.escapedValue];
-    let after = -1; // the hash of the last entry yielded
+    let keyBits = this.#layout.keyBits;
+    if (this.#cells.escapedPresent) yield [escapedKeyOf(keyBits) as K, idFromWord(this.#cells.escapedValue) as V];
+    let after: Word = -1; // the hash of the last entry yielded
     let slot = 0; // where to look next, while the table has not moved
     let generation = this.#generation;
+    // Set when the keys were widened during the iteration (§16.5): the 32-bit hash it had
+    // reached. The new file orders keys by another hash, so the iteration starts over in it and
+    // skips the keys visited before (a 32-bit hash up to this one, or the escaped key's).
+    let widenedAt = -1;
     for (;;) {
       this.#current(false);
       const region = this.#editor.region;
-      if (generation !== this.#generation || (after >= 0 && region.hashWord(slot - 1) !== after)) {
+      if (this.#layout.keyBits !== keyBits) {
+        widenedAt = after as number;
+        keyBits = this.#layout.keyBits;
+        after = -1;
+        slot = 0;
+        generation = this.#generation;
+      } else if (generation !== this.#generation || (after !== -1 && region.hashAt(slot - 1) !== after)) {
         // The table changed under the iteration: find the place again by hash.
         generation = this.#generation;
-        slot = after < 0 ? 0 : homeSlot(after, this.#capacity);
+        slot = after === -1 ? 0 : region.homeOf(after, this.#capacity);
       }
       let found = -1;
       for (; slot < this.#slotCount; slot++) {
-        const hash = region.hashWord(slot);
-        if (!isEmpty(hash) && hash > after) {
+        const hash = region.hashAt(slot);
+        if (!isEmpty(hash, region.empty) && hash > after) {
           found = slot;
           break;
         }
       }
       this.#stillWhole();
       if (found < 0) return;
-      const hash = region.hashWord(found);
-      const value = region.valueWord(found);
+      const hash = region.hashAt(found);
+      const value = region.valueAt(found);
       after = hash;
       slot = found + 1;
-      yield [unhash32(hash), value];
+      const key = keyOfHash(hash, keyBits);
+      if (widenedAt !== -1 && typeof key === "number" && key <= MAX_U32) {
+        const narrow = hash32(key);
+        if (narrow <= widenedAt || narrow === EMPTY_HASH) continue;
+      }
+      yield [key as K, idFromWord(value) as V];
     }
   }
 
-  *keys(): IterableIterator<number> {
+  *keys(): IterableIterator<K> {
     for (const [key] of this.entries()) yield key;
   }
 
-  *values(): IterableIterator<number> {
+  *values(): IterableIterator<V> {
     for (const [, value] of this.entries()) yield value;
   }
 
-  [Symbol.iterator](): IterableIterator<[number, number]> {
+  [Symbol.iterator](): IterableIterator<[K, V]> {
     return this.entries();
   }
 
-  forEach(callback: (value: number, key: number, writer: IdWriter) => void): void {
+  forEach(callback: (value: V, key: K, writer: IdWriter<K, V>) => void): void {
     if (typeof callback !== "function") throw invalid(`callback must be a function, not ${describeValue(callback)}`, this.path);
     for (const [key, value] of this.entries()) callback(value, key, this);
   }
@@ -375,30 +416,51 @@ export class IdWriter implements Iterable<[number, number]> {
 
   /**
    * Sets `key` to `value` (insert or overwrite). Readers see it at once; durable after flush().
-   * May grow the table: a new file renamed over the old one.
-   * @throws IdxError ERR_IDX_INVALID_ARGUMENT (not a uint32), ERR_IDX_CHECKSUM (the block it
-   *   would change is damaged: nothing changed), ERR_IDX_TOO_LARGE, ERR_IDX_IO (growing failed;
-   *   the index is unchanged).
+   * May grow the table, or widen it (a key or value above 2^32 - 1 in a file of 32-bit ones,
+   * spec §16.5): a new file renamed over the old one.
+   * @throws IdxError ERR_IDX_INVALID_ARGUMENT (not an integer from 0 to 2^64 - 1, or a number
+   *   past 2^53 - 1), ERR_IDX_CHECKSUM (the block it would change is damaged: nothing changed),
+   *   ERR_IDX_TOO_LARGE, ERR_IDX_IO (growing failed; the index is unchanged).
    */
-  set(key: number, value: number): this {
+  set(key: K | Id, value: V | Id): this {
     this.#check();
-    checkUint32("key", key, this.path);
-    checkUint32("value", value, this.path);
-    this.#changing(() => this.#set(key, value));
+    const k = checkId("key", key, this.path);
+    const v = checkId("value", value, this.path);
+    this.#changing(() => this.#set(k, v));
     return this;
   }
 
-  #set(key: number, value: number): void {
-    const hash = hash32(key);
-    if (hash === EMPTY_HASH) {
-      const cells = this.#cells;
-      this.#bracket.run(0, -1, 0, () => cells.setEscaped(value));
+  #set(key: Id, value: Id): void {
+    const layout = this.#layout;
+    if (widthOf(key) > layout.keyBits || widthOf(value) > layout.valueBits) {
+      const pair = new PairBuffer(1);
+      pair.pushWide(low32(key), high32(key), low32(value), high32(value));
+      this.#widen(pair);
       return;
     }
+    const hash = hashOfKey(key, layout.keyBits);
+    const word = valueWordOf(value, layout.valueBits);
+    if (hash === this.#editor.region.empty) this.#setEscaped(word);
+    else this.#setHash(hash, word);
+  }
+
+  #setEscaped(value: Word): void {
+    const cells = this.#cells;
+    const low = low32(value);
+    const high = high32(value);
+    this.#bracket.run(0, -1, 0, () => cells.setEscaped(low, high));
+  }
+
+  /** Sets the entry of `hash` (not EMPTY) to `value`, both at the file's widths. */
+  #setHash(hash: Word, value: Word): void {
     const found = this.#find(hash);
     if (found >= 0) {
       const region = this.#editor.region;
-      if (region.valueWord(found) !== value) this.#bracket.run(found, found, 0, () => region.storeValue(found, value));
+      if (region.valueAt(found) !== value) {
+        const low = low32(value);
+        const high = high32(value);
+        this.#bracket.run(found, found, 0, () => region.storeValue(found, low, high));
+      }
       return;
     }
     // A rehash below moves the writer to a new file: nothing of the old one is kept past it.
@@ -421,23 +483,27 @@ export class IdWriter implements Iterable<[number, number]> {
     const cells = this.#cells;
     const editor = this.#editor;
     const entries = cells.entries;
+    const words = editor.region.slotWordsOf(hash, value);
     this.#bracket.run(p.at, p.end, p.reach, () => {
-      editor.insert(p, hash, value);
+      editor.insert(p, words);
       cells.setEntries(entries + 1);
     });
   }
 
-  /** Removes `key`; returns whether it was there (false for anything that is not a uint32). */
-  delete(key: number): boolean {
+  /** Removes `key`; returns whether it was there (false for anything that is not a key). */
+  delete(key: K | Id): boolean {
     this.#check();
-    if (!isUint32(key)) return false;
-    return this.#changing(() => this.#delete(key));
+    const k = idOf(key);
+    if (k === null) return false;
+    return this.#changing(() => this.#delete(k));
   }
 
-  #delete(key: number): boolean {
-    const hash = hash32(key);
+  #delete(key: Id): boolean {
+    const keyBits = this.#layout.keyBits;
+    if (widthOf(key) > keyBits) return false;
+    const hash = hashOfKey(key, keyBits);
     const cells = this.#cells;
-    if (hash === EMPTY_HASH) {
+    if (hash === this.#editor.region.empty) {
       if (!cells.escapedPresent) return false;
       this.#bracket.run(0, -1, 0, () => cells.clearEscaped());
       return true;
@@ -467,10 +533,11 @@ export class IdWriter implements Iterable<[number, number]> {
   }
 
   /** Where an insert goes, or null when it must rehash first (sentinel, or a dirty range v1 cannot name). */
-  #plan(hash: number): InsertPlan | null {
+  #plan(hash: Word): InsertPlan | null {
     const plan = this.#editor.planInsert(hash, this.#cells.reach ?? 0);
     if (plan === null) return null;
-    const blocks = Math.floor(plan.end / SLOTS_PER_BLOCK) - Math.floor(plan.at / SLOTS_PER_BLOCK) + 1;
+    const perBlock = this.#layout.slotsPerBlock;
+    const blocks = Math.floor(plan.end / perBlock) - Math.floor(plan.at / perBlock) + 1;
     return this.#layout.major === 1 && blocks > DIRTY_V1_MAX_BLOCKS ? null : plan;
   }
 
@@ -491,6 +558,9 @@ export class IdWriter implements Iterable<[number, number]> {
 
   #update(collector: PairCollector): void {
     const batch = collector.out;
+    const layout = this.#layout;
+    if (batch.keyBits > layout.keyBits || batch.valueBits > layout.valueBits) return this.#widen(batch);
+    if (layout.major === 3) return this.#updateWide(batch);
     // By hash, a key given twice kept once with its last value, as a build keeps it: a value a
     // later pair overrides is never written, so no reader (and no kill -9) ever sees it.
     const sorted = new Float64Array(3);
@@ -510,15 +580,59 @@ export class IdWriter implements Iterable<[number, number]> {
     let fresh = 0;
     for (let i = 0; i < n; i++) if (this.#find(hashes[i]) < 0) fresh++;
     if ((this.#cells.entries + fresh) * MAX_LOAD_DEN > this.#capacity * MAX_LOAD_NUM) this.#rehash(growCapacity, fresh);
-    for (let i = 0; i < n; i++) this.#set(unhash32(hashes[i]), values[i]);
-    if (escaped !== undefined) this.#set(ESCAPED_KEY, escaped);
+    for (let i = 0; i < n; i++) this.#setHash(hashes[i], values[i]);
+    if (escaped !== undefined) this.#setEscaped(escaped);
+  }
+
+  /** update() of a version 3 file (§16), whose widths hold every pair: as above, by slot records. */
+  #updateWide(batch: PairBuffer): void {
+    const layout = this.#layout;
+    const sorted = sortedRecordsOf(batch, layout.keyBits);
+    if (batch.length > Math.max(BULK_MIN, this.size / BULK_SHARE)) {
+      this.#rehash(growCapacity, 0, undefined, sorted);
+      return;
+    }
+    const { records, length: n, escaped } = sorted;
+    const wideKeys = layout.keyBits === 64;
+    const wideValues = layout.valueBits === 64;
+    const hashes: Word[] = [];
+    for (let i = 0; i < n; i++) hashes.push(hashAtWord(records, 4 * i, wideKeys));
+    let fresh = 0;
+    for (let i = 0; i < n; i++) if (this.#find(hashes[i]) < 0) fresh++;
+    if ((this.#cells.entries + fresh) * MAX_LOAD_DEN > this.#capacity * MAX_LOAD_NUM) this.#rehash(growCapacity, fresh);
+    for (let i = 0; i < n; i++) {
+      const value = wideValues ? hashAtWord(records, 4 * i + 2, true) : records[4 * i + 2];
+      this.#setHash(hashes[i], value);
+    }
+    if (escaped !== undefined) this.#setEscaped(valueWordOf(idFromWord(escaped), layout.valueBits));
+  }
+
+  /**
+   * §16.5: rewrites the table with the widths that hold `pairs` too (never narrower than the
+   * file's), with the pairs set in it (a later one wins), into a new version 3 file swapped in as
+   * a growth is. At the same capacity unless the pairs push the load past the writer's limit.
+   */
+  #widen(pairs: PairBuffer): void {
+    const old = this.#layout;
+    const keyBits: Width = pairs.keyBits > old.keyBits ? pairs.keyBits : old.keyBits;
+    const valueBits: Width = pairs.valueBits > old.valueBits ? pairs.valueBits : old.valueBits;
+    const layout = layoutFor(keyBits, valueBits);
+    const capacity = this.#capacity;
+    const capacityFor = (n: number) => (n * MAX_LOAD_DEN > capacity * MAX_LOAD_NUM ? growCapacity(n) : capacity);
+    const target = this.#file.now;
+    const region = this.#editor.region;
+    const header = this.#readHeader();
+    this.#replace(keyBits !== old.keyBits
+      ? widenKeysInto(target, region, this.#checksums, header, layout, capacityFor, this.#sync, pairs)
+      : rehashIntoWide(target, region, this.#checksums, header, layout, capacityFor, this.#sync, sortedRecordsOf(pairs, keyBits)));
   }
 
   /** Removes every entry (a new, empty file renamed over the old one). */
   clear(): void {
     this.#changing(() => {
       const target = this.#file.now;
-      this.#replace(writeTempFileWith(target, this.#sync, (fd) => new TableFileWriter(fd, target, 1).finish(undefined)));
+      const layout = layoutFor(this.#layout.keyBits, this.#layout.valueBits);
+      this.#replace(writeTempFileWith(target, this.#sync, (fd) => new TableFileWriter(fd, target, 1, layout).finish(undefined)));
     });
   }
 
@@ -549,8 +663,7 @@ export class IdWriter implements Iterable<[number, number]> {
       throw invalid("copyTo needs another path than the index's own", path, "Use compact() to rewrite the index in place.");
     }
     refuseToReplace(path, o.force ?? false);
-    const temp = rehashInto(path, this.#editor.region, this.#checksums, this.#readHeader(), buildCapacity, this.#sync);
-    return installTempFile(temp, path, this.#sync, wait);
+    return installTempFile(this.#rehashed(path, buildCapacity), path, this.#sync, wait);
   }
 
   /** Makes every change so far durable: returns once the mapped pages are on disk. */
@@ -599,10 +712,22 @@ export class IdWriter implements Iterable<[number, number]> {
     return `IdWriter(${this.size}) [${this.path}] { ${shown.join(", ")} }`;
   }
 
-  /** Rewrites the table (merged with `batch`) into a new file with `capacityFor(entries + extra)` home slots. */
-  #rehash(capacityFor: (entries: number) => number, extra: number, batch?: SortedBatch): void {
-    this.#replace(rehashInto(this.#file.now, this.#editor.region, this.#checksums, this.#readHeader(),
-      (entries) => capacityFor(entries + extra), this.#sync, batch));
+  /**
+   * Rewrites the table (merged with `batch`, or `records` in a version 3 file) into a new file
+   * with `capacityFor(entries + extra)` home slots and the same widths, in place of this one.
+   */
+  #rehash(capacityFor: (entries: number) => number, extra: number, batch?: SortedBatch, records?: SortedRecords): void {
+    this.#replace(this.#rehashed(this.#file.now, (entries) => capacityFor(entries + extra), batch, records));
+  }
+
+  /** The table, merged as #rehash says, in a new temp file beside `target`, at the file's widths. */
+  #rehashed(target: string, capacityFor: (entries: number) => number, batch?: SortedBatch, records?: SortedRecords): TempFile {
+    const header = this.#readHeader();
+    const region = this.#editor.region;
+    if (this.#layout.major === 3) {
+      return rehashIntoWide(target, region, this.#checksums, header, this.#layout, capacityFor, this.#sync, records);
+    }
+    return rehashInto(target, region, this.#checksums, header, capacityFor, this.#sync, batch);
   }
 
   /**
@@ -625,17 +750,31 @@ function samePath(a: string, b: string): boolean {
   return nodePath.resolve(a) === nodePath.resolve(b);
 }
 
-/** What equals() compares against: anything with size and get, or pairs gathered into a Map. */
-function asLookup(other: unknown, path: string): { size: number; get(key: number): number | undefined } {
+/**
+ * What equals() compares against: get(key) for each of this index's keys (numbers when safe,
+ * bigints above), answering values the same way. An IdIndex or IdWriter answers so already; a
+ * Map is asked for a number key as a bigint too (a Map<bigint, ...> holds 5n, not 5); pairs
+ * and columns are gathered into a Map of such keys first.
+ */
+function asLookup(other: unknown, path: string): { size: number; get(key: Id): Id | undefined } {
   const o = other as { size?: unknown; get?: unknown };
+  if (other instanceof Map) {
+    return {
+      size: other.size,
+      get: (key) => {
+        const v = other.get(key) ?? (typeof key === "number" ? other.get(BigInt(key)) : undefined);
+        return v === undefined ? undefined : idOf(v) ?? NaN;
+      },
+    };
+  }
   if (o !== null && typeof o === "object" && typeof o.size === "number" && typeof o.get === "function" && !isColumns(o)) {
-    return other as { size: number; get(key: number): number | undefined };
+    return other as { size: number; get(key: Id): Id | undefined };
   }
   const collector = new PairCollector(path);
   collector.addSync(other);
-  const map = new Map<number, number>();
-  const { keys, values, length } = collector.out;
-  for (let i = 0; i < length; i++) map.set(keys[i], values[i]);
+  const map = new Map<Id, Id>();
+  const out = collector.out;
+  for (let i = 0; i < out.length; i++) map.set(out.keyAt(i), out.valueAt(i));
   return map;
 }
 
