@@ -1,5 +1,5 @@
 /** idx build: pairs (text or binary, a file or stdin) -> an index, atomically, in bounded memory. */
-import { BuildProgress, buildFromBinary, buildFromText } from "../build";
+import { BuildProgress, buildFromBinary, buildFromText } from "../build/api";
 import { IdxError } from "../core/errors";
 import { removePendingTempFiles } from "../os/atomic-file";
 import { EXIT_OK, EXIT_SIGNAL, UsageError, parseCommandArgs, plural, waitOption, writeErr } from "./io";

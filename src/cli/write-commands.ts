@@ -5,7 +5,7 @@ import { PairBuffer } from "../core/pairs";
 import { BinaryPairParser, PairParser, parseUint32, uint32Problem } from "../core/parse";
 import { nativeAddon } from "../os/native";
 import { IdWriter } from "../writer/writer";
-import { refuseOwnInput } from "../build";
+import { refuseOwnInput } from "../build/input";
 import { EXIT_NOT_FOUND, EXIT_OK, UsageError, parseCommandArgs, plural, quote, waitOption, writeErr } from "./io";
 
 const WRITER_OPTIONS = {
