@@ -13,7 +13,7 @@ import { TempFile, throwIfAborted, writeTarget, writeTempFile } from "../os/atom
 import { nativeAddon } from "../os/native";
 import { installTemp, refuseToReplace } from "../replace";
 import type { BuildOptions, BuildResult } from "./api";
-import { refuseOwnInput } from "./input";
+import { refuseInput } from "./input";
 import { Spill } from "./spill";
 
 const DEFAULT_MEMORY_PAIRS = 32 * 1024 * 1024;
@@ -49,7 +49,12 @@ export class IndexBuilder {
     this.#memoryPairs = memoryPairs;
     this.#accel = nativeAddon() ?? JS_ACCELERATOR;
     this.buffer = new PairBuffer(Math.min(1 << 16, memoryPairs));
-    if (input !== undefined) refuseOwnInput(input, (options as { name?: string }).name, path, "building would replace the pairs with their index");
+    if (input !== undefined) {
+      refuseInput(input, (options as { name?: string }).name, path, {
+        self: "building would replace the pairs with their index",
+        noInput: "building from it would empty the index; give the pairs on stdin, or, to build an empty index, give an empty file",
+      });
+    }
     refuseToReplace(path, options.force ?? false);
   }
 

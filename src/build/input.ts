@@ -117,13 +117,26 @@ function asBytes(item: unknown, n: number, path: string, text: boolean): Uint8Ar
     "Give the input as a stream of bytes; for pairs already in arrays, use build() with { keys, values }.");
 }
 
+/** What a command says when its input is refused. */
+export interface InputRefusals {
+  /** What reading the output itself would do: "building would replace the pairs with their index". */
+  self: string;
+  /** What to do when stdin holds nothing (closed or /dev/null): "give the pairs on stdin". */
+  noInput: string;
+}
+
 /**
- * Refuses an input that is the file `target` names (`consequence` says what would happen), and a
- * directory given as a stream (stdin): reads of one end at once, as if it held no pairs. `input`
- * is a path, or a stream that may carry its descriptor (process.stdin, fs.ReadStream).
+ * Refuses, before anything is read or changed, an input that cannot be what the caller meant:
+ * - standard input that is closed or /dev/null. A shell's `<&-` closes descriptor 0, and Node
+ *   reopens it as /dev/null at startup; either reads as an input with no pairs, and a build of
+ *   it would silently replace the index with an empty one. (An empty file is a deliberate
+ *   empty input, and stays allowed: it is how to build an empty index.)
+ * - a directory given as a stream (stdin): reads of one end at once, as if it held no pairs.
+ * - the file `target` names, by path or as stdin.
+ * `input` is a path, or a stream that may carry its descriptor (process.stdin, fs.ReadStream).
  * @internal
  */
-export function refuseOwnInput(input: unknown, name: string | undefined, target: string, consequence: string): void {
+export function refuseInput(input: unknown, name: string | undefined, target: string, say: InputRefusals): void {
   const fd = typeof input === "string" ? null : (input as { fd?: unknown } | null)?.fd;
   const label = name ?? (typeof input === "string" ? input : "<stdin>");
   let a: fs.Stats, b: fs.Stats;
@@ -131,9 +144,11 @@ export function refuseOwnInput(input: unknown, name: string | undefined, target:
     if (typeof input === "string") a = fs.statSync(input);
     else if (typeof fd === "number") a = fs.fstatSync(fd);
     else return;
-  } catch {
+  } catch (e) {
+    if (fd === 0 && (e as NodeJS.ErrnoException).code === "EBADF") throw noInput(label, say);
     return; // reading it will say what is wrong
   }
+  if (fd === 0 && isDevNull(a)) throw noInput(label, say);
   if (typeof input !== "string" && a.isDirectory()) {
     throw new IdxError("ERR_IDX_IO", "cannot read the input: is a directory (EISDIR)", { path: label, hint: "Give a file of pairs." });
   }
@@ -143,6 +158,20 @@ export function refuseOwnInput(input: unknown, name: string | undefined, target:
     return;
   }
   if (a.dev === b.dev && a.ino === b.ino) {
-    throw invalid(`the input ${label} is the output itself: ${consequence}`, target, "Write the index to another file.");
+    throw invalid(`the input ${label} is the output itself: ${say.self}`, target, "Write the index to another file.");
+  }
+}
+
+/** One line, the advice in it: what the user typed (`<&-`, `< /dev/null`) may not be a mistake to them. */
+function noInput(label: string, say: InputRefusals): IdxError {
+  return new IdxError("ERR_IDX_IO", `standard input is closed or /dev/null, so it holds no pairs: ${say.noInput}`, { path: label });
+}
+
+function isDevNull(st: fs.Stats): boolean {
+  if (!st.isCharacterDevice()) return false;
+  try {
+    return st.rdev === fs.statSync("/dev/null").rdev;
+  } catch {
+    return false; // no /dev/null (Windows)
   }
 }
