@@ -1,12 +1,12 @@
 /**
  * The edges of a build's input and resources (issue 17): standard input that is closed or
- * /dev/null is no input at all.
+ * /dev/null is no input at all, and binary input that is plainly text is refused.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IdIndex, build, buildFromText } from "../src/index";
+import { IdIndex, build, buildFromBinary, buildFromText } from "../src/index";
 import { BIN, DIST_INDEX, expectPlainError, requireFreshBuild, runIdx } from "./helpers/cli";
 import { makeTempDir, removeTempDirs, tempFilesIn } from "./helpers/tmp";
 
@@ -95,6 +95,78 @@ describe("standard input that is closed or /dev/null holds no pairs: build and p
     const put = copyOfLive("empty-put.idx");
     expect(idxWithStdin(["put", put, "-", "-q"], `exec < "${empty}";`).status).toBe(0);
     expect(new Map(IdIndex.open(put))).toEqual(new Map([[1, 10], [2, 20], [3, 30]]));
+  });
+});
+
+describe("binary input that is plainly text (its first 4 KiB printable ASCII, tabs and line ends, with a line end) is refused", () => {
+  it("idx build --binary and idx put --binary of a text file: ERR_IDX_PARSE naming the file and saying to drop --binary", () => {
+    const text = join(dir, "pairs.txt");
+    writeFileSync(text, Array.from({ length: 2000 }, (_, i) => `${i}\t${i * 2}`).join("\n") + "\n");
+    const target = copyOfLive("text-as-binary.idx");
+    for (const args of [["build", "--binary", text, "-o", target], ["put", "--binary", target, text]]) {
+      const r = runIdx(args);
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.stderr).toContain(`idx: ${text}: looks like text, not binary pairs: its first 4096 bytes are printable ASCII with line ends ("0\\t0\\n1\\t2\\n`);
+      expect(r.stderr).toContain("drop --binary");
+      expectPlainError(r);
+      expect(readFileSync(target).equals(liveBytes)).toBe(true);
+    }
+    // On stdin, and through the API, the same.
+    const piped = idxWithStdin(["build", "--binary", "-", "-o", target], `exec < "${text}";`);
+    expect(piped.stderr).toContain("idx: <stdin>: looks like text, not binary pairs");
+    expect(readFileSync(target).equals(liveBytes)).toBe(true);
+    return expect(buildFromBinary(text, target)).rejects.toMatchObject({ code: "ERR_IDX_PARSE", path: text });
+  });
+
+  it("a short text, even 8 bytes long (a whole pair by length), is refused: \"1234567\\n\"", async () => {
+    const short = join(dir, "short.txt");
+    writeFileSync(short, "1234567\n");
+    await expect(buildFromBinary(short, join(dir, "short.idx"))).rejects.toMatchObject({
+      code: "ERR_IDX_PARSE", message: expect.stringContaining("its first 8 bytes are printable ASCII with line ends"),
+    });
+  });
+
+  it("however the input is cut into chunks: byte by byte, text is refused and pairs are read", async () => {
+    async function* byteByByte(bytes: Uint8Array) {
+      for (const b of bytes) yield Uint8Array.of(b);
+    }
+    const text = Buffer.from("1 2\n".repeat(1100)); // past 4096 bytes
+    await expect(buildFromBinary(byteByByte(text), join(dir, "bytes.idx"), { name: "cut" })).rejects.toMatchObject({
+      code: "ERR_IDX_PARSE", path: "cut", message: expect.stringContaining("its first 4096 bytes are printable"),
+    });
+    const pairs = Buffer.alloc(8 * 600, "1 2\n3 4\n");
+    pairs[4095] = 0xff; // the last byte of the probe says binary
+    const r = await buildFromBinary(byteByByte(pairs), join(dir, "bytes.idx"), { sync: false });
+    expect(r.pairs).toBe(600);
+  });
+
+  it("real binary pairs are not refused: small IDs (NUL bytes), printable bytes with no line end, a NUL inside the first 4 KiB", async () => {
+    const small = Buffer.alloc(8 * 3);
+    [[1, 2], [10, 13], [9, 32]].forEach(([k, v], i) => { small.writeUInt32LE(k, 8 * i); small.writeUInt32LE(v, 8 * i + 4); });
+    // Pairs whose every byte is printable, but no byte a line end: not text by the rule.
+    const printable = Buffer.alloc(8 * 1000, "ABCDEFGH");
+    // Text-like for 4095 bytes, then a NUL at byte 4095: binary.
+    const late = Buffer.alloc(4096 * 2, "1 2\n");
+    late[4095] = 0;
+    for (const [name, bytes, count] of [["small", small, 3], ["printable", printable, 1], ["late", late, null]] as const) {
+      const file = join(dir, `${name}.bin`);
+      writeFileSync(file, bytes);
+      const r = await buildFromBinary(file, join(dir, `${name}.idx`), { sync: false });
+      expect(r.pairs, name).toBe(bytes.length / 8);
+      if (count !== null) expect(r.count, name).toBe(count);
+    }
+    // What idx dump --binary writes always reads back.
+    const dumped = spawnSync(process.execPath, [BIN, "dump", "--binary", live]).stdout;
+    const again = join(dir, "again.idx");
+    expect(runIdx(["build", "--binary", "-", "-o", again, "-q"], { input: dumped }).status).toBe(0);
+    expect(readFileSync(again).equals(liveBytes)).toBe(true);
+  });
+
+  it("the rule is the help's: idx build --help and idx put --help state it", () => {
+    for (const command of ["build", "put"]) {
+      const help = runIdx([command, "--help"]).stdout.replace(/\s+/g, " ");
+      expect(help).toContain("With --binary, input whose first 4096 bytes (or all of it, when shorter) are printable ASCII, tabs, CRs and LFs, with at least one LF, is refused as text");
+    }
   });
 });
 
