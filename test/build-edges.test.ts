@@ -1,6 +1,7 @@
 /**
  * The edges of a build's input and resources (issue 17): standard input that is closed or
- * /dev/null is no input at all, and binary input that is plainly text is refused.
+ * /dev/null is no input at all, binary input that is plainly text is refused, and a build that
+ * spills keeps a small, fixed number of descriptors open whatever the number of pairs and groups.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -8,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IdIndex, build, buildFromBinary, buildFromText } from "../src/index";
 import { BIN, DIST_INDEX, expectPlainError, requireFreshBuild, runIdx } from "./helpers/cli";
-import { makeTempDir, removeTempDirs, tempFilesIn } from "./helpers/tmp";
+import { ADDON, makeTempDir, removeTempDirs, tempFilesIn } from "./helpers/tmp";
 
 let dir: string;
 let live: string;
@@ -92,6 +93,7 @@ describe("standard input that is closed or /dev/null holds no pairs: build and p
     const r = idxWithStdin(["build", "-", "-o", onStdin, "-q"], `exec < "${empty}";`);
     expect(r.status, r.stderr).toBe(0);
     expect(IdIndex.open(onStdin).size).toBe(0);
+    if (!ADDON) return; // put writes in place: it needs the addon
     const put = copyOfLive("empty-put.idx");
     expect(idxWithStdin(["put", put, "-", "-q"], `exec < "${empty}";`).status).toBe(0);
     expect(new Map(IdIndex.open(put))).toEqual(new Map([[1, 10], [2, 20], [3, 30]]));
@@ -168,6 +170,38 @@ describe("binary input that is plainly text (its first 4 KiB printable ASCII, ta
       expect(help).toContain("With --binary, input whose first 4096 bytes (or all of it, when shorter) are printable ASCII, tabs, CRs and LFs, with at least one LF, is refused as text");
     }
   });
+});
+
+describe("a spilling build keeps a small, fixed number of descriptors open", () => {
+  it("1 M pairs with memoryPairs 1024 (1,000 spills, 65,536 groups) under ulimit -n 64: the bytes of an in-memory build", async () => {
+    const sub = makeTempDir("idx-fds-");
+    const n = 1_000_000;
+    const keys = new Uint32Array(n);
+    const values = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      keys[i] = Math.imul(i % 900_001, 0x9e3779b1) >>> 0; // duplicates: the last value must win
+      values[i] = i;
+    }
+    const pairs = Buffer.alloc(8 * n);
+    for (let i = 0; i < n; i++) {
+      pairs.writeUInt32LE(keys[i], 8 * i);
+      pairs.writeUInt32LE(values[i], 8 * i + 4);
+    }
+    const input = join(sub, "pairs.bin");
+    writeFileSync(input, pairs);
+    const spilled = join(sub, "spilled.idx");
+    const script = `require(${JSON.stringify(DIST_INDEX)})
+      .buildFromBinary(${JSON.stringify(input)}, ${JSON.stringify(spilled)}, { memoryPairs: 1024, sync: false })
+      .then((r) => console.log(JSON.stringify(r)), (e) => { console.error(e.message); process.exit(1); });`;
+    const r = spawnSync("bash", ["-c", `ulimit -n 64 && exec "$0" -e "$1"`, process.execPath, script], { encoding: "utf8", timeout: 300_000 });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ pairs: n, count: 900_001 });
+    const inMemory = join(sub, "memory.idx");
+    await build({ keys, values }, inMemory, { sync: false });
+    expect(readFileSync(spilled).equals(readFileSync(inMemory))).toBe(true);
+    expect(tempFilesIn(sub)).toEqual([]);
+  }, 300_000);
 });
 
 describe("buildFromText of an empty file by path", () => {

@@ -48,7 +48,8 @@ export class IndexBuilder {
     this.#options = options;
     this.#memoryPairs = memoryPairs;
     this.#accel = nativeAddon() ?? JS_ACCELERATOR;
-    this.buffer = new PairBuffer(Math.min(1 << 16, memoryPairs));
+    // Never more than memoryPairs: the buffer spills when it holds that many.
+    this.buffer = new PairBuffer(Math.min(1 << 16, memoryPairs), memoryPairs);
     if (input !== undefined) {
       refuseInput(input, (options as { name?: string }).name, path, {
         self: "building would replace the pairs with their index",
@@ -82,8 +83,8 @@ export class IndexBuilder {
   #spillBuffer(): void {
     if (this.buffer.length === 0) return;
     throwIfAborted(this.#options.signal, this.path);
-    this.#spill ??= new Spill(this.path, this.#memoryPairs, this.#accel, this.#options.signal);
-    this.#spill.add(this.buffer.keys, this.buffer.values, this.buffer.length);
+    this.#spill ??= new Spill(this.path, this.buffer, this.#memoryPairs, this.#accel, this.#options.signal);
+    this.#spill.add();
     this.buffer.length = 0;
   }
 
