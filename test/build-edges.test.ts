@@ -212,3 +212,54 @@ describe("buildFromText of an empty file by path", () => {
     expect((await buildFromText(empty, out, { sync: false })).count).toBe(0);
   });
 });
+
+describe("input is read into one buffer, whatever its size: no allocation per chunk for the collector to free late", () => {
+  /** In a child (stdin as `redirect` sets it): the chunks of stdinChunks(), their bytes, and how many buffers held them. */
+  function stdinReport(redirect: string): { chunks: number; bytes: number; buffers: number; sum: number } {
+    const input = JSON.stringify(join(__dirname, "..", "dist", "build", "input.js"));
+    const script = `(async () => {
+      const { stdinChunks } = require(${input});
+      const buffers = new Set();
+      let chunks = 0, bytes = 0, sum = 0;
+      for await (const c of stdinChunks()) {
+        chunks++; bytes += c.length; buffers.add(c.buffer);
+        for (let i = 0; i < c.length; i++) sum = (sum * 31 + c[i]) % 1000000007;
+      }
+      console.log(JSON.stringify({ chunks, bytes, buffers: buffers.size, sum }));
+    })();`;
+    const r = spawnSync("sh", ["-c", `${redirect} "$0" -e "$1"`, process.execPath, script], { encoding: "utf8", timeout: 60_000 });
+    expect(r.stderr).toBe("");
+    return JSON.parse(r.stdout);
+  }
+
+  it("a file by path, stdin redirected from a file, and stdin from a pipe: every chunk in one buffer, every byte once", async () => {
+    const file = join(dir, "chunks.bin");
+    const bytes = Buffer.alloc(20 << 20);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + (i >>> 13)) & 0xff;
+    writeFileSync(file, bytes);
+    const { fileChunks } = await import("../src/build/input");
+    const buffers = new Set<ArrayBufferLike>();
+    let at = 0;
+    for await (const c of fileChunks(file)) {
+      expect(bytes.subarray(at, at + c.length).equals(c)).toBe(true);
+      at += c.length;
+      buffers.add(c.buffer);
+    }
+    expect(at).toBe(bytes.length);
+    expect(buffers.size).toBe(1);
+    const redirected = stdinReport(`exec < "${file}";`);
+    const piped = stdinReport(`cat "${file}" |`);
+    expect(redirected).toMatchObject({ bytes: bytes.length, buffers: 1 });
+    expect(piped).toMatchObject({ bytes: bytes.length, buffers: 1, sum: redirected.sum });
+    expect(piped.chunks).toBeGreaterThan(20); // a pipe gives it in many reads
+  });
+
+  it("a pipe that is slow, ends without a newline or is empty gives exactly what was written", () => {
+    const slow = stdinReport(`(printf '1 2\\n3'; sleep 0.3; printf ' 4') |`);
+    expect(slow).toMatchObject({ bytes: 7, buffers: 1 });
+    expect(stdinReport("printf '' |")).toEqual({ chunks: 0, bytes: 0, buffers: 0, sum: 0 });
+    const built = idxWithStdin(["build", "-", "-o", join(dir, "slow.idx"), "-q"], "(printf '1 2\\n3'; sleep 0.3; printf ' 4') |");
+    expect(built.status, built.stderr).toBe(0);
+    expect(new Map(IdIndex.open(join(dir, "slow.idx")))).toEqual(new Map([[1, 2], [3, 4]]));
+  });
+});

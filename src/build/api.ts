@@ -100,7 +100,9 @@ export async function build(pairs: PairSource, path: string, options: BuildOptio
 
 /**
  * Builds an index at `path` from text pairs (core/parse.ts has the syntax): a file path, or a
- * stream such as process.stdin. `name` is what error messages call the input.
+ * stream such as process.stdin. `name` is what error messages call the input. A file is read
+ * into one buffer; a stream's chunks are its own (Node's streams allocate one a chunk, which the
+ * collector may free late on a busy machine), so for a large input give a path.
  * @throws IdxError ERR_IDX_PARSE (a bad line: file, line number and what is wrong), and as build().
  */
 export function buildFromText(

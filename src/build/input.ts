@@ -1,9 +1,11 @@
 /**
  * Text and binary input of a build, and of `idx put`: a file or a stream read in chunks, with
- * an abort that does not wait for the next chunk; and the inputs refused before anything is
- * read (the output itself, a directory on stdin).
+ * an abort that does not wait for the next chunk (a file and the CLI's stdin into one reused
+ * buffer); and the inputs refused before anything is read (the output itself, stdin that is a
+ * directory, closed or /dev/null).
  */
 import * as fs from "node:fs";
+import * as net from "node:net";
 import { checkPath, describeValue, invalid } from "../core/args";
 import { IdxError, ioError } from "../core/errors";
 import { throwIfAborted } from "../os/atomic-file";
@@ -35,9 +37,17 @@ export async function readChunks(
     } catch (e) {
       throw ioError("read the input", input, e, "Check the path of the pairs file.");
     }
-    stream = fs.createReadStream(input, { highWaterMark: 1 << 20 });
+    stream = fileChunks(input);
   } else if (input !== null && typeof input === "object" && Symbol.asyncIterator in input) {
     stream = input;
+    // A stream over a file (stdin redirected from one) has a size too: for the columns' size.
+    const fd = (input as { fd?: unknown }).fd;
+    try {
+      const st = typeof fd === "number" ? fs.fstatSync(fd) : null;
+      if (st?.isFile()) totalBytes = st.size;
+    } catch {
+      // reading it will say what is wrong
+    }
   } else {
     throw invalid(`the input must be a file path or a stream of bytes, not ${describeValue(input)}`, path);
   }
@@ -89,6 +99,136 @@ export async function readChunks(
     // As for-await would on an early exit: let the source close (not awaited: a pipe's open
     // may never finish).
     if (!ended) chunks.return?.()?.catch(() => {});
+  }
+}
+
+/** Bytes a read of an input file asks for. */
+const CHUNK_BYTES = 1 << 20;
+
+/**
+ * The chunks of a file, each read into the same buffer: the consumer is done with a chunk before
+ * it asks for the next. (fs.createReadStream allocates a buffer per chunk: garbage that the
+ * collector reclaims late when the CPU is busy, so that a build's memory grew with its input.)
+ * Reads are asynchronous, so that a named pipe's open or read waits without blocking, and a
+ * signal gets in.
+ */
+export async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
+  const fd = await new Promise<number>((resolve, reject) => fs.open(path, "r", (e, fd) => (e ? reject(e) : resolve(fd))));
+  try {
+    yield* descriptorChunks(fd);
+  } finally {
+    fs.close(fd, () => {});
+  }
+}
+
+/**
+ * Standard input for a command, read into one buffer that each chunk reuses, as fileChunks reads
+ * a file: process.stdin's stream allocates a buffer per chunk (64 KiB from a pipe), which the
+ * collector frees late, so that `cat pairs | idx build -` held garbage the size of its input. A
+ * redirected file is read from descriptor 0 itself; a pipe or socket through a socket that reads
+ * into the buffer (not by a plain read, which waits in a thread of libuv's pool that nothing
+ * cancels and that a process waits for before it exits: Ctrl-C would wait for the writer). A
+ * terminal, whose input is small, through process.stdin. Carries `fd` for the checks of
+ * refuseInput and the size of a redirected file.
+ */
+export function stdinChunks(): AsyncIterable<Uint8Array> & { readonly fd: number } {
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.fstatSync(0);
+  } catch {
+    // closed: refuseInput says so
+  }
+  return {
+    fd: 0,
+    [Symbol.asyncIterator]: () => {
+      if (st?.isFile()) return descriptorChunks(0);
+      if (st?.isFIFO() || st?.isSocket()) return socketChunks(0);
+      return (process.stdin as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    },
+  };
+}
+
+/**
+ * The chunks of a pipe or socket `fd`, read by libuv into one buffer (net.Socket's onread): the
+ * socket pauses after each chunk and resumes when the next is asked for, when the consumer is
+ * done with the buffer.
+ */
+function socketChunks(fd: number): AsyncIterableIterator<Uint8Array> & { destroy(error?: Error): void } {
+  const buffer = new Uint8Array(CHUNK_BYTES);
+  let ready = 0; // bytes of `buffer` read and not yet handed out
+  let ended = false;
+  let failed: Error | null = null;
+  let waiter: { resolve: (r: IteratorResult<Uint8Array>) => void; reject: (e: Error) => void } | null = null;
+  const settle = () => {
+    if (waiter === null) return;
+    const w = waiter;
+    if (ready > 0) {
+      const n = ready;
+      ready = 0;
+      waiter = null;
+      w.resolve({ value: buffer.subarray(0, n), done: false });
+    } else if (failed !== null) {
+      waiter = null;
+      w.reject(failed);
+    } else if (ended) {
+      waiter = null;
+      w.resolve({ value: undefined, done: true });
+    }
+  };
+  const options: net.SocketConstructorOpts & { onread: net.OnReadOpts } = {
+    fd,
+    readable: true,
+    writable: false,
+    onread: {
+      buffer,
+      callback: (n: number) => {
+        ready = n;
+        settle();
+        return false; // pause until the next chunk is asked for
+      },
+    },
+  };
+  const socket = new net.Socket(options);
+  socket.on("end", () => {
+    ended = true;
+    settle();
+  });
+  socket.on("error", (e) => {
+    failed = e;
+    settle();
+  });
+  const finish = (error?: Error) => {
+    ended = true;
+    socket.destroy(error);
+  };
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next() {
+      return new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
+        waiter = { resolve, reject };
+        settle();
+        if (waiter !== null) socket.resume();
+      });
+    },
+    async return() {
+      finish();
+      return { value: undefined, done: true };
+    },
+    destroy: finish,
+  };
+}
+
+/** Chunks read from `fd` at its offset into one buffer, which each chunk reuses. */
+async function* descriptorChunks(fd: number): AsyncGenerator<Uint8Array> {
+  const buffer = new Uint8Array(CHUNK_BYTES);
+  for (;;) {
+    const n = await new Promise<number>((resolve, reject) => {
+      fs.read(fd, buffer, 0, CHUNK_BYTES, null, (e, bytesRead) => (e ? reject(e) : resolve(bytesRead)));
+    });
+    if (n === 0) return;
+    yield buffer.subarray(0, n);
   }
 }
 

@@ -70,10 +70,10 @@ export class PairParser {
     }
     const last = chunk.lastIndexOf(LF);
     if (last < start) {
-      this.#carry = chunk.slice(start);
+      this.#carry = copyOf(chunk, start);
     } else {
       this.#parse(chunk, start, last + 1);
-      if (last + 1 < chunk.length) this.#carry = chunk.slice(last + 1);
+      if (last + 1 < chunk.length) this.#carry = copyOf(chunk, last + 1);
     }
     if (this.#carry.length > MAX_LINE) throw this.#tooLong(this.#carry);
   }
@@ -348,6 +348,14 @@ function numberProblem(field: string): string | null {
   if (/^0x[0-9a-f]+$/i.test(field)) return "is hexadecimal; idx reads decimal only";
   if (/^\+[0-9]+$/.test(field)) return "has a sign; write it without +";
   return "is not a decimal number";
+}
+
+/**
+ * chunk[from..] as new bytes: the caller may reuse its chunk (a build's reads share one buffer),
+ * and a Buffer's slice() is a view, not a copy.
+ */
+function copyOf(chunk: Uint8Array, from: number): Uint8Array {
+  return Uint8Array.prototype.slice.call(chunk, from);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
