@@ -1,6 +1,6 @@
 /**
- * Gathers a build's pairs and writes the index. Up to `memoryPairs` pairs (32 M by default,
- * about 1.1 GB at the peak of the sort) are built in memory: hashed, sorted, placed
+ * Gathers a build's pairs and writes the index. Up to `memoryPairs` pairs (32 Mi by default:
+ * 0.82 GB at the peak of the sort, bench/MEMORY.md) are built in memory: hashed, sorted, placed
  * (core/encode.ts). Past that they go to a Spill (spill.ts) as they come. Either way the file is
  * byte-identical to an in-memory build of the same map (spec §7), and replaces the target by
  * replace.ts: the writer lock, the retire mark, a rename.

@@ -73,7 +73,7 @@ export class Spill {
   readonly #piecePairs: number;
   /** (hash, value) pairs, grouped: the output of a scatter. */
   readonly #grouped: Uint32Array;
-  /** A piece of a group's file being split, or the input of a group's sort; sized at first use. */
+  /** A piece of a group's file being split, or the input of a group's sort: sized once the groups are known. */
   #readBuffer: Uint32Array | null = null;
   #escaped: number | undefined;
   #pairs = 0;
