@@ -16,10 +16,10 @@ declare global {
 
 export { IdIndex } from "./reader/reader";
 export type { IndexInfo } from "./reader/info";
-export { build, buildFromBinary, buildFromText } from "./build";
+export { build, buildFromBinary, buildFromText } from "./build/api";
 export { copyIndex } from "./copy";
 export type { CopyOptions } from "./copy";
-export type { AbortSignalLike, BuildOptions, BuildProgress, BuildResult, PairSource } from "./build";
+export type { AbortSignalLike, BuildOptions, BuildProgress, BuildResult, PairSource } from "./build/api";
 export { verifyFile as verify } from "./verify";
 export type { VerifyProblem, VerifyReport } from "./verify";
 export { IdxError, isIdxError } from "./core/errors";

@@ -1,5 +1,6 @@
 /** idx build: pairs (text or binary, a file or stdin) -> an index, atomically, in bounded memory. */
-import { BuildProgress, buildFromBinary, buildFromText } from "../build";
+import { BuildProgress, buildFromBinary, buildFromText } from "../build/api";
+import { stdinChunks } from "../build/input";
 import { IdxError } from "../core/errors";
 import { removePendingTempFiles } from "../os/atomic-file";
 import { EXIT_OK, EXIT_SIGNAL, UsageError, parseCommandArgs, plural, waitOption, writeErr } from "./io";
@@ -46,7 +47,7 @@ export async function run(args: string[]): Promise<number> {
       force: values.force === true,
       onProgress: progress && ((p: BuildProgress) => progress.update(p)),
     };
-    const source = input === "-" ? process.stdin : input;
+    const source = input === "-" ? stdinChunks() : input;
     const result = values.binary ? await buildFromBinary(source, output, options) : await buildFromText(source, output, options);
     progress?.clear();
     if (!values.quiet) {

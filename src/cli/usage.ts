@@ -40,8 +40,12 @@ const INPUT_NOTE = `Input, as text: one pair a line, KEY and VALUE separated by 
 comma. Both are decimal integers from 0 to 4294967295 (no hex, no sign). Blank lines and
 lines starting with # are skipped; CRLF line ends are accepted. With --binary: pairs of
 little-endian uint32s, KEY then VALUE, 8 bytes a pair (as \`idx dump --binary\` writes).
+With --binary, input whose first 4096 bytes (or all of it, when shorter) are printable
+ASCII, tabs, CRs and LFs, with at least one LF, is refused as text: drop --binary to read
+it. (Binary pairs of IDs below 16777216 hold NUL bytes, and text never does.)
 When a key appears more than once, its last value wins. A line longer than 1 MiB is
-refused, and so is input that is the output itself (by path or as stdin).`;
+refused, and so is input that is the output itself (by path or as stdin), and stdin that
+is closed or /dev/null (to build an empty index, give an empty file).`;
 
 export const COMMAND_HELP: Record<string, string> = {
   set: `Usage: idx set FILE KEY VALUE [--wait MS]

@@ -5,7 +5,7 @@ import { PairBuffer } from "../core/pairs";
 import { BinaryPairParser, PairParser, parseUint32, uint32Problem } from "../core/parse";
 import { nativeAddon } from "../os/native";
 import { IdWriter } from "../writer/writer";
-import { refuseOwnInput } from "../build";
+import { fileChunks, refuseInput, stdinChunks } from "../build/input";
 import { EXIT_NOT_FOUND, EXIT_OK, UsageError, parseCommandArgs, plural, quote, waitOption, writeErr } from "./io";
 
 const WRITER_OPTIONS = {
@@ -75,13 +75,16 @@ export async function runPut(args: string[]): Promise<number> {
   if (positionals.length !== 2) throw new UsageError("put takes FILE PAIRS (PAIRS may be - for stdin)", "put");
   const [file, input] = positionals;
   const name = input === "-" ? "<stdin>" : input;
-  refuseOwnInput(input === "-" ? process.stdin : input, name, file, "putting them would write the index into itself");
+  const stream = input === "-" ? stdinChunks() : fileChunks(input);
+  refuseInput(input === "-" ? stream : input, name, file, {
+    self: "putting them would write the index into itself",
+    noInput: "give the pairs on stdin",
+  });
   // Read everything first: a bad line changes nothing.
   const pairs = new PairBuffer();
-  const stream = input === "-" ? process.stdin : fs.createReadStream(input, { highWaterMark: 1 << 20 });
   try {
     const parser = values.binary ? new BinaryPairParser(name, pairs) : new PairParser(name, pairs, nativeAddon()?.parseLines ?? null);
-    for await (const chunk of stream as AsyncIterable<Uint8Array>) parser.write(chunk);
+    for await (const chunk of stream) parser.write(chunk);
     parser.end();
   } catch (e) {
     if (e instanceof IdxError) throw e;

@@ -17,7 +17,8 @@ export class PairBuffer {
   valuesHigh: Uint32Array | null = null;
   length = 0;
 
-  constructor(initialCapacity = 1 << 16) {
+  /** `limit`: the most pairs it grows to (a builder spills when the buffer holds that many). */
+  constructor(initialCapacity = 1 << 16, readonly limit = Infinity) {
     this.keys = new Uint32Array(initialCapacity);
     this.values = new Uint32Array(initialCapacity);
   }
@@ -31,12 +32,16 @@ export class PairBuffer {
 
   /** Makes room for `capacity` pairs in all, so that a known-size input is not copied as it grows. */
   reserve(capacity: number): void {
+    capacity = Math.min(capacity, this.limit);
     if (capacity > this.keys.length) this.#resize(capacity);
   }
 
-  /** Doubles the room (for writers that fill the columns directly and set `length`). */
+  /** Doubles the room, up to the limit (for writers that fill the columns directly and set `length`). */
   grow(): void {
-    this.#resize(Math.max(16, this.keys.length * 2));
+    // A full buffer at its limit is emptied by its owner before it takes another pair: a write
+    // past the end of a typed array would be lost without a word.
+    if (this.keys.length >= this.limit) throw new Error(`PairBuffer: full at its limit of ${this.limit} pairs`);
+    this.#resize(Math.min(this.limit, Math.max(16, this.keys.length * 2)));
   }
 
   /** Appends a pair given as 32-bit halves; makes the high columns it needs. */

@@ -15,7 +15,7 @@ export type LineParser = (
   buf: Uint8Array, start: number, end: number, keys: Uint32Array, values: Uint32Array, count: number, result: Float64Array,
 ) => void;
 
-const TAB = 9, LF = 10, CR = 13, SPACE = 32, HASH = 35, COMMA = 44, ZERO = 48, NINE = 57;
+const TAB = 9, LF = 10, CR = 13, SPACE = 32, HASH = 35, COMMA = 44, ZERO = 48, NINE = 57, TILDE = 126;
 const MAX_U32 = 0xffffffff;
 const EMPTY = new Uint8Array(0);
 /**
@@ -70,10 +70,10 @@ export class PairParser {
     }
     const last = chunk.lastIndexOf(LF);
     if (last < start) {
-      this.#carry = chunk.slice(start);
+      this.#carry = copyOf(chunk, start);
     } else {
       this.#parse(chunk, start, last + 1);
-      if (last + 1 < chunk.length) this.#carry = chunk.slice(last + 1);
+      if (last + 1 < chunk.length) this.#carry = copyOf(chunk, last + 1);
     }
     if (this.#carry.length > MAX_LINE) throw this.#tooLong(this.#carry);
   }
@@ -185,8 +185,20 @@ export class PairParser {
 }
 
 /**
+ * Binary input this long at its start is examined for text: enough to hold many lines of pairs,
+ * and to hold a NUL byte from the pairs of any ID below 2^24 (every fourth byte).
+ */
+export const TEXT_PROBE_BYTES = 4096;
+
+/**
  * Binary pairs, as `idx dump --binary` writes them, fed in chunks of any length to a
  * PairBuffer. `onFull`, as PairParser's, may empty the buffer when it is full.
+ *
+ * Any bytes whose length is a multiple of 8 parse as pairs, so a text file would be read as
+ * nonsense pairs. Input that is plainly text is refused: its first TEXT_PROBE_BYTES bytes (all
+ * of it, when shorter) are printable ASCII (0x20-0x7E), tabs, CRs and LFs, with at least one LF.
+ * Real pairs of small IDs hold NUL bytes, and pairs of large ones would need 512 pairs in a row
+ * whose every byte is one of those, and a line end among them.
  */
 export class BinaryPairParser {
   readonly source: string;
@@ -195,6 +207,10 @@ export class BinaryPairParser {
   #bytes = 0;
   readonly #carry = new Uint8Array(8);
   #carried = 0;
+  /** The start of the input, while it may still be text (null once a byte says it is not). */
+  #probe: Uint8Array | null = new Uint8Array(TEXT_PROBE_BYTES);
+  #probed = 0;
+  #lineEnd = false;
 
   constructor(source: string, out: PairBuffer, onFull?: () => boolean) {
     this.source = source;
@@ -203,6 +219,7 @@ export class BinaryPairParser {
   }
 
   write(chunk: Uint8Array): void {
+    if (this.#probe !== null) this.#probeText(chunk);
     this.#bytes += chunk.length;
     const out = this.#out;
     let at = 0;
@@ -232,11 +249,41 @@ export class BinaryPairParser {
     }
   }
 
-  /** @throws IdxError ERR_IDX_PARSE when the input's length is not a multiple of 8. */
+  /** @throws IdxError ERR_IDX_PARSE when the input is text, or its length is not a multiple of 8. */
   end(): void {
+    if (this.#probe !== null) this.#refuseText();
     if (this.#carried === 0) return;
     throw new IdxError("ERR_IDX_PARSE", `is ${this.#bytes} bytes long, not a whole number of 8-byte pairs (${this.#carried} bytes left over)`, {
       path: this.source, hint: "Binary input is pairs of little-endian uint32s, key then value: its length is a multiple of 8.",
+    });
+  }
+
+  /** Examines the part of `chunk` that falls in the first TEXT_PROBE_BYTES bytes of the input. */
+  #probeText(chunk: Uint8Array): void {
+    const probe = this.#probe!;
+    const n = Math.min(chunk.length, TEXT_PROBE_BYTES - this.#probed);
+    for (let i = 0; i < n; i++) {
+      const c = chunk[i];
+      if (c === LF) this.#lineEnd = true;
+      else if ((c < SPACE || c > TILDE) && c !== TAB && c !== CR) {
+        this.#probe = null;
+        return;
+      }
+    }
+    probe.set(chunk.subarray(0, n), this.#probed);
+    this.#probed += n;
+    if (this.#probed === TEXT_PROBE_BYTES) this.#refuseText();
+  }
+
+  /** The probe is complete (or the input ended) with nothing but text in it. */
+  #refuseText(): void {
+    const probe = this.#probe!.subarray(0, this.#probed);
+    this.#probe = null;
+    if (!this.#lineEnd) return;
+    const shown = JSON.stringify(new TextDecoder().decode(probe.subarray(0, SHOWN)));
+    throw new IdxError("ERR_IDX_PARSE", `looks like text, not binary pairs: its first ${probe.length} bytes are printable ASCII with line ends (${shown}${probe.length > SHOWN ? "..." : ""})`, {
+      path: this.source,
+      hint: "For text pairs, drop --binary (buildFromText in the API). Binary input is pairs of little-endian uint32s, key then value.",
     });
   }
 }
@@ -301,6 +348,14 @@ function numberProblem(field: string): string | null {
   if (/^0x[0-9a-f]+$/i.test(field)) return "is hexadecimal; idx reads decimal only";
   if (/^\+[0-9]+$/.test(field)) return "has a sign; write it without +";
   return "is not a decimal number";
+}
+
+/**
+ * chunk[from..] as new bytes: the caller may reuse its chunk (a build's reads share one buffer),
+ * and a Buffer's slice() is a view, not a copy.
+ */
+function copyOf(chunk: Uint8Array, from: number): Uint8Array {
+  return Uint8Array.prototype.slice.call(chunk, from);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -1,0 +1,358 @@
+/**
+ * A build past its memory budget. The pairs are spilled as they come: hashed and written,
+ * grouped by the hash's top byte, to up to 256 temp files beside the target, in input order
+ * within each (so "the last value wins" still holds). Then each group, in hash order, is read
+ * back, sorted and deduplicated (once to count the entries, which fixes the capacity, and again
+ * to place them), and its slots are written in order by os/table-file.ts. A group larger than
+ * `memoryPairs` is split on disk by the next byte of the hash. The file is byte-identical to an
+ * in-memory build of the same map (spec §7).
+ *
+ * Bounded whatever the number of pairs, whatever the speed of the CPU and the disk:
+ * - descriptors: a group's file is opened only to append a full buffer to it, or to read it
+ *   back, and closed at once; at most two are open at a time (a group being split, and one of
+ *   its parts), besides the input and the output.
+ * - memory: besides the columns (memoryPairs pairs, which the sort reuses for its output once
+ *   the last pairs are spilled), every buffer is allocated once: a fixed piece for hashing and
+ *   grouping, 32 KiB a group for appends, and the sort's input, sized to the largest group (at
+ *   most memoryPairs pairs). A typed array allocated per spill or per group is garbage the
+ *   collector reclaims late on a busy machine: that made a build's peak grow with its size.
+ *   Writes are synchronous: the input is not read further until they are done.
+ *
+ * Temp files are removed on every exit path; a killed build's by the next writer or build.
+ */
+import * as fs from "node:fs";
+import * as nodePath from "node:path";
+import { Accelerator, GROUPS } from "../core/encode";
+import { ioError } from "../core/errors";
+import { buildCapacity } from "../core/format";
+import { PairBuffer } from "../core/pairs";
+import {
+  TempFile, registerTemp, removeStaleTempFiles, tempPathFor, throwIfAborted, unregisterTemp, writeTempFileWith,
+} from "../os/atomic-file";
+import { TableFileWriter } from "../os/table-file";
+
+/** Pairs hashed and grouped at a time: 8 MiB of (hash, value) words. */
+const PIECE_PAIRS = 1 << 20;
+/** Words a group gathers before they are appended to its file: 32 KiB, one write. */
+const GROUP_BUFFER_WORDS = 1 << 13;
+
+/** A group of spilled pairs: a temp file of (hash, value) pairs whose hashes share their top `bits`. */
+interface Group {
+  /** Created at the group's first write. */
+  file: string | null;
+  /** Pairs in the group, those still in its buffer included. */
+  pairs: number;
+  /** Bits of the hash the group's pairs share (8 for a first-level group, up to 32). */
+  bits: number;
+  /** Entries after dedupe, counted in the first pass. */
+  unique?: number;
+}
+
+interface Header {
+  count: number;
+  capacity: number;
+  slotCount: number;
+  fileBytes: number;
+}
+
+export class Spill {
+  readonly #path: string;
+  readonly #columns: PairBuffer;
+  readonly #memoryPairs: number;
+  readonly #accel: Accelerator;
+  readonly #signal: { readonly aborted: boolean } | undefined;
+  /** First-level groups. */
+  readonly #groups: Group[] = [];
+  /** The 256 groups being filled: the first-level ones, or the parts of a group being split. */
+  #filling: Group[];
+  readonly #buffers = new Uint32Array(GROUPS * GROUP_BUFFER_WORDS);
+  readonly #buffered = new Uint32Array(GROUPS);
+  readonly #counts = new Uint32Array(GROUPS);
+  readonly #escapedResult = new Float64Array(2);
+  readonly #sortResult = new Float64Array(1);
+  readonly #piecePairs: number;
+  /** (hash, value) pairs, grouped: the output of a scatter. */
+  readonly #grouped: Uint32Array;
+  /** A piece of a group's file being split, or the input of a group's sort: sized once the groups are known. */
+  #readBuffer: Uint32Array | null = null;
+  #escaped: number | undefined;
+  #pairs = 0;
+  #tempBytes = 0;
+  #peakTempBytes = 0;
+  readonly #temps = new Set<string>();
+
+  /**
+   * `path`: the index being built (temp files go beside it). `columns`: the builder's buffer,
+   * whose pairs come to add(); once the last are spilled, the sort writes its output there.
+   */
+  constructor(path: string, columns: PairBuffer, memoryPairs: number, accel: Accelerator, signal: { readonly aborted: boolean } | undefined) {
+    this.#path = path;
+    this.#columns = columns;
+    this.#memoryPairs = memoryPairs;
+    this.#accel = accel;
+    this.#signal = signal;
+    this.#piecePairs = Math.min(PIECE_PAIRS, memoryPairs);
+    this.#grouped = new Uint32Array(2 * this.#piecePairs);
+    for (let g = 0; g < GROUPS; g++) this.#groups.push({ file: null, pairs: 0, bits: 8 });
+    this.#filling = this.#groups;
+    removeStaleTempFiles(path);
+  }
+
+  /** Pairs spilled so far. */
+  get pairs(): number {
+    return this.#pairs;
+  }
+
+  /** Bytes of temp files the build needed at most. */
+  get peakTempBytes(): number {
+    return this.#peakTempBytes;
+  }
+
+  /** Spills the columns' pairs (all of them: the caller then empties the columns). */
+  add(): void {
+    const { keys, values, length: n } = this.#columns;
+    const grouped = this.#grouped;
+    for (let at = 0; at < n; at += this.#piecePairs) {
+      const m = Math.min(this.#piecePairs, n - at);
+      const escaped = this.#escapedResult;
+      this.#accel.scatterPairs(keys.subarray(at, at + m), values.subarray(at, at + m), m, grouped, this.#counts, escaped);
+      if (escaped[0] === 1) this.#escaped = escaped[1];
+      this.#appendGrouped();
+    }
+    this.#pairs += n;
+  }
+
+  /** Appends the runs of #grouped, as #counts says, to the groups being filled. */
+  #appendGrouped(): void {
+    const counts = this.#counts;
+    let at = 0;
+    for (let g = 0; g < GROUPS; g++) {
+      const c = counts[g];
+      if (c > 0) this.#append(g, this.#grouped.subarray(2 * at, 2 * (at + c)));
+      at += c;
+    }
+  }
+
+  /** Appends (hash, value) words to group g of #filling, through its buffer. */
+  #append(g: number, words: Uint32Array): void {
+    const base = g * GROUP_BUFFER_WORDS;
+    let buffered = this.#buffered[g];
+    if (buffered + words.length > GROUP_BUFFER_WORDS) {
+      this.#flush(g);
+      buffered = 0;
+      if (words.length >= GROUP_BUFFER_WORDS) {
+        this.#write(this.#filling[g], words);
+        this.#filling[g].pairs += words.length / 2;
+        return;
+      }
+    }
+    this.#buffers.set(words, base + buffered);
+    this.#buffered[g] = buffered + words.length;
+    this.#filling[g].pairs += words.length / 2;
+  }
+
+  #flush(g: number): void {
+    const n = this.#buffered[g];
+    if (n === 0) return;
+    const base = g * GROUP_BUFFER_WORDS;
+    this.#write(this.#filling[g], this.#buffers.subarray(base, base + n));
+    this.#buffered[g] = 0;
+  }
+
+  #flushAll(): void {
+    for (let g = 0; g < GROUPS; g++) this.#flush(g);
+  }
+
+  /** Appends words to the group's file: opened (created at the first write), written, closed. */
+  #write(group: Group, words: Uint32Array): void {
+    let fd: number;
+    if (group.file === null) {
+      ({ file: group.file, fd } = this.#createTemp());
+    } else {
+      try {
+        fd = fs.openSync(group.file, "a");
+      } catch (e) {
+        throw ioError("open a temp file of the build", this.#path, e);
+      }
+    }
+    const bytes = new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
+    try {
+      for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done, null);
+    } catch (e) {
+      throw ioError("write a temp file of the build", this.#path, e, "Free some disk space beside the output (a large build needs about 8 bytes a pair there for a while) and try again.");
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.#tempBytes += bytes.length;
+    this.#peakTempBytes = Math.max(this.#peakTempBytes, this.#tempBytes);
+  }
+
+  /**
+   * A new temp file beside the target, open for writing. A build of many small groups has tens of
+   * thousands at once, so two random names may meet: then another is drawn.
+   */
+  #createTemp(): { file: string; fd: number } {
+    for (let attempt = 1; ; attempt++) {
+      const file = tempPathFor(this.#path);
+      try {
+        const fd = fs.openSync(file, "wx", 0o600);
+        registerTemp(file);
+        this.#temps.add(file);
+        return { file, fd };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EEXIST" && attempt < 100) continue;
+        throw ioError(`create a temp file in ${nodePath.dirname(this.#path)}`, this.#path, e, "Check that the output directory exists and is writable.");
+      }
+    }
+  }
+
+  #removeTemp(file: string): void {
+    try {
+      this.#tempBytes -= fs.statSync(file).size;
+      fs.unlinkSync(file);
+    } catch {
+      // gone already
+    }
+    unregisterTemp(file);
+    this.#temps.delete(file);
+  }
+
+  /**
+   * Writes the index from the spilled pairs into a temp file beside the target: the first pass
+   * counts the entries (the capacity), the second places them. `onWrite` is called between.
+   */
+  async writeIndex(sync: boolean, onWrite: () => void): Promise<{ temp: TempFile; header: Header }> {
+    this.#flushAll();
+    const leaves = await this.#leaves();
+    const entries = leaves.reduce((sum, g) => sum + (g.unique ?? 0), 0);
+    onWrite();
+    const capacity = buildCapacity(entries);
+    let finished!: { slotCount: number; fileBytes: number };
+    const temp = writeTempFileWith(this.#path, sync, (fd) => {
+      const writer = new TableFileWriter(fd, this.#path, capacity);
+      for (const leaf of leaves) {
+        const unique = this.#sortGroup(leaf);
+        writer.add(this.#columns.keys, this.#columns.values, 0, unique);
+        // Placed: its temp file goes now, so the build's temp files and the growing output
+        // together stay near the size of the spilled pairs.
+        this.#removeTemp(leaf.file!);
+        throwIfAborted(this.#signal, this.#path);
+      }
+      finished = writer.finish(this.#escaped);
+    });
+    const count = entries + (this.#escaped === undefined ? 0 : 1);
+    return { temp, header: { count, capacity, slotCount: finished.slotCount, fileBytes: finished.fileBytes } };
+  }
+
+  /**
+   * The groups, in hash order, each small enough to sort in memory (a larger one is split on
+   * disk by its next hash byte), with their entry counts: the first pass.
+   */
+  async #leaves(): Promise<Group[]> {
+    // Every leaf is a first-level group or a part of one, and at most memoryPairs pairs (but for
+    // one hash given more often, which is read in pieces): the sort's input is sized once.
+    const largest = this.#groups.reduce((max, g) => Math.max(max, g.pairs), 0);
+    this.#readBuffer = new Uint32Array(2 * Math.max(this.#piecePairs, Math.min(largest, this.#memoryPairs)));
+    const leaves: Group[] = [];
+    const visit = async (group: Group): Promise<void> => {
+      if (group.pairs === 0) return;
+      if (group.pairs > this.#memoryPairs && group.bits < 32) {
+        for (const part of this.#split(group)) await visit(part);
+        return;
+      }
+      throwIfAborted(this.#signal, this.#path);
+      group.unique = this.#sortGroup(group);
+      leaves.push(group);
+      await new Promise<void>((resolve) => setImmediate(resolve)); // let a signal in
+    };
+    for (const group of this.#groups) await visit(group);
+    return leaves;
+  }
+
+  /** Splits a group's file into up to 256 by the next byte of the hash, a piece at a time. */
+  #split(group: Group): Group[] {
+    const parts: Group[] = [];
+    for (let g = 0; g < GROUPS; g++) parts.push({ file: null, pairs: 0, bits: group.bits + 8 });
+    this.#filling = parts;
+    const shift = 32 - group.bits - 8;
+    const input = this.#readBuffer!;
+    const piece = Math.min(this.#piecePairs, input.length / 2);
+    const fd = this.#openForReading(group.file!);
+    try {
+      for (let done = 0; done < group.pairs; ) {
+        const n = Math.min(piece, group.pairs - done);
+        readWords(fd, input, n * 2, done * 8, this.#path);
+        this.#accel.scatterHashed(input, n, shift, this.#grouped, this.#counts);
+        this.#appendGrouped();
+        done += n;
+      }
+      this.#flushAll();
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.#removeTemp(group.file!);
+    return parts;
+  }
+
+  /**
+   * A leaf group read back, sorted by hash and deduplicated (the last value of each key wins),
+   * into the columns. Returns the number of entries.
+   */
+  #sortGroup(group: Group): number {
+    const { keys, values } = this.#columns;
+    const pairs = this.#readBuffer!;
+    if (group.bits === 32 && group.pairs > this.#memoryPairs) {
+      // One hash given more often than memoryPairs: its value is the last one, read in pieces.
+      const piece = pairs.length / 2;
+      const fd = this.#openForReading(group.file!);
+      try {
+        for (let done = 0; done < group.pairs; ) {
+          const n = Math.min(piece, group.pairs - done);
+          readWords(fd, pairs, 2 * n, done * 8, this.#path);
+          keys[0] = pairs[2 * n - 2];
+          values[0] = pairs[2 * n - 1];
+          done += n;
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+      return 1;
+    }
+    const n = group.pairs;
+    const fd = this.#openForReading(group.file!);
+    try {
+      readWords(fd, pairs, 2 * n, 0, this.#path);
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.#accel.sortHashed(pairs, n, keys, values, this.#sortResult);
+    return this.#sortResult[0];
+  }
+
+  #openForReading(file: string): number {
+    try {
+      return fs.openSync(file, "r");
+    } catch (e) {
+      throw ioError("read a temp file of the build", this.#path, e);
+    }
+  }
+
+  /** Removes the temp files (on success, error or abort). */
+  dispose(): void {
+    for (const file of [...this.#temps]) this.#removeTemp(file);
+  }
+}
+
+function readWords(fd: number, into: Uint32Array, words: number, position: number, path: string): void {
+  const bytes = new Uint8Array(into.buffer, into.byteOffset, words * 4);
+  let done = 0;
+  try {
+    while (done < bytes.length) {
+      const n = fs.readSync(fd, bytes, done, bytes.length - done, position + done);
+      if (n === 0) throw new Error("a temp file of the build is shorter than what was written to it");
+      done += n;
+    }
+  } catch (e) {
+    throw ioError("read a temp file of the build", path, e);
+  }
+}
