@@ -5,6 +5,7 @@
  * fit in memory through temp files.
  */
 import { describeValue, invalid } from "../core/args";
+import { Id } from "../core/keys";
 import { isColumns } from "../core/pairs";
 import { BinaryPairParser, PairParser } from "../core/parse";
 import { throwIfAborted } from "../os/atomic-file";
@@ -17,10 +18,10 @@ import { readChunks } from "./input";
  * an async iterable of column chunks ({ keys, values } objects, pairs in order).
  */
 export type PairSource =
-  | Iterable<readonly [number, number]>
-  | AsyncIterable<readonly [number, number] | { keys: ArrayLike<number>; values: ArrayLike<number> }>
-  | ReadonlyMap<number, number>
-  | { keys: ArrayLike<number>; values: ArrayLike<number> };
+  | Iterable<readonly [Id, Id]>
+  | AsyncIterable<readonly [Id, Id] | { keys: ArrayLike<Id>; values: ArrayLike<Id> }>
+  | ReadonlyMap<Id, Id>
+  | { keys: ArrayLike<Id>; values: ArrayLike<Id> };
 
 export interface BuildProgress {
   phase: "read" | "sort" | "write";
@@ -50,8 +51,15 @@ export interface BuildOptions {
   wait?: number;
   /** Replace the target even if it is not an idx index (default false: refuse). */
   force?: boolean;
-  /** Pairs held in memory before spilling to temp files (default 32 M). */
+  /** Pairs held in memory before spilling to temp files (default 32 M; half for 64-bit widths). */
   memoryPairs?: number;
+  /**
+   * The key width in bits (spec §16): 64 makes the keys 64-bit even if every key fits 32 bits.
+   * By default (32) the narrowest width that holds every key: a key above 2^32 - 1 makes it 64.
+   */
+  keyBits?: 32 | 64;
+  /** The value width, as keyBits for values. */
+  valueBits?: 32 | 64;
 }
 
 export interface BuildResult {
@@ -114,8 +122,9 @@ export function buildFromText(
 }
 
 /**
- * Builds an index at `path` from binary pairs: little-endian uint32s, key then value, 8 bytes a
- * pair (what `idx dump --binary` writes), from a file path or a stream.
+ * Builds an index at `path` from binary pairs: little-endian integers, key then value, at the
+ * widths options.keyBits and options.valueBits give (32 each by default: 8 bytes a pair), as
+ * `idx dump --binary` writes a file of those widths, from a file path or a stream.
  * @throws IdxError ERR_IDX_PARSE (the input's length is not a multiple of 8), and as build().
  */
 export function buildFromBinary(
@@ -138,7 +147,7 @@ async function buildFromStream(
     const spill = () => builder.spillIfFull();
     const parser = text
       ? new PairParser(name, builder.buffer, nativeAddon()?.parseLines ?? null, spill)
-      : new BinaryPairParser(name, builder.buffer, spill);
+      : new BinaryPairParser(name, builder.buffer, spill, options.keyBits ?? 32, options.valueBits ?? 32);
     await readChunks(input, path, name, options, builder, (chunk) => parser.write(chunk), text);
     parser.end();
     return await builder.finish();

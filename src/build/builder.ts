@@ -6,10 +6,11 @@
  * replace.ts: the writer lock, the retire mark, a rename.
  */
 import { checkOptions, checkPath, describeValue, invalid } from "../core/args";
-import { Accelerator, JS_ACCELERATOR, encodeIndex } from "../core/encode";
-import { buildCapacity, readHeader, sizeOf } from "../core/format";
+import { Accelerator, JS_ACCELERATOR, encodeIndex, sortedRecordsOf } from "../core/encode";
+import { Width, buildCapacity, layoutFor, readHeader, sizeOf } from "../core/format";
 import { PairBuffer, PairCollector } from "../core/pairs";
-import { TempFile, throwIfAborted, writeTarget, writeTempFile } from "../os/atomic-file";
+import { TempFile, throwIfAborted, writeTarget, writeTempFile, writeTempFileWith } from "../os/atomic-file";
+import { TableFileWriter } from "../os/table-file";
 import { nativeAddon } from "../os/native";
 import { installTemp, refuseToReplace } from "../replace";
 import type { BuildOptions, BuildResult } from "./api";
@@ -39,6 +40,9 @@ export class IndexBuilder {
       if (o[flag] !== undefined && typeof o[flag] !== "boolean") throw invalid(`options.${flag} must be a boolean, not ${describeValue(o[flag])}`, path);
     }
     if (o.wait !== undefined && (typeof o.wait !== "number" || !(o.wait >= 0))) throw invalid(`options.wait must be milliseconds (0 or more), not ${describeValue(o.wait)}`, path);
+    for (const width of ["keyBits", "valueBits"] as const) {
+      if (o[width] !== undefined && o[width] !== 32 && o[width] !== 64) throw invalid(`options.${width} must be 32 or 64, not ${describeValue(o[width])}`, path);
+    }
     const memoryPairs = o.memoryPairs ?? DEFAULT_MEMORY_PAIRS;
     if (!Number.isInteger(memoryPairs) || memoryPairs < 1024 || memoryPairs > 2 ** 31) {
       throw invalid(`options.memoryPairs must be a whole number from 1024 to 2^31, not ${describeValue(o.memoryPairs)}`, path);
@@ -73,9 +77,28 @@ export class IndexBuilder {
     this.buffer.reserve(Math.min(pairs, this.#memoryPairs));
   }
 
-  /** Spills the buffer once it holds memoryPairs pairs; true if it did. */
+  /**
+   * The file's widths (spec §16.5): for keys and for values, 64 when an option asks for it or
+   * any pair so far needs it, else 32.
+   */
+  #widths(): [Width, Width] {
+    const o = this.#options;
+    const b = this.buffer;
+    const s = this.#spill;
+    return [
+      o.keyBits === 64 || b.keyBits === 64 || s?.keyBits === 64 ? 64 : 32,
+      o.valueBits === 64 || b.valueBits === 64 || s?.valueBits === 64 ? 64 : 32,
+    ];
+  }
+
+  /**
+   * Spills the buffer once it holds memoryPairs pairs (half that for a version 3 file, whose
+   * spilled records and their sort take twice the memory); true if it did.
+   */
   spillIfFull(): boolean {
-    if (this.buffer.length < this.#memoryPairs) return false;
+    const [keyBits, valueBits] = this.#widths();
+    const limit = keyBits === 32 && valueBits === 32 ? this.#memoryPairs : this.#memoryPairs / 2;
+    if (this.buffer.length < limit) return false;
     this.#spillBuffer();
     return true;
   }
@@ -83,7 +106,12 @@ export class IndexBuilder {
   #spillBuffer(): void {
     if (this.buffer.length === 0) return;
     throwIfAborted(this.#options.signal, this.path);
-    this.#spill ??= new Spill(this.path, this.buffer, this.#memoryPairs, this.#accel, this.#options.signal);
+    const [keyBits, valueBits] = this.#widths();
+    if (this.#spill === null) {
+      this.#spill = new Spill(this.path, this.buffer, this.#memoryPairs, this.#accel, this.#options.signal, keyBits, valueBits);
+    } else {
+      this.#spill.widen(keyBits, valueBits);
+    }
     this.#spill.add();
     this.buffer.length = 0;
   }
@@ -96,7 +124,26 @@ export class IndexBuilder {
     let header: { count: number; capacity: number; slotCount: number; fileBytes: number };
     let pairs: number;
     let tempBytes = 0;
-    if (this.#spill === null) {
+    const [keyBits, valueBits] = this.#widths();
+    if (this.#spill === null && (keyBits === 64 || valueBits === 64)) {
+      // Version 3 (§16), in memory: the pairs as slot records, sorted, streamed to the file.
+      pairs = this.buffer.length;
+      const sorted = sortedRecordsOf(this.buffer, keyBits);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      throwIfAborted(options.signal, this.path);
+      options.onProgress?.({ phase: "write", pairs });
+      const layout = layoutFor(keyBits, valueBits);
+      let finished!: { slotCount: number; fileBytes: number };
+      temp = writeTempFileWith(this.path, options.sync ?? true, (fd) => {
+        const writer = new TableFileWriter(fd, this.path, buildCapacity(sorted.length), layout);
+        writer.addRecords(sorted.records, 0, sorted.length);
+        finished = writer.finish(sorted.escaped);
+      });
+      header = {
+        count: sorted.length + (sorted.escaped === undefined ? 0 : 1), capacity: buildCapacity(sorted.length),
+        slotCount: finished.slotCount, fileBytes: finished.fileBytes,
+      };
+    } else if (this.#spill === null) {
       pairs = this.buffer.length;
       const image = encodeIndex(this.buffer.keys, this.buffer.values, pairs, this.path, buildCapacity, this.#accel);
       // Let a signal that arrived while sorting abort before any file is created.

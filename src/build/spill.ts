@@ -18,14 +18,25 @@
  *   collector reclaims late on a busy machine: that made a build's peak grow with its size.
  *   Writes are synchronous: the input is not read further until they are done.
  *
+ * A version 3 build (§16: a 64-bit key or value width) spills slot records of four words
+ * (the hash word's two, the value's two) where version 2 spills (hash, value) pairs, grouped by
+ * the top byte of the wider hash, sorted by core/encode.ts's record sort; its groups are read
+ * back half as large (memoryPairs / 2), as a record and its sort's scratch take twice the
+ * memory. A build that meets a wider pair after it spilled rewrites its groups at the new
+ * widths once (widen()).
+ *
  * Temp files are removed on every exit path; a killed build's by the next writer or build.
  */
 import * as fs from "node:fs";
 import * as nodePath from "node:path";
-import { Accelerator, GROUPS } from "../core/encode";
+import {
+  Accelerator, GROUPS, keepLastOfEqualRecords, scatterRecords, scatterRecordsBy, sortRecordsByHash,
+} from "../core/encode";
 import { ioError } from "../core/errors";
-import { buildCapacity } from "../core/format";
+import { ESCAPED_KEY, Layout, Width, buildCapacity, layoutFor } from "../core/format";
+import { hash64Into, unhash32 } from "../core/hash";
 import { PairBuffer } from "../core/pairs";
+import { Word, high32, low32 } from "../core/slots";
 import {
   TempFile, registerTemp, removeStaleTempFiles, tempPathFor, throwIfAborted, unregisterTemp, writeTempFileWith,
 } from "../os/atomic-file";
@@ -36,13 +47,13 @@ const PIECE_PAIRS = 1 << 20;
 /** Words a group gathers before they are appended to its file: 32 KiB, one write. */
 const GROUP_BUFFER_WORDS = 1 << 13;
 
-/** A group of spilled pairs: a temp file of (hash, value) pairs whose hashes share their top `bits`. */
+/** A group of spilled pairs: a temp file of records (hash, value) whose hashes share their top `bits`. */
 interface Group {
   /** Created at the group's first write. */
   file: string | null;
   /** Pairs in the group, those still in its buffer included. */
   pairs: number;
-  /** Bits of the hash the group's pairs share (8 for a first-level group, up to 32). */
+  /** Bits of the hash the group's pairs share (8 for a first-level group, up to the hash's 32 or 64). */
   bits: number;
   /** Entries after dedupe, counted in the first pass. */
   unique?: number;
@@ -61,8 +72,14 @@ export class Spill {
   readonly #memoryPairs: number;
   readonly #accel: Accelerator;
   readonly #signal: { readonly aborted: boolean } | undefined;
+  /** The file's layout: version 2's (hash, value) pairs, or version 3's four-word records. */
+  #layout: Layout;
+  /** Words a spilled record: 2 or 4. */
+  #words: 2 | 4;
+  /** The most pairs a group sorted in memory has: memoryPairs, half that for records. */
+  #leafPairs: number;
   /** First-level groups. */
-  readonly #groups: Group[] = [];
+  #groups: Group[] = [];
   /** The 256 groups being filled: the first-level ones, or the parts of a group being split. */
   #filling: Group[];
   readonly #buffers = new Uint32Array(GROUPS * GROUP_BUFFER_WORDS);
@@ -71,11 +88,14 @@ export class Spill {
   readonly #escapedResult = new Float64Array(2);
   readonly #sortResult = new Float64Array(1);
   readonly #piecePairs: number;
-  /** (hash, value) pairs, grouped: the output of a scatter. */
-  readonly #grouped: Uint32Array;
+  /** Records, grouped: the output of a scatter. */
+  #grouped: Uint32Array;
   /** A piece of a group's file being split, or the input of a group's sort: sized once the groups are known. */
   #readBuffer: Uint32Array | null = null;
-  #escaped: number | undefined;
+  /** Version 3: the sort's scratch, as large as #readBuffer, and where the sorted records of the last group are. */
+  #sortScratch: Uint32Array | null = null;
+  #sorted: Uint32Array | null = null;
+  #escaped: Word | undefined;
   #pairs = 0;
   #tempBytes = 0;
   #peakTempBytes = 0;
@@ -85,17 +105,31 @@ export class Spill {
    * `path`: the index being built (temp files go beside it). `columns`: the builder's buffer,
    * whose pairs come to add(); once the last are spilled, the sort writes its output there.
    */
-  constructor(path: string, columns: PairBuffer, memoryPairs: number, accel: Accelerator, signal: { readonly aborted: boolean } | undefined) {
+  constructor(
+    path: string, columns: PairBuffer, memoryPairs: number, accel: Accelerator, signal: { readonly aborted: boolean } | undefined,
+    keyBits: Width = 32, valueBits: Width = 32,
+  ) {
     this.#path = path;
     this.#columns = columns;
     this.#memoryPairs = memoryPairs;
     this.#accel = accel;
     this.#signal = signal;
     this.#piecePairs = Math.min(PIECE_PAIRS, memoryPairs);
-    this.#grouped = new Uint32Array(2 * this.#piecePairs);
-    for (let g = 0; g < GROUPS; g++) this.#groups.push({ file: null, pairs: 0, bits: 8 });
+    this.#layout = layoutFor(keyBits, valueBits);
+    this.#words = this.#layout.slotWords;
+    this.#leafPairs = this.#words === 4 ? memoryPairs / 2 : memoryPairs;
+    this.#grouped = new Uint32Array(this.#words * this.#piecePairs);
+    this.#groups = newGroups(8);
     this.#filling = this.#groups;
     removeStaleTempFiles(path);
+  }
+
+  get keyBits(): Width {
+    return this.#layout.keyBits;
+  }
+
+  get valueBits(): Width {
+    return this.#layout.valueBits;
   }
 
   /** Pairs spilled so far. */
@@ -114,12 +148,79 @@ export class Spill {
     const grouped = this.#grouped;
     for (let at = 0; at < n; at += this.#piecePairs) {
       const m = Math.min(this.#piecePairs, n - at);
-      const escaped = this.#escapedResult;
-      this.#accel.scatterPairs(keys.subarray(at, at + m), values.subarray(at, at + m), m, grouped, this.#counts, escaped);
-      if (escaped[0] === 1) this.#escaped = escaped[1];
+      if (this.#words === 4) {
+        const escaped = scatterRecords(this.#columns, at, m, this.#layout.keyBits, grouped, this.#counts);
+        if (escaped !== undefined) this.#escaped = escaped;
+      } else {
+        const escaped = this.#escapedResult;
+        this.#accel.scatterPairs(keys.subarray(at, at + m), values.subarray(at, at + m), m, grouped, this.#counts, escaped);
+        if (escaped[0] === 1) this.#escaped = escaped[1];
+      }
       this.#appendGrouped();
     }
     this.#pairs += n;
+  }
+
+  /**
+   * The spill goes on at wider widths (§16.5: never narrower): the groups spilled so far are
+   * read back a piece at a time and spilled again as records of the new widths (hashed anew
+   * when the keys widen, which regroups them), in order, so the last value of a key still wins.
+   */
+  widen(keyBits: Width, valueBits: Width): void {
+    const old = this.#layout;
+    if (keyBits === old.keyBits && valueBits === old.valueBits) return;
+    this.#flushAll();
+    const oldWords = this.#words;
+    const oldGroups = this.#groups;
+    const rekey = keyBits !== old.keyBits;
+    this.#layout = layoutFor(keyBits, valueBits);
+    this.#words = 4;
+    this.#leafPairs = this.#memoryPairs / 2;
+    this.#grouped = new Uint32Array(4 * this.#piecePairs);
+    this.#groups = newGroups(8);
+    this.#filling = this.#groups;
+    const input = new Uint32Array(oldWords * this.#piecePairs);
+    const records = new Uint32Array(4 * this.#piecePairs);
+    const halves = new Uint32Array(2);
+    const hashBits = keyBits;
+    for (const group of oldGroups) {
+      if (group.file === null) continue;
+      const fd = this.#openForReading(group.file);
+      try {
+        for (let done = 0; done < group.pairs; ) {
+          const n = Math.min(this.#piecePairs, group.pairs - done);
+          readWords(fd, input, n * oldWords, done * oldWords * 4, this.#path);
+          for (let i = 0; i < n; i++) {
+            const o = i * oldWords;
+            if (rekey) {
+              hash64Into(0, unhash32(input[o]), halves);
+              records[4 * i] = halves[0];
+              records[4 * i + 1] = halves[1];
+            } else {
+              records[4 * i] = input[o];
+              records[4 * i + 1] = oldWords === 4 ? input[o + 1] : 0;
+            }
+            records[4 * i + 2] = input[o + oldWords / 2];
+            records[4 * i + 3] = oldWords === 4 ? input[o + 3] : 0;
+          }
+          scatterRecordsBy(records, n, hashBits, 0, this.#grouped, this.#counts);
+          this.#appendGrouped();
+          done += n;
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+      this.#removeTemp(group.file);
+    }
+    if (rekey && this.#escaped !== undefined) {
+      // The 32-bit keys' escaped key is a key like any other among 64-bit keys.
+      hash64Into(0, ESCAPED_KEY, halves);
+      const value = this.#escaped;
+      records.set([halves[0], halves[1], low32(value), high32(value)]);
+      this.#escaped = undefined;
+      scatterRecordsBy(records, 1, hashBits, 0, this.#grouped, this.#counts);
+      this.#appendGrouped();
+    }
   }
 
   /** Appends the runs of #grouped, as #counts says, to the groups being filled. */
@@ -128,12 +229,12 @@ export class Spill {
     let at = 0;
     for (let g = 0; g < GROUPS; g++) {
       const c = counts[g];
-      if (c > 0) this.#append(g, this.#grouped.subarray(2 * at, 2 * (at + c)));
+      if (c > 0) this.#append(g, this.#grouped.subarray(this.#words * at, this.#words * (at + c)));
       at += c;
     }
   }
 
-  /** Appends (hash, value) words to group g of #filling, through its buffer. */
+  /** Appends records' words to group g of #filling, through its buffer. */
   #append(g: number, words: Uint32Array): void {
     const base = g * GROUP_BUFFER_WORDS;
     let buffered = this.#buffered[g];
@@ -142,13 +243,13 @@ export class Spill {
       buffered = 0;
       if (words.length >= GROUP_BUFFER_WORDS) {
         this.#write(this.#filling[g], words);
-        this.#filling[g].pairs += words.length / 2;
+        this.#filling[g].pairs += words.length / this.#words;
         return;
       }
     }
     this.#buffers.set(words, base + buffered);
     this.#buffered[g] = buffered + words.length;
-    this.#filling[g].pairs += words.length / 2;
+    this.#filling[g].pairs += words.length / this.#words;
   }
 
   #flush(g: number): void {
@@ -179,7 +280,7 @@ export class Spill {
     try {
       for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done, null);
     } catch (e) {
-      throw ioError("write a temp file of the build", this.#path, e, "Free some disk space beside the output (a large build needs about 8 bytes a pair there for a while) and try again.");
+      throw ioError("write a temp file of the build", this.#path, e, `Free some disk space beside the output (a large build needs about ${this.#words * 4} bytes a pair there for a while) and try again.`);
     } finally {
       fs.closeSync(fd);
     }
@@ -229,10 +330,11 @@ export class Spill {
     const capacity = buildCapacity(entries);
     let finished!: { slotCount: number; fileBytes: number };
     const temp = writeTempFileWith(this.#path, sync, (fd) => {
-      const writer = new TableFileWriter(fd, this.#path, capacity);
+      const writer = new TableFileWriter(fd, this.#path, capacity, this.#layout);
       for (const leaf of leaves) {
         const unique = this.#sortGroup(leaf);
-        writer.add(this.#columns.keys, this.#columns.values, 0, unique);
+        if (this.#words === 4) writer.addRecords(this.#sorted!, 0, unique);
+        else writer.add(this.#columns.keys, this.#columns.values, 0, unique);
         // Placed: its temp file goes now, so the build's temp files and the growing output
         // together stay near the size of the spilled pairs.
         this.#removeTemp(leaf.file!);
@@ -252,11 +354,14 @@ export class Spill {
     // Every leaf is a first-level group or a part of one, and at most memoryPairs pairs (but for
     // one hash given more often, which is read in pieces): the sort's input is sized once.
     const largest = this.#groups.reduce((max, g) => Math.max(max, g.pairs), 0);
-    this.#readBuffer = new Uint32Array(2 * Math.max(this.#piecePairs, Math.min(largest, this.#memoryPairs)));
+    const words = this.#words * Math.max(this.#piecePairs, Math.min(largest, this.#leafPairs));
+    this.#readBuffer = new Uint32Array(words);
+    if (this.#words === 4) this.#sortScratch = new Uint32Array(words);
     const leaves: Group[] = [];
+    const hashBits = this.#layout.keyBits;
     const visit = async (group: Group): Promise<void> => {
       if (group.pairs === 0) return;
-      if (group.pairs > this.#memoryPairs && group.bits < 32) {
+      if (group.pairs > this.#leafPairs && group.bits < hashBits) {
         for (const part of this.#split(group)) await visit(part);
         return;
       }
@@ -271,18 +376,18 @@ export class Spill {
 
   /** Splits a group's file into up to 256 by the next byte of the hash, a piece at a time. */
   #split(group: Group): Group[] {
-    const parts: Group[] = [];
-    for (let g = 0; g < GROUPS; g++) parts.push({ file: null, pairs: 0, bits: group.bits + 8 });
+    const parts = newGroups(group.bits + 8);
     this.#filling = parts;
-    const shift = 32 - group.bits - 8;
+    const w = this.#words;
     const input = this.#readBuffer!;
-    const piece = Math.min(this.#piecePairs, input.length / 2);
+    const piece = Math.min(this.#piecePairs, input.length / w);
     const fd = this.#openForReading(group.file!);
     try {
       for (let done = 0; done < group.pairs; ) {
         const n = Math.min(piece, group.pairs - done);
-        readWords(fd, input, n * 2, done * 8, this.#path);
-        this.#accel.scatterHashed(input, n, shift, this.#grouped, this.#counts);
+        readWords(fd, input, n * w, done * w * 4, this.#path);
+        if (w === 4) scatterRecordsBy(input, n, this.#layout.keyBits, group.bits, this.#grouped, this.#counts);
+        else this.#accel.scatterHashed(input, n, 32 - group.bits - 8, this.#grouped, this.#counts);
         this.#appendGrouped();
         done += n;
       }
@@ -301,16 +406,22 @@ export class Spill {
   #sortGroup(group: Group): number {
     const { keys, values } = this.#columns;
     const pairs = this.#readBuffer!;
-    if (group.bits === 32 && group.pairs > this.#memoryPairs) {
-      // One hash given more often than memoryPairs: its value is the last one, read in pieces.
-      const piece = pairs.length / 2;
+    const w = this.#words;
+    if (group.bits === this.#layout.keyBits && group.pairs > this.#leafPairs) {
+      // One hash given more often than fits: its value is the last one, read in pieces.
+      const piece = pairs.length / w;
       const fd = this.#openForReading(group.file!);
       try {
         for (let done = 0; done < group.pairs; ) {
           const n = Math.min(piece, group.pairs - done);
-          readWords(fd, pairs, 2 * n, done * 8, this.#path);
-          keys[0] = pairs[2 * n - 2];
-          values[0] = pairs[2 * n - 1];
+          readWords(fd, pairs, w * n, done * w * 4, this.#path);
+          if (w === 4) {
+            this.#sorted = this.#sortScratch!;
+            this.#sorted.set(pairs.subarray(4 * n - 4, 4 * n));
+          } else {
+            keys[0] = pairs[2 * n - 2];
+            values[0] = pairs[2 * n - 1];
+          }
           done += n;
         }
       } finally {
@@ -321,9 +432,13 @@ export class Spill {
     const n = group.pairs;
     const fd = this.#openForReading(group.file!);
     try {
-      readWords(fd, pairs, 2 * n, 0, this.#path);
+      readWords(fd, pairs, w * n, 0, this.#path);
     } finally {
       fs.closeSync(fd);
+    }
+    if (w === 4) {
+      this.#sorted = sortRecordsByHash(pairs, n, this.#layout.keyBits === 64, this.#sortScratch!);
+      return keepLastOfEqualRecords(this.#sorted, n);
     }
     this.#accel.sortHashed(pairs, n, keys, values, this.#sortResult);
     return this.#sortResult[0];
@@ -341,6 +456,12 @@ export class Spill {
   dispose(): void {
     for (const file of [...this.#temps]) this.#removeTemp(file);
   }
+}
+
+function newGroups(bits: number): Group[] {
+  const groups: Group[] = [];
+  for (let g = 0; g < GROUPS; g++) groups.push({ file: null, pairs: 0, bits });
+  return groups;
 }
 
 function readWords(fd: number, into: Uint32Array, words: number, position: number, path: string): void {

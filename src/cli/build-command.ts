@@ -3,7 +3,7 @@ import { BuildProgress, buildFromBinary, buildFromText } from "../build/api";
 import { stdinChunks } from "../build/input";
 import { IdxError } from "../core/errors";
 import { removePendingTempFiles } from "../os/atomic-file";
-import { EXIT_OK, EXIT_SIGNAL, UsageError, parseCommandArgs, plural, waitOption, writeErr } from "./io";
+import { EXIT_OK, EXIT_SIGNAL, UsageError, WIDTH_OPTIONS, parseCommandArgs, plural, waitOption, widthOptions, writeErr } from "./io";
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("build", args, {
@@ -12,7 +12,9 @@ export async function run(args: string[]): Promise<number> {
     force: { type: "boolean", short: "f" },
     wait: { type: "string" },
     quiet: { type: "boolean", short: "q" },
+    ...WIDTH_OPTIONS,
   });
+  const [keyBits, valueBits] = widthOptions("build", values);
   if (positionals.length === 0) throw new UsageError("build needs an input file (or - for stdin)", "build");
   if (positionals.length > 1) throw new UsageError(`build takes one input, got ${positionals.length}: ${positionals.join(" ")}`, "build");
   if (!values.output) throw new UsageError("build needs an output file: -o OUT", "build");
@@ -45,6 +47,8 @@ export async function run(args: string[]): Promise<number> {
       signal: controller.signal,
       wait,
       force: values.force === true,
+      keyBits,
+      valueBits,
       onProgress: progress && ((p: BuildProgress) => progress.update(p)),
     };
     const source = input === "-" ? stdinChunks() : input;

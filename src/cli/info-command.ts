@@ -27,6 +27,7 @@ export async function run(args: string[]): Promise<number> {
   const rows: [string, string][] = [
     ["file", info.path],
     ["format version", info.version],
+    ["widths", `${info.keyBits}-bit keys, ${info.valueBits}-bit values`],
     ["entries", String(info.count)],
     ["capacity", plural(info.capacity, "home slot", "home slots")],
     ["slots", `${info.slotCount} (${info.slotCount - info.capacity} spill)`],

@@ -206,6 +206,23 @@ export function waitOption(command: string, wait: unknown): number {
   return ms;
 }
 
+/** --key-bits and --value-bits (spec §16): the parseArgs options. */
+export const WIDTH_OPTIONS = {
+  "key-bits": { type: "string" },
+  "value-bits": { type: "string" },
+} as const;
+
+/** --key-bits and --value-bits as widths: 32 (the default) or 64. */
+export function widthOptions(command: string, values: Record<string, unknown>): [32 | 64, 32 | 64] {
+  const width = (name: string): 32 | 64 => {
+    const text = values[name];
+    if (text === undefined || text === "32") return 32;
+    if (text === "64") return 64;
+    throw new UsageError(`--${name} takes 32 or 64, not ${quote(String(text))}`, command);
+  };
+  return [width("key-bits"), width("value-bits")];
+}
+
 /** `text` in quotes, cut to a readable length, with what was cut said. */
 export function quote(text: string, max = 40): string {
   return JSON.stringify(shorten(text, max));

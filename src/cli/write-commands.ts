@@ -2,18 +2,19 @@
 import * as fs from "node:fs";
 import { IdxError, ioError } from "../core/errors";
 import { PairBuffer } from "../core/pairs";
-import { BinaryPairParser, PairParser, parseUint32, uint32Problem } from "../core/parse";
+import { Id } from "../core/keys";
+import { BinaryPairParser, PairParser, idProblem, parseId } from "../core/parse";
 import { nativeAddon } from "../os/native";
 import { IdWriter } from "../writer/writer";
 import { fileChunks, refuseInput, stdinChunks } from "../build/input";
-import { EXIT_NOT_FOUND, EXIT_OK, UsageError, parseCommandArgs, plural, quote, waitOption, writeErr } from "./io";
+import { EXIT_NOT_FOUND, EXIT_OK, UsageError, WIDTH_OPTIONS, parseCommandArgs, plural, quote, waitOption, widthOptions, writeErr } from "./io";
 
 const WRITER_OPTIONS = {
   wait: { type: "string" },
   quiet: { type: "boolean", short: "q" },
 } as const;
 
-function openWriter(command: string, file: string, wait: unknown, create = true): IdWriter {
+function openWriter(command: string, file: string, wait: unknown, create = true): IdWriter<Id, Id> {
   try {
     return IdWriter.open(file, { wait: waitOption(command, wait), create });
   } catch (e) {
@@ -26,11 +27,11 @@ function openWriter(command: string, file: string, wait: unknown, create = true)
   }
 }
 
-function uint32Arg(what: string, text: string): number {
-  const n = parseUint32(text);
+function idArg(what: string, text: string): Id {
+  const n = parseId(text);
   if (n === null) {
-    throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `${what} ${quote(text)} ${uint32Problem(text.slice(0, 64))}`, {
-      hint: "Keys and values are decimal integers from 0 to 4294967295.",
+    throw new IdxError("ERR_IDX_INVALID_ARGUMENT", `${what} ${quote(text)} ${idProblem(text.slice(0, 64))}`, {
+      hint: "Keys and values are decimal integers from 0 to 18446744073709551615.",
     });
   }
   return n;
@@ -40,8 +41,8 @@ export async function runSet(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("set", args, WRITER_OPTIONS);
   if (positionals.length !== 3) throw new UsageError("set takes FILE KEY VALUE", "set");
   const [file, keyText, valueText] = positionals;
-  const key = uint32Arg("key", keyText);
-  const value = uint32Arg("value", valueText);
+  const key = idArg("key", keyText);
+  const value = idArg("value", valueText);
   const w = openWriter("set", file, values.wait);
   try {
     w.set(key, value);
@@ -55,9 +56,9 @@ export async function runDel(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs("del", args, WRITER_OPTIONS);
   if (positionals.length < 2) throw new UsageError("del takes FILE KEY...", "del");
   const [file, ...keyTexts] = positionals;
-  const keys = keyTexts.map((k) => uint32Arg("key", k));
+  const keys = keyTexts.map((k) => idArg("key", k));
   const w = openWriter("del", file, values.wait, false);
-  const missing: number[] = [];
+  const missing: Id[] = [];
   try {
     for (const key of keys) if (!w.delete(key)) missing.push(key);
   } finally {
@@ -71,7 +72,11 @@ export async function runDel(args: string[]): Promise<number> {
 }
 
 export async function runPut(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs("put", args, { ...WRITER_OPTIONS, binary: { type: "boolean" } });
+  const { values, positionals } = parseCommandArgs("put", args, { ...WRITER_OPTIONS, ...WIDTH_OPTIONS, binary: { type: "boolean" } });
+  const [keyBits, valueBits] = widthOptions("put", values);
+  if (!values.binary && (values["key-bits"] !== undefined || values["value-bits"] !== undefined)) {
+    throw new UsageError("--key-bits and --value-bits give the widths of --binary input (text says its own)", "put");
+  }
   if (positionals.length !== 2) throw new UsageError("put takes FILE PAIRS (PAIRS may be - for stdin)", "put");
   const [file, input] = positionals;
   const name = input === "-" ? "<stdin>" : input;
@@ -83,7 +88,7 @@ export async function runPut(args: string[]): Promise<number> {
   // Read everything first: a bad line changes nothing.
   const pairs = new PairBuffer();
   try {
-    const parser = values.binary ? new BinaryPairParser(name, pairs) : new PairParser(name, pairs, nativeAddon()?.parseLines ?? null);
+    const parser = values.binary ? new BinaryPairParser(name, pairs, undefined, keyBits, valueBits) : new PairParser(name, pairs, nativeAddon()?.parseLines ?? null);
     for await (const chunk of stream) parser.write(chunk);
     parser.end();
   } catch (e) {

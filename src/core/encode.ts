@@ -303,10 +303,10 @@ export function sortHashedJs(pairs: Uint32Array, n: number, hashes: Uint32Array,
  * orders first). Stable, which is what makes "the last duplicate wins" hold after sorting.
  * Returns the array holding the result (`records` or a scratch of the same size).
  */
-export function sortRecordsByHash(records: Uint32Array, n: number, wideKeys: boolean): Uint32Array {
+export function sortRecordsByHash(records: Uint32Array, n: number, wideKeys: boolean, scratch?: Uint32Array): Uint32Array {
   let src = records;
-  let dst = new Uint32Array(n * 4);
-  const counts = new Uint32Array(65536);
+  let dst = scratch !== undefined && scratch.length >= n * 4 ? scratch : new Uint32Array(n * 4);
+  const counts = radixCounts;
   const digits = wideKeys ? [[0, 0], [0, 16], [1, 0], [1, 16]] : [[0, 0], [0, 16]];
   for (const [word, shift] of digits) {
     counts.fill(0);
@@ -328,6 +328,8 @@ export function sortRecordsByHash(records: Uint32Array, n: number, wideKeys: boo
   }
   return src;
 }
+
+const radixCounts = new Uint32Array(65536);
 
 /** Compacts sorted records so each hash appears once, with its last record. Returns the count. */
 export function keepLastOfEqualRecords(records: Uint32Array, n: number): number {
@@ -397,4 +399,78 @@ export function sortedRecordsOf(pairs: PairBuffer, keyBits: Width): SortedRecord
   const result: SortedRecords = { records: sorted, length: keepLastOfEqualRecords(sorted, m) };
   if (escaped !== undefined) result.escaped = escaped;
   return result;
+}
+
+/**
+ * Bits `bitsDone`..`bitsDone + 7` from the top of record i's hash, of `hashBits` bits (§16.3:
+ * a 64-bit hash's high word holds its top bits; a 32-bit hash is the low word): the group a
+ * spilled record goes to, in hash order.
+ */
+function digitOf(records: Uint32Array, i: number, hashBits: number, bitsDone: number): number {
+  const p = hashBits - bitsDone - 8;
+  return p >= 32 ? (records[4 * i + 1] >>> (p - 32)) & 0xff : (records[4 * i] >>> p) & 0xff;
+}
+
+/**
+ * A spilled build's step for version 3 files, as scatterPairsJs is version 2's: pairs
+ * from..from+n of `pairs` become slot records (§16.1, hashed at `keyBits`), grouped by their
+ * hash's top byte into `out` (input order kept within a group: the last value still wins), the
+ * group sizes into `counts`. The escaped key's pairs are left out: returns its last value, or
+ * undefined.
+ */
+export function scatterRecords(
+  pairs: PairBuffer, from: number, n: number, keyBits: Width, out: Uint32Array, counts: Uint32Array,
+): Word | undefined {
+  const records = scatterScratch(n);
+  let m = 0;
+  let escaped: Word | undefined;
+  const { keys, keysHigh, values, valuesHigh } = pairs;
+  const halves = new Uint32Array(2);
+  for (let i = from; i < from + n; i++) {
+    const kh = keysHigh === null ? 0 : keysHigh[i];
+    if (keyBits === 64) {
+      hash64Into(kh, keys[i], halves);
+    } else {
+      halves[0] = hash32(keys[i]);
+      halves[1] = 0;
+    }
+    const vh = valuesHigh === null ? 0 : valuesHigh[i];
+    if (halves[0] === EMPTY_HASH && halves[1] === (keyBits === 64 ? EMPTY_HASH : 0)) {
+      escaped = vh === 0 ? values[i] : (BigInt(vh) << 32n) | BigInt(values[i]);
+      continue;
+    }
+    records[4 * m] = halves[0];
+    records[4 * m + 1] = halves[1];
+    records[4 * m + 2] = values[i];
+    records[4 * m + 3] = vh;
+    m++;
+  }
+  scatterRecordsBy(records, m, keyBits, 0, out, counts);
+  return escaped;
+}
+
+let scatterBuffer = new Uint32Array(0);
+
+/** Scratch for scatterRecords, kept between calls (a spill's pieces are all one size). */
+function scatterScratch(n: number): Uint32Array {
+  if (scatterBuffer.length < n * 4) scatterBuffer = new Uint32Array(n * 4);
+  return scatterBuffer;
+}
+
+/**
+ * Records (four words each) grouped into `out` by bits bitsDone..bitsDone+7 from the top of
+ * their `hashBits`-bit hash, stably; the group sizes into `counts`.
+ */
+export function scatterRecordsBy(records: Uint32Array, n: number, hashBits: number, bitsDone: number, out: Uint32Array, counts: Uint32Array): void {
+  counts.fill(0, 0, GROUPS);
+  for (let i = 0; i < n; i++) counts[digitOf(records, i, hashBits, bitsDone)]++;
+  const starts = new Uint32Array(GROUPS);
+  for (let g = 1; g < GROUPS; g++) starts[g] = starts[g - 1] + counts[g - 1];
+  for (let i = 0; i < n; i++) {
+    const at = 4 * starts[digitOf(records, i, hashBits, bitsDone)]++;
+    out[at] = records[4 * i];
+    out[at + 1] = records[4 * i + 1];
+    out[at + 2] = records[4 * i + 2];
+    out[at + 3] = records[4 * i + 3];
+  }
 }

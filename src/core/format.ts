@@ -416,7 +416,9 @@ export function readHeader(bytes: Uint8Array, size: number, path: string): Heade
       "Upgrade idx to open it, or rebuild the index with this version.");
   }
   if (major === 0) fail("ERR_IDX_CORRUPT", `has format version ${major}.${minor}, which no idx has written`, `The header is damaged. ${REBUILD}`);
-  let layout = major === 1 ? LAYOUT_V1 : LAYOUT_V2;
+  // Version 3's cells and sizes are the same for every width (the widths are read below, once
+  // the checksum has shown they are what was written).
+  let layout = major === 1 ? LAYOUT_V1 : major === 3 ? LAYOUTS_V3["64/64"] : LAYOUT_V2;
   if (size < layout.headerBytes) {
     fail("ERR_IDX_TRUNCATED", `is truncated: ${size} bytes, shorter than the ${layout.headerBytes}-byte header of a version ${major} index`, CUT_SHORT);
   }
@@ -503,10 +505,22 @@ export function readHeader(bytes: Uint8Array, size: number, path: string): Heade
   return h;
 }
 
-/** §9.1 rule 10: the lookup loop stops inside the table only because the last slot is empty. */
-export function checkSentinel(lastHashWord: number, path: string): void {
-  if (lastHashWord !== EMPTY_HASH) {
-    throw new IdxError("ERR_IDX_CORRUPT", `its last slot is not empty (hash word 0x${lastHashWord.toString(16)})`, {
+/** How many bytes of the last slot checkSentinel reads: its hash word at the key width (§16.7). */
+export function sentinelBytes(layout: Layout): number {
+  return layout.keyBits / 8;
+}
+
+/**
+ * §9.1 rule 10: the lookup loop stops inside the table only because the last slot is empty.
+ * `last` holds the last slot's hash word (sentinelBytes(layout) bytes, little-endian).
+ */
+export function checkSentinel(last: Uint8Array, layout: Layout, path: string): void {
+  const v = new DataView(last.buffer, last.byteOffset, sentinelBytes(layout));
+  const low = v.getUint32(0, true);
+  const high = layout.keyBits === 64 ? v.getUint32(4, true) : EMPTY_HASH;
+  if (low !== EMPTY_HASH || high !== EMPTY_HASH) {
+    const word = layout.keyBits === 64 ? high.toString(16).padStart(8, "0") + low.toString(16).padStart(8, "0") : low.toString(16);
+    throw new IdxError("ERR_IDX_CORRUPT", `its last slot is not empty (hash word 0x${word})`, {
       path, hint: `The table is damaged. ${REBUILD}`,
     });
   }

@@ -32,11 +32,16 @@ export function unhash32(hash: number): number {
 /**
  * home = floor(hash * capacity / 2^32) (§4). It is monotone in the hash, which is what lets the
  * table keep slots sorted by hash (§5). JS has no 64-bit integer multiply without BigInt, so the
- * product is split at 16 bits: for every capacity below 2^37 (the format allows up to 2^33) each
- * part stays below 2^53 and every step is exact.
+ * product is split at 16 bits: for every capacity below 2^37 (version 2 allows up to 2^33) each
+ * part stays below 2^53 and every step is exact. Version 3's capacities, up to 2^40 (§16.4),
+ * split the capacity at 2^20 instead, as the spec gives it.
  */
 export function homeSlot(hash: number, capacity: number): number {
-  return Math.floor(((hash >>> 16) * capacity + Math.floor(((hash & 0xffff) * capacity) / 65536)) / 65536);
+  if (capacity < 2 ** 37) return Math.floor(((hash >>> 16) * capacity + Math.floor(((hash & 0xffff) * capacity) / 65536)) / 65536);
+  const c1 = Math.floor(capacity / 2 ** 20);
+  const a = hash * c1;
+  const r = a % 4096;
+  return (a - r) / 4096 + Math.floor((r * 2 ** 20 + hash * (capacity - c1 * 2 ** 20)) / 2 ** 32);
 }
 
 /** §16.3's round constants. */

@@ -84,3 +84,33 @@ export function checkId(name: string, v: unknown, path?: string): Id {
   }
   throw invalid(`${name} must be an integer from 0 to ${MAX_U64} (a number up to 2^53 - 1, or a bigint), not ${describeValue(v)}`, path);
 }
+
+/**
+ * §5.5 across files of another key width: an iteration goes on in a file that replaced its
+ * own past the last hash it gave, which works because every file keeps its slots in hash order,
+ * but a file whose keys are hashed at another width (§16.5) orders them differently. There
+ * the iteration starts over and skips the keys it gave before: those that fit an earlier
+ * file's key width and whose hash at that width was at most the hash it had reached there (or
+ * that file's escaped key, if it gave it).
+ */
+export class KeysGiven {
+  readonly #marks: { keyBits: Width; after: Word; escaped: boolean }[] = [];
+
+  /** The iteration leaves a file of `keyBits` keys having given every hash up to `after` (-1: none). */
+  mark(keyBits: Width, after: Word, escapedGiven: boolean): void {
+    this.#marks.push({ keyBits, after, escaped: escapedGiven });
+  }
+
+  get any(): boolean {
+    return this.#marks.length > 0;
+  }
+
+  has(key: Id): boolean {
+    for (const m of this.#marks) {
+      if (widthOf(key) > m.keyBits) continue;
+      const hash = hashOfKey(key, m.keyBits);
+      if (hash === emptyHashOf(m.keyBits) ? m.escaped : hash <= m.after) return true;
+    }
+    return false;
+  }
+}

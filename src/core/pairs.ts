@@ -151,7 +151,28 @@ export class PairCollector {
     }
     if (keys.length !== values.length) throw invalid(`keys (${keys.length}) and values (${values.length}) differ in length`, this.path);
     if (this.onFull === undefined) this.out.reserve(this.out.length + keys.length);
+    const keyWords = wordsOf(keys);
+    const valueWords = wordsOf(values);
+    if (keyWords !== null && valueWords !== null) return this.#addWords(keyWords, keys instanceof BigUint64Array, valueWords, values instanceof BigUint64Array, keys.length);
     for (let i = 0; i < keys.length; i++) this.add(keys[i], values[i]);
+  }
+
+  /**
+   * Columns that are Uint32Arrays or BigUint64Arrays, read as uint32 words (a BigUint64Array's
+   * element as its low and high word): every element is a key or value, and no bigint is made.
+   */
+  #addWords(keys: Uint32Array, wideKeys: boolean, values: Uint32Array, wideValues: boolean, n: number): void {
+    const out = this.out;
+    for (let i = 0; i < n; i++) {
+      if (out.length === out.keys.length) this.onFull?.();
+      const keyHigh = wideKeys ? keys[2 * i + 1] : 0;
+      const valueHigh = wideValues ? values[2 * i + 1] : 0;
+      const key = wideKeys ? keys[2 * i] : keys[i];
+      const value = wideValues ? values[2 * i] : values[i];
+      if (keyHigh === 0 && valueHigh === 0 && out.keysHigh === null && out.valuesHigh === null) out.push(key, value);
+      else out.pushWide(key, keyHigh, value, valueHigh);
+    }
+    this.#at += n;
   }
 
   /** Any synchronous source: an iterable of pairs (a Map, an IdIndex, an IdWriter) or columns. */
@@ -178,6 +199,13 @@ function halvesOf(v: unknown): [number, number] | null {
     if (v < 0n || v > MAX_U64) return null;
     return [Number(v & 0xffffffffn), Number(v >> 32n)];
   }
+  return null;
+}
+
+/** A column's elements as uint32 words, when it is a Uint32Array or a BigUint64Array (on a little-endian CPU). */
+function wordsOf(column: unknown): Uint32Array | null {
+  if (column instanceof Uint32Array) return column;
+  if (column instanceof BigUint64Array) return new Uint32Array(column.buffer, column.byteOffset, column.length * 2);
   return null;
 }
 

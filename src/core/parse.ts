@@ -1,10 +1,12 @@
 /**
  * The input of `idx build` and `idx put`, parsed as bytes. Text: one `key value` pair a line,
  * separated by a tab, spaces or a comma; blank lines and lines starting with # are skipped;
- * CRLF is accepted; numbers are decimal, 0 to 4294967295. Binary (--binary): little-endian
- * uint32s, key then value, 8 bytes a pair.
+ * CRLF is accepted; numbers are decimal, 0 to 18446744073709551615 (spec §16: a number above
+ * 4294967295 makes its column 64-bit). Binary (--binary): little-endian integers, key then
+ * value, each 4 or 8 bytes as the widths say (8 bytes a pair for 32/32).
  */
 import { IdxError } from "./errors";
+import { Id, idOf } from "./keys";
 import { PairBuffer } from "./pairs";
 
 /**
@@ -17,6 +19,7 @@ export type LineParser = (
 
 const TAB = 9, LF = 10, CR = 13, SPACE = 32, HASH = 35, COMMA = 44, ZERO = 48, NINE = 57, TILDE = 126;
 const MAX_U32 = 0xffffffff;
+const TWO_32 = 4294967296;
 const EMPTY = new Uint8Array(0);
 /**
  * A line still without its end past this many bytes is refused: no pair needs it, and holding it
@@ -96,8 +99,12 @@ export class PairParser {
       const result = this.#nativeResult;
       let pos = start;
       for (;;) {
+        const before = out.length;
         native(buf, pos, end, out.keys, out.values, out.length, result);
         out.length = result[0];
+        // The addon fills the low words: pairs it adds to columns that went 64-bit have high words 0.
+        out.keysHigh?.fill(0, before, out.length);
+        out.valuesHigh?.fill(0, before, out.length);
         this.line += result[1];
         if (result[2] === 0) return;
         pos = result[3];
@@ -105,9 +112,12 @@ export class PairParser {
           if (!this.#onFull?.()) out.grow();
           continue;
         }
-        this.line++;
-        throw this.#diagnose(buf, pos, buf.indexOf(LF, pos));
+        // A line the addon refuses may hold a number above 2^32 - 1 (§16): the JS parser takes
+        // it, and the rest of these lines, or names what is wrong with it.
+        break;
       }
+      this.#parseJs(buf, pos, end);
+      return;
     }
     this.#parseJs(buf, start, end);
   }
@@ -125,10 +135,15 @@ export class PairParser {
         i = buf.indexOf(LF, i) + 1;
         continue;
       }
+      // Each number as two exact halves, low and high 32 bits (a double holds only 53).
       let key = 0;
+      let keyHigh = 0;
       const keyStart = i;
       while (c >= ZERO && c <= NINE) {
         key = key * 10 + (c - ZERO);
+        const carry = Math.floor(key / TWO_32);
+        key -= carry * TWO_32;
+        keyHigh = keyHigh * 10 + carry;
         c = buf[++i];
       }
       const keyDigits = i - keyStart;
@@ -140,20 +155,26 @@ export class PairParser {
         while (c === SPACE || c === TAB) c = buf[++i];
       }
       let value = 0;
+      let valueHigh = 0;
       const valueStart = i;
       while (c >= ZERO && c <= NINE) {
         value = value * 10 + (c - ZERO);
+        const carry = Math.floor(value / TWO_32);
+        value -= carry * TWO_32;
+        valueHigh = valueHigh * 10 + carry;
         c = buf[++i];
       }
       const valueDigits = i - valueStart;
       while (c === SPACE || c === TAB) c = buf[++i];
       if (c === CR) c = buf[++i];
-      if (c !== LF || keyDigits === 0 || valueDigits === 0 || !separated || key > MAX_U32 || value > MAX_U32) {
+      // A high half past 2^32 - 1 is a number past 2^64 - 1 (it only grows: it never comes back).
+      if (c !== LF || keyDigits === 0 || valueDigits === 0 || !separated || keyHigh > MAX_U32 || valueHigh > MAX_U32) {
         this.line = line;
         throw this.#diagnose(buf, lineStart, buf.indexOf(LF, lineStart));
       }
       if (out.length === out.keys.length) this.#onFull?.();
-      out.push(key, value);
+      if (keyHigh === 0 && valueHigh === 0 && out.keysHigh === null && out.valuesHigh === null) out.push(key, value);
+      else out.pushWide(key, keyHigh, value, valueHigh);
       i++;
     }
     this.line = line;
@@ -168,7 +189,7 @@ export class PairParser {
     return new IdxError("ERR_IDX_PARSE", what, {
       path: this.source,
       line: this.line,
-      hint: "Each line must be `KEY VALUE` (tab, spaces or a comma between), both decimal integers from 0 to 4294967295.",
+      hint: LINE_HINT,
     });
   }
 
@@ -178,11 +199,13 @@ export class PairParser {
       new IdxError("ERR_IDX_PARSE", what, {
         path: this.source,
         line: this.line,
-        hint: "Each line must be `KEY VALUE` (tab, spaces or a comma between), both decimal integers from 0 to 4294967295.",
+        hint: LINE_HINT,
       });
     return fail(describeBadLine(buf.subarray(start, end < 0 ? buf.length : end)));
   }
 }
+
+const LINE_HINT = "Each line must be `KEY VALUE` (tab, spaces or a comma between), both decimal integers from 0 to 18446744073709551615.";
 
 /**
  * Binary input this long at its start is examined for text: enough to hold many lines of pairs,
@@ -205,56 +228,86 @@ export class BinaryPairParser {
   readonly #out: PairBuffer;
   readonly #onFull: (() => boolean) | undefined;
   #bytes = 0;
-  readonly #carry = new Uint8Array(8);
+  /** Bytes a pair: the key's and the value's (4 or 8 each). */
+  readonly #keyBytes: number;
+  readonly #pairBytes: number;
+  readonly #carry = new Uint8Array(16);
   #carried = 0;
   /** The start of the input, while it may still be text (null once a byte says it is not). */
   #probe: Uint8Array | null = new Uint8Array(TEXT_PROBE_BYTES);
   #probed = 0;
   #lineEnd = false;
 
-  constructor(source: string, out: PairBuffer, onFull?: () => boolean) {
+  /** `keyBits`, `valueBits`: the width of each key and value in the input (§16), 32 by default. */
+  constructor(source: string, out: PairBuffer, onFull?: () => boolean, keyBits: 32 | 64 = 32, valueBits: 32 | 64 = 32) {
     this.source = source;
     this.#out = out;
     this.#onFull = onFull;
+    this.#keyBytes = keyBits / 8;
+    this.#pairBytes = (keyBits + valueBits) / 8;
   }
 
   write(chunk: Uint8Array): void {
     if (this.#probe !== null) this.#probeText(chunk);
     this.#bytes += chunk.length;
-    const out = this.#out;
+    const size = this.#pairBytes;
     let at = 0;
     if (this.#carried > 0) {
-      const take = Math.min(8 - this.#carried, chunk.length);
+      const take = Math.min(size - this.#carried, chunk.length);
       this.#carry.set(chunk.subarray(0, take), this.#carried);
       this.#carried += take;
       at = take;
-      if (this.#carried < 8) return;
-      const v = new DataView(this.#carry.buffer);
-      out.push(v.getUint32(0, true), v.getUint32(4, true));
+      if (this.#carried < size) return;
+      this.#take(new DataView(this.#carry.buffer), 0, 1);
       this.#carried = 0;
     }
-    const whole = Math.floor((chunk.length - at) / 8);
-    const view = new DataView(chunk.buffer, chunk.byteOffset + at, whole * 8);
-    for (let i = 0; i < whole; i++) {
-      if (out.length === out.keys.length && !this.#onFull?.()) out.grow();
-      out.keys[out.length] = view.getUint32(8 * i, true);
-      out.values[out.length] = view.getUint32(8 * i + 4, true);
-      out.length++;
-    }
+    const whole = Math.floor((chunk.length - at) / size);
+    this.#take(new DataView(chunk.buffer, chunk.byteOffset + at, whole * size), 0, whole);
     this.#onFull?.();
-    at += whole * 8;
+    at += whole * size;
     if (at < chunk.length) {
       this.#carry.set(chunk.subarray(at));
       this.#carried = chunk.length - at;
     }
   }
 
-  /** @throws IdxError ERR_IDX_PARSE when the input is text, or its length is not a multiple of 8. */
+  /** Appends the `count` pairs of `view` from pair `first`. */
+  #take(view: DataView, first: number, count: number): void {
+    const out = this.#out;
+    const size = this.#pairBytes;
+    if (size === 8) {
+      for (let i = first; i < first + count; i++) {
+        if (out.length === out.keys.length && !this.#onFull?.()) out.grow();
+        if (out.keysHigh !== null || out.valuesHigh !== null) {
+          out.pushWide(view.getUint32(8 * i, true), 0, view.getUint32(8 * i + 4, true), 0);
+          continue;
+        }
+        out.keys[out.length] = view.getUint32(8 * i, true);
+        out.values[out.length] = view.getUint32(8 * i + 4, true);
+        out.length++;
+      }
+      return;
+    }
+    const kb = this.#keyBytes;
+    for (let i = first; i < first + count; i++) {
+      if (out.length === out.keys.length && !this.#onFull?.()) out.grow();
+      const o = size * i;
+      const keyHigh = kb === 8 ? view.getUint32(o + 4, true) : 0;
+      const valueHigh = size - kb === 8 ? view.getUint32(o + kb + 4, true) : 0;
+      out.pushWide(view.getUint32(o, true), keyHigh, view.getUint32(o + kb, true), valueHigh);
+    }
+  }
+
+  /** @throws IdxError ERR_IDX_PARSE when the input is text, or its length is not a whole number of pairs. */
   end(): void {
     if (this.#probe !== null) this.#refuseText();
     if (this.#carried === 0) return;
-    throw new IdxError("ERR_IDX_PARSE", `is ${this.#bytes} bytes long, not a whole number of 8-byte pairs (${this.#carried} bytes left over)`, {
-      path: this.source, hint: "Binary input is pairs of little-endian uint32s, key then value: its length is a multiple of 8.",
+    const size = this.#pairBytes;
+    throw new IdxError("ERR_IDX_PARSE", `is ${this.#bytes} bytes long, not a whole number of ${size}-byte pairs (${this.#carried} bytes left over)`, {
+      path: this.source,
+      hint: size === 8
+        ? "Binary input is pairs of little-endian uint32s, key then value: its length is a multiple of 8 (for 64-bit keys or values, say --key-bits 64 or --value-bits 64)."
+        : `Binary input at these widths is a little-endian ${this.#keyBytes * 8}-bit key then a ${(size - this.#keyBytes) * 8}-bit value: its length is a multiple of ${size}.`,
     });
   }
 
@@ -341,7 +394,7 @@ function quoteField(field: string, cut: boolean): string {
 
 function numberProblem(field: string): string | null {
   if (field === "") return "is empty";
-  if (/^[0-9]+$/.test(field)) return Number(field) > MAX_U32 ? "is over 4294967295" : null;
+  if (/^[0-9]+$/.test(field)) return BigInt(field) > 0xffffffffffffffffn ? "is over 18446744073709551615" : null;
   if (/^-[0-9]+(\.[0-9]*)?$/.test(field)) return "is negative";
   if (/^[+-]?[0-9]*\.[0-9]+$|^[+-]?[0-9]+\.[0-9]*$/.test(field)) return "is a fraction";
   if (/^[+-]?[0-9.]+e[+-]?[0-9]+$/i.test(field)) return "is in exponent notation; write it out in decimal";
@@ -365,14 +418,17 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Parses one decimal uint32 given as text (a CLI argument); null when it is not one. */
-export function parseUint32(text: string): number | null {
+/**
+ * Parses one key or value given as decimal text (a CLI argument), 0 to 2^64 - 1: a number up
+ * to 2^53 - 1, a bigint above (keys.ts); null when it is not one.
+ */
+export function parseId(text: string): Id | null {
   if (!/^[0-9]+$/.test(text)) return null;
-  const n = Number(text);
-  return n <= MAX_U32 ? n : null;
+  if (text.length < 16) return Number(text);
+  return idOf(BigInt(text));
 }
 
-/** Why `text` is not a decimal uint32, for messages. */
-export function uint32Problem(text: string): string {
+/** Why `text` is not a decimal key or value, for messages. */
+export function idProblem(text: string): string {
   return numberProblem(text.trim()) ?? "is not a decimal number";
 }

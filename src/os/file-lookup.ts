@@ -8,14 +8,16 @@
 import * as fs from "node:fs";
 import { IdxError, ioError } from "../core/errors";
 import {
-  CELL_ESCAPED, CELL_REACH, CELL_SEQ, CELL_STATE, EMPTY_HASH, Header, MAGIC, MAX_HEADER_BYTES, SLOT_BYTES, SLOT_WORDS,
-  STATE_ESCAPED, STATE_RETIRED, checkSentinel, readHeader, slotOffset,
+  CELL_ESCAPED, CELL_ESCAPED_HIGH, CELL_REACH, CELL_SEQ, CELL_STATE, Header, MAGIC, MAX_HEADER_BYTES,
+  STATE_ESCAPED, STATE_RETIRED, checkSentinel, readHeader, sentinelBytes, slotOffset,
 } from "../core/format";
-import { hash32, homeSlot } from "../core/hash";
+import { homeSlot } from "../core/hash";
+import { Id, emptyHashOf, hashOfKey, idFromWord, widthOf } from "../core/keys";
+import { Word, hashAtWord } from "../core/slots";
 import {
   FOLLOW_EVERY_MS, LOCK_TEST_EVERY_MS, NO_DEAD_SEQ, ProtocolReader, SeqSource, StallClock, quiet, settle, stableHeader,
 } from "../core/protocol";
-import { NO_PREVIOUS, isEntry } from "../core/table";
+import { isEntry } from "../core/table";
 import { writerGoneOn } from "./lock";
 import { openRegularFile } from "./mapping";
 
@@ -38,7 +40,7 @@ export class FileLookup {
   #dead = NO_DEAD_SEQ;
   #lastFollow = -Infinity;
   #lastLockTest = -Infinity;
-  readonly #window = new Uint32Array(WINDOW_SLOTS * SLOT_WORDS);
+  readonly #window = new Uint32Array(WINDOW_SLOTS * 4);
   readonly #bytes = new Uint8Array(this.#window.buffer);
   readonly #word = new Uint32Array(1);
   readonly #head = new Uint32Array(16);
@@ -91,9 +93,9 @@ export class FileLookup {
         head = stableHeader(read, file);
       }
       const header = readHeader(head, stat.size, path);
-      const last = new Uint8Array(4);
-      readFully(fd, last, slotOffset(header.layout, header.slotCount - 1), 4, path);
-      checkSentinel(new DataView(last.buffer).getUint32(0, true), path);
+      const last = new Uint8Array(sentinelBytes(header.layout));
+      readFully(fd, last, slotOffset(header.layout, header.slotCount - 1), last.length, path);
+      checkSentinel(last, header.layout, path);
       return new FileLookup(path, fd, header, stat, readAt);
     } catch (e) {
       fs.closeSync(fd);
@@ -101,16 +103,16 @@ export class FileLookup {
     }
   }
 
-  get(key: number): number | undefined {
-    const hash = hash32(key);
+  /** The value of `key` (a number, or a bigint above 2^53 - 1: spec §16), or undefined. */
+  get(key: Id): Id | undefined {
     const s1 = this.#read(CELL_SEQ);
-    const value = this.#probe(hash);
+    const value = this.#probe(key);
     // The seq and the header checksum word in one read (§11.7: both beside the probe's end).
     const from = this.#header.layout.checksumOffset;
     this.#readAt(this.#fd, this.#headBytes, from, CELL_SEQ + 4 - from, this.path);
     const s2 = this.#head[(CELL_SEQ - from) / 4];
     if (quiet(s1, s2, this.#dead) && this.#head[0] === this.#id) return value;
-    return settle(this.#protocol, () => this.#probe(hash), s1, s2, value, this.#clock);
+    return settle(this.#protocol, () => this.#probe(key), s1, s2, value, this.#clock);
   }
 
   /** §11.8: the header checksum word is not the one read at open: the file was rewritten in place. */
@@ -118,10 +120,16 @@ export class FileLookup {
     return this.#read(this.#header.layout.checksumOffset) !== this.#id;
   }
 
-  #probe(hash: number): number | undefined {
-    if (hash === EMPTY_HASH) {
+  /** §5.3 for `key` in the current file (whose widths may differ from the last one's). */
+  #probe(key: Id): Id | undefined {
+    const layout = this.#header.layout;
+    if (widthOf(key) > layout.keyBits) return undefined;
+    const hash = hashOfKey(key, layout.keyBits);
+    if (hash === emptyHashOf(layout.keyBits)) {
       const state = this.#read(CELL_STATE);
-      return (state & STATE_ESCAPED) !== 0 ? this.#read(CELL_ESCAPED) : undefined;
+      if ((state & STATE_ESCAPED) === 0) return undefined;
+      const low = this.#read(CELL_ESCAPED);
+      return layout.valueBits === 64 ? idFromWord((BigInt(this.#read(CELL_ESCAPED_HIGH)) << 32n) | BigInt(low)) : low;
     }
     for (;;) {
       const answer = this.#scan(hash);
@@ -129,24 +137,29 @@ export class FileLookup {
       // The scan used up its reach: a writer may have raised it since (version 2), or the file
       // records none (version 1: measured, once, by reading the slots).
       const h = this.#header;
-      const reach = h.major === 2 ? Math.min(this.#read(CELL_REACH), h.slotCount - 1) : measureReachOf(this.#fd, h, this.path);
+      const reach = h.major !== 1 ? Math.min(this.#read(CELL_REACH), h.slotCount - 1) : measureReachOf(this.#fd, h, this.path);
       if (reach <= this.#reach) return undefined;
       this.#reach = reach;
     }
   }
 
   /** §5.3 by pread: the value, undefined for absent, or UNDECIDED when the reach ran out. */
-  #scan(hash: number): number | undefined | typeof UNDECIDED {
+  #scan(hash: Word): Id | undefined | typeof UNDECIDED {
     const h = this.#header;
-    let slot = homeSlot(hash, h.capacity);
+    const layout = h.layout;
+    const wide = layout.keyBits === 64;
+    let slot = typeof hash === "bigint" ? homeSlot(Number(hash >> 32n), h.capacity) : homeSlot(hash, h.capacity);
     const last = Math.min(slot + this.#reach, h.slotCount - 1);
+    const sw = layout.slotWords;
     for (;;) {
       const n = Math.min(WINDOW_SLOTS, last - slot + 1);
-      this.#readAt(this.#fd, this.#bytes, slotOffset(h.layout, slot), n * SLOT_BYTES, this.path);
+      this.#readAt(this.#fd, this.#bytes, slotOffset(layout, slot), n * layout.slotBytes, this.path);
       const w = this.#window;
-      for (let i = 0; i < n * SLOT_WORDS; i += SLOT_WORDS) {
-        if (w[i] < hash) continue;
-        return w[i] === hash ? w[i + 1] : undefined;
+      for (let i = 0; i < n * sw; i += sw) {
+        const word = hashAtWord(w, i, wide);
+        if (word < hash) continue;
+        if (word !== hash) return undefined;
+        return layout.valueBits === 64 ? idFromWord(hashAtWord(w, i + sw / 2, true)) : w[i + sw / 2];
       }
       slot += n;
       if (slot > last) return UNDECIDED;
@@ -213,12 +226,12 @@ function measureReachOf(fd: number, h: Header, path: string): number {
   const piece = new Uint32Array((1 << 20) / 4);
   const bytes = new Uint8Array(piece.buffer);
   let reach = 0;
-  let previous = NO_PREVIOUS;
-  for (let first = 0; first < h.slotCount; first += piece.length / SLOT_WORDS) {
-    const n = Math.min(piece.length / SLOT_WORDS, h.slotCount - first);
-    readFully(fd, bytes, slotOffset(h.layout, first), n * SLOT_BYTES, path);
+  let previous = 0xffffffff;
+  for (let first = 0; first < h.slotCount; first += piece.length / 2) {
+    const n = Math.min(piece.length / 2, h.slotCount - first);
+    readFully(fd, bytes, slotOffset(h.layout, first), n * 8, path);
     for (let i = 0; i < n; i++) {
-      const hash = piece[i * SLOT_WORDS];
+      const hash = piece[i * 2];
       if (isEntry(previous, hash)) reach = Math.max(reach, first + i - homeSlot(hash, h.capacity));
       previous = hash;
     }

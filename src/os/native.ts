@@ -67,6 +67,25 @@ export interface NativeAddon {
     id: number, headerBytes: number, capacity: number, slotCount: number, fromSlot: number, previousHash: number,
     after: number, out: Uint8Array, result: Float64Array,
   ): void;
+  /**
+   * getMany of a version 3 file (spec §16): keys a Uint32Array or a BigUint64Array, values a
+   * Uint32Array (32-bit values) or a BigUint64Array (64-bit), missing a number or a bigint to
+   * match. Stops as getMany does.
+   */
+  getManyWide(
+    id: number, capacity: number, slotCount: number, reach: number, dead: number, fileId: number, keyBits: 32 | 64, valueBits: 32 | 64,
+    keys: Uint32Array | BigUint64Array, values: Uint32Array | BigUint64Array, found: Uint8Array | null, missing: number | bigint,
+    from: number, to: number, result: Float64Array,
+  ): void;
+  /**
+   * formatPairs of a version 3 file. marks (read and written): [hash word of the slot before
+   * fromSlot, then of the last slot read; 1 when entries up to marks[2] are skipped; the hash of
+   * the last entry given]. result: [the next slot, bytes written].
+   */
+  formatPairsWide(
+    id: number, capacity: number, slotCount: number, keyBits: 32 | 64, valueBits: 32 | 64, fromSlot: number, marks: BigUint64Array,
+    out: Uint8Array, result: Float64Array,
+  ): void;
   hashSort: Accelerator["hashSort"];
   placeSorted: Accelerator["placeSorted"];
   scatterPairs: Accelerator["scatterPairs"];

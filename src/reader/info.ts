@@ -4,6 +4,9 @@ import { Header, sizeOf } from "../core/format";
 export interface IndexInfo {
   path: string;
   version: string;
+  /** The key and value widths in bits (spec §16): 32 or 64. */
+  keyBits: 32 | 64;
+  valueBits: 32 | 64;
   /** Live entries. */
   count: number;
   /** Home slots (the range of the slot mapping). */
@@ -36,6 +39,8 @@ export function describeHeader(path: string, h: Header, size: number, access: "m
   return {
     path,
     version: `${h.major}.${h.minor}`,
+    keyBits: h.keyBits,
+    valueBits: h.valueBits,
     count,
     capacity: h.capacity,
     slotCount: h.slotCount,

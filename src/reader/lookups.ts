@@ -4,7 +4,8 @@
  * when the check fails: get() hands the key to the reader's slow path, and a chunk reports that
  * it must be answered key by key. Nothing here allocates.
  */
-import { EMPTY_HASH, SLOT_WORDS, STATE_ESCAPED, W_ESCAPED, W_SEQ, W_STATE } from "../core/format";
+import { EMPTY_HASH, SLOT_WORDS, STATE_ESCAPED, W_ESCAPED, W_ESCAPED_HIGH, W_SEQ, W_STATE } from "../core/format";
+import { Id } from "../core/keys";
 import { hash32, homeSlot } from "../core/hash";
 import { UNDECIDED, findFrom } from "../core/table";
 
@@ -272,4 +273,179 @@ export function probeChunk(
     hits += hit;
   }
   return loadSeq(header) === seq && header[check.idWord] === check.id ? hits : -1;
+}
+
+// ---- version 3 (§16): 16-byte slots, keys and values of 32 or 64 bits ----
+
+/** §16.3's round constants, as module-level consts (see above). */
+const R1 = 0x9e3779b9;
+const R2 = 0x85ebca77;
+const R3 = 0xc2b2ae3d;
+const R4 = 0x27d4eb2f;
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const MAX_KEY = 0xffffffffffffffffn;
+const TWO_32 = 4294967296;
+/** Values of 64 bits above 2^53 - 1 come back as bigints (keys.ts): their high word is 2^21 or more. */
+const SAFE_HIGH = 2097152;
+
+/** Where a get of a version 3 file goes when its fast check fails (reader.ts). */
+export interface WideSlowPath {
+  /** As SlowPath.slowGet, with the hash word as its two halves (high 0 for 32-bit keys). */
+  slowGetWide(low: number, high: number, keyBits: 32 | 64, s1: number, s2: number, value: Id | undefined, undecided: boolean, closure: number): Id | undefined;
+}
+
+/** A key's hash word, as find takes it: low and high halves, and the word its home slot comes from. */
+interface HashScratch {
+  low: number;
+  high: number;
+}
+
+/**
+ * get and getOr of a version 3 file (§16), over one window or several. Keys are numbers (safe
+ * integers) or bigints; anything else, or a key wider than the file's keys, is absent. The
+ * hash word is compared as two uint32 halves (high first), so the loop stays in int32 and
+ * double arithmetic: no bigint is made unless a value is above 2^53 - 1 (keys.ts), or the key
+ * given is a bigint (read through a BigUint64Array, which allocates nothing).
+ */
+export function makeWideGet(
+  slow: WideSlowPath, header: Uint32Array, windows: readonly Uint32Array[], windowSlots: number, capacity: number, reach: number,
+  check: FastCheck, keyBits: 32 | 64, valueBits: 32 | 64,
+) {
+  const reachWords = reach * 4;
+  const wideKeys = keyBits === 64;
+  const wideValues = valueBits === 64;
+  const halves = new Uint32Array(2);
+  const big = new BigUint64Array(halves.buffer);
+  const h: HashScratch = { low: 0, high: 0 };
+  /**
+   * The key's hash word into h, or false when `key` is not a key of this file. 64-bit keys:
+   * §16.3's Feistel network of fmix32 on the key's halves.
+   */
+  const hashKey = (key: unknown): boolean => {
+    let lo: number;
+    let hi: number;
+    if (typeof key === "number") {
+      if ((key >>> 0) === key) {
+        lo = key;
+        hi = 0;
+      } else {
+        if (!(key >= 0 && key <= MAX_SAFE && Math.floor(key) === key)) return false;
+        lo = key >>> 0;
+        hi = (key - lo) / TWO_32;
+      }
+    } else if (typeof key === "bigint") {
+      if (key < 0n || key > MAX_KEY) return false;
+      big[0] = key;
+      lo = halves[0];
+      hi = halves[1];
+    } else {
+      return false;
+    }
+    if (!wideKeys) {
+      if (hi !== 0) return false;
+      h.low = hashOf(lo);
+      h.high = 0;
+      return true;
+    }
+    lo = (lo ^ hashOf((hi ^ R1) >>> 0)) >>> 0;
+    hi = (hi ^ hashOf((lo ^ R2) >>> 0)) >>> 0;
+    lo = (lo ^ hashOf((hi ^ R3) >>> 0)) >>> 0;
+    hi = (hi ^ hashOf((lo ^ R4) >>> 0)) >>> 0;
+    h.low = lo;
+    h.high = hi;
+    return true;
+  };
+  const escapedHash = (): boolean => h.low === EMPTY && h.high === (wideKeys ? EMPTY : 0);
+  const find = windows.length === 1 ? wideFind(windows[0], capacity, reachWords, wideKeys) : wideWindowedFind(windows, windowSlots, capacity, reachWords, wideKeys);
+  const valueAt = (code: number): Id => {
+    const k = code < WINDOW_CODE ? 0 : Math.floor(code / WINDOW_CODE);
+    const slots = windows[k];
+    const i = code - k * WINDOW_CODE + 2;
+    if (!wideValues) return slots[i];
+    const high = slots[i + 1];
+    return high < SAFE_HIGH ? high * TWO_32 + slots[i] : (BigInt(high) << 32n) | BigInt(slots[i]);
+  };
+  const escapedValue = (): Id => {
+    if (!wideValues) return header[ESCAPED_VALUE];
+    const high = header[ESCAPED_HIGH];
+    return high < SAFE_HIGH ? high * TWO_32 + header[ESCAPED_VALUE] : (BigInt(high) << 32n) | BigInt(header[ESCAPED_VALUE]);
+  };
+  const { idWord, id, dead, closure } = check;
+  const get = (key: Id): Id | undefined => {
+    if (!hashKey(key)) return undefined;
+    const low = h.low;
+    const high = h.high;
+    const s1 = loadSeq(header);
+    let i = ABSENT;
+    let value: Id | undefined;
+    if (!escapedHash()) {
+      i = find(low, high);
+      if (i >= 0) value = valueAt(i);
+    } else if ((header[STATE] & ESCAPED) !== 0) {
+      value = escapedValue();
+    }
+    const s2 = loadSeq(header);
+    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id && i !== NOT_DECIDED) return value;
+    return slow.slowGetWide(low, high, keyBits, s1, s2, value, i === NOT_DECIDED, closure);
+  };
+  const getOr = <T>(key: Id, fallback: T): Id | T => {
+    const value = get(key);
+    return value === undefined ? fallback : value;
+  };
+  return { get, getOr };
+}
+
+/** The escaped key's value's high word (§16.2). */
+const ESCAPED_HIGH = W_ESCAPED_HIGH;
+
+/**
+ * §5.3 over one window of 16-byte slots: the word index of the slot holding the hash word
+ * (low, high), ABSENT, or NOT_DECIDED when the reach ran out. The home slot comes from the high
+ * half for 64-bit keys (§16.3) and from the only one for 32-bit keys (whose high half is 0).
+ */
+function wideFind(slots: Uint32Array, capacity: number, reachWords: number, wideKeys: boolean) {
+  const homeAt = homeFunction(capacity);
+  return (low: number, high: number): number => {
+    let i = homeAt(wideKeys ? high : low) << 2;
+    let wh = slots[i + 1];
+    let wl = slots[i];
+    if (wh < high || (wh === high && wl < low)) {
+      const limit = i + reachWords;
+      do {
+        i = (i + 4) | 0;
+        if (i > limit) return NOT_DECIDED;
+        wh = slots[i + 1];
+        wl = slots[i];
+      } while (wh < high || (wh === high && wl < low));
+    }
+    return wh === high && wl === low ? i : ABSENT;
+  };
+}
+
+/**
+ * wideFind for a file of several windows (past 2^27 slots): the home slot exactly (hash.ts
+ * homeSlot: a capacity up to 2^40), then its window and the slot in it. A probe that could run
+ * past the window's overlap takes the slow path, as makeWindowedGet's does.
+ */
+function wideWindowedFind(windows: readonly Uint32Array[], windowSlots: number, capacity: number, reachWords: number, wideKeys: boolean) {
+  const lastWindow = windows.length - 1;
+  return (low: number, high: number): number => {
+    const home = homeOf(wideKeys ? high : low, capacity);
+    const k = Math.floor(home / windowSlots);
+    const slots = windows[k];
+    let i = (home - k * windowSlots) * 4;
+    const limit = i + reachWords;
+    if (limit >= slots.length && k !== lastWindow) return NOT_DECIDED;
+    let wh = slots[i + 1];
+    let wl = slots[i];
+    if (wh < high || (wh === high && wl < low)) {
+      do {
+        i += 4;
+        if (i > limit) return NOT_DECIDED;
+        wh = slots[i + 1];
+        wl = slots[i];
+      } while (wh < high || (wh === high && wl < low));
+    }
+    return wh === high && wl === low ? k * WINDOW_CODE + i : ABSENT;
+  };
 }

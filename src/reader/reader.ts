@@ -12,40 +12,55 @@ import * as fs from "node:fs";
 import { checkPath, checkUint32, checkUint32Array, checkUint8Array, describeValue, invalid } from "../core/args";
 import { IdxError } from "../core/errors";
 import {
-  EMPTY_HASH, ESCAPED_KEY, Header, Layout, SLOT_WORDS, STATE_ESCAPED, STATE_RETIRED, STATE_V1_COUNT_MASK,
-  W_ENTRIES, W_ESCAPED, W_REACH, W_SEQ, W_STATE, checkSentinel, slotOffset,
+  CELL_ENTRIES_HIGH, Header, Layout, SLOT_WORDS, STATE_ESCAPED, STATE_RETIRED, STATE_V1_COUNT_MASK,
+  W_ENTRIES, W_ESCAPED, W_ESCAPED_HIGH, W_REACH, W_SEQ, W_STATE, checkSentinel, sentinelBytes, slotOffset,
 } from "../core/format";
-import { formatEntries, formatEntry } from "../core/dump";
-import { homeSlot, unhash32 } from "../core/hash";
+import { MAX_LINE, formatEntries, formatEntry } from "../core/dump";
+import { unhash32 } from "../core/hash";
+import { Id, KeysGiven, escapedKeyOf, hashOfKey, idFromWord, idOf, keyOfHash, widthOf } from "../core/keys";
 import { FOLLOW_EVERY_MS, LOCK_TEST_EVERY_MS, NO_DEAD_SEQ, ProtocolReader, StallClock, quietRead, settle } from "../core/protocol";
-import { SlotRegion } from "../core/slots";
-import { NO_PREVIOUS, UNDECIDED, findSlot, isEntry, measureReach } from "../core/table";
+import { SlotRegion, Word, hashAtWord } from "../core/slots";
+import { UNDECIDED, findSlot, isEntry, measureReach } from "../core/table";
 import { FilePath } from "../os/file-path";
 import { writerHoldsLockAt } from "../os/lock";
 import { Mapping, headerOf, headerWordsOf, openMapping, regionOf } from "../os/mapping";
 import { CHUNK, NativeAddon, nativeAddon, replacementCount } from "../os/native";
 import { VerifyReport, verifyMapping } from "../verify";
 import { IndexInfo, describeHeader } from "./info";
-import { FastCheck, makeGet, makeWindowedGet, probeChunk } from "./lookups";
+import { FastCheck, makeGet, makeWideGet, makeWindowedGet, probeChunk } from "./lookups";
 
 const EMPTY_WORDS = new Uint32Array(0);
 
 /** Slots an iteration copies at a time (at most a window, and aligned to one). */
 const ITER_SLOTS = 4096;
 
+/** A hash word from the addon (a bigint) as the region compares it: a number for 32-bit keys. */
+function idOfHashWord(word: bigint, keyBits: 32 | 64): Word {
+  return keyBits === 32 ? Number(word) : word;
+}
+
 function chunkEnd(s: number, region: SlotRegion): number {
   const step = Math.min(ITER_SLOTS, region.windowSlots);
   return Math.min(s - (s % step) + step, region.slotCount);
 }
 
-/** Slots from-1 .. to-1 of `region` (NO_PREVIOUS's hash for slot -1), two words a slot. */
+/**
+ * Slots from-1 .. to-1 of `region` (an empty slot for slot -1), region.slotWords words a slot:
+ * slot -1's hash word is the previous hash of §5.1 for slot `from`.
+ */
 function copySlots(region: SlotRegion, from: number, to: number): Uint32Array {
-  const copy = new Uint32Array((to - from + 1) * SLOT_WORDS);
-  copy[0] = from === 0 ? NO_PREVIOUS : region.hashWord(from - 1);
-  copy[1] = from === 0 ? 0 : region.valueWord(from - 1);
+  const sw = region.slotWords;
+  const copy = new Uint32Array((to - from + 1) * sw);
+  if (from === 0) {
+    region.slotWordsOf(region.empty, 0).forEach((w, j) => (copy[j] = w));
+  } else {
+    const k = region.windowOf(from - 1);
+    const i = region.wordOf(from - 1);
+    copy.set(region.windows[k].subarray(i, i + sw), 0);
+  }
   const k = region.windowOf(from);
   const base = k * region.windowSlots;
-  copy.set(region.windows[k].subarray((from - base) * SLOT_WORDS, (to - base) * SLOT_WORDS), SLOT_WORDS);
+  copy.set(region.windows[k].subarray((from - base) * sw, (to - base) * sw), sw);
   return copy;
 }
 
@@ -80,7 +95,12 @@ const OPENING = Symbol("IdIndex.open");
 /** Slow-path lookups of this process, for tests of the paths that must stay fast. @internal */
 export const slowPathCount = { lookups: 0 };
 
-export class IdIndex implements Iterable<[number, number]> {
+/**
+ * K and V are what the index gives back: numbers for a file of 32-bit widths (the default);
+ * declare `Id` (number | bigint) for a file with a 64-bit width, whose ids above 2^53 - 1 come
+ * back as bigints (spec §16: nothing is ever rounded).
+ */
+export class IdIndex<K extends Id = number, V extends Id = number> implements Iterable<[K, V]> {
   readonly #holder: MappingHolder = { mapping: null };
   #mapping: Mapping | null = null;
   #header: Uint32Array = EMPTY_WORDS;
@@ -142,12 +162,12 @@ export class IdIndex implements Iterable<[number, number]> {
    *   ERR_IDX_UNSUPPORTED_VERSION (newer major), ERR_IDX_CHECKSUM (header), ERR_IDX_CORRUPT
    *   (header fields), ERR_IDX_TOO_LARGE.
    */
-  static open(path: string): IdIndex {
+  static open<K extends Id = number, V extends Id = number>(path: string): IdIndex<K, V> {
     checkPath("path", path);
     if (!LITTLE_ENDIAN) {
       throw new IdxError("ERR_IDX_IO", "idx reads its little-endian slots in place and needs a little-endian CPU", { path });
     }
-    const ix = new IdIndex(OPENING, path);
+    const ix = new IdIndex<K, V>(OPENING, path);
     ix.#attach();
     dropped.register(ix, ix.#holder, ix.#holder);
     if (!ix.#mapping!.live) ix.#watchCopy();
@@ -163,9 +183,10 @@ export class IdIndex implements Iterable<[number, number]> {
       // Read, not loaded from the mapping: touching the file's far end would map its pages
       // into this process (a whole large folio) for one word. (A copy has no descriptor left.)
       const at = slotOffset(header.layout, header.slotCount - 1);
-      const last = fd >= 0 ? Buffer.alloc(4) : Buffer.from(m.bytes(at, 4));
-      if (fd >= 0) fs.readSync(fd, last, 0, 4, at);
-      checkSentinel(last.readUInt32LE(0), this.path);
+      const n = sentinelBytes(header.layout);
+      const last = fd >= 0 ? Buffer.alloc(n) : Buffer.from(m.bytes(at, n));
+      if (fd >= 0) fs.readSync(fd, last, 0, n, at);
+      checkSentinel(last, header.layout, this.path);
     });
     let words: Uint32Array;
     let region: SlotRegion;
@@ -218,8 +239,11 @@ export class IdIndex implements Iterable<[number, number]> {
       if (this.#mapping === null) this.#closed();
       const state = this.#header[W_STATE];
       const escaped = (state & STATE_ESCAPED) !== 0 ? 1 : 0;
-      // Version 1 counts the escaped key in the state word; version 2 keeps slot entries apart.
-      return this.#layout.major === 1 ? state & STATE_V1_COUNT_MASK : this.#header[W_ENTRIES] + escaped;
+      // Version 1 counts the escaped key in the state word; version 2 keeps slot entries apart,
+      // and version 3 adds the count's high word (§16.2).
+      if (this.#layout.major === 1) return state & STATE_V1_COUNT_MASK;
+      const high = this.#layout.major === 3 ? this.#header[CELL_ENTRIES_HIGH / 4] * 2 ** 32 : 0;
+      return this.#header[W_ENTRIES] + high + escaped;
     };
     const s1 = Atomics.load(this.#header, W_SEQ);
     const answer = count();
@@ -236,10 +260,10 @@ export class IdIndex implements Iterable<[number, number]> {
    * through private fields measured nearly twice as slow per lookup at 10 M entries; the
    * closure is rebuilt when the index follows a replaced file, so call it as `ix.get(key)`.
    */
-  declare readonly get: (key: number) => number | undefined;
+  declare readonly get: (key: K | Id) => V | undefined;
 
   /** True when `key` is in the index (false for anything that is not a uint32, as get). */
-  declare readonly has: (key: number) => boolean;
+  declare readonly has: (key: K | Id) => boolean;
 
   /**
    * The value stored for `key`, or `fallback` when it is absent (or not a uint32), as
@@ -247,12 +271,23 @@ export class IdIndex implements Iterable<[number, number]> {
    * answer is always a number, which V8 keeps unboxed in the caller's loop: no heap number for
    * values of 2^31 or more, and no undefined check.
    */
-  declare readonly getOr: <T>(key: number, fallback: T) => number | T;
+  declare readonly getOr: <T>(key: K | Id, fallback: T) => V | T;
+
+  /** The key and value widths (spec §16): 32 or 64 bits. */
+  get keyBits(): 32 | 64 {
+    this.#check();
+    return this.#layout.keyBits;
+  }
+
+  get valueBits(): 32 | 64 {
+    this.#check();
+    return this.#layout.valueBits;
+  }
 
   /** Installs get and has for the current mapping (or, closed, ones that throw). */
   #installLookups(): void {
-    let get: (key: number) => number | undefined;
-    let getOr: <T>(key: number, fallback: T) => number | T;
+    let get: (key: never) => Id | undefined;
+    let getOr: <T>(key: never, fallback: T) => Id | T;
     if (this.#mapping === null) {
       // Closed: every call says so (one function, made once).
       const closed = (this.#closedLookup ??= () => this.#closed());
@@ -261,12 +296,16 @@ export class IdIndex implements Iterable<[number, number]> {
     }
     const idWord = this.#identityWord();
     const check = (this.#fast = { idWord, id: this.#header[idWord], dead: this.#dead, closure: ++this.#closure });
-    if (this.#region.windows.length === 1) {
+    if (this.#layout.major === 3) {
+      const region = this.#region;
+      ({ get, getOr } = makeWideGet(this, this.#header, region.windows, region.windowSlots, this.#capacity, this.#reach, check,
+        this.#layout.keyBits, this.#layout.valueBits));
+    } else if (this.#region.windows.length === 1) {
       ({ get, getOr } = makeGet(this, this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS, check));
     } else {
       ({ get, getOr } = makeWindowedGet(this, this.#header, this.#region.windows, this.#region.windowSlots, this.#capacity, this.#reach * SLOT_WORDS, check));
     }
-    const has = (key: number): boolean => get(key) !== undefined;
+    const has = (key: never): boolean => get(key) !== undefined;
     // Non-writable own properties: V8 treats them as constants at call sites until replaced.
     Object.defineProperty(this, "get", { value: get, writable: false, configurable: true, enumerable: false });
     Object.defineProperty(this, "has", { value: has, writable: false, configurable: true, enumerable: false });
@@ -280,24 +319,46 @@ export class IdIndex implements Iterable<[number, number]> {
    * @internal
    */
   slowGet(hash: number, s1: number, s2: number, value: number | undefined, undecided: boolean, closure: number): number | undefined {
+    return this.#slowGet(unhash32(hash), s1, s2, value, undecided, closure) as number | undefined;
+  }
+
+  /**
+   * slowGet for a version 3 file (lookups.ts makeWideGet): the hash word as two halves, at the
+   * key width `keyBits` the get used. The slow path works from the key, not the hash: the file
+   * it follows to may have other widths, whose hash of the key differs (§16.5).
+   * @internal
+   */
+  slowGetWide(low: number, high: number, keyBits: 32 | 64, s1: number, s2: number, value: Id | undefined, undecided: boolean, closure: number): Id | undefined {
+    const key = keyBits === 32 ? unhash32(low) : keyOfHash((BigInt(high) << 32n) | BigInt(low), 64);
+    return this.#slowGet(key, s1, s2, value, undecided, closure);
+  }
+
+  #slowGet(key: Id, s1: number, s2: number, value: Id | undefined, undecided: boolean, closure: number): Id | undefined {
     if (this.#mapping === null) this.#closed();
     slowPathCount.lookups++;
     if (undecided || closure !== this.#closure) {
       s1 = Atomics.load(this.#header, W_SEQ);
-      value = this.#probe(hash);
+      value = this.#probe(key);
       s2 = Atomics.load(this.#header, W_SEQ);
     }
-    return settle(this.#protocol, () => this.#probe(hash), s1, s2, value, this.#clock);
+    return settle(this.#protocol, () => this.#probe(key), s1, s2, value, this.#clock);
   }
 
-  /** §5.3 on the current file, with no seq check; raises the reach it probes with when it must. */
-  #probe(hash: number): number | undefined {
+  /** §5.3 for `key` on the current file, with no seq check; raises the reach it probes with when it must. */
+  #probe(key: Id): Id | undefined {
     const header = this.#header;
     if (this.#mapping === null) this.#closed();
-    if (hash === EMPTY_HASH) return (header[W_STATE] & STATE_ESCAPED) !== 0 ? header[W_ESCAPED] : undefined;
+    const region = this.#region;
+    const keyBits = this.#layout.keyBits;
+    if (widthOf(key) > keyBits) return undefined;
+    const hash = hashOfKey(key, keyBits);
+    if (hash === region.empty) {
+      if ((header[W_STATE] & STATE_ESCAPED) === 0) return undefined;
+      return this.#layout.valueBits === 64 ? idFromWord((BigInt(header[W_ESCAPED_HIGH]) << 32n) | BigInt(header[W_ESCAPED])) : header[W_ESCAPED];
+    }
     for (;;) {
-      const s = findSlot(this.#region, this.#capacity, this.#reach, hash);
-      if (s >= 0) return this.#region.valueWord(s);
+      const s = findSlot(region, this.#capacity, this.#reach, hash);
+      if (s >= 0) return idFromWord(region.valueAt(s));
       if (s !== UNDECIDED || !this.#raiseReach()) return undefined;
     }
   }
@@ -309,7 +370,7 @@ export class IdIndex implements Iterable<[number, number]> {
   #raiseReach(): boolean {
     const last = this.#slotCount - 1;
     let reach: number;
-    if (this.#layout.major === 2) {
+    if (this.#layout.major !== 1) {
       reach = Math.min(this.#header[W_REACH], last);
     } else {
       const seq = Atomics.load(this.#header, W_SEQ);
@@ -420,20 +481,27 @@ export class IdIndex implements Iterable<[number, number]> {
 
   /**
    * Looks up every key of `keys` in one call. `values[i]` receives the value of `keys[i]`, or
-   * `missing` (default 0) when it is absent; since every uint32 is a valid value, pass `found`
+   * `missing` (default 0) when it is absent; since every number is a valid value, pass `found`
    * to learn which keys were present (`found[i]` is 1 or 0). Returns the number found.
    * Allocates nothing, unless `values` or `found` shares memory with `keys` (allowed: the keys
    * are then copied first).
-   * @throws IdxError ERR_IDX_INVALID_ARGUMENT when `keys` or `values` is not a Uint32Array,
-   *   `found` not a Uint8Array, either output shorter than `keys`, or `missing` not a uint32.
+   *
+   * Keys are a Uint32Array, or a BigUint64Array (for 64-bit keys; a key wider than the file's
+   * keys is absent). Values are a Uint32Array when the index's values are 32-bit, a
+   * BigUint64Array when they are 64-bit (`valueBits`; spec §16), and `missing` fits them.
+   * @throws IdxError ERR_IDX_INVALID_ARGUMENT when `keys` or `values` is not such an array
+   *   (values of the wrong width included: a writer that widened the values meanwhile makes
+   *   a Uint32Array the wrong one), `found` not a Uint8Array, either output shorter than
+   *   `keys`, or `missing` not a value.
    */
-  getMany(keys: Uint32Array, values: Uint32Array, found?: Uint8Array, missing = 0): number {
+  getMany(keys: Uint32Array | BigUint64Array, values: Uint32Array, found?: Uint8Array, missing?: number): number;
+  getMany(keys: Uint32Array | BigUint64Array, values: BigUint64Array, found?: Uint8Array, missing?: number | bigint): number;
+  getMany(keys: Uint32Array | BigUint64Array, values: Uint32Array | BigUint64Array, found?: Uint8Array, missing: number | bigint = 0): number {
     this.#check();
-    checkUint32Array("keys", keys, 0, this.path);
+    if (!(keys instanceof BigUint64Array)) checkUint32Array("keys", keys, 0, this.path);
     const n = keys.length;
-    checkUint32Array("values", values, n, this.path);
     if (found !== undefined) checkUint8Array("found", found, n, this.path);
-    checkUint32("missing", missing, this.path);
+    const miss = this.#checkValues(values, n, missing);
     if (found !== undefined && overlaps(values, found)) {
       throw invalid("found and values must not share memory (each answer would overwrite another)", this.path,
         "Give found its own Uint8Array: new Uint8Array(keys.length).");
@@ -444,17 +512,80 @@ export class IdIndex implements Iterable<[number, number]> {
     // §11.7 "A batch": every answer from one file. A follow part way starts it again.
     for (;;) {
       const generation = this.#generation;
-      const hits = this.#getManyOnce(keys, values, found, missing);
+      const hits = this.#layout.major !== 3 && keys instanceof Uint32Array
+        ? this.#getManyOnce(keys, values as Uint32Array, found, miss as number)
+        : this.#getManyWide(keys, values, found, miss);
       if (this.#generation === generation) return hits;
       this.#check();
+      this.#checkValues(values, n, missing);
     }
+  }
+
+  /** `values` is the array of the file's value width, long enough; `missing` a value of it (as the array holds it). */
+  #checkValues(values: unknown, n: number, missing: unknown): number | bigint {
+    const wide = this.#layout.valueBits === 64;
+    if (!wide && !(values instanceof Uint32Array)) {
+      checkUint32Array("values", values, n, this.path);
+    }
+    if (wide && !(values instanceof BigUint64Array)) {
+      throw invalid(`values must be a BigUint64Array: this index's values are 64-bit (spec §16), not ${describeValue(values)}`, this.path,
+        "Allocate new BigUint64Array(keys.length); valueBits says the width.");
+    }
+    const length = (values as Uint32Array | BigUint64Array).length;
+    if (length < n) throw invalid(`values holds ${length} elements, fewer than the ${n} keys`, this.path);
+    if (!wide) return checkUint32("missing", missing, this.path);
+    const m = idOf(missing);
+    if (m === null) throw invalid(`missing must be an integer from 0 to 18446744073709551615 (a number up to 2^53 - 1, or a bigint), not ${describeValue(missing)}`, this.path);
+    return BigInt(m);
+  }
+
+  /**
+   * getMany of a version 3 file, or with BigUint64Array keys: through the addon's loop with
+   * prefetch (as #getManyNative), else key by key.
+   */
+  #getManyWide(keys: Uint32Array | BigUint64Array, values: Uint32Array | BigUint64Array, found: Uint8Array | undefined, missing: number | bigint): number {
+    const n = keys.length;
+    const native = n >= CHUNK && this.#mapping!.live && this.#layout.major === 3 ? nativeAddon() : null;
+    if (native === null) return this.#getManyKeyByKey(keys, values, found, missing, 0, n);
+    const result = this.#nativeResult;
+    let hits = 0;
+    let from = 0;
+    const generation = this.#generation;
+    const layout = this.#layout;
+    while (from < n) {
+      native.getManyWide(this.#mapping!.id, this.#capacity, this.#slotCount, this.#reach, this.#dead, this.#id, layout.keyBits, layout.valueBits,
+        keys, values, found ?? null, missing, from, n, result);
+      hits += result[0];
+      const stop = result[1];
+      if (stop >= n) break;
+      const end = stop + CHUNK < n ? stop + CHUNK : n;
+      hits += this.#getManyKeyByKey(keys, values, found, missing, stop, end);
+      if (this.#generation !== generation) return hits; // followed: the caller starts again
+      from = end;
+    }
+    return hits;
+  }
+
+  /** keys[from..to) by get(), into values of either width. */
+  #getManyKeyByKey(keys: Uint32Array | BigUint64Array, values: Uint32Array | BigUint64Array, found: Uint8Array | undefined, missing: number | bigint, from: number, to: number): number {
+    let hits = 0;
+    const get = this.get as (key: Id) => Id | undefined;
+    const generation = this.#generation;
+    for (let k = from; k < to && this.#generation === generation; k++) {
+      const value = get(keys[k]);
+      if (values instanceof BigUint64Array) values[k] = value === undefined ? (missing as bigint) : BigInt(value);
+      else values[k] = value === undefined ? (missing as number) : (value as number);
+      if (found !== undefined) found[k] = value === undefined ? 0 : 1;
+      if (value !== undefined) hits++;
+    }
+    return hits;
   }
 
   #getManyOnce(keys: Uint32Array, values: Uint32Array, found: Uint8Array | undefined, missing: number): number {
     const n = keys.length;
     const native = n >= CHUNK && this.#mapping!.live ? nativeAddon() : null;
     if (native !== null) return this.#getManyNative(native, keys, values, found, missing);
-    if (this.#region.windows.length > 1) return this.#getManyOneByOne(keys, values, found, missing, 0, n);
+    if (this.#region.windows.length > 1) return this.#getManyKeyByKey(keys, values, found, missing, 0, n);
     let hits = 0;
     const generation = this.#generation;
     for (let base = 0; base < n; base += CHUNK) {
@@ -462,18 +593,7 @@ export class IdIndex implements Iterable<[number, number]> {
       const chunk = probeChunk(this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS, this.#fastCheck(),
         keys, values, found, missing, base, end, this.#chunkHashes, this.#chunkHomes);
       if (this.#generation !== generation) return hits; // followed: the caller starts again
-      hits += chunk >= 0 ? chunk : this.#getManyOneByOne(keys, values, found, missing, base, end);
-    }
-    return hits;
-  }
-
-  #getManyOneByOne(keys: Uint32Array, values: Uint32Array, found: Uint8Array | undefined, missing: number, from: number, to: number): number {
-    let hits = 0;
-    for (let k = from; k < to; k++) {
-      const value = this.get(keys[k]);
-      values[k] = value === undefined ? missing : value;
-      if (found !== undefined) found[k] = value === undefined ? 0 : 1;
-      if (value !== undefined) hits++;
+      hits += chunk >= 0 ? chunk : this.#getManyKeyByKey(keys, values, found, missing, base, end);
     }
     return hits;
   }
@@ -497,7 +617,7 @@ export class IdIndex implements Iterable<[number, number]> {
       const stop = result[1];
       if (stop >= n) break;
       const end = stop + CHUNK < n ? stop + CHUNK : n;
-      hits += this.#getManyOneByOne(keys, values, found, missing, stop, end);
+      hits += this.#getManyKeyByKey(keys, values, found, missing, stop, end);
       if (this.#generation !== generation) return hits; // followed: the caller starts again
       from = end;
     }
@@ -509,56 +629,81 @@ export class IdIndex implements Iterable<[number, number]> {
    * snapshot: while a writer changes the index, an entry it moves may be seen twice or not at
    * all (spec §5.5). When the index is replaced meanwhile (a writer's grow, a deploy), the
    * iteration goes on in the new file past the last entry it gave (slots are in hash order in
-   * every file): each entry of the new file with a larger hash, once. A file rewritten in place
-   * or lost under it never gives another entry: the iteration throws ERR_IDX_CORRUPT.
+   * every file): each entry of the new file with a larger hash, once; in a new file of another
+   * key width, from its start, skipping the keys given before (core/keys.ts KeysGiven). A file
+   * rewritten in place or lost under it never gives another entry: the iteration throws
+   * ERR_IDX_CORRUPT.
    */
-  *entries(): IterableIterator<[number, number]> {
+  *entries(): IterableIterator<[K, V]> {
     this.#check();
     this.#followIfReplaced();
-    const header = this.#header;
-    if ((header[W_STATE] & STATE_ESCAPED) !== 0) {
-      yield [ESCAPED_KEY, header[W_ESCAPED]];
+    const given = new KeysGiven();
+    let escapedGiven = false;
+    const escaped = this.#escapedEntry();
+    if (escaped !== null) {
+      escapedGiven = true;
+      yield escaped as [K, V];
       if (this.#mapping === null) this.#closed();
     }
     let region = this.#region;
-    let after = -1; // the hash of the last entry given
+    let keyBits = this.#layout.keyBits;
+    let after: Word = -1; // the hash of the last entry given
     for (let s = 0; s < region.slotCount; ) {
       const end = chunkEnd(s, region);
       // Slots s-1 .. end-1, copied between seq loads that show no write under way (§11.7): a
       // slot is never read half before and half after a write moves or empties it.
       const copy = this.#readQuietly(() => copySlots(region, s, end), sameBytes);
-      if (this.#diverted() && this.#follow()) {
-        // Replaced (or lost, which throws in #follow): nothing of that copy is given.
-        region = this.#region;
-        s = this.#resumeAt(after);
-        continue;
-      }
-      let moved = false;
-      for (let j = 1; j <= end - s; j++) {
-        const hash = copy[j * SLOT_WORDS];
-        if (!isEntry(copy[(j - 1) * SLOT_WORDS], hash) || hash <= after) continue;
-        after = hash;
-        yield [unhash32(hash), copy[j * SLOT_WORDS + 1]];
-        // The caller ran: it may have closed the reader, or a lookup may have moved it to a
-        // file that replaced this one. Go on in the new file past this entry.
-        if (this.#mapping === null) this.#closed();
-        if (this.#region !== region) {
-          region = this.#region;
-          s = this.#resumeAt(after);
-          moved = true;
-          break;
+      let moved = this.#diverted() && this.#follow(); // replaced (or lost, which throws): nothing of that copy is given
+      if (!moved) {
+        const sw = region.slotWords;
+        const wide = region.wideKeys;
+        const wideValues = region.wideValues;
+        for (let j = 1; j <= end - s; j++) {
+          const hash = hashAtWord(copy, j * sw, wide);
+          if (!isEntry(hashAtWord(copy, (j - 1) * sw, wide), hash, region.empty) || hash <= after) continue;
+          after = hash;
+          const key = keyOfHash(hash, keyBits);
+          if (given.any && given.has(key)) continue;
+          yield [key as K, idFromWord(wideValues ? hashAtWord(copy, j * sw + sw / 2, true) : copy[j * sw + sw / 2]) as V];
+          // The caller ran: it may have closed the reader, or a lookup may have moved it to a
+          // file that replaced this one. Go on in the new file past this entry.
+          if (this.#mapping === null) this.#closed();
+          if (this.#region !== region) {
+            moved = true;
+            break;
+          }
         }
       }
-      if (!moved) s = end;
+      if (!moved) {
+        s = end;
+        continue;
+      }
+      region = this.#region;
+      if (this.#layout.keyBits === keyBits) {
+        s = after === -1 ? 0 : region.homeOf(after, this.#capacity);
+        continue;
+      }
+      // Another key width: start over in the new file, past what was given.
+      given.mark(keyBits, after, escapedGiven);
+      keyBits = this.#layout.keyBits;
+      after = -1;
+      s = 0;
+      const escaped = this.#escapedEntry();
+      escapedGiven = escaped !== null && !given.has(escaped[0]);
+      if (escapedGiven) {
+        yield escaped as [K, V];
+        if (this.#mapping === null) this.#closed();
+      }
     }
   }
 
-  /**
-   * Where an iteration that gave the entry with hash `after` goes on in the current file: no
-   * entry before that hash's home slot has a larger hash (the table is sorted, §5.2).
-   */
-  #resumeAt(after: number): number {
-    return after < 0 ? 0 : homeSlot(after, this.#capacity);
+  /** The escaped key and its value (§5.1, §16.2), when the current file holds it. */
+  #escapedEntry(): [Id, Id] | null {
+    const header = this.#header;
+    if ((header[W_STATE] & STATE_ESCAPED) === 0) return null;
+    const low = header[W_ESCAPED];
+    const value = this.#layout.valueBits === 64 ? idFromWord((BigInt(header[W_ESCAPED_HIGH]) << 32n) | BigInt(low)) : low;
+    return [escapedKeyOf(this.#layout.keyBits), value];
   }
 
   /** quietRead (§11.7) of the current file, with this reader's stall clock. */
@@ -587,61 +732,103 @@ export class IdIndex implements Iterable<[number, number]> {
   }
 
   /**
-   * The entries, as dump prints them: text lines ("key\tvalue\n") or binary pairs, in chunks of
-   * about 1 MiB, through the addon's formatting when it maps the file (a 10 M-entry dump in
-   * about a second). Not a snapshot, and across a replaced file, as entries().
+   * The entries, as dump prints them: text lines ("key\tvalue\n") or binary pairs at the file's
+   * widths, in chunks of about 1 MiB, through the addon's formatting when it maps the file (a
+   * 10 M-entry dump in about a second). Not a snapshot, and across a replaced file, as
+   * entries() (a dump that meets another key width goes on with entries()).
    * @internal
    */
   *exportChunks(binary: boolean): IterableIterator<Uint8Array> {
     this.#check();
     this.#followIfReplaced();
     const out = new Uint8Array(1 << 20);
-    const header = this.#header;
-    if ((header[W_STATE] & STATE_ESCAPED) !== 0) yield out.slice(0, formatEntry(ESCAPED_KEY, header[W_ESCAPED], out, binary));
+    const layout = this.#layout;
+    const escaped = this.#escapedEntry();
+    if (escaped !== null) yield out.slice(0, formatEntry(escaped[0], escaped[1], out, binary, layout));
     const result = new Float64Array(4);
-    let after = -1; // the hash of the last entry given
-    let previous = NO_PREVIOUS;
+    const marks = new BigUint64Array(3);
+    let after: Word = -1; // the hash of the last entry given
+    let previous: Word = this.#region.empty;
     for (let slot = 0; slot < this.#slotCount; ) {
       const mapping = this.#mapping!;
       const native = !binary && mapping.live ? nativeAddon() : null;
       const region = this.#region;
       // Each chunk formatted between seq loads that show no write (see #readQuietly).
       const chunk = this.#readQuietly(() => {
+        if (native !== null && layout.major !== 3) {
+          native.formatPairs(mapping.id, layout.headerBytes, this.#capacity, this.#slotCount, slot, previous as number, after as number, out, result);
+          return { next: result[0], bytes: out.slice(0, result[1]), last: result[2] as Word, lastEntry: result[3] as Word };
+        }
         if (native !== null) {
-          native.formatPairs(mapping.id, this.#layout.headerBytes, this.#capacity, this.#slotCount, slot, previous, after, out, result);
-          return { next: result[0], bytes: out.slice(0, result[1]), last: result[2], lastEntry: result[3] };
+          marks[0] = BigInt(previous);
+          marks[1] = after === -1 ? 0n : 1n;
+          marks[2] = after === -1 ? 0n : BigInt(after);
+          native.formatPairsWide(mapping.id, this.#capacity, this.#slotCount, layout.keyBits, layout.valueBits, slot, marks, out, result);
+          const last = idOfHashWord(marks[0], layout.keyBits);
+          return { next: result[0], bytes: out.slice(0, result[1]), last, lastEntry: marks[1] === 0n ? -1 : idOfHashWord(marks[2], layout.keyBits) };
         }
         const end = chunkEnd(slot, region);
         const copy = copySlots(region, slot, end);
-        const [i, bytes, last, lastEntry] = formatEntries(copy, SLOT_WORDS, copy.length, copy[0], out, binary, after);
-        return { next: slot + (i - SLOT_WORDS) / SLOT_WORDS, bytes: out.slice(0, bytes), last, lastEntry };
+        const sw = region.slotWords;
+        const [i, bytes, last, lastEntry] = formatEntries(copy, sw, copy.length, hashAtWord(copy, 0, region.wideKeys), out, binary, after, layout);
+        return { next: slot + (i - sw) / sw, bytes: out.slice(0, bytes), last, lastEntry };
       }, (a, b) => a.next === b.next && sameBytes(a.bytes, b.bytes));
       if (this.#diverted() && this.#follow()) {
-        slot = this.#resumeAt(after);
-        previous = slot === 0 ? NO_PREVIOUS : this.#region.hashWord(slot - 1);
+        if (this.#layout.keyBits !== layout.keyBits || this.#layout.valueBits !== layout.valueBits) {
+          // Another layout: the rest of the dump as entries() gives it, skipping what was given.
+          yield* this.#exportRest(layout, after, escaped !== null, binary, out);
+          return;
+        }
+        slot = after === -1 ? 0 : this.#region.homeOf(after, this.#capacity);
+        previous = slot === 0 ? this.#region.empty : this.#region.hashAt(slot - 1);
         continue;
       }
       slot = chunk.next;
       previous = chunk.last;
-      if (chunk.lastEntry >= 0) after = chunk.lastEntry;
+      if (chunk.lastEntry !== -1) after = chunk.lastEntry;
       yield chunk.bytes;
       this.#check();
     }
   }
 
-  *keys(): IterableIterator<number> {
+  /**
+   * A dump that met a file of other widths: the new file's entries not given yet, formatted at
+   * the widths the dump started with (a binary dump's records keep one size; a value or key
+   * that no longer fits them ends the dump with ERR_IDX_CORRUPT rather than a wrong record).
+   */
+  *#exportRest(layout: Layout, after: Word, escapedGiven: boolean, binary: boolean, out: Uint8Array): IterableIterator<Uint8Array> {
+    const given = new KeysGiven();
+    given.mark(layout.keyBits, after, escapedGiven);
+    let n = 0;
+    for (const [key, value] of this.entries()) {
+      if (given.has(key)) continue;
+      if (widthOf(key) > layout.keyBits || widthOf(value) > layout.valueBits) {
+        throw new IdxError("ERR_IDX_CORRUPT", `the index was replaced during the dump by one with wider keys or values (${this.#layout.keyBits}/${this.#layout.valueBits} bits), which the pairs already written at ${layout.keyBits}/${layout.valueBits} bits cannot hold`, {
+          path: this.path, hint: "Dump it again.",
+        });
+      }
+      if (n + MAX_LINE > out.length) {
+        yield out.slice(0, n);
+        n = 0;
+      }
+      n += formatEntry(key, value, out.subarray(n), binary, layout);
+    }
+    if (n > 0) yield out.slice(0, n);
+  }
+
+  *keys(): IterableIterator<K> {
     for (const [key] of this.entries()) yield key;
   }
 
-  *values(): IterableIterator<number> {
+  *values(): IterableIterator<V> {
     for (const [, value] of this.entries()) yield value;
   }
 
-  [Symbol.iterator](): IterableIterator<[number, number]> {
+  [Symbol.iterator](): IterableIterator<[K, V]> {
     return this.entries();
   }
 
-  forEach(callback: (value: number, key: number, index: IdIndex) => void): void {
+  forEach(callback: (value: V, key: K, index: IdIndex<K, V>) => void): void {
     if (typeof callback !== "function") throw invalid(`callback must be a function, not ${describeValue(callback)}`, this.path);
     for (const [key, value] of this.entries()) callback(value, key, this);
   }

@@ -13,12 +13,11 @@ import { checkMillis, checkOptions, checkPath, describeValue, invalid } from "..
 import { JS_ACCELERATOR, SortedRecords, sortedRecordsOf } from "../core/encode";
 import { IdxError, ioError } from "../core/errors";
 import {
-  DIRTY_V1_MAX_BLOCKS, EMPTY_HASH, Header, Layout, MAX_HEADER_BYTES, MAX_LOAD_DEN, MAX_LOAD_NUM, VERSION_MINOR, Width, buildCapacity,
-  checkSentinel, growCapacity, layoutFor, readHeader, slotOffset,
+  DIRTY_V1_MAX_BLOCKS, Header, Layout, MAX_HEADER_BYTES, MAX_LOAD_DEN, MAX_LOAD_NUM, VERSION_MINOR, Width, buildCapacity,
+  checkSentinel, growCapacity, sentinelBytes, layoutFor, readHeader, slotOffset,
 } from "../core/format";
 import { HeaderCells } from "../core/cells";
-import { hash32 } from "../core/hash";
-import { Id, MAX_U32, checkId, escapedKeyOf, hashOfKey, idFromWord, idOf, keyOfHash, valueWordOf, widthOf } from "../core/keys";
+import { Id, KeysGiven, checkId, escapedKeyOf, hashOfKey, idFromWord, idOf, keyOfHash, valueWordOf, widthOf } from "../core/keys";
 import { PairBuffer, PairCollector, isColumns } from "../core/pairs";
 import { Word, hashAtWord, high32, low32 } from "../core/slots";
 import { InsertPlan, SlotEditor, findSlot, isEmpty, runProblem } from "../core/table";
@@ -170,8 +169,7 @@ export class IdWriter<K extends Id = number, V extends Id = number> implements I
           `uses format version ${header.major}.${header.minor}; this idx reads it but writes only ${header.major}.${VERSION_MINOR} files`,
           { path: this.path, hint: "Upgrade idx to change it, or rebuild it with this version." });
       }
-      const last = m.bytes(slotOffset(header.layout, header.slotCount - 1), 4);
-      checkSentinel(new DataView(last.buffer, last.byteOffset, 4).getUint32(0, true), this.path);
+      checkSentinel(m.bytes(slotOffset(header.layout, header.slotCount - 1), sentinelBytes(header.layout)), header.layout, this.path);
       // Reserved bits and bytes set in a file of this minor are damage: a writer would clear them.
       const problems = new Problems(1);
       checkReserved(m.bytes(0, header.layout.headerBytes), header, problems);
@@ -341,19 +339,19 @@ export class IdWriter<K extends Id = number, V extends Id = number> implements I
   *entries(): IterableIterator<[K, V]> {
     this.#current(false);
     let keyBits = this.#layout.keyBits;
-    if (this.#cells.escapedPresent) yield [escapedKeyOf(keyBits) as K, idFromWord(this.#cells.escapedValue) as V];
+    const escapedGiven = this.#cells.escapedPresent;
+    if (escapedGiven) yield [escapedKeyOf(keyBits) as K, idFromWord(this.#cells.escapedValue) as V];
     let after: Word = -1; // the hash of the last entry yielded
     let slot = 0; // where to look next, while the table has not moved
     let generation = this.#generation;
-    // Set when the keys were widened during the iteration (§16.5): the 32-bit hash it had
-    // reached. The new file orders keys by another hash, so the iteration starts over in it and
-    // skips the keys visited before (a 32-bit hash up to this one, or the escaped key's).
-    let widenedAt = -1;
+    // The keys were widened during the iteration (§16.5): the new file orders keys by another
+    // hash, so the iteration starts over in it and skips the keys it gave before.
+    const given = new KeysGiven();
     for (;;) {
       this.#current(false);
       const region = this.#editor.region;
       if (this.#layout.keyBits !== keyBits) {
-        widenedAt = after as number;
+        given.mark(keyBits, after, escapedGiven);
         keyBits = this.#layout.keyBits;
         after = -1;
         slot = 0;
@@ -378,10 +376,7 @@ export class IdWriter<K extends Id = number, V extends Id = number> implements I
       after = hash;
       slot = found + 1;
       const key = keyOfHash(hash, keyBits);
-      if (widenedAt !== -1 && typeof key === "number" && key <= MAX_U32) {
-        const narrow = hash32(key);
-        if (narrow <= widenedAt || narrow === EMPTY_HASH) continue;
-      }
+      if (given.any && given.has(key)) continue;
       yield [key as K, idFromWord(value) as V];
     }
   }

@@ -1,0 +1,452 @@
+/**
+ * Spec §16: keys and values of 64 bits. The hash and its vectors, the exact home slot up to
+ * 2^40, the writer widening (and what readers and iterations beside it see), the builder's
+ * choice of widths, text and binary input, dump, info, and the count's high word.
+ */
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
+import { join } from "node:path";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { IdIndex, IdWriter, build, buildFromBinary, buildFromText } from "../src/index";
+import {
+  CELL_ENTRIES, CELL_ENTRIES_HIGH, ESCAPED_KEY, ESCAPED_KEY_64, LAYOUT_V2, cellCheck, headerChecksumV3, layoutFor, readHeader, writeHeader,
+} from "../src/core/format";
+import { hash32, hash64, homeSlot, unhash64 } from "../src/core/hash";
+import { Id } from "../src/core/keys";
+import { PairBuffer, PairCollector } from "../src/core/pairs";
+import { BinaryPairParser, PairParser } from "../src/core/parse";
+import { nativeAddon } from "../src/os/native";
+import { spawnSync } from "node:child_process";
+import { BIN, requireFreshBuild } from "./helpers/cli";
+import { errorOf } from "./helpers/errors";
+import { ADDON, makeTempDir, removeTempDirs, tempFilesIn } from "./helpers/tmp";
+
+afterAll(removeTempDirs);
+const NO_SYNC = { sync: false } as const;
+const MAX_U64 = 2n ** 64n - 1n;
+
+/** An id as the API gives it back: a number up to 2^53 - 1, a bigint above. */
+function norm(x: bigint | number): Id {
+  return typeof x === "bigint" && x <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(x) : x;
+}
+
+/** The §16.3 test-vector table, read from the spec. */
+function specVectors64(): { key: bigint; hash: bigint; homes: [number, number][] }[] {
+  const spec = readFileSync(join(__dirname, "..", "spec", "FORMAT.md"), "utf8");
+  const section = spec.slice(spec.indexOf("### 16.3"), spec.indexOf("### 16.4"));
+  const header = section.split("\n").find((l) => l.startsWith("| key |"))!;
+  const capacities = [...header.matchAll(/capacity (\d+)/g)].map((m) => Number(m[1]));
+  return section.split("\n").filter((l) => /^\| \d+ \| 0x/.test(l)).map((l) => {
+    const cells = l.split("|").slice(1, -1).map((c) => c.trim());
+    return { key: BigInt(cells[0]), hash: BigInt(cells[1]), homes: capacities.map((c, i) => [c, Number(cells[2 + i])] as [number, number]) };
+  });
+}
+
+describe("§16.3 hash64: the spec's vectors, a bijection, the escaped key", () => {
+  const vectors = specVectors64();
+  it("the spec lists vectors for the edge keys (0, 2^32 - 1, 2^32, 2^53 - 1, 2^53, 2^64 - 1, the escaped key)", () => {
+    const keys = vectors.map((v) => v.key);
+    for (const k of [0n, 4294967295n, 4294967296n, 9007199254740991n, 9007199254740992n, MAX_U64, ESCAPED_KEY_64]) expect(keys).toContain(k);
+  });
+  for (const v of vectors) {
+    it(`key ${v.key} -> 0x${v.hash.toString(16)} -> homes ${v.homes.map((h) => h[1]).join(", ")}`, () => {
+      expect(hash64(v.key)).toBe(v.hash);
+      expect(unhash64(v.hash)).toBe(v.key);
+      for (const [capacity, home] of v.homes) expect(homeSlot(Number(v.hash >> 32n), capacity)).toBe(home);
+    });
+  }
+  it("round-trips random keys, and only the escaped key hashes to EMPTY", () => {
+    fc.assert(fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (k) => unhash64(hash64(k)) === k && (hash64(k) === MAX_U64) === (k === ESCAPED_KEY_64)));
+    expect(hash64(ESCAPED_KEY_64)).toBe(MAX_U64);
+  });
+});
+
+describe("§16.4 home(h) is exact for every version 3 capacity (below 2^40)", () => {
+  it("matches exact integer arithmetic across the capacity range", () => {
+    const caps = [1, 2, 1000, 2 ** 21, 2 ** 28, 2 ** 33, 2 ** 37 - 1, 2 ** 37, 2 ** 37 + 1, 123456789012, 2 ** 39 + 12345, 2 ** 40 - 9, 2 ** 40 - 1];
+    const hashes = [0, 1, 0xfff, 0x1000, 0xfffff, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+    for (let i = 0; i < 500; i++) hashes.push(hash32(i));
+    for (const c of caps) for (const h of hashes) expect(homeSlot(h, c)).toBe(Number((BigInt(h) * BigInt(c)) >> 32n));
+  });
+});
+
+describe("§16.2 the header: widths under the checksum, the count's and the escaped value's high words", () => {
+  it("writeHeader then readHeader gives back every field, for each version 3 layout, a count past 2^32 included", () => {
+    for (const [kb, vb] of [[64, 32], [32, 64], [64, 64]] as const) {
+      const layout = layoutFor(kb, vb);
+      const bytes = new Uint8Array(128);
+      const slotCount = 2 ** 34;
+      const entries = kb === 64 ? 2 ** 33 + 5 : 2 ** 32 - 1;
+      writeHeader(bytes, { capacity: 2 ** 34 - 8, slotCount, entries, escapedPresent: true, escapedValue: 7, escapedHigh: vb === 64 ? 9 : 0, reach: 3, layout });
+      const h = readHeader(bytes, 128 + 16 * slotCount + 4 * (slotCount / 256), "x");
+      expect([h.major, h.keyBits, h.valueBits, h.entries, h.escapedHigh, h.reach]).toEqual([3, kb, vb, entries, vb === 64 ? 9 : 0, 3]);
+      // The widths are under the header checksum: a flipped width is a checksum error, not a misread.
+      const flipped = bytes.slice();
+      flipped[96] = kb === 64 ? 32 : 64;
+      expect(errorOf(() => readHeader(flipped, 128 + 16 * slotCount + 4 * (slotCount / 256), "x")).code).toBe("ERR_IDX_CHECKSUM");
+      // ... unless the checksum is fixed too: then rule 6a names the widths.
+      const both = bytes.slice();
+      both[96] = 32;
+      both[97] = 32;
+      new DataView(both.buffer).setUint32(12, headerChecksumV3(both), true);
+      expect(errorOf(() => readHeader(both, 1 << 20, "x")).message).toContain("widths 32 and 32");
+    }
+  });
+  it("the count's high word is a cell at 112 (its check covers it), and 120 is a reserved cell", () => {
+    const bytes = new Uint8Array(128);
+    writeHeader(bytes, { capacity: 7, slotCount: 16, entries: 3, escapedPresent: false, escapedValue: 0, reach: 0, layout: layoutFor(64, 32) });
+    const v = new DataView(bytes.buffer);
+    expect(v.getUint32(CELL_ENTRIES, true)).toBe(3);
+    expect(v.getUint32(CELL_ENTRIES_HIGH + 4, true)).toBe(cellCheck(CELL_ENTRIES_HIGH, 0));
+    v.setUint32(CELL_ENTRIES_HIGH, 1, true);
+    expect(errorOf(() => readHeader(bytes, 128 + 16 * 16 + 4, "x")).code).toBe("ERR_IDX_CHECKSUM");
+  });
+  it("a 32/32 map is still a version 2 file, byte for byte (the version 2 layout is unchanged)", async () => {
+    const dir = makeTempDir("idx-wide-v2-");
+    const pairs: [number, number][] = Array.from({ length: 1000 }, (_, i) => [i * 7919, i]);
+    await build(pairs, join(dir, "a.idx"), NO_SYNC);
+    await build(pairs, join(dir, "b.idx"), { ...NO_SYNC, keyBits: 32, valueBits: 32 });
+    const a = readFileSync(join(dir, "a.idx"));
+    expect(a.readUInt16LE(8)).toBe(2);
+    expect(a.equals(readFileSync(join(dir, "b.idx")))).toBe(true);
+    expect(layoutFor(32, 32)).toBe(LAYOUT_V2);
+  });
+});
+
+describe.runIf(ADDON)("§16.5 the writer widens, and agrees with a Map through it", () => {
+  const key = fc.oneof(
+    fc.integer({ min: 0, max: 50 }),
+    fc.constantFrom(0, 4294967295, 4294967296, ESCAPED_KEY, 9007199254740991),
+    fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(norm),
+    fc.constantFrom(ESCAPED_KEY_64, MAX_U64),
+  );
+  const value = fc.oneof(fc.integer({ min: 0, max: 4294967295 }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(norm), fc.constantFrom(0, MAX_U64, 2 ** 53 - 1, 2n ** 53n));
+  const op = fc.oneof(
+    fc.tuple(fc.constant("set" as const), key, value),
+    fc.tuple(fc.constant("delete" as const), key, fc.constant(0)),
+    fc.tuple(fc.constant("update" as const), fc.array(fc.tuple(key, value), { maxLength: 12 }), fc.constant(0)),
+    fc.tuple(fc.constant("compact" as const), fc.constant(0), fc.constant(0)),
+  );
+  it("random set/delete/update/compact sequences over keys and values of every width", () => {
+    const dir = makeTempDir("idx-wide-model-");
+    let run = 0;
+    fc.assert(fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+      const path = join(dir, `m${run++}.idx`);
+      const w = IdWriter.open<Id, Id>(path, NO_SYNC);
+      const model = new Map<Id, Id>();
+      try {
+        for (const [kind, a, b] of ops) {
+          if (kind === "set") {
+            w.set(a as Id, b as Id);
+            model.set(a as Id, b as Id);
+          } else if (kind === "delete") {
+            expect(w.delete(a as Id)).toBe(model.delete(a as Id));
+          } else if (kind === "update") {
+            w.update(a as [Id, Id][]);
+            for (const [k, v] of a as [Id, Id][]) model.set(k, v);
+          } else {
+            w.compact();
+          }
+        }
+        const wideKeys = [...model.keys()].some((k) => typeof k === "bigint" || k > 4294967295);
+        const wideValues = [...model.values()].some((v) => typeof v === "bigint" || v > 4294967295);
+        if (wideKeys) expect(w.keyBits).toBe(64);
+        if (wideValues) expect(w.valueBits).toBe(64);
+        expect(w.size).toBe(model.size);
+        expect(new Map(w)).toEqual(model);
+        for (const [k, v] of model) expect(w.get(k)).toBe(v);
+        const ix = IdIndex.open<Id, Id>(path);
+        expect(ix.size).toBe(model.size);
+        expect(new Map(ix)).toEqual(model);
+        for (const [k, v] of model) expect(ix.get(k)).toBe(v);
+        expect(ix.verify().ok).toBe(true);
+        expect(w.equals(model)).toBe(true);
+        ix.close();
+      } finally {
+        w.close();
+      }
+    }), { numRuns: 60 });
+  });
+
+  it("widening keys keeps every pair (the 32-bit escaped key becomes a key like any other) and readers follow", () => {
+    const path = join(makeTempDir("idx-wide-keys-"), "w.idx");
+    const w = IdWriter.open<Id, Id>(path, NO_SYNC);
+    const model = new Map<Id, Id>();
+    for (let i = 0; i < 3000; i++) {
+      w.set(i * 104729, i);
+      model.set(i * 104729, i);
+    }
+    w.set(ESCAPED_KEY, 1);
+    model.set(ESCAPED_KEY, 1);
+    const ix = IdIndex.open<Id, Id>(path);
+    expect([ix.keyBits, ix.valueBits]).toEqual([32, 32]);
+    w.set(2n ** 63n, 5);
+    model.set(2n ** 63n, 5);
+    expect([w.keyBits, w.valueBits]).toEqual([64, 32]);
+    for (const [k, v] of model) expect(ix.get(k)).toBe(v);
+    expect([ix.keyBits, ix.valueBits]).toEqual([64, 32]);
+    expect(readFileSync(path).readUInt16LE(8)).toBe(3);
+    w.set(1, 2n ** 64n - 1n);
+    model.set(1, MAX_U64);
+    expect(ix.get(1)).toBe(MAX_U64);
+    expect(ix.info()).toMatchObject({ keyBits: 64, valueBits: 64, version: "3.0", count: model.size });
+    ix.close();
+    w.close();
+  });
+
+  it("a value or key out of range is refused with ERR_IDX_INVALID_ARGUMENT, the index unchanged", () => {
+    const path = join(makeTempDir("idx-wide-bad-"), "w.idx");
+    const w = IdWriter.open<Id, Id>(path, NO_SYNC);
+    w.set(1, 1);
+    const before = readFileSync(path);
+    for (const [k, v] of [[2n ** 64n, 1], [1, 2n ** 64n], [-1n, 1], [1, 2 ** 53], [2 ** 64, 1], [1.5, 1]] as [Id, Id][]) {
+      expect(errorOf(() => w.set(k, v)).code).toBe("ERR_IDX_INVALID_ARGUMENT");
+    }
+    expect(errorOf(() => w.update([[5n, 5n], [2n ** 64n, 1n]])).code).toBe("ERR_IDX_INVALID_ARGUMENT");
+    expect(readFileSync(path).equals(before)).toBe(true);
+    expect([w.keyBits, w.valueBits]).toEqual([32, 32]);
+    w.close();
+  });
+
+  it("an iteration of the writer (and of a reader) across a widening of the keys gives each entry present throughout exactly once", () => {
+    const dir = makeTempDir("idx-wide-iter-");
+    for (const widenAfter of [0, 1, 700, 2000]) {
+      const path = join(dir, `w${widenAfter}.idx`);
+      const w = IdWriter.open<Id, Id>(path, NO_SYNC);
+      const model = new Map<Id, Id>();
+      for (let i = 0; i < 2000; i++) {
+        w.set(i, i);
+        model.set(i, i);
+      }
+      w.set(ESCAPED_KEY, 3);
+      model.set(ESCAPED_KEY, 3);
+      const ix = IdIndex.open<Id, Id>(path);
+      const fromWriter = new Map<Id, Id>();
+      const fromReader = new Map<Id, Id>();
+      const readerIt = ix.entries();
+      const take = (into: Map<Id, Id>, [k, v]: [Id, Id]) => {
+        expect(into.has(k), `${k} given twice`).toBe(false);
+        into.set(k, v);
+      };
+      let n = 0;
+      for (const pair of w) {
+        take(fromWriter, pair);
+        const r = readerIt.next();
+        if (!r.done) take(fromReader, r.value);
+        if (n++ === widenAfter) w.set(2n ** 40n, 1);
+      }
+      for (let r = readerIt.next(); !r.done; r = readerIt.next()) take(fromReader, r.value);
+      expect(w.keyBits).toBe(64);
+      for (const [k, v] of model) {
+        expect(fromWriter.get(k)).toBe(v);
+        expect(fromReader.get(k)).toBe(v);
+      }
+      ix.close();
+      w.close();
+    }
+  });
+});
+
+describe("§16.5 the builder chooses the narrowest widths, or those asked for", () => {
+  const cases: [string, [Id, Id][], { keyBits?: 32 | 64; valueBits?: 32 | 64 }, number, [number, number]][] = [
+    ["32/32", [[1, 2], [4294967295, 4294967295]], {}, 2, [32, 32]],
+    ["a key past 2^32 - 1", [[1, 2], [4294967296, 3]], {}, 3, [64, 32]],
+    ["a value past 2^32 - 1", [[1, 2n ** 63n]], {}, 3, [32, 64]],
+    ["both", [[MAX_U64, MAX_U64]], {}, 3, [64, 64]],
+    ["asked for 64-bit keys", [[1, 2]], { keyBits: 64 }, 3, [64, 32]],
+    ["asked for 64-bit values", [[1, 2]], { valueBits: 64 }, 3, [32, 64]],
+  ];
+  for (const [name, pairs, options, major, widths] of cases) {
+    it(`${name}: version ${major}, ${widths.join("/")}`, async () => {
+      const path = join(makeTempDir("idx-wide-build-"), "b.idx");
+      await build(pairs, path, { ...NO_SYNC, ...options });
+      const bytes = readFileSync(path);
+      expect(bytes.readUInt16LE(8)).toBe(major);
+      const ix = IdIndex.open<Id, Id>(path);
+      expect([ix.keyBits, ix.valueBits]).toEqual(widths);
+      for (const [k, v] of pairs) expect(ix.get(k)).toBe(norm(BigInt(v)));
+      ix.close();
+    });
+  }
+
+  it("options.keyBits must be 32 or 64", async () => {
+    await expect(build([[1, 2]], join(makeTempDir("idx-wide-opt-"), "b.idx"), { keyBits: 48 as 64 })).rejects.toMatchObject({ code: "ERR_IDX_INVALID_ARGUMENT" });
+  });
+
+  for (const [kb, vb] of [[64, 32], [32, 64], [64, 64]] as const) {
+    it(`${kb}/${vb}: a spilled build (pieces, groups, a widening part way) is byte-identical to one in memory, and to a writer's compact`, async () => {
+      const dir = makeTempDir("idx-wide-spill-");
+      const r = mulberry(kb * 7 + vb);
+      const pairs: [Id, Id][] = [];
+      for (let i = 0; i < 30000; i++) {
+        const k = kb === 64 && i > 5000 ? norm(r64(r)) : r() % 20000;
+        const v = vb === 64 && i > 20000 ? norm(r64(r)) : r();
+        pairs.push([k, v]);
+      }
+      pairs.push([kb === 64 ? ESCAPED_KEY_64 : ESCAPED_KEY, 11], [ESCAPED_KEY, 12]);
+      await build(pairs, join(dir, "mem.idx"), NO_SYNC);
+      await build(pairs, join(dir, "spill.idx"), { ...NO_SYNC, memoryPairs: 1024 });
+      const mem = readFileSync(join(dir, "mem.idx"));
+      expect(readFileSync(join(dir, "spill.idx")).equals(mem)).toBe(true);
+      expect(tempFilesIn(dir)).toEqual([]);
+      const model = new Map<Id, Id>(pairs.map(([k, v]) => [k, v]));
+      const ix = IdIndex.open<Id, Id>(join(dir, "mem.idx"));
+      expect([ix.keyBits, ix.valueBits]).toEqual([kb, vb]);
+      expect(new Map(ix)).toEqual(model);
+      ix.close();
+      if (ADDON) {
+        const w = IdWriter.open<Id, Id>(join(dir, "spill.idx"), NO_SYNC);
+        w.set(pairs[0][0], 1);
+        w.set(pairs[0][0], pairs[0][1] === 1 ? 2 : pairs[0][1]);
+        w.set(pairs[0][0], model.get(pairs[0][0])!);
+        w.compact();
+        w.close();
+        expect(readFileSync(join(dir, "spill.idx")).equals(mem)).toBe(true);
+      }
+    });
+  }
+
+  it("columns of BigUint64Array keys and values are read without a bigint each, and agree with pairs", async () => {
+    const dir = makeTempDir("idx-wide-cols-");
+    const keys = new BigUint64Array([1n, 2n ** 40n, MAX_U64, 7n]);
+    const values = new BigUint64Array([5n, 6n, 2n ** 60n, 8n]);
+    await build({ keys, values }, join(dir, "c.idx"), NO_SYNC);
+    await build([...keys].map((k, i) => [k, values[i]] as [bigint, bigint]), join(dir, "p.idx"), NO_SYNC);
+    expect(readFileSync(join(dir, "c.idx")).equals(readFileSync(join(dir, "p.idx")))).toBe(true);
+  });
+});
+
+describe("§16.5 text and binary input at every width", () => {
+  it("text: decimal numbers up to 18446744073709551615; one more is a parse error naming the line", async () => {
+    const dir = makeTempDir("idx-wide-text-");
+    const ok = join(dir, "ok.txt");
+    writeFileSync(ok, "1\t2\n18446744073709551615 18446744073709551615\n9007199254740993,3\n# comment\n00000000000000000000000004\t5\n");
+    await buildFromText(ok, join(dir, "ok.idx"), NO_SYNC);
+    const ix = IdIndex.open<Id, Id>(join(dir, "ok.idx"));
+    expect([ix.get(1), ix.get(MAX_U64), ix.get(9007199254740993n), ix.get(4)]).toEqual([2, MAX_U64, 3, 5]);
+    ix.close();
+    const bad = join(dir, "bad.txt");
+    writeFileSync(bad, "1\t2\n3\t18446744073709551616\n");
+    const e = await buildFromText(bad, join(dir, "bad.idx"), NO_SYNC).catch((x) => x);
+    expect(e.code).toBe("ERR_IDX_PARSE");
+    expect(e.line).toBe(2);
+    expect(e.message).toContain("is over 18446744073709551615");
+  });
+  it("the JS and the addon's text parsers agree on lines mixing 32- and 64-bit numbers", () => {
+    const text = new TextEncoder().encode("1 2\n4294967296 3\n5 6\n7 18446744073709551615\n8 9\n");
+    const parse = (native: boolean) => {
+      const out = new PairBuffer();
+      const addon = native ? nativeAddon() : null;
+      const p = new PairParser("t", out, addon?.parseLines ?? null);
+      p.write(text);
+      p.end();
+      return Array.from({ length: out.length }, (_, i) => [out.keyAt(i), out.valueAt(i)]);
+    };
+    const expected = [[1, 2], [4294967296, 3], [5, 6], [7, MAX_U64], [8, 9]];
+    expect(parse(false)).toEqual(expected);
+    if (ADDON) expect(parse(true)).toEqual(expected);
+  });
+  for (const [kb, vb] of [[32, 32], [64, 32], [32, 64], [64, 64]] as const) {
+    it(`binary at ${kb}/${vb}: dump --binary writes pairs at the file's widths, and build --binary with those widths reads them back`, async () => {
+      const dir = makeTempDir("idx-wide-bin-");
+      const pairs: [Id, Id][] = [[0, 1], [kb === 64 ? MAX_U64 : 4294967295, vb === 64 ? 2n ** 63n + 1n : 7], [3, 4]];
+      await build(pairs, join(dir, "a.idx"), { ...NO_SYNC, keyBits: kb, valueBits: vb });
+      const dumped = await runCli(["dump", "--binary", join(dir, "a.idx")]);
+      expect(dumped.status).toBe(0);
+      expect(dumped.stdoutBytes.length).toBe(3 * (kb + vb) / 8);
+      writeFileSync(join(dir, "pairs.bin"), dumped.stdoutBytes);
+      await buildFromBinary(join(dir, "pairs.bin"), join(dir, "b.idx"), { ...NO_SYNC, keyBits: kb, valueBits: vb });
+      expect(readFileSync(join(dir, "b.idx")).equals(readFileSync(join(dir, "a.idx")))).toBe(true);
+      const cli = await runCli(["build", "--binary", "--key-bits", String(kb), "--value-bits", String(vb), join(dir, "pairs.bin"), "-o", join(dir, "c.idx")]);
+      expect(cli.status).toBe(0);
+      expect(readFileSync(join(dir, "c.idx")).equals(readFileSync(join(dir, "a.idx")))).toBe(true);
+    });
+  }
+  it("binary input whose length is not a whole number of pairs at its widths names the pair size", () => {
+    const p = new BinaryPairParser("x", new PairBuffer(), undefined, 64, 32);
+    p.write(new Uint8Array(13));
+    expect(() => p.end()).toThrow(/not a whole number of 12-byte pairs/);
+  });
+  it("PairCollector keeps 32-bit input in its uint32 columns (no high columns)", () => {
+    const c = new PairCollector("x");
+    c.addSync([[1, 2], [3, 4]]);
+    expect([c.out.keysHigh, c.out.valuesHigh]).toEqual([null, null]);
+    c.addSync([[5n, 6]]);
+    expect([c.out.keysHigh, c.out.valuesHigh]).toEqual([null, null]);
+    c.addSync([[2 ** 40, 6]]);
+    expect(c.out.keyBits).toBe(64);
+    expect(c.out.keyAt(3)).toBe(2 ** 40);
+  });
+});
+
+describe("§16 the command line", () => {
+  it("build picks the widths, info shows them (and --json has keyBits and valueBits), get and set take 64-bit numbers", async () => {
+    const dir = makeTempDir("idx-wide-cli-");
+    const input = join(dir, "p.txt");
+    writeFileSync(input, "1\t2\n18446744073709551615\t5\n");
+    expect((await runCli(["build", input, "-o", join(dir, "a.idx")])).status).toBe(0);
+    const info = JSON.parse((await runCli(["info", "--json", join(dir, "a.idx")])).stdout);
+    expect([info.keyBits, info.valueBits, info.version]).toEqual([64, 32, "3.0"]);
+    expect((await runCli(["info", join(dir, "a.idx")])).stdout).toContain("64-bit keys, 32-bit values");
+    expect((await runCli(["get", join(dir, "a.idx"), "18446744073709551615", "1", "2"])).stdout).toBe("5\n2\n\n");
+    expect((await runCli(["get", join(dir, "a.idx"), "18446744073709551616"])).status).toBe(2);
+    if (ADDON) {
+      expect((await runCli(["set", join(dir, "a.idx"), "1", "18446744073709551615"])).status).toBe(0);
+      expect((await runCli(["get", join(dir, "a.idx"), "1"])).stdout).toBe("18446744073709551615\n");
+      expect(JSON.parse((await runCli(["info", "--json", join(dir, "a.idx")])).stdout).valueBits).toBe(64);
+      const stdin = await runCli(["get", join(dir, "a.idx")], { input: "1\n18446744073709551615\n3\n" });
+      expect(stdin.stdout).toBe("18446744073709551615\n5\n\n");
+    }
+    expect((await runCli(["build", input, "-o", join(dir, "b.idx"), "--key-bits", "48"])).status).toBe(2);
+    const v32 = join(dir, "v32.idx");
+    expect((await runCli(["build", input, "-o", v32, "--value-bits", "64"])).status).toBe(0);
+    expect(JSON.parse((await runCli(["info", "--json", v32])).stdout).valueBits).toBe(64);
+  });
+});
+
+describe.runIf(ADDON)("§16.4 a table of more than 2^32 - 1 entries counts them with the entriesHigh cell", () => {
+  it("size and info read entries + entriesHigh * 2^32 (a sparse file of 2^33 + 8 slots, opened O(1))", () => {
+    const path = join(makeTempDir("idx-wide-count-"), "big.idx");
+    const layout = layoutFor(64, 32);
+    const slotCount = 2 ** 33 + 8;
+    const header = new Uint8Array(128);
+    const entries = 2 ** 32 + 17;
+    writeHeader(header, { capacity: 2 ** 33, slotCount, entries, escapedPresent: false, escapedValue: 0, reach: 0, layout });
+    const size = 128 + 16 * slotCount + 4 * Math.ceil(slotCount / 256);
+    const fd = openSync(path, "w");
+    try {
+      writeSync(fd, header, 0, 128, 0);
+      writeSync(fd, new Uint8Array(16).fill(0xff, 0, 8), 0, 16, 128 + 16 * (slotCount - 1));
+      writeSync(fd, new Uint8Array(4), 0, 4, size - 4);
+    } finally {
+      closeSync(fd);
+    }
+    const ix = IdIndex.open(path);
+    expect(ix.size).toBe(entries);
+    expect(ix.info().count).toBe(entries);
+    ix.close();
+  });
+});
+
+/** `idx ARGS...` (the built CLI), with its stdout as bytes too (dump --binary). */
+function runCli(args: string[], options: { input?: string } = {}): { status: number | null; stdout: string; stderr: string; stdoutBytes: Buffer } {
+  requireFreshBuild();
+  const r = spawnSync(process.execPath, [BIN, ...args], { input: options.input ?? "", timeout: 60_000, env: { ...process.env, IDX_DEBUG: "" } });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout.toString("utf8"), stderr: r.stderr.toString("utf8"), stdoutBytes: r.stdout };
+}
+
+function mulberry(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+function r64(r: () => number): bigint {
+  return (BigInt(r()) << 32n) | BigInt(r());
+}
