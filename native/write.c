@@ -101,66 +101,97 @@ static napi_value Copy8(napi_env env, napi_callback_info info) {
 }
 
 /*
- * One aligned 16-byte store (spec §16.6: a version 3 slot, whole): no reader load is torn by it,
- * and no stop or kill leaves a slot half written. x86-64: lock cmpxchg16b, retried with the
- * value it read until it takes (the writer is alone, so the second try does); arm64: an
- * exclusive pair (ldaxp/stlxp), which stores both words at once or neither. Elsewhere: the value
- * field, then the hash field, each one 8-byte store.
+ * One store instruction of 16 bytes at any 4-byte-aligned address (spec §16.6): a process is
+ * stopped or killed between instructions, never inside one, so whatever is stored here is
+ * stored whole. Inline assembly, so that no compiler splits it: x86-64 movdqu (SSE2), arm64 a
+ * 16-byte str of a vector register. Elsewhere two 8-byte stores (idx ships neither).
  */
-static void store16(uint8_t *p, uint64_t lo, uint64_t hi) {
+static void store16_once(uint8_t *p, const uint8_t *v) {
 #if defined(__x86_64__)
-  uint64_t seenLo = ((volatile uint64_t *)p)[0], seenHi = ((volatile uint64_t *)p)[1];
-  unsigned char ok;
-  do {
-    __asm__ __volatile__("lock cmpxchg16b %1\n\tsete %0"
-                         : "=q"(ok), "+m"(*(volatile unsigned __int128 *)p), "+a"(seenLo), "+d"(seenHi)
-                         : "b"(lo), "c"(hi)
-                         : "cc", "memory");
-  } while (!ok);
+  __asm__ __volatile__("movdqu (%1), %%xmm0\n\tmovdqu %%xmm0, (%0)" : : "r"(p), "r"(v) : "xmm0", "memory");
 #elif defined(__aarch64__)
-  uint64_t t0, t1;
-  uint32_t failed;
-  do {
-    __asm__ __volatile__("ldaxp %0, %1, [%3]\n\tstlxp %w2, %4, %5, [%3]"
-                         : "=&r"(t0), "=&r"(t1), "=&r"(failed)
-                         : "r"(p), "r"(lo), "r"(hi)
-                         : "memory");
-  } while (failed);
+  __asm__ __volatile__("ldr q16, [%1]\n\tstr q16, [%0]" : : "r"(p), "r"(v) : "v16", "memory");
 #else
-  __atomic_store_n((uint64_t *)(p + 8), hi, __ATOMIC_SEQ_CST);
-  __atomic_store_n((uint64_t *)p, lo, __ATOMIC_SEQ_CST);
+  memcpy(p, v, 16);
 #endif
 }
 
-/* store16(id, hi, lo, w0, w1, w2, w3): words index..index+3 := w0..w3, in one aligned 16-byte store. */
-static napi_value Store16(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7] = {NULL};
+/* One 8-byte store instruction at any 4-byte-aligned address (a 64-bit value of a 12-byte slot). */
+static void store8_once(uint8_t *p, uint64_t v) {
+#if defined(__x86_64__)
+  __asm__ __volatile__("movq %1, (%0)" : : "r"(p), "r"(v) : "memory");
+#elif defined(__aarch64__)
+  __asm__ __volatile__("str %x1, [%0]" : : "r"(p), "r"(v) : "memory");
+#else
+  memcpy(p, &v, 8);
+#endif
+}
+
+/*
+ * A version 3 slot of `words` words (3 or 4: spec §16.1) stored whole with one 16-byte store:
+ * a 12-byte slot's store carries the 4 bytes after it, read just before and stored back as
+ * they were (the writer alone stores into the file).
+ */
+static void store_slot(uint8_t *p, const uint8_t *slot, int32_t words) {
+  uint8_t bytes[16];
+  memcpy(bytes, slot, (size_t)words * 4);
+  if (words < 4) memcpy(bytes + 12, p + 12, 4);
+  store16_once(p, bytes);
+}
+
+/* The words argument of storeSlot and copySlot: 3 or 4. */
+static int slot_words(napi_env env, napi_value v, const char *fn, int32_t *words) {
+  if (!idx_arg_int32(env, v, fn, "words", words)) return 0;
+  if (*words != 3 && *words != 4) {
+    idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: a slot is 3 or 4 words, not %d", fn, *words);
+    return 0;
+  }
+  return 1;
+}
+
+/*
+ * storeSlot(id, hi, lo, words, w0, w1, w2, w3): the version 3 slot at that word position :=
+ * w0..w(words-1), with one store (store_slot). The 16 bytes stored must lie in the mapping.
+ */
+static napi_value StoreSlot(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8] = {NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t w[4];
-  uint8_t *p = word_at(env, argv, "store16", 4, NULL);
-  if (p == NULL || !idx_arg_int32(env, argv[3], "store16", "word0", &w[0]) || !idx_arg_int32(env, argv[4], "store16", "word1", &w[1]) ||
-      !idx_arg_int32(env, argv[5], "store16", "word2", &w[2]) || !idx_arg_int32(env, argv[6], "store16", "word3", &w[3]))
-    return NULL;
-  if (((uintptr_t)p & 15) != 0) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "store16: not 16-byte aligned");
-  store16(p, (uint64_t)(uint32_t)w[0] | ((uint64_t)(uint32_t)w[1] << 32), (uint64_t)(uint32_t)w[2] | ((uint64_t)(uint32_t)w[3] << 32));
+  int32_t words, w[4];
+  uint8_t *p = word_at(env, argv, "storeSlot", 4, NULL);
+  if (p == NULL || !slot_words(env, argv[3], "storeSlot", &words)) return NULL;
+  for (int i = 0; i < 4; i++)
+    if (!idx_arg_int32(env, argv[4 + i], "storeSlot", "word", &w[i])) return NULL;
+  store_slot(p, (const uint8_t *)w, words);
   return NULL;
 }
 
-/* copy16(id, toHi, toLo, fromHi, fromLo): 16 bytes from one word position to another, one 16-byte store. */
-static napi_value Copy16(napi_env env, napi_callback_info info) {
+/* copySlot(id, toHi, toLo, fromHi, fromLo, words): a version 3 slot copied to another, stored with one store. */
+static napi_value CopySlot(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t words;
+  uint8_t *to = word_at(env, argv, "copySlot", 4, NULL);
+  if (to == NULL) return NULL;
+  napi_value from_args[3] = {argv[0], argv[3], argv[4]};
+  uint8_t *from = word_at(env, from_args, "copySlot", 4, NULL);
+  if (from == NULL || !slot_words(env, argv[5], "copySlot", &words)) return NULL;
+  uint8_t slot[16];
+  memcpy(slot, from, (size_t)words * 4);
+  store_slot(to, slot, words);
+  return NULL;
+}
+
+/* store8u(id, hi, lo, word0, word1): words index, index+1 := word0, word1, in one 8-byte store at a 4-byte-aligned position. */
+static napi_value Store8u(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5] = {NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  uint8_t *to = word_at(env, argv, "copy16", 4, NULL);
-  if (to == NULL) return NULL;
-  napi_value from_args[3] = {argv[0], argv[3], argv[4]};
-  uint8_t *from = word_at(env, from_args, "copy16", 4, NULL);
-  if (from == NULL) return NULL;
-  if ((((uintptr_t)to | (uintptr_t)from) & 15) != 0) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "copy16: not 16-byte aligned");
-  /* The writer alone stores slots: the source is read as two words, then stored whole. */
-  uint64_t lo = __atomic_load_n((uint64_t *)from, __ATOMIC_SEQ_CST), hi = __atomic_load_n((uint64_t *)(from + 8), __ATOMIC_SEQ_CST);
-  store16(to, lo, hi);
+  int32_t w0, w1;
+  uint8_t *p = word_at(env, argv, "store8u", 2, NULL);
+  if (p == NULL || !idx_arg_int32(env, argv[3], "store8u", "word0", &w0) || !idx_arg_int32(env, argv[4], "store8u", "word1", &w1)) return NULL;
+  store8_once(p, (uint64_t)(uint32_t)w0 | ((uint64_t)(uint32_t)w1 << 32));
   return NULL;
 }
 
@@ -239,8 +270,9 @@ napi_status idx_write_init(napi_env env, napi_value exports) {
   IDX_EXPORT(env, exports, "storeCell", StoreCell);
   IDX_EXPORT(env, exports, "store4", Store4);
   IDX_EXPORT(env, exports, "copy8", Copy8);
-  IDX_EXPORT(env, exports, "store16", Store16);
-  IDX_EXPORT(env, exports, "copy16", Copy16);
+  IDX_EXPORT(env, exports, "storeSlot", StoreSlot);
+  IDX_EXPORT(env, exports, "copySlot", CopySlot);
+  IDX_EXPORT(env, exports, "store8u", Store8u);
   IDX_EXPORT(env, exports, "crc", Crc);
   IDX_EXPORT(env, exports, "touch", Touch);
   return napi_ok;

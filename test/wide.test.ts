@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { IdIndex, IdWriter, build, buildFromBinary, buildFromText } from "../src/index";
 import {
-  CELL_ENTRIES, CELL_ENTRIES_HIGH, ESCAPED_KEY, ESCAPED_KEY_64, LAYOUT_V2, cellCheck, headerChecksumV3, layoutFor, readHeader, writeHeader,
+  CELL_ENTRIES, CELL_ENTRIES_HIGH, ESCAPED_KEY, ESCAPED_KEY_64, LAYOUT_V2, cellCheck, fileBytes, headerChecksumV3, layoutFor, readHeader, writeHeader,
 } from "../src/core/format";
 import { hash32, hash64, homeSlot, unhash64 } from "../src/core/hash";
 import { Id } from "../src/core/keys";
@@ -78,12 +78,12 @@ describe("§16.2 the header: widths under the checksum, the count's and the esca
       const slotCount = 2 ** 34;
       const entries = kb === 64 ? 2 ** 33 + 5 : 2 ** 32 - 1;
       writeHeader(bytes, { capacity: 2 ** 34 - 8, slotCount, entries, escapedPresent: true, escapedValue: 7, escapedHigh: vb === 64 ? 9 : 0, reach: 3, layout });
-      const h = readHeader(bytes, 128 + 16 * slotCount + 4 * (slotCount / 256), "x");
+      const h = readHeader(bytes, fileBytes(layout, slotCount), "x");
       expect([h.major, h.keyBits, h.valueBits, h.entries, h.escapedHigh, h.reach]).toEqual([3, kb, vb, entries, vb === 64 ? 9 : 0, 3]);
       // The widths are under the header checksum: a flipped width is a checksum error, not a misread.
       const flipped = bytes.slice();
       flipped[96] = kb === 64 ? 32 : 64;
-      expect(errorOf(() => readHeader(flipped, 128 + 16 * slotCount + 4 * (slotCount / 256), "x")).code).toBe("ERR_IDX_CHECKSUM");
+      expect(errorOf(() => readHeader(flipped, fileBytes(layout, slotCount), "x")).code).toBe("ERR_IDX_CHECKSUM");
       // ... unless the checksum is fixed too: then rule 6a names the widths.
       const both = bytes.slice();
       both[96] = 32;
@@ -99,7 +99,7 @@ describe("§16.2 the header: widths under the checksum, the count's and the esca
     expect(v.getUint32(CELL_ENTRIES, true)).toBe(3);
     expect(v.getUint32(CELL_ENTRIES_HIGH + 4, true)).toBe(cellCheck(CELL_ENTRIES_HIGH, 0));
     v.setUint32(CELL_ENTRIES_HIGH, 1, true);
-    expect(errorOf(() => readHeader(bytes, 128 + 16 * 16 + 4, "x")).code).toBe("ERR_IDX_CHECKSUM");
+    expect(errorOf(() => readHeader(bytes, fileBytes(layoutFor(64, 32), 16), "x")).code).toBe("ERR_IDX_CHECKSUM");
   });
   it("a 32/32 map is still a version 2 file, byte for byte (the version 2 layout is unchanged)", async () => {
     const dir = makeTempDir("idx-wide-v2-");
@@ -306,6 +306,22 @@ describe("§16.5 the builder chooses the narrowest widths, or those asked for", 
     });
   }
 
+  it("bytes an entry at the builder's load (§16.1): at most 13.8 for 64/32 and 32/64 (12-byte slots), 18.4 for 64/64", async () => {
+    const dir = makeTempDir("idx-wide-size-");
+    const r = mulberry(5);
+    for (const [kb, vb, most] of [[64, 32, 13.8], [32, 64, 13.8], [64, 64, 18.4]] as const) {
+      const n = 200000;
+      const keys = new BigUint64Array(n);
+      const values = new BigUint64Array(n);
+      for (let i = 0; i < n; i++) {
+        keys[i] = kb === 64 ? r64(r) : BigInt(r());
+        values[i] = vb === 64 ? r64(r) : BigInt(r());
+      }
+      const result = await build({ keys, values }, join(dir, `${kb}-${vb}.idx`), { ...NO_SYNC, keyBits: kb, valueBits: vb });
+      expect(result.fileBytes / result.count).toBeLessThanOrEqual(most);
+    }
+  });
+
   it("columns of BigUint64Array keys and values are read without a bigint each, and agree with pairs", async () => {
     const dir = makeTempDir("idx-wide-cols-");
     const keys = new BigUint64Array([1n, 2n ** 40n, MAX_U64, 7n]);
@@ -412,11 +428,11 @@ describe.runIf(ADDON)("§16.4 a table of more than 2^32 - 1 entries counts them 
     const header = new Uint8Array(128);
     const entries = 2 ** 32 + 17;
     writeHeader(header, { capacity: 2 ** 33, slotCount, entries, escapedPresent: false, escapedValue: 0, reach: 0, layout });
-    const size = 128 + 16 * slotCount + 4 * Math.ceil(slotCount / 256);
+    const size = fileBytes(layout, slotCount);
     const fd = openSync(path, "w");
     try {
       writeSync(fd, header, 0, 128, 0);
-      writeSync(fd, new Uint8Array(16).fill(0xff, 0, 8), 0, 16, 128 + 16 * (slotCount - 1));
+      writeSync(fd, new Uint8Array(12).fill(0xff, 0, 8), 0, 12, 128 + 12 * (slotCount - 1));
       writeSync(fd, new Uint8Array(4), 0, 4, size - 4);
     } finally {
       closeSync(fd);

@@ -116,7 +116,7 @@ export class Spill {
     this.#signal = signal;
     this.#piecePairs = Math.min(PIECE_PAIRS, memoryPairs);
     this.#layout = layoutFor(keyBits, valueBits);
-    this.#words = this.#layout.slotWords;
+    this.#words = this.#layout.major === 3 ? 4 : 2;
     this.#leafPairs = this.#words === 4 ? memoryPairs / 2 : memoryPairs;
     this.#grouped = new Uint32Array(this.#words * this.#piecePairs);
     this.#groups = newGroups(8);

@@ -5,7 +5,7 @@
  */
 import { crc32 } from "./crc32";
 import {
-  BLOCK_BYTES, CELL_ENTRIES_HIGH, CELL_ESCAPED_HIGH, CELL_STATE, CHECKSUM_BYTES, Header, STATE_ESCAPED, STATE_RETIRED, STATE_V1_COUNT_MASK,
+  CELL_ENTRIES_HIGH, CELL_ESCAPED_HIGH, CELL_STATE, CHECKSUM_BYTES, Header, STATE_ESCAPED, STATE_RETIRED, STATE_V1_COUNT_MASK,
   VERSION_MINOR, blockCount, checksumsOffset, hex8, slotOffset,
 } from "./format";
 import { SlotRegion, Word, hashAtWord } from "./slots";
@@ -70,12 +70,13 @@ export function checkReserved(header: Uint8Array, h: Header, problems: Problems)
 
 /** The bytes of block `b` of a region (a block never straddles two windows: both are block-aligned). */
 export function blockBytes(region: SlotRegion, b: number): Uint8Array {
-  const perBlock = BLOCK_BYTES / (region.slotWords * 4);
+  const perBlock = region.slotsPerBlock;
+  const slotBytes = region.slotWords * 4;
   const first = b * perBlock;
   const k = region.windowOf(first);
   const w = region.windows[k];
-  const start = (first - k * region.windowSlots) * region.slotWords * 4;
-  const end = Math.min(start + BLOCK_BYTES, (region.slotCount - k * region.windowSlots) * region.slotWords * 4);
+  const start = (first - k * region.windowSlots) * slotBytes;
+  const end = Math.min(start + perBlock * slotBytes, (region.slotCount - k * region.windowSlots) * slotBytes);
   return new Uint8Array(w.buffer, w.byteOffset + start, end - start);
 }
 
@@ -121,8 +122,7 @@ export function checkTable(region: SlotRegion, h: Header, problems: Problems): T
   const interrupted = isInterrupted(h);
   const at = (s: number) => slotOffset(h.layout, s);
   const sw = region.slotWords;
-  const vw = sw / 2; // the value field's first word
-  const wide = sw === 4;
+  const vw = region.valueOffset; // the value's first word
   const wideKeys = region.wideKeys;
   const wideValues = region.wideValues;
   const empty = region.empty;
@@ -138,9 +138,6 @@ export function checkTable(region: SlotRegion, h: Header, problems: Problems): T
     for (let i = from; i < to; i += sw) {
       const s = base + i / sw;
       const hash = hashAtWord(words, i, wideKeys);
-      // §16.7: a 16-byte slot's padding words are zero (a 32-bit hash's or value's second word).
-      if (wide && ((!wideKeys && words[i + 1] !== 0) || (!wideValues && words[i + 3] !== 0)) &&
-        !problems.add(at(s) + (!wideKeys && words[i + 1] !== 0 ? 4 : 12), `slot ${s} has padding bytes that are not zero`)) return;
       if (hash === empty) {
         lastEmptySlot = s;
         const value = words[i + vw];

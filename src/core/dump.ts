@@ -13,7 +13,7 @@ import { isEntry } from "./table";
 export const MAX_LINE = 42;
 
 /** What formatEntries needs of a layout: the slot's words and the two widths. */
-export type DumpLayout = Pick<Layout, "slotWords" | "keyBits" | "valueBits">;
+export type DumpLayout = Pick<Layout, "slotWords" | "valueOffset" | "keyBits" | "valueBits">;
 
 /**
  * Writes "key\tvalue\n" for each entry of words[from..to) (word indexes, a slot each
@@ -42,7 +42,7 @@ export function formatEntries(
       if (sw === 2) {
         n = putEntry(out, n, keyOfHash(hash, 32), words[i + 1], binary, layout);
       } else {
-        const v = sw / 2;
+        const v = layout.valueOffset;
         const value = wideValues ? hashAtWord(words, i + v, true) : words[i + v];
         n = putEntry(out, n, keyOfHash(hash, layout.keyBits), value, binary, layout);
       }

@@ -294,11 +294,11 @@ export function sortHashedJs(pairs: Uint32Array, n: number, hashes: Uint32Array,
   result[0] = m;
 }
 
-// ---- version 3: entries as 16-byte slot records (§16.1) ----
+// ---- version 3: entries as four-word records (hash low, high, value low, high) ----
 
 /**
  * Sorts the first `n` records of `records` (four words each: hash low, hash high, value low,
- * value high; a slot of §16.1) by hash, stably, by LSD radix sort of 16 bits a pass: two
+ * value high) by hash, stably, by LSD radix sort of 16 bits a pass: two
  * passes on the hash's one word for 32-bit keys, four for 64-bit keys (high word last, so it
  * orders first). Stable, which is what makes "the last duplicate wins" hold after sorting.
  * Returns the array holding the result (`records` or a scratch of the same size).
@@ -352,7 +352,7 @@ export function compareRecordHashes(a: Uint32Array, i: number, b: Uint32Array, j
   return al === bl ? 0 : al < bl ? -1 : 1;
 }
 
-/** Entries as 16-byte slot records (§16.1), sorted by hash, distinct; the escaped key apart. */
+/** Entries as four-word records (core/table.ts putRecord), sorted by hash, distinct; the escaped key apart. */
 export interface SortedRecords {
   records: Uint32Array;
   length: number;

@@ -96,10 +96,15 @@ export interface Layout {
   readonly reserved: readonly [number, number];
   /** The reserved cell, whose word is 0 in minor 0 (§3: 88; §16.2: 120), or -1 (version 1). */
   readonly reservedCellOffset: number;
-  /** The slots (§2, §16.1): bytes and uint32 words a slot, slots a checksum block. */
-  readonly slotBytes: 8 | 16;
-  readonly slotWords: 2 | 4;
+  /**
+   * The slots (§2, §16.1): bytes and uint32 words a slot, the word the value starts at (after
+   * the hash word's one or two), slots and bytes a checksum block (§6).
+   */
+  readonly slotBytes: 8 | 12 | 16;
+  readonly slotWords: 2 | 3 | 4;
+  readonly valueOffset: 1 | 2;
   readonly slotsPerBlock: number;
+  readonly blockBytes: number;
   readonly keyBits: Width;
   readonly valueBits: Width;
 }
@@ -117,7 +122,9 @@ export const LAYOUT_V2: Layout = {
   reservedCellOffset: CELL_RESERVED,
   slotBytes: SLOT_BYTES,
   slotWords: SLOT_WORDS,
+  valueOffset: 1,
   slotsPerBlock: SLOTS_PER_BLOCK,
+  blockBytes: BLOCK_BYTES,
   keyBits: 32,
   valueBits: 32,
 };
@@ -135,7 +142,9 @@ export const LAYOUT_V1: Layout = {
   reservedCellOffset: -1,
   slotBytes: SLOT_BYTES,
   slotWords: SLOT_WORDS,
+  valueOffset: 1,
   slotsPerBlock: SLOTS_PER_BLOCK,
+  blockBytes: BLOCK_BYTES,
   keyBits: 32,
   valueBits: 32,
 };
@@ -154,7 +163,11 @@ export const CELL_RESERVED_V3 = 120;
 /** §16.4: version 3's slot limit (16 TiB of slots). */
 export const MAX_SLOT_COUNT_V3 = 2 ** 40;
 
+/** §16.1: version 3's checksum block is 256 slots, whatever their size. */
+export const SLOTS_PER_BLOCK_V3 = 256;
+
 function layoutV3(keyBits: Width, valueBits: Width): Layout {
+  const slotBytes = ((keyBits + valueBits) / 8) as 12 | 16;
   return {
     ...LAYOUT_V2,
     major: 3,
@@ -162,9 +175,11 @@ function layoutV3(keyBits: Width, valueBits: Width): Layout {
     cells: [...LAYOUT_V2.cells, CELL_ENTRIES_HIGH, CELL_RESERVED_V3],
     reserved: [VALUE_BITS_OFFSET + 1, CELL_ENTRIES_HIGH],
     reservedCellOffset: CELL_RESERVED_V3,
-    slotBytes: 16,
-    slotWords: 4,
-    slotsPerBlock: BLOCK_BYTES / 16,
+    slotBytes,
+    slotWords: (slotBytes / 4) as 3 | 4,
+    valueOffset: (keyBits / 32) as 1 | 2,
+    slotsPerBlock: SLOTS_PER_BLOCK_V3,
+    blockBytes: SLOTS_PER_BLOCK_V3 * slotBytes,
     keyBits,
     valueBits,
   };

@@ -1,12 +1,13 @@
 /**
  * The slot region in memory: one Uint32Array of words for every file up to a window's slots,
- * and overlapping windows past it. A slot is two words (hash, value: versions 1 and 2) or four
- * (a 16-byte slot of version 3, §16.1: the hash field's two words, then the value field's; a
- * 32-bit hash or value takes the first word of its field, the second is zero).
+ * and overlapping windows past it. A slot is two words (hash, value: versions 1 and 2), or
+ * version 3's packed hash word and value (§16.1): three words (64/32: hash low, hash high,
+ * value; 32/64: hash, value low, value high) or four (64/64).
  *
  * Why windows: a typed array holds at most 2^32 elements on Node 20 (16 GiB of words), the
  * addon makes views of at most 3 GiB, and indexes below 2^31 keep V8's fast integer paths; a
- * file may hold 2^33 slots (§8). A window is 2 GiB of slots: 2^28 slots of 8 bytes, 2^27 of 16.
+ * file may hold 2^33 slots (§8), or 2^40 (§16.4). A window is the largest power of two of slots
+ * in 2 GiB: 2^28 slots of 8 bytes, 2^27 of 12 or 16.
  * Window k starts at slot k * windowSlots and runs OVERLAP_SLOTS past the next window's start,
  * so a probe of at most reach + 1 slots (§5.3) that starts in window k stays inside it whenever
  * reach < OVERLAP_SLOTS; a longer one takes the slow path that walks across windows.
@@ -21,9 +22,9 @@ export const SEGMENT_BYTES = 2 ** 31;
 export const SEGMENT_SLOTS = SEGMENT_BYTES / 8;
 export const OVERLAP_SLOTS = 2 ** 17;
 
-/** A window's slots for a layout: 2 GiB of them. */
+/** A window's slots for a layout: the largest power of two of them in 2 GiB. */
 export function segmentSlots(layout: Layout): number {
-  return SEGMENT_BYTES / layout.slotBytes;
+  return 2 ** Math.floor(Math.log2(SEGMENT_BYTES / layout.slotBytes));
 }
 
 /** How far windows of `windowSlots` overlap: OVERLAP_SLOTS, or a quarter of a smaller window. */
@@ -45,7 +46,7 @@ export type Word = number | bigint;
 
 /**
  * How a writer stores into slots, when a region's memory is a mapping it writes: each store one
- * aligned write of the whole slot (8 or 16 bytes; a value alone, its field's width), made
+ * write of the whole slot (one store instruction; a value alone, one store of its width), made
  * without allocating (see native/write.c). The words come split into uint32s, low first,
  * before the operation's bracket opens (§11.2: nothing allocates inside it).
  */
@@ -64,8 +65,11 @@ export class SlotRegion {
   readonly windowSlots: number;
   /** windows[k] holds slots k * windowSlots .. windowEnd(slotCount, k, windowSlots) - 1. */
   readonly windows: readonly Uint32Array[];
-  /** uint32 words a slot: 2, or 4 (§16.1). */
-  readonly slotWords: 2 | 4;
+  /** uint32 words a slot: 2, 3 or 4 (§16.1), and the word the value starts at. */
+  readonly slotWords: 2 | 3 | 4;
+  readonly valueOffset: 1 | 2;
+  /** Slots a checksum block (§6, §16.1). */
+  readonly slotsPerBlock: number;
   /** The hash word is 64 bits (a bigint here), the value is 64 bits (a bigint here). */
   readonly wideKeys: boolean;
   readonly wideValues: boolean;
@@ -91,6 +95,8 @@ export class SlotRegion {
     this.windowSlots = windowSlots;
     this.windows = windows;
     this.slotWords = layout.slotWords;
+    this.valueOffset = layout.valueOffset;
+    this.slotsPerBlock = layout.slotsPerBlock;
     this.wideKeys = layout.keyBits === 64;
     this.wideValues = layout.valueBits === 64;
     this.empty = this.wideKeys ? EMPTY_HASH_64 : EMPTY_HASH;
@@ -123,7 +129,7 @@ export class SlotRegion {
 
   /** The value's low 32 bits (all of it for 32-bit values). */
   valueWord(s: number): number {
-    return this.windows[this.windowOf(s)][this.wordOf(s) + this.slotWords / 2];
+    return this.windows[this.windowOf(s)][this.wordOf(s) + this.valueOffset];
   }
 
   /** The hash word, whole. */
@@ -136,7 +142,7 @@ export class SlotRegion {
   /** The value, whole. */
   valueAt(s: number): Word {
     const w = this.windows[this.windowOf(s)];
-    const i = this.wordOf(s) + this.slotWords / 2;
+    const i = this.wordOf(s) + this.valueOffset;
     return this.wideValues ? (BigInt(w[i + 1]) << 32n) | BigInt(w[i]) : w[i];
   }
 
@@ -147,13 +153,11 @@ export class SlotRegion {
 
   /** The words a slot holding (hash, value) stores, low first: what SlotStores.store takes. */
   slotWordsOf(hash: Word, value: Word, into: number[] = new Array<number>(this.slotWords)): number[] {
-    const v = this.slotWords / 2;
+    const v = this.valueOffset;
     into[0] = low32(hash);
+    if (this.wideKeys) into[1] = high32(hash);
     into[v] = low32(value);
-    if (v === 2) {
-      into[1] = high32(hash);
-      into[3] = high32(value);
-    }
+    if (this.wideValues) into[v + 1] = high32(value);
     return into;
   }
 
@@ -187,7 +191,7 @@ export class SlotRegion {
   storeValue(s: number, low: number, high: number): void {
     if (this.#stores !== null) return this.#stores.storeValue(s, low, high);
     const w = this.windows[this.windowOf(s)];
-    const i = this.wordOf(s) + this.slotWords / 2;
+    const i = this.wordOf(s) + this.valueOffset;
     Atomics.store(w, i, low);
     if (this.wideValues) Atomics.store(w, i + 1, high);
   }

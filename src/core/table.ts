@@ -164,14 +164,17 @@ export class Placer {
   }
 
   /**
-   * place() for slots of four words (version 3, §16.1): `records` holds each entry as the slot
-   * it becomes (hash field's two words, value field's two), sorted by hash; the home slot comes
-   * from the hash's high word (64-bit keys, §16.3) or its only one (32-bit keys). Returns
-   * [entries placed, slots written], as place().
+   * place() for version 3 slots (§16.1): `records` holds each entry as four words (hash low,
+   * hash high, value low, value high; a 32-bit hash or value's high word 0), sorted by hash,
+   * written to `out` as slots of `layout`; the home slot comes from the hash's high word
+   * (64-bit keys, §16.3) or its only one (32-bit keys). Returns [entries placed, slots
+   * written], as place().
    */
-  placeRecords(records: Uint32Array, from: number, to: number, out: Uint32Array, wideKeys: boolean): [number, number] {
+  placeRecords(records: Uint32Array, from: number, to: number, out: Uint32Array, layout: SlotShape): [number, number] {
     const capacity = this.capacity;
-    const room = out.length / 4;
+    const sw = layout.slotWords;
+    const wideKeys = layout.keyBits === 64;
+    const room = Math.floor(out.length / sw);
     const start = this.next;
     let next = start;
     let reach = this.reach;
@@ -180,12 +183,12 @@ export class Placer {
       const home = homeSlot(records[4 * j + (wideKeys ? 1 : 0)], capacity);
       const pos = home > next ? home : next;
       if (pos - start >= room) {
-        fillEmptyWide(out, (next - start) * 4, room * 4, wideKeys);
+        fillEmptyWide(out, (next - start) * sw, room * sw, layout);
         next = start + room;
         break;
       }
-      fillEmptyWide(out, (next - start) * 4, (pos - start) * 4, wideKeys);
-      out.set(records.subarray(4 * j, 4 * j + 4), (pos - start) * 4);
+      fillEmptyWide(out, (next - start) * sw, (pos - start) * sw, layout);
+      putRecord(records, j, out, (pos - start) * sw, layout);
       if (pos - home > reach) reach = pos - home;
       next = pos + 1;
     }
@@ -217,14 +220,35 @@ export class Placer {
   }
 }
 
-/** Fills words[from..to) (word indexes) with empty 16-byte slots (§16.1): EMPTY at the key width, zeros. */
-export function fillEmptyWide(words: Uint32Array, from: number, to: number, wideKeys: boolean): void {
-  for (let i = from; i < to; i += 4) {
+/** What version 3's slot code needs of a layout (§16.1). */
+export type SlotShape = { readonly slotWords: number; readonly valueOffset: number; readonly keyBits: 32 | 64; readonly valueBits: 32 | 64 };
+
+/** Fills words[from..to) (word indexes) with empty version 3 slots (§16.1): EMPTY at the key width, value 0. */
+export function fillEmptyWide(words: Uint32Array, from: number, to: number, layout: SlotShape): void {
+  words.fill(0, from, to);
+  const hashWords = layout.keyBits / 32;
+  for (let i = from; i < to; i += layout.slotWords) {
     words[i] = EMPTY_HASH;
-    words[i + 1] = wideKeys ? EMPTY_HASH : 0;
-    words[i + 2] = 0;
-    words[i + 3] = 0;
+    if (hashWords === 2) words[i + 1] = EMPTY_HASH;
   }
+}
+
+/** Record j of `records` (four words: hash low, high, value low, high) as a slot of `layout` at out[at..]. */
+export function putRecord(records: Uint32Array, j: number, out: Uint32Array, at: number, layout: SlotShape): void {
+  out[at] = records[4 * j];
+  if (layout.keyBits === 64) out[at + 1] = records[4 * j + 1];
+  const v = at + layout.valueOffset;
+  out[v] = records[4 * j + 2];
+  if (layout.valueBits === 64) out[v + 1] = records[4 * j + 3];
+}
+
+/** The slot at words[at..] of `layout` as record j of `records` (the inverse of putRecord). */
+export function getRecord(words: Uint32Array, at: number, layout: SlotShape, records: Uint32Array, j: number): void {
+  records[4 * j] = words[at];
+  records[4 * j + 1] = layout.keyBits === 64 ? words[at + 1] : 0;
+  const v = at + layout.valueOffset;
+  records[4 * j + 2] = words[v];
+  records[4 * j + 3] = layout.valueBits === 64 ? words[v + 1] : 0;
 }
 
 /** Fills words[from..to) (word indexes) with empty slots. */

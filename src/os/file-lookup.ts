@@ -159,7 +159,8 @@ export class FileLookup {
         const word = hashAtWord(w, i, wide);
         if (word < hash) continue;
         if (word !== hash) return undefined;
-        return layout.valueBits === 64 ? idFromWord(hashAtWord(w, i + sw / 2, true)) : w[i + sw / 2];
+        const v = i + layout.valueOffset;
+        return layout.valueBits === 64 ? idFromWord(hashAtWord(w, v, true)) : w[v];
       }
       slot += n;
       if (slot > last) return UNDECIDED;

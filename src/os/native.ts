@@ -46,9 +46,11 @@ export interface NativeAddon {
   /** A header cell: its word and its check (computed in C), in one 8-byte store. */
   storeCell(id: number, offset: number, word: number): void;
   copy8(id: number, toHi: number, toLo: number, fromHi: number, fromLo: number): void;
-  /** A version 3 slot, whole, in one aligned 16-byte store (§16.6); and one copied so. */
-  store16(id: number, hi: number, lo: number, word0: number, word1: number, word2: number, word3: number): void;
-  copy16(id: number, toHi: number, toLo: number, fromHi: number, fromLo: number): void;
+  /** A version 3 slot of `words` words (3 or 4), stored whole with one 16-byte store (spec §16.6). */
+  storeSlot(id: number, hi: number, lo: number, words: number, word0: number, word1: number, word2: number, word3: number): void;
+  copySlot(id: number, toHi: number, toLo: number, fromHi: number, fromLo: number, words: number): void;
+  /** One 8-byte store at a 4-byte-aligned word position (a 64-bit value of a 12-byte slot). */
+  store8u(id: number, hi: number, lo: number, word0: number, word1: number): void;
   /** CRC-32 of `words` words from a position, as an int32 (>>> 0 for the uint32). */
   crc(id: number, hi: number, lo: number, words: number): number;
   /** Makes `words` words from a position present and writable, changing nothing. */
@@ -171,7 +173,7 @@ export function addonCandidates(root = packageRoot()): string[] {
 export const ADDON_FUNCTIONS = [
   "constants", "flock", "map", "window", "release", "sync", "state", "watch", "arena", "replacements", "getMany", "formatPairs",
   "hashSort", "placeSorted", "scatterPairs", "scatterHashed", "sortHashed", "parseLines", "store8", "storeCell", "store4", "copy8",
-  "store16", "copy16",
+  "storeSlot", "copySlot", "store8u",
   "crc", "touch",
 ] as const;
 

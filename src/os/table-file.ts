@@ -9,11 +9,11 @@ import * as fs from "node:fs";
 import { crc32 } from "../core/crc32";
 import { ioError } from "../core/errors";
 import { checkSize } from "../core/encode";
-import { BLOCK_BYTES, CHECKSUM_BYTES, LAYOUT_V2, Layout, SPILL_SLOTS, blockCount, fileBytes, writeHeader } from "../core/format";
+import { CHECKSUM_BYTES, LAYOUT_V2, Layout, SPILL_SLOTS, blockCount, fileBytes, writeHeader } from "../core/format";
 import { Word, high32, low32 } from "../core/slots";
 import { Placer, fillEmpty, fillEmptyWide } from "../core/table";
 
-/** Slots per write: 1 MiB of 8-byte slots, 2 MiB of 16-byte ones. */
+/** Slots per write: 1 MiB of 8-byte slots, 1.5 or 2 MiB of version 3 ones. */
 const BUFFER_SLOTS = 1 << 17;
 
 export class TableFileWriter {
@@ -62,16 +62,16 @@ export class TableFileWriter {
   }
 
   /**
-   * Places records[from..to) (each an entry as its 16-byte slot, four words: Placer.placeRecords;
+   * Places records[from..to) (each an entry as four words, hash low and high, value low and high: Placer.placeRecords;
    * strictly increasing hashes, above every hash added before, none EMPTY): version 3.
    */
   addRecords(records: Uint32Array, from: number, to: number): void {
-    if (this.#slotWords !== 4) throw new RangeError("addRecords() writes 16-byte slots: use add() for a version 2 file");
-    const wideKeys = this.layout.keyBits === 64;
+    if (this.layout.major !== 3) throw new RangeError("addRecords() writes version 3 slots: use add() for a version 2 file");
+    const sw = this.#slotWords;
     let j = from;
     while (j < to) {
-      const out = this.#buffer.subarray(this.#filled * 4);
-      const [placed, slots] = this.#placer.placeRecords(records, j, to, out, wideKeys);
+      const out = this.#buffer.subarray(this.#filled * sw);
+      const [placed, slots] = this.#placer.placeRecords(records, j, to, out, this.layout);
       j += placed;
       this.#filled += slots;
       if (this.#filled === BUFFER_SLOTS) this.#flush(BUFFER_SLOTS);
@@ -93,7 +93,7 @@ export class TableFileWriter {
     while (next < slotCount) {
       const n = Math.min(slotCount - next, BUFFER_SLOTS - this.#filled);
       if (sw === 2) fillEmpty(this.#buffer, this.#filled * sw, (this.#filled + n) * sw);
-      else fillEmptyWide(this.#buffer, this.#filled * sw, (this.#filled + n) * sw, layout.keyBits === 64);
+      else fillEmptyWide(this.#buffer, this.#filled * sw, (this.#filled + n) * sw, layout);
       this.#filled += n;
       next += n;
       if (this.#filled === BUFFER_SLOTS) this.#flush(BUFFER_SLOTS);
@@ -126,8 +126,8 @@ export class TableFileWriter {
       this.#checksums = grown;
     }
     for (let b = 0; b < blocks; b++) {
-      const start = b * BLOCK_BYTES;
-      this.#checksums[firstBlock + b] = crc32(this.#bytes.subarray(start, Math.min(start + BLOCK_BYTES, whole * slotBytes)));
+      const start = b * this.layout.blockBytes;
+      this.#checksums[firstBlock + b] = crc32(this.#bytes.subarray(start, Math.min(start + this.layout.blockBytes, whole * slotBytes)));
     }
     this.#write(this.#bytes.subarray(0, whole * slotBytes), this.layout.headerBytes + this.#written * slotBytes);
     this.#buffer.copyWithin(0, whole * this.#slotWords, slots * this.#slotWords);

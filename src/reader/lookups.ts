@@ -275,7 +275,7 @@ export function probeChunk(
   return loadSeq(header) === seq && header[check.idWord] === check.id ? hits : -1;
 }
 
-// ---- version 3 (§16): 16-byte slots, keys and values of 32 or 64 bits ----
+// ---- version 3 (§16): 12- and 16-byte slots, keys and values of 32 or 64 bits ----
 
 /** §16.3's round constants, as module-level consts (see above). */
 const R1 = 0x9e3779b9;
@@ -311,7 +311,9 @@ export function makeWideGet(
   slow: WideSlowPath, header: Uint32Array, windows: readonly Uint32Array[], windowSlots: number, capacity: number, reach: number,
   check: FastCheck, keyBits: 32 | 64, valueBits: 32 | 64,
 ) {
-  const reachWords = reach * 4;
+  const sw = (keyBits + valueBits) / 32; // §16.1: 12- or 16-byte slots
+  const valueOffset = keyBits / 32;
+  const reachWords = reach * sw;
   const wideKeys = keyBits === 64;
   const wideValues = valueBits === 64;
   const halves = new Uint32Array(2);
@@ -356,11 +358,11 @@ export function makeWideGet(
     return true;
   };
   const escapedHash = (): boolean => h.low === EMPTY && h.high === (wideKeys ? EMPTY : 0);
-  const find = windows.length === 1 ? wideFind(windows[0], capacity, reachWords, wideKeys) : wideWindowedFind(windows, windowSlots, capacity, reachWords, wideKeys);
+  const find = windows.length === 1 ? wideFind(windows[0], capacity, reachWords, sw, wideKeys) : wideWindowedFind(windows, windowSlots, capacity, reachWords, sw, wideKeys);
   const valueAt = (code: number): Id => {
     const k = code < WINDOW_CODE ? 0 : Math.floor(code / WINDOW_CODE);
     const slots = windows[k];
-    const i = code - k * WINDOW_CODE + 2;
+    const i = code - k * WINDOW_CODE + valueOffset;
     if (!wideValues) return slots[i];
     const high = slots[i + 1];
     return high < SAFE_HIGH ? high * TWO_32 + slots[i] : (BigInt(high) << 32n) | BigInt(slots[i]);
@@ -399,27 +401,47 @@ export function makeWideGet(
 const ESCAPED_HIGH = W_ESCAPED_HIGH;
 
 /**
- * §5.3 over one window of 16-byte slots: the word index of the slot holding the hash word
- * (low, high), ABSENT, or NOT_DECIDED when the reach ran out. The home slot comes from the high
- * half for 64-bit keys (§16.3) and from the only one for 32-bit keys (whose high half is 0).
+ * §5.3 over one window of version 3 slots (§16.1: `sw` words each): the word index of the slot
+ * holding the hash word (low, high), ABSENT, or NOT_DECIDED when the reach ran out. The home
+ * slot comes from the high half for 64-bit keys (§16.3), from the only one for 32-bit keys.
  */
-function wideFind(slots: Uint32Array, capacity: number, reachWords: number, wideKeys: boolean) {
+function wideFind(slots: Uint32Array, capacity: number, reachWords: number, sw: number, wideKeys: boolean) {
   const homeAt = homeFunction(capacity);
-  return (low: number, high: number): number => {
-    let i = homeAt(wideKeys ? high : low) << 2;
-    let wh = slots[i + 1];
-    let wl = slots[i];
-    if (wh < high || (wh === high && wl < low)) {
-      const limit = i + reachWords;
-      do {
-        i = (i + 4) | 0;
-        if (i > limit) return NOT_DECIDED;
-        wh = slots[i + 1];
-        wl = slots[i];
-      } while (wh < high || (wh === high && wl < low));
-    }
-    return wh === high && wl === low ? i : ABSENT;
-  };
+  if (wideKeys) return (low: number, high: number): number => scan64(slots, (homeAt(high) * sw) | 0, reachWords, low, high, sw);
+  return (low: number): number => scan32(slots, (homeAt(low) * sw) | 0, reachWords, low, sw);
+}
+
+/**
+ * From word index i, while the slot's 64-bit hash word is below (low, high), compared high
+ * half first: the slot's index if it holds it, ABSENT, or NOT_DECIDED past i + reachWords.
+ */
+function scan64(slots: Uint32Array, i: number, reachWords: number, low: number, high: number, sw: number): number {
+  let wh = slots[i + 1];
+  let wl = slots[i];
+  if (wh < high || (wh === high && wl < low)) {
+    const limit = i + reachWords;
+    do {
+      i = (i + sw) | 0;
+      if (i > limit) return NOT_DECIDED;
+      wh = slots[i + 1];
+      wl = slots[i];
+    } while (wh < high || (wh === high && wl < low));
+  }
+  return wh === high && wl === low ? i : ABSENT;
+}
+
+/** scan64 for 32-bit hash words (the 32/64 layout). */
+function scan32(slots: Uint32Array, i: number, reachWords: number, hash: number, sw: number): number {
+  let word = slots[i];
+  if (word < hash) {
+    const limit = i + reachWords;
+    do {
+      i = (i + sw) | 0;
+      if (i > limit) return NOT_DECIDED;
+      word = slots[i];
+    } while (word < hash);
+  }
+  return word === hash ? i : ABSENT;
 }
 
 /**
@@ -427,25 +449,15 @@ function wideFind(slots: Uint32Array, capacity: number, reachWords: number, wide
  * homeSlot: a capacity up to 2^40), then its window and the slot in it. A probe that could run
  * past the window's overlap takes the slow path, as makeWindowedGet's does.
  */
-function wideWindowedFind(windows: readonly Uint32Array[], windowSlots: number, capacity: number, reachWords: number, wideKeys: boolean) {
+function wideWindowedFind(windows: readonly Uint32Array[], windowSlots: number, capacity: number, reachWords: number, sw: number, wideKeys: boolean) {
   const lastWindow = windows.length - 1;
   return (low: number, high: number): number => {
     const home = homeOf(wideKeys ? high : low, capacity);
     const k = Math.floor(home / windowSlots);
     const slots = windows[k];
-    let i = (home - k * windowSlots) * 4;
-    const limit = i + reachWords;
-    if (limit >= slots.length && k !== lastWindow) return NOT_DECIDED;
-    let wh = slots[i + 1];
-    let wl = slots[i];
-    if (wh < high || (wh === high && wl < low)) {
-      do {
-        i += 4;
-        if (i > limit) return NOT_DECIDED;
-        wh = slots[i + 1];
-        wl = slots[i];
-      } while (wh < high || (wh === high && wl < low));
-    }
-    return wh === high && wl === low ? k * WINDOW_CODE + i : ABSENT;
+    const i = (home - k * windowSlots) * sw;
+    if (i + reachWords >= slots.length && k !== lastWindow) return NOT_DECIDED;
+    const found = wideKeys ? scan64(slots, i, reachWords, low, high, sw) : scan32(slots, i, reachWords, low, sw);
+    return found >= 0 ? k * WINDOW_CODE + found : found;
   };
 }

@@ -664,7 +664,8 @@ export class IdIndex<K extends Id = number, V extends Id = number> implements It
           after = hash;
           const key = keyOfHash(hash, keyBits);
           if (given.any && given.has(key)) continue;
-          yield [key as K, idFromWord(wideValues ? hashAtWord(copy, j * sw + sw / 2, true) : copy[j * sw + sw / 2]) as V];
+          const v = j * sw + region.valueOffset;
+          yield [key as K, idFromWord(wideValues ? hashAtWord(copy, v, true) : copy[v]) as V];
           // The caller ran: it may have closed the reader, or a lookup may have moved it to a
           // file that replaced this one. Go on in the new file past this entry.
           if (this.#mapping === null) this.#closed();

@@ -10,12 +10,10 @@
  */
 import { storedChecksum } from "../core/checks";
 import { IdxError } from "../core/errors";
-import { BLOCK_BYTES, CHECKSUM_BYTES, Layout, blockCount, checksumsOffset, hex8, slotOffset } from "../core/format";
+import { CHECKSUM_BYTES, Layout, blockCount, checksumsOffset, hex8, slotOffset } from "../core/format";
 import { Mapping } from "../os/mapping";
 import { HeaderCells } from "../core/cells";
 import { MappingStores } from "./stores";
-
-const BLOCK_WORDS = BLOCK_BYTES / 4;
 
 export class OperationBracket {
   readonly #cells: HeaderCells;
@@ -103,7 +101,8 @@ export class OperationBracket {
   }
 
   #blockWords(b: number): number {
-    return Math.min(BLOCK_WORDS, this.#slotCount * this.#layout.slotWords - b * BLOCK_WORDS);
+    const blockWords = this.#layout.blockBytes / 4;
+    return Math.min(blockWords, this.#slotCount * this.#layout.slotWords - b * blockWords);
   }
 }
 

@@ -9,11 +9,11 @@ import { Problems, blockBytes, checkBlocks, checkTable, escapedValueOf, storedCh
 import { crc32 } from "../core/crc32";
 import { IdxError } from "../core/errors";
 import { SortedRecords, compareRecordHashes, keepLastOfEqualRecords, sortRecordsByHash } from "../core/encode";
-import { BLOCK_BYTES, ESCAPED_KEY, ESCAPED_KEY_64, Header, Layout, SLOT_WORDS, SLOTS_PER_BLOCK, hex8 } from "../core/format";
+import { ESCAPED_KEY, ESCAPED_KEY_64, Header, Layout, SLOT_WORDS, SLOTS_PER_BLOCK, hex8 } from "../core/format";
 import { hash64Into, unhash32 } from "../core/hash";
 import { bigOf } from "../core/keys";
 import { SlotRegion, Word, hashAtWord, high32, low32 } from "../core/slots";
-import { NO_PREVIOUS, isEntry } from "../core/table";
+import { NO_PREVIOUS, getRecord, isEntry } from "../core/table";
 import { TempFile, writeTempFileWith } from "../os/atomic-file";
 import { PairBuffer } from "../core/pairs";
 import { TableFileWriter } from "../os/table-file";
@@ -42,15 +42,7 @@ function forEachEntryChunk(region: SlotRegion, checksums: Uint8Array, path: stri
   let previous = NO_PREVIOUS;
   const blocks = Math.ceil(region.slotCount / SLOTS_PER_BLOCK);
   for (let b = 0; b < blocks; b++) {
-    const bytes = blockBytes(region, b);
-    const actual = crc32(bytes);
-    const stored = storedChecksum(checksums, b);
-    if (actual !== stored) {
-      throw new IdxError("ERR_IDX_CHECKSUM",
-        `block ${b} fails its checksum (stored 0x${hex8(stored)}, computed 0x${hex8(actual)}); the index was not rewritten`, {
-          path, hint: "Run `idx verify` to see all damage; recover what is readable with `idx dump` and rebuild.",
-        });
-    }
+    const bytes = checkedBlock(region, checksums, b, path);
     const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
     for (let i = 0; i < words.length; i += SLOT_WORDS) {
       const hash = words[i];
@@ -151,30 +143,24 @@ export function rehashInto(
 const NO_RECORDS: SortedRecords = { records: new Uint32Array(0), length: 0 };
 
 /**
- * Calls `visit(records, n)` with the table's entries in slot order, as 16-byte slot records
- * (§16.1), in chunks, after checking each block's checksum: a version 3 table's slots as they
- * are, or a version 1 or 2 table's as (hash, 0, value, 0) (its keys must stay 32-bit).
+ * Calls `visit(records, n)` with the table's entries in slot order, as four-word records
+ * (hash low, high, value low, high: core/table.ts getRecord), in chunks, after checking each
+ * block's checksum: from a table of any version and widths.
  */
 function forEachRecordChunk(region: SlotRegion, checksums: Uint8Array, path: string, visit: (records: Uint32Array, n: number) => void): void {
   const records = new Uint32Array(CHUNK * 4);
   const sw = region.slotWords;
   let n = 0;
   let previous: Word = region.empty;
-  const blocks = Math.ceil(region.slotCount / (BLOCK_BYTES / (sw * 4)));
+  const blocks = Math.ceil(region.slotCount / region.slotsPerBlock);
+  const shape = { slotWords: sw, valueOffset: region.valueOffset, keyBits: region.wideKeys ? 64 : 32, valueBits: region.wideValues ? 64 : 32 } as const;
   for (let b = 0; b < blocks; b++) {
     const bytes = checkedBlock(region, checksums, b, path);
     const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
     for (let i = 0; i < words.length; i += sw) {
       const hash = hashAtWord(words, i, region.wideKeys);
       if (isEntry(previous, hash, region.empty)) {
-        if (sw === 4) {
-          records.set(words.subarray(i, i + 4), 4 * n);
-        } else {
-          records[4 * n] = words[i];
-          records[4 * n + 1] = 0;
-          records[4 * n + 2] = words[i + 1];
-          records[4 * n + 3] = 0;
-        }
+        getRecord(words, i, shape, records, n);
         if (++n === CHUNK) {
           visit(records, n);
           n = 0;

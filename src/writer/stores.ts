@@ -3,7 +3,7 @@
  * (native/write.c): a word position as (hi, lo) halves and words as int32s, so that nothing in
  * an operation's bracket (spec §11.2) allocates, and no garbage collection can start while seq
  * is odd. Positions are word indexes from the start of the file. A slot is stored whole: one
- * aligned 8-byte store (versions 1 and 2), or one aligned 16-byte store (version 3, §16.6).
+ * aligned 8-byte store (versions 1 and 2), or one 16-byte store instruction (version 3, §16.6).
  */
 import { Layout } from "../core/format";
 import { SlotStores } from "../core/slots";
@@ -19,6 +19,7 @@ export class MappingStores implements SlotStores {
   readonly #slots: number;
   readonly #slotWords: number;
   readonly #wideValues: boolean;
+  readonly #valueOffset: number;
 
   constructor(addon: NativeAddon, mapping: Mapping, layout: Layout) {
     this.#addon = addon;
@@ -26,6 +27,7 @@ export class MappingStores implements SlotStores {
     this.#slots = layout.headerBytes / 4;
     this.#slotWords = layout.slotWords;
     this.#wideValues = layout.valueBits === 64;
+    this.#valueOffset = layout.valueOffset;
   }
 
   /** Words `word`, `word + 1` := w0, w1 in one 8-byte store (a cell: its word, then its check). */
@@ -48,24 +50,26 @@ export class MappingStores implements SlotStores {
   }
 
   store(s: number, words: ArrayLike<number>): void {
-    const at = this.#slots + s * this.#slotWords;
-    if (this.#slotWords === 2) {
+    const sw = this.#slotWords;
+    const at = this.#slots + s * sw;
+    if (sw === 2) {
       this.store8At(at, words[0], words[1]);
     } else {
-      this.#addon.store16(this.#id, Math.floor(at / HALF), at % HALF, words[0] | 0, words[1] | 0, words[2] | 0, words[3] | 0);
+      this.#addon.storeSlot(this.#id, Math.floor(at / HALF), at % HALF, sw, words[0] | 0, words[1] | 0, words[2] | 0, sw === 4 ? words[3] | 0 : 0);
     }
   }
 
   copy(to: number, from: number): void {
-    const t = this.#slots + to * this.#slotWords;
-    const f = this.#slots + from * this.#slotWords;
-    if (this.#slotWords === 2) this.#addon.copy8(this.#id, Math.floor(t / HALF), t % HALF, Math.floor(f / HALF), f % HALF);
-    else this.#addon.copy16(this.#id, Math.floor(t / HALF), t % HALF, Math.floor(f / HALF), f % HALF);
+    const sw = this.#slotWords;
+    const t = this.#slots + to * sw;
+    const f = this.#slots + from * sw;
+    if (sw === 2) this.#addon.copy8(this.#id, Math.floor(t / HALF), t % HALF, Math.floor(f / HALF), f % HALF);
+    else this.#addon.copySlot(this.#id, Math.floor(t / HALF), t % HALF, Math.floor(f / HALF), f % HALF, sw);
   }
 
   storeValue(s: number, low: number, high: number): void {
-    const at = this.#slots + s * this.#slotWords + this.#slotWords / 2;
-    if (this.#wideValues) this.store8At(at, low, high);
+    const at = this.#slots + s * this.#slotWords + this.#valueOffset;
+    if (this.#wideValues) this.#addon.store8u(this.#id, Math.floor(at / HALF), at % HALF, low | 0, high | 0);
     else this.store4At(at, low);
   }
 }
