@@ -7,7 +7,9 @@
  *                          holder dies
  *  map, window, release,   file mappings (mapping.c): an arena of address space, SIGBUS
  *  sync, state, watch      survival, and a watcher for files replaced behind a reader's back
- *  getMany, formatPairs    batch lookup with software prefetch; dump's formatting (lookup.c)
+ *  getMany, formatPairs    batch lookup with software prefetch; dump's formatting (lookup.c);
+ *  getManyWide,            the same for version 3 files (64-bit keys or values, spec §16)
+ *  formatPairsWide
  *  hashSort, placeSorted,  the builder's loops (build.c)
  *  parseLines
  *

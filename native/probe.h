@@ -5,8 +5,9 @@
  *
  * Two copies: version 2's loop (idx_probe_chunks), and version 3's (idx_probe_chunks_wide), a
  * template over the file's widths and the caller's arrays. Version 2's is not an instance of the
- * template: that instance compiled to other register allocation and measured 3 to 7% slower on
- * a 73 MB file (bench/get-ratio.js times this loop), so it stays as it was.
+ * template: that instance compiled to other register allocation and measured about 5% slower (1
+ * to 9% over runs) on a 73 MB file, and idx's getMany (timed by bench/get-ratio.js) runs it, so
+ * it stays as it was, compiling to the same code as before version 3.
  */
 #ifndef IDX_PROBE_H
 #define IDX_PROBE_H
