@@ -229,6 +229,10 @@ static napi_value Constants(napi_env env, napi_callback_info info) {
   /* §16.3's vector: key 2^64 - 2 -> 0x940e3ed9ef8228d3 -> home 4967923121 at capacity 8589934591. */
   set_number(env, o, "home64Of18446744073709551614In8589934591",
              (double)idx_home((uint32_t)(idx_hash64(UINT64_MAX - 1) >> 32), 8589934591ull));
+  /* Homes at version 3's capacities, whose products need 72 bits (§16.4): the largest, and one
+     that a product rounded to 53 bits puts one slot too far. */
+  set_number(env, o, "homeOfEmptyIn1099511627775", (double)idx_home(IDX_EMPTY_HASH, 1099511627775ull));
+  set_number(env, o, "homeOf4067499563In637433271445", (double)idx_home(4067499563u, 637433271445ull));
   return o;
 }
 

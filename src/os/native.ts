@@ -141,6 +141,8 @@ export function expectedConstants(): Record<string, number | bigint> {
     hash64OfMax: hash64(0xffffffffffffffffn),
     unhash64OfEmpty: unhash64(EMPTY_HASH_64),
     home64Of18446744073709551614In8589934591: homeSlot64(Number(hash64(0xfffffffffffffffen) >> 32n), 8589934591),
+    homeOfEmptyIn1099511627775: homeSlot64(EMPTY_HASH, 2 ** 40 - 1),
+    homeOf4067499563In637433271445: homeSlot64(4067499563, 637433271445),
   };
 }
 
