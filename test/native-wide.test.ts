@@ -3,12 +3,13 @@
  * files the TS writer made in all three width combinations (64/32, 32/64, 64/64), called
  * directly on a mapping (the JS reader does not read version 3 yet), against a Map model and an
  * independent probe of the file's bytes written from the spec: answers, hits, stops, the dump's
- * text across calls, and every refusal a hostile caller can provoke.
+ * text across calls, and every refusal a hostile caller can provoke. Last, the same files through
+ * IdIndex (src/reader), whose getMany and dump call these two.
  */
 import { closeSync, copyFileSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { IdWriter } from "../src/index";
+import { IdIndex, IdWriter } from "../src/index";
 import { Mapping, headerOf, openMapping } from "../src/os/mapping";
 import { NativeAddon, requireNativeAddon } from "../src/os/native";
 import { SPEC_ESCAPED_KEY, rng, specHash } from "./helpers/keys";
@@ -195,6 +196,20 @@ function expectAnswers(call: Call, keys: bigint[], from: number, stop: number, t
     if (got !== (want ?? missing)) wrong.push(`key ${keys[i]}: ${got}, expected ${want ?? `missing ${missing}`}`);
     if (flag !== null && flag !== (want === undefined ? 0 : 1)) wrong.push(`key ${keys[i]}: found ${flag}`);
   }
+  expect(wrong.slice(0, 10)).toEqual([]);
+  return hits;
+}
+
+/** expectAnswers over the whole of a call's keys (every index answered). */
+function expectAnswersFrom(call: Call, keys: bigint[], missing: bigint, answer: (k: bigint) => bigint | undefined): number {
+  const wrong: string[] = [];
+  let hits = 0;
+  keys.forEach((k, i) => {
+    const want = answer(k);
+    if (want !== undefined) hits++;
+    if (BigInt(call.values[i]) !== (want ?? missing)) wrong.push(`key ${k}: ${call.values[i]}, expected ${want ?? `missing ${missing}`}`);
+    if (call.found !== null && call.found[i] !== (want === undefined ? 0 : 1)) wrong.push(`key ${k}: found ${call.found[i]}`);
+  });
   expect(wrong.slice(0, 10)).toEqual([]);
   return hits;
 }
@@ -430,6 +445,41 @@ describe.runIf(ADDON)("getManyWide and formatPairsWide on version 3 files", () =
         // From slot s + 1: with slot s's hash as marks[0], the tombstone is not an entry; with EMPTY it is.
         expect(dump(addon, t, 4096, [hashWord(s), 0n, 0n], s + 1).text).toBe(dump(addon, t, 4096, [emptyOf(keyBits), 0n, 0n], s + 2).text);
         expect(dump(addon, t, 4096, [emptyOf(keyBits), 0n, 0n], s + 1).text.split("\n")[0]).toBe(`${key}\t99`);
+      });
+
+      it("through IdIndex: getMany (BigUint64Array keys) and the dump's text, which run these two, answer as the model", () => {
+        const { path, model, queries } = files.get(name)!;
+        const ix = IdIndex.open<bigint | number, bigint | number>(path);
+        // Counted, to show the reader took the addon's path.
+        const calls = { getManyWide: 0, formatPairsWide: 0 };
+        const { getManyWide, formatPairsWide } = addon;
+        addon.getManyWide = (...args) => (calls.getManyWide++, getManyWide.apply(addon, args));
+        addon.formatPairsWide = (...args) => (calls.formatPairsWide++, formatPairsWide.apply(addon, args));
+        try {
+          const n = queries.length;
+          const keys = BigUint64Array.from(queries);
+          const found = new Uint8Array(n);
+          const values = valueBits === 64 ? new BigUint64Array(n) : new Uint32Array(n);
+          const hits = valueBits === 64
+            ? ix.getMany(keys, values as BigUint64Array, found, 5n)
+            : ix.getMany(keys, values as Uint32Array, found, 5);
+          const call: Call = { keys, values, found, missing: 5n, result: Float64Array.of(hits, n) };
+          expect(hits).toBe(expectAnswersFrom(call, queries, 5n, (k) => expected(model, keyBits, k)));
+          const escaped = escapedOf(keyBits);
+          const entries = [...model].filter(([k]) => k !== escaped).sort(([a], [b]) => {
+            const ha = hashAt(a, keyBits)!;
+            const hb = hashAt(b, keyBits)!;
+            return ha < hb ? -1 : ha > hb ? 1 : 0;
+          });
+          const text = Buffer.concat([...ix.exportChunks(false)]).toString();
+          expect(text).toBe([[escaped, model.get(escaped)!], ...entries].map(([k, v]) => `${k}\t${v}\n`).join(""));
+          expect(calls.getManyWide).toBeGreaterThan(0);
+          expect(calls.formatPairsWide).toBeGreaterThan(0);
+        } finally {
+          addon.getManyWide = getManyWide;
+          addon.formatPairsWide = formatPairsWide;
+          ix.close();
+        }
       });
 
       it("refuses, as ERR_IDX_INVALID_ARGUMENT, every argument of the wrong kind, range or size", () => {
