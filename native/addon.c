@@ -7,7 +7,9 @@
  *                          holder dies
  *  map, window, release,   file mappings (mapping.c): an arena of address space, SIGBUS
  *  sync, state, watch      survival, and a watcher for files replaced behind a reader's back
- *  getMany, formatPairs    batch lookup with software prefetch; dump's formatting (lookup.c)
+ *  getMany, formatPairs    batch lookup with software prefetch; dump's formatting (lookup.c);
+ *  getManyWide,            the same for version 3 files (64-bit keys or values, spec §16)
+ *  formatPairsWide
  *  hashSort, placeSorted,  the builder's loops (build.c)
  *  parseLines
  *
@@ -96,8 +98,27 @@ static const char *type_name(napi_typedarray_type t) {
     case napi_uint8_array: return "Uint8Array";
     case napi_uint32_array: return "Uint32Array";
     case napi_float64_array: return "Float64Array";
+    case napi_biguint64_array: return "BigUint64Array";
     default: return "typed array";
   }
+}
+
+/* v's typed array if it is one of `a` or `b` (b = a for one type); 0 after throwing if not. */
+static int typed_of(napi_env env, napi_value v, const char *fn, const char *name, napi_typedarray_type a,
+                    napi_typedarray_type b, void **data, size_t *len, napi_typedarray_type *actual) {
+  bool is = false;
+  if (v == NULL || napi_is_typedarray(env, v, &is) != napi_ok || !is ||
+      napi_get_typedarray_info(env, v, actual, len, data, NULL, NULL) != napi_ok || (*actual != a && *actual != b)) {
+    if (a == b)
+      idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: %s must be a %s", fn, name, type_name(a));
+    else
+      idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: %s must be a %s or a %s", fn, name, type_name(a), type_name(b));
+    return 0;
+  }
+  /* An empty (or detached) array has no data: point at a word that is never read. */
+  static uint64_t nothing;
+  if (*data == NULL) *data = &nothing;
+  return 1;
 }
 
 int idx_arg_typed(napi_env env, napi_value v, const char *fn, const char *name, napi_typedarray_type type, int nullable,
@@ -107,16 +128,25 @@ int idx_arg_typed(napi_env env, napi_value v, const char *fn, const char *name, 
   napi_valuetype t = napi_undefined;
   if (v != NULL) napi_typeof(env, v, &t);
   if (nullable && (t == napi_null || t == napi_undefined)) return 1;
-  bool is = false;
   napi_typedarray_type actual;
-  if (v == NULL || napi_is_typedarray(env, v, &is) != napi_ok || !is ||
-      napi_get_typedarray_info(env, v, &actual, len, data, NULL, NULL) != napi_ok || actual != type) {
-    idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: %s must be a %s", fn, name, type_name(type));
+  return typed_of(env, v, fn, name, type, type, data, len, &actual);
+}
+
+int idx_arg_typed2(napi_env env, napi_value v, const char *fn, const char *name, napi_typedarray_type a,
+                   napi_typedarray_type b, void **data, size_t *len, napi_typedarray_type *actual) {
+  *data = NULL;
+  *len = 0;
+  return typed_of(env, v, fn, name, a, b, data, len, actual);
+}
+
+int idx_arg_u64(napi_env env, napi_value v, const char *fn, const char *name, uint64_t *out) {
+  napi_valuetype t;
+  bool lossless = false;
+  if (v == NULL || napi_typeof(env, v, &t) != napi_ok || t != napi_bigint ||
+      napi_get_value_bigint_uint64(env, v, out, &lossless) != napi_ok || !lossless) {
+    idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: %s must be a bigint from 0n to 18446744073709551615n", fn, name);
     return 0;
   }
-  /* An empty (or detached) array has no data: point at a word that is never read. */
-  static uint64_t nothing;
-  if (*data == NULL) *data = &nothing;
   return 1;
 }
 
@@ -153,7 +183,14 @@ static napi_status set_number(napi_env env, napi_value obj, const char *name, do
   return napi_set_named_property(env, obj, name, idx_number(env, x));
 }
 
-/* constants() -> the numbers this addon was compiled with, for the load-time check. */
+static napi_status set_bigint(napi_env env, napi_value obj, const char *name, uint64_t x) {
+  napi_value v;
+  napi_status st = napi_create_bigint_uint64(env, x, &v);
+  return st != napi_ok ? st : napi_set_named_property(env, obj, name, v);
+}
+
+/* constants() -> the numbers this addon was compiled with, for the load-time check (64-bit
+   words as bigints). */
 static napi_value Constants(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value o;
@@ -176,6 +213,26 @@ static napi_value Constants(napi_env env, napi_callback_info info) {
   set_number(env, o, "unhashOfEmpty", idx_unhash32(IDX_EMPTY_HASH));
   set_number(env, o, "homeOf4294967295In4908534053", (double)idx_home(idx_hash32(4294967295u), 4908534053ull));
   set_number(env, o, "homeOfEmptyIn8589934591", (double)idx_home(IDX_EMPTY_HASH, 8589934591ull));
+  /* Version 3 (§16). */
+  set_number(env, o, "headerV3", IDX_HEADER_V3);
+  set_number(env, o, "slotBytesV3", IDX_SLOT_BYTES_V3);
+  set_number(env, o, "cellEscapedHigh", IDX_CELL_ESCAPED_HIGH);
+  set_number(env, o, "maxSlotsV3", IDX_MAX_SLOTS_V3);
+  set_bigint(env, o, "emptyHash64", IDX_EMPTY_HASH64);
+  set_number(env, o, "round1", IDX_ROUND1);
+  set_number(env, o, "round2", IDX_ROUND2);
+  set_number(env, o, "round3", IDX_ROUND3);
+  set_number(env, o, "round4", IDX_ROUND4);
+  set_bigint(env, o, "hash64Of1", idx_hash64(1));
+  set_bigint(env, o, "hash64OfMax", idx_hash64(UINT64_MAX));
+  set_bigint(env, o, "unhash64OfEmpty", idx_unhash64(IDX_EMPTY_HASH64));
+  /* §16.3's vector: key 2^64 - 2 -> 0x940e3ed9ef8228d3 -> home 4967923121 at capacity 8589934591. */
+  set_number(env, o, "home64Of18446744073709551614In8589934591",
+             (double)idx_home((uint32_t)(idx_hash64(UINT64_MAX - 1) >> 32), 8589934591ull));
+  /* Homes at version 3's capacities, whose products need 72 bits (§16.4): the largest, and one
+     that a product rounded to 53 bits puts one slot too far. */
+  set_number(env, o, "homeOfEmptyIn1099511627775", (double)idx_home(IDX_EMPTY_HASH, 1099511627775ull));
+  set_number(env, o, "homeOf4067499563In637433271445", (double)idx_home(4067499563u, 637433271445ull));
   return o;
 }
 

@@ -25,6 +25,18 @@
 #define IDX_CHECKSUM_V1 28
 #define IDX_CHECKSUM_V2 12
 #define IDX_MAX_SLOTS_V2 8589934592.0
+/* Version 3 (spec §16): 16-byte slots after a 128-byte header, EMPTY of a 64-bit key width, the
+   escaped key's high value word in the cell version 2 reserves, and 2^40 slots at most. */
+#define IDX_HEADER_V3 128
+#define IDX_SLOT_BYTES_V3 16
+#define IDX_EMPTY_HASH64 0xffffffffffffffffull
+#define IDX_CELL_ESCAPED_HIGH 88
+#define IDX_MAX_SLOTS_V3 1099511627776.0
+/* hash64's round constants (§16.3). */
+#define IDX_ROUND1 0x9e3779b9u
+#define IDX_ROUND2 0x85ebca77u
+#define IDX_ROUND3 0xc2b2ae3du
+#define IDX_ROUND4 0x27d4eb2fu
 /* Keys per seq check in getMany. */
 #define IDX_CHUNK 64
 
@@ -38,9 +50,31 @@ static inline uint32_t idx_unhash32(uint32_t x) {
   return x;
 }
 
-/* spec §4: (h * capacity) >> 32 for capacity up to 2^33, exact in 64-bit arithmetic. */
+/* spec §4: (h * capacity) >> 32, exact in 64-bit arithmetic for any capacity below 2^64 (the
+   product needs 65 bits at version 2's 2^33 slots, 72 at version 3's 2^40). A 64-bit hash's
+   home is its high half's (§16.3): idx_home(h >> 32, capacity). */
 static inline uint64_t idx_home(uint32_t h, uint64_t capacity) {
   return (uint64_t)h * (capacity >> 32) + (((uint64_t)h * (uint32_t)capacity) >> 32);
+}
+
+/* §16.3: a four-round Feistel network of fmix32 over the key's halves; a bijection on u64. */
+static inline uint64_t idx_hash64(uint64_t key) {
+  uint32_t hi = (uint32_t)(key >> 32), lo = (uint32_t)key;
+  lo ^= idx_hash32(hi ^ IDX_ROUND1);
+  hi ^= idx_hash32(lo ^ IDX_ROUND2);
+  lo ^= idx_hash32(hi ^ IDX_ROUND3);
+  hi ^= idx_hash32(lo ^ IDX_ROUND4);
+  return (uint64_t)hi << 32 | lo;
+}
+
+/* The rounds of idx_hash64 in reverse: each undoes itself. */
+static inline uint64_t idx_unhash64(uint64_t hash) {
+  uint32_t hi = (uint32_t)(hash >> 32), lo = (uint32_t)hash;
+  hi ^= idx_hash32(lo ^ IDX_ROUND4);
+  lo ^= idx_hash32(hi ^ IDX_ROUND3);
+  hi ^= idx_hash32(lo ^ IDX_ROUND2);
+  lo ^= idx_hash32(hi ^ IDX_ROUND1);
+  return (uint64_t)hi << 32 | lo;
 }
 
 #endif

@@ -22,6 +22,11 @@ int idx_arg_bool(napi_env env, napi_value v, const char *fn, const char *name, b
 /* A typed array of exactly `type`; *len in elements. null/undefined allowed when nullable (data NULL). */
 int idx_arg_typed(napi_env env, napi_value v, const char *fn, const char *name, napi_typedarray_type type, int nullable,
                   void **data, size_t *len);
+/* A typed array of type a or b; *actual says which. */
+int idx_arg_typed2(napi_env env, napi_value v, const char *fn, const char *name, napi_typedarray_type a,
+                   napi_typedarray_type b, void **data, size_t *len, napi_typedarray_type *actual);
+/* A bigint from 0 to 2^64 - 1, exactly. */
+int idx_arg_u64(napi_env env, napi_value v, const char *fn, const char *name, uint64_t *out);
 int idx_arg_string(napi_env env, napi_value v, const char *fn, const char *name, char *buf, size_t size);
 napi_value idx_undefined(napi_env env);
 napi_value idx_number(napi_env env, double x);

@@ -1,7 +1,8 @@
 /**
  * Every copy of the §11.7 protocol, against a scripted writer (issue 17, case 15): the mapped
  * reader's get and its getMany chunk (src/reader/lookups.ts), the pread reader of `idx get`
- * (src/os/file-lookup.ts) and the addon's batch loop (native/probe.h). In each, a writer
+ * (src/os/file-lookup.ts) and the addon's batch loops (native/probe.h: version 2's, and version
+ * 3's in each of its shapes). In each, a writer
  * completes a delete at a chosen load in the middle of a probe: the backward shift moves the
  * key being looked up one slot left, over the slot the probe already read, and empties the slot
  * it reads next. The probe alone then answers "absent" for a key that was present before and
@@ -199,16 +200,26 @@ describe("§11.7 the pread reader of idx get (os/file-lookup.ts) against a scrip
 
 const cc = ["cc", "gcc", "clang"].find((c) => spawnSync(c, ["--version"]).status === 0);
 
-describe.runIf(cc !== undefined)("§11.7 the addon's batch loop (native/probe.h) against a scripted writer", () => {
-  it("test/helpers/probe-harness.c: a delete or a rewrite in place during a chunk discards it; a dead writer's odd seq does not", () => {
+describe.runIf(cc !== undefined)("§11.7 the addon's batch loops (native/probe.h) against a scripted writer", () => {
+  it("test/helpers/probe-harness.c: a delete (done, or still mid-operation) or a rewrite in place during a chunk discards it, in version 2's loop and in every shape of version 3's; a dead writer's odd seq does not", () => {
     const root = join(__dirname, "..");
     const out = join(dir, "probe-harness");
-    const compiled = spawnSync(cc!, ["-O2", "-std=gnu11", "-Wall", "-I", join(root, "native"), join(__dirname, "helpers", "probe-harness.c"), "-o", out], { encoding: "utf8" });
+    const compiled = spawnSync(cc!, ["-O2", "-std=gnu11", "-Wall", "-Wextra", "-I", join(root, "native"), join(__dirname, "helpers", "probe-harness.c"), "-o", out], { encoding: "utf8" });
     expect(compiled.status, compiled.stderr).toBe(0);
+    expect(compiled.stderr).toBe("");
     expect(existsSync(out)).toBe(true);
     const run = spawnSync(out, [], { encoding: "utf8" });
-    expect(run.stdout).toMatch(/write overlapped: stop 0/);
-    expect(run.stdout).toMatch(/rewritten in place: stop 0/);
+    const layouts = ["v2", "64/32 u32 keys", "64/32 u64 keys", "32/64 u32 keys", "32/64 u64 keys", "64/64 u32 keys", "64/64 u64 keys"];
+    for (const layout of layouts) {
+      expect(run.stdout).toContain(`${layout} quiet table: stop 1, hits 1, value 222\n`);
+      expect(run.stdout).toContain(`${layout} write overlapped: stop 0, hits 0`);
+      expect(run.stdout).toContain(`${layout} write mid-operation: stop 0, hits 0`);
+      expect(run.stdout).toContain(`${layout} rewritten in place: stop 0, hits 0`);
+      expect(run.stdout).toContain(`${layout} second chunk overlapped: stop 64, hits 64`);
+      expect(run.stdout).toContain(`${layout} odd seq: stop 0`);
+      expect(run.stdout).toContain(`${layout} reach used up: stop 0`);
+    }
+    expect(run.stdout).not.toContain("WRONG");
     expect(run.status, run.stdout).toBe(0);
   });
 });

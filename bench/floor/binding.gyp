@@ -3,7 +3,7 @@
     {
       "target_name": "inproc",
       "sources": ["inproc.c"],
-      "cflags": ["-O2", "-std=gnu11"]
+      "cflags": ["-O2", "-std=gnu11", "-Wall", "-Wextra"]
     }
   ]
 }

@@ -44,11 +44,11 @@ export function homeSlot(hash: number, capacity: number): number {
   return (a - r) / 4096 + Math.floor((r * 2 ** 20 + hash * (capacity - c1 * 2 ** 20)) / 2 ** 32);
 }
 
-/** §16.3's round constants. */
-const ROUND_1 = 0x9e3779b9;
-const ROUND_2 = 0x85ebca77;
-const ROUND_3 = 0xc2b2ae3d;
-const ROUND_4 = 0x27d4eb2f;
+/** §16.3's round constants (the addon's are checked against these when it loads). */
+export const ROUND_1 = 0x9e3779b9;
+export const ROUND_2 = 0x85ebca77;
+export const ROUND_3 = 0xc2b2ae3d;
+export const ROUND_4 = 0x27d4eb2f;
 
 /**
  * §16.3: the hash of a 64-bit key, a four-round Feistel network of fmix32 over its halves, in

@@ -14,16 +14,18 @@ import * as fs from "node:fs";
 import * as nodePath from "node:path";
 import { IdxError } from "../core/errors";
 import {
-  CELL_ESCAPED, CELL_REACH, CELL_SEQ, CELL_STATE, EMPTY_HASH, LAYOUT_V1, LAYOUT_V2, STATE_ESCAPED, STATE_RETIRED,
+  CELL_ESCAPED, CELL_ESCAPED_HIGH, CELL_REACH, CELL_SEQ, CELL_STATE, EMPTY_HASH, EMPTY_HASH_64, LAYOUT_V1, LAYOUT_V2,
+  MAX_SLOT_COUNT_V3, STATE_ESCAPED, STATE_RETIRED, Width, layoutFor,
 } from "../core/format";
-import { hash32, homeSlot, unhash32 } from "../core/hash";
+import { ROUND_1, ROUND_2, ROUND_3, ROUND_4, hash32, hash64, homeSlot, homeSlot64, unhash32, unhash64 } from "../core/hash";
 import type { Accelerator } from "../core/encode";
 
 /** Keys per seq check in getMany, on both paths. */
 export const CHUNK = 64;
 
 export interface NativeAddon {
-  constants(): Record<string, number>;
+  /** The format's numbers as the addon was compiled (64-bit words as bigints): see expectedConstants. */
+  constants(): Record<string, number | bigint>;
   /** Returns 0, or the errno (EWOULDBLOCK when another process holds the lock). */
   flock(fd: number, operation: 0 | 1 | 2, wait: boolean): number;
   map(fd: number, size: number, writable: boolean, sequential: boolean): number;
@@ -70,23 +72,35 @@ export interface NativeAddon {
     after: number, out: Uint8Array, result: Float64Array,
   ): void;
   /**
-   * getMany of a version 3 file (spec §16): keys a Uint32Array or a BigUint64Array, values a
-   * Uint32Array (32-bit values) or a BigUint64Array (64-bit), missing a number or a bigint to
-   * match. Stops as getMany does.
+   * getMany for a version 3 file (spec §16; native/lookup.c), whose header is 128 bytes and
+   * slots 16: the same chunks of CHUNK keys between seq loads, the same stops (a write
+   * overlapped, the identity word `fileId` changed, a probe used up `reach`), result[0] = hits,
+   * result[1] = the index it stopped at (to when done). keyBits and valueBits are the file's
+   * (32 or 64, not both 32). `keys` may be either array for either key width: a key above a
+   * file's 32-bit keys is absent. `values` and `missing` have the file's value width: a
+   * Uint32Array and a uint32 number for 32-bit values, a BigUint64Array and a bigint for 64-bit.
+   * @throws ERR_IDX_INVALID_ARGUMENT for anything else, arrays too short for from..to or sharing
+   *   memory, or a table that does not fit the mapping.
    */
   getManyWide(
-    id: number, capacity: number, slotCount: number, reach: number, dead: number, fileId: number, keyBits: 32 | 64, valueBits: 32 | 64,
-    keys: Uint32Array | BigUint64Array, values: Uint32Array | BigUint64Array, found: Uint8Array | null, missing: number | bigint,
-    from: number, to: number, result: Float64Array,
+    id: number, capacity: number, slotCount: number, reach: number, dead: number, fileId: number, keyBits: Width,
+    valueBits: Width, keys: Uint32Array | BigUint64Array, values: Uint32Array | BigUint64Array, found: Uint8Array | null,
+    missing: number | bigint, from: number, to: number, result: Float64Array,
   ): void;
   /**
-   * formatPairs of a version 3 file. marks (read and written): [hash word of the slot before
-   * fromSlot, then of the last slot read; 1 when entries up to marks[2] are skipped; the hash of
-   * the last entry given]. result: [the next slot, bytes written].
+   * formatPairs for a version 3 file: "key\tvalue\n" lines (decimal) for the entries of slots
+   * fromSlot.. in order, into `out` while the next whole line fits (a line of 64-bit keys and
+   * values is at most 42 bytes). `marks` (at least 3) is read and written, to carry a dump
+   * across calls: marks[0] is the hash word of the slot before fromSlot (EMPTY_HASH or
+   * EMPTY_HASH_64 for none) and becomes that of the last slot read; when marks[1] is 1n, entries
+   * whose hash is <= marks[2] are skipped (a dump following a replaced file, §5.5); each entry
+   * written sets marks[1] = 1n and marks[2] = its hash. A caller that formats the same slots again
+   * (a chunk a write overlapped) passes the marks it had before. result = [the next slot to
+   * format, bytes written].
    */
   formatPairsWide(
-    id: number, capacity: number, slotCount: number, keyBits: 32 | 64, valueBits: 32 | 64, fromSlot: number, marks: BigUint64Array,
-    out: Uint8Array, result: Float64Array,
+    id: number, capacity: number, slotCount: number, keyBits: Width, valueBits: Width, fromSlot: number,
+    marks: BigUint64Array, out: Uint8Array, result: Float64Array,
   ): void;
   hashSort: Accelerator["hashSort"];
   placeSorted: Accelerator["placeSorted"];
@@ -97,7 +111,7 @@ export interface NativeAddon {
 }
 
 /** What the addon must have been compiled with: the spec's numbers as src/core has them. */
-export function expectedConstants(): Record<string, number> {
+export function expectedConstants(): Record<string, number | bigint> {
   return {
     emptyHash: EMPTY_HASH,
     stateEscaped: STATE_ESCAPED,
@@ -116,11 +130,26 @@ export function expectedConstants(): Record<string, number> {
     unhashOfEmpty: unhash32(EMPTY_HASH),
     homeOf4294967295In4908534053: homeSlot(hash32(4294967295), 4908534053),
     homeOfEmptyIn8589934591: homeSlot(EMPTY_HASH, 8589934591),
+    headerV3: layoutFor(64, 64).headerBytes,
+    slotBytesV3: layoutFor(64, 32).slotBytes,
+    cellEscapedHigh: CELL_ESCAPED_HIGH,
+    maxSlotsV3: MAX_SLOT_COUNT_V3,
+    emptyHash64: EMPTY_HASH_64,
+    round1: ROUND_1,
+    round2: ROUND_2,
+    round3: ROUND_3,
+    round4: ROUND_4,
+    hash64Of1: hash64(1n),
+    hash64OfMax: hash64(0xffffffffffffffffn),
+    unhash64OfEmpty: unhash64(EMPTY_HASH_64),
+    home64Of18446744073709551614In8589934591: homeSlot64(Number(hash64(0xfffffffffffffffen) >> 32n), 8589934591),
+    homeOfEmptyIn1099511627775: homeSlot64(EMPTY_HASH, 2 ** 40 - 1),
+    homeOf4067499563In637433271445: homeSlot64(4067499563, 637433271445),
   };
 }
 
 /** Null when the addon's constants equal ours; else what differs, for the message. */
-export function constantsMismatch(actual: Record<string, number>): string | null {
+export function constantsMismatch(actual: Record<string, number | bigint>): string | null {
   const expected = expectedConstants();
   for (const [name, value] of Object.entries(expected)) {
     if (actual[name] !== value) return `${name} is ${actual[name]} in the addon, ${value} in idx`;
@@ -172,6 +201,7 @@ export function addonCandidates(root = packageRoot()): string[] {
 /** Every function idx calls on the addon: a binary built from older sources may lack one. */
 export const ADDON_FUNCTIONS = [
   "constants", "flock", "map", "window", "release", "sync", "state", "watch", "arena", "replacements", "getMany", "formatPairs",
+  "getManyWide", "formatPairsWide",
   "hashSort", "placeSorted", "scatterPairs", "scatterHashed", "sortHashed", "parseLines", "store8", "storeCell", "store4", "copy8",
   "storeSlot", "copySlot", "store8u",
   "crc", "touch",
