@@ -215,7 +215,10 @@ static napi_value Constants(napi_env env, napi_callback_info info) {
   set_number(env, o, "homeOfEmptyIn8589934591", (double)idx_home(IDX_EMPTY_HASH, 8589934591ull));
   /* Version 3 (§16). */
   set_number(env, o, "headerV3", IDX_HEADER_V3);
-  set_number(env, o, "slotBytesV3", IDX_SLOT_BYTES_V3);
+  set_number(env, o, "slotBytes64x32", idx_slot_bytes_v3(64, 32));
+  set_number(env, o, "slotBytes32x64", idx_slot_bytes_v3(32, 64));
+  set_number(env, o, "slotBytes64x64", idx_slot_bytes_v3(64, 64));
+  set_number(env, o, "slotsPerBlockV3", IDX_SLOTS_PER_BLOCK_V3);
   set_number(env, o, "cellEscapedHigh", IDX_CELL_ESCAPED_HIGH);
   set_number(env, o, "maxSlotsV3", IDX_MAX_SLOTS_V3);
   set_bigint(env, o, "emptyHash64", IDX_EMPTY_HASH64);

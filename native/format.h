@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define IDX_EMPTY_HASH 0xffffffffu
 #define IDX_STATE_ESCAPED (1u << 28)
@@ -25,10 +26,11 @@
 #define IDX_CHECKSUM_V1 28
 #define IDX_CHECKSUM_V2 12
 #define IDX_MAX_SLOTS_V2 8589934592.0
-/* Version 3 (spec §16): 16-byte slots after a 128-byte header, EMPTY of a 64-bit key width, the
-   escaped key's high value word in the cell version 2 reserves, and 2^40 slots at most. */
+/* Version 3 (spec §16): packed slots (the hash word, then the value: 12 or 16 bytes) after a
+   128-byte header, 256 slots a checksum block, EMPTY of a 64-bit key width, the escaped key's
+   high value word in the cell version 2 reserves, and 2^40 slots at most. */
 #define IDX_HEADER_V3 128
-#define IDX_SLOT_BYTES_V3 16
+#define IDX_SLOTS_PER_BLOCK_V3 256
 #define IDX_EMPTY_HASH64 0xffffffffffffffffull
 #define IDX_CELL_ESCAPED_HIGH 88
 #define IDX_MAX_SLOTS_V3 1099511627776.0
@@ -55,6 +57,19 @@ static inline uint32_t idx_unhash32(uint32_t x) {
    home is its high half's (§16.3): idx_home(h >> 32, capacity). */
 static inline uint64_t idx_home(uint32_t h, uint64_t capacity) {
   return (uint64_t)h * (capacity >> 32) + (((uint64_t)h * (uint32_t)capacity) >> 32);
+}
+
+/* §16.1: the bytes of a version 3 slot of these widths (12 or 16). */
+static inline unsigned idx_slot_bytes_v3(unsigned keyBits, unsigned valueBits) {
+  return (keyBits + valueBits) / 8;
+}
+
+/* A u64 at a 4-byte-aligned address (a 64-bit field of a 12-byte slot is 8-byte aligned in
+   every other slot only): one load on x86-64 and arm64. */
+static inline uint64_t idx_load64(const uint32_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
 }
 
 /* §16.3: a four-round Feistel network of fmix32 over the key's halves; a bijection on u64. */

@@ -172,10 +172,10 @@ static napi_value FormatPairs(napi_env env, napi_callback_info info) {
 /* ---- version 3 (spec §16) ---- */
 
 /*
- * Validates (id, capacity, slotCount) at argv[0..2] as a version 3 table of the mapping: 16-byte
- * slots after the 128-byte header, slotCount <= 2^40 (§16.4). Returns the mapping's base.
+ * Validates (id, capacity, slotCount) at argv[0..2] as a version 3 table of the mapping: slots of
+ * slotBytes after the 128-byte header, slotCount <= 2^40 (§16.4). Returns the mapping's base.
  */
-static const uint8_t *wide_table_of(napi_env env, napi_value *argv, const char *fn, uint64_t *capacity,
+static const uint8_t *wide_table_of(napi_env env, napi_value *argv, const char *fn, unsigned slotBytes, uint64_t *capacity,
                                     uint64_t *slotCount, idx_mapping **mapping) {
   idx_mapping *m = idx_mapping_get(env, argv[0], fn);
   if (mapping != NULL) *mapping = m;
@@ -188,7 +188,7 @@ static const uint8_t *wide_table_of(napi_env env, napi_value *argv, const char *
     return NULL;
   }
   /* Exact in doubles: at most 128 + 2^44. */
-  double bytes = IDX_HEADER_V3 + sc * IDX_SLOT_BYTES_V3;
+  double bytes = IDX_HEADER_V3 + sc * slotBytes;
   if (bytes > (double)idx_mapping_length(m)) {
     idx_throw(env, "ERR_IDX_INVALID_ARGUMENT",
               "%s: a version 3 table of %.0f slots needs %.0f bytes, more than the %zu the mapping holds: pass the "
@@ -232,10 +232,10 @@ static napi_value GetManyWide(napi_env env, napi_callback_info info) {
   uint64_t capacity, slotCount;
   double reachD, deadD;
   idx_mapping *m;
-  const uint8_t *base = wide_table_of(env, argv, fn, &capacity, &slotCount, &m);
+  if (!widths_of(env, argv[6], argv[7], fn, &keyBits, &valueBits)) return NULL;
+  const uint8_t *base = wide_table_of(env, argv, fn, idx_slot_bytes_v3(keyBits, valueBits), &capacity, &slotCount, &m);
   if (base == NULL || !idx_arg_whole(env, argv[3], fn, "reach", 0, (double)(slotCount - 1), &reachD) ||
-      !idx_arg_whole(env, argv[4], fn, "dead", -1, 4294967295.0, &deadD) || !idx_arg_u32(env, argv[5], fn, "fileId", &fileId) ||
-      !widths_of(env, argv[6], argv[7], fn, &keyBits, &valueBits))
+      !idx_arg_whole(env, argv[4], fn, "dead", -1, 4294967295.0, &deadD) || !idx_arg_u32(env, argv[5], fn, "fileId", &fileId))
     return NULL;
   const int values64 = valueBits == 64;
   const size_t valueBytes = values64 ? 8 : 4;
@@ -340,10 +340,10 @@ static napi_value FormatPairsWide(napi_env env, napi_callback_info info) {
   uint64_t capacity, slotCount;
   uint32_t keyBits, valueBits;
   double fromD;
-  const uint8_t *base = wide_table_of(env, argv, fn, &capacity, &slotCount, NULL);
-  if (base == NULL || !widths_of(env, argv[3], argv[4], fn, &keyBits, &valueBits) ||
-      !idx_arg_whole(env, argv[5], fn, "fromSlot", 0, (double)slotCount, &fromD))
-    return NULL;
+  if (!widths_of(env, argv[3], argv[4], fn, &keyBits, &valueBits)) return NULL;
+  const unsigned slotWords = idx_slot_bytes_v3(keyBits, valueBits) / 4, valueWord = keyBits / 32;
+  const uint8_t *base = wide_table_of(env, argv, fn, slotWords * 4, &capacity, &slotCount, NULL);
+  if (base == NULL || !idx_arg_whole(env, argv[5], fn, "fromSlot", 0, (double)slotCount, &fromD)) return NULL;
   uint64_t *marks;
   uint8_t *out;
   double *result;
@@ -375,10 +375,11 @@ static napi_value FormatPairsWide(napi_env env, napi_callback_info info) {
   int wrote = 0;
   size_t n = 0;
   for (; s < slotCount; s++) {
-    uint64_t h = hash64 ? ((const uint64_t *)slots)[2 * s] : slots[4 * s];
+    const uint32_t *slot = slots + slotWords * s;
+    uint64_t h = hash64 ? idx_load64(slot) : slot[0];
     if (h != empty && h != previous && !(skip && h <= after)) {
       uint64_t key = hash64 ? idx_unhash64(h) : idx_unhash32((uint32_t)h);
-      uint64_t value = values64 ? ((const uint64_t *)slots)[2 * s + 1] : slots[4 * s + 2];
+      uint64_t value = values64 ? idx_load64(slot + valueWord) : slot[valueWord];
       if (outLen - n >= longest) {
         n += put_line(out + n, key, value);
       } else {

@@ -17,7 +17,7 @@
 /* A mapped table as the loop reads it. */
 typedef struct {
   const volatile uint32_t *header;
-  /* Slot 0: 8-byte slots in version 2, 16-byte in version 3. */
+  /* Slot 0: 8-byte slots in version 2, 12- or 16-byte in version 3. */
   const uint32_t *slots;
   uint64_t capacity;
   uint64_t slotCount;
@@ -106,7 +106,7 @@ static inline uint32_t idx_probe_chunks(const idx_table *t, const uint32_t *keys
   return chunk < to ? chunk : to;
 }
 
-/* ---- version 3 (spec §16): 16-byte slots, keys and values of 32 or 64 bits ---- */
+/* ---- version 3 (spec §16): packed 12- or 16-byte slots, keys and values of 32 or 64 bits ---- */
 
 /* A wide loop's shape: what the file and the caller's arrays hold. */
 #define IDX_HASH64 1u   /* 64-bit keys: u64 hash words, the home from the high half (§16.3) */
@@ -129,18 +129,24 @@ IDX_TEMPLATE uint64_t idx_wide_hash(const void *keys, uint32_t i, const unsigned
   return idx_hash32((uint32_t)key);
 }
 
+/* Words a slot of the shape's file: the hash word's 1 or 2, then the value's. */
+#define IDX_SLOT_WORDS(shape) ((((shape) & IDX_HASH64) ? 2u : 1u) + (((shape) & IDX_VALUES64) ? 2u : 1u))
+#define IDX_VALUE_WORD(shape) (((shape) & IDX_HASH64) ? 2u : 1u)
+
 IDX_TEMPLATE uint64_t idx_wide_home(uint64_t h, uint64_t capacity, const unsigned shape) {
   return idx_home((shape & IDX_HASH64) ? (uint32_t)(h >> 32) : (uint32_t)h, capacity);
 }
 
 /* A slot's hash word and value (§16.1), by plain loads: the seq check discards a torn one
-   (§11.7). A 32-bit field is the first 4 bytes of its 8 (the rest is padding). */
+   (§11.7). A u64 field of a 12-byte slot may be only 4-byte aligned (idx_load64). */
 IDX_TEMPLATE uint64_t idx_wide_slot_hash(const uint32_t *slots, uint64_t s, const unsigned shape) {
-  return (shape & IDX_HASH64) ? ((const uint64_t *)slots)[2 * s] : slots[4 * s];
+  const uint32_t *p = slots + IDX_SLOT_WORDS(shape) * s;
+  return (shape & IDX_HASH64) ? idx_load64(p) : p[0];
 }
 
 IDX_TEMPLATE uint64_t idx_wide_slot_value(const uint32_t *slots, uint64_t s, const unsigned shape) {
-  return (shape & IDX_VALUES64) ? ((const uint64_t *)slots)[2 * s + 1] : slots[4 * s + 2];
+  const uint32_t *p = slots + IDX_SLOT_WORDS(shape) * s + IDX_VALUE_WORD(shape);
+  return (shape & IDX_VALUES64) ? idx_load64(p) : p[0];
 }
 
 /* The escaped key's value; the caller loaded the state word first (§11.7, "The escaped key"). */
@@ -157,7 +163,7 @@ IDX_TEMPLATE void idx_wide_ahead(const uint32_t *slots, uint64_t capacity, const
   uint64_t home = idx_wide_home(h, capacity, shape);
   ringHash[i % IDX_AHEAD] = h;
   ringHome[i % IDX_AHEAD] = home;
-  __builtin_prefetch(slots + 4 * home);
+  __builtin_prefetch(slots + IDX_SLOT_WORDS(shape) * home);
 }
 
 /* idx_probe_chunks for a version 3 file of one shape: the same protocol, chunks and stops. */

@@ -178,7 +178,7 @@ describe("idx get", () => {
   });
 
   it("exits 2 for a bad key argument, printing a plain error", () => {
-    for (const bad of ["-1", "abc", "4294967296", "0x10", "1.5", "1e3", "", " 5"]) {
+    for (const bad of ["-1", "abc", "18446744073709551616", "0x10", "1.5", "1e3", "", " 5"]) {
       const r = runIdx(["get", index, bad]);
       expect(r.status, `key ${JSON.stringify(bad)}`).toBe(2);
       expect(r.stdout).toBe("");

@@ -47,12 +47,20 @@ describe("every public function checks its arguments the same way on every path"
         const keys = new Uint32Array(n).map((_, i) => i);
         const wrongArrays: unknown[] = [
           new Uint8Array(n * 4), Buffer.alloc(n * 4), new Uint16Array(n * 2), new Int32Array(n), new Float64Array(n),
-          new BigUint64Array(n), Array.from(keys), null, "keys", 42,
+          new BigInt64Array(n), Array.from(keys), null, "keys", 42,
         ];
         for (const wrong of wrongArrays) {
           expectInvalid(() => ix.getMany(wrong as Uint32Array, new Uint32Array(n)), "keys");
           expectInvalid(() => ix.getMany(keys, wrong as Uint32Array), "values");
         }
+        // Keys may be 64-bit (spec §16: those above the file's 32-bit keys are absent); values
+        // are the file's width: 32-bit here.
+        expectInvalid(() => ix.getMany(keys, new BigUint64Array(n) as unknown as Uint32Array), "values");
+        const wideKeys = new BigUint64Array(n).map((_, i) => (i % 2 === 0 ? BigInt(i) : 2n ** 40n + BigInt(i)));
+        const values = new Uint32Array(n);
+        const found = new Uint8Array(n);
+        ix.getMany(wideKeys, values, found);
+        for (let i = 0; i < n; i++) expect(found[i] === 1).toBe(i % 2 === 0 && ix.has(i));
         for (const wrong of [new Uint32Array(n), new Int8Array(n), Buffer.alloc(n).buffer, [1]]) {
           expectInvalid(() => ix.getMany(keys, new Uint32Array(n), wrong as Uint8Array), "found");
         }
@@ -71,11 +79,12 @@ describe("every public function checks its arguments the same way on every path"
   it("get and has answer as a Map would for anything that is not a uint32: undefined and false", () => {
     const ix = IdIndex.open(small);
     try {
-      for (const key of ["1", 1.5, -1, 2 ** 32, 1n, Number.NaN, undefined, null, {}, [1], Symbol("k"), () => 1]) {
+      for (const key of ["1", 1.5, -1, 2 ** 32, 2 ** 53, -1n, 2n ** 32n, 2n ** 64n, Number.NaN, undefined, null, {}, [1], Symbol("k"), () => 1]) {
         expect(ix.get(key as number), String(typeof key)).toBeUndefined();
         expect(ix.has(key as number)).toBe(false);
       }
       expect(ix.get(1)).toBe(2);
+      expect(ix.get(1n)).toBe(2); // a key is a number or a bigint (spec §16): 1n is the key 1
       expect(ix.get(-0)).toBe(1); // -0 is the key 0, as for a Map
     } finally {
       ix.close();
@@ -87,7 +96,7 @@ describe("every public function checks its arguments the same way on every path"
     copyFileSync(small, path);
     const w = IdWriter.open(path, NO_SYNC);
     try {
-      for (const key of ["1", 1.5, -1, 2 ** 32, 1n, Number.NaN, undefined, null]) {
+      for (const key of ["1", 1.5, -1, 2 ** 53, -1n, 2n ** 64n, Number.NaN, undefined, null]) {
         expectInvalid(() => w.set(key as number, 1), "key");
         expectInvalid(() => w.set(1, key as number), "value");
         expect(w.delete(key as number)).toBe(false);

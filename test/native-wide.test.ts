@@ -21,7 +21,8 @@ const MAX32 = 0xffffffffn;
 const MAX64 = 0xffffffffffffffffn;
 const ESCAPED64 = 12140293084747745066n;
 const HEADER = 128;
-const SLOT = 16;
+/** §16.1: packed slots, the hash word then the value: 12 bytes (64/32, 32/64) or 16 (64/64). */
+const slotBytes = (keyBits: number, valueBits: number) => (keyBits + valueBits) / 8;
 
 /** §16.3's hash64, written out again from the spec over the spec's fmix32 (test/helpers/spec.js). */
 function specHash64(key: bigint): bigint {
@@ -90,8 +91,10 @@ function refProbe(bytes: Buffer, t: Table, key: bigint, reach: number): bigint |
     if (!escaped) return undefined;
     return BigInt(bytes.readUInt32LE(40)) | (t.valueBits === 64 ? BigInt(bytes.readUInt32LE(88)) << 32n : 0n);
   }
-  const hashWord = (s: number) => (t.keyBits === 64 ? bytes.readBigUInt64LE(HEADER + SLOT * s) : BigInt(bytes.readUInt32LE(HEADER + SLOT * s)));
-  const valueWord = (s: number) => (t.valueBits === 64 ? bytes.readBigUInt64LE(HEADER + SLOT * s + 8) : BigInt(bytes.readUInt32LE(HEADER + SLOT * s + 8)));
+  const slot = slotBytes(t.keyBits, t.valueBits);
+  const v = t.keyBits / 8;
+  const hashWord = (s: number) => (t.keyBits === 64 ? bytes.readBigUInt64LE(HEADER + slot * s) : BigInt(bytes.readUInt32LE(HEADER + slot * s)));
+  const valueWord = (s: number) => (t.valueBits === 64 ? bytes.readBigUInt64LE(HEADER + slot * s + v) : BigInt(bytes.readUInt32LE(HEADER + slot * s + v)));
   let s = Number((BigInt(Number(t.keyBits === 64 ? h >> 32n : h)) * BigInt(t.capacity)) >> 32n);
   const last = Math.min(s + reach, t.slotCount - 1);
   let word = hashWord(s);
@@ -426,14 +429,15 @@ describe.runIf(ADDON)("getManyWide and formatPairsWide on version 3 files", () =
         copyFileSync(path, copy);
         const bytes = readFileSync(copy);
         const t = table(copy);
-        const hashWord = (s: number) => (keyBits === 64 ? bytes.readBigUInt64LE(HEADER + SLOT * s) : BigInt(bytes.readUInt32LE(HEADER + SLOT * s)));
+        const slot = slotBytes(keyBits, valueBits);
+        const hashWord = (s: number) => (keyBits === 64 ? bytes.readBigUInt64LE(HEADER + slot * s) : BigInt(bytes.readUInt32LE(HEADER + slot * s)));
         let s = 1;
         while (!(hashWord(s) !== emptyOf(keyBits) && hashWord(s + 1) === emptyOf(keyBits))) s++;
         const fd = openSync(copy, "r+");
         try {
           // The tombstone: slot s + 1 repeats slot s's hash field, with another value.
-          writeSync(fd, bytes, HEADER + SLOT * s, 8, HEADER + SLOT * (s + 1));
-          writeSync(fd, Buffer.from(BigUint64Array.of(99n).buffer), 0, valueBits === 64 ? 8 : 4, HEADER + SLOT * (s + 1) + 8);
+          writeSync(fd, bytes, HEADER + slot * s, keyBits / 8, HEADER + slot * (s + 1));
+          writeSync(fd, Buffer.from(BigUint64Array.of(99n).buffer), 0, valueBits / 8, HEADER + slot * (s + 1) + keyBits / 8);
         } finally {
           closeSync(fd);
         }

@@ -28,19 +28,16 @@
  * Temp files are removed on every exit path; a killed build's by the next writer or build.
  */
 import * as fs from "node:fs";
-import * as nodePath from "node:path";
 import {
-  Accelerator, GROUPS, keepLastOfEqualRecords, scatterRecords, scatterRecordsBy, sortRecordsByHash,
+  Accelerator, GROUPS, keepLastOfEqualRecords, recordsOfSpilled, scatterRecords, scatterRecordsBy, sortRecordsByHash,
 } from "../core/encode";
-import { ioError } from "../core/errors";
 import { ESCAPED_KEY, Layout, Width, buildCapacity, layoutFor } from "../core/format";
-import { hash64Into, unhash32 } from "../core/hash";
+import { hash64Into } from "../core/hash";
 import { PairBuffer } from "../core/pairs";
 import { Word, high32, low32 } from "../core/slots";
-import {
-  TempFile, registerTemp, removeStaleTempFiles, tempPathFor, throwIfAborted, unregisterTemp, writeTempFileWith,
-} from "../os/atomic-file";
+import { TempFile, removeStaleTempFiles, throwIfAborted, writeTempFileWith } from "../os/atomic-file";
 import { TableFileWriter } from "../os/table-file";
+import { TempFiles } from "./temp-files";
 
 /** Pairs hashed and grouped at a time: 8 MiB of (hash, value) words. */
 const PIECE_PAIRS = 1 << 20;
@@ -97,9 +94,7 @@ export class Spill {
   #sorted: Uint32Array | null = null;
   #escaped: Word | undefined;
   #pairs = 0;
-  #tempBytes = 0;
-  #peakTempBytes = 0;
-  readonly #temps = new Set<string>();
+  readonly #files: TempFiles;
 
   /**
    * `path`: the index being built (temp files go beside it). `columns`: the builder's buffer,
@@ -121,6 +116,8 @@ export class Spill {
     this.#grouped = new Uint32Array(this.#words * this.#piecePairs);
     this.#groups = newGroups(8);
     this.#filling = this.#groups;
+    this.#files = new TempFiles(path);
+    this.#files.recordBytes = this.#words * 4;
     removeStaleTempFiles(path);
   }
 
@@ -139,7 +136,7 @@ export class Spill {
 
   /** Bytes of temp files the build needed at most. */
   get peakTempBytes(): number {
-    return this.#peakTempBytes;
+    return this.#files.peakBytes;
   }
 
   /** Spills the columns' pairs (all of them: the caller then empties the columns). */
@@ -175,6 +172,7 @@ export class Spill {
     const rekey = keyBits !== old.keyBits;
     this.#layout = layoutFor(keyBits, valueBits);
     this.#words = 4;
+    this.#files.recordBytes = 16;
     this.#leafPairs = this.#memoryPairs / 2;
     this.#grouped = new Uint32Array(4 * this.#piecePairs);
     this.#groups = newGroups(8);
@@ -185,24 +183,12 @@ export class Spill {
     const hashBits = keyBits;
     for (const group of oldGroups) {
       if (group.file === null) continue;
-      const fd = this.#openForReading(group.file);
+      const fd = this.#files.openForReading(group.file);
       try {
         for (let done = 0; done < group.pairs; ) {
           const n = Math.min(this.#piecePairs, group.pairs - done);
-          readWords(fd, input, n * oldWords, done * oldWords * 4, this.#path);
-          for (let i = 0; i < n; i++) {
-            const o = i * oldWords;
-            if (rekey) {
-              hash64Into(0, unhash32(input[o]), halves);
-              records[4 * i] = halves[0];
-              records[4 * i + 1] = halves[1];
-            } else {
-              records[4 * i] = input[o];
-              records[4 * i + 1] = oldWords === 4 ? input[o + 1] : 0;
-            }
-            records[4 * i + 2] = input[o + oldWords / 2];
-            records[4 * i + 3] = oldWords === 4 ? input[o + 3] : 0;
-          }
+          this.#files.read(fd, input, n * oldWords, done * oldWords * 4);
+          recordsOfSpilled(input, n, oldWords, rekey, records);
           scatterRecordsBy(records, n, hashBits, 0, this.#grouped, this.#counts);
           this.#appendGrouped();
           done += n;
@@ -210,7 +196,7 @@ export class Spill {
       } finally {
         fs.closeSync(fd);
       }
-      this.#removeTemp(group.file);
+      this.#files.remove(group.file);
     }
     if (rekey && this.#escaped !== undefined) {
       // The 32-bit keys' escaped key is a key like any other among 64-bit keys.
@@ -264,60 +250,6 @@ export class Spill {
     for (let g = 0; g < GROUPS; g++) this.#flush(g);
   }
 
-  /** Appends words to the group's file: opened (created at the first write), written, closed. */
-  #write(group: Group, words: Uint32Array): void {
-    let fd: number;
-    if (group.file === null) {
-      ({ file: group.file, fd } = this.#createTemp());
-    } else {
-      try {
-        fd = fs.openSync(group.file, "a");
-      } catch (e) {
-        throw ioError("open a temp file of the build", this.#path, e);
-      }
-    }
-    const bytes = new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
-    try {
-      for (let done = 0; done < bytes.length; ) done += fs.writeSync(fd, bytes, done, bytes.length - done, null);
-    } catch (e) {
-      throw ioError("write a temp file of the build", this.#path, e, `Free some disk space beside the output (a large build needs about ${this.#words * 4} bytes a pair there for a while) and try again.`);
-    } finally {
-      fs.closeSync(fd);
-    }
-    this.#tempBytes += bytes.length;
-    this.#peakTempBytes = Math.max(this.#peakTempBytes, this.#tempBytes);
-  }
-
-  /**
-   * A new temp file beside the target, open for writing. A build of many small groups has tens of
-   * thousands at once, so two random names may meet: then another is drawn.
-   */
-  #createTemp(): { file: string; fd: number } {
-    for (let attempt = 1; ; attempt++) {
-      const file = tempPathFor(this.#path);
-      try {
-        const fd = fs.openSync(file, "wx", 0o600);
-        registerTemp(file);
-        this.#temps.add(file);
-        return { file, fd };
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "EEXIST" && attempt < 100) continue;
-        throw ioError(`create a temp file in ${nodePath.dirname(this.#path)}`, this.#path, e, "Check that the output directory exists and is writable.");
-      }
-    }
-  }
-
-  #removeTemp(file: string): void {
-    try {
-      this.#tempBytes -= fs.statSync(file).size;
-      fs.unlinkSync(file);
-    } catch {
-      // gone already
-    }
-    unregisterTemp(file);
-    this.#temps.delete(file);
-  }
-
   /**
    * Writes the index from the spilled pairs into a temp file beside the target: the first pass
    * counts the entries (the capacity), the second places them. `onWrite` is called between.
@@ -337,7 +269,7 @@ export class Spill {
         else writer.add(this.#columns.keys, this.#columns.values, 0, unique);
         // Placed: its temp file goes now, so the build's temp files and the growing output
         // together stay near the size of the spilled pairs.
-        this.#removeTemp(leaf.file!);
+        this.#files.remove(leaf.file!);
         throwIfAborted(this.#signal, this.#path);
       }
       finished = writer.finish(this.#escaped);
@@ -381,11 +313,11 @@ export class Spill {
     const w = this.#words;
     const input = this.#readBuffer!;
     const piece = Math.min(this.#piecePairs, input.length / w);
-    const fd = this.#openForReading(group.file!);
+    const fd = this.#files.openForReading(group.file!);
     try {
       for (let done = 0; done < group.pairs; ) {
         const n = Math.min(piece, group.pairs - done);
-        readWords(fd, input, n * w, done * w * 4, this.#path);
+        this.#files.read(fd, input, n * w, done * w * 4);
         if (w === 4) scatterRecordsBy(input, n, this.#layout.keyBits, group.bits, this.#grouped, this.#counts);
         else this.#accel.scatterHashed(input, n, 32 - group.bits - 8, this.#grouped, this.#counts);
         this.#appendGrouped();
@@ -395,7 +327,7 @@ export class Spill {
     } finally {
       fs.closeSync(fd);
     }
-    this.#removeTemp(group.file!);
+    this.#files.remove(group.file!);
     return parts;
   }
 
@@ -410,11 +342,11 @@ export class Spill {
     if (group.bits === this.#layout.keyBits && group.pairs > this.#leafPairs) {
       // One hash given more often than fits: its value is the last one, read in pieces.
       const piece = pairs.length / w;
-      const fd = this.#openForReading(group.file!);
+      const fd = this.#files.openForReading(group.file!);
       try {
         for (let done = 0; done < group.pairs; ) {
           const n = Math.min(piece, group.pairs - done);
-          readWords(fd, pairs, w * n, done * w * 4, this.#path);
+          this.#files.read(fd, pairs, w * n, done * w * 4);
           if (w === 4) {
             this.#sorted = this.#sortScratch!;
             this.#sorted.set(pairs.subarray(4 * n - 4, 4 * n));
@@ -430,9 +362,9 @@ export class Spill {
       return 1;
     }
     const n = group.pairs;
-    const fd = this.#openForReading(group.file!);
+    const fd = this.#files.openForReading(group.file!);
     try {
-      readWords(fd, pairs, w * n, 0, this.#path);
+      this.#files.read(fd, pairs, w * n, 0);
     } finally {
       fs.closeSync(fd);
     }
@@ -444,17 +376,14 @@ export class Spill {
     return this.#sortResult[0];
   }
 
-  #openForReading(file: string): number {
-    try {
-      return fs.openSync(file, "r");
-    } catch (e) {
-      throw ioError("read a temp file of the build", this.#path, e);
-    }
-  }
-
   /** Removes the temp files (on success, error or abort). */
   dispose(): void {
-    for (const file of [...this.#temps]) this.#removeTemp(file);
+    this.#files.dispose();
+  }
+
+  /** Appends words to the group's file (created at its first write). */
+  #write(group: Group, words: Uint32Array): void {
+    group.file = this.#files.append(group.file, words);
   }
 }
 
@@ -462,18 +391,4 @@ function newGroups(bits: number): Group[] {
   const groups: Group[] = [];
   for (let g = 0; g < GROUPS; g++) groups.push({ file: null, pairs: 0, bits });
   return groups;
-}
-
-function readWords(fd: number, into: Uint32Array, words: number, position: number, path: string): void {
-  const bytes = new Uint8Array(into.buffer, into.byteOffset, words * 4);
-  let done = 0;
-  try {
-    while (done < bytes.length) {
-      const n = fs.readSync(fd, bytes, done, bytes.length - done, position + done);
-      if (n === 0) throw new Error("a temp file of the build is shorter than what was written to it");
-      done += n;
-    }
-  } catch (e) {
-    throw ioError("read a temp file of the build", path, e);
-  }
 }

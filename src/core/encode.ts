@@ -11,7 +11,7 @@ import {
   BLOCK_BYTES, BUILD_LOAD_DEN, BUILD_LOAD_NUM, CHECKSUM_BYTES, EMPTY_HASH, LAYOUT_V2, Layout, SLOT_WORDS,
   SPILL_SLOTS, blockCount, buildCapacity, checksumsOffset, fileBytes, Width, writeHeader,
 } from "./format";
-import { hash32, hash64Into } from "./hash";
+import { hash32, hash64Into, unhash32 } from "./hash";
 import { PairBuffer } from "./pairs";
 import { Word } from "./slots";
 import { Placer, fillEmpty } from "./table";
@@ -472,5 +472,27 @@ export function scatterRecordsBy(records: Uint32Array, n: number, hashBits: numb
     out[at + 1] = records[4 * i + 1];
     out[at + 2] = records[4 * i + 2];
     out[at + 3] = records[4 * i + 3];
+  }
+}
+
+/**
+ * `n` spilled records of `words` words (2: version 2's (hash, value); 4: version 3's) as
+ * four-word records into `out`, for a build that widens part way (build/spill.ts): the same
+ * hash, or, when `rekey` (32-bit keys become 64-bit), the key's hash64 (§16.3).
+ */
+export function recordsOfSpilled(input: Uint32Array, n: number, words: 2 | 4, rekey: boolean, out: Uint32Array): void {
+  const halves = new Uint32Array(2);
+  for (let i = 0; i < n; i++) {
+    const o = i * words;
+    if (rekey) {
+      hash64Into(0, unhash32(input[o]), halves);
+      out[4 * i] = halves[0];
+      out[4 * i + 1] = halves[1];
+    } else {
+      out[4 * i] = input[o];
+      out[4 * i + 1] = words === 4 ? input[o + 1] : 0;
+    }
+    out[4 * i + 2] = input[o + words / 2];
+    out[4 * i + 3] = words === 4 ? input[o + 3] : 0;
   }
 }
