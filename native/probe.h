@@ -5,9 +5,9 @@
  *
  * Two copies: version 2's loop (idx_probe_chunks), and version 3's (idx_probe_chunks_wide), a
  * template over the file's widths and the caller's arrays. Version 2's is not an instance of the
- * template: that instance compiled to other register allocation and measured about 5% slower (1
- * to 9% over runs) on a 73 MB file, and idx's getMany (timed by bench/get-ratio.js) runs it, so
- * it stays as it was, compiling to the same code as before version 3.
+ * wide template: that instance compiled to other register allocation and measured about 5%
+ * slower on a 73 MB file; version 2's has its own shapes (with or without `found`, a capacity
+ * below 2^32 or not) and its own scan, the C floor's loop plus the reach bound.
  */
 #ifndef IDX_PROBE_H
 #define IDX_PROBE_H
@@ -33,6 +33,110 @@ typedef struct {
    keys overlap (16 measured best of 8, 16, 32 on a 10 M-entry file). */
 #define IDX_AHEAD 16
 
+/* Functions of a shape that is a constant where they are called: always inlined, each call site
+   compiles to one loop with the other shapes' branches folded away (a template, in C). */
+#define IDX_TEMPLATE static inline __attribute__((always_inline))
+
+/* §4's home slot for a capacity below 2^32: one multiply (idx_home takes two, for any capacity). */
+IDX_TEMPLATE uint64_t idx_home_narrow(uint32_t h, uint64_t capacity) {
+  return ((uint64_t)h * capacity) >> 32;
+}
+
+/*
+ * §5.3 from slot pointer p (8-byte slots: hash word, value word) for hash h: the slot holding h,
+ * or the slot where the scan stopped, no further than the reach bound or the last slot. When
+ * eight slots past p lie within both (p <= fast, which the caller sets from the reach and the
+ * table's end), they are scanned with no bound check (most probes end sooner); past them, or
+ * otherwise, the bound is computed and checked a slot at a time. A scan within eight slots costs
+ * what the C floor's does.
+ */
+IDX_TEMPLATE const uint32_t *idx_scan(const uint32_t *p, const uint32_t *fast, const uint32_t *lastSlot, uint64_t reachWords,
+                                      uint32_t h) {
+  if (p[0] >= h) return p;
+  const uint32_t *home = p;
+  if (p <= fast) {
+#define IDX_STEP \
+  p += 2;        \
+  if (p[0] >= h) return p;
+    IDX_STEP IDX_STEP IDX_STEP IDX_STEP IDX_STEP IDX_STEP IDX_STEP IDX_STEP
+#undef IDX_STEP
+  }
+  const uint32_t *limit = (uint64_t)(lastSlot - home) > reachWords ? home + reachWords : lastSlot;
+  while (p < limit) {
+    p += 2;
+    if (p[0] >= h) return p;
+  }
+  return p;
+}
+
+/* idx_probe_chunks for one shape: with or without `found`, a capacity below 2^32 or not. */
+IDX_TEMPLATE uint32_t idx_chunks_v2(const idx_table *t, const uint32_t *restrict keys, uint32_t *restrict values,
+                                    uint8_t *restrict found, uint32_t missing, uint32_t from, uint32_t to, uint64_t *hits,
+                                    const int withFound, const int narrow) {
+  const volatile uint32_t *header = t->header;
+  const uint32_t *slots = t->slots;
+  const uint32_t *lastSlot = slots + 2 * (t->slotCount - 1);
+  const uint64_t capacity = t->capacity;
+  const uint64_t reachWords = 2 * t->reach;
+  /* The last home slot from which eight slots are within the table and the reach (idx_scan). */
+  const uint32_t *fast = t->reach >= 8 && t->slotCount > 9 ? lastSlot - 16 : NULL;
+  const uint64_t dead = t->dead;
+  const uint32_t idWord = t->idWord, fileId = t->fileId;
+  uint32_t ringHash[IDX_AHEAD];
+  const uint32_t *ringSlot[IDX_AHEAD];
+#define IDX_AHEAD_KEY(i)                                                                       \
+  do {                                                                                         \
+    uint32_t h_ = idx_hash32(keys[i]);                                                         \
+    const uint32_t *p_ = slots + 2 * (narrow ? idx_home_narrow(h_, capacity) : idx_home(h_, capacity)); \
+    ringHash[(i) % IDX_AHEAD] = h_;                                                            \
+    ringSlot[(i) % IDX_AHEAD] = p_;                                                            \
+    __builtin_prefetch(p_);                                                                    \
+  } while (0)
+  uint32_t next = from; /* the next key to hash and prefetch */
+  for (; next < to && next - from < IDX_AHEAD; next++) IDX_AHEAD_KEY(next);
+  uint32_t chunk = from;
+  for (; chunk < to; chunk += IDX_CHUNK) {
+    uint32_t end = to - chunk < IDX_CHUNK ? to : chunk + IDX_CHUNK;
+    uint32_t seq = __atomic_load_n(&header[IDX_CELL_SEQ / 4], __ATOMIC_ACQUIRE);
+    if ((seq & 1) && seq != dead) break;
+    uint32_t chunkHits = 0;
+    int undecided = 0;
+    for (uint32_t k = chunk; k < end; k++) {
+      uint32_t h = ringHash[k % IDX_AHEAD];
+      const uint32_t *p = ringSlot[k % IDX_AHEAD];
+      if (next < to) {
+        IDX_AHEAD_KEY(next);
+        next++;
+      }
+      uint32_t value = missing, hit = 0;
+      if (__builtin_expect(h == IDX_EMPTY_HASH, 0)) {
+        if (header[IDX_CELL_STATE / 4] & IDX_STATE_ESCAPED) {
+          value = header[IDX_CELL_ESCAPED / 4];
+          hit = 1;
+        }
+      } else {
+        p = idx_scan(p, fast, lastSlot, reachWords, h);
+        if (p[0] == h) {
+          value = p[1];
+          hit = 1;
+        } else if (p[0] < h) {
+          undecided = 1;
+          break;
+        }
+      }
+      values[k] = value;
+      if (withFound) found[k] = (uint8_t)hit;
+      chunkHits += hit;
+    }
+#undef IDX_AHEAD_KEY
+    if (undecided) break;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (header[IDX_CELL_SEQ / 4] != seq || header[idWord] != fileId) break;
+    *hits += chunkHits;
+  }
+  return chunk < to ? chunk : to;
+}
+
 /*
  * Answers keys[from..to) a chunk of IDX_CHUNK at a time, each chunk between two loads of the seq
  * word, probing at most reach + 1 slots a key. Each key is hashed once, IDX_AHEAD keys before
@@ -44,66 +148,13 @@ typedef struct {
  */
 static inline uint32_t idx_probe_chunks(const idx_table *t, const uint32_t *keys, uint32_t *values, uint8_t *found,
                                         uint32_t missing, uint32_t from, uint32_t to, uint64_t *hits) {
-  const volatile uint32_t *header = t->header;
-  const uint32_t *slots = t->slots;
-  const uint64_t lastSlot = t->slotCount - 1;
-  const uint64_t capacity = t->capacity;
-  uint32_t ringHash[IDX_AHEAD];
-  uint64_t ringHome[IDX_AHEAD];
-  uint32_t next = from; /* the next key to hash and prefetch */
-  for (; next < to && next - from < IDX_AHEAD; next++) {
-    uint32_t h = idx_hash32(keys[next]);
-    uint64_t home = idx_home(h, capacity);
-    ringHash[next % IDX_AHEAD] = h;
-    ringHome[next % IDX_AHEAD] = home;
-    __builtin_prefetch(slots + 2 * home);
+  const int narrow = t->capacity < ((uint64_t)1 << 32);
+  if (found != NULL) {
+    return narrow ? idx_chunks_v2(t, keys, values, found, missing, from, to, hits, 1, 1)
+                  : idx_chunks_v2(t, keys, values, found, missing, from, to, hits, 1, 0);
   }
-  uint32_t chunk = from;
-  for (; chunk < to; chunk += IDX_CHUNK) {
-    uint32_t end = to - chunk < IDX_CHUNK ? to : chunk + IDX_CHUNK;
-    uint32_t seq = __atomic_load_n(&header[IDX_CELL_SEQ / 4], __ATOMIC_ACQUIRE);
-    if ((seq & 1) && seq != t->dead) break;
-    uint64_t chunkHits = 0;
-    int undecided = 0;
-    for (uint32_t k = chunk; k < end; k++) {
-      uint32_t h = ringHash[k % IDX_AHEAD];
-      uint64_t s = ringHome[k % IDX_AHEAD];
-      if (next < to) {
-        uint32_t h2 = idx_hash32(keys[next]);
-        uint64_t home2 = idx_home(h2, capacity);
-        ringHash[next % IDX_AHEAD] = h2;
-        ringHome[next % IDX_AHEAD] = home2;
-        __builtin_prefetch(slots + 2 * home2);
-        next++;
-      }
-      uint32_t value = missing, hit = 0;
-      if (h == IDX_EMPTY_HASH) {
-        if (header[IDX_CELL_STATE / 4] & IDX_STATE_ESCAPED) {
-          value = header[IDX_CELL_ESCAPED / 4];
-          hit = 1;
-        }
-      } else {
-        uint64_t last = s + t->reach < lastSlot ? s + t->reach : lastSlot;
-        uint32_t word = slots[2 * s];
-        while (word < h && s < last) word = slots[2 * ++s];
-        if (word == h) {
-          value = slots[2 * s + 1];
-          hit = 1;
-        } else if (word < h) {
-          undecided = 1;
-          break;
-        }
-      }
-      values[k] = value;
-      if (found != NULL) found[k] = (uint8_t)hit;
-      chunkHits += hit;
-    }
-    if (undecided) break;
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (header[IDX_CELL_SEQ / 4] != seq || header[t->idWord] != t->fileId) break;
-    *hits += chunkHits;
-  }
-  return chunk < to ? chunk : to;
+  return narrow ? idx_chunks_v2(t, keys, values, found, missing, from, to, hits, 0, 1)
+                : idx_chunks_v2(t, keys, values, found, missing, from, to, hits, 0, 0);
 }
 
 /* ---- version 3 (spec §16): packed 12- or 16-byte slots, keys and values of 32 or 64 bits ---- */
@@ -116,10 +167,6 @@ static inline uint32_t idx_probe_chunks(const idx_table *t, const uint32_t *keys
 /* The "hash" of a u64 key above a file's 32-bit keys: it has none, and is in no slot. Above
    every 32-bit hash word, so no such key is taken for one of the file's. */
 #define IDX_NO_HASH 0xffffffffffffffffull
-
-/* Functions of a shape that is a constant where they are called: always inlined, each call site
-   compiles to one loop with the other shapes' branches folded away (a template, in C). */
-#define IDX_TEMPLATE static inline __attribute__((always_inline))
 
 /* keys[i]'s hash word at the file's key width, or IDX_NO_HASH. */
 IDX_TEMPLATE uint64_t idx_wide_hash(const void *keys, uint32_t i, const unsigned shape) {
