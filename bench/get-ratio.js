@@ -17,8 +17,8 @@
  */
 const fs = require("node:fs");
 const path = require("node:path");
-const { execFileSync } = require("node:child_process");
 const { BENCH_DIR, ROOT_DIR, WORK_DIR, dataset, rng, median } = require("./lib/common");
+const { floorModule, runMeta } = require("./lib/floor");
 
 function parseArgs(argv) {
   const o = { n: [1_000_000], rounds: 9, lookups: 1_000_000, queries: ["hits", "misses", "mix"], idx: path.join(ROOT_DIR, "dist", "idx.js"), map: true, json: null };
@@ -40,26 +40,6 @@ function parseArgs(argv) {
 const opt = parseArgs(process.argv.slice(2));
 const idx = require(opt.idx);
 
-/** The C floor module, compiled on first use (node-gyp, as npm finds it). */
-function floorModule() {
-  const dir = path.join(BENCH_DIR, "floor");
-  const built = path.join(dir, "build", "Release", "inproc.node");
-  const src = path.join(dir, "inproc.c");
-  if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < fs.statSync(src).mtimeMs) {
-    const npm = path.dirname(path.dirname(fs.realpathSync(process.execPath)));
-    const candidates = [
-      process.env.npm_config_node_gyp,
-      path.join(npm, "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js"),
-      "/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js",
-    ].filter((p) => p && fs.existsSync(p));
-    if (candidates.length === 0) throw new Error("node-gyp not found: cannot compile bench/floor/inproc.c");
-    const nodedir = path.dirname(path.dirname(process.execPath));
-    const args = [candidates[0], "rebuild"];
-    if (fs.existsSync(path.join(nodedir, "include", "node", "node_api.h"))) args.push(`--nodedir=${nodedir}`);
-    execFileSync(process.execPath, args, { cwd: dir, stdio: ["ignore", "ignore", "inherit"] });
-  }
-  return require(built);
-}
 const floor = floorModule();
 
 /** The random data set's index of n pairs, built once (in chunks: no n-sized array in JS). */
@@ -281,25 +261,7 @@ function writeSection(text, n) {
 }
 
 (async () => {
-  const meta = {
-    command: `node bench/get-ratio.js ${process.argv.slice(2).join(" ")}`.trim(),
-    date: new Date().toISOString(),
-    commit: (() => {
-      try {
-        return execFileSync("git", ["-C", ROOT_DIR, "rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-      } catch {
-        return "?";
-      }
-    })(),
-    cpu: (() => {
-      try {
-        const m = /model name\s*:\s*(.*)/.exec(fs.readFileSync("/proc/cpuinfo", "utf8"));
-        return m ? m[1] : process.arch;
-      } catch {
-        return process.arch;
-      }
-    })(),
-  };
+  const meta = runMeta("get-ratio.js");
   const results = [];
   for (const n of opt.n) {
     const result = await runSize(n);

@@ -359,6 +359,125 @@ static napi_value SortHashed(napi_env env, napi_callback_info info) {
   return idx_undefined(env);
 }
 
+/* ---- version 3 (spec §16): records of four words (hash low, hash high, value low, value high) ---- */
+
+/* sortRecords's digits: 16 bits, as core/encode.ts sortRecordsByHash's. */
+enum { R16 = 1 << 16 };
+
+/*
+ * hashRecords(keysLow u32[], keysHigh u32[]|null, valuesLow u32[], valuesHigh u32[]|null, from, n,
+ *             keyBits, out u32[], result f64[4])
+ * Pairs from..from+n of the columns as records in out (4n words at least): the key's hash at
+ * keyBits (hash32, high word 0; or hash64), then the value's words (high 0 when valuesHigh is
+ * null). A key wider than 32-bit keys is refused (the caller chose keyBits to hold every key).
+ * The escaped key's pairs are left out: result = [records written, 1 when the escaped key was
+ * seen, its last value's low word, its high word].
+ */
+static napi_value HashRecords(napi_env env, napi_callback_info info) {
+  static const char *fn = "hashRecords";
+  size_t argc = 9;
+  napi_value argv[9] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t *kl, *kh, *vl, *vh, *out, from, n, keyBits;
+  double *result;
+  size_t kll, khl, vll, vhl, ol, rl;
+  if (!idx_arg_typed(env, argv[0], fn, "keysLow", napi_uint32_array, 0, (void **)&kl, &kll) ||
+      !idx_arg_typed(env, argv[1], fn, "keysHigh", napi_uint32_array, 1, (void **)&kh, &khl) ||
+      !idx_arg_typed(env, argv[2], fn, "valuesLow", napi_uint32_array, 0, (void **)&vl, &vll) ||
+      !idx_arg_typed(env, argv[3], fn, "valuesHigh", napi_uint32_array, 1, (void **)&vh, &vhl) ||
+      !idx_arg_u32(env, argv[4], fn, "from", &from) || !idx_arg_u32(env, argv[5], fn, "n", &n) ||
+      !idx_arg_u32(env, argv[6], fn, "keyBits", &keyBits) ||
+      !idx_arg_typed(env, argv[7], fn, "out", napi_uint32_array, 0, (void **)&out, &ol) ||
+      !idx_arg_typed(env, argv[8], fn, "result", napi_float64_array, 0, (void **)&result, &rl))
+    return NULL;
+  uint64_t end = (uint64_t)from + n;
+  if ((keyBits != 32 && keyBits != 64) || end > kll || end > vll || (kh != NULL && end > khl) || (vh != NULL && end > vhl) ||
+      (uint64_t)n * 4 > ol || rl < 4)
+    return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: keyBits must be 32 or 64, from + n within the columns, out 4n words, result 4", fn);
+  uint32_t m = 0, escaped = 0, escLow = 0, escHigh = 0;
+  const uint64_t empty = keyBits == 64 ? IDX_EMPTY_HASH64 : IDX_EMPTY_HASH;
+  for (uint64_t i = from; i < end; i++) {
+    uint32_t high = kh != NULL ? kh[i] : 0;
+    if (keyBits == 32 && high != 0) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: key %llu is wider than 32 bits", fn, (unsigned long long)i);
+    uint64_t h = keyBits == 64 ? idx_hash64((uint64_t)high << 32 | kl[i]) : idx_hash32(kl[i]);
+    uint32_t vhigh = vh != NULL ? vh[i] : 0;
+    if (h == empty) {
+      escaped = 1;
+      escLow = vl[i];
+      escHigh = vhigh;
+      continue;
+    }
+    uint32_t *r = out + 4 * (size_t)m++;
+    r[0] = (uint32_t)h;
+    r[1] = (uint32_t)(h >> 32);
+    r[2] = vl[i];
+    r[3] = vhigh;
+  }
+  result[0] = m;
+  result[1] = escaped;
+  result[2] = escLow;
+  result[3] = escHigh;
+  return idx_undefined(env);
+}
+
+/*
+ * sortRecords(records u32[], n, wideKeys, scratch u32[]) -> 0 or 1
+ * Sorts the first n records (four words each) by hash, stably (LSD radix, 16 bits a pass: two
+ * passes on the low word, and two on the high word for 64-bit keys), as core/encode.ts
+ * sortRecordsByHash does; returns 0 when the sorted records are in `records`, 1 when in
+ * `scratch` (4n words at least).
+ */
+static napi_value SortRecords(napi_env env, napi_callback_info info) {
+  static const char *fn = "sortRecords";
+  size_t argc = 4;
+  napi_value argv[4] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t *records, *scratch, n, wide;
+  size_t rl, sl;
+  if (!idx_arg_typed(env, argv[0], fn, "records", napi_uint32_array, 0, (void **)&records, &rl) ||
+      !idx_arg_u32(env, argv[1], fn, "n", &n) || !idx_arg_u32(env, argv[2], fn, "wideKeys", &wide) ||
+      !idx_arg_typed(env, argv[3], fn, "scratch", napi_uint32_array, 0, (void **)&scratch, &sl))
+    return NULL;
+  if ((uint64_t)n * 4 > rl || (uint64_t)n * 4 > sl || wide > 1)
+    return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: records and scratch need 4n words, wideKeys 0 or 1", fn);
+  if (records == scratch) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: records and scratch must differ", fn);
+  uint32_t *counts = malloc(R16 * 4 * sizeof(uint32_t));
+  if (counts == NULL) return idx_throw(env, "ENOMEM", "%s: out of memory", fn);
+  const int passes = wide ? 4 : 2;
+  memset(counts, 0, R16 * 4 * sizeof(uint32_t));
+  for (uint32_t i = 0; i < n; i++) {
+    const uint32_t *r = records + 4 * (size_t)i;
+    counts[r[0] & 0xffff]++;
+    counts[R16 + (r[0] >> 16)]++;
+    if (wide) {
+      counts[2 * R16 + (r[1] & 0xffff)]++;
+      counts[3 * R16 + (r[1] >> 16)]++;
+    }
+  }
+  uint32_t *src = records, *dst = scratch;
+  for (int p = 0; p < passes; p++) {
+    uint32_t *c = counts + (size_t)p * R16, sum = 0;
+    for (uint32_t d = 0; d < R16; d++) {
+      uint32_t x = c[d];
+      c[d] = sum;
+      sum += x;
+    }
+    const int word = p / 2, shift = (p % 2) * 16;
+    for (uint32_t i = 0; i < n; i++) {
+      const uint32_t *r = src + 4 * (size_t)i;
+      uint32_t *o = dst + 4 * (size_t)c[(r[word] >> shift) & 0xffff]++;
+      memcpy(o, r, 16);
+    }
+    uint32_t *t = src;
+    src = dst;
+    dst = t;
+  }
+  free(counts);
+  napi_value out;
+  napi_create_uint32(env, src == records ? 0 : 1, &out);
+  return out;
+}
+
 napi_status idx_build_init(napi_env env, napi_value exports) {
   IDX_EXPORT(env, exports, "hashSort", HashSort);
   IDX_EXPORT(env, exports, "placeSorted", PlaceSorted);
@@ -366,5 +485,7 @@ napi_status idx_build_init(napi_env env, napi_value exports) {
   IDX_EXPORT(env, exports, "scatterPairs", ScatterPairs);
   IDX_EXPORT(env, exports, "scatterHashed", ScatterHashed);
   IDX_EXPORT(env, exports, "sortHashed", SortHashed);
+  IDX_EXPORT(env, exports, "hashRecords", HashRecords);
+  IDX_EXPORT(env, exports, "sortRecords", SortRecords);
   return napi_ok;
 }

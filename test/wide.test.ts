@@ -12,6 +12,7 @@ import {
   CELL_ENTRIES, CELL_ENTRIES_HIGH, ESCAPED_KEY, ESCAPED_KEY_64, LAYOUT_V2, cellCheck, fileBytes, headerChecksumV3, layoutFor, readHeader, writeHeader,
 } from "../src/core/format";
 import { hash32, hash64, homeSlot, unhash64 } from "../src/core/hash";
+import { hashRecordsJs, sortRecordsJs } from "../src/core/encode";
 import { Id } from "../src/core/keys";
 import { PairBuffer, PairCollector } from "../src/core/pairs";
 import { BinaryPairParser, PairParser } from "../src/core/parse";
@@ -466,3 +467,36 @@ function mulberry(seed: number): () => number {
 function r64(r: () => number): bigint {
   return (BigInt(r()) << 32n) | BigInt(r());
 }
+
+describe.runIf(ADDON)("§16 the addon's record loops agree with their JS twins (core/encode.ts)", () => {
+  it("hashRecords and sortRecords give the same records, escaped key and order, for both key widths", () => {
+    const addon = nativeAddon()!;
+    const r = mulberry(99);
+    for (const keyBits of [32, 64] as const) {
+      for (const n of [0, 1, 7, 5000]) {
+        const keys = Uint32Array.from({ length: n }, () => (r() % 50 === 0 ? ESCAPED_KEY : r() % 3000));
+        const keysHigh = keyBits === 64 ? Uint32Array.from({ length: n }, () => (r() % 2 === 0 ? 0 : r())) : null;
+        if (keyBits === 64 && n > 3) {
+          keys[3] = Number(ESCAPED_KEY_64 & 0xffffffffn);
+          keysHigh![3] = Number(ESCAPED_KEY_64 >> 32n);
+        }
+        const values = Uint32Array.from({ length: n }, () => r());
+        const valuesHigh = Uint32Array.from({ length: n }, () => r());
+        const outC = new Uint32Array(4 * n + 4);
+        const outJs = new Uint32Array(4 * n + 4);
+        const resC = new Float64Array(4);
+        const resJs = new Float64Array(4);
+        addon.hashRecords(keys, keysHigh, values, valuesHigh, 0, n, keyBits, outC, resC);
+        hashRecordsJs(keys, keysHigh, values, valuesHigh, 0, n, keyBits, outJs, resJs);
+        expect(Array.from(resC)).toEqual(Array.from(resJs));
+        expect(outC).toEqual(outJs);
+        const m = resC[0];
+        const scratchC = new Uint32Array(4 * m + 4);
+        const scratchJs = new Uint32Array(4 * m + 4);
+        const sortedC = addon.sortRecords(outC, m, keyBits === 64 ? 1 : 0, scratchC) === 0 ? outC : scratchC;
+        const sortedJs = sortRecordsJs(outJs, m, keyBits === 64 ? 1 : 0, scratchJs) === 0 ? outJs : scratchJs;
+        expect(sortedC.subarray(0, 4 * m)).toEqual(sortedJs.subarray(0, 4 * m));
+      }
+    }
+  });
+});

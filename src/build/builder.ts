@@ -128,7 +128,7 @@ export class IndexBuilder {
     if (this.#spill === null && (keyBits === 64 || valueBits === 64)) {
       // Version 3 (§16), in memory: the pairs as slot records, sorted, streamed to the file.
       pairs = this.buffer.length;
-      const sorted = sortedRecordsOf(this.buffer, keyBits);
+      const sorted = sortedRecordsOf(this.buffer, keyBits, this.#accel);
       await new Promise<void>((resolve) => setImmediate(resolve));
       throwIfAborted(options.signal, this.path);
       options.onProgress?.({ phase: "write", pairs });

@@ -146,7 +146,7 @@ export class Spill {
     for (let at = 0; at < n; at += this.#piecePairs) {
       const m = Math.min(this.#piecePairs, n - at);
       if (this.#words === 4) {
-        const escaped = scatterRecords(this.#columns, at, m, this.#layout.keyBits, grouped, this.#counts);
+        const escaped = scatterRecords(this.#columns, at, m, this.#layout.keyBits, grouped, this.#counts, this.#accel);
         if (escaped !== undefined) this.#escaped = escaped;
       } else {
         const escaped = this.#escapedResult;
@@ -369,7 +369,7 @@ export class Spill {
       fs.closeSync(fd);
     }
     if (w === 4) {
-      this.#sorted = sortRecordsByHash(pairs, n, this.#layout.keyBits === 64, this.#sortScratch!);
+      this.#sorted = sortRecordsByHash(pairs, n, this.#layout.keyBits === 64, this.#sortScratch!, this.#accel);
       return keepLastOfEqualRecords(this.#sorted, n);
     }
     this.#accel.sortHashed(pairs, n, keys, values, this.#sortResult);

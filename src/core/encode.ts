@@ -28,11 +28,18 @@ export interface Accelerator {
   scatterHashed(pairs: Uint32Array, n: number, shift: number, out: Uint32Array, counts: Uint32Array): void;
   /** sortHashedJs. */
   sortHashed(pairs: Uint32Array, n: number, hashes: Uint32Array, values: Uint32Array, result: Float64Array): void;
+  /** hashRecordsJs (version 3). */
+  hashRecords(
+    keysLow: Uint32Array, keysHigh: Uint32Array | null, valuesLow: Uint32Array, valuesHigh: Uint32Array | null, from: number, n: number,
+    keyBits: number, out: Uint32Array, result: Float64Array,
+  ): void;
+  /** sortRecordsJs (version 3). */
+  sortRecords(records: Uint32Array, n: number, wideKeys: number, scratch: Uint32Array): number;
 }
 
 export const JS_ACCELERATOR: Accelerator = {
   hashSort: hashSortJs, placeSorted: placeSortedJs, scatterPairs: scatterPairsJs, scatterHashed: scatterHashedJs,
-  sortHashed: sortHashedJs,
+  sortHashed: sortHashedJs, hashRecords: hashRecordsJs, sortRecords: sortRecordsJs,
 };
 
 /** The largest file image built in memory (a Buffer on Node 20 holds at most 4 GiB). */
@@ -298,14 +305,23 @@ export function sortHashedJs(pairs: Uint32Array, n: number, hashes: Uint32Array,
 
 /**
  * Sorts the first `n` records of `records` (four words each: hash low, hash high, value low,
- * value high) by hash, stably, by LSD radix sort of 16 bits a pass: two
- * passes on the hash's one word for 32-bit keys, four for 64-bit keys (high word last, so it
- * orders first). Stable, which is what makes "the last duplicate wins" hold after sorting.
- * Returns the array holding the result (`records` or a scratch of the same size).
+ * value high) by hash, stably, through `accel`; returns the array holding the result (`records`,
+ * or `scratch`, made when not given).
  */
-export function sortRecordsByHash(records: Uint32Array, n: number, wideKeys: boolean, scratch?: Uint32Array): Uint32Array {
+export function sortRecordsByHash(records: Uint32Array, n: number, wideKeys: boolean, scratch?: Uint32Array, accel: Accelerator = JS_ACCELERATOR): Uint32Array {
+  const other = scratch !== undefined && scratch.length >= n * 4 ? scratch : new Uint32Array(Math.max(1, n) * 4);
+  return accel.sortRecords(records, n, wideKeys ? 1 : 0, other) === 0 ? records : other;
+}
+
+/**
+ * The same as the addon's sortRecords: by LSD radix sort of 16 bits a pass, two passes on the
+ * hash's one word for 32-bit keys, four for 64-bit keys (high word last, so it orders first).
+ * Stable, which is what makes "the last duplicate wins" hold after sorting. Returns 0 when the
+ * result is in `records`, 1 when in `scratch`.
+ */
+export function sortRecordsJs(records: Uint32Array, n: number, wideKeys: number, scratch: Uint32Array): number {
   let src = records;
-  let dst = scratch !== undefined && scratch.length >= n * 4 ? scratch : new Uint32Array(n * 4);
+  let dst = scratch;
   const counts = radixCounts;
   const digits = wideKeys ? [[0, 0], [0, 16], [1, 0], [1, 16]] : [[0, 0], [0, 16]];
   for (const [word, shift] of digits) {
@@ -326,7 +342,7 @@ export function sortRecordsByHash(records: Uint32Array, n: number, wideKeys: boo
     }
     [src, dst] = [dst, src];
   }
-  return src;
+  return src === records ? 0 : 1;
 }
 
 const radixCounts = new Uint32Array(65536);
@@ -366,39 +382,54 @@ export interface SortedRecords {
  * its last value, the escaped key's value apart: what a writer merges or applies in hash order.
  * Every key must fit `keyBits`.
  */
-export function sortedRecordsOf(pairs: PairBuffer, keyBits: Width): SortedRecords {
+export function sortedRecordsOf(pairs: PairBuffer, keyBits: Width, accel: Accelerator = JS_ACCELERATOR): SortedRecords {
   const n = pairs.length;
   const records = new Uint32Array(Math.max(1, n) * 4);
-  const hashHalves = new Uint32Array(2);
-  const { keys, keysHigh, values, valuesHigh } = pairs;
-  const emptyLow = EMPTY_HASH;
+  const r = new Float64Array(4);
+  accel.hashRecords(pairs.keys, pairs.keysHigh, pairs.values, pairs.valuesHigh, 0, n, keyBits, records, r);
+  const m = r[0];
+  const sorted = sortRecordsByHash(records, m, keyBits === 64, undefined, accel);
+  const result: SortedRecords = { records: sorted, length: keepLastOfEqualRecords(sorted, m) };
+  if (r[1] === 1) result.escaped = r[3] === 0 ? r[2] : (BigInt(r[3]) << 32n) | BigInt(r[2]);
+  return result;
+}
+
+/**
+ * The same as the addon's hashRecords: pairs from..from+n of the columns as records in `out`,
+ * hashed at `keyBits`, the escaped key's pairs left out; result = [records written, 1 when the
+ * escaped key was seen, its last value's low word, its high word].
+ */
+export function hashRecordsJs(
+  keys: Uint32Array, keysHigh: Uint32Array | null, values: Uint32Array, valuesHigh: Uint32Array | null, from: number, n: number,
+  keyBits: number, out: Uint32Array, result: Float64Array,
+): void {
+  const halves = new Uint32Array(2);
   const emptyHigh = keyBits === 64 ? EMPTY_HASH : 0;
   let m = 0;
-  let escaped: Word | undefined;
-  for (let i = 0; i < n; i++) {
+  result[1] = 0;
+  for (let i = from; i < from + n; i++) {
     const kh = keysHigh === null ? 0 : keysHigh[i];
     if (keyBits === 32) {
-      if (kh !== 0) throw new RangeError("sortedRecordsOf: a key wider than the file's keys");
-      hashHalves[0] = hash32(keys[i]);
-      hashHalves[1] = 0;
+      if (kh !== 0) throw new RangeError(`hashRecords: key ${i} is wider than 32 bits`);
+      halves[0] = hash32(keys[i]);
+      halves[1] = 0;
     } else {
-      hash64Into(kh, keys[i], hashHalves);
+      hash64Into(kh, keys[i], halves);
     }
     const vh = valuesHigh === null ? 0 : valuesHigh[i];
-    if (hashHalves[0] === emptyLow && hashHalves[1] === emptyHigh) {
-      escaped = vh === 0 ? values[i] : (BigInt(vh) << 32n) | BigInt(values[i]);
+    if (halves[0] === EMPTY_HASH && halves[1] === emptyHigh) {
+      result[1] = 1;
+      result[2] = values[i];
+      result[3] = vh;
       continue;
     }
-    records[4 * m] = hashHalves[0];
-    records[4 * m + 1] = hashHalves[1];
-    records[4 * m + 2] = values[i];
-    records[4 * m + 3] = vh;
+    out[4 * m] = halves[0];
+    out[4 * m + 1] = halves[1];
+    out[4 * m + 2] = values[i];
+    out[4 * m + 3] = vh;
     m++;
   }
-  const sorted = sortRecordsByHash(records, m, keyBits === 64);
-  const result: SortedRecords = { records: sorted, length: keepLastOfEqualRecords(sorted, m) };
-  if (escaped !== undefined) result.escaped = escaped;
-  return result;
+  result[0] = m;
 }
 
 /**
@@ -419,35 +450,17 @@ function digitOf(records: Uint32Array, i: number, hashBits: number, bitsDone: nu
  * undefined.
  */
 export function scatterRecords(
-  pairs: PairBuffer, from: number, n: number, keyBits: Width, out: Uint32Array, counts: Uint32Array,
+  pairs: PairBuffer, from: number, n: number, keyBits: Width, out: Uint32Array, counts: Uint32Array, accel: Accelerator = JS_ACCELERATOR,
 ): Word | undefined {
   const records = scatterScratch(n);
-  let m = 0;
-  let escaped: Word | undefined;
-  const { keys, keysHigh, values, valuesHigh } = pairs;
-  const halves = new Uint32Array(2);
-  for (let i = from; i < from + n; i++) {
-    const kh = keysHigh === null ? 0 : keysHigh[i];
-    if (keyBits === 64) {
-      hash64Into(kh, keys[i], halves);
-    } else {
-      halves[0] = hash32(keys[i]);
-      halves[1] = 0;
-    }
-    const vh = valuesHigh === null ? 0 : valuesHigh[i];
-    if (halves[0] === EMPTY_HASH && halves[1] === (keyBits === 64 ? EMPTY_HASH : 0)) {
-      escaped = vh === 0 ? values[i] : (BigInt(vh) << 32n) | BigInt(values[i]);
-      continue;
-    }
-    records[4 * m] = halves[0];
-    records[4 * m + 1] = halves[1];
-    records[4 * m + 2] = values[i];
-    records[4 * m + 3] = vh;
-    m++;
-  }
-  scatterRecordsBy(records, m, keyBits, 0, out, counts);
-  return escaped;
+  const r = scatterResult;
+  accel.hashRecords(pairs.keys, pairs.keysHigh, pairs.values, pairs.valuesHigh, from, n, keyBits, records, r);
+  scatterRecordsBy(records, r[0], keyBits, 0, out, counts);
+  if (r[1] === 0) return undefined;
+  return r[3] === 0 ? r[2] : (BigInt(r[3]) << 32n) | BigInt(r[2]);
 }
+
+const scatterResult = new Float64Array(4);
 
 let scatterBuffer = new Uint32Array(0);
 

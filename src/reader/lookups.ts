@@ -293,7 +293,6 @@ const R1 = 0x9e3779b9;
 const R2 = 0x85ebca77;
 const R3 = 0xc2b2ae3d;
 const R4 = 0x27d4eb2f;
-const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const MAX_KEY = 0xffffffffffffffffn;
 const TWO_32 = 4294967296;
 /** Values of 64 bits above 2^53 - 1 come back as bigints (keys.ts): their high word is 2^21 or more. */
@@ -305,18 +304,25 @@ export interface WideSlowPath {
   slowGetWide(low: number, high: number, keyBits: 32 | 64, s1: number, s2: number, value: Id | undefined, undecided: boolean, closure: number): Id | undefined;
 }
 
-/** A key's hash word, as find takes it: low and high halves, and the word its home slot comes from. */
-interface HashScratch {
-  low: number;
-  high: number;
+/**
+ * A bigint key's halves into halves[0] (low) and halves[1] (high), through a BigUint64Array
+ * (nothing allocated); false when it is not a key (outside 0..2^64 - 1, or not a bigint). Out of
+ * the get closures, which it would push past V8's inlining budget.
+ */
+function bigintHalves(key: unknown, halves: Uint32Array, big: BigUint64Array): boolean {
+  if (typeof key !== "bigint" || key < 0n || key > MAX_KEY) return false;
+  big[0] = key;
+  return true;
 }
 
 /**
  * get and getOr of a version 3 file (§16), over one window or several. Keys are numbers (safe
- * integers) or bigints; anything else, or a key wider than the file's keys, is absent. The
- * hash word is compared as two uint32 halves (high first), so the loop stays in int32 and
- * double arithmetic: no bigint is made unless a value is above 2^53 - 1 (keys.ts), or the key
- * given is a bigint (read through a BigUint64Array, which allocates nothing).
+ * integers) or bigints; anything else, or a key wider than the file's keys, is absent. A number
+ * key is split into its 32-bit halves with integer operations, the hash is computed on them and
+ * the hash word compared as two uint32 halves (high first), so the loop stays in int32: no
+ * bigint is made unless a value is above 2^53 - 1 (keys.ts), and a bigint key is read through a
+ * BigUint64Array (nothing allocated). One closure a key width: each stays small enough for V8 to
+ * inline into the caller's loop.
  */
 export function makeWideGet(
   slow: WideSlowPath, header: Uint32Array, windows: readonly Uint32Array[], windowSlots: number, capacity: number, reach: number,
@@ -325,55 +331,19 @@ export function makeWideGet(
   const sw = (keyBits + valueBits) / 32; // §16.1: 12- or 16-byte slots
   const valueOffset = keyBits / 32;
   const reachWords = reach * sw;
-  const wideKeys = keyBits === 64;
   const wideValues = valueBits === 64;
   const halves = new Uint32Array(2);
   const big = new BigUint64Array(halves.buffer);
-  const h: HashScratch = { low: 0, high: 0 };
-  /**
-   * The key's hash word into h, or false when `key` is not a key of this file. 64-bit keys:
-   * §16.3's Feistel network of fmix32 on the key's halves.
-   */
-  const hashKey = (key: unknown): boolean => {
-    let lo: number;
-    let hi: number;
-    if (typeof key === "number") {
-      if ((key >>> 0) === key) {
-        lo = key;
-        hi = 0;
-      } else {
-        if (!(key >= 0 && key <= MAX_SAFE && Math.floor(key) === key)) return false;
-        lo = key >>> 0;
-        hi = (key - lo) / TWO_32;
-      }
-    } else if (typeof key === "bigint") {
-      if (key < 0n || key > MAX_KEY) return false;
-      big[0] = key;
-      lo = halves[0];
-      hi = halves[1];
-    } else {
-      return false;
-    }
-    if (!wideKeys) {
-      if (hi !== 0) return false;
-      h.low = hashOf(lo);
-      h.high = 0;
-      return true;
-    }
-    lo = (lo ^ hashOf((hi ^ R1) >>> 0)) >>> 0;
-    hi = (hi ^ hashOf((lo ^ R2) >>> 0)) >>> 0;
-    lo = (lo ^ hashOf((hi ^ R3) >>> 0)) >>> 0;
-    hi = (hi ^ hashOf((lo ^ R4) >>> 0)) >>> 0;
-    h.low = lo;
-    h.high = hi;
-    return true;
-  };
-  const escapedHash = (): boolean => h.low === EMPTY && h.high === (wideKeys ? EMPTY : 0);
-  const find = windows.length === 1 ? wideFind(windows[0], capacity, reachWords, sw, wideKeys) : wideWindowedFind(windows, windowSlots, capacity, reachWords, sw, wideKeys);
+  const find = windows.length === 1 ? wideFind(windows[0], capacity, reachWords, sw, keyBits === 64) : wideWindowedFind(windows, windowSlots, capacity, reachWords, sw, keyBits === 64);
+  const first = windows[0];
   const valueAt = (code: number): Id => {
-    const k = code < WINDOW_CODE ? 0 : Math.floor(code / WINDOW_CODE);
-    const slots = windows[k];
-    const i = code - k * WINDOW_CODE + valueOffset;
+    let slots = first;
+    let i = code + valueOffset;
+    if (code >= WINDOW_CODE) {
+      const k = Math.floor(code / WINDOW_CODE);
+      slots = windows[k];
+      i -= k * WINDOW_CODE;
+    }
     if (!wideValues) return slots[i];
     const high = slots[i + 1];
     return high < SAFE_HIGH ? high * TWO_32 + slots[i] : (BigInt(high) << 32n) | BigInt(slots[i]);
@@ -384,14 +354,12 @@ export function makeWideGet(
     return high < SAFE_HIGH ? high * TWO_32 + header[ESCAPED_VALUE] : (BigInt(high) << 32n) | BigInt(header[ESCAPED_VALUE]);
   };
   const { idWord, id, dead, closure } = check;
-  const get = (key: Id): Id | undefined => {
-    if (!hashKey(key)) return undefined;
-    const low = h.low;
-    const high = h.high;
+  /** The probe and the fast check of §11.7 for the hash word (low, high); the slow path past it. */
+  const lookup = (low: number, high: number): Id | undefined => {
     const s1 = loadSeq(header);
     let i = ABSENT;
     let value: Id | undefined;
-    if (!escapedHash()) {
+    if (low !== EMPTY || high !== (keyBits === 64 ? EMPTY : 0)) {
       i = find(low, high);
       if (i >= 0) value = valueAt(i);
     } else if ((header[STATE] & ESCAPED) !== 0) {
@@ -401,6 +369,34 @@ export function makeWideGet(
     if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id && i !== NOT_DECIDED) return value;
     return slow.slowGetWide(low, high, keyBits, s1, s2, value, i === NOT_DECIDED, closure);
   };
+  /** §16.3's hash64 of the key halves (int32s: no heap number between get and here), then lookup. */
+  const lookup64 = (lo: number, hi: number): Id | undefined => {
+    lo >>>= 0;
+    hi >>>= 0;
+    lo = (lo ^ hashOf((hi ^ R1) >>> 0)) >>> 0;
+    hi = (hi ^ hashOf((lo ^ R2) >>> 0)) >>> 0;
+    lo = (lo ^ hashOf((hi ^ R3) >>> 0)) >>> 0;
+    hi = (hi ^ hashOf((lo ^ R4) >>> 0)) >>> 0;
+    return lookup(lo, hi);
+  };
+  let get: (key: Id) => Id | undefined;
+  if (keyBits === 64) {
+    get = (key) => {
+      if (typeof key === "number") {
+        // The halves of a safe integer, exactly; anything else fails the check on hi.
+        const lo = key >>> 0;
+        const hi = (key - lo) * INV_2_32;
+        if ((hi >>> 0) !== hi || hi >= SAFE_HIGH) return undefined;
+        return lookup64(lo | 0, hi | 0);
+      }
+      return bigintHalves(key, halves, big) ? lookup64(halves[0] | 0, halves[1] | 0) : undefined;
+    };
+  } else {
+    get = (key) => {
+      if (typeof key === "number") return (key >>> 0) === key ? lookup(hashOf(key), 0) : undefined;
+      return bigintHalves(key, halves, big) && halves[1] === 0 ? lookup(hashOf(halves[0]), 0) : undefined;
+    };
+  }
   const getOr = <T>(key: Id, fallback: T): Id | T => {
     const value = get(key);
     return value === undefined ? fallback : value;

@@ -582,7 +582,7 @@ export class IdWriter<K extends Id = number, V extends Id = number> implements I
   /** update() of a version 3 file (§16), whose widths hold every pair: as above, by slot records. */
   #updateWide(batch: PairBuffer): void {
     const layout = this.#layout;
-    const sorted = sortedRecordsOf(batch, layout.keyBits);
+    const sorted = sortedRecordsOf(batch, layout.keyBits, nativeAddon() ?? JS_ACCELERATOR);
     if (batch.length > Math.max(BULK_MIN, this.size / BULK_SHARE)) {
       this.#rehash(growCapacity, 0, undefined, sorted);
       return;
@@ -619,7 +619,7 @@ export class IdWriter<K extends Id = number, V extends Id = number> implements I
     const header = this.#readHeader();
     this.#replace(keyBits !== old.keyBits
       ? widenKeysInto(target, region, this.#checksums, header, layout, capacityFor, this.#sync, pairs)
-      : rehashIntoWide(target, region, this.#checksums, header, layout, capacityFor, this.#sync, sortedRecordsOf(pairs, keyBits)));
+      : rehashIntoWide(target, region, this.#checksums, header, layout, capacityFor, this.#sync, sortedRecordsOf(pairs, keyBits, nativeAddon() ?? JS_ACCELERATOR)));
   }
 
   /** Removes every entry (a new, empty file renamed over the old one). */

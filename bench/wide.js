@@ -1,0 +1,452 @@
+#!/usr/bin/env node
+"use strict";
+/**
+ * 64-bit IDs (spec §16) at n random 64-bit keys: bytes per entry, the build's pairs per second
+ * against a 32-bit build of the same n, and lookups against the C floor on the same file
+ * (bench/floor/inproc.c single64 and batch64: the fastest C for these 12- and 16-byte slots), a
+ * Map<bigint, number>, a Map<string, number> and LMDB with 8-byte keys. Run by `npm run bench`.
+ *
+ *   node bench/wide.js [--n 10000000] [--rounds 7] [--lookups 1000000] [--builds 3]
+ *                      [--before DIST] [--no-peers] [--no-install] [--json FILE]
+ *
+ * Keys are random below 2^53 (a lowbias32 of the row for each half, the high half cut to 21
+ * bits), so that one file serves `get` with safe-integer number keys and with the same keys as
+ * bigints; hash64 mixes every bit, so a key's size does not change the table. Values: random
+ * uint32 (64/32), random uint64 (64/64).
+ *
+ * Lookups as bench/get-ratio.js times them: one process, one thread, the thread's CPU time
+ * (CLOCK_THREAD_CPUTIME_ID), rotating rounds, the median of per-round ratios, beside the wall
+ * clock. --before DIST (a dist/idx.js of an earlier idx) also times that idx's get and getMany on
+ * the 32-bit file of the same n, in the same rounds: the 32-bit figures before and after.
+ * Writes bench/WIDE.md (or --json FILE).
+ */
+const fs = require("node:fs");
+const path = require("node:path");
+const { spawnSync } = require("node:child_process");
+const { BENCH_DIR, ROOT_DIR, WORK_DIR, lowbias32, median } = require("./lib/common");
+const { floorModule, runMeta } = require("./lib/floor");
+
+function parseArgs(argv) {
+  const o = { n: 10_000_000, rounds: 7, lookups: 1_000_000, builds: 3, before: null, peers: true, install: true, json: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const num = () => Number(String(argv[++i]).replace(/_/g, ""));
+    if (a === "--n") o.n = num();
+    else if (a === "--rounds") o.rounds = num();
+    else if (a === "--lookups") o.lookups = num();
+    else if (a === "--builds") o.builds = num();
+    else if (a === "--before") o.before = path.resolve(argv[++i]);
+    else if (a === "--no-peers") o.peers = false;
+    else if (a === "--no-install") o.install = false;
+    else if (a === "--json") o.json = path.resolve(argv[++i]);
+    else if (a === "--help" || a === "-h") {
+      console.log(fs.readFileSync(__filename, "utf8").split("*/")[0]);
+      process.exit(0);
+    } else throw new Error(`unknown option ${a} (try --help)`);
+  }
+  return o;
+}
+
+const opt = parseArgs(process.argv.slice(2));
+const idx = require(path.join(ROOT_DIR, "dist", "idx.js"));
+const before = opt.before ? require(opt.before) : null;
+const floor = floorModule();
+const log = (m) => process.stderr.write(`[wide] ${m}\n`);
+const TWO_32 = 4294967296;
+
+// ------------------------------------------------------------------ data
+
+/** Row i's key, below 2^53 (a number: exact). */
+const keyOf = (i) => (lowbias32((i ^ 0x6a09e667) >>> 0) & 0x1fffff) * TWO_32 + lowbias32((i + 0x3c6ef372) >>> 0);
+const value32Of = (i) => lowbias32(Math.imul(i, 0x9e3779b9) ^ 0x5bd1e995);
+const value64Of = (i) => (BigInt(lowbias32((i ^ 0x510e527f) >>> 0)) << 32n) | BigInt(value32Of(i));
+/** Row i's 32-bit key for the 32/32 reference build: a bijection, as bench/lib/common.js's random set. */
+const key32Of = (i) => lowbias32((i + 0x2545f491) >>> 0);
+
+/** Rows [at, at + m) as columns for build(): keys a BigUint64Array (or Uint32Array for 32/32). */
+function columns(at, m, layout) {
+  if (layout === "32/32") {
+    const keys = new Uint32Array(m);
+    const values = new Uint32Array(m);
+    for (let j = 0; j < m; j++) {
+      keys[j] = key32Of(at + j);
+      values[j] = value32Of(at + j);
+    }
+    return { keys, values };
+  }
+  const words = new Uint32Array(2 * m);
+  for (let j = 0; j < m; j++) {
+    const k = keyOf(at + j);
+    words[2 * j] = k % TWO_32;
+    words[2 * j + 1] = Math.floor(k / TWO_32);
+  }
+  const keys = new BigUint64Array(words.buffer);
+  const values = layout === "64/64" ? new BigUint64Array(m) : new Uint32Array(m);
+  for (let j = 0; j < m; j++) values[j] = layout === "64/64" ? value64Of(at + j) : value32Of(at + j);
+  return { keys, values };
+}
+
+async function* chunks(n, layout) {
+  const CHUNK = 1 << 20;
+  for (let at = 0; at < n; at += CHUNK) yield columns(at, Math.min(CHUNK, n - at), layout);
+}
+
+/** Builds the layout's file of n rows at `file`; returns seconds and the build's result. */
+async function buildOnce(n, layout, file) {
+  const options = { sync: false, keyBits: layout === "32/32" ? 32 : 64, valueBits: layout === "64/64" ? 64 : 32 };
+  const t0 = process.hrtime.bigint();
+  const result = await idx.build(chunks(n, layout), file, options);
+  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, result };
+}
+
+/** The layout's file of n rows in bench/work, built once and reused. */
+async function fileOf(n, layout) {
+  fs.mkdirSync(WORK_DIR, { recursive: true });
+  const file = path.join(WORK_DIR, `wide-${layout.replace("/", "-")}-${n}.idx`);
+  if (fs.existsSync(file)) {
+    try {
+      const ix = idx.IdIndex.open(file);
+      const info = ix.info();
+      ix.close();
+      if (info.count > n * 0.999 && info.count <= n && `${info.keyBits}/${info.valueBits}` === layout) return file;
+    } catch {
+      // rebuilt below
+    }
+  }
+  log(`building ${path.basename(file)}`);
+  await buildOnce(n, layout, file);
+  return file;
+}
+
+// ------------------------------------------------------------------ timing
+
+function timed(fn, count) {
+  const w0 = process.hrtime.bigint();
+  const c0 = floor.threadNs();
+  const out = fn();
+  const c1 = floor.threadNs();
+  const w1 = process.hrtime.bigint();
+  return { cpu: (c1 - c0) / count, wall: Number(w1 - w0) / count, out };
+}
+
+/** Rotating rounds of `loops` (name -> fn returning a hit count); every loop must agree with `expect`. */
+function rounds(loops, count, expectHits) {
+  const names = Object.keys(loops).filter((k) => loops[k]);
+  for (let p = 0; p < 3; p++) for (const name of names) loops[name]();
+  const all = [];
+  for (let r = 0; r < opt.rounds; r++) {
+    const round = {};
+    for (let j = 0; j < names.length; j++) {
+      const name = names[(j + r) % names.length];
+      const t = timed(loops[name], count);
+      if (t.out !== expectHits) throw new Error(`${name} found ${t.out} keys where the C floor found ${expectHits}`);
+      round[name] = t;
+    }
+    all.push(round);
+  }
+  const ns = Object.fromEntries(names.map((k) => [k, { cpu: median(all.map((r) => r[k].cpu)), wall: median(all.map((r) => r[k].wall)) }]));
+  const ratio = (a, b) => (ns[a] && ns[b] ? median(all.map((r) => r[a].cpu / r[b].cpu)) : null);
+  return { ns, ratio };
+}
+
+const BATCH = 4096;
+
+/** Query rows: 90% present (random rows), 10% absent (rows past n). */
+function queryRows(n, count) {
+  const rows = new Float64Array(count);
+  let s = 0x1234567;
+  for (let j = 0; j < count; j++) {
+    s = lowbias32((s + 0x9e3779b9) >>> 0);
+    rows[j] = s % 10 === 0 ? n + (s % 1000003) : s % n;
+  }
+  return rows;
+}
+
+async function lookups(n, layout) {
+  const file = await fileOf(n, layout);
+  const ix = idx.IdIndex.open(file);
+  const id = floor.open(file);
+  const rows = queryRows(n, opt.lookups);
+  const keysNumber = Array.from(rows, (r) => keyOf(r));
+  const keysBigint = keysNumber.map((k) => BigInt(k));
+  const keys64 = BigUint64Array.from(keysBigint);
+  const wideValues = layout === "64/64";
+  const values = wideValues ? new BigUint64Array(keys64.length) : new Uint32Array(keys64.length);
+  const floorValues = wideValues ? new BigUint64Array(keys64.length) : new Uint32Array(keys64.length);
+  const found = new Uint8Array(keys64.length);
+  const expect = floor.single64(id, keys64)[1];
+  const getLoop = (keys) => () => {
+    let hits = 0;
+    for (let i = 0; i < keys.length; i++) if (ix.get(keys[i]) !== undefined) hits++;
+    return hits;
+  };
+  const loops = {
+    idxGetNumber: getLoop(keysNumber),
+    idxGetBigint: getLoop(keysBigint),
+    cSingle: () => floor.single64(id, keys64)[1],
+    idxGetMany: () => {
+      let hits = 0;
+      for (let i = 0; i < keys64.length; i += BATCH) {
+        const end = Math.min(i + BATCH, keys64.length);
+        hits += ix.getMany(keys64.subarray(i, end), values.subarray(i, end), found.subarray(i, end));
+      }
+      return hits;
+    },
+    cBatch: () => {
+      let hits = 0;
+      for (let i = 0; i < keys64.length; i += BATCH) {
+        const end = Math.min(i + BATCH, keys64.length);
+        hits += floor.batch64(id, keys64.subarray(i, end), floorValues.subarray(i, end));
+      }
+      return hits;
+    },
+  };
+  let mapBigint = null;
+  let mapString = null;
+  let mapMemory = null;
+  if (layout === "64/32") {
+    // The JS maps of the same pairs (present keys only in the map; the queries are the same).
+    const heap0 = heapUsed();
+    mapBigint = new Map();
+    for (let i = 0; i < n; i++) mapBigint.set(BigInt(keyOf(i)), value32Of(i));
+    const heap1 = heapUsed();
+    mapString = new Map();
+    for (let i = 0; i < n; i++) mapString.set(String(keyOf(i)), value32Of(i));
+    const heap2 = heapUsed();
+    mapMemory = { bigint: (heap1 - heap0) / n, string: (heap2 - heap1) / n };
+    const keysString = keysNumber.map(String);
+    loops.mapBigint = () => {
+      let hits = 0;
+      for (let i = 0; i < keysBigint.length; i++) if (mapBigint.get(keysBigint[i]) !== undefined) hits++;
+      return hits;
+    };
+    loops.mapString = () => {
+      let hits = 0;
+      for (let i = 0; i < keysString.length; i++) if (mapString.get(keysString[i]) !== undefined) hits++;
+      return hits;
+    };
+  }
+  log(`timing ${layout} lookups (${opt.rounds} rounds)`);
+  const r = rounds(loops, keys64.length, expect);
+  ix.close();
+  mapBigint = mapString = null;
+  return { layout, file, r, mapMemory, hits: expect, queries: keys64.length };
+}
+
+function heapUsed() {
+  if (global.gc) global.gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external;
+}
+
+/** Builds, alternately, the 32/32 and 64/32 files of n rows, `opt.builds` times each: pairs per second. */
+async function builds(n) {
+  const dir = path.join(WORK_DIR, "wide-builds");
+  fs.mkdirSync(dir, { recursive: true });
+  const runs = { "32/32": [], "64/32": [], "64/64": [] };
+  let size = {};
+  for (let r = 0; r < opt.builds; r++) {
+    for (const layout of r % 2 === 0 ? ["32/32", "64/32", "64/64"] : ["64/64", "64/32", "32/32"]) {
+      const file = path.join(dir, `${layout.replace("/", "-")}.idx`);
+      const b = await buildOnce(n, layout, file);
+      runs[layout].push(b.seconds);
+      size[layout] = { fileBytes: b.result.fileBytes, count: b.result.count };
+      log(`build ${layout}: ${b.seconds.toFixed(2)} s`);
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  const rate = (layout) => n / median(runs[layout]);
+  const pairRatio = (layout) => median(runs[layout].map((s, i) => runs["32/32"][i] / s));
+  return { runs, size, rate, pairRatio };
+}
+
+// ------------------------------------------------------------------ LMDB
+
+function ensureLmdb() {
+  if (fs.existsSync(path.join(BENCH_DIR, "node_modules", "lmdb", "package.json"))) return true;
+  if (!opt.install) return false;
+  log("installing the benchmark's peers (npm install --prefix bench)");
+  spawnSync("npm", ["install", "--prefix", BENCH_DIR, "--no-audit", "--no-fund"], { cwd: ROOT_DIR, stdio: "ignore" });
+  return fs.existsSync(path.join(BENCH_DIR, "node_modules", "lmdb", "package.json"));
+}
+
+/** LMDB of the 64/32 pairs, 8-byte big-endian keys (so its B-tree order is the keys' order). */
+async function lmdb(n) {
+  if (!opt.peers || !ensureLmdb()) return null;
+  const { open } = require(path.join(BENCH_DIR, "node_modules", "lmdb"));
+  const file = path.join(WORK_DIR, `wide-lmdb-${n}.mdb`);
+  for (const f of [file, `${file}-lock`]) fs.rmSync(f, { force: true });
+  log("building LMDB (8-byte keys)");
+  const t0 = process.hrtime.bigint();
+  const db = open({ path: file, noSubdir: true, keyEncoding: "binary", encoding: "binary" });
+  const key = Buffer.alloc(8);
+  const val = Buffer.alloc(4);
+  const CHUNK = 1 << 20;
+  for (let at = 0; at < n; at += CHUNK) {
+    db.transactionSync(() => {
+      for (let i = at; i < Math.min(n, at + CHUNK); i++) {
+        key.writeBigUInt64BE(BigInt(keyOf(i)));
+        val.writeUInt32LE(value32Of(i));
+        db.putSync(key, val);
+      }
+    });
+  }
+  await db.flushed;
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const count = db.getCount();
+  await db.close();
+  const st = fs.statSync(file);
+  const rdb = open({ path: file, noSubdir: true, keyEncoding: "binary", encoding: "binary", readOnly: true });
+  const rows = queryRows(n, opt.lookups);
+  const keys = Buffer.alloc(8 * rows.length);
+  rows.forEach((r, j) => keys.writeBigUInt64BE(BigInt(keyOf(r)), 8 * j));
+  const views = Array.from(rows, (_, j) => keys.subarray(8 * j, 8 * j + 8));
+  const loop = () => {
+    let hits = 0;
+    for (let j = 0; j < views.length; j++) if (rdb.getBinaryFast(views[j]) !== undefined) hits++;
+    return hits;
+  };
+  for (let p = 0; p < 3; p++) loop();
+  const ns = [];
+  let hits = 0;
+  for (let r = 0; r < opt.rounds; r++) {
+    const t = timed(loop, views.length);
+    ns.push(t.cpu);
+    hits = t.out;
+  }
+  await rdb.close();
+  fs.rmSync(file, { force: true });
+  fs.rmSync(`${file}-lock`, { force: true });
+  return { seconds, count, fileBytes: st.size, allocatedBytes: st.blocks * 512, getNs: median(ns), hits };
+}
+
+// ------------------------------------------------------------------ 32-bit before and after
+
+/** The 32/32 file of n rows read by this idx and by `before`, in the same rounds. */
+async function narrowBeforeAfter(n) {
+  if (!before) return null;
+  const file = await fileOf(n, "32/32");
+  const now = idx.IdIndex.open(file);
+  const then = before.IdIndex.open(file);
+  const id = floor.open(file);
+  const rows = queryRows(n, opt.lookups);
+  const keys = Uint32Array.from(rows, (r) => key32Of(r));
+  const values = new Uint32Array(keys.length);
+  const floorValues = new Uint32Array(keys.length);
+  const found = new Uint8Array(keys.length);
+  const getLoop = (ix) => () => {
+    let hits = 0;
+    for (let i = 0; i < keys.length; i++) if (ix.get(keys[i]) !== undefined) hits++;
+    return hits;
+  };
+  const manyLoop = (ix) => () => {
+    let hits = 0;
+    for (let i = 0; i < keys.length; i += BATCH) {
+      const end = Math.min(i + BATCH, keys.length);
+      hits += ix.getMany(keys.subarray(i, end), values.subarray(i, end), found.subarray(i, end));
+    }
+    return hits;
+  };
+  const expect = floor.single(id, keys)[1];
+  const loops = {
+    getNow: getLoop(now), getBefore: getLoop(then), cSingle: () => floor.single(id, keys)[1],
+    manyNow: manyLoop(now), manyBefore: manyLoop(then),
+    cBatch: () => {
+      let hits = 0;
+      for (let i = 0; i < keys.length; i += BATCH) {
+        const end = Math.min(i + BATCH, keys.length);
+        hits += floor.batch(id, keys.subarray(i, end), floorValues.subarray(i, end));
+      }
+      return hits;
+    },
+  };
+  log("timing 32/32 lookups, this idx and --before");
+  const r = rounds(loops, keys.length, expect);
+  now.close();
+  then.close();
+  return r;
+}
+
+// ------------------------------------------------------------------ report
+
+const f1 = (x) => (x === null || x === undefined ? "" : x.toFixed(1));
+const f2 = (x) => (x === null || x === undefined ? "" : x.toFixed(2));
+const int = (x) => Math.round(x).toLocaleString("en-US");
+const x2 = (x) => (x === null || x === undefined ? "" : `${x.toFixed(2)}x`);
+
+function report(meta, b, looks, l, narrow) {
+  const n = opt.n;
+  const lines = [`## n = ${n.toLocaleString("en-US")}`, ""];
+  lines.push(`- Command: \`${meta.command}\``);
+  lines.push(`- Date: ${meta.date}; idx ${meta.commit}; node ${process.version}; ${meta.cpu}`);
+  lines.push(`- Keys: random below 2^53; ${opt.lookups.toLocaleString("en-US")} queries a loop, 90% present; ${opt.rounds} rotating rounds after 3 warm-up passes; thread CPU time (wall clock in parentheses); getMany and the C batch in calls of ${BATCH} keys`, "");
+  lines.push("### Size and build", "");
+  lines.push("| widths | file bytes | bytes / entry | build s (median of " + opt.builds + ") | pairs / s | / 32-bit build's pairs / s |");
+  lines.push("| --- | ---: | ---: | ---: | ---: | ---: |");
+  for (const layout of ["32/32", "64/32", "64/64"]) {
+    const s = b.size[layout];
+    lines.push(`| ${layout} | ${int(s.fileBytes)} | ${f2(s.fileBytes / s.count)} | ${f2(median(b.runs[layout]))} | ${int(b.rate(layout))} | ${layout === "32/32" ? "" : x2(b.pairRatio(layout))} |`);
+  }
+  lines.push("", "Builds from columns (`build()` of BigUint64Array keys, or Uint32Array for 32/32), alternately, in one process.", "");
+  lines.push("### Lookups against the C floor on the same file", "");
+  lines.push("| widths | idx get (number keys) / C single | idx get (bigint keys) / C single | idx getMany / C batch |");
+  lines.push("| --- | ---: | ---: | ---: |");
+  for (const x of looks) lines.push(`| ${x.layout} | ${x2(x.r.ratio("idxGetNumber", "cSingle"))} | ${x2(x.r.ratio("idxGetBigint", "cSingle"))} | ${x2(x.r.ratio("idxGetMany", "cBatch"))} |`);
+  lines.push("", "ns per key:", "");
+  const names = ["idxGetNumber", "idxGetBigint", "cSingle", "idxGetMany", "cBatch", "mapBigint", "mapString"];
+  const labels = { idxGetNumber: "idx get (number)", idxGetBigint: "idx get (bigint)", cSingle: "C single", idxGetMany: "idx getMany", cBatch: "C batch", mapBigint: "Map<bigint, number>.get", mapString: "Map<string, number>.get" };
+  lines.push(`| widths | ${names.map((k) => labels[k]).join(" | ")} |`);
+  lines.push(`| --- | ${names.map(() => "---:").join(" | ")} |`);
+  for (const x of looks) lines.push(`| ${x.layout} | ${names.map((k) => (x.r.ns[k] ? `${f1(x.r.ns[k].cpu)} (${f1(x.r.ns[k].wall)})` : "")).join(" | ")} |`);
+  const m = looks.find((x) => x.mapMemory);
+  if (m) {
+    lines.push("", `JS maps of the same ${n.toLocaleString("en-US")} pairs, heap bytes an entry: Map<bigint, number> ${f1(m.mapMemory.bigint)}, Map<string, number> ${f1(m.mapMemory.string)} (idx 64/32: ${f2(b.size["64/32"].fileBytes / b.size["64/32"].count)} on disk, shared by every process).`);
+  }
+  if (l) {
+    lines.push("", "### LMDB, 8-byte keys (64/32 pairs)", "");
+    lines.push("| build s | file bytes | bytes / entry | get ns | / idx get (number) |");
+    lines.push("| ---: | ---: | ---: | ---: | ---: |");
+    const idxGet = looks.find((x) => x.layout === "64/32").r.ns.idxGetNumber.cpu;
+    lines.push(`| ${f2(l.seconds)} | ${int(l.fileBytes)} | ${f2(l.fileBytes / l.count)} | ${f1(l.getNs)} | ${x2(l.getNs / idxGet)} |`);
+    lines.push("", "LMDB: `putSync` in transactions of 1 Mi pairs, then `getBinaryFast` of Buffer keys (big-endian), read-only.");
+  }
+  if (narrow) {
+    lines.push("", `### 32-bit widths, this idx and --before (${path.relative(ROOT_DIR, opt.before)}), same rounds`, "");
+    lines.push("| | get / C single | getMany / C batch | get ns | getMany ns |");
+    lines.push("| --- | ---: | ---: | ---: | ---: |");
+    lines.push(`| before | ${x2(narrow.ratio("getBefore", "cSingle"))} | ${x2(narrow.ratio("manyBefore", "cBatch"))} | ${f1(narrow.ns.getBefore.cpu)} | ${f1(narrow.ns.manyBefore.cpu)} |`);
+    lines.push(`| now | ${x2(narrow.ratio("getNow", "cSingle"))} | ${x2(narrow.ratio("manyNow", "cBatch"))} | ${f1(narrow.ns.getNow.cpu)} | ${f1(narrow.ns.manyNow.cpu)} |`);
+    lines.push("", `now / before: get ${x2(narrow.ratio("getNow", "getBefore"))}, getMany ${x2(narrow.ratio("manyNow", "manyBefore"))}.`);
+  }
+  lines.push("");
+  return lines.join("\n");
+}
+
+function writeSection(text, n) {
+  const file = path.join(BENCH_DIR, "WIDE.md");
+  const head = "# 64-bit IDs: size, build and lookups\n\nWritten by `node bench/wide.js` (also run by `npm run bench`); one section per n, the last run of each. How: see the script's header.\n\n";
+  const sections = {};
+  if (fs.existsSync(file)) {
+    for (const part of fs.readFileSync(file, "utf8").split(/^(?=## n = )/m).slice(1)) {
+      const m = /^## n = ([\d,]+)/.exec(part);
+      if (m) sections[Number(m[1].replace(/,/g, ""))] = part.trimEnd() + "\n\n";
+    }
+  }
+  sections[n] = text;
+  fs.writeFileSync(file, head + Object.keys(sections).map(Number).sort((a, b) => a - b).map((k) => sections[k]).join(""));
+}
+
+(async () => {
+  const meta = runMeta("wide.js");
+  const b = await builds(opt.n);
+  const looks = [await lookups(opt.n, "64/32"), await lookups(opt.n, "64/64")];
+  const l = await lmdb(opt.n);
+  const narrow = await narrowBeforeAfter(opt.n);
+  const text = report(meta, b, looks, l, narrow);
+  process.stdout.write(text + "\n");
+  if (opt.json) fs.writeFileSync(opt.json, JSON.stringify({ meta, opt, builds: b.runs, size: b.size, lookups: looks.map((x) => ({ layout: x.layout, ns: x.r.ns, mapMemory: x.mapMemory })), lmdb: l }, null, 2));
+  else writeSection(text, opt.n);
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
