@@ -53,10 +53,18 @@ def same(args: List[str], input: bytes = b"") -> Tuple[int, str, str]:
     node = _node_runs[key]
     status, out, err = run_py(args, input)
     assert status == node.returncode, (args, err, node.stderr)
-    assert out == node.stdout.decode(), args
+    assert before_v3(out, node.stdout.decode()) == node.stdout.decode(), args
     assert normalized(err) == normalized(node.stderr.decode()), args
     assert "Traceback" not in err
     return status, out, err
+
+
+def before_v3(ours: str, theirs: str) -> str:
+    """Our output as the Node package of this tree prints it: it knows versions 1 and 2 only, so
+    ``info --json`` has no keyBits and valueBits yet (the names it will use, spec §16)."""
+    if '"keyBits"' in ours and '"keyBits"' not in theirs:
+        ours = ours.replace('"keyBits":32,"valueBits":32,', "")
+    return ours
 
 
 def rel(p: Path) -> str:
@@ -219,7 +227,7 @@ def test_help_and_version() -> None:
     assert status == 0 and "python -m idxmap get FILE KEY" in out
     status, out, _ = run_py(["get", "--help"])
     assert status == 0 and out.startswith("Usage: python -m idxmap get FILE KEY...")
-    assert run_py(["--version"])[1] == f"idxmap {idxmap.__version__} (format 2.0)\n"
+    assert run_py(["--version"])[1] == f"idxmap {idxmap.__version__} (writes format 2.0 and 3.0, reads 1.x to 3.x)\n"
     status, _, err = run_py(["set", "x", "1", "2"])
     assert status == 2 and "idx set" in err
     status, out, err = run_py(["help", "info"])

@@ -1,5 +1,6 @@
-"""idxmap: read and build idx indexes, persistent uint32 -> uint32 maps in one memory-mapped
-file (the format of the npm package idx, spec/FORMAT.md).
+"""idxmap: read, build and write idx indexes, persistent maps of unsigned integer keys to unsigned
+integer values (32 or 64 bits each) in one memory-mapped file (the format of the npm package
+idx, spec/FORMAT.md).
 
     import idxmap
 
@@ -31,7 +32,7 @@ from .errors import (
     UnsupportedVersionError,
 )
 from .format import VERSION_MAJOR, VERSION_MINOR
-from .hashing import ESCAPED_KEY, hash32, home_slot, unhash32
+from .hashing import ESCAPED_KEY, ESCAPED_KEY64, hash32, hash64, home_slot, home_slot64, unhash32, unhash64
 from .reader import Index, IndexInfo
 from .reader import open_index as open
 
@@ -74,6 +75,7 @@ __all__ = [
     "ClosedError",
     "CorruptError",
     "ESCAPED_KEY",
+    "ESCAPED_KEY64",
     "IdxError",
     "IdxIOError",
     "IdxWarning",
@@ -92,9 +94,12 @@ __all__ = [
     "VerifyReport",
     "build",
     "hash32",
+    "hash64",
     "home_slot",
+    "home_slot64",
     "open",
     "read_pairs",
     "unhash32",
+    "unhash64",
     "verify",
 ]

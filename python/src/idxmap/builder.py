@@ -6,7 +6,9 @@ The bytes depend only on the map (last value wins per key), not on input order o
 and are byte-identical to the Node package's builder (the tests compare them). With numpy the
 hash, sort, dedupe and placement are array operations; without it, plain Python.
 
-Writing in place (set, delete) is the Node package's alone; a build only ever writes a new file.
+A map of 32-bit keys and values is a version 2 file; one whose keys or values need 64 bits (or
+are asked to have them) a version 3 file (§16). A build only ever writes a new file; writing in
+place is :mod:`idxmap.writer`'s.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from collections.abc import Mapping, Sequence as _SequenceABC
 from dataclasses import dataclass
 from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
-from .args import check_path, check_uint32, describe_value, invalid, key_list
+from .args import MAX_U32, MAX_U64, check_path, check_uint, describe_value, invalid, key_list
 from .errors import (
     ERR_IDX_IO,
     IdxWarning,
@@ -51,15 +53,16 @@ from .format import (
     block_count,
     build_capacity,
     cell_bytes,
-    encode_header_v2,
+    encode_header,
     file_bytes,
+    layout_for,
     parse_header,
 )
-from .hashing import EMPTY_HASH
 from .mapping import snapshot_header
 from .protocol import fence
 from .table import place, sorted_entries
-from .vectorized import as_uint32_array, numpy_or_none, sort_and_place
+from .vectorized import as_key_array, numpy_or_none, place_sorted, sort_entries
+from .widths import Widths, narrowest
 
 PairSource = Union[
     "Mapping[int, int]",
@@ -81,9 +84,21 @@ class BuildResult:
     capacity: int
     slot_count: int
     file_bytes: int
+    key_bits: int = 32
+    """32, or 64 in a version 3 file (§16)."""
+    value_bits: int = 32
 
 
-def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0, force: bool = False) -> BuildResult:
+def build(
+    source: Any,
+    path: Any,
+    key_bits: Optional[int] = None,
+    value_bits: Optional[int] = None,
+    *,
+    sync: bool = True,
+    wait: float = 0.0,
+    force: bool = False,
+) -> BuildResult:
     """Builds the index of ``source`` at ``path``, atomically: readers of an index already there
     see the old file or the new one, never a mix, and follow to the new one.
 
@@ -98,7 +113,11 @@ def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0, force
     could be two pairs or two columns, and is refused: pass ``[(10, 20), (30, 40)]`` or
     ``{10: 20, 30: 40}`` for two pairs, ``{10: 30, 20: 40}`` for two columns.
 
-    Keys and values are ints from 0 to 4294967295 (numpy integers too). ``sync`` (default True)
+    Keys and values are ints from 0 to 2^64 - 1 (numpy integers too). For keys and for values
+    separately, the file takes the narrowest width that holds every one given, 32 or 64 bits,
+    unless ``key_bits`` or ``value_bits`` asks for 64 (or for 32, which then refuses a larger
+    number): a map of 32-bit keys and values is a version 2 file, one with a 64-bit width a
+    version 3 file (spec §16). ``sync`` (default True)
     fsyncs the file and its directory; ``wait`` is how many seconds to wait for a writer that
     holds the index at ``path`` (default 0: fail at once, after retrying for 50 ms while
     readers test the lock). ``sync`` and ``force`` are True or False.
@@ -113,18 +132,22 @@ def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0, force
     through: the file it names is replaced, and the link kept (as ``cp`` and ``>`` do).
 
     Raises:
-        InvalidArgumentError: a key or value that is not a uint32, a pair that is not a pair,
+        InvalidArgumentError: a key or value that is not an integer from 0 to 2^64 - 1 (or to
+            4294967295 when ``key_bits`` or ``value_bits`` is 32), a width that is not 32, 64
+            or None, a pair that is not a pair,
             columns of different lengths, a tuple that could be pairs or columns, a path that
             is not one, a ``wait`` that is not a number of seconds, or a ``sync`` or ``force``
             that is not a bool.
         NotAnIndexError: ``path`` is a file that is not an idx index (text, a named pipe, a
             device) and ``force`` is False; it is left as it was.
-        TooLargeError: more entries than the format's 2^33 slots hold.
+        TooLargeError: more entries than the format's 2^33 slots (or its 2^32 - 1 entries) hold.
         LockedError: a writer holds the index at ``path``.
         IdxIOError: ``path`` is a directory, or the file cannot be written, synced or renamed
             (the target is unchanged and no temp file is left).
     """
     path = check_path("path", path)
+    key_bits = check_bits("key_bits", key_bits, path)
+    value_bits = check_bits("value_bits", value_bits, path)
     wait = _check_wait(wait, path)
     _check_bool("sync", sync, path)
     _check_bool("force", force, path)
@@ -132,31 +155,18 @@ def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0, force
     # Before reading the source: refused, it is left unconsumed (a generator, a pipe).
     refuse_to_replace(path, force)
     np = numpy_or_none()
-    keys, values = _columns(source, path, np)
+    limits = (MAX_U32 if key_bits == 32 else MAX_U64, MAX_U32 if value_bits == 32 else MAX_U64)
+    keys, values = _columns(source, path, np, limits)
     pairs = len(keys)
+    w = narrowest(_largest(keys), _largest(values), key_bits, value_bits)
     if np is not None:
-        slots, n, escaped, capacity, slot_count, reach = sort_and_place(keys, values)
-        _check_size(slot_count, n, path)
-        slot_bytes: Any = memoryview(slots.view(np.uint8))
+        hashes, vals, escaped = sort_entries(keys, values, w)
     else:
-        hashes, vals, escaped = sorted_entries(zip(keys, values))
-        n = len(hashes)
-        capacity = build_capacity(n)
-        positions, reach = place(hashes, capacity)
-        slot_count = max(capacity, positions[-1] + 1 if n else 0) + SPILL_SLOTS
-        _check_size(slot_count, n, path)
-        words = array.array("Q", [EMPTY_HASH]) * slot_count
-        for pos, h, v in zip(positions, hashes, vals):
-            words[pos] = h | (v << 32)
-        if sys.byteorder != "little":
-            words.byteswap()
-        slot_bytes = memoryview(words).cast("B")
-    checksums = bytearray(4 * block_count(slot_count))
-    for b in range(block_count(slot_count)):
-        struct.pack_into("<I", checksums, 4 * b, zlib.crc32(slot_bytes[b * BLOCK_BYTES : (b + 1) * BLOCK_BYTES]) & 0xFFFFFFFF)
-    header = encode_header_v2(capacity, slot_count, n, escaped is not None, escaped or 0, reach)
-    size = file_bytes(LAYOUT_V2, slot_count)
-    not_retired = _replace(path, (header, slot_bytes, checksums), sync, wait)
+        hashes, vals, escaped = sorted_entries(zip(keys, values), w)
+    n = len(hashes)
+    capacity = build_capacity(n)
+    parts, slot_count = table_parts(hashes, vals, escaped, capacity, w, path)
+    not_retired = _replace(path, parts, sync, wait)
     if not_retired is not None:
         warnings.warn(not_retired_warning(path, not_retired), stacklevel=2)
     return BuildResult(
@@ -165,8 +175,63 @@ def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0, force
         pairs=pairs,
         capacity=capacity,
         slot_count=slot_count,
-        file_bytes=size,
+        file_bytes=file_bytes(layout_for(w), slot_count),
+        key_bits=w.key_bits,
+        value_bits=w.value_bits,
     )
+
+
+def check_bits(name: str, bits: Any, path: Optional[str] = None) -> Optional[int]:
+    """A width asked for: None (the narrowest that holds the numbers), 32 or 64."""
+    if bits is None or (type(bits) is int and bits in (32, 64)):
+        return bits
+    raise invalid(f"{name} must be 32, 64 or None, not {describe_value(bits)}", path)
+
+
+def _largest(column: Any) -> int:
+    if not len(column):
+        return 0
+    return int(column.max()) if hasattr(column, "dtype") else max(column)
+
+
+def table_parts(hashes: Any, values: Any, escaped: Optional[int], capacity: int, w: Widths, path: str) -> Tuple[Tuple[Any, ...], int]:
+    """The bytes of a new file (§7) holding ``hashes`` (ascending, distinct, none EMPTY) with
+    their ``values`` and the escaped key's value (or None), at ``capacity`` home slots, of
+    widths ``w``: (the header, the slot region and the checksums, to be written in that order;
+    the slot count). Numpy arrays are placed with numpy, lists in Python.
+
+    Raises:
+        TooLargeError: more slots than the format holds.
+    """
+    np = numpy_or_none()
+    n = len(hashes)
+    if np is not None and isinstance(hashes, np.ndarray):
+        slots, slot_count, reach = place_sorted(hashes, values, capacity, w)
+        _check_size(slot_count, n, path)
+        slot_bytes: Any = memoryview(slots.view(np.uint8))
+    else:
+        positions, reach = place(hashes, capacity, w)
+        slot_count = max(capacity, positions[-1] + 1 if n else 0) + SPILL_SLOTS
+        _check_size(slot_count, n, path)
+        if w.wide:
+            words = array.array("Q", [w.empty, 0]) * slot_count
+            for pos, h, v in zip(positions, hashes, values):
+                words[2 * pos] = h
+                words[2 * pos + 1] = v
+        else:
+            words = array.array("Q", [w.empty]) * slot_count
+            for pos, h, v in zip(positions, hashes, values):
+                words[pos] = h | (v << 32)
+        if sys.byteorder != "little":
+            words.byteswap()
+        slot_bytes = memoryview(words).cast("B")
+    layout = layout_for(w)
+    blocks = block_count(slot_count, layout)
+    checksums = bytearray(4 * blocks)
+    for b in range(blocks):
+        struct.pack_into("<I", checksums, 4 * b, zlib.crc32(slot_bytes[b * BLOCK_BYTES : (b + 1) * BLOCK_BYTES]) & 0xFFFFFFFF)
+    header = encode_header(capacity, slot_count, n, escaped is not None, escaped or 0, reach, w)
+    return (header, slot_bytes, checksums), slot_count
 
 
 def _check_wait(wait: Any, path: str) -> float:
@@ -267,7 +332,14 @@ def _file_kind(mode: int) -> str:
 
 
 def _check_size(slot_count: int, entries: int, path: str) -> None:
-    # §8: at most 2^33 slots.
+    # §8, §16.4: at most 2^33 slots, and 2^32 - 1 entries in them (the entries cell is a u32).
+    if entries > MAX_U32:
+        raise error(
+            ERR_IDX_TOO_LARGE,
+            f"{entries} entries are more than the {MAX_U32} an index holds in its slots",
+            path=path,
+            hint="Split the keys across several indexes (by key range, for example).",
+        )
     limit = LAYOUT_V2.max_slot_count
     if slot_count > limit:
         raise error(
@@ -304,8 +376,9 @@ _TWO_PAIRS_OR_TWO_COLUMNS = (
 )
 
 
-def _columns(source: Any, path: str, np: Any) -> Tuple[Any, Any]:
-    """``source`` as two equally long columns: uint32 numpy arrays with numpy, lists without.
+def _columns(source: Any, path: str, np: Any, limits: Tuple[int, int] = (MAX_U32, MAX_U32)) -> Tuple[Any, Any]:
+    """``source`` as two equally long columns of keys and values up to ``limits``: numpy arrays
+    (uint32 for a limit of 4294967295, else uint64) with numpy, lists without.
 
     A 2-tuple of two sized sequences is columns, ``(keys, values)``, with one exception: when
     both have length 2 it could as well be two pairs, whatever their types (a tuple of two
@@ -357,12 +430,15 @@ def _columns(source: Any, path: str, np: Any) -> Tuple[Any, Any]:
     if np is None:
         ndarray = _ndarray_type()
         # numpy arrays by the numpy path's rules for their dtype and shape (key_list), as ints.
-        keys, values = (key_list(n, c, path) if isinstance(c, ndarray) else c for n, c in (("keys", keys), ("values", values)))
-        return _checked_lists(keys, values, path)
+        keys, values = (
+            key_list(n, c, path, limit) if isinstance(c, ndarray) else c
+            for n, c, limit in (("keys", keys, limits[0]), ("values", values, limits[1]))
+        )
+        return _checked_lists(keys, values, path, limits)
     try:
-        return as_uint32_array(keys, "keys", path), as_uint32_array(values, "values", path)
+        return as_key_array(keys, "keys", path, limits[0]), as_key_array(values, "values", path, limits[1])
     except IdxError:
-        _checked_lists(keys, values, path)  # names the first bad pair
+        _checked_lists(keys, values, path, limits)  # names the first bad pair
         raise
 
 
@@ -373,18 +449,21 @@ def _ndarray_type() -> Any:
     return np.ndarray if np is not None else ()
 
 
-def _checked_lists(keys: Sequence[Any], values: Sequence[Any], path: str) -> Tuple[List[int], List[int]]:
+def _checked_lists(
+    keys: Sequence[Any], values: Sequence[Any], path: str, limits: Tuple[int, int] = (MAX_U32, MAX_U32)
+) -> Tuple[List[int], List[int]]:
+    key_limit, value_limit = limits
     out_k: List[int] = []
     out_v: List[int] = []
     for at, (k, v) in enumerate(zip(keys, values)):
         try:
-            out_k.append(check_uint32("key", k))
+            out_k.append(check_uint("key", k, key_limit))
         except IdxError:
-            raise invalid(f"pair #{at}: key {describe_value(k)} is not an integer from 0 to 4294967295", path) from None
+            raise invalid(f"pair #{at}: key {describe_value(k)} is not an integer from 0 to {key_limit}", path) from None
         try:
-            out_v.append(check_uint32("value", v))
+            out_v.append(check_uint("value", v, value_limit))
         except IdxError:
-            raise invalid(f"pair #{at}: value {describe_value(v)} is not an integer from 0 to 4294967295", path) from None
+            raise invalid(f"pair #{at}: value {describe_value(v)} is not an integer from 0 to {value_limit}", path) from None
     return out_k, out_v
 
 

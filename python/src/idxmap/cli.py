@@ -31,7 +31,6 @@ from .errors import (
     IdxError,
     error,
 )
-from .format import VERSION_MAJOR, VERSION_MINOR
 from .parse import _js_json, _js_length, _js_slice, describe_bad_line, js_trim, number_problem
 from .reader import Index
 
@@ -43,6 +42,7 @@ EXIT_ERROR = 2
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 MAX_U32 = 0xFFFFFFFF
+MAX_U64 = 0xFFFFFFFFFFFFFFFF
 
 MAIN_HELP = f"""{PROG}: read idx indexes (persistent uint32 -> uint32 maps in one memory-mapped file)
 
@@ -75,10 +75,12 @@ always answers input line i; blank and # lines of the input get an empty line to
 
 Exit status: 0 every key was found; 1 some key was missing; 2 a key is not a
 decimal integer from 0 to 4294967295, or FILE cannot be read or is not a valid index.""",
-    "dump": """Usage: python -m idxmap dump FILE
+    "dump": """Usage: python -m idxmap dump FILE [--binary]
 
 Prints every entry as KEY<TAB>VALUE, one per line, in hash order. "idx build" of the
-output (or idxmap.build of its pairs) gives the same map.""",
+output (or idxmap.build of its pairs) gives the same map. With --binary, prints the
+pairs as little-endian integers at the file's widths, KEY then VALUE: 4 bytes each
+for 32-bit keys and values, 8 for 64-bit ones (a version 3 file).""",
     "verify": """Usage: python -m idxmap verify FILE
 
 Reads all of FILE and checks the header, every block checksum and every table
@@ -170,24 +172,35 @@ def js_json(value: Any) -> str:
 _DIGITS = re.compile(r"[0-9]+")
 
 
-def parse_uint32(text: str) -> Optional[int]:
-    """One decimal uint32 given as text (ASCII digits only); None when it is not one."""
+def parse_uint(text: str, limit: int = MAX_U32) -> Optional[int]:
+    """One decimal number from 0 to ``limit`` given as text (ASCII digits only); None when it is
+    not one."""
     if not _DIGITS.fullmatch(text):
         return None
     n = int(text)
-    return n if n <= MAX_U32 else None
+    return n if n <= limit else None
 
 
-def uint32_problem(text: str) -> str:
-    return number_problem(js_trim(text)) or "is not a decimal number"
+def uint_problem(text: str, limit: int = MAX_U32) -> str:
+    return number_problem(js_trim(text), limit) or "is not a decimal number"
+
+
+def key_error(text: str, argument: int, limit: int, what: str = "key") -> IdxError:
+    """A KEY (or VALUE) argument that is not a decimal number from 0 to ``limit``."""
+    plural = "Keys and values are" if what == "value" else "Keys are"
+    return error(
+        ERR_IDX_INVALID_ARGUMENT,
+        f"{what} {quote(text)} (argument {argument}) {uint_problem(text[:64], limit)}",
+        hint=f"{plural} decimal integers from 0 to {limit}.",
+    )
 
 
 _SKIPPED = -1
 
 
-def parse_key_line(text: str) -> Optional[int]:
-    """A key from a line of stdin; _SKIPPED for a blank or # line; None when it is not a key.
-    Spaces and tabs around the key and a CR at the end are allowed."""
+def parse_key_line(text: str, limit: int = MAX_U32) -> Optional[int]:
+    """A key from a line of stdin; _SKIPPED for a blank or # line; None when it is not a key
+    from 0 to ``limit``. Spaces and tabs around the key and a CR at the end are allowed."""
     i, end = 0, len(text)
     while i < end and text[i] in " \t":
         i += 1
@@ -199,7 +212,7 @@ def parse_key_line(text: str) -> Optional[int]:
     if not _DIGITS.fullmatch(body):
         return None
     key = int(body)
-    return key if key <= MAX_U32 else None
+    return key if key <= limit else None
 
 
 def js_string(text: str) -> str:
@@ -286,6 +299,21 @@ class _Out:
         except OSError as e:
             raise self._failed(e) from e
 
+    def write_bytes(self, data: bytes) -> None:
+        """Binary output: to the stream's byte buffer (after what was written as text), or, for
+        a text stream without one (a test's StringIO), as latin-1 characters, one a byte."""
+        if not data:
+            return
+        buffer = getattr(self.stream, "buffer", None)
+        try:
+            if buffer is None:
+                self.stream.write(data.decode("latin-1"))
+            else:
+                self.stream.flush()
+                buffer.write(data)
+        except OSError as e:
+            raise self._failed(e) from e
+
     def flush(self) -> None:
         """Hands what is buffered to the system: stdout is buffered, so a full disk under a
         short output is first seen here."""
@@ -334,15 +362,17 @@ def cmd_get(args: Sequence[str], out: _Out, stdin: Any) -> int:
     file, key_args = positionals[0], positionals[1:]
     keys: List[int] = []
     for i, text in enumerate(key_args):
-        key = parse_uint32(text)
+        key = parse_uint(text, MAX_U64)
         if key is None:
-            raise error(
-                ERR_IDX_INVALID_ARGUMENT,
-                f"key {quote(text)} (argument {i + 2}) {uint32_problem(text[:64])}",
-                hint="Keys are decimal integers from 0 to 4294967295.",
-            )
+            # Before the file is read, as idx does; the hint names the file's own limit.
+            raise key_error(text, i + 2, _key_limit_of(file))
         keys.append(key)
     with Index(file) as ix:
+        # A key wider than the file's keys is refused as idx refuses it: not a key of this index.
+        limit = ix.widths.max_key
+        for i, (text, key) in enumerate(zip(key_args, keys)):
+            if key > limit:
+                raise key_error(text, i + 2, limit)
         if not keys:
             return EXIT_NOT_FOUND if _answer_stdin(ix, out, stdin) else EXIT_OK
         answers = [ix.get(k) for k in keys]
@@ -354,10 +384,20 @@ def cmd_get(args: Sequence[str], out: _Out, stdin: Any) -> int:
     return EXIT_NOT_FOUND if missing else EXIT_OK
 
 
+def _key_limit_of(file: str) -> int:
+    """The largest key of the index at ``file`` (4294967295, or 2^64 - 1 in a file of 64-bit
+    keys); 4294967295 when it cannot be opened (the key's error comes first all the same)."""
+    try:
+        with Index(file) as ix:
+            return ix.widths.max_key
+    except IdxError:
+        return MAX_U32
+
+
 _BATCH = 1 << 16
 # A longer line is refused however the input was cut into reads (src/cli/get-command.ts).
 _MAX_KEY_LINE = 1024
-_KEY_HINT = "Give one decimal key (0 to 4294967295) per line."
+_KEY_HINT = "Give one decimal key (0 to {limit}) per line."
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -397,6 +437,9 @@ def _answer_stdin(ix: Index, out: _Out, stdin: Any) -> int:
         pending.clear()
         out.write("".join(parts))
 
+    limit = ix.widths.max_key
+    hint = _KEY_HINT.format(limit=limit)
+
     def take(text: str) -> None:
         nonlocal line
         line += 1
@@ -404,20 +447,20 @@ def _answer_stdin(ix: Index, out: _Out, stdin: Any) -> int:
             flush()
             raise error(
                 ERR_IDX_INVALID_ARGUMENT,
-                f"the line is over {_MAX_KEY_LINE} bytes long, and a key needs at most 10 digits: {quote(_utf8(text))}",
+                f"the line is over {_MAX_KEY_LINE} bytes long, and a key needs at most {len(str(limit))} digits: {quote(_utf8(text))}",
                 path="<stdin>",
                 line=line,
-                hint=_KEY_HINT,
+                hint=hint,
             )
-        key = parse_key_line(text)
+        key = parse_key_line(text, limit)
         if key is None:
             flush()
             raw = text.encode("latin-1")
             if _CONTROL.search(text) is None and not raw.startswith(b"\xef\xbb\xbf"):
-                message = f"key {quote(js_trim(_utf8(text)))} {uint32_problem(text[:64])}"
+                message = f"key {quote(js_trim(_utf8(text)))} {uint_problem(text[:64], limit)}"
             else:
                 message = describe_bad_line(raw).replace(" (for binary pairs, pass --binary)", "").replace("text pairs", "keys, one per line")
-            raise error(ERR_IDX_INVALID_ARGUMENT, message, path="<stdin>", line=line, hint=_KEY_HINT)
+            raise error(ERR_IDX_INVALID_ARGUMENT, message, path="<stdin>", line=line, hint=hint)
         pending.append(key)
         if len(pending) == _BATCH:
             flush()
@@ -452,10 +495,13 @@ def _answer_stdin(ix: Index, out: _Out, stdin: Any) -> int:
 
 
 def cmd_dump(args: Sequence[str], out: _Out, stdin: Any) -> int:
-    _, positionals = parse_command_args("dump", args)
+    values, positionals = parse_command_args("dump", args, ("binary",))
     if len(positionals) != 1:
         raise UsageError("dump takes one index file", "dump")
     with Index(positionals[0]) as ix:
+        if values.get("binary"):
+            _dump_binary(ix, out)
+            return EXIT_OK
         parts: List[str] = []
         size = 0
         for key, value in ix.items():
@@ -468,6 +514,23 @@ def cmd_dump(args: Sequence[str], out: _Out, stdin: Any) -> int:
                 size = 0
         out.write("".join(parts))
     return EXIT_OK
+
+
+def _dump_binary(ix: Index, out: "_Out") -> None:
+    """Every pair as little-endian integers at the file's widths, key then value (8 bytes a pair
+    for 32/32; 12 or 16 in a version 3 file), in iteration order."""
+    import struct
+
+    w = ix.widths
+    pair = ("Q" if w.key_bits == 64 else "I") + ("Q" if w.value_bits == 64 else "I")
+    flat: List[int] = []
+    for key, value in ix.items():
+        flat.append(key)
+        flat.append(value)
+        if len(flat) >= 1 << 15:
+            out.write_bytes(struct.pack("<" + pair * (len(flat) // 2), *flat))
+            flat.clear()
+    out.write_bytes(struct.pack("<" + pair * (len(flat) // 2), *flat))
 
 
 # verify's reports of files that are not indexes at all (src/cli/verify-command.ts).
@@ -541,6 +604,7 @@ def cmd_info(args: Sequence[str], out: _Out, stdin: Any) -> int:
     rows = [
         ("file", info.path),
         ("format version", info.version),
+        *([("widths", f"{info.key_bits}-bit keys, {info.value_bits}-bit values")] if info.version.startswith("3.") else []),
         ("entries", str(info.count)),
         ("capacity", plural(info.capacity, "home slot", "home slots")),
         ("slots", f"{info.slot_count} ({info.slot_count - info.capacity} spill)"),
@@ -646,7 +710,7 @@ def _dispatch(args: List[str], out: _Out, stdin: Any) -> int:
         out.write(text)
         return EXIT_OK
     if first in ("-v", "--version"):
-        out.write(f"idxmap {__version__} (format {VERSION_MAJOR}.{VERSION_MINOR})\n")
+        out.write(f"idxmap {__version__} (writes format 2.0 and 3.0, reads 1.x to 3.x)\n")
         return EXIT_OK
     command = COMMANDS.get(first)
     if command is None:
