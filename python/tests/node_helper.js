@@ -18,8 +18,14 @@
  *   writer INDEX SEED KEYS SECONDS
  *                                 an IdWriter changing INDEX for SECONDS (sets, deletes,
  *                                 growth, compaction); see python/tests/test_concurrency.py
- *   hold INDEX                    opens an IdWriter on INDEX, prints "locked", waits for a
- *                                 line on stdin, closes
+ *   hold INDEX [WAIT_MS]          opens an IdWriter on INDEX (waiting up to WAIT_MS for
+ *                                 another writer), prints "locked", waits for a line on stdin,
+ *                                 closes
+ *   ops INDEX OPS.json            applies the operations of OPS.json to INDEX with an IdWriter
+ *                                 (sync off): ["set", k, v], ["del", k], ["update", [[k, v],
+ *                                 ...]], ["compact"], ["clear"], ["reopen"]; {ok, size}
+ *   kill-during INDEX OPS.json    as ops, but never closes the writer: the caller kills it
+ *                                 (prints "started" first, "done" after the last operation)
  *
  * .bin files are little-endian uint32 words: key, value, key, value, ... (KEYS/MISSES: keys).
  */
@@ -246,8 +252,34 @@ async function main() {
       out({ ok: true, ops, swaps, compactions, size: live.size + stable.length });
       return;
     }
+    case "ops":
+    case "kill-during": {
+      const [file, opsFile] = args;
+      const ops = JSON.parse(fs.readFileSync(opsFile, "utf8"));
+      let w = idx.IdWriter.open(file, { sync: false });
+      if (command === "kill-during") process.stdout.write("started\n");
+      for (const op of ops) {
+        switch (op[0]) {
+          case "set": w.set(op[1], op[2]); break;
+          case "del": w.delete(op[1]); break;
+          case "update": w.update(op[1]); break;
+          case "compact": w.compact(); break;
+          case "clear": w.clear(); break;
+          case "reopen": w.close(); w = idx.IdWriter.open(file, { sync: false }); break;
+          default: throw new Error(`unknown op ${op[0]}`);
+        }
+      }
+      if (command === "kill-during") {
+        process.stdout.write("done\n");
+        await new Promise(() => {}); // until killed
+      }
+      const size = w.size;
+      w.close();
+      out({ ok: true, size });
+      return;
+    }
     case "hold": {
-      const w = idx.IdWriter.open(args[0], { sync: false });
+      const w = idx.IdWriter.open(args[0], { sync: false, wait: Number(args[1] ?? 0) });
       process.stdout.write("locked\n");
       await new Promise((resolve) => process.stdin.once("data", resolve));
       w.close();

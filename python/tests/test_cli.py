@@ -222,14 +222,17 @@ def test_usage_and_input_errors(args: List[str]) -> None:
 
 def test_help_and_version() -> None:
     status, out, err = run_py([])
-    assert (status, out) == (2, "") and err.startswith("idxmap: read idx indexes")
+    assert (status, out) == (2, "") and err.startswith("idxmap: read and write idx indexes")
     status, out, _ = run_py(["--help"])
     assert status == 0 and "python -m idxmap get FILE KEY" in out
     status, out, _ = run_py(["get", "--help"])
     assert status == 0 and out.startswith("Usage: python -m idxmap get FILE KEY...")
     assert run_py(["--version"])[1] == f"idxmap {idxmap.__version__} (writes format 2.0 and 3.0, reads 1.x to 3.x)\n"
-    status, _, err = run_py(["set", "x", "1", "2"])
-    assert status == 2 and "idx set" in err
+    status, _, err = run_py(["set", "x", "1"])  # a writing command of its own now
+    assert status == 2 and err == "idxmap: set takes FILE KEY VALUE\nTry 'python -m idxmap set --help'.\n"
+    for command in ("set", "del", "put", "compact"):
+        status, out, _ = run_py([command, "--help"])
+        assert status == 0 and out.startswith(f"Usage: python -m idxmap {command} FILE") and "--wait MS" in out
     status, out, err = run_py(["help", "info"])
     assert status == 0 and out.startswith("Usage: python -m idxmap info FILE")
     status, out, err = run_py(["help", "build"])  # idx's command, not ours: said as for `build`

@@ -10,6 +10,8 @@ idx, spec/FORMAT.md).
         ix.get(5, -1), 42 in ix, len(ix)
         values, found = ix.get_many(keys)       # vectorised with numpy
         dict(ix.items())
+    with idxmap.Writer("ids.idx") as w:         # in place, beside readers in any process
+        w[42] = 8; del w[1]; w.update({5: 6})
 
 Every error is an :class:`IdxError` with a stable ``code`` (the Node package's codes).
 """
@@ -45,6 +47,7 @@ _LAZY = {
     "verify": ".checks",
     "VerifyReport": ".checks",
     "Problem": ".checks",
+    "Writer": ".writer",
 }
 
 TYPE_CHECKING = False
@@ -52,6 +55,7 @@ if TYPE_CHECKING:
     from .builder import BuildResult, build
     from .checks import Problem, VerifyReport, verify
     from .parse import read_pairs
+    from .writer import Writer
 
 
 def __getattr__(name: str) -> object:
@@ -92,6 +96,7 @@ __all__ = [
     "VERSION_MAJOR",
     "VERSION_MINOR",
     "VerifyReport",
+    "Writer",
     "build",
     "hash32",
     "hash64",

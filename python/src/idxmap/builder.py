@@ -14,16 +14,13 @@ place is :mod:`idxmap.writer`'s.
 from __future__ import annotations
 
 import array
-import errno
 import fcntl
 import mmap
 import numbers
 import os
-import re
 import stat
 import struct
 import sys
-import time
 import warnings
 import zlib
 from collections.abc import Mapping, Sequence as _SequenceABC
@@ -34,12 +31,10 @@ from .args import MAX_U32, MAX_U64, check_path, check_uint, describe_value, inva
 from .errors import (
     ERR_IDX_IO,
     IdxWarning,
-    ERR_IDX_LOCKED,
     ERR_IDX_NOT_AN_INDEX,
     ERR_IDX_TOO_LARGE,
     IdxError,
     error,
-    io_error,
     io_reason,
 )
 from .format import (
@@ -58,6 +53,8 @@ from .format import (
     layout_for,
     parse_header,
 )
+from .atomic_file import commit, discard, remove_stale_temp_files, write_target, write_temp_file
+from .lock import READER_TEST_SECONDS, WriterLock
 from .mapping import snapshot_header
 from .protocol import fence
 from .table import place, sorted_entries
@@ -259,19 +256,6 @@ def not_retired_warning(path: str, why: str) -> IdxWarning:
 # ---- the target ----
 
 
-def write_target(path: str) -> str:
-    """The file a build to ``path`` replaces: through symlinks, as ``cp`` and ``>`` write through
-    them, so that a link keeps naming the index (a rename over the link would replace the link
-    itself, and leave the file it named marked retired while still in place). A dangling link,
-    or no file: ``path`` (src/os/atomic-file.ts writeTarget)."""
-    try:
-        if os.path.islink(path):
-            os.stat(path)  # raises for a dangling link
-            return os.path.realpath(path)
-    except OSError:
-        pass
-    return path
-
 
 def refuse_to_replace(path: str, force: bool) -> None:
     """Refuses to replace what is not an index (src/build.ts refuseToReplace): a directory
@@ -469,115 +453,41 @@ def _checked_lists(
 
 # ---- §11.1: the new file beside the target, then in its place ----
 
-_TEMP_NAME = re.compile(r"^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$")
-
 
 def _replace(target: str, parts: Sequence[Any], sync: bool, wait: float) -> Optional[str]:
     """Writes ``parts`` to a temp file beside ``target`` and puts it in place (see module doc).
     On any failure (or KeyboardInterrupt) the temp file is removed and the target unchanged.
     Returns why the index it replaced could not be marked retired, or None (it was, or there
     was no index there)."""
-    _remove_stale_temp_files(target)
-    directory = os.path.dirname(target) or "."
-    # §11.1: the mode of the file it replaces, exactly (not reduced by the umask); a new index
-    # gets what any new file gets, 0666 less the umask.
-    mode = None
+    temp = write_temp_file(target, parts, sync)
     try:
-        st = os.stat(target)
-    except OSError:
-        st = None
-    if st is not None:
-        if os.path.isdir(target):
-            raise error(ERR_IDX_IO, "is a directory; give the path of the index file to write", path=target)
-        mode = st.st_mode & 0o777
-    temp = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    try:
-        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666 if mode is None else mode)
-    except OSError as e:
-        raise io_error(
-            f"create a temp file in {directory}", target, e, "Check that the output directory exists and is writable."
-        ) from e
-    if mode is not None:
-        try:
-            os.fchmod(fd, mode)
-        except OSError:
-            pass  # not allowed here (a file system without modes): the umask's mode stands
-    try:
-        try:
-            for part in parts:
-                view = memoryview(part).cast("B")
-                done = 0
-                while done < len(view):
-                    done += os.write(fd, view[done : done + (1 << 30)])
-            if sync:
-                os.fsync(fd)
-        except OSError as e:
-            raise io_error(
-                "write the new index", target, e, "Free some disk space and try again; the old index is unchanged."
-            ) from e
         # §11.2: the new file is locked while still private, so the writer lock passes from the
         # old file to the new one without a gap.
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(temp.fd, fcntl.LOCK_EX)
         while True:
             old = _lock_existing(target, wait)
             try:
                 not_retired = _retire(target) if old is not None else None
                 # No file to lock: link ours in only if the path is still free; but a dangling
                 # symlink (no file behind it) is replaced by ours, not waited for forever.
-                if _commit(temp, target, sync, no_clobber=old is None and not os.path.islink(target)):
+                if _commit(temp.path, target, sync, no_clobber=old is None and not os.path.islink(target)):
                     return not_retired
             finally:
                 if old is not None:
                     os.close(old)  # closing drops its flock
     except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
+        discard(temp.path)
         raise
     finally:
-        os.close(fd)
+        os.close(temp.fd)
 
 
 def _commit(temp: str, target: str, sync: bool, no_clobber: bool) -> bool:
-    """Gives the temp file the name ``target``: renamed over the old file, or, when there was
-    none, linked only if the path is still free (False, changing nothing, if it is not)."""
-    try:
-        if no_clobber:
-            try:
-                os.link(temp, target)
-            except FileExistsError:
-                return False
-            os.unlink(temp)
-        else:
-            os.rename(temp, target)
-    except OSError as e:
-        raise io_error("move the new index into place", target, e) from e
-    # Readers of this process look at their paths now: a process reads its own writes (§11.7).
-    from . import watcher
-
-    watcher.replaced()
-    if sync:
-        _sync_directory(os.path.dirname(target) or ".")
-    return True
+    """Gives the temp file the name ``target`` (see :func:`idxmap.atomic_file.commit`)."""
+    return commit(temp, target, sync, no_clobber)
 
 
-def _sync_directory(directory: str) -> None:
-    # The rename is data of the directory. Some file systems refuse fsync on a directory; the
-    # rename itself is still atomic there.
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
-
-
-LOCK_RETRY_SECONDS = 0.05
+LOCK_RETRY_SECONDS = READER_TEST_SECONDS
 """§11.2: readers take the lock shared for an instant to test it (a writer that died, §11.7), so a
 refused exclusive lock is retried this long before the index counts as held by a writer."""
 
@@ -591,65 +501,11 @@ def _lock_existing(target: str, wait: float) -> Optional[int]:
             50 ms: a reader's lock test holds it for an instant).
         IdxIOError: it cannot be opened or locked.
     """
-    started = time.monotonic()
-    deadline = started + max(wait, LOCK_RETRY_SECONDS)
-    while True:
-        try:
-            fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))  # a named pipe must not block
-        except FileNotFoundError:
-            return None
-        except OSError as e:
-            raise io_error("open the index", target, e, "Check the path and its permissions.") from e
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            inode = os.fstat(fd).st_ino
-            os.close(fd)
-            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise error(ERR_IDX_IO, f"cannot lock the index for writing (flock errno {e.errno})", path=target) from e
-            if time.monotonic() >= deadline:
-                raise error(
-                    ERR_IDX_LOCKED,
-                    f"is being written by {_holder_of(inode)}",
-                    path=target,
-                    hint=f"Waited {wait} s; try again later." if wait else "Wait for it to finish, or let this build wait for it.",
-                ) from None
-            # A reader's test holds it for microseconds: look again soon during the first 50 ms.
-            pause = 0.001 if time.monotonic() - started < LOCK_RETRY_SECONDS else 0.02
-            time.sleep(min(pause, max(0.001, deadline - time.monotonic())))
-            continue
-        # The path may have been renamed over while we waited: lock the file it names now.
-        try:
-            a = os.fstat(fd)
-            b = os.stat(target)
-            same = a.st_ino == b.st_ino and a.st_dev == b.st_dev
-        except OSError:
-            same = False
-        if same:
-            return fd
-        os.close(fd)
-
-
-def _holder_of(inode: int) -> str:
-    """"process 1234 (cmd...)": the flock holder of an inode, from /proc/locks (Linux)."""
-    try:
-        with open("/proc/locks") as f:
-            for line in f:
-                fields = line.split()
-                if len(fields) > 5 and fields[1] == "FLOCK" and fields[3] == "WRITE" and fields[5].split(":")[-1] == str(inode):
-                    pid = fields[4]
-                    try:
-                        with open(f"/proc/{pid}/cmdline", "rb") as c:
-                            cmd = " ".join([p.decode(errors="replace") for p in c.read().split(b"\0") if p][:4])
-                    except OSError:
-                        cmd = ""
-                    cmd = " ".join(cmd.split())
-                    if len(cmd) > 80:
-                        cmd = cmd[:77] + "..."
-                    return f"process {pid}" + (f" ({cmd})" if cmd else "")
-    except OSError:
-        pass
-    return "another process"
+    lock = WriterLock.acquire(target, wait, who="build", at_least=LOCK_RETRY_SECONDS)
+    if lock is None:
+        return None
+    fd, lock.fd = lock.fd, None
+    return fd
 
 
 def _retire(target: str) -> Optional[str]:
@@ -711,35 +567,4 @@ def _looks_like_an_index(target: str) -> bool:
 
 
 def _remove_stale_temp_files(target: str) -> None:
-    """Removes temp files that a killed build or writer left beside ``target``: those named
-    after it whose process no longer runs."""
-    directory = os.path.dirname(target) or "."
-    base = os.path.basename(target)
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return
-    for name in names:
-        m = _TEMP_NAME.match(name)
-        if not m or m.group(1) != base:
-            continue
-        pid = int(m.group(2))
-        if pid == os.getpid() or _alive(pid):
-            continue
-        try:
-            os.unlink(os.path.join(directory, name))
-        except OSError:
-            pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
-
+    remove_stale_temp_files(target)

@@ -97,7 +97,9 @@ class VerifyReport:
         return out
 
 
-class _Problems:
+class Problems:
+    """Problems found so far, at most ``limit`` (a writer asks for 1: the first stops it)."""
+
     def __init__(self, limit: int = MAX_PROBLEMS) -> None:
         self.list: List[Problem] = []
         self.limit = limit
@@ -202,7 +204,7 @@ def _verify_once(m: MappedFile, path: str) -> VerifyReport:
         h = parse_header(head, m.size, path)
     except IdxError as e:
         return _failed(path, e)
-    problems = _Problems()
+    problems = Problems()
     check_reserved(head, h, problems)
     check_blocks(m.mm, h, problems)
     entries, tombstones = check_table(m.mm, h, problems)
@@ -224,7 +226,7 @@ def _is_dirty(h: Header, block: int) -> bool:
     return h.dirty_count > 0 and h.dirty_first <= block < h.dirty_first + h.dirty_count
 
 
-def check_reserved(head: bytes, h: Header, problems: _Problems) -> None:
+def check_reserved(head: bytes, h: Header, problems: Problems) -> None:
     """Reserved bytes, bits and cells: checked only against the minor that reserves them (§10);
     in version 3, escapedHigh is 0 when values are 32-bit (§16.7)."""
     if h.major == 3 and h.widths.value_bits == 32 and h.escaped_high != 0:
@@ -243,7 +245,7 @@ def check_reserved(head: bytes, h: Header, problems: _Problems) -> None:
         problems.add(CELL_RESERVED, f"the reserved cell's word is 0x{hex8(h.reserved_cell)}, not 0")
 
 
-def check_blocks(mm: Any, h: Header, problems: _Problems) -> None:
+def check_blocks(mm: Any, h: Header, problems: Problems) -> None:
     """§6.1: every block's checksum against its bytes, except dirty blocks (§6.2). ``mm`` holds
     the whole file (a mapping)."""
     blocks = block_count(h.slot_count, h.layout)
@@ -288,7 +290,7 @@ class _Scan:
         self.stopped = False
 
 
-def check_table(mm: Any, h: Header, problems: _Problems) -> "tuple[int, int]":
+def check_table(mm: Any, h: Header, problems: Problems) -> "tuple[int, int]":
     """Every invariant of §5.2 over the slots; empty slots hold value 0; in version 3 every
     padding byte is 0 (§16.7). Returns (entries in slots, tombstones) as far as the scan went
     (it stops at the 20th problem, as idx's does). ``mm`` holds the whole file (a mapping)."""
@@ -321,7 +323,7 @@ def check_table(mm: Any, h: Header, problems: _Problems) -> "tuple[int, int]":
     return scan.entries, scan.tombstones
 
 
-def _scan_slots(slots: Any, first: int, end: int, h: Header, scan: _Scan, problems: _Problems) -> None:
+def _scan_slots(slots: Any, first: int, end: int, h: Header, scan: _Scan, problems: Problems) -> None:
     """The rules of §5.2 slot by slot over slots ``first .. end-1``: the reference scan.
     ``slots`` is the slot region as uint64 words: one a slot, or two in version 3."""
     interrupted = h.dirty_count > 0
@@ -407,7 +409,7 @@ def _scan_slots(slots: Any, first: int, end: int, h: Header, scan: _Scan, proble
         scan.previous = hw
 
 
-def _scan_vectorized(np: Any, mm: Any, slots: Any, h: Header, scan: _Scan, problems: _Problems) -> None:
+def _scan_vectorized(np: Any, mm: Any, slots: Any, h: Header, scan: _Scan, problems: Problems) -> None:
     """The same scan, a chunk of slots at a time: a chunk where no slot can break a rule only
     advances the running state; any other chunk is replayed by :func:`_scan_slots`."""
     w = h.widths

@@ -1,12 +1,13 @@
-"""``python -m idxmap``: the reading commands of the ``idx`` command line (get, dump, verify,
-info), with its output, its messages and its exit codes (src/cli/*.ts in the Node package):
+"""``python -m idxmap``: the commands of the ``idx`` command line but build and cp (get, dump,
+verify, info; set, del, put, compact in :mod:`idxmap.write_commands`), with its output, its
+messages and its exit codes (src/cli/*.ts in the Node package):
 
 - 0: success;
-- 1: a key was missing (get) or the index is damaged (verify);
-- 2: usage error, bad input, or an unreadable or invalid file.
+- 1: a key was missing (get, del) or the index is damaged (verify);
+- 2: usage error, bad input, an unreadable or invalid file, or a locked index.
 
 Errors are one or two plain lines on stderr (what went wrong, where, what to do), never a
-traceback (unless IDX_DEBUG is set). Writing commands are the Node package's.
+traceback (unless IDX_DEBUG is set).
 """
 
 from __future__ import annotations
@@ -44,24 +45,31 @@ EXIT_INTERRUPTED = 130
 MAX_U32 = 0xFFFFFFFF
 MAX_U64 = 0xFFFFFFFFFFFFFFFF
 
-MAIN_HELP = f"""{PROG}: read idx indexes (persistent uint32 -> uint32 maps in one memory-mapped file)
+MAIN_HELP = f"""{PROG}: read and write idx indexes (persistent maps of 32- or 64-bit unsigned keys to
+32- or 64-bit unsigned values, in one memory-mapped file)
 
 Usage:
   python -m idxmap get FILE KEY...        print the value of each KEY
   python -m idxmap get FILE               read keys from stdin, one per line; print one line per key
   python -m idxmap verify FILE            check every checksum and table invariant
   python -m idxmap info FILE [--json]     show version, count, capacity, load and size
-  python -m idxmap dump FILE              print every pair as KEY<TAB>VALUE
+  python -m idxmap set FILE KEY VALUE     insert or overwrite one pair, in place
+  python -m idxmap del FILE KEY...        remove keys (exit 1 if one was not there)
+  python -m idxmap put FILE PAIRS         merge pairs (text, or --binary; - for stdin)
+  python -m idxmap dump FILE              print every pair as KEY<TAB>VALUE (or --binary)
+  python -m idxmap compact FILE           rehash now, into the smallest (build's) layout
 
 Options:
   -h, --help                 show help (also: python -m idxmap CMD --help)
-  -v, --version              show the idxmap version and the format version it reads
+  -v, --version              show the idxmap version and the format versions it reads
 
-The output and exit status are those of the idx command (npm package idx). Building is
-idxmap.build() in Python or idx build; writing in place (set, del, put, compact) is idx's.
+Writers (set, del, put, compact) take the index's writer lock, the one idx's writers take:
+a second one is refused, naming the first, unless given --wait MS. Readers never wait, and
+see each change at once. The output and exit status are those of the idx command (npm
+package idx). Building is idxmap.build() in Python or idx build.
 
-Exit status: 0 success; 1 a key was missing (get) or the index is damaged (verify);
-2 usage error, bad input or an unreadable or invalid file.
+Exit status: 0 success; 1 a key was missing (get, del) or the index is damaged (verify);
+2 usage error, bad input, an unreadable or invalid file, or a locked index; 130 Ctrl-C.
 The format is specified byte by byte in spec/FORMAT.md."""
 
 COMMAND_HELP: Dict[str, str] = {
@@ -99,7 +107,8 @@ Options:
   --json   print one JSON object instead of text""",
 }
 
-_WRITING = ("build", "set", "del", "put", "compact")
+_WRITING = ("build", "cp")
+_WRITE_COMMANDS = ("set", "del", "put", "compact")
 
 
 class UsageError(Exception):
@@ -185,13 +194,18 @@ def uint_problem(text: str, limit: int = MAX_U32) -> str:
     return number_problem(js_trim(text), limit) or "is not a decimal number"
 
 
-def key_error(text: str, argument: int, limit: int, what: str = "key") -> IdxError:
-    """A KEY (or VALUE) argument that is not a decimal number from 0 to ``limit``."""
-    plural = "Keys and values are" if what == "value" else "Keys are"
+def key_error(text: str, argument: int, limit: int) -> IdxError:
+    """A KEY argument of get that is not a decimal number from 0 to ``limit``."""
+    return number_error("key", text, limit, "Keys are", f" (argument {argument})")
+
+
+def number_error(what: str, text: str, limit: int, these: str, where: str = "") -> IdxError:
+    """A ``what`` ("key", "value") argument ``text`` (at ``where``) that is not a decimal number
+    from 0 to ``limit``; the hint says what ``these`` ("Keys are") may be."""
     return error(
         ERR_IDX_INVALID_ARGUMENT,
-        f"{what} {quote(text)} (argument {argument}) {uint_problem(text[:64], limit)}",
-        hint=f"{plural} decimal integers from 0 to {limit}.",
+        f"{what} {quote(text)}{where} {uint_problem(text[:64], limit)}",
+        hint=f"{these} decimal integers from 0 to {limit}.",
     )
 
 
@@ -632,12 +646,31 @@ def cmd_info(args: Sequence[str], out: _Out, stdin: Any) -> int:
     return EXIT_OK
 
 
+def _write_command(name: str) -> Callable[[Sequence[str], "_Out", Any], int]:
+    # Loaded on first use: reading commands import none of the writer.
+    def run(args: Sequence[str], out: _Out, stdin: Any) -> int:
+        from .write_commands import COMMANDS as WRITE
+
+        return WRITE[name](args, out, stdin)
+
+    return run
+
+
 COMMANDS: Dict[str, Callable[[Sequence[str], _Out, Any], int]] = {
     "get": cmd_get,
     "dump": cmd_dump,
     "verify": cmd_verify,
     "info": cmd_info,
+    **{name: _write_command(name) for name in _WRITE_COMMANDS},
 }
+
+
+def _help(topic: str) -> str:
+    if topic in _WRITE_COMMANDS:
+        from .write_commands import HELP
+
+        return HELP[topic]
+    return COMMAND_HELP[topic]
 
 
 def print_error(e: BaseException, stderr: Optional[TextIO] = None) -> int:
@@ -699,11 +732,11 @@ def _dispatch(args: List[str], out: _Out, stdin: Any) -> int:
     first, rest = (args[0], args[1:]) if args else (None, [])
     if first is None or first in ("-h", "--help", "help"):
         topic = rest[0] if first == "help" and rest else None
-        if topic is not None and topic not in COMMAND_HELP:
+        if topic is not None and topic not in COMMANDS:
             if topic in _WRITING:
                 raise _writing_command(topic)
             raise UsageError(f"no help for {quote(topic)}: not a command")
-        text = COMMAND_HELP.get(topic or "", MAIN_HELP) + "\n"
+        text = (MAIN_HELP if topic is None else _help(topic)) + "\n"
         if first is None:
             _write_error(text)
             return EXIT_USAGE
@@ -718,14 +751,14 @@ def _dispatch(args: List[str], out: _Out, stdin: Any) -> int:
             raise _writing_command(first)
         raise UsageError(f"unknown command {quote(first)}")
     if "-h" in rest or "--help" in rest:
-        out.write(COMMAND_HELP[first] + "\n")
+        out.write(_help(first) + "\n")
         return EXIT_OK
     return command(rest, out, stdin)
 
 
 def _writing_command(name: str) -> UsageError:
     return UsageError(
-        f"'{name}' writes an index, which idxmap's command line does not do: "
+        f"'{name}' writes a new index, which idxmap's command line does not do: "
         f"use idx {name} (npm package idx), or idxmap.build() from Python"
     )
 
