@@ -21,6 +21,10 @@
  *   hold INDEX [WAIT_MS]          opens an IdWriter on INDEX (waiting up to WAIT_MS for
  *                                 another writer), prints "locked", waits for a line on stdin,
  *                                 closes
+ *   reader INDEX KEYS SECONDS     reads INDEX for SECONDS beside a writer that tags every value
+ *                                 with its key (writer_helper.py churn): get, getMany and
+ *                                 iteration; every value must be one the key held, its
+ *                                 generation never going back; {ok, checked, errors}
  *   ops INDEX OPS.json            applies the operations of OPS.json to INDEX with an IdWriter
  *                                 (sync off): ["set", k, v], ["del", k], ["update", [[k, v],
  *                                 ...]], ["compact"], ["clear"], ["reopen"]; {ok, size}
@@ -276,6 +280,46 @@ async function main() {
       const size = w.size;
       w.close();
       out({ ok: true, size });
+      return;
+    }
+    case "reader": {
+      const [file, keysText, secondsText] = args;
+      const keyCount = Number(keysText);
+      const stable = Array.from({ length: keyCount }, (_, i) => (i * 2654435761 + 7) >>> 0);
+      const churn = Array.from({ length: keyCount * 4 }, (_, i) => (i * 40503 + 0x9e3779b9) >>> 0);
+      const all = Uint32Array.from([...stable, ...churn]);
+      const gen = new Map();
+      const errors = [];
+      let checked = 0;
+      const see = (k, v, mustExist) => {
+        checked++;
+        if (v === undefined) {
+          if (mustExist && errors.length < 10) errors.push(`key ${k} missing`);
+          return;
+        }
+        if (v >>> 20 !== tagOf(k)) {
+          if (errors.length < 10) errors.push(`key ${k} = ${v}: not a value it ever held`);
+          return;
+        }
+        const g = v & 0xfffff;
+        if (g < (gen.get(k) ?? 0) && errors.length < 10) errors.push(`key ${k} went back from ${gen.get(k)} to ${g}`);
+        gen.set(k, g);
+      };
+      const ix = idx.IdIndex.open(file);
+      const values = new Uint32Array(all.length);
+      const found = new Uint8Array(all.length);
+      const started = Date.now();
+      let rounds = 0;
+      while (Date.now() - started < Number(secondsText) * 1000) {
+        rounds++;
+        for (let i = rounds % 7; i < stable.length; i += 7) see(stable[i], ix.get(stable[i]), true);
+        for (let i = rounds % 11; i < churn.length; i += 11) see(churn[i], ix.get(churn[i]), false);
+        ix.getMany(all, values, found);
+        for (let i = 0; i < all.length; i++) see(all[i], found[i] ? values[i] : undefined, i < stable.length);
+        if (rounds % 5 === 0) for (const [k, v] of ix) if (v >>> 20 !== tagOf(k) && errors.length < 10) errors.push(`iteration: ${k} = ${v}`);
+      }
+      ix.close();
+      out({ ok: errors.length === 0, checked, rounds, errors });
       return;
     }
     case "hold": {

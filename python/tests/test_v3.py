@@ -321,6 +321,22 @@ def test_each_open_rule_of_version_3(tmp_path: Path) -> None:
     assert "has padding bytes that are not 0 (keys are 32-bit)" in report.problems[1].message
 
 
+def test_the_dirty_range_counts_blocks_of_256_slots(tmp_path: Path) -> None:
+    # §16.1, rule 9: blockCount is ceil(slotCount / 256) in version 3. k64v64 has 829 slots:
+    # 4 blocks (2 at version 2's 512), so a dirty range ending at block 4 is within them.
+    d = _v3("k64v64")
+    cell(d, 72, 3)
+    cell(d, 80, 1)
+    p = tmp_path / "x.idx"
+    p.write_bytes(bytes(d))
+    with idxmap.open(p) as ix:
+        assert len(ix) == 712
+    cell(d, 72, 4)
+    p.write_bytes(bytes(d))
+    with pytest.raises(idxmap.CorruptError, match=r"dirty block range 4\+1 is outside the 4 blocks"):
+        idxmap.open(p)
+
+
 def test_verify_adds_the_rules_of_version_3(tmp_path: Path, code_path: str) -> None:
     p = tmp_path / "x.idx"
     base = _v3("k32v64")

@@ -425,7 +425,7 @@ def parse_header(head: bytes, size: int, path: str) -> Header:
             raise corrupt(f"{h.entries} entries do not fit in {h.slot_count} slots")
         if h.reach > h.slot_count - 1:
             raise corrupt(f"reach {h.reach} is beyond the {h.slot_count} slots")
-    blocks = block_count(h.slot_count)
+    blocks = block_count(h.slot_count, layout)
     if h.dirty_count > 0 and h.dirty_first + h.dirty_count > blocks:
         raise corrupt(f"dirty block range {h.dirty_first}+{h.dirty_count} is outside the {blocks} blocks")
     return h

@@ -26,14 +26,14 @@ REPAIR_HINT = (
     "`idx dump FILE > pairs.tsv`, check it, and rebuild with `idx build pairs.tsv -o FILE`."
 )
 
-_ALL_SIGNALS = None
+try:
+    # The C function: signal.pthread_sigmask wraps it to turn every signal number it returns
+    # into an enum, which costs more than the operation it brackets.
+    from _signal import pthread_sigmask as _sigmask
+except ImportError:  # pragma: no cover - not CPython, or no pthread_sigmask
+    _sigmask = getattr(signal, "pthread_sigmask", None)
 
-
-def _signals() -> "set[signal.Signals]":
-    global _ALL_SIGNALS
-    if _ALL_SIGNALS is None:
-        _ALL_SIGNALS = set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
-    return _ALL_SIGNALS
+_CATCHABLE = frozenset(int(s) for s in signal.valid_signals()) - {int(signal.SIGKILL), int(signal.SIGSTOP)}
 
 
 @contextmanager
@@ -42,8 +42,8 @@ def quiet() -> Iterator[None]:
     signal handler until the block ends. Handlers of signals that arrived meanwhile run when it
     ends (pthread_sigmask runs them as it unblocks), after the change is whole; one that arrived
     just before runs as the block starts (the same call), before anything is changed."""
-    masked = threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask")
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _signals()) if masked else None
+    masked = _sigmask is not None and threading.current_thread() is threading.main_thread()
+    old = _sigmask(signal.SIG_BLOCK, _CATCHABLE) if masked else None
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -52,7 +52,7 @@ def quiet() -> Iterator[None]:
         if collecting:
             gc.enable()
         if old is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+            _sigmask(signal.SIG_SETMASK, old)
 
 
 class OperationBracket:
