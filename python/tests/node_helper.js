@@ -25,9 +25,14 @@
  *                                 with its key (writer_helper.py churn): get, getMany and
  *                                 iteration; every value must be one the key held, its
  *                                 generation never going back; {ok, checked, errors}
- *   ops INDEX OPS.json            applies the operations of OPS.json to INDEX with an IdWriter
+ *   ops INDEX OPS.json [PROGRESS] applies the operations of OPS.json to INDEX with an IdWriter
  *                                 (sync off): ["set", k, v], ["del", k], ["update", [[k, v],
- *                                 ...]], ["compact"], ["clear"], ["reopen"]; {ok, size}
+ *                                 ...]], ["compact"], ["clear"], ["reopen"]; {ok, size}. With
+ *                                 PROGRESS, the operations done so far are counted in its first
+ *                                 8 bytes; with IDXMAP_KILL_AT=N in the environment, the process
+ *                                 SIGKILLs itself right after the writer's Nth store (a cell, a
+ *                                 slot, a value, a checksum, through the addon; a rename), as
+ *                                 writer_helper.py does
  *   kill-during INDEX OPS.json    as ops, but never closes the writer: the caller kills it
  *                                 (prints "started" first, "done" after the last operation)
  *
@@ -258,11 +263,29 @@ async function main() {
     }
     case "ops":
     case "kill-during": {
-      const [file, opsFile] = args;
+      const [file, opsFile, progressFile] = args;
       const ops = JSON.parse(fs.readFileSync(opsFile, "utf8"));
+      const killAt = Number(process.env.IDXMAP_KILL_AT ?? 0);
+      let stores = 0;
+      if (killAt > 0) {
+        const counted = (obj, name) => {
+          const real = obj[name];
+          obj[name] = function (...a) {
+            const r = real.apply(this, a);
+            if (++stores === killAt) process.kill(process.pid, "SIGKILL");
+            return r;
+          };
+        };
+        const addon = require(path.join(dist, "os", "native.js")).nativeAddon();
+        for (const name of ["storeCell", "store8", "store4", "copy8"]) counted(addon, name);
+        counted(fs, "renameSync");
+      }
+      const progress = progressFile ? fs.openSync(progressFile, "r+") : null;
+      const done = Buffer.alloc(8);
       let w = idx.IdWriter.open(file, { sync: false });
       if (command === "kill-during") process.stdout.write("started\n");
-      for (const op of ops) {
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i];
         switch (op[0]) {
           case "set": w.set(op[1], op[2]); break;
           case "del": w.delete(op[1]); break;
@@ -272,6 +295,10 @@ async function main() {
           case "reopen": w.close(); w = idx.IdWriter.open(file, { sync: false }); break;
           default: throw new Error(`unknown op ${op[0]}`);
         }
+        if (progress !== null) {
+          done.writeBigUInt64LE(BigInt(i + 1));
+          fs.writeSync(progress, done, 0, 8, 0);
+        }
       }
       if (command === "kill-during") {
         process.stdout.write("done\n");
@@ -279,7 +306,7 @@ async function main() {
       }
       const size = w.size;
       w.close();
-      out({ ok: true, size });
+      out({ ok: true, size, stores });
       return;
     }
     case "reader": {

@@ -154,6 +154,46 @@ def test_killed_at_random_stores(tmp_path: Path, widths: tuple, code_path: str) 
         recover_and_go_on(p, got, "python" if run % 2 else "node" if (kb, vb) == (32, 32) else "python", p.parent)
 
 
+def test_python_repairs_a_node_writer_killed_at_random_stores(tmp_path: Path) -> None:
+    # Node's IdWriter killed right after its Nth store (node_helper.js counts the addon's
+    # stores): the Python writer repairs what it left, as it repairs its own.
+    from conftest import DIST, NODE_HELPER, node_bin
+
+    rnd = random.Random(7)
+    base = {rnd.randrange(MAX_U32): rnd.randrange(MAX_U32) for _ in range(200)}
+    original = tmp_path / "base.idx"
+    idxmap.build(base, original)
+    ops = random_ops(rnd, 700, list(base))
+    ops_file = tmp_path / "ops.json"
+    ops_file.write_text(json.dumps(ops))
+    states = models(base, ops)
+    count = tmp_path / "count.idx"
+    shutil.copy(original, count)
+
+    def node(path: Path, kill_at: int, progress: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [node_bin(), str(NODE_HELPER), str(DIST), "ops", str(path), str(ops_file), str(progress)],
+            capture_output=True,
+            env={**os.environ, "IDXMAP_KILL_AT": str(kill_at)},
+            timeout=300,
+        )
+
+    progress = tmp_path / "progress"
+    progress.write_bytes(bytes(8))
+    total = json.loads(node(count, 10**15, progress).stdout)["stores"]
+    assert total > 1000
+    for run, at in enumerate(sorted(rnd.sample(range(1, total + 1), 10))):
+        p = tmp_path / f"run{run}" / "k.idx"
+        p.parent.mkdir()
+        shutil.copy(original, p)
+        progress.write_bytes(bytes(8))
+        r = node(p, at, progress)
+        assert r.returncode == -signal.SIGKILL, r.stderr
+        done = int.from_bytes(progress.read_bytes()[:8], "little")
+        got = check_killed(p, states[done], states[done + 1])
+        recover_and_go_on(p, got, "python", p.parent)
+
+
 def test_killed_from_outside_at_random_times(tmp_path: Path) -> None:
     # Real kill -9s from another process, at whatever point the writer has reached.
     rnd = random.Random(99)
