@@ -117,6 +117,14 @@ def test_dump(code_path: str) -> None:
         same(["dump", rel(FIXTURES / name)])
 
 
+def test_dump_binary(code_path: str) -> None:
+    # Little-endian key then value, 8 bytes a pair for 32-bit keys and values, as idx writes them.
+    for name in ("v1/edited.idx", "edges.idx", "blocks.idx", "empty.idx"):
+        node = run_idx("dump", "--binary", rel(FIXTURES / name))
+        status, out, err = run_py(["dump", "--binary", rel(FIXTURES / name)])
+        assert (status, out.encode("latin-1"), err) == (node.returncode, node.stdout, node.stderr.decode()), name
+
+
 @pytest.fixture(scope="module")
 def bad_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("bad")

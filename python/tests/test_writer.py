@@ -321,6 +321,33 @@ def test_following_a_rename_and_refusing_a_rewrite(tmp_path: Path) -> None:
     w.close()
 
 
+def test_a_rehash_never_renames_old_data_over_a_new_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # §11.2: a new index renamed over the path (mv, no lock) while a rehash writes its file: the
+    # rehash renames nothing; the change starts again on the file now at the path.
+    p = tmp_path / "w.idx"
+    idxmap.build({1: 1}, p)
+    other = tmp_path / "other.idx"
+    idxmap.build({100: 100}, other)
+    from idxmap import rehash, writer
+
+    real = rehash.rehash_into
+    moves = []
+
+    def rehash_then_mv(*a, **k):  # type: ignore[no-untyped-def]
+        temp = real(*a, **k)
+        if not moves:
+            moves.append(os.stat(other).st_ino)
+            os.rename(other, p)
+        return temp
+
+    monkeypatch.setattr(writer, "rehash_into", rehash_then_mv)
+    with idxmap.Writer(p) as w:
+        w.compact()
+        assert dict(w) == {100: 100}
+    check(p, {100: 100})
+    assert os.stat(p).st_ino != moves[0] and files_in(tmp_path) == ["w.idx"]  # compacted again, there
+
+
 def test_a_symlink_is_written_through(tmp_path: Path) -> None:
     real = tmp_path / "real.idx"
     idxmap.build({1: 1}, real)
