@@ -79,7 +79,8 @@ class WriterLock:
                         path=shown,
                         hint=f"Waited {_seconds(wait)}; try again later." if wait else f"Wait for it to finish, or let this {who} wait for it.",
                     ) from None
-                time.sleep(min(0.02, max(0.001, deadline - now)) if now < deadline else 0.001)
+                # A reader's test holds it for microseconds: look again soon during the first 50 ms.
+                time.sleep(0.001 if now - started < READER_TEST_SECONDS else min(0.02, max(0.001, deadline - now)))
                 continue
             if same_file(fd, path):
                 return cls(path, fd)

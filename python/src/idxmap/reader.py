@@ -693,20 +693,25 @@ class Index(Mapping):  # type: ignore[type-arg]
             inside = np.flatnonzero(keys <= np.uint64(w.max_key))  # a file followed since is narrower
             keys = keys[inside].astype(np.uint32)
         hashes = hash_array(keys, w)
+        def probed(h: Any) -> Tuple[Any, Any, bool]:
+            if m.wide:
+                return probe_hashes_wide(m.np_slots(), h, m.capacity, m.reach, m.last, w)  # type: ignore[no-any-return]
+            return probe_hashes(m.np_slots(), h, m.capacity, m.reach, m.last)  # type: ignore[no-any-return]
+
         while True:
             escaped = hashes == hashes.dtype.type(w.empty)
-            rest = np.flatnonzero(~escaped)
-            values = np.zeros(hashes.size, dtype=_value_dtype(np, m))
-            found = np.zeros(hashes.size, dtype=bool)
-            if m.wide:
-                v, f, undecided = probe_hashes_wide(m.np_slots(), hashes[rest], m.capacity, m.reach, m.last, w)
+            if escaped.any():
+                rest = np.flatnonzero(~escaped)
+                values = np.zeros(hashes.size, dtype=_value_dtype(np, m))
+                found = np.zeros(hashes.size, dtype=bool)
+                v, f, undecided = probed(hashes[rest])
+                values[rest] = v
+                found[rest] = f
+                if m.words[W_STATE] & STATE_ESCAPED:
+                    values[escaped] = escaped_value(m.words, w)
+                    found[escaped] = True
             else:
-                v, f, undecided = probe_hashes(m.np_slots(), hashes[rest], m.capacity, m.reach, m.last)
-            values[rest] = v
-            found[rest] = f
-            if rest.size < hashes.size and m.words[W_STATE] & STATE_ESCAPED:
-                values[escaped] = escaped_value(m.words, w)
-                found[escaped] = True
+                values, found, undecided = probed(hashes)
             if undecided and self._raise_reach(m):
                 continue
             if inside is not None:
