@@ -74,6 +74,7 @@ def test_set_del_put_compact_as_idx(tmp_path: Path, code_path: str) -> None:
     status, _, err = same(tmp_path, ["put", "FILE", str(FIXTURES / "blocks.tsv")], "cluster.idx")
     assert status == 0 and err == "put 2000 pairs into D/x.idx: 12 -> 2011 entries\n"
     assert same(tmp_path, ["put", "FILE", "-", "--quiet"], "edited.idx", input=b"1 2\n3 4\n# x\n1 5\n")[0] == 0
+    assert same(tmp_path, ["put", "FILE", "-"], "edited.idx", input=b"1 2\n3 4\n")[0] == 0  # two pairs: no tuple to guess at
     pairs = struct.pack("<6I", 1, 2, 3, 4, 857579651, 9)
     assert same(tmp_path, ["put", "--binary", "FILE", "-"], "one.idx", input=pairs)[0] == 0
     status, _, err = same(tmp_path, ["compact", "FILE"], "edited.idx")

@@ -213,7 +213,7 @@ def cmd_put(args: Sequence[str], out: _Out, stdin: Any) -> int:
     w = _open("put", file, values)
     try:
         before = len(w)
-        w.update(pairs)
+        w._merge(*pairs)  # columns, read and checked: not a tuple for update() to guess at
         if not values.get("quiet"):
             _write_error(f"put {plural(len(pairs[0]), 'pair', 'pairs')} into {file}: {before} -> {plural(len(w), 'entry', 'entries')}\n")
     finally:

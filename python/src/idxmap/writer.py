@@ -564,6 +564,10 @@ class Writer(MutableMapping):  # type: ignore[type-arg]
         if kwargs:
             raise invalid(f"update takes pairs, not keyword arguments ({', '.join(sorted(kwargs))}): keys are integers", self.path)
         keys, values = _columns(source, self.path, numpy_or_none(), (MAX_U64, MAX_U64))
+        self._merge(keys, values)
+
+    def _merge(self, keys: Any, values: Any) -> None:
+        """update() of checked columns (numpy arrays or lists of ints, equally long)."""
         given = len(keys)
         if given == 0:
             return
