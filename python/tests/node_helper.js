@@ -18,8 +18,23 @@
  *   writer INDEX SEED KEYS SECONDS
  *                                 an IdWriter changing INDEX for SECONDS (sets, deletes,
  *                                 growth, compaction); see python/tests/test_concurrency.py
- *   hold INDEX                    opens an IdWriter on INDEX, prints "locked", waits for a
- *                                 line on stdin, closes
+ *   hold INDEX [WAIT_MS]          opens an IdWriter on INDEX (waiting up to WAIT_MS for
+ *                                 another writer), prints "locked", waits for a line on stdin,
+ *                                 closes
+ *   reader INDEX KEYS SECONDS     reads INDEX for SECONDS beside a writer that tags every value
+ *                                 with its key (writer_helper.py churn): get, getMany and
+ *                                 iteration; every value must be one the key held, its
+ *                                 generation never going back; {ok, checked, errors}
+ *   ops INDEX OPS.json [PROGRESS] applies the operations of OPS.json to INDEX with an IdWriter
+ *                                 (sync off): ["set", k, v], ["del", k], ["update", [[k, v],
+ *                                 ...]], ["compact"], ["clear"], ["reopen"]; {ok, size}. With
+ *                                 PROGRESS, the operations done so far are counted in its first
+ *                                 8 bytes; with IDXMAP_KILL_AT=N in the environment, the process
+ *                                 SIGKILLs itself right after the writer's Nth store (a cell, a
+ *                                 slot, a value, a checksum, through the addon; a rename), as
+ *                                 writer_helper.py does
+ *   kill-during INDEX OPS.json    as ops, but never closes the writer: the caller kills it
+ *                                 (prints "started" first, "done" after the last operation)
  *
  * .bin files are little-endian uint32 words: key, value, key, value, ... (KEYS/MISSES: keys).
  */
@@ -246,8 +261,96 @@ async function main() {
       out({ ok: true, ops, swaps, compactions, size: live.size + stable.length });
       return;
     }
+    case "ops":
+    case "kill-during": {
+      const [file, opsFile, progressFile] = args;
+      const ops = JSON.parse(fs.readFileSync(opsFile, "utf8"));
+      const killAt = Number(process.env.IDXMAP_KILL_AT ?? 0);
+      let stores = 0;
+      if (killAt > 0) {
+        const counted = (obj, name) => {
+          const real = obj[name];
+          obj[name] = function (...a) {
+            const r = real.apply(this, a);
+            if (++stores === killAt) process.kill(process.pid, "SIGKILL");
+            return r;
+          };
+        };
+        const addon = require(path.join(dist, "os", "native.js")).nativeAddon();
+        for (const name of ["storeCell", "store8", "store4", "copy8"]) counted(addon, name);
+        counted(fs, "renameSync");
+      }
+      const progress = progressFile ? fs.openSync(progressFile, "r+") : null;
+      const done = Buffer.alloc(8);
+      let w = idx.IdWriter.open(file, { sync: false });
+      if (command === "kill-during") process.stdout.write("started\n");
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i];
+        switch (op[0]) {
+          case "set": w.set(op[1], op[2]); break;
+          case "del": w.delete(op[1]); break;
+          case "update": w.update(op[1]); break;
+          case "compact": w.compact(); break;
+          case "clear": w.clear(); break;
+          case "reopen": w.close(); w = idx.IdWriter.open(file, { sync: false }); break;
+          default: throw new Error(`unknown op ${op[0]}`);
+        }
+        if (progress !== null) {
+          done.writeBigUInt64LE(BigInt(i + 1));
+          fs.writeSync(progress, done, 0, 8, 0);
+        }
+      }
+      if (command === "kill-during") {
+        process.stdout.write("done\n");
+        await new Promise(() => {}); // until killed
+      }
+      const size = w.size;
+      w.close();
+      out({ ok: true, size, stores });
+      return;
+    }
+    case "reader": {
+      const [file, keysText, secondsText] = args;
+      const keyCount = Number(keysText);
+      const stable = Array.from({ length: keyCount }, (_, i) => (i * 2654435761 + 7) >>> 0);
+      const churn = Array.from({ length: keyCount * 4 }, (_, i) => (i * 40503 + 0x9e3779b9) >>> 0);
+      const all = Uint32Array.from([...stable, ...churn]);
+      const gen = new Map();
+      const errors = [];
+      let checked = 0;
+      const see = (k, v, mustExist) => {
+        checked++;
+        if (v === undefined) {
+          if (mustExist && errors.length < 10) errors.push(`key ${k} missing`);
+          return;
+        }
+        if (v >>> 20 !== tagOf(k)) {
+          if (errors.length < 10) errors.push(`key ${k} = ${v}: not a value it ever held`);
+          return;
+        }
+        const g = v & 0xfffff;
+        if (g < (gen.get(k) ?? 0) && errors.length < 10) errors.push(`key ${k} went back from ${gen.get(k)} to ${g}`);
+        gen.set(k, g);
+      };
+      const ix = idx.IdIndex.open(file);
+      const values = new Uint32Array(all.length);
+      const found = new Uint8Array(all.length);
+      const started = Date.now();
+      let rounds = 0;
+      while (Date.now() - started < Number(secondsText) * 1000) {
+        rounds++;
+        for (let i = rounds % 7; i < stable.length; i += 7) see(stable[i], ix.get(stable[i]), true);
+        for (let i = rounds % 11; i < churn.length; i += 11) see(churn[i], ix.get(churn[i]), false);
+        ix.getMany(all, values, found);
+        for (let i = 0; i < all.length; i++) see(all[i], found[i] ? values[i] : undefined, i < stable.length);
+        if (rounds % 5 === 0) for (const [k, v] of ix) if (v >>> 20 !== tagOf(k) && errors.length < 10) errors.push(`iteration: ${k} = ${v}`);
+      }
+      ix.close();
+      out({ ok: errors.length === 0, checked, rounds, errors });
+      return;
+    }
     case "hold": {
-      const w = idx.IdWriter.open(args[0], { sync: false });
+      const w = idx.IdWriter.open(args[0], { sync: false, wait: Number(args[1] ?? 0) });
       process.stdout.write("locked\n");
       await new Promise((resolve) => process.stdin.once("data", resolve));
       w.close();

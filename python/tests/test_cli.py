@@ -53,10 +53,18 @@ def same(args: List[str], input: bytes = b"") -> Tuple[int, str, str]:
     node = _node_runs[key]
     status, out, err = run_py(args, input)
     assert status == node.returncode, (args, err, node.stderr)
-    assert out == node.stdout.decode(), args
+    assert before_v3(out, node.stdout.decode()) == node.stdout.decode(), args
     assert normalized(err) == normalized(node.stderr.decode()), args
     assert "Traceback" not in err
     return status, out, err
+
+
+def before_v3(ours: str, theirs: str) -> str:
+    """Our output as the Node package of this tree prints it: it knows versions 1 and 2 only, so
+    ``info --json`` has no keyBits and valueBits yet (the names it will use, spec §16)."""
+    if '"keyBits"' in ours and '"keyBits"' not in theirs:
+        ours = ours.replace('"keyBits":32,"valueBits":32,', "")
+    return ours
 
 
 def rel(p: Path) -> str:
@@ -107,6 +115,14 @@ def node_strings(numbers: List[float]) -> List[str]:
 def test_dump(code_path: str) -> None:
     for name in ("v1/edited.idx", "interrupted.idx", "blocks.idx", "empty.idx"):
         same(["dump", rel(FIXTURES / name)])
+
+
+def test_dump_binary(code_path: str) -> None:
+    # Little-endian key then value, 8 bytes a pair for 32-bit keys and values, as idx writes them.
+    for name in ("v1/edited.idx", "edges.idx", "blocks.idx", "empty.idx"):
+        node = run_idx("dump", "--binary", rel(FIXTURES / name))
+        status, out, err = run_py(["dump", "--binary", rel(FIXTURES / name)])
+        assert (status, out.encode("latin-1"), err) == (node.returncode, node.stdout, node.stderr.decode()), name
 
 
 @pytest.fixture(scope="module")
@@ -214,14 +230,17 @@ def test_usage_and_input_errors(args: List[str]) -> None:
 
 def test_help_and_version() -> None:
     status, out, err = run_py([])
-    assert (status, out) == (2, "") and err.startswith("idxmap: read idx indexes")
+    assert (status, out) == (2, "") and err.startswith("idxmap: read and write idx indexes")
     status, out, _ = run_py(["--help"])
     assert status == 0 and "python -m idxmap get FILE KEY" in out
     status, out, _ = run_py(["get", "--help"])
     assert status == 0 and out.startswith("Usage: python -m idxmap get FILE KEY...")
-    assert run_py(["--version"])[1] == f"idxmap {idxmap.__version__} (format 2.0)\n"
-    status, _, err = run_py(["set", "x", "1", "2"])
-    assert status == 2 and "idx set" in err
+    assert run_py(["--version"])[1] == f"idxmap {idxmap.__version__} (writes format 2.0 and 3.0, reads 1.x to 3.x)\n"
+    status, _, err = run_py(["set", "x", "1"])  # a writing command of its own now
+    assert status == 2 and err == "idxmap: set takes FILE KEY VALUE\nTry 'python -m idxmap set --help'.\n"
+    for command in ("set", "del", "put", "compact"):
+        status, out, _ = run_py([command, "--help"])
+        assert status == 0 and out.startswith(f"Usage: python -m idxmap {command} FILE") and "--wait MS" in out
     status, out, err = run_py(["help", "info"])
     assert status == 0 and out.startswith("Usage: python -m idxmap info FILE")
     status, out, err = run_py(["help", "build"])  # idx's command, not ours: said as for `build`

@@ -1,5 +1,6 @@
-"""idxmap: read and build idx indexes, persistent uint32 -> uint32 maps in one memory-mapped
-file (the format of the npm package idx, spec/FORMAT.md).
+"""idxmap: read, build and write idx indexes, persistent maps of unsigned integer keys to unsigned
+integer values (32 or 64 bits each) in one memory-mapped file (the format of the npm package
+idx, spec/FORMAT.md).
 
     import idxmap
 
@@ -9,6 +10,8 @@ file (the format of the npm package idx, spec/FORMAT.md).
         ix.get(5, -1), 42 in ix, len(ix)
         values, found = ix.get_many(keys)       # vectorised with numpy
         dict(ix.items())
+    with idxmap.Writer("ids.idx") as w:         # in place, beside readers in any process
+        w[42] = 8; del w[1]; w.update({5: 6})
 
 Every error is an :class:`IdxError` with a stable ``code`` (the Node package's codes).
 """
@@ -31,7 +34,7 @@ from .errors import (
     UnsupportedVersionError,
 )
 from .format import VERSION_MAJOR, VERSION_MINOR
-from .hashing import ESCAPED_KEY, hash32, home_slot, unhash32
+from .hashing import ESCAPED_KEY, ESCAPED_KEY64, hash32, hash64, home_slot, home_slot64, unhash32, unhash64
 from .reader import Index, IndexInfo
 from .reader import open_index as open
 
@@ -44,6 +47,7 @@ _LAZY = {
     "verify": ".checks",
     "VerifyReport": ".checks",
     "Problem": ".checks",
+    "Writer": ".writer",
 }
 
 TYPE_CHECKING = False
@@ -51,6 +55,7 @@ if TYPE_CHECKING:
     from .builder import BuildResult, build
     from .checks import Problem, VerifyReport, verify
     from .parse import read_pairs
+    from .writer import Writer
 
 
 def __getattr__(name: str) -> object:
@@ -74,6 +79,7 @@ __all__ = [
     "ClosedError",
     "CorruptError",
     "ESCAPED_KEY",
+    "ESCAPED_KEY64",
     "IdxError",
     "IdxIOError",
     "IdxWarning",
@@ -90,11 +96,15 @@ __all__ = [
     "VERSION_MAJOR",
     "VERSION_MINOR",
     "VerifyReport",
+    "Writer",
     "build",
     "hash32",
+    "hash64",
     "home_slot",
+    "home_slot64",
     "open",
     "read_pairs",
     "unhash32",
+    "unhash64",
     "verify",
 ]

@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # typing is not imported at run time: an open should cost lit
     from typing import Any, List, Optional
 
 MAX_U32 = 0xFFFFFFFF
+MAX_U64 = 0xFFFFFFFFFFFFFFFF
 
 
 def describe_value(v: Any) -> str:
@@ -43,21 +44,32 @@ def check_uint32(name: str, v: Any, path: Optional[str] = None) -> int:
     Raises:
         InvalidArgumentError: anything else.
     """
+    return check_uint(name, v, MAX_U32, path)
+
+
+def check_uint(name: str, v: Any, limit: int, path: Optional[str] = None) -> int:
+    """``v`` as an int from 0 to ``limit`` (4294967295 or 2^64 - 1): an int or an integer-like
+    (numpy integers), not a bool, float or string.
+
+    Raises:
+        InvalidArgumentError: anything else.
+    """
     if type(v) is int:
-        if 0 <= v <= MAX_U32:
+        if 0 <= v <= limit:
             return v
     elif not isinstance(v, bool):
         try:
             i = operator.index(v)
         except TypeError:
             i = -1
-        if 0 <= i <= MAX_U32:
+        if 0 <= i <= limit:
             return i
-    raise invalid(f"{name} must be an integer from 0 to 4294967295, not {describe_value(v)}", path)
+    raise invalid(f"{name} must be an integer from 0 to {limit}, not {describe_value(v)}", path)
 
 
-def lookup_key(key: Any) -> Optional[int]:
-    """The uint32 a dict-style lookup means by ``key``, or None when no uint32 key equals it.
+def lookup_key(key: Any, limit: int = MAX_U32) -> Optional[int]:
+    """The key a dict-style lookup means by ``key``, or None when no key from 0 to ``limit``
+    (4294967295, or 2^64 - 1 in a file of 64-bit keys) equals it.
 
     As a dict with int keys: ``key`` finds uint32 ``i`` when ``key == i`` and ``hash(key) ==
     hash(i)``. So ``1``, ``True``, ``1.0``, ``Fraction(1)``, ``numpy.uint32(1)``,
@@ -65,9 +77,9 @@ def lookup_key(key: Any) -> Optional[int]:
     ``"1"``, ``None`` and unhashable keys find nothing.
     """
     if type(key) is int:
-        return key if 0 <= key <= MAX_U32 else None
+        return key if 0 <= key <= limit else None
     i = _integral_value(key)
-    if i is None or not 0 <= i <= MAX_U32:
+    if i is None or not 0 <= i <= limit:
         return None
     # The candidate must also be what a dict would take for i: equal, with the same hash (a
     # float subclass or a Fraction that rounds to i but is not i, say, is not i).
@@ -107,7 +119,7 @@ def _integral_value(key: Any) -> Optional[int]:
     return None
 
 
-def key_list(name: str, keys: Any, path: Optional[str] = None) -> List[Any]:
+def key_list(name: str, keys: Any, path: Optional[str] = None, limit: int = MAX_U32) -> List[Any]:
     """The elements of ``keys`` (any iterable) as a list, for the caller to check one by one
     (a numpy array by its dtype and shape first, :func:`check_key_array`). The one way both
     get_many paths read a batch of keys that is not a numpy array, so that they accept the
@@ -119,7 +131,7 @@ def key_list(name: str, keys: Any, path: Optional[str] = None) -> List[Any]:
     """
     np = sys.modules.get("numpy")
     if np is not None and isinstance(keys, np.ndarray):
-        return check_key_array(np.asarray(keys), name, path).reshape(-1).tolist()  # a subclass as its data
+        return check_key_array(np.asarray(keys), name, path, limit).reshape(-1).tolist()  # a subclass as its data
     if isinstance(keys, memoryview) and keys.ndim != 1:
         # Iterating one raises NotImplementedError (or TypeError for 0-d).
         if keys.ndim == 0 or keys.nbytes != 0:
@@ -131,14 +143,14 @@ def key_list(name: str, keys: Any, path: Optional[str] = None) -> List[Any]:
         if not isinstance(keys, memoryview):
             raise
         # A memoryview of a format it cannot iterate ("<I", as ctypes arrays give).
-        raise invalid(f"{name} must be integers from 0 to 4294967295, not a memoryview of format {keys.format!r}", path) from None
+        raise invalid(f"{name} must be integers from 0 to {limit}, not a memoryview of format {keys.format!r}", path) from None
     except TypeError:
         if hasattr(keys, "__iter__"):
             raise  # an iterable whose iteration failed: its own error, not ours
-        raise invalid(f"{name} must be an iterable of integers from 0 to 4294967295, not {describe_value(keys)}", path) from None
+        raise invalid(f"{name} must be an iterable of integers from 0 to {limit}, not {describe_value(keys)}", path) from None
 
 
-def check_key_array(arr: Any, name: str, path: Optional[str] = None) -> Any:
+def check_key_array(arr: Any, name: str, path: Optional[str] = None, limit: int = MAX_U32) -> Any:
     """A numpy array of keys, by its dtype and shape: one-dimensional (or empty) and of an
     integer dtype (an empty float array too, which ``numpy.array([])`` gives). Its values are
     checked by the caller. Duck-typed: this module does not import numpy.
@@ -153,7 +165,7 @@ def check_key_array(arr: Any, name: str, path: Optional[str] = None) -> Any:
         arr = arr.reshape(0)
     kind = arr.dtype.kind
     if kind not in "iu" and not (arr.size == 0 and kind == "f"):
-        raise invalid(f"{name} must be integers from 0 to 4294967295, not an array of {arr.dtype}", path)
+        raise invalid(f"{name} must be integers from 0 to {limit}, not an array of {arr.dtype}", path)
     return arr
 
 

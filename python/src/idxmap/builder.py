@@ -6,38 +6,35 @@ The bytes depend only on the map (last value wins per key), not on input order o
 and are byte-identical to the Node package's builder (the tests compare them). With numpy the
 hash, sort, dedupe and placement are array operations; without it, plain Python.
 
-Writing in place (set, delete) is the Node package's alone; a build only ever writes a new file.
+A map of 32-bit keys and values is a version 2 file; one whose keys or values need 64 bits (or
+are asked to have them) a version 3 file (§16). A build only ever writes a new file; writing in
+place is :mod:`idxmap.writer`'s.
 """
 
 from __future__ import annotations
 
 import array
-import errno
 import fcntl
 import mmap
 import numbers
 import os
-import re
 import stat
 import struct
 import sys
-import time
 import warnings
 import zlib
 from collections.abc import Mapping, Sequence as _SequenceABC
 from dataclasses import dataclass
 from typing import Any, Iterable, List, Optional, Sequence, Tuple, Union
 
-from .args import check_path, check_uint32, describe_value, invalid, key_list
+from .args import MAX_U32, MAX_U64, check_path, check_uint, describe_value, invalid, key_list
 from .errors import (
     ERR_IDX_IO,
     IdxWarning,
-    ERR_IDX_LOCKED,
     ERR_IDX_NOT_AN_INDEX,
     ERR_IDX_TOO_LARGE,
     IdxError,
     error,
-    io_error,
     io_reason,
 )
 from .format import (
@@ -51,15 +48,18 @@ from .format import (
     block_count,
     build_capacity,
     cell_bytes,
-    encode_header_v2,
+    encode_header,
     file_bytes,
+    layout_for,
     parse_header,
 )
-from .hashing import EMPTY_HASH
+from .atomic_file import commit, discard, remove_stale_temp_files, write_target, write_temp_file
+from .lock import READER_TEST_SECONDS, WriterLock
 from .mapping import snapshot_header
 from .protocol import fence
 from .table import place, sorted_entries
-from .vectorized import as_uint32_array, numpy_or_none, sort_and_place
+from .vectorized import as_key_array, numpy_or_none, place_sorted, sort_entries
+from .widths import Widths, narrowest
 
 PairSource = Union[
     "Mapping[int, int]",
@@ -81,9 +81,21 @@ class BuildResult:
     capacity: int
     slot_count: int
     file_bytes: int
+    key_bits: int = 32
+    """32, or 64 in a version 3 file (§16)."""
+    value_bits: int = 32
 
 
-def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0, force: bool = False) -> BuildResult:
+def build(
+    source: Any,
+    path: Any,
+    key_bits: Optional[int] = None,
+    value_bits: Optional[int] = None,
+    *,
+    sync: bool = True,
+    wait: float = 0.0,
+    force: bool = False,
+) -> BuildResult:
     """Builds the index of ``source`` at ``path``, atomically: readers of an index already there
     see the old file or the new one, never a mix, and follow to the new one.
 
@@ -98,7 +110,11 @@ def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0, force
     could be two pairs or two columns, and is refused: pass ``[(10, 20), (30, 40)]`` or
     ``{10: 20, 30: 40}`` for two pairs, ``{10: 30, 20: 40}`` for two columns.
 
-    Keys and values are ints from 0 to 4294967295 (numpy integers too). ``sync`` (default True)
+    Keys and values are ints from 0 to 2^64 - 1 (numpy integers too). For keys and for values
+    separately, the file takes the narrowest width that holds every one given, 32 or 64 bits,
+    unless ``key_bits`` or ``value_bits`` asks for 64 (or for 32, which then refuses a larger
+    number): a map of 32-bit keys and values is a version 2 file, one with a 64-bit width a
+    version 3 file (spec §16). ``sync`` (default True)
     fsyncs the file and its directory; ``wait`` is how many seconds to wait for a writer that
     holds the index at ``path`` (default 0: fail at once, after retrying for 50 ms while
     readers test the lock). ``sync`` and ``force`` are True or False.
@@ -113,18 +129,22 @@ def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0, force
     through: the file it names is replaced, and the link kept (as ``cp`` and ``>`` do).
 
     Raises:
-        InvalidArgumentError: a key or value that is not a uint32, a pair that is not a pair,
+        InvalidArgumentError: a key or value that is not an integer from 0 to 2^64 - 1 (or to
+            4294967295 when ``key_bits`` or ``value_bits`` is 32), a width that is not 32, 64
+            or None, a pair that is not a pair,
             columns of different lengths, a tuple that could be pairs or columns, a path that
             is not one, a ``wait`` that is not a number of seconds, or a ``sync`` or ``force``
             that is not a bool.
         NotAnIndexError: ``path`` is a file that is not an idx index (text, a named pipe, a
             device) and ``force`` is False; it is left as it was.
-        TooLargeError: more entries than the format's 2^33 slots hold.
+        TooLargeError: more entries than the format's 2^33 slots (or its 2^32 - 1 entries) hold.
         LockedError: a writer holds the index at ``path``.
         IdxIOError: ``path`` is a directory, or the file cannot be written, synced or renamed
             (the target is unchanged and no temp file is left).
     """
     path = check_path("path", path)
+    key_bits = check_bits("key_bits", key_bits, path)
+    value_bits = check_bits("value_bits", value_bits, path)
     wait = _check_wait(wait, path)
     _check_bool("sync", sync, path)
     _check_bool("force", force, path)
@@ -132,31 +152,18 @@ def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0, force
     # Before reading the source: refused, it is left unconsumed (a generator, a pipe).
     refuse_to_replace(path, force)
     np = numpy_or_none()
-    keys, values = _columns(source, path, np)
+    limits = (MAX_U32 if key_bits == 32 else MAX_U64, MAX_U32 if value_bits == 32 else MAX_U64)
+    keys, values = _columns(source, path, np, limits)
     pairs = len(keys)
+    w = narrowest(_largest(keys), _largest(values), key_bits, value_bits)
     if np is not None:
-        slots, n, escaped, capacity, slot_count, reach = sort_and_place(keys, values)
-        _check_size(slot_count, n, path)
-        slot_bytes: Any = memoryview(slots.view(np.uint8))
+        hashes, vals, escaped = sort_entries(keys, values, w)
     else:
-        hashes, vals, escaped = sorted_entries(zip(keys, values))
-        n = len(hashes)
-        capacity = build_capacity(n)
-        positions, reach = place(hashes, capacity)
-        slot_count = max(capacity, positions[-1] + 1 if n else 0) + SPILL_SLOTS
-        _check_size(slot_count, n, path)
-        words = array.array("Q", [EMPTY_HASH]) * slot_count
-        for pos, h, v in zip(positions, hashes, vals):
-            words[pos] = h | (v << 32)
-        if sys.byteorder != "little":
-            words.byteswap()
-        slot_bytes = memoryview(words).cast("B")
-    checksums = bytearray(4 * block_count(slot_count))
-    for b in range(block_count(slot_count)):
-        struct.pack_into("<I", checksums, 4 * b, zlib.crc32(slot_bytes[b * BLOCK_BYTES : (b + 1) * BLOCK_BYTES]) & 0xFFFFFFFF)
-    header = encode_header_v2(capacity, slot_count, n, escaped is not None, escaped or 0, reach)
-    size = file_bytes(LAYOUT_V2, slot_count)
-    not_retired = _replace(path, (header, slot_bytes, checksums), sync, wait)
+        hashes, vals, escaped = sorted_entries(zip(keys, values), w)
+    n = len(hashes)
+    capacity = build_capacity(n)
+    parts, slot_count = table_parts(hashes, vals, escaped, capacity, w, path)
+    not_retired = _replace(path, parts, sync, wait)
     if not_retired is not None:
         warnings.warn(not_retired_warning(path, not_retired), stacklevel=2)
     return BuildResult(
@@ -165,8 +172,63 @@ def build(source: Any, path: Any, *, sync: bool = True, wait: float = 0.0, force
         pairs=pairs,
         capacity=capacity,
         slot_count=slot_count,
-        file_bytes=size,
+        file_bytes=file_bytes(layout_for(w), slot_count),
+        key_bits=w.key_bits,
+        value_bits=w.value_bits,
     )
+
+
+def check_bits(name: str, bits: Any, path: Optional[str] = None) -> Optional[int]:
+    """A width asked for: None (the narrowest that holds the numbers), 32 or 64."""
+    if bits is None or (type(bits) is int and bits in (32, 64)):
+        return bits
+    raise invalid(f"{name} must be 32, 64 or None, not {describe_value(bits)}", path)
+
+
+def _largest(column: Any) -> int:
+    if not len(column):
+        return 0
+    return int(column.max()) if hasattr(column, "dtype") else max(column)
+
+
+def table_parts(hashes: Any, values: Any, escaped: Optional[int], capacity: int, w: Widths, path: str) -> Tuple[Tuple[Any, ...], int]:
+    """The bytes of a new file (§7) holding ``hashes`` (ascending, distinct, none EMPTY) with
+    their ``values`` and the escaped key's value (or None), at ``capacity`` home slots, of
+    widths ``w``: (the header, the slot region and the checksums, to be written in that order;
+    the slot count). Numpy arrays are placed with numpy, lists in Python.
+
+    Raises:
+        TooLargeError: more slots than the format holds.
+    """
+    np = numpy_or_none()
+    n = len(hashes)
+    if np is not None and isinstance(hashes, np.ndarray):
+        slots, slot_count, reach = place_sorted(hashes, values, capacity, w)
+        _check_size(slot_count, n, path)
+        slot_bytes: Any = memoryview(slots.view(np.uint8))
+    else:
+        positions, reach = place(hashes, capacity, w)
+        slot_count = max(capacity, positions[-1] + 1 if n else 0) + SPILL_SLOTS
+        _check_size(slot_count, n, path)
+        if w.wide:
+            words = array.array("Q", [w.empty, 0]) * slot_count
+            for pos, h, v in zip(positions, hashes, values):
+                words[2 * pos] = h
+                words[2 * pos + 1] = v
+        else:
+            words = array.array("Q", [w.empty]) * slot_count
+            for pos, h, v in zip(positions, hashes, values):
+                words[pos] = h | (v << 32)
+        if sys.byteorder != "little":
+            words.byteswap()
+        slot_bytes = memoryview(words).cast("B")
+    layout = layout_for(w)
+    blocks = block_count(slot_count, layout)
+    checksums = bytearray(4 * blocks)
+    for b in range(blocks):
+        struct.pack_into("<I", checksums, 4 * b, zlib.crc32(slot_bytes[b * BLOCK_BYTES : (b + 1) * BLOCK_BYTES]) & 0xFFFFFFFF)
+    header = encode_header(capacity, slot_count, n, escaped is not None, escaped or 0, reach, w)
+    return (header, slot_bytes, checksums), slot_count
 
 
 def _check_wait(wait: Any, path: str) -> float:
@@ -193,19 +255,6 @@ def not_retired_warning(path: str, why: str) -> IdxWarning:
 
 # ---- the target ----
 
-
-def write_target(path: str) -> str:
-    """The file a build to ``path`` replaces: through symlinks, as ``cp`` and ``>`` write through
-    them, so that a link keeps naming the index (a rename over the link would replace the link
-    itself, and leave the file it named marked retired while still in place). A dangling link,
-    or no file: ``path`` (src/os/atomic-file.ts writeTarget)."""
-    try:
-        if os.path.islink(path):
-            os.stat(path)  # raises for a dangling link
-            return os.path.realpath(path)
-    except OSError:
-        pass
-    return path
 
 
 def refuse_to_replace(path: str, force: bool) -> None:
@@ -267,7 +316,14 @@ def _file_kind(mode: int) -> str:
 
 
 def _check_size(slot_count: int, entries: int, path: str) -> None:
-    # §8: at most 2^33 slots.
+    # §8, §16.4: at most 2^33 slots, and 2^32 - 1 entries in them (the entries cell is a u32).
+    if entries > MAX_U32:
+        raise error(
+            ERR_IDX_TOO_LARGE,
+            f"{entries} entries are more than the {MAX_U32} an index holds in its slots",
+            path=path,
+            hint="Split the keys across several indexes (by key range, for example).",
+        )
     limit = LAYOUT_V2.max_slot_count
     if slot_count > limit:
         raise error(
@@ -304,8 +360,9 @@ _TWO_PAIRS_OR_TWO_COLUMNS = (
 )
 
 
-def _columns(source: Any, path: str, np: Any) -> Tuple[Any, Any]:
-    """``source`` as two equally long columns: uint32 numpy arrays with numpy, lists without.
+def _columns(source: Any, path: str, np: Any, limits: Tuple[int, int] = (MAX_U32, MAX_U32)) -> Tuple[Any, Any]:
+    """``source`` as two equally long columns of keys and values up to ``limits``: numpy arrays
+    (uint32 for a limit of 4294967295, else uint64) with numpy, lists without.
 
     A 2-tuple of two sized sequences is columns, ``(keys, values)``, with one exception: when
     both have length 2 it could as well be two pairs, whatever their types (a tuple of two
@@ -357,12 +414,15 @@ def _columns(source: Any, path: str, np: Any) -> Tuple[Any, Any]:
     if np is None:
         ndarray = _ndarray_type()
         # numpy arrays by the numpy path's rules for their dtype and shape (key_list), as ints.
-        keys, values = (key_list(n, c, path) if isinstance(c, ndarray) else c for n, c in (("keys", keys), ("values", values)))
-        return _checked_lists(keys, values, path)
+        keys, values = (
+            key_list(n, c, path, limit) if isinstance(c, ndarray) else c
+            for n, c, limit in (("keys", keys, limits[0]), ("values", values, limits[1]))
+        )
+        return _checked_lists(keys, values, path, limits)
     try:
-        return as_uint32_array(keys, "keys", path), as_uint32_array(values, "values", path)
+        return as_key_array(keys, "keys", path, limits[0]), as_key_array(values, "values", path, limits[1])
     except IdxError:
-        _checked_lists(keys, values, path)  # names the first bad pair
+        _checked_lists(keys, values, path, limits)  # names the first bad pair
         raise
 
 
@@ -373,24 +433,25 @@ def _ndarray_type() -> Any:
     return np.ndarray if np is not None else ()
 
 
-def _checked_lists(keys: Sequence[Any], values: Sequence[Any], path: str) -> Tuple[List[int], List[int]]:
+def _checked_lists(
+    keys: Sequence[Any], values: Sequence[Any], path: str, limits: Tuple[int, int] = (MAX_U32, MAX_U32)
+) -> Tuple[List[int], List[int]]:
+    key_limit, value_limit = limits
     out_k: List[int] = []
     out_v: List[int] = []
     for at, (k, v) in enumerate(zip(keys, values)):
         try:
-            out_k.append(check_uint32("key", k))
+            out_k.append(check_uint("key", k, key_limit))
         except IdxError:
-            raise invalid(f"pair #{at}: key {describe_value(k)} is not an integer from 0 to 4294967295", path) from None
+            raise invalid(f"pair #{at}: key {describe_value(k)} is not an integer from 0 to {key_limit}", path) from None
         try:
-            out_v.append(check_uint32("value", v))
+            out_v.append(check_uint("value", v, value_limit))
         except IdxError:
-            raise invalid(f"pair #{at}: value {describe_value(v)} is not an integer from 0 to 4294967295", path) from None
+            raise invalid(f"pair #{at}: value {describe_value(v)} is not an integer from 0 to {value_limit}", path) from None
     return out_k, out_v
 
 
 # ---- §11.1: the new file beside the target, then in its place ----
-
-_TEMP_NAME = re.compile(r"^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$")
 
 
 def _replace(target: str, parts: Sequence[Any], sync: bool, wait: float) -> Optional[str]:
@@ -398,107 +459,35 @@ def _replace(target: str, parts: Sequence[Any], sync: bool, wait: float) -> Opti
     On any failure (or KeyboardInterrupt) the temp file is removed and the target unchanged.
     Returns why the index it replaced could not be marked retired, or None (it was, or there
     was no index there)."""
-    _remove_stale_temp_files(target)
-    directory = os.path.dirname(target) or "."
-    # §11.1: the mode of the file it replaces, exactly (not reduced by the umask); a new index
-    # gets what any new file gets, 0666 less the umask.
-    mode = None
+    temp = write_temp_file(target, parts, sync)
     try:
-        st = os.stat(target)
-    except OSError:
-        st = None
-    if st is not None:
-        if os.path.isdir(target):
-            raise error(ERR_IDX_IO, "is a directory; give the path of the index file to write", path=target)
-        mode = st.st_mode & 0o777
-    temp = os.path.join(directory, f".{os.path.basename(target)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    try:
-        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666 if mode is None else mode)
-    except OSError as e:
-        raise io_error(
-            f"create a temp file in {directory}", target, e, "Check that the output directory exists and is writable."
-        ) from e
-    if mode is not None:
-        try:
-            os.fchmod(fd, mode)
-        except OSError:
-            pass  # not allowed here (a file system without modes): the umask's mode stands
-    try:
-        try:
-            for part in parts:
-                view = memoryview(part).cast("B")
-                done = 0
-                while done < len(view):
-                    done += os.write(fd, view[done : done + (1 << 30)])
-            if sync:
-                os.fsync(fd)
-        except OSError as e:
-            raise io_error(
-                "write the new index", target, e, "Free some disk space and try again; the old index is unchanged."
-            ) from e
         # §11.2: the new file is locked while still private, so the writer lock passes from the
         # old file to the new one without a gap.
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(temp.fd, fcntl.LOCK_EX)
         while True:
             old = _lock_existing(target, wait)
             try:
                 not_retired = _retire(target) if old is not None else None
                 # No file to lock: link ours in only if the path is still free; but a dangling
                 # symlink (no file behind it) is replaced by ours, not waited for forever.
-                if _commit(temp, target, sync, no_clobber=old is None and not os.path.islink(target)):
+                if _commit(temp.path, target, sync, no_clobber=old is None and not os.path.islink(target)):
                     return not_retired
             finally:
                 if old is not None:
                     os.close(old)  # closing drops its flock
     except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
+        discard(temp.path)
         raise
     finally:
-        os.close(fd)
+        os.close(temp.fd)
 
 
 def _commit(temp: str, target: str, sync: bool, no_clobber: bool) -> bool:
-    """Gives the temp file the name ``target``: renamed over the old file, or, when there was
-    none, linked only if the path is still free (False, changing nothing, if it is not)."""
-    try:
-        if no_clobber:
-            try:
-                os.link(temp, target)
-            except FileExistsError:
-                return False
-            os.unlink(temp)
-        else:
-            os.rename(temp, target)
-    except OSError as e:
-        raise io_error("move the new index into place", target, e) from e
-    # Readers of this process look at their paths now: a process reads its own writes (§11.7).
-    from . import watcher
-
-    watcher.replaced()
-    if sync:
-        _sync_directory(os.path.dirname(target) or ".")
-    return True
+    """Gives the temp file the name ``target`` (see :func:`idxmap.atomic_file.commit`)."""
+    return commit(temp, target, sync, no_clobber)
 
 
-def _sync_directory(directory: str) -> None:
-    # The rename is data of the directory. Some file systems refuse fsync on a directory; the
-    # rename itself is still atomic there.
-    try:
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
-
-
-LOCK_RETRY_SECONDS = 0.05
+LOCK_RETRY_SECONDS = READER_TEST_SECONDS
 """§11.2: readers take the lock shared for an instant to test it (a writer that died, §11.7), so a
 refused exclusive lock is retried this long before the index counts as held by a writer."""
 
@@ -512,65 +501,11 @@ def _lock_existing(target: str, wait: float) -> Optional[int]:
             50 ms: a reader's lock test holds it for an instant).
         IdxIOError: it cannot be opened or locked.
     """
-    started = time.monotonic()
-    deadline = started + max(wait, LOCK_RETRY_SECONDS)
-    while True:
-        try:
-            fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))  # a named pipe must not block
-        except FileNotFoundError:
-            return None
-        except OSError as e:
-            raise io_error("open the index", target, e, "Check the path and its permissions.") from e
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            inode = os.fstat(fd).st_ino
-            os.close(fd)
-            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise error(ERR_IDX_IO, f"cannot lock the index for writing (flock errno {e.errno})", path=target) from e
-            if time.monotonic() >= deadline:
-                raise error(
-                    ERR_IDX_LOCKED,
-                    f"is being written by {_holder_of(inode)}",
-                    path=target,
-                    hint=f"Waited {wait} s; try again later." if wait else "Wait for it to finish, or let this build wait for it.",
-                ) from None
-            # A reader's test holds it for microseconds: look again soon during the first 50 ms.
-            pause = 0.001 if time.monotonic() - started < LOCK_RETRY_SECONDS else 0.02
-            time.sleep(min(pause, max(0.001, deadline - time.monotonic())))
-            continue
-        # The path may have been renamed over while we waited: lock the file it names now.
-        try:
-            a = os.fstat(fd)
-            b = os.stat(target)
-            same = a.st_ino == b.st_ino and a.st_dev == b.st_dev
-        except OSError:
-            same = False
-        if same:
-            return fd
-        os.close(fd)
-
-
-def _holder_of(inode: int) -> str:
-    """"process 1234 (cmd...)": the flock holder of an inode, from /proc/locks (Linux)."""
-    try:
-        with open("/proc/locks") as f:
-            for line in f:
-                fields = line.split()
-                if len(fields) > 5 and fields[1] == "FLOCK" and fields[3] == "WRITE" and fields[5].split(":")[-1] == str(inode):
-                    pid = fields[4]
-                    try:
-                        with open(f"/proc/{pid}/cmdline", "rb") as c:
-                            cmd = " ".join([p.decode(errors="replace") for p in c.read().split(b"\0") if p][:4])
-                    except OSError:
-                        cmd = ""
-                    cmd = " ".join(cmd.split())
-                    if len(cmd) > 80:
-                        cmd = cmd[:77] + "..."
-                    return f"process {pid}" + (f" ({cmd})" if cmd else "")
-    except OSError:
-        pass
-    return "another process"
+    lock = WriterLock.acquire(target, wait, who="build", at_least=LOCK_RETRY_SECONDS)
+    if lock is None:
+        return None
+    fd, lock.fd = lock.fd, None
+    return fd
 
 
 def _retire(target: str) -> Optional[str]:
@@ -632,35 +567,4 @@ def _looks_like_an_index(target: str) -> bool:
 
 
 def _remove_stale_temp_files(target: str) -> None:
-    """Removes temp files that a killed build or writer left beside ``target``: those named
-    after it whose process no longer runs."""
-    directory = os.path.dirname(target) or "."
-    base = os.path.basename(target)
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return
-    for name in names:
-        m = _TEMP_NAME.match(name)
-        if not m or m.group(1) != base:
-            continue
-        pid = int(m.group(2))
-        if pid == os.getpid() or _alive(pid):
-            continue
-        try:
-            os.unlink(os.path.join(directory, name))
-        except OSError:
-            pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
-
+    remove_stale_temp_files(target)

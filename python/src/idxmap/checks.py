@@ -14,10 +14,11 @@ from typing import Any, Dict, List, Optional
 from .errors import ERR_IDX_INVALID_ARGUMENT, ERR_IDX_IO, IdxError
 from .format import (
     BLOCK_BYTES,
+    CELL_ENTRIES,
+    CELL_ESCAPED_HIGH,
     CELL_RESERVED,
     CELL_SEQ,
     CELL_STATE,
-    SLOTS_PER_BLOCK,
     STATE_ESCAPED,
     STATE_RETIRED,
     VERSION_MINOR,
@@ -28,9 +29,9 @@ from .format import (
     parse_header,
     slot_offset,
 )
-from .hashing import EMPTY_HASH, MASK32
+from .hashing import MASK32
 from .mapping import MappedFile, lock_free, open_regular_file, read_stable_header
-from .vectorized import home_slots, numpy_or_none
+from .vectorized import home_slots_of, numpy_or_none
 
 MAX_PROBLEMS = 20
 _SCAN_CHUNK = 1 << 16
@@ -96,7 +97,9 @@ class VerifyReport:
         return out
 
 
-class _Problems:
+class Problems:
+    """Problems found so far, at most ``limit`` (a writer asks for 1: the first stops it)."""
+
     def __init__(self, limit: int = MAX_PROBLEMS) -> None:
         self.list: List[Problem] = []
         self.limit = limit
@@ -201,10 +204,10 @@ def _verify_once(m: MappedFile, path: str) -> VerifyReport:
         h = parse_header(head, m.size, path)
     except IdxError as e:
         return _failed(path, e)
-    problems = _Problems()
-    _check_reserved(head, h, problems)
-    _check_blocks(m, h, problems)
-    entries, tombstones = _check_table(m, h, problems)
+    problems = Problems()
+    check_reserved(head, h, problems)
+    check_blocks(m.mm, h, problems)
+    entries, tombstones = check_table(m.mm, h, problems)
     return VerifyReport(
         ok=not problems.list,
         path=path,
@@ -223,11 +226,14 @@ def _is_dirty(h: Header, block: int) -> bool:
     return h.dirty_count > 0 and h.dirty_first <= block < h.dirty_first + h.dirty_count
 
 
-def _check_reserved(head: bytes, h: Header, problems: _Problems) -> None:
-    """Reserved bytes, bits and cells: checked only against the minor that reserves them (§10)."""
+def check_reserved(head: bytes, h: Header, problems: Problems) -> None:
+    """Reserved bytes, bits and cells: checked only against the minor that reserves them (§10);
+    in version 3, escapedHigh is 0 when values are 32-bit (§16.7)."""
+    if h.major == 3 and h.widths.value_bits == 32 and h.escaped_high != 0:
+        problems.add(CELL_ESCAPED_HIGH, f"the escapedHigh cell's word is 0x{hex8(h.escaped_high)}, not 0 (values are 32-bit)")
     if h.minor != VERSION_MINOR:
         return
-    lo, hi = (20, 28) if h.major == 1 else (96, 128)
+    lo, hi = h.layout.reserved
     for o in range(lo, hi):
         if head[o] != 0:
             problems.add(o, f"reserved header byte at offset {o} is {head[o]}, not 0")
@@ -239,11 +245,12 @@ def _check_reserved(head: bytes, h: Header, problems: _Problems) -> None:
         problems.add(CELL_RESERVED, f"the reserved cell's word is 0x{hex8(h.reserved_cell)}, not 0")
 
 
-def _check_blocks(m: MappedFile, h: Header, problems: _Problems) -> None:
-    """§6.1: every block's checksum against its bytes, except dirty blocks (§6.2)."""
-    blocks = block_count(h.slot_count)
+def check_blocks(mm: Any, h: Header, problems: Problems) -> None:
+    """§6.1: every block's checksum against its bytes, except dirty blocks (§6.2). ``mm`` holds
+    the whole file (a mapping)."""
+    blocks = block_count(h.slot_count, h.layout)
     base = checksums_offset(h.layout, h.slot_count)
-    view = memoryview(m.mm)
+    view = memoryview(mm)
     try:
         stored_all = view[base : base + 4 * blocks].cast("I")
         try:
@@ -273,8 +280,8 @@ class _Scan:
 
     __slots__ = ("previous", "last_entry", "last_empty", "entries", "tombstones", "reach", "stopped")
 
-    def __init__(self) -> None:
-        self.previous = EMPTY_HASH  # the hash word of the previous slot
+    def __init__(self, empty: int) -> None:
+        self.previous = empty  # the hash word of the previous slot
         self.last_entry = -1  # the hash of the last entry, for order across empty slots
         self.last_empty = -1
         self.entries = 0
@@ -283,57 +290,85 @@ class _Scan:
         self.stopped = False
 
 
-def _check_table(m: MappedFile, h: Header, problems: _Problems) -> "tuple[int, int]":
-    """Every invariant of §5.2 over the slots; empty slots hold value 0. Returns (entries in
-    slots, tombstones) as far as the scan went (it stops at the 20th problem, as idx's does)."""
-    scan = _Scan()
-    if not problems.full:
-        np = numpy_or_none()
-        view = memoryview(m.mm)
+def check_table(mm: Any, h: Header, problems: Problems) -> "tuple[int, int]":
+    """Every invariant of §5.2 over the slots; empty slots hold value 0; in version 3 every
+    padding byte is 0 (§16.7). Returns (entries in slots, tombstones) as far as the scan went
+    (it stops at the 20th problem, as idx's does). ``mm`` holds the whole file (a mapping)."""
+    w = h.widths
+    scan = _Scan(w.empty)
+    view = memoryview(mm)
+    try:
+        hb = h.layout.header_bytes
+        slots = view[hb : hb + h.layout.slot_bytes * h.slot_count].cast("Q")
         try:
-            hb = h.layout.header_bytes
-            slots = view[hb : hb + 8 * h.slot_count].cast("Q")
-            try:
+            if not problems.full:
+                np = numpy_or_none()
                 if np is None:
                     _scan_slots(slots, 0, h.slot_count, h, scan, problems)
                 else:
-                    _scan_vectorized(np, m, slots, h, scan, problems)
-            finally:
-                slots.release()
+                    _scan_vectorized(np, mm, slots, h, scan, problems)
+            last = h.slot_count - 1
+            if (slots[2 * last if w.wide else last] & w.hash_mask) != w.empty:
+                problems.add(slot_offset(h.layout, last), "the last slot is not empty")
         finally:
-            view.release()
-    if (m.slots[h.slot_count - 1] & MASK32) != EMPTY_HASH:
-        problems.add(slot_offset(h.layout, h.slot_count - 1), "the last slot is not empty")
+            slots.release()
+    finally:
+        view.release()
     interrupted = h.dirty_count > 0
     if abs(scan.entries - h.entries) > (1 if interrupted else 0):
         problems.add(
-            CELL_STATE if h.major == 1 else 56,
+            CELL_STATE if h.major == 1 else CELL_ENTRIES,
             f"header count is {h.entries} entries in slots but the table holds {scan.entries}",
         )
     return scan.entries, scan.tombstones
 
 
-def _scan_slots(slots: Any, first: int, end: int, h: Header, scan: _Scan, problems: _Problems) -> None:
-    """The rules of §5.2 slot by slot over slots ``first .. end-1``: the reference scan."""
+def _scan_slots(slots: Any, first: int, end: int, h: Header, scan: _Scan, problems: Problems) -> None:
+    """The rules of §5.2 slot by slot over slots ``first .. end-1``: the reference scan.
+    ``slots`` is the slot region as uint64 words: one a slot, or two in version 3."""
     interrupted = h.dirty_count > 0
     capacity = h.capacity
-    hb = h.layout.header_bytes
+    layout = h.layout
+    hb = layout.header_bytes
+    size = layout.slot_bytes
+    per_block = layout.slots_per_block
+    w = h.widths
+    wide = w.wide
+    empty, hmask, vmask, home_of = w.empty, w.hash_mask, w.value_mask, w.home
+    value_at = size // 2
+    has_reach = h.major != 1
     previous = scan.previous
     for s in range(first, end):
-        x = slots[s]
-        hw = x & MASK32
-        at = hb + 8 * s
-        if hw == EMPTY_HASH:
-            scan.last_empty = s
+        at = hb + size * s
+        if wide:
+            raw_hash = slots[2 * s]
+            raw_value = slots[2 * s + 1]
+            hw = raw_hash & hmask
+            value = raw_value & vmask
+            if hw != raw_hash and not problems.add(
+                at + 4, f"slot {s}'s hash field 0x{raw_hash:016x} has padding bytes that are not 0 (keys are 32-bit)"
+            ):
+                scan.stopped = True
+                return
+            if value != raw_value and not problems.add(
+                at + 12, f"slot {s}'s value field 0x{raw_value:016x} has padding bytes that are not 0 (values are 32-bit)"
+            ):
+                scan.stopped = True
+                return
+        else:
+            x = slots[s]
+            hw = x & MASK32
             value = x >> 32
-            if value != 0 and not problems.add(at + 4, f"empty slot {s} has value {value} (must be 0)"):
+        if hw == empty:
+            scan.last_empty = s
+            if value != 0 and not problems.add(at + value_at, f"empty slot {s} has value {value} (must be 0)"):
                 scan.stopped = True
                 return
         elif hw == previous:
             scan.tombstones += 1
             if not interrupted:
                 msg = f"slot {s} repeats the hash of slot {s - 1}, but no write was interrupted"
-            elif not _is_dirty(h, s // SLOTS_PER_BLOCK):
+            elif not _is_dirty(h, s // per_block):
                 msg = f"slot {s} repeats the hash of slot {s - 1} outside the blocks the interrupted write was changing"
             elif scan.tombstones > 1:
                 msg = f"slot {s} is a second repeated slot; an interrupted write leaves at most one"
@@ -352,7 +387,7 @@ def _scan_slots(slots: Any, first: int, end: int, h: Header, scan: _Scan, proble
                 ):
                     scan.stopped = True
                     return
-            home = (hw * capacity) >> 32
+            home = home_of(hw, capacity)
             if home > s and not problems.add(at, f"slot {s} holds an entry whose home slot is {home}, after it"):
                 scan.stopped = True
                 return
@@ -364,7 +399,7 @@ def _scan_slots(slots: Any, first: int, end: int, h: Header, scan: _Scan, proble
                 return
             if s - home > scan.reach:
                 scan.reach = s - home
-            if h.major == 2 and s - home > h.reach and not problems.add(
+            if has_reach and s - home > h.reach and not problems.add(
                 at, f"slot {s} is {s - home} slots from its home, beyond the header's reach {h.reach}"
             ):
                 scan.stopped = True
@@ -374,26 +409,38 @@ def _scan_slots(slots: Any, first: int, end: int, h: Header, scan: _Scan, proble
         scan.previous = hw
 
 
-def _scan_vectorized(np: Any, m: MappedFile, slots: Any, h: Header, scan: _Scan, problems: _Problems) -> None:
+def _scan_vectorized(np: Any, mm: Any, slots: Any, h: Header, scan: _Scan, problems: Problems) -> None:
     """The same scan, a chunk of slots at a time: a chunk where no slot can break a rule only
     advances the running state; any other chunk is replayed by :func:`_scan_slots`."""
-    words_all = np.frombuffer(m.mm, dtype=np.uint64, count=h.slot_count, offset=h.layout.header_bytes)
-    mask = np.uint64(MASK32)
+    w = h.widths
+    per = 2 if w.wide else 1
+    words_all = np.frombuffer(mm, dtype=np.uint64, count=per * h.slot_count, offset=h.layout.header_bytes)
+    hmask = np.uint64(w.hash_mask)
+    empty_word = np.uint64(w.empty)
+    has_reach = h.major != 1
     for a in range(0, h.slot_count, _SCAN_CHUNK):
         b = min(a + _SCAN_CHUNK, h.slot_count)
-        words = words_all[a:b].copy()
-        hw = (words & mask).astype(np.uint32)
-        empty = hw == np.uint32(EMPTY_HASH)
+        words = words_all[per * a : per * b].copy()
+        if w.wide:
+            raw = words[0::2]
+            values = words[1::2]
+            hw = raw & hmask
+            padded = bool((hw != raw).any()) or bool((values > np.uint64(w.value_mask)).any())
+        else:
+            hw = words & hmask
+            values = words >> np.uint64(32)
+            padded = False
+        empty = hw == empty_word
         prev = np.empty_like(hw)
         prev[0] = scan.previous
         prev[1:] = hw[:-1]
         repeat = ~empty & (hw == prev)
         entry = ~empty & ~repeat
-        suspect = bool(repeat.any()) or bool(((words[empty] >> np.uint64(32)) != 0).any())
+        suspect = padded or bool(repeat.any()) or bool((values[empty] != 0).any())
         where = np.flatnonzero(entry)
         eh = hw[where]
         s_idx = where + a
-        home = home_slots(eh, h.capacity) if where.size else where
+        home = home_slots_of(eh, h.capacity, w) if where.size else where
         if not suspect and where.size:
             # sorted against the previous entry (across chunks and empty slots)
             if scan.last_entry >= 0 and int(eh[0]) <= scan.last_entry:
@@ -409,7 +456,7 @@ def _scan_vectorized(np: Any, m: MappedFile, slots: Any, h: Header, scan: _Scan,
                 np.maximum(last_empty, scan.last_empty, out=last_empty)
                 if bool((home <= last_empty[where]).any()):
                     suspect = True
-                elif h.major == 2 and bool(((s_idx - home) > h.reach).any()):
+                elif has_reach and bool(((s_idx - home) > h.reach).any()):
                     suspect = True
         if suspect:
             _scan_slots(slots, a, b, h, scan, problems)

@@ -1,12 +1,13 @@
-"""``python -m idxmap``: the reading commands of the ``idx`` command line (get, dump, verify,
-info), with its output, its messages and its exit codes (src/cli/*.ts in the Node package):
+"""``python -m idxmap``: the commands of the ``idx`` command line but build and cp (get, dump,
+verify, info; set, del, put, compact in :mod:`idxmap.write_commands`), with its output, its
+messages and its exit codes (src/cli/*.ts in the Node package):
 
 - 0: success;
-- 1: a key was missing (get) or the index is damaged (verify);
-- 2: usage error, bad input, or an unreadable or invalid file.
+- 1: a key was missing (get, del) or the index is damaged (verify);
+- 2: usage error, bad input, an unreadable or invalid file, or a locked index.
 
 Errors are one or two plain lines on stderr (what went wrong, where, what to do), never a
-traceback (unless IDX_DEBUG is set). Writing commands are the Node package's.
+traceback (unless IDX_DEBUG is set).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from .errors import (
     IdxError,
     error,
 )
-from .format import VERSION_MAJOR, VERSION_MINOR
 from .parse import _js_json, _js_length, _js_slice, describe_bad_line, js_trim, number_problem
 from .reader import Index
 
@@ -43,25 +43,33 @@ EXIT_ERROR = 2
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 MAX_U32 = 0xFFFFFFFF
+MAX_U64 = 0xFFFFFFFFFFFFFFFF
 
-MAIN_HELP = f"""{PROG}: read idx indexes (persistent uint32 -> uint32 maps in one memory-mapped file)
+MAIN_HELP = f"""{PROG}: read and write idx indexes (persistent maps of 32- or 64-bit unsigned keys to
+32- or 64-bit unsigned values, in one memory-mapped file)
 
 Usage:
   python -m idxmap get FILE KEY...        print the value of each KEY
   python -m idxmap get FILE               read keys from stdin, one per line; print one line per key
   python -m idxmap verify FILE            check every checksum and table invariant
   python -m idxmap info FILE [--json]     show version, count, capacity, load and size
-  python -m idxmap dump FILE              print every pair as KEY<TAB>VALUE
+  python -m idxmap set FILE KEY VALUE     insert or overwrite one pair, in place
+  python -m idxmap del FILE KEY...        remove keys (exit 1 if one was not there)
+  python -m idxmap put FILE PAIRS         merge pairs (text, or --binary; - for stdin)
+  python -m idxmap dump FILE              print every pair as KEY<TAB>VALUE (or --binary)
+  python -m idxmap compact FILE           rehash now, into the smallest (build's) layout
 
 Options:
   -h, --help                 show help (also: python -m idxmap CMD --help)
-  -v, --version              show the idxmap version and the format version it reads
+  -v, --version              show the idxmap version and the format versions it reads
 
-The output and exit status are those of the idx command (npm package idx). Building is
-idxmap.build() in Python or idx build; writing in place (set, del, put, compact) is idx's.
+Writers (set, del, put, compact) take the index's writer lock, the one idx's writers take:
+a second one is refused, naming the first, unless given --wait MS. Readers never wait, and
+see each change at once. The output and exit status are those of the idx command (npm
+package idx). Building is idxmap.build() in Python or idx build.
 
-Exit status: 0 success; 1 a key was missing (get) or the index is damaged (verify);
-2 usage error, bad input or an unreadable or invalid file.
+Exit status: 0 success; 1 a key was missing (get, del) or the index is damaged (verify);
+2 usage error, bad input, an unreadable or invalid file, or a locked index; 130 Ctrl-C.
 The format is specified byte by byte in spec/FORMAT.md."""
 
 COMMAND_HELP: Dict[str, str] = {
@@ -75,10 +83,12 @@ always answers input line i; blank and # lines of the input get an empty line to
 
 Exit status: 0 every key was found; 1 some key was missing; 2 a key is not a
 decimal integer from 0 to 4294967295, or FILE cannot be read or is not a valid index.""",
-    "dump": """Usage: python -m idxmap dump FILE
+    "dump": """Usage: python -m idxmap dump FILE [--binary]
 
 Prints every entry as KEY<TAB>VALUE, one per line, in hash order. "idx build" of the
-output (or idxmap.build of its pairs) gives the same map.""",
+output (or idxmap.build of its pairs) gives the same map. With --binary, prints the
+pairs as little-endian integers at the file's widths, KEY then VALUE: 4 bytes each
+for 32-bit keys and values, 8 for 64-bit ones (a version 3 file).""",
     "verify": """Usage: python -m idxmap verify FILE
 
 Reads all of FILE and checks the header, every block checksum and every table
@@ -97,7 +107,8 @@ Options:
   --json   print one JSON object instead of text""",
 }
 
-_WRITING = ("build", "set", "del", "put", "compact")
+_WRITING = ("build", "cp")
+_WRITE_COMMANDS = ("set", "del", "put", "compact")
 
 
 class UsageError(Exception):
@@ -170,24 +181,40 @@ def js_json(value: Any) -> str:
 _DIGITS = re.compile(r"[0-9]+")
 
 
-def parse_uint32(text: str) -> Optional[int]:
-    """One decimal uint32 given as text (ASCII digits only); None when it is not one."""
+def parse_uint(text: str, limit: int = MAX_U32) -> Optional[int]:
+    """One decimal number from 0 to ``limit`` given as text (ASCII digits only); None when it is
+    not one."""
     if not _DIGITS.fullmatch(text):
         return None
     n = int(text)
-    return n if n <= MAX_U32 else None
+    return n if n <= limit else None
 
 
-def uint32_problem(text: str) -> str:
-    return number_problem(js_trim(text)) or "is not a decimal number"
+def uint_problem(text: str, limit: int = MAX_U32) -> str:
+    return number_problem(js_trim(text), limit) or "is not a decimal number"
+
+
+def key_error(text: str, argument: int, limit: int) -> IdxError:
+    """A KEY argument of get that is not a decimal number from 0 to ``limit``."""
+    return number_error("key", text, limit, "Keys are", f" (argument {argument})")
+
+
+def number_error(what: str, text: str, limit: int, these: str, where: str = "") -> IdxError:
+    """A ``what`` ("key", "value") argument ``text`` (at ``where``) that is not a decimal number
+    from 0 to ``limit``; the hint says what ``these`` ("Keys are") may be."""
+    return error(
+        ERR_IDX_INVALID_ARGUMENT,
+        f"{what} {quote(text)}{where} {uint_problem(text[:64], limit)}",
+        hint=f"{these} decimal integers from 0 to {limit}.",
+    )
 
 
 _SKIPPED = -1
 
 
-def parse_key_line(text: str) -> Optional[int]:
-    """A key from a line of stdin; _SKIPPED for a blank or # line; None when it is not a key.
-    Spaces and tabs around the key and a CR at the end are allowed."""
+def parse_key_line(text: str, limit: int = MAX_U32) -> Optional[int]:
+    """A key from a line of stdin; _SKIPPED for a blank or # line; None when it is not a key
+    from 0 to ``limit``. Spaces and tabs around the key and a CR at the end are allowed."""
     i, end = 0, len(text)
     while i < end and text[i] in " \t":
         i += 1
@@ -199,7 +226,7 @@ def parse_key_line(text: str) -> Optional[int]:
     if not _DIGITS.fullmatch(body):
         return None
     key = int(body)
-    return key if key <= MAX_U32 else None
+    return key if key <= limit else None
 
 
 def js_string(text: str) -> str:
@@ -286,6 +313,21 @@ class _Out:
         except OSError as e:
             raise self._failed(e) from e
 
+    def write_bytes(self, data: bytes) -> None:
+        """Binary output: to the stream's byte buffer (after what was written as text), or, for
+        a text stream without one (a test's StringIO), as latin-1 characters, one a byte."""
+        if not data:
+            return
+        buffer = getattr(self.stream, "buffer", None)
+        try:
+            if buffer is None:
+                self.stream.write(data.decode("latin-1"))
+            else:
+                self.stream.flush()
+                buffer.write(data)
+        except OSError as e:
+            raise self._failed(e) from e
+
     def flush(self) -> None:
         """Hands what is buffered to the system: stdout is buffered, so a full disk under a
         short output is first seen here."""
@@ -334,15 +376,17 @@ def cmd_get(args: Sequence[str], out: _Out, stdin: Any) -> int:
     file, key_args = positionals[0], positionals[1:]
     keys: List[int] = []
     for i, text in enumerate(key_args):
-        key = parse_uint32(text)
+        key = parse_uint(text, MAX_U64)
         if key is None:
-            raise error(
-                ERR_IDX_INVALID_ARGUMENT,
-                f"key {quote(text)} (argument {i + 2}) {uint32_problem(text[:64])}",
-                hint="Keys are decimal integers from 0 to 4294967295.",
-            )
+            # Before the file is read, as idx does; the hint names the file's own limit.
+            raise key_error(text, i + 2, _key_limit_of(file))
         keys.append(key)
     with Index(file) as ix:
+        # A key wider than the file's keys is refused as idx refuses it: not a key of this index.
+        limit = ix.widths.max_key
+        for i, (text, key) in enumerate(zip(key_args, keys)):
+            if key > limit:
+                raise key_error(text, i + 2, limit)
         if not keys:
             return EXIT_NOT_FOUND if _answer_stdin(ix, out, stdin) else EXIT_OK
         answers = [ix.get(k) for k in keys]
@@ -354,10 +398,20 @@ def cmd_get(args: Sequence[str], out: _Out, stdin: Any) -> int:
     return EXIT_NOT_FOUND if missing else EXIT_OK
 
 
+def _key_limit_of(file: str) -> int:
+    """The largest key of the index at ``file`` (4294967295, or 2^64 - 1 in a file of 64-bit
+    keys); 4294967295 when it cannot be opened (the key's error comes first all the same)."""
+    try:
+        with Index(file) as ix:
+            return ix.widths.max_key
+    except IdxError:
+        return MAX_U32
+
+
 _BATCH = 1 << 16
 # A longer line is refused however the input was cut into reads (src/cli/get-command.ts).
 _MAX_KEY_LINE = 1024
-_KEY_HINT = "Give one decimal key (0 to 4294967295) per line."
+_KEY_HINT = "Give one decimal key (0 to {limit}) per line."
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -397,6 +451,9 @@ def _answer_stdin(ix: Index, out: _Out, stdin: Any) -> int:
         pending.clear()
         out.write("".join(parts))
 
+    limit = ix.widths.max_key
+    hint = _KEY_HINT.format(limit=limit)
+
     def take(text: str) -> None:
         nonlocal line
         line += 1
@@ -404,20 +461,20 @@ def _answer_stdin(ix: Index, out: _Out, stdin: Any) -> int:
             flush()
             raise error(
                 ERR_IDX_INVALID_ARGUMENT,
-                f"the line is over {_MAX_KEY_LINE} bytes long, and a key needs at most 10 digits: {quote(_utf8(text))}",
+                f"the line is over {_MAX_KEY_LINE} bytes long, and a key needs at most {len(str(limit))} digits: {quote(_utf8(text))}",
                 path="<stdin>",
                 line=line,
-                hint=_KEY_HINT,
+                hint=hint,
             )
-        key = parse_key_line(text)
+        key = parse_key_line(text, limit)
         if key is None:
             flush()
             raw = text.encode("latin-1")
             if _CONTROL.search(text) is None and not raw.startswith(b"\xef\xbb\xbf"):
-                message = f"key {quote(js_trim(_utf8(text)))} {uint32_problem(text[:64])}"
+                message = f"key {quote(js_trim(_utf8(text)))} {uint_problem(text[:64], limit)}"
             else:
                 message = describe_bad_line(raw).replace(" (for binary pairs, pass --binary)", "").replace("text pairs", "keys, one per line")
-            raise error(ERR_IDX_INVALID_ARGUMENT, message, path="<stdin>", line=line, hint=_KEY_HINT)
+            raise error(ERR_IDX_INVALID_ARGUMENT, message, path="<stdin>", line=line, hint=hint)
         pending.append(key)
         if len(pending) == _BATCH:
             flush()
@@ -452,10 +509,13 @@ def _answer_stdin(ix: Index, out: _Out, stdin: Any) -> int:
 
 
 def cmd_dump(args: Sequence[str], out: _Out, stdin: Any) -> int:
-    _, positionals = parse_command_args("dump", args)
+    values, positionals = parse_command_args("dump", args, ("binary",))
     if len(positionals) != 1:
         raise UsageError("dump takes one index file", "dump")
     with Index(positionals[0]) as ix:
+        if values.get("binary"):
+            _dump_binary(ix, out)
+            return EXIT_OK
         parts: List[str] = []
         size = 0
         for key, value in ix.items():
@@ -468,6 +528,23 @@ def cmd_dump(args: Sequence[str], out: _Out, stdin: Any) -> int:
                 size = 0
         out.write("".join(parts))
     return EXIT_OK
+
+
+def _dump_binary(ix: Index, out: "_Out") -> None:
+    """Every pair as little-endian integers at the file's widths, key then value (8 bytes a pair
+    for 32/32; 12 or 16 in a version 3 file), in iteration order."""
+    import struct
+
+    w = ix.widths
+    pair = ("Q" if w.key_bits == 64 else "I") + ("Q" if w.value_bits == 64 else "I")
+    flat: List[int] = []
+    for key, value in ix.items():
+        flat.append(key)
+        flat.append(value)
+        if len(flat) >= 1 << 15:
+            out.write_bytes(struct.pack("<" + pair * (len(flat) // 2), *flat))
+            flat.clear()
+    out.write_bytes(struct.pack("<" + pair * (len(flat) // 2), *flat))
 
 
 # verify's reports of files that are not indexes at all (src/cli/verify-command.ts).
@@ -541,6 +618,7 @@ def cmd_info(args: Sequence[str], out: _Out, stdin: Any) -> int:
     rows = [
         ("file", info.path),
         ("format version", info.version),
+        *([("widths", f"{info.key_bits}-bit keys, {info.value_bits}-bit values")] if info.version.startswith("3.") else []),
         ("entries", str(info.count)),
         ("capacity", plural(info.capacity, "home slot", "home slots")),
         ("slots", f"{info.slot_count} ({info.slot_count - info.capacity} spill)"),
@@ -568,12 +646,31 @@ def cmd_info(args: Sequence[str], out: _Out, stdin: Any) -> int:
     return EXIT_OK
 
 
+def _write_command(name: str) -> Callable[[Sequence[str], "_Out", Any], int]:
+    # Loaded on first use: reading commands import none of the writer.
+    def run(args: Sequence[str], out: _Out, stdin: Any) -> int:
+        from .write_commands import COMMANDS as WRITE
+
+        return WRITE[name](args, out, stdin)
+
+    return run
+
+
 COMMANDS: Dict[str, Callable[[Sequence[str], _Out, Any], int]] = {
     "get": cmd_get,
     "dump": cmd_dump,
     "verify": cmd_verify,
     "info": cmd_info,
+    **{name: _write_command(name) for name in _WRITE_COMMANDS},
 }
+
+
+def _help(topic: str) -> str:
+    if topic in _WRITE_COMMANDS:
+        from .write_commands import HELP
+
+        return HELP[topic]
+    return COMMAND_HELP[topic]
 
 
 def print_error(e: BaseException, stderr: Optional[TextIO] = None) -> int:
@@ -635,18 +732,18 @@ def _dispatch(args: List[str], out: _Out, stdin: Any) -> int:
     first, rest = (args[0], args[1:]) if args else (None, [])
     if first is None or first in ("-h", "--help", "help"):
         topic = rest[0] if first == "help" and rest else None
-        if topic is not None and topic not in COMMAND_HELP:
+        if topic is not None and topic not in COMMANDS:
             if topic in _WRITING:
                 raise _writing_command(topic)
             raise UsageError(f"no help for {quote(topic)}: not a command")
-        text = COMMAND_HELP.get(topic or "", MAIN_HELP) + "\n"
+        text = (MAIN_HELP if topic is None else _help(topic)) + "\n"
         if first is None:
             _write_error(text)
             return EXIT_USAGE
         out.write(text)
         return EXIT_OK
     if first in ("-v", "--version"):
-        out.write(f"idxmap {__version__} (format {VERSION_MAJOR}.{VERSION_MINOR})\n")
+        out.write(f"idxmap {__version__} (writes format 2.0 and 3.0, reads 1.x to 3.x)\n")
         return EXIT_OK
     command = COMMANDS.get(first)
     if command is None:
@@ -654,14 +751,14 @@ def _dispatch(args: List[str], out: _Out, stdin: Any) -> int:
             raise _writing_command(first)
         raise UsageError(f"unknown command {quote(first)}")
     if "-h" in rest or "--help" in rest:
-        out.write(COMMAND_HELP[first] + "\n")
+        out.write(_help(first) + "\n")
         return EXIT_OK
     return command(rest, out, stdin)
 
 
 def _writing_command(name: str) -> UsageError:
     return UsageError(
-        f"'{name}' writes an index, which idxmap's command line does not do: "
+        f"'{name}' writes a new index, which idxmap's command line does not do: "
         f"use idx {name} (npm package idx), or idxmap.build() from Python"
     )
 

@@ -1,5 +1,6 @@
-"""The file layout of spec/FORMAT.md: both header versions (§3, §14), sizes, limits, and the
-header's encoding and open-time validation (§9.1). Works on bytes it is given; knows no files.
+"""The file layout of spec/FORMAT.md: the three header versions (§3, §14, §16.2), sizes, limits,
+and the header's encoding and open-time validation (§9.1, §16.7). Works on bytes it is given;
+knows no files.
 """
 
 from __future__ import annotations
@@ -17,14 +18,22 @@ from .errors import (
     IdxError,
     error,
 )
-from .hashing import EMPTY_HASH
+from .widths import W32, Widths, widths
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Sequence
 
 MAGIC = b"\x89IDX\r\n\x1a\n"
 """§3: the high byte catches 7-bit transfers, CR LF and LF newline conversion, ^Z DOS ``type``."""
 VERSION_MAJOR = 2
+"""What a map of 32-bit keys and values is written as; version 3 when a width is 64 (§16)."""
 VERSION_MINOR = 0
+NEWEST_MAJOR = 3
+"""The newest major version read (§10): a newer one is refused by rule 4."""
 
 SLOT_BYTES = 8
+"""Versions 1 and 2; version 3's slots are 16 bytes (§16.1): see Layout.slot_bytes."""
 BLOCK_BYTES = 4096
 SLOTS_PER_BLOCK = BLOCK_BYTES // SLOT_BYTES
 CHECKSUM_BYTES = 4
@@ -46,6 +55,10 @@ CELL_REACH = 64
 CELL_DIRTY_FIRST = 72
 CELL_DIRTY_COUNT = 80
 CELL_RESERVED = 88
+CELL_ESCAPED_HIGH = 88
+"""§16.2: version 3's cell at 88, the high half of the escaped key's value."""
+WIDTHS_OFFSET = 96
+"""§16.2: keyBits and valueBits, one byte each, under the header checksum."""
 CELL_DIRTY_V1 = 56
 DIRTY_V1_FIRST_BITS = 20
 DIRTY_V1_FIRST_MASK = (1 << DIRTY_V1_FIRST_BITS) - 1
@@ -56,61 +69,80 @@ W_ESCAPED = CELL_ESCAPED // 4
 W_SEQ = CELL_SEQ // 4
 W_ENTRIES = CELL_ENTRIES // 4
 W_REACH = CELL_REACH // 4
+W_ESCAPED_HIGH = CELL_ESCAPED_HIGH // 4
 
 MAX_HEADER_BYTES = 128
 
-HEADER_ID_OFFSETS = {1: 28, 2: 12}
+HEADER_ID_OFFSETS = {1: 28, 2: 12, 3: 12}
 """Where each major version keeps its header checksum, which covers the version, capacity and
 slot count: a reader compares it with its value at open on every lookup (§11.7, §11.8)."""
 
 
 class Layout:
-    """What differs between the header versions (§3, §14)."""
+    """What differs between the versions (§3, §14, §16): the header, the slot's size, and the
+    slots a 4 KiB checksum block holds."""
 
-    __slots__ = ("major", "header_bytes", "max_slot_count", "cells")
+    __slots__ = ("major", "header_bytes", "max_slot_count", "cells", "slot_bytes", "slots_per_block", "reserved")
     major: int
     header_bytes: int
     max_slot_count: int
     cells: "tuple[int, ...]"
+    slot_bytes: int
+    slots_per_block: int
+    reserved: "tuple[int, int]"
 
-    def __init__(self, major: int, header_bytes: int, max_slot_count: int, cells: "tuple[int, ...]") -> None:
+    def __init__(
+        self, major: int, header_bytes: int, max_slot_count: int, cells: "tuple[int, ...]", slot_bytes: int,
+        reserved: "tuple[int, int]",
+    ) -> None:
         self.major = major
         self.header_bytes = header_bytes
         self.max_slot_count = max_slot_count
         self.cells = cells
+        self.slot_bytes = slot_bytes
+        self.slots_per_block = BLOCK_BYTES // slot_bytes
+        self.reserved = reserved
 
     def __repr__(self) -> str:
         return f"Layout(version {self.major}, {self.header_bytes}-byte header)"
 
 
-LAYOUT_V2 = Layout(
-    2,
-    128,
-    2**33,
-    (CELL_STATE, CELL_ESCAPED, CELL_SEQ, CELL_ENTRIES, CELL_REACH, CELL_DIRTY_FIRST, CELL_DIRTY_COUNT, CELL_RESERVED),
-)
-LAYOUT_V1 = Layout(1, 64, 268173559, (CELL_STATE, CELL_ESCAPED, CELL_SEQ, CELL_DIRTY_V1))
+_CELLS_V2 = (CELL_STATE, CELL_ESCAPED, CELL_SEQ, CELL_ENTRIES, CELL_REACH, CELL_DIRTY_FIRST, CELL_DIRTY_COUNT, CELL_RESERVED)
+LAYOUT_V2 = Layout(2, 128, 2**33, _CELLS_V2, 8, (96, 128))
+LAYOUT_V1 = Layout(1, 64, 268173559, (CELL_STATE, CELL_ESCAPED, CELL_SEQ, CELL_DIRTY_V1), 8, (20, 28))
+LAYOUT_V3 = Layout(3, 128, 2**33, _CELLS_V2, 16, (98, 128))
+"""§16: version 2's header and cells (88 is escapedHigh), 16-byte slots, 256 a block."""
+
+LAYOUTS = {1: LAYOUT_V1, 2: LAYOUT_V2, 3: LAYOUT_V3}
+
+
+def layout_for(w: Widths) -> Layout:
+    """The layout of a new file of widths ``w``: version 2 for 32/32, else version 3 (§16)."""
+    return LAYOUT_V3 if w.wide else LAYOUT_V2
 
 
 class Header:
-    """A validated header, decoded (§3; version 1 fields mapped onto version 2's, §14).
+    """A validated header, decoded (§3; version 1 fields mapped onto version 2's, §14; version 3's
+    widths, §16.2).
 
-    Attributes: layout, major, minor; capacity (home slots: the range of the slot mapping);
-    slot_count (all slots, spill slots included); entries (in slots: the escaped key not
-    counted); escaped_present, retired, escaped_value, seq; reach (§5.3's bound on
-    ``s - home``; for version 1, which records none, ``slot_count - 1``); dirty_first,
-    dirty_count; state_word (as stored, for verify's reserved-bit rule); reserved_cell
-    (version 2's reserved cell word, 0 for version 1).
+    Attributes: layout, major, minor, widths (key and value bits: 32/32 but in version 3);
+    capacity (home slots: the range of the slot mapping); slot_count (all slots, spill slots
+    included); entries (in slots: the escaped key not counted); escaped_present, retired,
+    escaped_value (both halves in version 3), seq; reach (§5.3's bound on ``s - home``; for
+    version 1, which records none, ``slot_count - 1``); dirty_first, dirty_count; state_word
+    (as stored, for verify's reserved-bit rule); reserved_cell (version 2's reserved cell word,
+    0 for versions 1 and 3); escaped_high (version 3's escapedHigh cell word, else 0).
     """
 
     __slots__ = (
-        "layout", "major", "minor", "capacity", "slot_count", "entries", "escaped_present", "retired",
-        "escaped_value", "seq", "reach", "dirty_first", "dirty_count", "state_word", "reserved_cell",
+        "layout", "major", "minor", "widths", "capacity", "slot_count", "entries", "escaped_present", "retired",
+        "escaped_value", "seq", "reach", "dirty_first", "dirty_count", "state_word", "reserved_cell", "escaped_high",
     )
 
     layout: Layout
     major: int
     minor: int
+    widths: Widths
     capacity: int
     slot_count: int
     entries: int
@@ -123,6 +155,7 @@ class Header:
     dirty_count: int
     state_word: int
     reserved_cell: int
+    escaped_high: int
 
     def __init__(self, **fields: object) -> None:
         for name in self.__slots__:
@@ -143,23 +176,24 @@ class Header:
         return f"{self.major}.{self.minor}"
 
 
-def block_count(slot_count: int) -> int:
-    """§2: ``ceil(slot_count / 512)``, the number of 4 KiB checksum blocks."""
-    return -(-slot_count // SLOTS_PER_BLOCK)
+def block_count(slot_count: int, layout: Layout = LAYOUT_V2) -> int:
+    """§2, §16.1: the number of 4 KiB checksum blocks, ``ceil(slot_count / 512)`` (256 for
+    version 3's 16-byte slots)."""
+    return -(-slot_count // layout.slots_per_block)
 
 
 def checksums_offset(layout: Layout, slot_count: int) -> int:
-    return layout.header_bytes + slot_count * SLOT_BYTES
+    return layout.header_bytes + slot_count * layout.slot_bytes
 
 
 def file_bytes(layout: Layout, slot_count: int) -> int:
-    """§2: the exact size of a file with ``slot_count`` slots."""
-    return checksums_offset(layout, slot_count) + block_count(slot_count) * CHECKSUM_BYTES
+    """§2, §16.1: the exact size of a file with ``slot_count`` slots."""
+    return checksums_offset(layout, slot_count) + block_count(slot_count, layout) * CHECKSUM_BYTES
 
 
 def slot_offset(layout: Layout, s: int) -> int:
     """The file offset of slot ``s``'s hash word."""
-    return layout.header_bytes + s * SLOT_BYTES
+    return layout.header_bytes + s * layout.slot_bytes
 
 
 def build_capacity(n: int) -> int:
@@ -184,6 +218,18 @@ def cell_check(offset: int, word: int) -> int:
 def header_checksum_v2(header: bytes) -> int:
     """§3: CRC-32 of bytes 0..11 followed by bytes 16..31."""
     return zlib.crc32(bytes(header[0:12]) + bytes(header[16:32])) & 0xFFFFFFFF
+
+
+def header_checksum_v3(header: bytes) -> int:
+    """§16.2: CRC-32 of bytes 0..11, then 16..31, then 96..127 (the widths and the reserved bytes)."""
+    return zlib.crc32(bytes(header[0:12]) + bytes(header[16:32]) + bytes(header[96:128])) & 0xFFFFFFFF
+
+
+def header_checksum(major: int, header: bytes) -> int:
+    """The header checksum of a header of version ``major`` (§3, §14, §16.2)."""
+    if major == 1:
+        return header_checksum_v1(header)
+    return header_checksum_v3(header) if major == 3 else header_checksum_v2(header)
 
 
 def header_checksum_v1(header: bytes) -> int:
@@ -222,10 +268,11 @@ def parse_header(head: bytes, size: int, path: str) -> Header:
     Raises:
         NotAnIndexError: empty file, or not the idx magic (rules 1, 2).
         TruncatedError: shorter than the version field, the header, or its declared size.
-        UnsupportedVersionError: a major version above 2 (rule 4).
+        UnsupportedVersionError: a major version above 3 (rule 4).
         ChecksumError: the header checksum or a cell's check fails (rule 6).
-        CorruptError: major 0, capacity or slot count out of order, too long, or a count, reach
-            or dirty range out of range (rules 4, 7, 9).
+        CorruptError: major 0, version 3 widths that are not 32 or 64 or both 32 (rule 6a),
+            capacity or slot count out of order, too long, or a count, reach or dirty range out
+            of range (rules 4, 7, 9).
         TooLargeError: more slots than the version allows (rule 8).
     """
 
@@ -248,10 +295,10 @@ def parse_header(head: bytes, size: int, path: str) -> Header:
     if size < 12:
         raise fail(ERR_IDX_TRUNCATED, f"is truncated: {size} bytes, too short to hold the format version", _CUT_SHORT)
     major, minor = struct.unpack_from("<HH", head, 8)
-    if major > VERSION_MAJOR:
+    if major > NEWEST_MAJOR:
         raise fail(
             ERR_IDX_UNSUPPORTED_VERSION,
-            f"uses format version {major}.{minor}; this idx reads versions 1 and 2 only",
+            f"uses format version {major}.{minor}; this idx reads versions 1 to 3 only",
             "Upgrade idx to open it, or rebuild the index with this version.",
         )
     if major == 0:
@@ -260,15 +307,15 @@ def parse_header(head: bytes, size: int, path: str) -> Header:
             f"has format version {major}.{minor}, which no idx has written",
             f"The header is damaged. {_REBUILD}",
         )
-    layout = LAYOUT_V1 if major == 1 else LAYOUT_V2
+    layout = LAYOUTS[major]
     if size < layout.header_bytes:
         raise fail(
             ERR_IDX_TRUNCATED,
             f"is truncated: {size} bytes, shorter than the {layout.header_bytes}-byte header of a version {major} index",
             _CUT_SHORT,
         )
-    stored = _u32(head, 28 if major == 1 else 12)
-    actual = header_checksum_v1(head) if major == 1 else header_checksum_v2(head)
+    stored = _u32(head, HEADER_ID_OFFSETS[major])
+    actual = header_checksum(major, head)
     if stored != actual:
         raise fail(
             ERR_IDX_CHECKSUM,
@@ -283,6 +330,18 @@ def parse_header(head: bytes, size: int, path: str) -> Header:
                 f"header cell at offset {offset} fails its check (word 0x{hex8(word)}, check 0x{hex8(check)})",
                 f"The header bytes changed after they were written. {_REBUILD}",
             )
+    w = W32
+    if major == 3:
+        # Rule 6a (§16.7): after the checksums, before anything reads the slots' stride.
+        key_bits, value_bits = head[WIDTHS_OFFSET], head[WIDTHS_OFFSET + 1]
+        if key_bits not in (32, 64) or value_bits not in (32, 64) or key_bits == value_bits == 32:
+            raise fail(
+                ERR_IDX_CORRUPT,
+                f"has an invalid header: key and value widths {key_bits} and {value_bits} bits "
+                "(each must be 32 or 64, and a version 3 file has at least one of 64)",
+                _REBUILD,
+            )
+        w = widths(key_bits, value_bits)
     state = _u32(head, CELL_STATE)
     escaped_present = (state & STATE_ESCAPED) != 0
     if major == 1:
@@ -293,6 +352,7 @@ def parse_header(head: bytes, size: int, path: str) -> Header:
             layout=layout,
             major=major,
             minor=minor,
+            widths=w,
             capacity=_u32(head, 12),
             slot_count=slot_count,
             entries=count - (1 if escaped_present else 0),
@@ -305,24 +365,29 @@ def parse_header(head: bytes, size: int, path: str) -> Header:
             dirty_count=dirty >> DIRTY_V1_FIRST_BITS,
             state_word=state,
             reserved_cell=0,
+            escaped_high=0,
         )
     else:
+        cell88 = _u32(head, CELL_RESERVED)
         h = Header(
             layout=layout,
             major=major,
             minor=minor,
+            widths=w,
             capacity=_u64(head, 16),
             slot_count=_u64(head, 24),
             entries=_u32(head, CELL_ENTRIES),
             escaped_present=escaped_present,
             retired=(state & STATE_RETIRED) != 0,
-            escaped_value=_u32(head, CELL_ESCAPED),
+            # §16.2: the value's high half is escapedHigh, when values are 64-bit.
+            escaped_value=_u32(head, CELL_ESCAPED) | ((cell88 << 32) if w.value_bits == 64 else 0),
             seq=_u32(head, CELL_SEQ),
             reach=_u32(head, CELL_REACH),
             dirty_first=_u32(head, CELL_DIRTY_FIRST),
             dirty_count=_u32(head, CELL_DIRTY_COUNT),
             state_word=state,
-            reserved_cell=_u32(head, CELL_RESERVED),
+            reserved_cell=cell88 if major == 2 else 0,
+            escaped_high=cell88 if major == 3 else 0,
         )
 
     def corrupt(what: str) -> IdxError:
@@ -360,19 +425,20 @@ def parse_header(head: bytes, size: int, path: str) -> Header:
             raise corrupt(f"{h.entries} entries do not fit in {h.slot_count} slots")
         if h.reach > h.slot_count - 1:
             raise corrupt(f"reach {h.reach} is beyond the {h.slot_count} slots")
-    blocks = block_count(h.slot_count)
+    blocks = block_count(h.slot_count, layout)
     if h.dirty_count > 0 and h.dirty_first + h.dirty_count > blocks:
         raise corrupt(f"dirty block range {h.dirty_first}+{h.dirty_count} is outside the {blocks} blocks")
     return h
 
 
-def check_sentinel(last_hash_word: int, path: str) -> None:
-    """§9.1 rule 10: a probe stops inside the table only because the last slot is empty.
+def check_sentinel(last_hash_word: int, path: str, w: Widths = W32) -> None:
+    """§9.1 rule 10: a probe stops inside the table only because the last slot is empty (its hash
+    word read at the key width, §16.7).
 
     Raises:
         CorruptError: the last slot's hash word is not EMPTY.
     """
-    if last_hash_word != EMPTY_HASH:
+    if last_hash_word != w.empty:
         raise error(
             ERR_IDX_CORRUPT,
             f"its last slot is not empty (hash word 0x{last_hash_word:x})",
@@ -385,23 +451,45 @@ def encode_header_v2(
     capacity: int, slot_count: int, entries: int, escaped_present: bool, escaped_value: int, reach: int
 ) -> bytes:
     """§7 step 7: the 128-byte version 2 header of a freshly built file."""
+    return encode_header(capacity, slot_count, entries, escaped_present, escaped_value, reach, W32)
+
+
+def encode_header(
+    capacity: int, slot_count: int, entries: int, escaped_present: bool, escaped_value: int, reach: int, w: Widths
+) -> bytes:
+    """§7 step 7: the 128-byte header of a freshly built file of widths ``w``: version 2.0 for
+    32/32, else 3.0 with the widths at bytes 96 and 97 and the escaped value's high half in the
+    escapedHigh cell (§16.2)."""
     out = bytearray(MAX_HEADER_BYTES)
     out[0:8] = MAGIC
-    struct.pack_into("<HHIQQ", out, 8, VERSION_MAJOR, VERSION_MINOR, 0, capacity, slot_count)
-    struct.pack_into("<I", out, 12, header_checksum_v2(bytes(out)))
+    major = w.major
+    struct.pack_into("<HHIQQ", out, 8, major, VERSION_MINOR, 0, capacity, slot_count)
+    if major == 3:
+        out[WIDTHS_OFFSET] = w.key_bits
+        out[WIDTHS_OFFSET + 1] = w.value_bits
+    struct.pack_into("<I", out, 12, header_checksum(major, bytes(out)))
+    escaped = escaped_value if escaped_present else 0
     words = (
         (CELL_STATE, STATE_ESCAPED if escaped_present else 0),
-        (CELL_ESCAPED, escaped_value if escaped_present else 0),
+        (CELL_ESCAPED, escaped & 0xFFFFFFFF),
         (CELL_SEQ, 0),
         (CELL_ENTRIES, entries),
         (CELL_REACH, reach),
         (CELL_DIRTY_FIRST, 0),
         (CELL_DIRTY_COUNT, 0),
-        (CELL_RESERVED, 0),
+        (CELL_RESERVED, escaped >> 32),
     )
     for offset, word in words:
         _U32X2.pack_into(out, offset, word, cell_check(offset, word))
     return bytes(out)
+
+
+def escaped_value(words: "Sequence[int]", w: Widths) -> int:
+    """The escaped key's value from a header's uint32 words (§3, §16.2): the escaped cell's word,
+    and escapedHigh's as its high half when values are 64-bit. Two cells, two stores: a reader
+    beside a writer reads them between two loads of seq (§11.7)."""
+    low = int(words[W_ESCAPED])
+    return low | (int(words[W_ESCAPED_HIGH]) << 32) if w.value_bits == 64 else low
 
 
 def cell_bytes(offset: int, word: int) -> bytes:

@@ -36,7 +36,6 @@ from .format import (
     HEADER_ID_OFFSETS,
     MAGIC,
     MAX_HEADER_BYTES,
-    SLOT_BYTES,
     Header,
     check_sentinel,
     parse_header,
@@ -189,9 +188,13 @@ class MappedFile:
         header: the header as validated at open.
         opened: the path it was opened by (``path`` is the one messages show).
         size, dev, ino: the file's size, device and inode when it was opened.
+        widths: the file's key and value widths (32/32 but in version 3); wide: 16-byte slots.
         words: the header as a ``memoryview`` of uint32 (cells read in place).
-        slots: the slot region as a ``memoryview`` of uint64 (hash word | value word << 32).
-        slot_words: the slot region as a ``memoryview`` of uint32 (hash, value, hash, ...).
+        slots: the slot region as a ``memoryview`` of uint64: one word a slot (hash word |
+            value word << 32) in versions 1 and 2; two a slot (the hash field, then the value
+            field) in version 3 (§16.1).
+        slot_words: the slot region as a ``memoryview`` of uint32 (hash, value, hash, ...), for
+            versions 1 and 2.
         reach: the reach this reader probes with; raised when a writer stores a larger one
             ``reach_words`` is twice it, kept with it: a probe's bound in ``slot_words``.
         idw, header_id: the header checksum word's index in ``words`` (3 in version 2, 7 in
@@ -205,6 +208,8 @@ class MappedFile:
     __slots__ = (
         "path",
         "header",
+        "widths",
+        "wide",
         "size",
         "dev",
         "ino",
@@ -240,13 +245,16 @@ class MappedFile:
         self.ino = st.st_ino
         self.mm = mm
         hb = header.layout.header_bytes
+        self.widths = header.widths
+        self.wide = header.widths.wide
         self._base = memoryview(mm)
         self.words = self._base[0:hb].cast("I")
-        self.slots = self._base[hb : hb + header.slot_count * SLOT_BYTES].cast("Q")
+        end = hb + header.slot_count * header.layout.slot_bytes
+        self.slots = self._base[hb:end].cast("Q")
         # The same slots as uint32 words (hash, value, hash, ...), for the fast path of a single
         # lookup: a hash word read alone needs no masking. Two 4-byte loads of a slot are
         # correct where the seq check guards them (§11.7); the slow path reads whole slots.
-        self.slot_words = self._base[hb : hb + header.slot_count * SLOT_BYTES].cast("I")
+        self.slot_words = self._base[hb:end].cast("I")
         self.capacity = header.capacity
         self.last = header.slot_count - 1
         self.reach = header.reach
@@ -303,8 +311,10 @@ class MappedFile:
                     _advise(mm, sequential)
                     head = read_stable_header(mm, st.st_size, lock_free=lambda: lock_free(fd))
                     header = parse_header(head, st.st_size, path)
-                    last = pread_exactly(fd, 4, slot_offset(header.layout, header.slot_count - 1), path)
-                    check_sentinel(int.from_bytes(last, "little"), path)
+                    w = header.widths
+                    at = slot_offset(header.layout, header.slot_count - 1)
+                    last = pread_exactly(fd, w.key_bits // 8, at, path)
+                    check_sentinel(int.from_bytes(last, "little"), path, w)
                     m = cls(path, header, mm, st)
                     m.opened = opened
                     return m
@@ -330,12 +340,14 @@ class MappedFile:
     # ---- numpy views ----
 
     def np_slots(self) -> Any:
-        """The slot region as a numpy uint64 array (a view of the mapping, created once)."""
+        """The slot region as a numpy uint64 array (a view of the mapping, created once): one
+        word a slot, or two in version 3 (hash field, value field)."""
         if self._np_slots is None:
             import numpy as np
 
             hb = self.header.layout.header_bytes
-            self._np_slots = np.frombuffer(self.mm, dtype=np.uint64, count=self.header.slot_count, offset=hb)
+            count = self.header.slot_count * (2 if self.wide else 1)
+            self._np_slots = np.frombuffer(self.mm, dtype=np.uint64, count=count, offset=hb)
         return self._np_slots
 
     # ---- state ----
@@ -405,8 +417,11 @@ class MappedFile:
         return self.rewritten or self.lost() or self.words[self.idw] != self.header_id
 
     def copy_slots(self, a: int, b: int, np: Any) -> Any:
-        """A private copy of slots ``a`` to ``b - 1``, each slot whole (one 8-byte load): a uint64
-        numpy array given numpy, else a list of ints."""
+        """A private copy of slots ``a`` to ``b - 1``, each 8-byte word with one load (a whole
+        slot in versions 1 and 2; a version 3 slot is two words, hash field then value field):
+        a uint64 numpy array given numpy, else a list of ints."""
+        if self.wide:
+            a, b = 2 * a, 2 * b
         if np is not None:
             return self.np_slots()[a:b].copy()
         return self.slots[a:b].tolist()

@@ -1,7 +1,8 @@
 """Text pairs, the input of ``idx build``: one ``key value`` pair a line, separated by a tab,
 spaces or a comma; blank lines and lines starting with ``#`` skipped; CRLF accepted; decimal
-numbers from 0 to 4294967295. The grammar and the error messages are the Node package's
-(src/core/parse.ts), so a bad line is reported the same way by both.
+numbers from 0 to 18446744073709551615 (2^64 - 1: a build takes 64 bits where a number needs
+them, spec §16.5). The grammar and the error messages are the Node package's (src/core/parse.ts),
+so a bad line is reported the same way by both.
 """
 
 from __future__ import annotations
@@ -14,18 +15,20 @@ from typing import IO, Any, Iterator, List, Optional, Tuple, Union
 from .errors import ERR_IDX_PARSE, error, io_error
 
 MAX_U32 = 0xFFFFFFFF
+MAX_U64 = 0xFFFFFFFFFFFFFFFF
 _LINE = re.compile(rb"[ \t]*([0-9]+)(?:[ \t]+,?|,)[ \t]*([0-9]+)[ \t]*\r?")
 _JS_SPACE = "\t\n\v\f\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 _FIELD_SPLIT = re.compile(f"[{_JS_SPACE}]*,[{_JS_SPACE}]*|[ \\t]+")
-_HINT = "Each line must be `KEY VALUE` (tab, spaces or a comma between), both decimal integers from 0 to 4294967295."
+_HINT = "Each line must be `KEY VALUE` (tab, spaces or a comma between), both decimal integers from 0 to 18446744073709551615."
 
 
-def number_problem(field: str) -> Optional[str]:
-    """What is wrong with ``field`` as a decimal uint32, in the words of idx; None if nothing."""
+def number_problem(field: str, limit: int = MAX_U64) -> Optional[str]:
+    """What is wrong with ``field`` as a decimal number from 0 to ``limit``, in the words of idx;
+    None if nothing."""
     if field == "":
         return "is empty"
     if re.fullmatch(r"[0-9]+", field):
-        return "is over 4294967295" if int(field) > MAX_U32 else None
+        return f"is over {limit}" if int(field) > limit else None
     if re.fullmatch(r"-[0-9]+(\.[0-9]*)?", field):
         return "is negative"
     if re.fullmatch(r"[+-]?[0-9]*\.[0-9]+|[+-]?[0-9]+\.[0-9]*", field):
@@ -185,7 +188,7 @@ def _parse(lines: Iterator[bytes], source: str) -> Iterator[Tuple[int, int]]:
         if m is not None:
             k = int(m.group(1))
             v = int(m.group(2))
-            if k <= MAX_U32 and v <= MAX_U32:
+            if k <= MAX_U64 and v <= MAX_U64:
                 yield k, v
                 continue
             raise _diagnose(raw, source, line)

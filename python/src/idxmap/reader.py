@@ -20,7 +20,7 @@ from collections.abc import ItemsView, KeysView, Mapping, ValuesView
 
 from . import protocol as _protocol
 from . import watcher as _watcher
-from .args import check_path, check_uint32, key_list, lookup_key
+from .args import check_path, check_uint, key_list, lookup_key
 from .errors import ERR_IDX_CLOSED, ERR_IDX_CORRUPT, IdxError, error
 from .format import (
     STATE_ESCAPED,
@@ -32,19 +32,22 @@ from .format import (
     W_SEQ,
     W_STATE,
     Header,
+    escaped_value,
     parse_header,
 )
-from .hashing import EMPTY_HASH, ESCAPED_KEY, MASK32, unhash32
+from .hashing import EMPTY_HASH, MASK32, unhash32
 from .mapping import FilePath, MappedFile, lock_free_at
 from .protocol import FOLLOW_EVERY_SECONDS, ProtocolReader, StallClock, settle
-from .table import UNDECIDED, measure_reach, probe
+from .table import UNDECIDED, measure_reach, probe, probe_wide
 from .vectorized import (
-    as_uint32_array,
+    as_key_array,
     entries_of,
-    hash32_array,
+    entries_of_wide,
+    hash_array,
     measure_reach_array,
     numpy_or_none,
     probe_hashes,
+    probe_hashes_wide,
 )
 
 TYPE_CHECKING = False
@@ -63,6 +66,7 @@ if TYPE_CHECKING:  # typing is not imported at run time: an open should cost lit
     )
 
     from .checks import VerifyReport
+    from .widths import Widths
 
 V1_FIRST_REACH = 4096
 """§14: a version 1 file records no reach; probes run this far before the reader measures it
@@ -79,7 +83,8 @@ _fence = _protocol.fence
 class IndexInfo:
     """The header's numbers and what they mean for size: what ``idx info`` prints.
 
-    Attributes: path; version ("2.0"); count (live entries); capacity (home slots, the range
+    Attributes: path; version ("2.0"); key_bits, value_bits (32, or 64 in a version 3 file,
+    §16); count (live entries); capacity (home slots, the range
     of the slot mapping); slot_count (all slots, spill slots included); load (count /
     capacity); file_bytes; bytes_per_entry (file_bytes / count, None for an empty index);
     writes (in-place operations since the file was written: seq / 2); reach (no lookup reads
@@ -90,11 +95,13 @@ class IndexInfo:
     """
 
     __slots__ = (
-        "path", "version", "count", "capacity", "slot_count", "load", "file_bytes", "bytes_per_entry", "writes", "reach",
+        "path", "version", "key_bits", "value_bits", "count", "capacity", "slot_count", "load", "file_bytes", "bytes_per_entry", "writes", "reach",
         "access", "interrupted", "retired",
     )
     path: str
     version: str
+    key_bits: int
+    value_bits: int
     count: int
     capacity: int
     slot_count: int
@@ -128,6 +135,8 @@ class IndexInfo:
         return cls(
             path=path,
             version=h.version,
+            key_bits=h.widths.key_bits,
+            value_bits=h.widths.value_bits,
             count=count,
             capacity=h.capacity,
             slot_count=h.slot_count,
@@ -146,6 +155,8 @@ class IndexInfo:
         return {
             "path": self.path,
             "version": self.version,
+            "keyBits": self.key_bits,
+            "valueBits": self.value_bits,
             "count": self.count,
             "capacity": self.capacity,
             "slotCount": self.slot_count,
@@ -319,6 +330,22 @@ class Index(Mapping):  # type: ignore[type-arg]
     def closed(self) -> bool:
         return self._m is None
 
+    @property
+    def widths(self) -> "Widths":
+        """The key and value widths of the file now mapped (spec §16): ``key_bits`` and
+        ``value_bits`` are 32, or 64 in a version 3 file. Raises ClosedError after close()."""
+        return self._current().widths
+
+    @property
+    def key_bits(self) -> int:
+        """32, or 64 for a file of 64-bit keys (keys from 0 to 2^64 - 1)."""
+        return self._current().widths.key_bits
+
+    @property
+    def value_bits(self) -> int:
+        """32, or 64 for a file of 64-bit values."""
+        return self._current().widths.value_bits
+
     def __enter__(self) -> "Index":
         self._current()
         return self
@@ -353,6 +380,8 @@ class Index(Mapping):  # type: ignore[type-arg]
         m = self._m
         if m is None:
             self._closed()
+        if m.wide:
+            return self._get_wide(m, key)
         if type(key) is not int or key < 0 or key > 0xFFFFFFFF:
             key = lookup_key(key)
             if key is None:
@@ -388,7 +417,7 @@ class Index(Mapping):  # type: ignore[type-arg]
             elif w < h:
                 # Used up its reach (or the slots): a writer may have raised the reach since.
                 g = m.generation << 32
-                return self._slow_get(h, g | s1, g | s1, None, True)
+                return self._slow_get(key, g | s1, g | s1, None, True)
             else:
                 value = None
         if _FENCE:
@@ -399,30 +428,124 @@ class Index(Mapping):  # type: ignore[type-arg]
         if s1 == s2 and words[m.idw] == m.id and (not s1 & 1 or s1 == m.dead):
             return value
         g = m.generation << 32
-        return self._slow_get(h, g | s1, g | s2, value, False)
+        return self._slow_get(key, g | s1, g | s2, value, False)
 
-    def _slow_get(self, h: int, s1: int, s2: int, value: Optional[int], undecided: bool) -> Optional[int]:
+    def _get_wide(self, m: MappedFile, key: Any) -> Optional[int]:
+        """_get for a version 3 file (§16): 16-byte slots, read as two uint64 fields (hash, then
+        value), the hash of the key width, the home from a 64-bit hash's high half. The seq
+        check is the same; a probe that a write overlapped (a slot copied in two 8-byte stores
+        included, §16.6) is discarded and made again."""
+        w = m.widths
+        if type(key) is not int or key < 0 or key > w.max_key:
+            key = lookup_key(key, w.max_key)
+            if key is None:
+                return None
+        # The hash, written out (a call costs a tenth of a lookup): hash64 (§16.3) of a 64-bit
+        # key, whose home is from its high half, or hash32 (§4).
+        if w.key_bits == 64:
+            hi = key >> 32
+            lo = key & 0xFFFFFFFF
+            x = hi ^ 0x9E3779B9
+            x ^= x >> 16
+            x = (x * 0x85EBCA6B) & 0xFFFFFFFF
+            x ^= x >> 13
+            x = (x * 0xC2B2AE35) & 0xFFFFFFFF
+            lo ^= x ^ (x >> 16)
+            x = lo ^ 0x85EBCA77
+            x ^= x >> 16
+            x = (x * 0x85EBCA6B) & 0xFFFFFFFF
+            x ^= x >> 13
+            x = (x * 0xC2B2AE35) & 0xFFFFFFFF
+            hi ^= x ^ (x >> 16)
+            x = hi ^ 0xC2B2AE3D
+            x ^= x >> 16
+            x = (x * 0x85EBCA6B) & 0xFFFFFFFF
+            x ^= x >> 13
+            x = (x * 0xC2B2AE35) & 0xFFFFFFFF
+            lo ^= x ^ (x >> 16)
+            x = lo ^ 0x27D4EB2F
+            x ^= x >> 16
+            x = (x * 0x85EBCA6B) & 0xFFFFFFFF
+            x ^= x >> 13
+            x = (x * 0xC2B2AE35) & 0xFFFFFFFF
+            hi ^= x ^ (x >> 16)
+            h = (hi << 32) | lo
+        else:
+            x = key ^ (key >> 16)
+            x = (x * 0x85EBCA6B) & 0xFFFFFFFF
+            x ^= x >> 13
+            x = (x * 0xC2B2AE35) & 0xFFFFFFFF
+            hi = h = x ^ (x >> 16)
+        words = m.words
+        s1 = words[12]  # W_SEQ
+        if _FENCE:
+            _fence()
+        if h == w.empty:
+            if words[8] & 0x10000000:  # W_STATE, ESCAPED
+                value = words[10] | (words[22] << 32 if w.value_bits == 64 else 0)  # W_ESCAPED, W_ESCAPED_HIGH
+            else:
+                value = None
+        else:
+            # §5.3 over the hash fields, q[2 s] (a 32-bit key's with its zero padding: a damaged
+            # padding can make the probe answer wrongly, never read further).
+            q = m.slots
+            i = ((hi * m.capacity) >> 32) << 1
+            end = i + m.reach_words
+            try:
+                x = q[i]
+                while x < h and i < end:
+                    i += 2
+                    x = q[i]
+            except IndexError:
+                x = -1
+            if x == h:
+                value = q[i + 1] & w.value_mask
+            elif x < h:
+                g = m.generation << 32
+                return self._slow_get(key, g | s1, g | s1, None, True)
+            else:
+                value = None
+        if _FENCE:
+            _fence()
+        s2 = words[12]
+        if s1 == s2 and words[m.idw] == m.id and (not s1 & 1 or s1 == m.dead):
+            return value
+        g = m.generation << 32
+        return self._slow_get(key, g | s1, g | s2, value, False)
+
+    def _slow_get(self, key: int, s1: int, s2: int, value: Optional[int], undecided: bool) -> Optional[int]:
         """_get after its fast check failed: a write overlapped, the file was retired, replaced
         or changed in place, a writer is mid-operation (or died there), or the probe used up
-        the reach it had (a writer may have raised it since)."""
+        the reach it had (a writer may have raised it since). Probes by ``key``, not by its
+        hash: a file followed meanwhile may have other widths (§16.5), hence another hash."""
         self._slow += 1
         if undecided:
             protocol = _Protocol(self)
             s1 = protocol.seq()
             _fence()
-            value = self._probe(h)
+            value = self._probe(key)
             _fence()
             s2 = protocol.seq()
-        return settle(_Protocol(self), lambda: self._probe(h), s1, s2, value, self._clock)
+        return settle(_Protocol(self), lambda: self._probe(key), s1, s2, value, self._clock)
 
-    def _probe(self, h: int) -> Optional[int]:
-        """§5.3 on the current file, no seq check; raises the reach it probes with when it must."""
+    def _probe(self, key: int) -> Optional[int]:
+        """§5.3 (§16) on the current file, no seq check; raises the reach it probes with when it
+        must."""
         while True:
             m = self._current()
-            if h == EMPTY_HASH:
-                w = m.words
-                return int(w[W_ESCAPED]) if w[W_STATE] & STATE_ESCAPED else None
-            answer = probe(m.slots, m.capacity, m.reach, m.last, h)
+            w = m.widths
+            if key > w.max_key:
+                return None
+            h = w.hash(key)
+            if h == w.empty:
+                words = m.words
+                if not words[W_STATE] & STATE_ESCAPED:
+                    return None
+                return escaped_value(words, w)
+            if m.wide:
+                answer = probe_wide(m.slots, m.capacity, m.reach, m.last, h, w)
+            else:
+                answer = probe(m.slots, m.capacity, m.reach, m.last, h)
             if answer is not UNDECIDED:
                 return answer  # type: ignore[return-value]
             if not self._raise_reach(m):
@@ -431,7 +554,7 @@ class Index(Mapping):  # type: ignore[type-arg]
     def _raise_reach(self, m: MappedFile) -> bool:
         """A probe used up its reach: take the larger one a writer stored since (version 2), or
         measure the entries once (version 1, §14). True when the reach grew."""
-        if m.header.major == 2:
+        if m.header.major != 1:
             reach = min(int(m.words[W_REACH]), m.last)
         else:
             seq = int(m.words[W_SEQ])
@@ -475,36 +598,40 @@ class Index(Mapping):  # type: ignore[type-arg]
     def get_many(self, keys: Iterable[int], missing: int = 0) -> Tuple[Any, Any]:
         """Looks up every key of ``keys``: returns ``(values, found)``, where ``values[i]`` is the
         value of ``keys[i]`` or ``missing`` (default 0) when it is absent, and ``found[i]`` says
-        which (every uint32 is a valid value, so ``missing`` alone cannot).
+        which (every value is a valid value, so ``missing`` alone cannot).
 
         ``keys`` is any iterable of ints (numpy integers too; not bools, floats or strings),
         or a numpy array of an integer dtype; numpy or not, the same inputs are accepted. With
-        numpy the answers are numpy arrays (uint32 and bool), computed with no Python loop per
-        key, a chunk of 65,536 keys between two loads of seq. Without numpy, they are lists.
+        numpy the answers are numpy arrays (values uint32, or uint64 in a file of 64-bit
+        values; found bool), computed with no Python loop per key, a chunk of 65,536 keys
+        between two loads of seq. Without numpy, they are lists.
 
         Raises:
             InvalidArgumentError: ``keys`` not iterable, a key (or ``missing``) that is not an
-                integer from 0 to 4294967295, or keys that are not one-dimensional.
+                integer from 0 to the file's largest (4294967295, or 2^64 - 1 in a file of
+                64-bit keys or values), or keys that are not one-dimensional.
             ClosedError: after close().
         """
-        self._current()
-        missing = check_uint32("missing", missing, self.path)
+        w = self._current().widths
+        missing = check_uint("missing", missing, w.max_value, self.path)
         np = numpy_or_none()
         if np is None:
-            return self._get_many_pure(keys, missing)
-        arr = as_uint32_array(keys, "keys", self.path)
+            return self._get_many_pure(keys, missing, w.max_key)
+        arr = as_key_array(keys, "keys", self.path, w.max_key)
         n = arr.size
-        values = np.empty(n, dtype=np.uint32)
+        first = self._intact()
+        values = np.empty(n, dtype=_value_dtype(np, first))
         found = np.empty(n, dtype=bool)
         a = 0
-        first = self._intact()
         while a < n:
             b = min(a + GET_MANY_CHUNK, n)
-            answer = self._settled_chunk(hash32_array(arr[a:b]))
+            answer = self._settled_chunk(arr[a:b])
             if self._m is not first:
                 # §11.7 "A batch": it followed a new file part way; every key of the call is
-                # answered from one file, so all of them again from the new one.
+                # answered from one file, so all of them again from the new one (whose values
+                # may be wider, §16.5).
                 first = self._current()
+                values = np.empty(n, dtype=_value_dtype(np, first))
                 a = 0
                 continue
             values[a:b] = answer.values
@@ -514,8 +641,8 @@ class Index(Mapping):  # type: ignore[type-arg]
             values[~found] = missing
         return values, found
 
-    def _get_many_pure(self, keys: Iterable[int], missing: int) -> Tuple[List[int], List[bool]]:
-        checked = [check_uint32("keys", k, self.path) for k in key_list("keys", keys, self.path)]
+    def _get_many_pure(self, keys: Iterable[int], missing: int, limit: int) -> Tuple[List[int], List[bool]]:
+        checked = [check_uint("keys", k, limit, self.path) for k in key_list("keys", keys, self.path, limit)]
         while True:
             answers = self._answers_from_one_file(checked, missing)
             if answers is not None:
@@ -540,41 +667,59 @@ class Index(Mapping):  # type: ignore[type-arg]
                 found.append(True)
         return (values, found) if self._m is first else None
 
-    def _settled_chunk(self, hashes: Any) -> _ChunkAnswer:
+    def _settled_chunk(self, keys: Any) -> _ChunkAnswer:
         """One chunk of get_many through §11.7: probed between two loads of seq, and again as
         the protocol says when a write overlapped it (the whole chunk, vectorised)."""
         m = self._intact()
         s1 = int(m.words[W_SEQ])
         _fence()
-        answer = self._probe_chunk(hashes, m)
+        answer = self._probe_chunk(keys, m)
         _fence()
         s2 = int(m.words[W_SEQ])
         if _quiet(m, s1, s2):
             return answer
         self._slow += 1
         g = m.generation << 32
-        return settle(_Protocol(self), lambda: self._probe_chunk(hashes, self._current()), g | s1, g | s2, answer, self._clock)
+        return settle(_Protocol(self), lambda: self._probe_chunk(keys, self._current()), g | s1, g | s2, answer, self._clock)
 
-    def _probe_chunk(self, hashes: Any, m: MappedFile) -> _ChunkAnswer:
-        """§5.3 for a chunk of hashes on file ``m``, no seq check (see _settled_chunk)."""
+    def _probe_chunk(self, keys: Any, m: MappedFile) -> _ChunkAnswer:
+        """§5.3 for a chunk of keys on file ``m``, no seq check (see _settled_chunk). The keys are
+        hashed for ``m``'s key width; a key wider than it is absent."""
         np = numpy_or_none()
+        w = m.widths
+        n = keys.size
+        inside = None
+        if keys.dtype == np.uint64 and w.key_bits == 32:
+            inside = np.flatnonzero(keys <= np.uint64(w.max_key))  # a file followed since is narrower
+            keys = keys[inside].astype(np.uint32)
+        hashes = hash_array(keys, w)
+        def probed(h: Any) -> Tuple[Any, Any, bool]:
+            if m.wide:
+                return probe_hashes_wide(m.np_slots(), h, m.capacity, m.reach, m.last, w)  # type: ignore[no-any-return]
+            return probe_hashes(m.np_slots(), h, m.capacity, m.reach, m.last)  # type: ignore[no-any-return]
+
         while True:
-            escaped = hashes == np.uint32(EMPTY_HASH)
+            escaped = hashes == hashes.dtype.type(w.empty)
             if escaped.any():
                 rest = np.flatnonzero(~escaped)
-                values = np.zeros(hashes.size, dtype=np.uint32)
+                values = np.zeros(hashes.size, dtype=_value_dtype(np, m))
                 found = np.zeros(hashes.size, dtype=bool)
-                v, f, undecided = probe_hashes(m.np_slots(), hashes[rest], m.capacity, m.reach, m.last)
+                v, f, undecided = probed(hashes[rest])
                 values[rest] = v
                 found[rest] = f
-                w = m.words
-                if w[W_STATE] & STATE_ESCAPED:
-                    values[escaped] = w[W_ESCAPED]
+                if m.words[W_STATE] & STATE_ESCAPED:
+                    values[escaped] = escaped_value(m.words, w)
                     found[escaped] = True
             else:
-                values, found, undecided = probe_hashes(m.np_slots(), hashes, m.capacity, m.reach, m.last)
+                values, found, undecided = probed(hashes)
             if undecided and self._raise_reach(m):
                 continue
+            if inside is not None:
+                all_values = np.zeros(n, dtype=values.dtype)
+                all_found = np.zeros(n, dtype=bool)
+                all_values[inside] = values
+                all_found[inside] = found
+                values, found = all_values, all_found
             return _ChunkAnswer(values, found)
 
     # ---- following a replaced file (§11.7, §11.8) ----
@@ -740,16 +885,15 @@ class Index(Mapping):  # type: ignore[type-arg]
         retired or renamed over meanwhile is read to its end. Raises ClosedError when the index
         is closed meanwhile."""
         m = self._follow_if_replaced()
-        w = m.words
         while True:
             try:
-                state, escaped = self._read_quietly(m, lambda: (int(w[W_STATE]), int(w[W_ESCAPED])))
+                words, wd = m.words, m.widths
+                state, escaped = self._read_quietly(m, lambda: (int(words[W_STATE]), escaped_value(words, wd)))
                 break
             except _FileChanged:
                 m = self._intact()
-                w = m.words
         if state & STATE_ESCAPED:
-            yield ESCAPED_KEY, escaped
+            yield m.widths.escaped_key, escaped
         np = numpy_or_none()
         a = 0
         while a < m.header.slot_count:
@@ -766,10 +910,13 @@ class Index(Mapping):  # type: ignore[type-arg]
                 run = self._read_quietly(m, lambda: m.copy_slots(lo, b, np))
             except _FileChanged:
                 continue
-            previous = EMPTY_HASH if a == 0 else int(run[0]) & MASK32
-            if a:
+            a0, a = a, b
+            if m.wide:
+                yield from self._wide_entries(run, a0, m.widths, np)
+                continue
+            previous = EMPTY_HASH if a0 == 0 else int(run[0]) & MASK32
+            if a0:
                 run = run[1:]
-            a = b
             if np is not None:
                 keys, values = entries_of(run, previous)
                 yield from zip(keys.tolist(), values.tolist())
@@ -779,6 +926,24 @@ class Index(Mapping):  # type: ignore[type-arg]
                 if h != EMPTY_HASH and h != previous:
                     yield unhash32(h), x >> 32
                 previous = h
+
+    @staticmethod
+    def _wide_entries(run: Any, a: int, w: Any, np: Any) -> Iterator[Tuple[int, int]]:
+        """The entries of a run of version 3 slots (two uint64 fields each, with the slot before
+        them unless ``a`` is 0), in slot order."""
+        previous = w.empty if a == 0 else int(run[0]) & w.hash_mask
+        if a:
+            run = run[2:]
+        if np is not None:
+            keys, values = entries_of_wide(run, previous, w)
+            yield from zip(keys.tolist(), values.tolist())
+            return
+        empty, hmask, vmask, unhash = w.empty, w.hash_mask, w.value_mask, w.unhash
+        for i in range(0, len(run), 2):  # a copy: the caller runs between yields
+            h = run[i] & hmask
+            if h != empty and h != previous:
+                yield unhash(h), run[i + 1] & vmask
+            previous = h
 
     def __iter__(self) -> Iterator[int]:
         for key, _ in self._items():
@@ -865,6 +1030,11 @@ class IndexItemsView(ItemsView):  # type: ignore[type-arg]
         key, value = item
         v = self._mapping._get(key)  # type: ignore[attr-defined]
         return v is not None and v == value
+
+
+def _value_dtype(np: Any, m: MappedFile) -> Any:
+    """get_many's values: uint64 in a file of 64-bit values, else uint32."""
+    return np.uint64 if m.widths.value_bits == 64 else np.uint32
 
 
 def _lost_error(path: str, why: str) -> IdxError:

@@ -1,13 +1,16 @@
 """The hash table of spec/FORMAT.md §5 in pure Python: slot states (§5.1), the bounded probe
-(§5.3) and the builder's placement (§7). Knows nothing of files or headers.
+(§5.3) and the builder's placement (§7), for 8-byte slots (versions 1 and 2) and 16-byte ones
+(version 3, §16). Knows nothing of files or headers.
 
-Slots are uint64 words, ``hash | value << 32`` (a little-endian slot read whole).
+An 8-byte slot is one uint64 word, ``hash | value << 32`` (a little-endian slot read whole); a
+16-byte slot is two, the hash field then the value field (§16.1), each read whole.
 :mod:`idxmap.vectorized` does the same with numpy arrays, many keys or slots at a time.
 """
 
 from __future__ import annotations
 
-from .hashing import EMPTY_HASH, ESCAPED_KEY, MASK32, hash32, home_slot
+from .hashing import EMPTY_HASH, MASK32
+from .widths import W32, Widths
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
@@ -69,6 +72,23 @@ def probe(slots: Sequence[int], capacity: int, reach: int, last_slot: int, h: in
     return UNDECIDED if word < h else None
 
 
+def probe_wide(slots: Sequence[int], capacity: int, reach: int, last_slot: int, h: int, w: Widths) -> "ProbeAnswer":
+    """:func:`probe` over 16-byte slots (``slots[2 s]`` the hash field of slot ``s``,
+    ``slots[2 s + 1]`` its value field), for a hash ``h`` of the key width of ``w``."""
+    s = w.home(h, capacity)
+    last = s + reach
+    if last > last_slot:
+        last = last_slot
+    mask = w.hash_mask
+    x = slots[2 * s] & mask
+    while x < h and s < last:
+        s += 1
+        x = slots[2 * s] & mask
+    if x == h:
+        return slots[2 * s + 1] & w.value_mask
+    return UNDECIDED if x < h else None
+
+
 def measure_reach(slots: Sequence[int], capacity: int) -> int:
     """The largest ``s - home(hash)`` over the entries: the reach a version 1 file does not
     record (§14), measured. O(slots)."""
@@ -84,25 +104,27 @@ def measure_reach(slots: Sequence[int], capacity: int) -> int:
     return reach
 
 
-def sorted_entries(pairs: Iterable[Tuple[int, int]]) -> Tuple[List[int], List[int], Optional[int]]:
+def sorted_entries(pairs: Iterable[Tuple[int, int]], w: Widths = W32) -> Tuple[List[int], List[int], Optional[int]]:
     """§7 steps 1, 2 and the sort of 4: (hashes ascending, their values, escaped key's value or
-    None) from checked uint32 pairs. Duplicates: the last value given for a key wins."""
+    None) from checked pairs of widths ``w``. Duplicates: the last value given for a key wins."""
     last_wins = {}
     for k, v in pairs:
         last_wins[k] = v
-    escaped = last_wins.pop(ESCAPED_KEY, None)
-    ordered = sorted((hash32(k), v) for k, v in last_wins.items())
+    escaped = last_wins.pop(w.escaped_key, None)
+    hash_of = w.hash
+    ordered = sorted((hash_of(k), v) for k, v in last_wins.items())
     return [h for h, _ in ordered], [v for _, v in ordered], escaped
 
 
-def place(hashes: Sequence[int], capacity: int) -> Tuple[List[int], int]:
+def place(hashes: Sequence[int], capacity: int, w: Widths = W32) -> Tuple[List[int], int]:
     """§7 step 4: the slot of each sorted hash, ``pos_j = max(home_j, pos_{j-1} + 1)``, and the
     largest ``pos_j - home_j`` (the reach, 0 when there are none)."""
     positions = []
     reach = 0
     nxt = 0
+    home_of = w.home
     for h in hashes:
-        home = home_slot(h, capacity)
+        home = home_of(h, capacity)
         pos = home if home > nxt else nxt
         if pos - home > reach:
             reach = pos - home

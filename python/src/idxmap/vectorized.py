@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 
-from .args import check_key_array, check_uint32, key_list
+from .args import MAX_U32, check_key_array, check_uint, key_list
 from .errors import ERR_IDX_INVALID_ARGUMENT, error
 from .hashing import EMPTY_HASH
+from .widths import W32, Widths
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
@@ -66,6 +67,48 @@ def hash32_array(keys: Any) -> Any:
     return x
 
 
+def hash64_array(keys: Any) -> Any:
+    """hash64 (§16.3) of every uint64 of ``keys`` (a new uint64 array): the Feistel rounds on the
+    two uint32 halves, each round's fmix32 an array operation."""
+    np = _np()
+    k = np.asarray(keys, dtype=np.uint64)
+    hi = (k >> np.uint64(32)).astype(np.uint32)
+    lo = (k & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    lo ^= hash32_array(hi ^ np.uint32(0x9E3779B9))
+    hi ^= hash32_array(lo ^ np.uint32(0x85EBCA77))
+    lo ^= hash32_array(hi ^ np.uint32(0xC2B2AE3D))
+    hi ^= hash32_array(lo ^ np.uint32(0x27D4EB2F))
+    return (hi.astype(np.uint64) << np.uint64(32)) | lo.astype(np.uint64)
+
+
+def unhash64_array(hashes: Any) -> Any:
+    """The inverse of :func:`hash64_array`."""
+    np = _np()
+    h = np.asarray(hashes, dtype=np.uint64)
+    hi = (h >> np.uint64(32)).astype(np.uint32)
+    lo = (h & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    hi ^= hash32_array(lo ^ np.uint32(0x27D4EB2F))
+    lo ^= hash32_array(hi ^ np.uint32(0xC2B2AE3D))
+    hi ^= hash32_array(lo ^ np.uint32(0x85EBCA77))
+    lo ^= hash32_array(hi ^ np.uint32(0x9E3779B9))
+    return (hi.astype(np.uint64) << np.uint64(32)) | lo.astype(np.uint64)
+
+
+def hash_array(keys: Any, w: Widths) -> Any:
+    """The hash of every key at the key width of ``w``: uint32 (§4) or uint64 (§16.3)."""
+    return hash64_array(keys) if w.key_bits == 64 else hash32_array(keys)
+
+
+def unhash_array(hashes: Any, w: Widths) -> Any:
+    return unhash64_array(hashes) if w.key_bits == 64 else unhash32_array(hashes)
+
+
+def home_slots_of(hashes: Any, capacity: int, w: Widths) -> Any:
+    """The home slot of every hash of the key width of ``w`` (a 64-bit hash's from its high half)."""
+    np = _np()
+    return home_slots(hashes >> np.uint64(32) if w.key_bits == 64 else hashes, capacity)
+
+
 def unhash32_array(hashes: Any) -> Any:
     """The inverse of :func:`hash32_array`."""
     np = _np()
@@ -96,7 +139,13 @@ def home_slots(hashes: Any, capacity: int) -> Any:
 
 
 def as_uint32_array(obj: Any, name: str, path: Optional[str] = None) -> Any:
-    """``obj`` as a 1-D uint32 array (no copy when it already is one).
+    """``obj`` as a 1-D uint32 array: :func:`as_key_array` to 4294967295."""
+    return as_key_array(obj, name, path, MAX_U32)
+
+
+def as_key_array(obj: Any, name: str, path: Optional[str] = None, limit: int = MAX_U32) -> Any:
+    """``obj`` as a 1-D array of integers from 0 to ``limit``: uint32 for 4294967295, uint64 for
+    2^64 - 1 (no copy when it already is one).
 
     Accepts exactly what the pure-Python path accepts (see :func:`idxmap.args.key_list`): a
     numpy array of an integer dtype (its dtype and shape decide, :func:`~idxmap.args.
@@ -109,30 +158,31 @@ def as_uint32_array(obj: Any, name: str, path: Optional[str] = None) -> Any:
         InvalidArgumentError: not iterable, not 1-D, not integers, or an element out of range.
     """
     np = _np()
+    dtype = np.uint32 if limit == MAX_U32 else np.uint64
     if isinstance(obj, np.ndarray):
-        arr = check_key_array(np.asarray(obj), name, path)  # a subclass (masked, matrix) as its data
+        arr = check_key_array(np.asarray(obj), name, path, limit)  # a subclass (masked, matrix) as its data
     else:
         arr = _integer_buffer(obj, np)
         if arr is None:
-            keys = key_list(name, obj, path)
+            keys = key_list(name, obj, path, limit)
             # The usual batch, a list of ints, is checked in C (map, min, max); anything else
             # element by element, as the pure path does.
-            if keys and not (set(map(type, keys)) == {int} and min(keys) >= 0 and max(keys) <= 0xFFFFFFFF):
-                keys = [check_uint32(name, k, path) for k in keys]
-            return np.array(keys, dtype=np.uint32)
-    if arr.dtype == np.uint32:
+            if keys and not (set(map(type, keys)) == {int} and min(keys) >= 0 and max(keys) <= limit):
+                keys = [check_uint(name, k, limit, path) for k in keys]
+            return np.array(keys, dtype=dtype)
+    if arr.dtype == dtype:
         return arr
     if arr.size:
         lo = int(arr.min())
         hi = int(arr.max())
-        if lo < 0 or hi > 0xFFFFFFFF:
+        if lo < 0 or hi > limit:
             bad = lo if lo < 0 else hi
             raise error(
                 ERR_IDX_INVALID_ARGUMENT,
-                f"{name} must be integers from 0 to 4294967295, not {bad}",
+                f"{name} must be integers from 0 to {limit}, not {bad}",
                 path=path,
             )
-    return arr.astype(np.uint32)
+    return arr.astype(dtype)
 
 
 _INTEGER_FORMATS = frozenset("bBhHiIlLqQnN")
@@ -199,6 +249,49 @@ def probe_hashes(slots: Any, hashes: Any, capacity: int, reach: int, last_slot: 
     return values, found, undecided
 
 
+def probe_hashes_wide(slots: Any, hashes: Any, capacity: int, reach: int, last_slot: int, w: Widths) -> Tuple[Any, Any, bool]:
+    """:func:`probe_hashes` over 16-byte slots (``slots``: uint64 words of the mapping, the hash
+    field of slot ``s`` at ``2 s``, its value field at ``2 s + 1``, §16.1), for ``hashes`` of the
+    key width of ``w`` (none EMPTY). Returns (values, found, undecided); values are uint64 when
+    values are 64-bit, else uint32."""
+    np = _np()
+    hash_fields = slots[0::2]
+    value_fields = slots[1::2]
+    h64 = hashes.astype(np.uint64)
+    hmask = np.uint64(w.hash_mask)
+    n = h64.size
+    home = home_slots_of(h64, capacity, w)
+    limit = np.minimum(home + reach, last_slot)
+    final = np.full(n, -1, dtype=np.int64)  # the slot each probe stopped at (-1: used up its reach)
+    idx = None
+    pos = home
+    hk = h64
+    undecided = False
+    while pos.size:
+        x = hash_fields.take(pos) & hmask
+        smaller = x < hk
+        stopped = np.flatnonzero(~smaller)
+        final[stopped if idx is None else idx.take(stopped)] = pos.take(stopped)
+        keep = np.flatnonzero(smaller & (pos < limit))
+        if not undecided and keep.size + stopped.size < pos.size:
+            undecided = True
+        idx = keep if idx is None else idx.take(keep)
+        pos = pos.take(keep)
+        pos += 1
+        limit = limit.take(keep)
+        hk = hk.take(keep)
+    stops = np.flatnonzero(final >= 0)
+    found = np.zeros(n, dtype=bool)
+    dtype = np.uint64 if w.value_bits == 64 else np.uint32
+    values = np.zeros(n, dtype=dtype)
+    at = final.take(stops)
+    hit = (hash_fields.take(at) & hmask) == h64.take(stops)
+    where = stops[hit]
+    found[where] = True
+    values[where] = (value_fields.take(at[hit]) & np.uint64(w.value_mask)).astype(dtype)
+    return values, found, undecided
+
+
 def measure_reach_array(slots: Any, capacity: int, chunk: int = 1 << 20) -> int:
     """:func:`idxmap.table.measure_reach` over a numpy uint64 slot array, chunk by chunk."""
     np = _np()
@@ -234,53 +327,105 @@ def entries_of(words: Any, previous: int) -> Tuple[Any, Any]:
     return unhash32_array(hw[entry]), (words[entry] >> np.uint64(32)).astype(np.uint32)
 
 
+def entries_of_wide(words: Any, previous: int, w: Widths) -> Tuple[Any, Any]:
+    """:func:`entries_of` for 16-byte slots: ``words`` a copy of consecutive slots' uint64
+    fields (hash, value, hash, ...). Keys and values as uint64 where their width is 64, else
+    uint32."""
+    np = _np()
+    hf = words[0::2] & np.uint64(w.hash_mask)
+    prev = np.empty_like(hf)
+    if hf.size:
+        prev[0] = previous
+        prev[1:] = hf[:-1]
+    entry = (hf != np.uint64(w.empty)) & (hf != prev)
+    keys = unhash_array(hf[entry], w)
+    values = words[1::2][entry] & np.uint64(w.value_mask)
+    if w.key_bits == 32:
+        keys = keys.astype(np.uint32)
+    if w.value_bits == 32:
+        values = values.astype(np.uint32)
+    return keys, values
+
+
 # ---- §7 ----
 
 
-def sort_and_place(keys: Any, values: Any) -> Tuple[Any, int, Optional[int], int, int, int]:
-    """§7 steps 1 to 5 for uint32 columns (in input order): returns (slot words uint64 of the
-    whole slot region, entries n, the escaped key's value or None, capacity, slot count, reach).
+def sort_and_place(keys: Any, values: Any, w: Widths = W32) -> Tuple[Any, int, Optional[int], int, int, int]:
+    """§7 steps 1 to 5 for columns of widths ``w`` (in input order): returns (slot words uint64
+    of the whole slot region, one a slot, or two for version 3's 16-byte slots; entries n, the
+    escaped key's value or None, capacity, slot count, reach)."""
+    from .format import build_capacity
 
-    The last value of a key wins: hashes are sorted stably (packed above their input position
-    into one uint64 and sorted; every packed word is distinct, so any sort is stable), and the
-    last of each run of equal hashes is kept. Placement ``pos_j = max(home_j, pos_{j-1} + 1)``
-    is ``j + max_{i<=j}(home_i - i)``: a running maximum.
+    hashes, sorted_values, escaped_value = sort_entries(keys, values, w)
+    n = int(hashes.size)
+    capacity = build_capacity(n)
+    slots, slot_count, reach = place_sorted(hashes, sorted_values, capacity, w)
+    return slots, n, escaped_value, capacity, slot_count, reach
+
+
+def sort_entries(keys: Any, values: Any, w: Widths = W32) -> Tuple[Any, Any, Optional[int]]:
+    """§7 steps 1, 2 and the sort of 4 for columns of widths ``w`` (in input order): (hashes
+    ascending, their values, the escaped key's value or None). Hashes and values are uint32
+    arrays in a 32-bit width, uint64 in a 64-bit one.
+
+    The last value of a key wins: hashes are sorted stably, and the last of each run of equal
+    hashes is kept. For 32-bit hashes the sort is of each hash packed above its input position
+    into one uint64 (every packed word is distinct, so any sort is stable, and numpy sorts
+    uint64 fastest); 64-bit hashes are argsorted stably.
     """
     np = _np()
-    from .format import SPILL_SLOTS, build_capacity
-
-    hashes = hash32_array(keys)
-    values = np.asarray(values, dtype=np.uint32)
+    hash_dtype = np.uint64 if w.key_bits == 64 else np.uint32
+    value_dtype = np.uint64 if w.value_bits == 64 else np.uint32
+    hashes = hash_array(keys, w)
+    values = np.asarray(values, dtype=value_dtype)
     escaped_value: Optional[int] = None
-    is_escaped = hashes == np.uint32(EMPTY_HASH)
+    is_escaped = hashes == hash_dtype(w.empty)
     if is_escaped.any():
         escaped_value = int(values[np.flatnonzero(is_escaped)[-1]])
         keep = ~is_escaped
         hashes = hashes[keep]
         values = values[keep]
     m = hashes.size
-    packed = (hashes.astype(np.uint64) << np.uint64(32)) | np.arange(m, dtype=np.uint64)
-    packed.sort()
-    sorted_hashes = (packed >> np.uint64(32)).astype(np.uint32)
-    order = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
-    del packed
+    if w.key_bits == 32:
+        packed = (hashes.astype(np.uint64) << np.uint64(32)) | np.arange(m, dtype=np.uint64)
+        packed.sort()
+        sorted_hashes = (packed >> np.uint64(32)).astype(np.uint32)
+        order = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        del packed
+    else:
+        order = np.argsort(hashes, kind="stable")
+        sorted_hashes = hashes[order]
     if m:
         last_of_run = np.empty(m, dtype=bool)
         np.not_equal(sorted_hashes[1:], sorted_hashes[:-1], out=last_of_run[:-1])
         last_of_run[-1] = True
         sorted_hashes = sorted_hashes[last_of_run]
         order = order[last_of_run]
-    sorted_values = values[order]
-    del order
-    n = sorted_hashes.size
-    capacity = build_capacity(n)
-    home = home_slots(sorted_hashes, capacity)
+    return sorted_hashes, values[order], escaped_value
+
+
+def place_sorted(hashes: Any, values: Any, capacity: int, w: Widths = W32) -> Tuple[Any, int, int]:
+    """§7 steps 4 and 5 for sorted, distinct hashes (none EMPTY) with their values: (slot words
+    uint64 of the whole slot region, one a slot or two in version 3; slot count; reach).
+    Placement ``pos_j = max(home_j, pos_{j-1} + 1)`` is ``j + max_{i<=j}(home_i - i)``: a running
+    maximum."""
+    np = _np()
+    from .format import SPILL_SLOTS
+
+    n = hashes.size
+    home = home_slots_of(hashes, capacity, w)
     j = np.arange(n, dtype=np.int64)
     pos = home - j
     np.maximum.accumulate(pos, out=pos)
     pos += j
     reach = int((pos - home).max()) if n else 0
     slot_count = max(capacity, int(pos[-1]) + 1 if n else 0) + SPILL_SLOTS
-    slots = np.full(slot_count, np.uint64(EMPTY_HASH), dtype=np.uint64)
-    slots[pos] = sorted_hashes.astype(np.uint64) | (sorted_values.astype(np.uint64) << np.uint64(32))
-    return slots, n, escaped_value, capacity, slot_count, reach
+    if not w.wide:
+        slots = np.full(slot_count, np.uint64(EMPTY_HASH), dtype=np.uint64)
+        slots[pos] = hashes.astype(np.uint64) | (values.astype(np.uint64) << np.uint64(32))
+        return slots, slot_count, reach
+    slots = np.zeros(2 * slot_count, dtype=np.uint64)
+    slots[0::2] = np.uint64(w.empty)
+    slots[2 * pos] = hashes
+    slots[2 * pos + 1] = values
+    return slots, slot_count, reach
