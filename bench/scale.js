@@ -6,13 +6,19 @@
  *   node bench/scale.js --n 300000000            build from a binary pairs file, then measure
  *   node bench/scale.js --n 1000000000
  *   node bench/scale.js --domain                 every uint32 key, built from a generator
+ *   node bench/scale.js --n 1000000000 --key-bits 64
+ *                                                random 64-bit keys, 32-bit values (spec §16)
  *   options: --dir DIR (default bench/work/scale), --queries N (1,000,000), --reps N (5),
  *            --keep (keep the files), --skip-floor
  *
  * Measured: the pairs file's generation; the build (wall time, pairs per second, the build
  * process's peak RSS, its peak temp disk, the file's size and bytes per entry); opening in a
  * new process; ns per get and per key of getMany (batches of 4096) for present and absent keys,
- * idx and the C floor (bench/floor/idxfloor) on the same file and queries; idx verify.
+ * idx and the C floor (bench/floor/idxfloor) on the same file and queries; idx verify. With
+ * --key-bits 64 the pairs file holds 12-byte pairs (u64 key, u32 value), the keys random and
+ * distinct (each half a lowbias32 of the row, the low half a bijection below 2^32 rows), get
+ * takes them as bigints and getMany as a BigUint64Array, and the C floor is bench/floor/inproc.c's
+ * single64 and batch64 (an in-process floor for version 3 files).
  * Prints a markdown table and appends it, with the command, to bench/SCALE.md.
  */
 "use strict";
@@ -28,7 +34,7 @@ const FLOOR = path.join(__dirname, "floor", "idxfloor");
 
 function args() {
   const a = process.argv.slice(2);
-  const o = { n: 300_000_000, domain: false, dir: path.join(__dirname, "work", "scale"), queries: 1_000_000, reps: 5, keep: false, floor: true };
+  const o = { n: 300_000_000, domain: false, dir: path.join(__dirname, "work", "scale"), queries: 1_000_000, reps: 5, keep: false, floor: true, keyBits: 32 };
   for (let i = 0; i < a.length; i++) {
     if (a[i] === "--n") o.n = Number(a[++i]);
     else if (a[i] === "--domain") o.domain = true;
@@ -37,12 +43,15 @@ function args() {
     else if (a[i] === "--reps") o.reps = Number(a[++i]);
     else if (a[i] === "--keep") o.keep = true;
     else if (a[i] === "--skip-floor") o.floor = false;
+    else if (a[i] === "--key-bits") o.keyBits = Number(a[++i]);
     else if (a[i] === "--help") {
       console.log(fs.readFileSync(__filename, "utf8").split("*/")[0]);
       process.exit(0);
     } else throw new Error(`unknown option ${a[i]}`);
   }
   if (o.domain) o.n = 2 ** 32;
+  if (o.keyBits !== 32 && o.keyBits !== 64) throw new Error("--key-bits takes 32 or 64");
+  if (o.keyBits === 64 && o.domain) throw new Error("--domain is for 32-bit keys");
   return o;
 }
 
@@ -59,6 +68,28 @@ const log = (...m) => console.error(new Date().toISOString().slice(11, 19), ...m
 function freeBytes(dir) {
   const out = execFileSync("df", ["-B1", "--output=avail", dir], { encoding: "utf8" });
   return Number(out.trim().split("\n").pop());
+}
+
+const { lowbias32 } = require("./lib/common");
+/** Row i's 64-bit key as [low, high]: distinct for i < 2^32 (the low half is a bijection of i). */
+const wideKeyOf = (i) => [lowbias32((i + 0x3c6ef372) >>> 0), lowbias32((i ^ 0x6a09e667) >>> 0)];
+
+/** Writes N pairs (key_i, i): 12 bytes each, a u64 key and a u32 value, little-endian. */
+function writeWidePairs(file, n) {
+  const fd = fs.openSync(file, "w");
+  const chunk = 1 << 20;
+  const buf = new Uint32Array(3 * chunk);
+  for (let base = 0; base < n; base += chunk) {
+    const m = Math.min(chunk, n - base);
+    for (let j = 0; j < m; j++) {
+      const [lo, hi] = wideKeyOf(base + j);
+      buf[3 * j] = lo;
+      buf[3 * j + 1] = hi;
+      buf[3 * j + 2] = (base + j) >>> 0;
+    }
+    fs.writeSync(fd, new Uint8Array(buf.buffer, 0, 12 * m));
+  }
+  fs.closeSync(fd);
 }
 
 /** Writes N pairs (key_i, i) as little-endian u32 pairs. */
@@ -94,7 +125,7 @@ function buildIndex(o, pairsFile, out) {
        build(all(), ${JSON.stringify(out)}).then((r) => console.log(JSON.stringify({ ...r, ms: Number(process.hrtime.bigint() - t) / 1e6, maxRssKb: process.resourceUsage().maxRSS })));`
     : `const { buildFromBinary } = require(${JSON.stringify(IDX)});
        const t = process.hrtime.bigint();
-       buildFromBinary(${JSON.stringify(pairsFile)}, ${JSON.stringify(out)}).then((r) => console.log(JSON.stringify({ ...r, ms: Number(process.hrtime.bigint() - t) / 1e6, maxRssKb: process.resourceUsage().maxRSS })));`;
+       buildFromBinary(${JSON.stringify(pairsFile)}, ${JSON.stringify(out)}, { keyBits: ${o.keyBits} }).then((r) => console.log(JSON.stringify({ ...r, ms: Number(process.hrtime.bigint() - t) / 1e6, maxRssKb: process.resourceUsage().maxRSS })));`;
   const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`build failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split("\n").pop());
@@ -119,6 +150,80 @@ function writeQueries(dir, n, count, domain) {
   fs.writeFileSync(p, present);
   fs.writeFileSync(a, absent);
   return { present: p, absent: a, hasAbsent: !domain };
+}
+
+/** Query files of 64-bit keys (u64 each): present (random rows < n) and absent (rows past n). */
+function writeWideQueries(dir, n, count) {
+  const present = new Uint32Array(2 * count);
+  const absent = new Uint32Array(2 * count);
+  let s = 0x2545f491;
+  for (let q = 0; q < count; q++) {
+    s = lowbias32((s + 0x9e3779b9) >>> 0);
+    const [pl, ph] = wideKeyOf(s % n);
+    const [al, ah] = wideKeyOf(n + (s % Math.max(1, 2 ** 32 - n)));
+    present[2 * q] = pl;
+    present[2 * q + 1] = ph;
+    absent[2 * q] = al;
+    absent[2 * q + 1] = ah;
+  }
+  const p = path.join(dir, "present.u64");
+  const a = path.join(dir, "absent.u64");
+  fs.writeFileSync(p, present);
+  fs.writeFileSync(a, absent);
+  return { present: p, absent: a, hasAbsent: true };
+}
+
+/**
+ * As idxLookups for a file of 64-bit keys: get of bigint keys, getMany of a BigUint64Array, and
+ * (with `floor`) the in-process C floor's single64 and batch64 on the same queries, rounds
+ * alternating in the one process, by the thread's CPU time.
+ */
+function wideLookups(file, queryFile, reps, floor) {
+  const script = `
+    const fs = require("node:fs");
+    const { IdIndex } = require(${JSON.stringify(IDX)});
+    const floor = ${floor} ? require(${JSON.stringify(path.join(__dirname, "lib", "floor.js"))}).floorModule() : null;
+    const t0 = process.hrtime.bigint();
+    const ix = IdIndex.open(${JSON.stringify(file)});
+    const openMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const warm = [];
+    for (let i = 0; i < 21; i++) {
+      const t = process.hrtime.bigint();
+      IdIndex.open(${JSON.stringify(file)}).close();
+      warm.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+    const b = fs.readFileSync(${JSON.stringify(queryFile)});
+    const keys = new BigUint64Array(b.buffer, b.byteOffset, b.length / 8);
+    const big = Array.from(keys);
+    const id = floor ? floor.open(${JSON.stringify(file)}) : -1;
+    const med = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+    const clock = floor ? () => floor.threadNs() : () => Number(process.hrtime.bigint());
+    const values = new Uint32Array(4096), found = new Uint8Array(4096), fv = new Uint32Array(4096);
+    let sink = 0;
+    const loops = {
+      get: () => { for (let i = 0; i < big.length; i++) if (ix.get(big[i]) !== undefined) sink++; },
+      many: () => { for (let i = 0; i < keys.length; i += 4096) sink += ix.getMany(keys.subarray(i, Math.min(keys.length, i + 4096)), values, found); },
+      cSingle: floor ? () => { sink += floor.single64(id, keys)[1]; } : null,
+      cBatch: floor ? () => { for (let i = 0; i < keys.length; i += 4096) sink += floor.batch64(id, keys.subarray(i, Math.min(keys.length, i + 4096)), fv); } : null,
+    };
+    const names = Object.keys(loops).filter((k) => loops[k]);
+    for (const k of names) loops[k]();
+    const ns = Object.fromEntries(names.map((k) => [k, []]));
+    for (let r = 0; r < ${reps}; r++) {
+      for (let j = 0; j < names.length; j++) {
+        const k = names[(j + r) % names.length];
+        const t = clock();
+        loops[k]();
+        ns[k].push((clock() - t) / keys.length);
+      }
+    }
+    const ratio = (a, b) => med(ns[a].map((x, i) => x / ns[b][i]));
+    console.log(JSON.stringify({ openMs, openWarmMs: med(warm), getNs: med(ns.get), getManyNs: med(ns.many),
+      floorGetNs: floor ? med(ns.cSingle) : undefined, floorBatchNs: floor ? med(ns.cBatch) : undefined,
+      getRatio: floor ? ratio("get", "cSingle") : undefined, getManyRatio: floor ? ratio("many", "cBatch") : undefined, sink }));`;
+  const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`lookups failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").pop());
 }
 
 /** ns per get and per key of getMany (batches of 4096), median of reps, in a fresh process. */
@@ -171,22 +276,24 @@ function timeCommand(cmd, argv) {
 async function main() {
   const o = args();
   fs.mkdirSync(o.dir, { recursive: true });
-  if (o.floor) execFileSync("make", ["-s", "-C", path.join(__dirname, "floor")]);
-  const label = o.domain ? "every uint32 key (4,294,967,296)" : o.n.toLocaleString("en-US");
+  if (o.floor && o.keyBits === 32) execFileSync("make", ["-s", "-C", path.join(__dirname, "floor")]);
+  const wide = o.keyBits === 64;
+  const label = o.domain ? "every uint32 key (4,294,967,296)" : `${o.n.toLocaleString("en-US")}${wide ? " (64-bit keys, 32-bit values)" : ""}`;
   log(`scale run: ${label}; free disk ${(freeBytes(o.dir) / 1e9).toFixed(1)} GB`);
   const row = { n: o.n, label };
 
   let pairsFile = null;
   if (!o.domain) {
-    pairsFile = path.join(o.dir, `pairs-${o.n}.bin`);
-    if (!fs.existsSync(pairsFile) || fs.statSync(pairsFile).size !== o.n * 8) {
+    const pairBytes = wide ? 12 : 8;
+    pairsFile = path.join(o.dir, `pairs-${o.n}${wide ? "-64" : ""}.bin`);
+    if (!fs.existsSync(pairsFile) || fs.statSync(pairsFile).size !== o.n * pairBytes) {
       const t = Date.now();
-      writePairs(pairsFile, o.n);
+      (wide ? writeWidePairs : writePairs)(pairsFile, o.n);
       row.generateS = (Date.now() - t) / 1000;
-      log(`pairs file: ${(o.n * 8 / 1e9).toFixed(1)} GB in ${row.generateS} s`);
+      log(`pairs file: ${(o.n * pairBytes / 1e9).toFixed(1)} GB in ${row.generateS} s`);
     }
   }
-  const out = path.join(o.dir, `idx-${o.domain ? "domain" : o.n}.idx`);
+  const out = path.join(o.dir, `idx-${o.domain ? "domain" : o.n}${wide ? "-64" : ""}.idx`);
   const diskBefore = freeBytes(o.dir);
   log("building");
   const b = buildIndex(o, pairsFile, out);
@@ -200,7 +307,7 @@ async function main() {
   log(`built: ${row.buildS.toFixed(1)} s, ${(row.pairsPerS / 1e6).toFixed(1)} M pairs/s, RSS ${row.peakRssMb.toFixed(0)} MB, temp ${row.peakTempGb.toFixed(1)} GB, ${(b.fileBytes / 1e9).toFixed(2)} GB (${row.bytesPerEntry.toFixed(3)} B/entry); disk used meanwhile ${((diskBefore - freeBytes(o.dir)) / 1e9).toFixed(1)} GB after`);
   if (pairsFile && !o.keep) fs.rmSync(pairsFile);
 
-  const q = writeQueries(o.dir, o.n, o.queries, o.domain);
+  const q = wide ? writeWideQueries(o.dir, o.n, o.queries) : writeQueries(o.dir, o.n, o.queries, o.domain);
   log("lookups");
   // idx and the C floor in alternate rounds, median of the rounds: a shared machine's speed
   // drifts by up to 2x over tens of seconds, which a ratio of figures taken apart would measure.
@@ -208,6 +315,11 @@ async function main() {
   const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const rounds = [];
   for (let r = 0; r < ROUNDS; r++) {
+    if (wide) {
+      const present = wideLookups(out, q.present, o.reps, o.floor);
+      rounds.push({ present, absent: wideLookups(out, q.absent, o.reps, false), floor: o.floor ? { getNs: present.floorGetNs, manyNs: present.floorBatchNs } : undefined });
+      continue;
+    }
     const round = { present: idxLookups(out, q.present, o.reps) };
     if (q.hasAbsent) round.absent = idxLookups(out, q.absent, o.reps);
     if (o.floor) round.floor = floorLookups(out, q.present, o.reps);
@@ -225,8 +337,8 @@ async function main() {
   if (o.floor) {
     row.floorGetNs = over((x) => x.floor.getNs);
     row.floorBatchNs = over((x) => x.floor.manyNs);
-    row.getRatio = row.getHitNs / row.floorGetNs;
-    row.getManyRatio = row.getManyHitNs / row.floorBatchNs;
+    row.getRatio = wide ? over((x) => x.present.getRatio) : row.getHitNs / row.floorGetNs;
+    row.getManyRatio = wide ? over((x) => x.present.getManyRatio) : row.getManyHitNs / row.floorBatchNs;
   }
   log("verify");
   const v = timeCommand(process.execPath, [BIN, "verify", out]);

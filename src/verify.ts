@@ -118,7 +118,7 @@ function verifyOnce(mapping: Mapping, path: string): VerifyDetail {
   }
   const problems = new Problems();
   const region = regionOf(mapping, header.layout, header.slotCount);
-  const checksums = mapping.bytes(checksumsOffset(header.layout, header.slotCount), blockCount(header.slotCount) * 4);
+  const checksums = mapping.bytes(checksumsOffset(header.layout, header.slotCount), blockCount(header.slotCount, header.layout.slotsPerBlock) * 4);
   checkReserved(headerBytes, header, problems);
   const firstBadBlock = checkBlocks(region, checksums, header, problems);
   const scan = checkTable(region, header, problems);

@@ -7,7 +7,7 @@ import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from "nod
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { IdIndex, IdWriter, build, buildFromBinary, buildFromText } from "../src/index";
+import { IdIndex, IdWriter, build, buildFromBinary, buildFromText, verify } from "../src/index";
 import {
   CELL_ENTRIES, CELL_ENTRIES_HIGH, ESCAPED_KEY, ESCAPED_KEY_64, LAYOUT_V2, cellCheck, fileBytes, headerChecksumV3, layoutFor, readHeader, writeHeader,
 } from "../src/core/format";
@@ -289,6 +289,7 @@ describe("§16.5 the builder chooses the narrowest widths, or those asked for", 
       await build(pairs, join(dir, "spill.idx"), { ...NO_SYNC, memoryPairs: 1024 });
       const mem = readFileSync(join(dir, "mem.idx"));
       expect(readFileSync(join(dir, "spill.idx")).equals(mem)).toBe(true);
+      expect(verify(join(dir, "mem.idx")).ok).toBe(true);
       expect(tempFilesIn(dir)).toEqual([]);
       const model = new Map<Id, Id>(pairs.map(([k, v]) => [k, v]));
       const ix = IdIndex.open<Id, Id>(join(dir, "mem.idx"));
@@ -320,6 +321,10 @@ describe("§16.5 the builder chooses the narrowest widths, or those asked for", 
       }
       const result = await build({ keys, values }, join(dir, `${kb}-${vb}.idx`), { ...NO_SYNC, keyBits: kb, valueBits: vb });
       expect(result.fileBytes / result.count).toBeLessThanOrEqual(most);
+      // Hundreds of checksum blocks, each of 256 slots (§16.1): verify reads every one.
+      const report = verify(join(dir, `${kb}-${vb}.idx`));
+      expect(report.problems).toEqual([]);
+      expect(report.ok).toBe(true);
     }
   });
 

@@ -95,7 +95,7 @@ export function encodeSorted(
   const file = Buffer.allocUnsafeSlow(bytes);
   const slots = new Uint32Array(file.buffer, file.byteOffset + layout.headerBytes, slotCount * SLOT_WORDS);
   accel.placeSorted(slots, hashes, values, n, capacity, placed);
-  writeChecksums(file, layout, slotCount, 0, blockCount(slotCount));
+  writeChecksums(file, layout, slotCount, 0, blockCount(slotCount, layout.slotsPerBlock));
   writeHeader(file, {
     capacity, slotCount, entries: n, escapedPresent: escaped !== undefined, escapedValue: escaped ?? 0, reach: placed[1],
   });
