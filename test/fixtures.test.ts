@@ -168,3 +168,32 @@ describe("§14 version 1 files (fixtures/v1) are read and verified", () => {
     expect(verify(join(dir, "v1/interrupted.idx")).interrupted).toBe(true);
   });
 });
+
+describe("§13, §16 version 3 fixtures: the builder writes exactly the golden bytes, and Python's copies are the same files", () => {
+  const v3 = join(dir, "v3");
+  const v3names = readdirSync(v3).filter((f) => f.endsWith(".tsv")).map((f) => f.slice(0, -4)).sort();
+  it("are k32v64, k64v32 and k64v64, each an input and its file", () => {
+    expect(v3names).toEqual(["k32v64", "k64v32", "k64v64"]);
+  });
+  for (const name of v3names) {
+    it(`v3/${name}.tsv builds to v3/${name}.idx byte for byte, which reads back the input's map and verifies`, async () => {
+      const out = join(work, `v3-${name}.idx`);
+      await buildFromText(join(v3, `${name}.tsv`), out, { sync: false });
+      const golden = readFileSync(join(v3, `${name}.idx`));
+      expect(readFileSync(out).equals(golden)).toBe(true);
+      expect(golden.readUInt16LE(8)).toBe(3);
+      const expected = new Map<number | bigint, number | bigint>();
+      const id = (text: string) => (BigInt(text) <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(text) : BigInt(text));
+      for (const line of readFileSync(join(v3, `${name}.tsv`), "utf8").split("\n")) {
+        const [k, v] = line.trim().split(/\s+/);
+        if (k && !k.startsWith("#")) expected.set(id(k), id(v));
+      }
+      const ix = IdIndex.open<number | bigint, number | bigint>(join(v3, `${name}.idx`));
+      expect(new Map(ix)).toEqual(expected);
+      ix.close();
+      expect(verify(join(v3, `${name}.idx`)).ok).toBe(true);
+      // The Python package's tests read their own copy: it must be this file.
+      expect(readFileSync(join(__dirname, "..", "python", "tests", "data", "v3", `${name}.idx`)).equals(golden)).toBe(true);
+    });
+  }
+});
