@@ -335,6 +335,16 @@ describe("§16.5 the builder chooses the narrowest widths, or those asked for", 
     await build({ keys, values }, join(dir, "c.idx"), NO_SYNC);
     await build([...keys].map((k, i) => [k, values[i]] as [bigint, bigint]), join(dir, "p.idx"), NO_SYNC);
     expect(readFileSync(join(dir, "c.idx")).equals(readFileSync(join(dir, "p.idx")))).toBe(true);
+    // BigUint64Array columns whose numbers all fit 32 bits still give the narrowest file: 32/32.
+    await build({ keys: new BigUint64Array([1n, 2n, 4294967295n]), values: new BigUint64Array([3n, 4n, 5n]) }, join(dir, "n.idx"), NO_SYNC);
+    expect(readFileSync(join(dir, "n.idx")).readUInt16LE(8)).toBe(2);
+    // ... and one wide number among many narrow ones, part way, widens the whole file.
+    const many = new BigUint64Array(100000).map((_, i) => BigInt(i));
+    many[70000] = 2n ** 40n;
+    await build({ keys: many, values: new Uint32Array(many.length) }, join(dir, "w.idx"), { ...NO_SYNC, memoryPairs: 4096 });
+    const ix = IdIndex.open<Id, Id>(join(dir, "w.idx"));
+    expect([ix.keyBits, ix.size, ix.get(2n ** 40n), ix.get(69999)]).toEqual([64, 100000, 0, 0]);
+    ix.close();
   });
 });
 

@@ -163,14 +163,27 @@ export class PairCollector {
    */
   #addWords(keys: Uint32Array, wideKeys: boolean, values: Uint32Array, wideValues: boolean, n: number): void {
     const out = this.out;
-    for (let i = 0; i < n; i++) {
-      if (out.length === out.keys.length) this.onFull?.();
-      const keyHigh = wideKeys ? keys[2 * i + 1] : 0;
-      const valueHigh = wideValues ? values[2 * i + 1] : 0;
-      const key = wideKeys ? keys[2 * i] : keys[i];
-      const value = wideValues ? values[2 * i] : values[i];
-      if (keyHigh === 0 && valueHigh === 0 && out.keysHigh === null && out.valuesHigh === null) out.push(key, value);
-      else out.pushWide(key, keyHigh, value, valueHigh);
+    let i = 0;
+    while (i < n) {
+      if (out.length === out.keys.length && !this.onFull?.()) out.grow();
+      const end = Math.min(n, i + (out.keys.length - out.length));
+      const { keys: kl, keysHigh: kh, values: vl, valuesHigh: vh } = out;
+      let at = out.length;
+      for (; i < end; i++, at++) {
+        const keyHigh = wideKeys ? keys[2 * i + 1] : 0;
+        const valueHigh = wideValues ? values[2 * i + 1] : 0;
+        // A first high word: pushWide below makes the column (a narrow input never gets one).
+        if ((keyHigh !== 0 && kh === null) || (valueHigh !== 0 && vh === null)) break;
+        kl[at] = wideKeys ? keys[2 * i] : keys[i];
+        vl[at] = wideValues ? values[2 * i] : values[i];
+        if (kh !== null) kh[at] = keyHigh;
+        if (vh !== null) vh[at] = valueHigh;
+      }
+      out.length = at;
+      if (i < end) {
+        out.pushWide(wideKeys ? keys[2 * i] : keys[i], wideKeys ? keys[2 * i + 1] : 0, wideValues ? values[2 * i] : values[i], wideValues ? values[2 * i + 1] : 0);
+        i++;
+      }
     }
     this.#at += n;
   }
