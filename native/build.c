@@ -5,8 +5,49 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "idx.h"
+
+/*
+ * A sort's scratch: tens or hundreds of MB, written once through. Mapped with MADV_HUGEPAGE where
+ * the kernel offers it, so that it faults in 2 MiB at a time: a first write to a 4 KiB page
+ * measured 12-15 us on this project's VM (80 MB: 240-310 ms of faults; with huge pages 21-136).
+ * A small one, or where mmap fails, comes from malloc. The size is kept before the block.
+ */
+#define BIG_MIN ((size_t)4 << 20)
+#define HUGE_ALIGN ((size_t)2 << 20)
+
+static void *big_alloc(size_t bytes) {
+  if (bytes < BIG_MIN) {
+    size_t *p = malloc(bytes + 16);
+    if (p == NULL) return NULL;
+    p[0] = 0;
+    p[1] = 0;
+    return (uint8_t *)p + 16;
+  }
+  size_t total = bytes + 2 * HUGE_ALIGN;
+  uint8_t *raw = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return NULL;
+  /* The block starts 2 MiB-aligned; its header (the mapping's start and size) sits just before. */
+  uint8_t *block = (uint8_t *)((((uintptr_t)raw + 16) + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
+#ifdef MADV_HUGEPAGE
+  madvise(block, bytes, MADV_HUGEPAGE);
+#endif
+  ((size_t *)block)[-2] = (size_t)(block - raw);
+  ((size_t *)block)[-1] = total;
+  return block;
+}
+
+static void big_free(void *p) {
+  if (p == NULL) return;
+  size_t *h = (size_t *)p;
+  if (h[-1] == 0 && h[-2] == 0) {
+    free((uint8_t *)p - 16);
+    return;
+  }
+  munmap((uint8_t *)p - h[-2], h[-1]);
+}
 
 enum { BITS = 11, RADIX = 1 << BITS, MASK = RADIX - 1 };
 
@@ -50,8 +91,8 @@ static uint32_t sort_unique(uint64_t *a, uint64_t *t, uint32_t n, uint32_t count
     values[m] = (uint32_t)src[i];
     m++;
   }
-  free(a);
-  free(t);
+  big_free(a);
+  big_free(t);
   return m;
 }
 
@@ -75,10 +116,10 @@ static napi_value HashSort(napi_env env, napi_callback_info info) {
       !idx_arg_typed(env, argv[3], "hashSort", "result", napi_float64_array, 0, (void **)&result, &rl))
     return NULL;
   if (n > kl || n > vl || rl < 3) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "hashSort: n is past the arrays, or result too short");
-  uint64_t *a = malloc((size_t)(n ? n : 1) * 8), *t = malloc((size_t)(n ? n : 1) * 8);
+  uint64_t *a = big_alloc((size_t)(n ? n : 1) * 8), *t = big_alloc((size_t)(n ? n : 1) * 8);
   if (!a || !t) {
-    free(a);
-    free(t);
+    big_free(a);
+    big_free(t);
     return idx_throw(env, "ENOMEM", "hashSort: out of memory for %u pairs", n);
   }
   uint32_t counts[3][RADIX]; /* 24 KiB of stack, not static: worker threads may sort at once */
@@ -341,10 +382,10 @@ static napi_value SortHashed(napi_env env, napi_callback_info info) {
     return NULL;
   if ((size_t)n * 2 > pl || n > hl || n > vl || rl < 1)
     return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "sortHashed: n is past the arrays, or result too short");
-  uint64_t *a = malloc((size_t)(n ? n : 1) * 8), *t = malloc((size_t)(n ? n : 1) * 8);
+  uint64_t *a = big_alloc((size_t)(n ? n : 1) * 8), *t = big_alloc((size_t)(n ? n : 1) * 8);
   if (!a || !t) {
-    free(a);
-    free(t);
+    big_free(a);
+    big_free(t);
     return idx_throw(env, "ENOMEM", "sortHashed: out of memory for %u pairs", n);
   }
   uint32_t counts[3][RADIX];
@@ -361,8 +402,7 @@ static napi_value SortHashed(napi_env env, napi_callback_info info) {
 
 /* ---- version 3 (spec §16): records of four words (hash low, hash high, value low, value high) ---- */
 
-/* sortRecords's digits: 16 bits, as core/encode.ts sortRecordsByHash's. */
-enum { R16 = 1 << 16 };
+
 
 /*
  * hashRecords(keysLow u32[], keysHigh u32[]|null, valuesLow u32[], valuesHigh u32[]|null, from, n,
@@ -420,12 +460,99 @@ static napi_value HashRecords(napi_env env, napi_callback_info info) {
   return idx_undefined(env);
 }
 
+/* A record's hash as a u64 (a 32-bit one's high word is 0). */
+static inline uint64_t record_hash(const uint32_t *r) {
+  return (uint64_t)r[1] << 32 | r[0];
+}
+
+/* Stable insertion sort of n records by hash: for the small buckets of sort_records. */
+static void insertion_sort_records(uint32_t *r, size_t n) {
+  for (size_t i = 1; i < n; i++) {
+    uint32_t x[4];
+    memcpy(x, r + 4 * i, 16);
+    uint64_t h = record_hash(x);
+    size_t j = i;
+    while (j > 0 && record_hash(r + 4 * (j - 1)) > h) {
+      memcpy(r + 4 * j, r + 4 * (j - 1), 16);
+      j--;
+    }
+    memcpy(r + 4 * j, x, 16);
+  }
+}
+
 /*
- * sortRecords(records u32[], n, wideKeys, scratch u32[]) -> 0 or 1
- * Sorts the first n records (four words each) by hash, stably (LSD radix, 16 bits a pass: two
- * passes on the low word, and two on the high word for 64-bit keys), as core/encode.ts
- * sortRecordsByHash does; returns 0 when the sorted records are in `records`, 1 when in
- * `scratch` (4n words at least).
+ * LSD radix of 11-bit digits over the low `bits` bits of the hash, n records from src, `tmp` as
+ * scratch (n records too): stable. Returns where the sorted records are (src or tmp). Digits
+ * that are the same in every record are skipped.
+ */
+static uint32_t *lsd_records(uint32_t *src, uint32_t *tmp, size_t n, int bits, uint32_t *counts) {
+  uint32_t *dst = tmp;
+  for (int shift = 0; shift < bits; shift += BITS) {
+    memset(counts, 0, RADIX * sizeof(uint32_t));
+    for (size_t i = 0; i < n; i++) counts[(record_hash(src + 4 * i) >> shift) & MASK]++;
+    uint32_t sum = 0;
+    int same = 0;
+    for (uint32_t d = 0; d < RADIX; d++) {
+      if (counts[d] == n) same = 1;
+      uint32_t c = counts[d];
+      counts[d] = sum;
+      sum += c;
+    }
+    if (same) continue;
+    for (size_t i = 0; i < n; i++) {
+      const uint32_t *r = src + 4 * i;
+      memcpy(dst + 4 * (size_t)counts[(record_hash(r) >> shift) & MASK]++, r, 16);
+    }
+    uint32_t *t = src;
+    src = dst;
+    dst = t;
+  }
+  return src;
+}
+
+/*
+ * Sorts n records by hash, stably, into `records` (scratch: n records): one pass that scatters
+ * them by the hash's top 11 bits into scratch (each record moved once across memory), then each
+ * bucket, a few thousand records that stay in cache, by LSD radix over the rest of the bits
+ * (insertion sort below 32 records), in place between scratch and records.
+ */
+static void sort_records(uint32_t *records, uint32_t *scratch, size_t n, int hashBits, uint32_t *counts) {
+  const int top = hashBits - BITS;
+  memset(counts, 0, RADIX * sizeof(uint32_t));
+  for (size_t i = 0; i < n; i++) counts[record_hash(records + 4 * i) >> top]++;
+  uint32_t *starts = counts + RADIX;
+  uint32_t sum = 0;
+  for (uint32_t d = 0; d < RADIX; d++) {
+    starts[d] = sum;
+    sum += counts[d];
+  }
+  uint32_t *fill = counts + 2 * RADIX;
+  memcpy(fill, starts, RADIX * sizeof(uint32_t));
+  for (size_t i = 0; i < n; i++) {
+    const uint32_t *r = records + 4 * i;
+    memcpy(scratch + 4 * (size_t)fill[record_hash(r) >> top]++, r, 16);
+  }
+  for (uint32_t d = 0; d < RADIX; d++) {
+    size_t from = starts[d], count = counts[d];
+    if (count == 0) continue;
+    uint32_t *b = scratch + 4 * from, *back = records + 4 * from;
+    if (count < 32) {
+      insertion_sort_records(b, count);
+      memcpy(back, b, count * 16);
+      continue;
+    }
+    uint32_t *sorted = lsd_records(b, back, count, top, counts + 3 * RADIX);
+    if (sorted != back) memcpy(back, sorted, count * 16);
+  }
+}
+
+/*
+ * sortRecords(records u32[], n, wideKeys, scratch u32[]|null) -> 0 or 1
+ * Sorts the first n records (four words each) by hash, stably, as core/encode.ts
+ * sortRecordsByHash does (any stable sort by the whole hash gives the same records): by the
+ * hash's top bits into buckets, then each bucket in cache (sort_records). The records end in
+ * `records` (returns 0); scratch (4n words) or, when it is null, the sort's own (in huge pages:
+ * big_alloc) holds them meanwhile.
  */
 static napi_value SortRecords(napi_env env, napi_callback_info info) {
   static const char *fn = "sortRecords";
@@ -436,46 +563,120 @@ static napi_value SortRecords(napi_env env, napi_callback_info info) {
   size_t rl, sl;
   if (!idx_arg_typed(env, argv[0], fn, "records", napi_uint32_array, 0, (void **)&records, &rl) ||
       !idx_arg_u32(env, argv[1], fn, "n", &n) || !idx_arg_u32(env, argv[2], fn, "wideKeys", &wide) ||
-      !idx_arg_typed(env, argv[3], fn, "scratch", napi_uint32_array, 0, (void **)&scratch, &sl))
+      !idx_arg_typed(env, argv[3], fn, "scratch", napi_uint32_array, 1, (void **)&scratch, &sl))
     return NULL;
-  if ((uint64_t)n * 4 > rl || (uint64_t)n * 4 > sl || wide > 1)
+  if ((uint64_t)n * 4 > rl || (scratch != NULL && (uint64_t)n * 4 > sl) || wide > 1)
     return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: records and scratch need 4n words, wideKeys 0 or 1", fn);
   if (records == scratch) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: records and scratch must differ", fn);
-  uint32_t *counts = malloc(R16 * 4 * sizeof(uint32_t));
-  if (counts == NULL) return idx_throw(env, "ENOMEM", "%s: out of memory", fn);
-  const int passes = wide ? 4 : 2;
-  memset(counts, 0, R16 * 4 * sizeof(uint32_t));
-  for (uint32_t i = 0; i < n; i++) {
-    const uint32_t *r = records + 4 * (size_t)i;
-    counts[r[0] & 0xffff]++;
-    counts[R16 + (r[0] >> 16)]++;
-    if (wide) {
-      counts[2 * R16 + (r[1] & 0xffff)]++;
-      counts[3 * R16 + (r[1] >> 16)]++;
-    }
+  uint32_t *own = NULL;
+  if (scratch == NULL) {
+    own = scratch = big_alloc((size_t)(n ? n : 1) * 16);
+    if (own == NULL) return idx_throw(env, "ENOMEM", "%s: out of memory for %u records", fn, n);
   }
-  uint32_t *src = records, *dst = scratch;
-  for (int p = 0; p < passes; p++) {
-    uint32_t *c = counts + (size_t)p * R16, sum = 0;
-    for (uint32_t d = 0; d < R16; d++) {
-      uint32_t x = c[d];
-      c[d] = sum;
-      sum += x;
-    }
-    const int word = p / 2, shift = (p % 2) * 16;
-    for (uint32_t i = 0; i < n; i++) {
-      const uint32_t *r = src + 4 * (size_t)i;
-      uint32_t *o = dst + 4 * (size_t)c[(r[word] >> shift) & 0xffff]++;
-      memcpy(o, r, 16);
-    }
-    uint32_t *t = src;
-    src = dst;
-    dst = t;
+  uint32_t *counts = malloc(4 * RADIX * sizeof(uint32_t));
+  if (counts == NULL) {
+    big_free(own);
+    return idx_throw(env, "ENOMEM", "%s: out of memory", fn);
   }
+  sort_records(records, scratch, n, wide ? 64 : 32, counts);
   free(counts);
+  big_free(own);
   napi_value out;
-  napi_create_uint32(env, src == records ? 0 : 1, &out);
+  napi_create_uint32(env, 0, &out);
   return out;
+}
+
+/*
+ * placeRecords(out u32[], records u32[], from, to, capacity, next, reach, keyBits, valueBits,
+ *              result f64[4])
+ * core/table.ts Placer.placeRecords in C: records[from..to) (four words each, sorted by hash)
+ * placed into out, whose slot 0 is slot `next` of the table, as version 3 slots of the widths
+ * (§16.1: the hash word then the value, packed), each at max(home, the slot after the last),
+ * empty slots between; stops when out is full (having filled it). result = [records placed,
+ * slots written, the new next, the new reach].
+ */
+static napi_value PlaceRecords(napi_env env, napi_callback_info info) {
+  static const char *fn = "placeRecords";
+  size_t argc = 10;
+  napi_value argv[10] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t *out, *records, from, to, keyBits, valueBits;
+  double capD, nextD, reachD, *result;
+  size_t ol, rl, resl;
+  if (!idx_arg_typed(env, argv[0], fn, "out", napi_uint32_array, 0, (void **)&out, &ol) ||
+      !idx_arg_typed(env, argv[1], fn, "records", napi_uint32_array, 0, (void **)&records, &rl) ||
+      !idx_arg_u32(env, argv[2], fn, "from", &from) || !idx_arg_u32(env, argv[3], fn, "to", &to) ||
+      !idx_arg_whole(env, argv[4], fn, "capacity", 1, IDX_MAX_SLOTS_V3, &capD) ||
+      !idx_arg_whole(env, argv[5], fn, "next", 0, IDX_MAX_SLOTS_V3, &nextD) ||
+      !idx_arg_whole(env, argv[6], fn, "reach", 0, IDX_MAX_SLOTS_V3, &reachD) ||
+      !idx_arg_u32(env, argv[7], fn, "keyBits", &keyBits) || !idx_arg_u32(env, argv[8], fn, "valueBits", &valueBits) ||
+      !idx_arg_typed(env, argv[9], fn, "result", napi_float64_array, 0, (void **)&result, &resl))
+    return NULL;
+  if (from > to || (uint64_t)to * 4 > rl || resl < 4 || (keyBits != 32 && keyBits != 64) || (valueBits != 32 && valueBits != 64) ||
+      (keyBits == 32 && valueBits == 32))
+    return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: from/to outside records, result too short, or widths not a version 3 file's", fn);
+  const uint32_t sw = (keyBits + valueBits) / 32, vo = keyBits / 32;
+  const uint64_t capacity = (uint64_t)capD, start = (uint64_t)nextD, room = ol / sw;
+  uint64_t next = start, reach = (uint64_t)reachD;
+  uint32_t j = from;
+  for (; j < to; j++) {
+    const uint32_t *r = records + 4 * (size_t)j;
+    uint64_t home = idx_home(keyBits == 64 ? r[1] : r[0], capacity);
+    uint64_t pos = home > next ? home : next;
+    uint64_t stop = pos - start >= room ? start + room : pos;
+    for (uint64_t s = next; s < stop; s++) {
+      uint32_t *o = out + (s - start) * sw;
+      memset(o, 0, sw * 4);
+      o[0] = IDX_EMPTY_HASH;
+      if (keyBits == 64) o[1] = IDX_EMPTY_HASH;
+    }
+    if (pos - start >= room) {
+      next = start + room;
+      break;
+    }
+    uint32_t *o = out + (pos - start) * sw;
+    o[0] = r[0];
+    if (keyBits == 64) o[1] = r[1];
+    o[vo] = r[2];
+    if (valueBits == 64) o[vo + 1] = r[3];
+    if (pos - home > reach) reach = pos - home;
+    next = pos + 1;
+  }
+  result[0] = j - from;
+  result[1] = (double)(next - start);
+  result[2] = (double)next;
+  result[3] = (double)reach;
+  return idx_undefined(env);
+}
+
+static void free_words(napi_env env, void *data, void *hint) {
+  big_free(data);
+}
+
+/*
+ * words(n) -> Uint32Array
+ * A zeroed Uint32Array of n words in memory from big_alloc (huge pages for a large one, freed
+ * when the array is collected): the build's columns and records, which are written once through
+ * and would otherwise fault in 4 KiB at a time.
+ */
+static napi_value Words(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  double nD;
+  if (!idx_arg_whole(env, argv[0], "words", "n", 0, 1u << 30, &nD)) return NULL;
+  size_t bytes = (size_t)nD * 4;
+  void *p = big_alloc(bytes ? bytes : 4);
+  if (p == NULL) return idx_throw(env, "ENOMEM", "words: out of memory for %.0f words", nD);
+  /* mmap's pages are zero already; malloc's are not. */
+  if (bytes < BIG_MIN) memset(p, 0, bytes);
+  napi_value ab, arr;
+  if (napi_create_external_arraybuffer(env, p, bytes, free_words, NULL, &ab) != napi_ok) {
+    big_free(p);
+    return idx_throw(env, "ENOMEM", "words: cannot wrap %.0f words", nD);
+  }
+  napi_create_typedarray(env, napi_uint32_array, (size_t)nD, ab, 0, &arr);
+  return arr;
 }
 
 napi_status idx_build_init(napi_env env, napi_value exports) {
@@ -487,5 +688,7 @@ napi_status idx_build_init(napi_env env, napi_value exports) {
   IDX_EXPORT(env, exports, "sortHashed", SortHashed);
   IDX_EXPORT(env, exports, "hashRecords", HashRecords);
   IDX_EXPORT(env, exports, "sortRecords", SortRecords);
+  IDX_EXPORT(env, exports, "words", Words);
+  IDX_EXPORT(env, exports, "placeRecords", PlaceRecords);
   return napi_ok;
 }

@@ -53,7 +53,7 @@ export class IndexBuilder {
     this.#memoryPairs = memoryPairs;
     this.#accel = nativeAddon() ?? JS_ACCELERATOR;
     // Never more than memoryPairs: the buffer spills when it holds that many.
-    this.buffer = new PairBuffer(Math.min(1 << 16, memoryPairs), memoryPairs);
+    this.buffer = new PairBuffer(Math.min(1 << 16, memoryPairs), memoryPairs, (n) => this.#accel.words(n));
     if (input !== undefined) {
       refuseInput(input, (options as { name?: string }).name, path, {
         self: "building would replace the pairs with their index",

@@ -113,7 +113,7 @@ export class Spill {
     this.#layout = layoutFor(keyBits, valueBits);
     this.#words = this.#layout.major === 3 ? 4 : 2;
     this.#leafPairs = this.#words === 4 ? memoryPairs / 2 : memoryPairs;
-    this.#grouped = new Uint32Array(this.#words * this.#piecePairs);
+    this.#grouped = accel.words(this.#words * this.#piecePairs);
     this.#groups = newGroups(8);
     this.#filling = this.#groups;
     this.#files = new TempFiles(path);
@@ -287,8 +287,8 @@ export class Spill {
     // one hash given more often, which is read in pieces): the sort's input is sized once.
     const largest = this.#groups.reduce((max, g) => Math.max(max, g.pairs), 0);
     const words = this.#words * Math.max(this.#piecePairs, Math.min(largest, this.#leafPairs));
-    this.#readBuffer = new Uint32Array(words);
-    if (this.#words === 4) this.#sortScratch = new Uint32Array(words);
+    this.#readBuffer = this.#accel.words(words);
+    if (this.#words === 4) this.#sortScratch = this.#accel.words(words);
     const leaves: Group[] = [];
     const hashBits = this.#layout.keyBits;
     const visit = async (group: Group): Promise<void> => {

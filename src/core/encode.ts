@@ -33,13 +33,15 @@ export interface Accelerator {
     keysLow: Uint32Array, keysHigh: Uint32Array | null, valuesLow: Uint32Array, valuesHigh: Uint32Array | null, from: number, n: number,
     keyBits: number, out: Uint32Array, result: Float64Array,
   ): void;
-  /** sortRecordsJs (version 3). */
-  sortRecords(records: Uint32Array, n: number, wideKeys: number, scratch: Uint32Array): number;
+  /** A zeroed Uint32Array of n words (the addon's in huge pages: a build's large arrays fault in less). */
+  words(n: number): Uint32Array;
+  /** sortRecordsJs (version 3); with scratch null, the result is always in records. */
+  sortRecords(records: Uint32Array, n: number, wideKeys: number, scratch: Uint32Array | null): number;
 }
 
 export const JS_ACCELERATOR: Accelerator = {
   hashSort: hashSortJs, placeSorted: placeSortedJs, scatterPairs: scatterPairsJs, scatterHashed: scatterHashedJs,
-  sortHashed: sortHashedJs, hashRecords: hashRecordsJs, sortRecords: sortRecordsJs,
+  sortHashed: sortHashedJs, hashRecords: hashRecordsJs, sortRecords: sortRecordsJs, words: (n) => new Uint32Array(n),
 };
 
 /** The largest file image built in memory (a Buffer on Node 20 holds at most 4 GiB). */
@@ -309,8 +311,8 @@ export function sortHashedJs(pairs: Uint32Array, n: number, hashes: Uint32Array,
  * or `scratch`, made when not given).
  */
 export function sortRecordsByHash(records: Uint32Array, n: number, wideKeys: boolean, scratch?: Uint32Array, accel: Accelerator = JS_ACCELERATOR): Uint32Array {
-  const other = scratch !== undefined && scratch.length >= n * 4 ? scratch : new Uint32Array(Math.max(1, n) * 4);
-  return accel.sortRecords(records, n, wideKeys ? 1 : 0, other) === 0 ? records : other;
+  const other = scratch !== undefined && scratch.length >= n * 4 ? scratch : null;
+  return accel.sortRecords(records, n, wideKeys ? 1 : 0, other) === 0 ? records : other!;
 }
 
 /**
@@ -319,9 +321,9 @@ export function sortRecordsByHash(records: Uint32Array, n: number, wideKeys: boo
  * Stable, which is what makes "the last duplicate wins" hold after sorting. Returns 0 when the
  * result is in `records`, 1 when in `scratch`.
  */
-export function sortRecordsJs(records: Uint32Array, n: number, wideKeys: number, scratch: Uint32Array): number {
+export function sortRecordsJs(records: Uint32Array, n: number, wideKeys: number, scratch: Uint32Array | null): number {
   let src = records;
-  let dst = scratch;
+  let dst = scratch ?? new Uint32Array(Math.max(1, n) * 4);
   const counts = radixCounts;
   const digits = wideKeys ? [[0, 0], [0, 16], [1, 0], [1, 16]] : [[0, 0], [0, 16]];
   for (const [word, shift] of digits) {
@@ -342,7 +344,8 @@ export function sortRecordsJs(records: Uint32Array, n: number, wideKeys: number,
     }
     [src, dst] = [dst, src];
   }
-  return src === records ? 0 : 1;
+  if (scratch === null && src !== records) records.set(src.subarray(0, 4 * n));
+  return src === records || scratch === null ? 0 : 1;
 }
 
 const radixCounts = new Uint32Array(65536);
@@ -384,7 +387,7 @@ export interface SortedRecords {
  */
 export function sortedRecordsOf(pairs: PairBuffer, keyBits: Width, accel: Accelerator = JS_ACCELERATOR): SortedRecords {
   const n = pairs.length;
-  const records = new Uint32Array(Math.max(1, n) * 4);
+  const records = accel.words(Math.max(1, n) * 4);
   const r = new Float64Array(4);
   accel.hashRecords(pairs.keys, pairs.keysHigh, pairs.values, pairs.valuesHigh, 0, n, keyBits, records, r);
   const m = r[0];

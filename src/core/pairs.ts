@@ -17,10 +17,13 @@ export class PairBuffer {
   valuesHigh: Uint32Array | null = null;
   length = 0;
 
-  /** `limit`: the most pairs it grows to (a builder spills when the buffer holds that many). */
-  constructor(initialCapacity = 1 << 16, readonly limit = Infinity) {
-    this.keys = new Uint32Array(initialCapacity);
-    this.values = new Uint32Array(initialCapacity);
+  /**
+   * `limit`: the most pairs it grows to (a builder spills when the buffer holds that many).
+   * `alloc`: makes a zeroed column (a builder passes the addon's, in huge pages).
+   */
+  constructor(initialCapacity = 1 << 16, readonly limit = Infinity, readonly alloc: (n: number) => Uint32Array = (n) => new Uint32Array(n)) {
+    this.keys = alloc(initialCapacity);
+    this.values = alloc(initialCapacity);
   }
 
   push(key: number, value: number): void {
@@ -48,8 +51,8 @@ export class PairBuffer {
   pushWide(keyLow: number, keyHigh: number, valueLow: number, valueHigh: number): void {
     if (this.length === this.keys.length) this.grow();
     const i = this.length;
-    if (keyHigh !== 0 && this.keysHigh === null) this.keysHigh = new Uint32Array(this.keys.length);
-    if (valueHigh !== 0 && this.valuesHigh === null) this.valuesHigh = new Uint32Array(this.keys.length);
+    if (keyHigh !== 0 && this.keysHigh === null) this.keysHigh = this.alloc(this.keys.length);
+    if (valueHigh !== 0 && this.valuesHigh === null) this.valuesHigh = this.alloc(this.keys.length);
     this.keys[i] = keyLow;
     this.values[i] = valueLow;
     if (this.keysHigh !== null) this.keysHigh[i] = keyHigh;
@@ -76,21 +79,17 @@ export class PairBuffer {
   }
 
   #resize(capacity: number): void {
-    const keys = new Uint32Array(capacity);
-    const values = new Uint32Array(capacity);
-    keys.set(this.keys.subarray(0, this.length));
-    values.set(this.values.subarray(0, this.length));
-    this.keys = keys;
-    this.values = values;
-    if (this.keysHigh !== null) this.keysHigh = resized(this.keysHigh, capacity, this.length);
-    if (this.valuesHigh !== null) this.valuesHigh = resized(this.valuesHigh, capacity, this.length);
+    this.keys = this.#resized(this.keys, capacity);
+    this.values = this.#resized(this.values, capacity);
+    if (this.keysHigh !== null) this.keysHigh = this.#resized(this.keysHigh, capacity);
+    if (this.valuesHigh !== null) this.valuesHigh = this.#resized(this.valuesHigh, capacity);
   }
-}
 
-function resized(a: Uint32Array, capacity: number, length: number): Uint32Array {
-  const b = new Uint32Array(capacity);
-  b.set(a.subarray(0, length));
-  return b;
+  #resized(a: Uint32Array, capacity: number): Uint32Array {
+    const b = this.alloc(capacity);
+    b.set(a.subarray(0, this.length));
+    return b;
+  }
 }
 
 /** A number below 2^53, a bigint above. */

@@ -170,7 +170,16 @@ export class Placer {
    * (64-bit keys, §16.3) or its only one (32-bit keys). Returns [entries placed, slots
    * written], as place().
    */
-  placeRecords(records: Uint32Array, from: number, to: number, out: Uint32Array, layout: SlotShape): [number, number] {
+  placeRecords(records: Uint32Array, from: number, to: number, out: Uint32Array, layout: SlotShape, native?: PlaceRecords): [number, number] {
+    if (native !== undefined) {
+      const r = placeResult;
+      native(out, records, from, to, this.capacity, this.next, this.reach, layout.keyBits, layout.valueBits, r);
+      const start = this.next;
+      this.next = r[2];
+      this.reach = r[3];
+      this.entries += r[0];
+      return [r[0], this.next - start];
+    }
     const capacity = this.capacity;
     const sw = layout.slotWords;
     const wideKeys = layout.keyBits === 64;
@@ -219,6 +228,14 @@ export class Placer {
     return Math.max(this.capacity, this.next) + spill;
   }
 }
+
+/** The addon's placeRecords (native/build.c): Placer.placeRecords's loop, in C. */
+export type PlaceRecords = (
+  out: Uint32Array, records: Uint32Array, from: number, to: number, capacity: number, next: number, reach: number,
+  keyBits: number, valueBits: number, result: Float64Array,
+) => void;
+
+const placeResult = new Float64Array(4);
 
 /** What version 3's slot code needs of a layout (§16.1). */
 export type SlotShape = { readonly slotWords: number; readonly valueOffset: number; readonly keyBits: 32 | 64; readonly valueBits: 32 | 64 };

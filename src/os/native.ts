@@ -19,6 +19,7 @@ import {
 } from "../core/format";
 import { ROUND_1, ROUND_2, ROUND_3, ROUND_4, hash32, hash64, homeSlot, homeSlot64, unhash32, unhash64 } from "../core/hash";
 import type { Accelerator } from "../core/encode";
+import type { PlaceRecords } from "../core/table";
 
 /** Keys per seq check in getMany, on both paths. */
 export const CHUNK = 64;
@@ -109,6 +110,8 @@ export interface NativeAddon {
   sortHashed: Accelerator["sortHashed"];
   hashRecords: Accelerator["hashRecords"];
   sortRecords: Accelerator["sortRecords"];
+  words: Accelerator["words"];
+  placeRecords: PlaceRecords;
   parseLines(buf: Uint8Array, start: number, end: number, keys: Uint32Array, values: Uint32Array, count: number, result: Float64Array): void;
 }
 
@@ -205,7 +208,7 @@ export function addonCandidates(root = packageRoot()): string[] {
 
 /** Every function idx calls on the addon: a binary built from older sources may lack one. */
 export const ADDON_FUNCTIONS = [
-  "constants", "flock", "map", "window", "release", "sync", "state", "watch", "arena", "replacements", "getMany", "formatPairs", "hashRecords", "sortRecords",
+  "constants", "flock", "map", "window", "release", "sync", "state", "watch", "arena", "replacements", "getMany", "formatPairs", "hashRecords", "sortRecords", "words", "placeRecords",
   "getManyWide", "formatPairsWide",
   "hashSort", "placeSorted", "scatterPairs", "scatterHashed", "sortHashed", "parseLines", "store8", "storeCell", "store4", "copy8",
   "storeSlot", "copySlot", "store8u",

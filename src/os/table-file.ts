@@ -12,6 +12,7 @@ import { checkSize } from "../core/encode";
 import { CHECKSUM_BYTES, LAYOUT_V2, Layout, SPILL_SLOTS, blockCount, fileBytes, writeHeader } from "../core/format";
 import { Word, high32, low32 } from "../core/slots";
 import { Placer, fillEmpty, fillEmptyWide } from "../core/table";
+import { nativeAddon } from "./native";
 
 /** Slots per write: 1 MiB of 8-byte slots, 1.5 or 2 MiB of version 3 ones. */
 const BUFFER_SLOTS = 1 << 17;
@@ -21,6 +22,8 @@ export class TableFileWriter {
   readonly layout: Layout;
   readonly #fd: number;
   readonly #placer: Placer;
+  /** The addon's placement loop for version 3 slots, when it is loaded. */
+  readonly #native = nativeAddon()?.placeRecords;
   readonly #slotWords: number;
   readonly #buffer: Uint32Array;
   readonly #bytes: Uint8Array;
@@ -71,7 +74,7 @@ export class TableFileWriter {
     let j = from;
     while (j < to) {
       const out = this.#buffer.subarray(this.#filled * sw);
-      const [placed, slots] = this.#placer.placeRecords(records, j, to, out, this.layout);
+      const [placed, slots] = this.#placer.placeRecords(records, j, to, out, this.layout, this.#native);
       j += placed;
       this.#filled += slots;
       if (this.#filled === BUFFER_SLOTS) this.#flush(BUFFER_SLOTS);
