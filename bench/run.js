@@ -653,6 +653,27 @@ async function main() {
   const md = render(data);
   process.stdout.write(`${md}\n`);
   if (opt.write) writeResults(md);
+  ratioScripts();
+}
+
+/**
+ * The ratio scripts, as their own processes: bench/get-ratio.js (get, getOr and getMany against
+ * the in-process C floor, by thread CPU time) and bench/wide.js (64-bit IDs: size, build,
+ * lookups against their C floor, the JS maps and LMDB). They write bench/GET.md and
+ * bench/WIDE.md (a quick run, bench/work/*.json).
+ */
+function ratioScripts() {
+  const quick = opt.quick ? ["--rounds", "3", "--lookups", "200000"] : [];
+  const runs = [
+    ["get-ratio.js", ["--n", String(N), ...quick, ...(opt.quick || !opt.write ? ["--json", work("get-ratio-quick.json")] : [])]],
+    ["wide.js", ["--n", String(N), ...quick, ...(opt.quick ? ["--builds", "1"] : []), ...(opt.install ? [] : ["--no-install"]),
+      ...(opt.quick || !opt.write ? ["--json", work("wide-quick.json")] : [])]],
+  ];
+  for (const [script, args] of runs) {
+    log(`${script} ${args.join(" ")}`);
+    const r = spawnSync(NODE, ["--expose-gc", path.join(BENCH_DIR, script), ...args], { stdio: ["ignore", "inherit", "inherit"] });
+    if (r.status !== 0) note(`${script} failed (exit ${r.status})`);
+  }
 }
 
 // ------------------------------------------------------------------ render
@@ -835,7 +856,9 @@ function writeResults(md) {
     "# idx benchmark results",
     "",
     "Written by `npm run bench` (bench/run.js); each section is the last run with that n, and its",
-    "raw figures are in bench/results/n-N.json. How the figures are taken: bench/README.md.",
+    "raw figures are in bench/results/n-N.json. How the figures are taken: bench/README.md. The same",
+    "run writes bench/GET.md (get, getOr and getMany against the C floor, in one thread) and",
+    "bench/WIDE.md (64-bit IDs).",
     "",
   ].join("\n");
   fs.writeFileSync(path.join(BENCH_DIR, "RESULTS.md"), `${head}\n${sections.join("\n\n")}\n`);
