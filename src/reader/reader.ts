@@ -273,14 +273,19 @@ export class IdIndex<K extends Id = number, V extends Id = number> implements It
    */
   declare readonly getOr: <T>(key: K | Id, fallback: T) => V | T;
 
-  /** The key and value widths (spec §16): 32 or 64 bits. */
+  /**
+   * The key and value widths (spec §16): 32 or 64 bits, of the file now at the path (a writer
+   * that widened it replaced it: the reader follows first).
+   */
   get keyBits(): 32 | 64 {
     this.#check();
+    this.#followIfReplaced();
     return this.#layout.keyBits;
   }
 
   get valueBits(): 32 | 64 {
     this.#check();
+    this.#followIfReplaced();
     return this.#layout.valueBits;
   }
 
