@@ -106,9 +106,9 @@ static napi_value GetMany(napi_env env, napi_callback_info info) {
   return idx_undefined(env);
 }
 
-/* Writes n in decimal at p; returns the length (at most 10). */
-static size_t put_decimal(uint8_t *p, uint32_t n) {
-  uint8_t tmp[10];
+/* Writes n in decimal at p; returns the length (at most 20). */
+static size_t put_decimal(uint8_t *p, uint64_t n) {
+  uint8_t tmp[20];
   size_t len = 0;
   do {
     tmp[len++] = (uint8_t)('0' + n % 10);
@@ -297,23 +297,11 @@ static napi_value GetManyWide(napi_env env, napi_callback_info info) {
   return idx_undefined(env);
 }
 
-/* Writes n in decimal at p; returns the length (at most 20). */
-static size_t put_decimal64(uint8_t *p, uint64_t n) {
-  uint8_t tmp[20];
-  size_t len = 0;
-  do {
-    tmp[len++] = (uint8_t)('0' + n % 10);
-    n /= 10;
-  } while (n != 0);
-  for (size_t i = 0; i < len; i++) p[i] = tmp[len - 1 - i];
-  return len;
-}
-
 /* "key\tvalue\n" at p; returns its length. */
 static size_t put_line(uint8_t *p, uint64_t key, uint64_t value) {
-  size_t n = put_decimal64(p, key);
+  size_t n = put_decimal(p, key);
   p[n++] = '\t';
-  n += put_decimal64(p + n, value);
+  n += put_decimal(p + n, value);
   p[n++] = '\n';
   return n;
 }

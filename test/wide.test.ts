@@ -20,6 +20,7 @@ import { nativeAddon } from "../src/os/native";
 import { spawnSync } from "node:child_process";
 import { BIN, requireFreshBuild } from "./helpers/cli";
 import { errorOf } from "./helpers/errors";
+import { rng } from "./helpers/keys";
 import { ADDON, makeTempDir, removeTempDirs, tempFilesIn } from "./helpers/tmp";
 
 afterAll(removeTempDirs);
@@ -277,7 +278,7 @@ describe("§16.5 the builder chooses the narrowest widths, or those asked for", 
   for (const [kb, vb] of [[64, 32], [32, 64], [64, 64]] as const) {
     it(`${kb}/${vb}: a spilled build (pieces, groups, a widening part way) is byte-identical to one in memory, and to a writer's compact`, async () => {
       const dir = makeTempDir("idx-wide-spill-");
-      const r = mulberry(kb * 7 + vb);
+      const r = rng(kb * 7 + vb);
       const pairs: [Id, Id][] = [];
       for (let i = 0; i < 30000; i++) {
         const k = kb === 64 && i > 5000 ? norm(r64(r)) : r() % 20000;
@@ -310,7 +311,7 @@ describe("§16.5 the builder chooses the narrowest widths, or those asked for", 
 
   it("bytes an entry at the builder's load (§16.1): at most 13.8 for 64/32 and 32/64 (12-byte slots), 18.4 for 64/64", async () => {
     const dir = makeTempDir("idx-wide-size-");
-    const r = mulberry(5);
+    const r = rng(5);
     for (const [kb, vb, most] of [[64, 32, 13.8], [32, 64, 13.8], [64, 64, 18.4]] as const) {
       const n = 200000;
       const keys = new BigUint64Array(n);
@@ -468,17 +469,6 @@ function runCli(args: string[], options: { input?: string } = {}): { status: num
   return { status: r.status, stdout: r.stdout.toString("utf8"), stderr: r.stderr.toString("utf8"), stdoutBytes: r.stdout };
 }
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
 function r64(r: () => number): bigint {
   return (BigInt(r()) << 32n) | BigInt(r());
 }
@@ -486,7 +476,7 @@ function r64(r: () => number): bigint {
 describe.runIf(ADDON)("§16 the addon's record loops agree with their JS twins (core/encode.ts)", () => {
   it("hashRecords and sortRecords give the same records, escaped key and order, for both key widths", () => {
     const addon = nativeAddon()!;
-    const r = mulberry(99);
+    const r = rng(99);
     for (const keyBits of [32, 64] as const) {
       for (const n of [0, 1, 7, 5000]) {
         const keys = Uint32Array.from({ length: n }, () => (r() % 50 === 0 ? ESCAPED_KEY : r() % 3000));
