@@ -336,7 +336,7 @@ export class BinaryPairParser {
     const shown = JSON.stringify(new TextDecoder().decode(probe.subarray(0, SHOWN)));
     throw new IdxError("ERR_IDX_PARSE", `looks like text, not binary pairs: its first ${probe.length} bytes are printable ASCII with line ends (${shown}${probe.length > SHOWN ? "..." : ""})`, {
       path: this.source,
-      hint: "For text pairs, drop --binary (buildFromText in the API). Binary input is pairs of little-endian uint32s, key then value.",
+      hint: "For text pairs, drop --binary (buildFromText in the API). Binary input is pairs of little-endian integers, key then value, 4 bytes each (8 with --key-bits 64 or --value-bits 64).",
     });
   }
 }
