@@ -31,7 +31,7 @@ def run_py(args: List[str], input: bytes = b"") -> Tuple[int, str, str]:
 def normalized(text: str) -> str:
     text = re.sub(r"^(idx|idxmap): ", "PROG: ", text, flags=re.M)
     text = re.sub(r"Try '(idx|python -m idxmap) ", "Try 'PROG ", text)
-    text = text.replace("python -m idxmap ", "idx ").replace("18446744073709551615", "4294967295")
+    text = text.replace("python -m idxmap ", "idx ")
     return text
 
 
