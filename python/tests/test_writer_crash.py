@@ -226,17 +226,30 @@ class Stop(Exception):
 
 
 def _stop_between_halves(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The next residual slot change (python/README.md) stops after its first store, as a
-    kill there would stop it (the stores are in the shared mapping either way)."""
+    """The next residual slot change (python/README.md) stops after its first store, as a kill
+    there would stop it (the stores are in the shared mapping either way). The writer's own
+    code makes the stores, in its own order: only the second is refused."""
     from idxmap import edits, slots
 
     real = edits.SlotEditor._replace
+    state = {"armed": False, "stores": 0}
+
+    def guarded(orig):  # type: ignore[no-untyped-def]
+        def store(region, s, x):  # type: ignore[no-untyped-def]
+            if state["armed"]:
+                if state["stores"] == 1:
+                    raise Stop()
+                state["stores"] += 1
+            return orig(region, s, x)
+
+        return store
+
+    for name in ("store_hash_field", "store_value_field"):
+        monkeypatch.setattr(slots.SlotRegion, name, guarded(getattr(slots.SlotRegion, name)))
 
     def replace(editor, s, h, v, shifted, delete=False):  # type: ignore[no-untyped-def]
         if s == 0 or editor.region.hash(s - 1) == editor.region.empty:
-            first = slots.SlotRegion.store_value_field if delete == shifted else slots.SlotRegion.store_hash_field
-            first(editor.region, s, v if delete == shifted else h)
-            raise Stop()
+            state["armed"] = True
         return real(editor, s, h, v, shifted, delete)
 
     monkeypatch.setattr(edits.SlotEditor, "_replace", replace)
