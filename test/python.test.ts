@@ -39,7 +39,7 @@ describe.runIf(!process.env.IDX_NO_NATIVE)("the Python package idxmap", () => {
 describe("the Python package's version 3 golden files (python/tests/data/v3)", () => {
   // idxmap's builder must make these bytes (test_v3.py); idx must make them too: each NAME.idx
   // is idx build of NAME.tsv, at the narrowest widths that hold its numbers (spec §16.5).
-  it.each(["k64v32", "k32v64", "k64v64"])("idx build of %s.tsv is %s.idx, byte for byte", (name) => {
+  it.each(["k64v32", "k32v64", "k64v64"])("idx build of %s.tsv is the golden NAME.idx, byte for byte", (name) => {
     requireFreshBuild();
     const dir = mkdtempSync(join(tmpdir(), "idx-golden-"));
     try {
