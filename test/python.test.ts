@@ -5,9 +5,11 @@
  * cross tests drive a Node IdWriter, which needs it, and the Python side is the same either way.
  */
 import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ROOT, requireFreshBuild } from "./helpers/cli";
+import { ROOT, requireFreshBuild, runIdx } from "./helpers/cli";
 
 const TIMEOUT_MS = 15 * 60_000; // virtualenvs created on a first run, then two test runs
 
@@ -32,4 +34,22 @@ describe.runIf(!process.env.IDX_NO_NATIVE)("the Python package idxmap", () => {
     expect(output).toMatch(/with-numpy took/);
     expect(output).toMatch(/without-numpy took/);
   }, TIMEOUT_MS);
+});
+
+describe("the Python package's version 3 golden files (python/tests/data/v3)", () => {
+  // idxmap's builder must make these bytes (test_v3.py); idx must make them too: each NAME.idx
+  // is idx build of NAME.tsv, at the narrowest widths that hold its numbers (spec §16.5).
+  it.each(["k64v32", "k32v64", "k64v64"])("idx build of %s.tsv is the golden NAME.idx, byte for byte", (name) => {
+    requireFreshBuild();
+    const dir = mkdtempSync(join(tmpdir(), "idx-golden-"));
+    try {
+      const data = join(ROOT, "python", "tests", "data", "v3");
+      const out = join(dir, `${name}.idx`);
+      const r = runIdx(["build", join(data, `${name}.tsv`), "-o", out, "-q"]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(Buffer.compare(readFileSync(out), readFileSync(join(data, `${name}.idx`)))).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

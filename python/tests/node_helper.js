@@ -27,7 +27,8 @@
  *                                 generation never going back; {ok, checked, errors}
  *   ops INDEX OPS.json [PROGRESS] applies the operations of OPS.json to INDEX with an IdWriter
  *                                 (sync off): ["set", k, v], ["del", k], ["update", [[k, v],
- *                                 ...]], ["compact"], ["clear"], ["reopen"]; {ok, size}. With
+ *                                 ...]], ["compact"], ["clear"], ["reopen"], a number past
+ *                                 2^53 as a decimal string; {ok, size}. With
  *                                 PROGRESS, the operations done so far are counted in its first
  *                                 8 bytes; with IDXMAP_KILL_AT=N in the environment, the process
  *                                 SIGKILLs itself right after the writer's Nth store (a cell, a
@@ -264,6 +265,8 @@ async function main() {
     case "ops":
     case "kill-during": {
       const [file, opsFile, progressFile] = args;
+      // A number past 2^53 comes as a string (JSON numbers are doubles here): a bigint.
+      const id = (x) => (typeof x === "string" ? BigInt(x) : x);
       const ops = JSON.parse(fs.readFileSync(opsFile, "utf8"));
       const killAt = Number(process.env.IDXMAP_KILL_AT ?? 0);
       let stores = 0;
@@ -287,9 +290,9 @@ async function main() {
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i];
         switch (op[0]) {
-          case "set": w.set(op[1], op[2]); break;
-          case "del": w.delete(op[1]); break;
-          case "update": w.update(op[1]); break;
+          case "set": w.set(id(op[1]), id(op[2])); break;
+          case "del": w.delete(id(op[1])); break;
+          case "update": w.update(op[1].map(([k, v]) => [id(k), id(v)])); break;
           case "compact": w.compact(); break;
           case "clear": w.clear(); break;
           case "reopen": w.close(); w = idx.IdWriter.open(file, { sync: false }); break;

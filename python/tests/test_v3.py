@@ -16,7 +16,7 @@ import pytest
 import idxmap
 from idxmap import cli, vectorized
 from idxmap.checks import verify
-from idxmap.format import header_checksum_v3
+from idxmap.format import cell_bytes, header_checksum_v3, parse_header
 
 from conftest import ESCAPED_KEY, FIXTURES, HAS_NUMPY, MAX_U32, cell, with_bit_flipped
 
@@ -145,23 +145,32 @@ def test_golden_file_rebuilds_byte_for_byte(name: str, tmp_path: Path, every_pat
 
 def test_golden_layout_by_hand() -> None:
     # §16.1, §16.2 read off the bytes of k32v64: widths 32/64 at 96 and 97 under the header
-    # checksum (bytes 0..11, 16..31 and 96..127), the escaped key's value split between the
-    # escaped cell and escapedHigh, 16-byte slots with the hash word, its padding and a 64-bit
-    # value, and 256 slots a checksum block.
+    # checksum (bytes 0..11, 16..31 and 96..111), the escaped key's value split between the
+    # escaped cell and escapedHigh, entriesHigh and the reserved cell at 112 and 120, packed
+    # 12-byte slots (the hash word, then the 64-bit value at slot offset 4), and 256 slots a
+    # checksum block.
     data = (V3 / "k32v64.idx").read_bytes()
-    assert data[8:12] == b"\x03\x00\x00\x00" and data[96:98] == bytes([32, 64]) and data[98:128] == bytes(30)
-    assert struct.unpack_from("<I", data, 12)[0] == zlib.crc32(data[0:12] + data[16:32] + data[96:128]) == header_checksum_v3(data)
+    assert data[8:12] == b"\x03\x00\x00\x00" and data[96:98] == bytes([32, 64]) and data[98:112] == bytes(14)
+    assert struct.unpack_from("<I", data, 12)[0] == zlib.crc32(data[0:12] + data[16:32] + data[96:112]) == header_checksum_v3(data)
+    assert data[112:128] == cell_bytes(112, 0) + cell_bytes(120, 0)
     capacity, slot_count = struct.unpack_from("<QQ", data, 16)
-    assert len(data) == 128 + 16 * slot_count + 4 * -(-slot_count // 256)
+    assert len(data) == 128 + 12 * slot_count + 4 * -(-slot_count // 256)
     assert struct.unpack_from("<I", data, 40)[0] == 0x9ABCDEF0 and struct.unpack_from("<I", data, 88)[0] == 0x12345678
-    hash_word, pad, value = struct.unpack_from("<IIQ", data, 128)
-    assert (hash_word, pad, value) == (idxmap.hash32(0), 0, M64)  # key 0 hashes to 0: slot 0
-    last = 128 + 16 * (slot_count - 1)
-    assert data[last : last + 16] == b"\xff\xff\xff\xff" + bytes(12)
-    checksums = 128 + 16 * slot_count
+    assert struct.unpack_from("<IQ", data, 128) == (idxmap.hash32(0), M64)  # key 0 hashes to 0: slot 0
+    last = 128 + 12 * (slot_count - 1)
+    assert data[last : last + 12] == b"\xff\xff\xff\xff" + bytes(8)
+    checksums = 128 + 12 * slot_count
     assert struct.unpack_from("<I", data, checksums)[0] == zlib.crc32(data[128:checksums])
+    # 64/32: the hash word at slot offset 0, the value at 8; slot 1's hash word is 4-byte aligned.
+    small = (V3 / "k64v32.idx").read_bytes()
+    n = struct.unpack_from("<Q", small, 24)[0]
+    slots = [struct.unpack_from("<QI", small, 128 + 12 * s) for s in range(n)]
+    with idxmap.open(V3 / "k64v32.idx") as ix:
+        entries = [(idxmap.hash64(k), v) for k, v in ix.items() if k != ESCAPED_KEY64]
+    assert [x for x in slots if x[0] != M64] == entries and slots[-1] == (M64, 0)
+    assert len(small) == 128 + 12 * n + 4
     big = (V3 / "k64v64.idx").read_bytes()
-    slots = struct.unpack_from("<Q", big, 24)[0]
+    slots = struct.unpack_from("<Q", big, 24)[0]  # 16-byte slots: 4096 bytes a block
     base = 128 + 16 * slots
     for b in range(-(-slots // 256)):
         block = big[128 + 4096 * b : min(128 + 4096 * (b + 1), base)]
@@ -289,19 +298,30 @@ def test_each_open_rule_of_version_3(tmp_path: Path) -> None:
     d[97] = 64
     cases["a width flipped, checksum not fixed"] = (bytes(d), idxmap.ChecksumError, "header checksum mismatch")
     d = bytearray(good)
-    d[120] = 1
+    d[100] = 1
     cases["a reserved byte, checksum not fixed"] = (bytes(d), idxmap.ChecksumError, "header checksum mismatch")
+    for offset in (112, 120):  # entriesHigh and the reserved cell: cells, outside the checksum
+        d = bytearray(good)
+        d[offset] = 1
+        cases[f"cell {offset}"] = (bytes(d), idxmap.ChecksumError, f"header cell at offset {offset} fails its check")
+    d = bytearray(good)
+    cell(d, 112, 1)
+    cases["entriesHigh counts"] = (bytes(d), idxmap.CorruptError, f"{2**32 + 9} entries do not fit in {slot_count} slots")
     cases["version 2's size rule"] = (bytes(good[: 128 + 8 * slot_count + 4]), idxmap.TruncatedError, "is truncated")
+    cases["16-byte slots"] = (bytes(good) + bytes(4 * slot_count), idxmap.CorruptError, "bytes too many")
     cases["one byte more"] = (bytes(good) + b"\0", idxmap.CorruptError, "bytes too many")
     d = bytearray(good)
-    struct.pack_into("<Q", d, 128 + 16 * (slot_count - 1), 0xFFFFFFFF)  # EMPTY of 32-bit keys only
-    cases["last slot not EMPTY at 64 bits"] = (bytes(d), idxmap.CorruptError, "its last slot is not empty (hash word 0xffffffff)")
+    struct.pack_into("<Q", d, 128 + 12 * (slot_count - 1), 0xFFFFFFFF)  # EMPTY of 32-bit keys only
+    cases["last slot not EMPTY at 64 bits"] = (bytes(d), idxmap.CorruptError, "its last slot is not empty (hash word 0x00000000ffffffff)")
     d = bytearray(good)
     struct.pack_into("<H", d, 8, 4)
-    cases["major 4"] = (bytes(d), idxmap.UnsupportedVersionError, "uses format version 4.0; this idx reads versions 1 to 3 only")
+    cases["major 4"] = (bytes(d), idxmap.UnsupportedVersionError, "uses format version 4.0; this idx reads versions 1, 2 and 3 only")
     d = bytearray(good)
-    struct.pack_into("<Q", d, 24, 2**33 + 1)
-    cases["too many slots"] = (_fix_checksum(d), idxmap.TooLargeError, "more than the 8589934592 a version 3 file can hold")
+    struct.pack_into("<Q", d, 24, 2**40 + 1)
+    cases["too many slots"] = (_fix_checksum(d), idxmap.TooLargeError, "more than the 1099511627776 a version 3 file can hold")
+    d = bytearray(good)
+    struct.pack_into("<Q", d, 24, 2**40)  # at the limit: the size rule is next
+    cases["2^40 slots"] = (_fix_checksum(d), idxmap.TruncatedError, f"but its header describes {128 + 12 * 2**40 + 4 * 2**32}")
     p = tmp_path / "x.idx"
     for name, (data, cls, message) in cases.items():
         p.write_bytes(data)
@@ -309,16 +329,17 @@ def test_each_open_rule_of_version_3(tmp_path: Path) -> None:
             idxmap.open(p)
         assert message in str(info.value), name
         assert not verify(str(p)).ok, name
-    # 32-bit keys in a 16-byte slot: the last slot's hash word is its low 4 bytes (§16.7 rule 10).
+    # 32-bit keys: the last slot's hash word is its first 4 bytes (§16.7 rule 10); the value
+    # after it is verify's to check, not open's.
     d = _v3("k32v64")
     slots = struct.unpack_from("<Q", d, 24)[0]
-    struct.pack_into("<I", d, 128 + 16 * (slots - 1) + 4, 1)  # padding: verify's, not open's
+    struct.pack_into("<I", d, 128 + 12 * (slots - 1) + 8, 1)  # the value's high word
     p.write_bytes(bytes(d))
     with idxmap.open(p) as ix:
         assert len(ix) == 7
     report = verify(str(p))
-    assert [x.offset for x in report.problems] == [128 + 16 * slots, 128 + 16 * (slots - 1) + 4]  # the block's checksum, the slot
-    assert "has padding bytes that are not 0 (keys are 32-bit)" in report.problems[1].message
+    assert [x.offset for x in report.problems] == [128 + 12 * slots, 128 + 12 * (slots - 1) + 4]  # the block's checksum, the slot
+    assert report.problems[1].message == f"empty slot {slots - 1} has value {2**32} (must be 0)"
 
 
 def test_the_dirty_range_counts_blocks_of_256_slots(tmp_path: Path) -> None:
@@ -341,23 +362,25 @@ def test_verify_adds_the_rules_of_version_3(tmp_path: Path, code_path: str) -> N
     p = tmp_path / "x.idx"
     base = _v3("k32v64")
     slot_count = struct.unpack_from("<Q", base, 24)[0]
-    # A value field's padding (32-bit values) and a hash field's (32-bit keys).
+    # An empty slot's value is at the key width's offset: 8 in a 64/32 slot.
     d = _v3("k64v32")
-    struct.pack_into("<I", d, 128 + 16 * 3 + 12, 7)
     n = struct.unpack_from("<Q", d, 24)[0]
-    base_sums = 128 + 16 * n
+    struct.pack_into("<I", d, 128 + 12 * (n - 1) + 8, 7)
+    base_sums = 128 + 12 * n
     struct.pack_into("<I", d, base_sums, zlib.crc32(bytes(d[128:base_sums])))
     p.write_bytes(bytes(d))
     report = verify(str(p))
-    assert [x.message for x in report.problems] == [
-        f"slot 3's value field 0x{7 << 32 | struct.unpack_from('<I', d, 128 + 16 * 3 + 8)[0]:016x} has padding bytes that are not 0 (values are 32-bit)"
-    ]
-    assert report.problems[0].offset == 128 + 16 * 3 + 12
-    # escapedHigh must be 0 when values are 32-bit; a reserved byte 98..127 (under the checksum).
+    assert [(x.offset, x.message) for x in report.problems] == [(128 + 12 * (n - 1) + 8, f"empty slot {n - 1} has value 7 (must be 0)")]
+    # escapedHigh must be 0 when values are 32-bit; the reserved cell's word 0; a reserved byte
+    # 98..111 (under the checksum) 0.
     d = _v3("k64v32")
     cell(d, 88, 5)
     p.write_bytes(bytes(d))
-    assert [x.message for x in verify(str(p)).problems] == ["the escapedHigh cell's word is 0x00000005, not 0 (values are 32-bit)"]
+    assert [(x.offset, x.message) for x in verify(str(p)).problems] == [(88, "the escapedHigh cell's word is 0x00000005, but values are 32-bit")]
+    d = _v3("k64v32")
+    cell(d, 120, 3)
+    p.write_bytes(bytes(d))
+    assert [(x.offset, x.message) for x in verify(str(p)).problems] == [(120, "the reserved cell's word is 0x00000003, not 0")]
     d = _v3("k64v32")
     d[100] = 1
     p.write_bytes(_fix_checksum(d))
@@ -366,6 +389,16 @@ def test_verify_adds_the_rules_of_version_3(tmp_path: Path, code_path: str) -> N
     struct.pack_into("<H", d, 10, 1)
     p.write_bytes(_fix_checksum(d))
     assert verify(str(p)).ok
+    # entriesHigh must be 0 when keys are 32-bit: a count over 2^32 - 1 needs more than 2^32
+    # slots (a 48 GiB file), so the rule is checked on its header alone.
+    from idxmap.checks import Problems, check_reserved
+
+    head = _v3("k32v64")
+    h = parse_header(bytes(head), len(head), "x")
+    h.entries += 2**32
+    problems = Problems()
+    check_reserved(bytes(head), h, problems)
+    assert [(x.offset, x.message) for x in problems.list] == [(112, "the entriesHigh cell counts 1 x 2^32 entries, but keys are 32-bit")]
     # escapedHigh with 64-bit values is the value's high half, and may stay set once the key
     # is deleted (a delete stores the state first, §16.2): sound.
     d = bytearray(base)
@@ -375,7 +408,7 @@ def test_verify_adds_the_rules_of_version_3(tmp_path: Path, code_path: str) -> N
     assert report.ok and report.entries == 6
     # Block checksums cover 256 slots each.
     d = bytearray(base)
-    d[128 + 16 * (slot_count - 2) + 8] ^= 1
+    d[128 + 12 * (slot_count - 2) + 8] ^= 1
     p.write_bytes(bytes(d))
     report = verify(str(p))
     assert not report.ok and "block 0 (bytes 128.." in report.problems[0].message
@@ -423,7 +456,7 @@ def test_command_line_on_version_3(code_path: str) -> None:
     status, out, err = run(["get", f, "18446744073709551616"])
     assert status == 2 and 'is over 18446744073709551615\nKeys are decimal integers from 0 to 18446744073709551615.' in err
     status, out, err = run(["get", str(V3 / "k32v64.idx"), "4294967296"])
-    assert status == 2 and 'key "4294967296" (argument 2) is over 4294967295' in err
+    assert (status, out, err) == (1, "", "")  # no 32-bit key is 2^32: absent, as idx answers
     status, out, _ = run(["info", "--json", f])
     assert '"version":"3.0","keyBits":64,"valueBits":32,' in out
     status, out, _ = run(["info", f])

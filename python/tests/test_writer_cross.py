@@ -108,6 +108,58 @@ def test_the_same_operations_make_the_same_bytes(tmp_path: Path, seed: int, code
         assert len(ix) == node["size"] and ix.verify().ok
 
 
+def node_ops_json(ops: list) -> str:
+    """``ops`` as node_helper.js reads them: a number past 2^53 as a decimal string (a JSON
+    number is a double in JavaScript)."""
+
+    def big(x):  # type: ignore[no-untyped-def]
+        if isinstance(x, list):
+            return [big(y) for y in x]
+        return str(x) if isinstance(x, int) and x > 2**53 else x
+
+    return json.dumps(big(ops))
+
+
+@pytest.mark.parametrize("widths", [(64, 32), (32, 64), (64, 64), (32, 32)], ids=lambda w: f"{w[0]}/{w[1]}")
+def test_the_same_operations_make_the_same_bytes_at_64_bits(tmp_path: Path, widths: tuple, code_path: str) -> None:
+    # Version 3 (§16) in place as in version 2: 64-bit keys or values, their slots packed (§16.1),
+    # entriesHigh and escapedHigh, growth and compaction. From 32/32, a key and later a value
+    # past 2^32 - 1 widen the file (§16.5) at the same capacity, the old escaped key 857579651
+    # becoming an ordinary key: the same bytes as idx's IdWriter.
+    kb, vb = widths
+    rnd = random.Random(kb * 7 + vb)
+    kmax, vmax = 2**kb - 1, 2**vb - 1
+    escaped = idxmap.ESCAPED_KEY64 if kb == 64 else ESCAPED_KEY
+    base = {rnd.randrange(kmax): rnd.randrange(vmax) for _ in range(rnd.choice([40, 300]))}
+    base[escaped] = vmax
+    a, b = tmp_path / "node.idx", tmp_path / "python.idx"
+    idxmap.build(base, a, key_bits=kb, value_bits=vb)
+    shutil.copy(a, b)
+    ops = random_ops(rnd, 1200, list(base), escaped, kmax, vmax)
+    if widths == (32, 32):
+        # Each widening alone, compared at once (a later compaction would lay out any capacity
+        # anew): at the same capacity, then past 9/10 of it, grown.
+        for step, n in [(["set", 2**40 + 5, 7], 300), (["set", 9, 2**40], 300), (["update", [[2**40 + i, i] for i in range(60)]], 300)]:
+            c, d = tmp_path / "c.idx", tmp_path / "d.idx"
+            idxmap.build({**{i * 7919: i for i in range(n)}, ESCAPED_KEY: 3}, c)
+            shutil.copy(c, d)
+            (tmp_path / "one.json").write_text(node_ops_json([step]))
+            run_node("ops", c, tmp_path / "one.json")
+            apply_in_python(d, [step])
+            assert c.read_bytes() == d.read_bytes(), step
+        ops[400:400] = [["set", 2**40 + 5, 7]]  # keys widen: 64/32
+        ops[800:800] = [["update", [[3, 2**63], [ESCAPED_KEY, 1]]]]  # values widen: 64/64
+    else:
+        ops.insert(600, ["update", [[rnd.randrange(kmax), rnd.randrange(vmax)] for _ in range(5000)]])  # merged
+    (tmp_path / "ops.json").write_text(node_ops_json(ops))
+    node = run_node("ops", a, tmp_path / "ops.json", timeout=300)
+    apply_in_python(b, ops)
+    with idxmap.open(b) as ix:
+        assert len(ix) == node["size"] and ix.verify().ok
+        assert (ix.key_bits, ix.value_bits) == ((64, 64) if widths == (32, 32) else widths)
+    assert a.read_bytes() == b.read_bytes()
+
+
 @pytest.mark.parametrize("name", ["cluster", "edited", "edges"])
 def test_version_1_files_make_the_same_bytes(tmp_path: Path, name: str) -> None:
     # Written in place as 1.0 (the count in the state cell, one dirty cell, no reach), then

@@ -21,7 +21,7 @@ beside it (test_writer_crash.py, test_writer_cross.py). Prints one line per even
 Kill points: with IDXMAP_KILL_AT=N in the environment, ops SIGKILLs its own process right after
 the writer's Nth store (a cell, a slot or a field of one, a checksum, a value; the new file of
 a rehash written; its rename done): a kill -9 at an exact point of the protocol. A version 3
-slot that only a 16-byte store could change soundly (the residual case of python/README.md)
+slot that only a whole-slot store could change soundly (the residual case of python/README.md)
 counts as one store: no kill point falls between its two halves (test_writer_crash.py tests
 those windows on their own).
 """

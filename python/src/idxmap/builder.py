@@ -38,7 +38,6 @@ from .errors import (
     io_reason,
 )
 from .format import (
-    BLOCK_BYTES,
     CELL_SEQ,
     CELL_STATE,
     LAYOUT_V2,
@@ -137,7 +136,8 @@ def build(
             that is not a bool.
         NotAnIndexError: ``path`` is a file that is not an idx index (text, a named pipe, a
             device) and ``force`` is False; it is left as it was.
-        TooLargeError: more entries than the format's 2^33 slots (or its 2^32 - 1 entries) hold.
+        TooLargeError: more entries than the format's slots hold (2^33 slots in version 2,
+            2^40 in version 3, §16.4).
         LockedError: a writer holds the index at ``path``.
         IdxIOError: ``path`` is a directory, or the file cannot be written, synced or renamed
             (the target is unchanged and no temp file is left).
@@ -204,29 +204,32 @@ def table_parts(hashes: Any, values: Any, escaped: Optional[int], capacity: int,
     n = len(hashes)
     if np is not None and isinstance(hashes, np.ndarray):
         slots, slot_count, reach = place_sorted(hashes, values, capacity, w)
-        _check_size(slot_count, n, path)
+        _check_size(slot_count, n, w, path)
         slot_bytes: Any = memoryview(slots.view(np.uint8))
     else:
         positions, reach = place(hashes, capacity, w)
         slot_count = max(capacity, positions[-1] + 1 if n else 0) + SPILL_SLOTS
-        _check_size(slot_count, n, path)
+        _check_size(slot_count, n, w, path)
         if w.wide:
-            words = array.array("Q", [w.empty, 0]) * slot_count
+            # §16.1: packed slots (12 or 16 bytes), each the hash word then the value.
+            out = bytearray(w.slot_struct.pack(w.empty, 0) * slot_count)
+            pack_into, size = w.slot_struct.pack_into, w.slot_bytes
             for pos, h, v in zip(positions, hashes, values):
-                words[2 * pos] = h
-                words[2 * pos + 1] = v
+                pack_into(out, size * pos, h, v)
+            words = out
         else:
             words = array.array("Q", [w.empty]) * slot_count
             for pos, h, v in zip(positions, hashes, values):
                 words[pos] = h | (v << 32)
-        if sys.byteorder != "little":
-            words.byteswap()
+            if sys.byteorder != "little":
+                words.byteswap()
         slot_bytes = memoryview(words).cast("B")
     layout = layout_for(w)
     blocks = block_count(slot_count, layout)
     checksums = bytearray(4 * blocks)
+    size = layout.block_bytes
     for b in range(blocks):
-        struct.pack_into("<I", checksums, 4 * b, zlib.crc32(slot_bytes[b * BLOCK_BYTES : (b + 1) * BLOCK_BYTES]) & 0xFFFFFFFF)
+        struct.pack_into("<I", checksums, 4 * b, zlib.crc32(slot_bytes[b * size : (b + 1) * size]) & 0xFFFFFFFF)
     header = encode_header(capacity, slot_count, n, escaped is not None, escaped or 0, reach, w)
     return (header, slot_bytes, checksums), slot_count
 
@@ -315,20 +318,22 @@ def _file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def _check_size(slot_count: int, entries: int, path: str) -> None:
-    # §8, §16.4: at most 2^33 slots, and 2^32 - 1 entries in them (the entries cell is a u32).
-    if entries > MAX_U32:
+def _check_size(slot_count: int, entries: int, w: Widths, path: str) -> None:
+    # §8, §16.4: at most 2^33 slots (2^40 in version 3); 2^32 - 1 entries in slots when keys
+    # are 32-bit (version 2's entries cell is a u32; no more distinct 32-bit keys exist).
+    if entries > MAX_U32 and w.key_bits == 32:
         raise error(
             ERR_IDX_TOO_LARGE,
             f"{entries} entries are more than the {MAX_U32} an index holds in its slots",
             path=path,
             hint="Split the keys across several indexes (by key range, for example).",
         )
-    limit = LAYOUT_V2.max_slot_count
+    layout = layout_for(w)
+    limit = layout.max_slot_count
     if slot_count > limit:
         raise error(
             ERR_IDX_TOO_LARGE,
-            f"{entries} entries need {slot_count} slots; a version 2 index holds at most {limit} "
+            f"{entries} entries need {slot_count} slots; a version {layout.major} index holds at most {limit} "
             f"(about {(limit - SPILL_SLOTS) * 7 // 8} entries)",
             path=path,
             hint="Split the keys across several indexes (by key range, for example).",

@@ -13,6 +13,7 @@ from .format import (
     CELL_DIRTY_FIRST,
     CELL_DIRTY_V1,
     CELL_ENTRIES,
+    CELL_ENTRIES_HIGH,
     CELL_ESCAPED,
     CELL_ESCAPED_HIGH,
     CELL_REACH,
@@ -47,11 +48,12 @@ class HeaderCells:
     (CPython's memoryview packs an item with one fixed-size memcpy, which compilers emit as
     one aligned store; slice assignment would copy bytes one by one)."""
 
-    __slots__ = ("_cells", "_v1", "_wide_values")
+    __slots__ = ("_cells", "_v1", "_v3", "_wide_values")
 
     def __init__(self, cells: Any, major: int, w: Widths) -> None:
         self._cells = cells
         self._v1 = major == 1
+        self._v3 = major == 3
         self._wide_values = w.value_bits == 64
 
     def load(self, offset: int) -> int:
@@ -90,7 +92,9 @@ class HeaderCells:
 
     @property
     def entries(self) -> int:
-        """Entries in slots (the escaped key not counted)."""
+        """Entries in slots (the escaped key not counted; §16.2: entries + entriesHigh x 2^32)."""
+        if self._v3:
+            return self.load(CELL_ENTRIES) | (self.load(CELL_ENTRIES_HIGH) << 32)
         if not self._v1:
             return self.load(CELL_ENTRIES)
         state = self.state
@@ -138,8 +142,13 @@ class HeaderCells:
         """The entry count after an insert or a delete in slots (§11.2 step 3)."""
         if self._v1:
             self._write_state(entries + (1 if self.escaped_present else 0), self.escaped_present, self.retired)
-        else:
-            self.store(CELL_ENTRIES, entries)
+            return
+        self.store(CELL_ENTRIES, entries & MASK32)
+        # §16.2: the high word after the low one, and only when it changes (a count crossing a
+        # multiple of 2^32), as idx's writer stores it.
+        high = entries >> 32
+        if self._v3 and self.load(CELL_ENTRIES_HIGH) != high:
+            self.store(CELL_ENTRIES_HIGH, high)
 
     def set_escaped(self, value: int) -> None:
         """§11.3, §16.2: the escaped key set: its value (low half, then high half), then the state."""

@@ -13,10 +13,9 @@ from typing import Any, Dict, List, Optional
 
 from .errors import ERR_IDX_INVALID_ARGUMENT, ERR_IDX_IO, IdxError
 from .format import (
-    BLOCK_BYTES,
     CELL_ENTRIES,
+    CELL_ENTRIES_HIGH,
     CELL_ESCAPED_HIGH,
-    CELL_RESERVED,
     CELL_SEQ,
     CELL_STATE,
     STATE_ESCAPED,
@@ -228,9 +227,7 @@ def _is_dirty(h: Header, block: int) -> bool:
 
 def check_reserved(head: bytes, h: Header, problems: Problems) -> None:
     """Reserved bytes, bits and cells: checked only against the minor that reserves them (§10);
-    in version 3, escapedHigh is 0 when values are 32-bit (§16.7)."""
-    if h.major == 3 and h.widths.value_bits == 32 and h.escaped_high != 0:
-        problems.add(CELL_ESCAPED_HIGH, f"the escapedHigh cell's word is 0x{hex8(h.escaped_high)}, not 0 (values are 32-bit)")
+    in version 3 also the high words a narrow width leaves unused (§16.7)."""
     if h.minor != VERSION_MINOR:
         return
     lo, hi = h.layout.reserved
@@ -242,7 +239,12 @@ def check_reserved(head: bytes, h: Header, problems: Problems) -> None:
     if h.state_word & ~allowed & MASK32:
         problems.add(CELL_STATE, f"reserved state bits set: 0x{hex8(h.state_word)}")
     if h.reserved_cell != 0:
-        problems.add(CELL_RESERVED, f"the reserved cell's word is 0x{hex8(h.reserved_cell)}, not 0")
+        problems.add(h.layout.reserved_cell, f"the reserved cell's word is 0x{hex8(h.reserved_cell)}, not 0")
+    w = h.widths
+    if h.escaped_high != 0 and w.value_bits == 32:
+        problems.add(CELL_ESCAPED_HIGH, f"the escapedHigh cell's word is 0x{hex8(h.escaped_high)}, but values are 32-bit")
+    if h.entries > MASK32 and w.key_bits == 32:
+        problems.add(CELL_ENTRIES_HIGH, f"the entriesHigh cell counts {h.entries >> 32} x 2^32 entries, but keys are 32-bit")
 
 
 def check_blocks(mm: Any, h: Header, problems: Problems) -> None:
@@ -255,11 +257,12 @@ def check_blocks(mm: Any, h: Header, problems: Problems) -> None:
         stored_all = view[base : base + 4 * blocks].cast("I")
         try:
             start0 = h.layout.header_bytes
+            size = h.layout.block_bytes
             for b in range(blocks):
                 if _is_dirty(h, b):
                     continue
-                start = start0 + b * BLOCK_BYTES
-                end = min(start + BLOCK_BYTES, base)
+                start = start0 + b * size
+                end = min(start + size, base)
                 actual = zlib.crc32(view[start:end]) & MASK32
                 stored = stored_all[b]
                 if stored != actual:
@@ -291,27 +294,27 @@ class _Scan:
 
 
 def check_table(mm: Any, h: Header, problems: Problems) -> "tuple[int, int]":
-    """Every invariant of §5.2 over the slots; empty slots hold value 0; in version 3 every
-    padding byte is 0 (§16.7). Returns (entries in slots, tombstones) as far as the scan went
-    (it stops at the 20th problem, as idx's does). ``mm`` holds the whole file (a mapping)."""
+    """Every invariant of §5.2 over the slots; empty slots hold value 0. Returns (entries in
+    slots, tombstones) as far as the scan went (it stops at the 20th problem, as idx's does).
+    ``mm`` holds the whole file (a mapping)."""
     w = h.widths
     scan = _Scan(w.empty)
     view = memoryview(mm)
     try:
-        hb = h.layout.header_bytes
-        slots = view[hb : hb + h.layout.slot_bytes * h.slot_count].cast("Q")
-        try:
-            if not problems.full:
-                np = numpy_or_none()
-                if np is None:
-                    _scan_slots(slots, 0, h.slot_count, h, scan, problems)
-                else:
-                    _scan_vectorized(np, mm, slots, h, scan, problems)
-            last = h.slot_count - 1
-            if (slots[2 * last if w.wide else last] & w.hash_mask) != w.empty:
-                problems.add(slot_offset(h.layout, last), "the last slot is not empty")
-        finally:
-            slots.release()
+        if not problems.full:
+            np = numpy_or_none()
+            if np is None:
+                for a in range(0, h.slot_count, _SCAN_CHUNK):
+                    b = min(a + _SCAN_CHUNK, h.slot_count)
+                    hashes, values = slot_columns(view, h.layout, a, b)
+                    _scan_slots(hashes, values, a, h, scan, problems)
+                    if scan.stopped:
+                        break
+            else:
+                _scan_vectorized(np, mm, view, h, scan, problems)
+        last = h.slot_count - 1
+        if slot_columns(view, h.layout, last, last + 1)[0][0] != w.empty:
+            problems.add(slot_offset(h.layout, last), "the last slot is not empty")
     finally:
         view.release()
     interrupted = h.dirty_count > 0
@@ -323,9 +326,28 @@ def check_table(mm: Any, h: Header, problems: Problems) -> "tuple[int, int]":
     return scan.entries, scan.tombstones
 
 
-def _scan_slots(slots: Any, first: int, end: int, h: Header, scan: _Scan, problems: Problems) -> None:
-    """The rules of §5.2 slot by slot over slots ``first .. end-1``: the reference scan.
-    ``slots`` is the slot region as uint64 words: one a slot, or two in version 3."""
+def slot_columns(view: Any, layout: Any, a: int, b: int) -> "tuple[List[int], List[int]]":
+    """The hash words and the values of slots ``a .. b-1`` (lists of ints), from ``view``, a
+    ``memoryview`` of the whole file."""
+    size = layout.slot_bytes
+    start = layout.header_bytes + size * a
+    pairs = layout.widths.slot_struct.iter_unpack(view[start : start + size * (b - a)])
+    hashes: List[int] = []
+    values: List[int] = []
+    for hw, value in pairs:
+        hashes.append(hw)
+        values.append(value)
+    return hashes, values
+
+
+def _hex_hash(hw: int, w: Any) -> str:
+    # As idx prints a hash word: 8 hex digits, or 16 for 64-bit keys.
+    return f"{hw:016x}" if w.key_bits == 64 else hex8(hw)
+
+
+def _scan_slots(hashes: Any, values: Any, first: int, h: Header, scan: _Scan, problems: Problems) -> None:
+    """The rules of §5.2 slot by slot over slots ``first .. first + len(hashes) - 1``, whose
+    hash words and values are ``hashes`` and ``values``: the reference scan."""
     interrupted = h.dirty_count > 0
     capacity = h.capacity
     layout = h.layout
@@ -333,32 +355,15 @@ def _scan_slots(slots: Any, first: int, end: int, h: Header, scan: _Scan, proble
     size = layout.slot_bytes
     per_block = layout.slots_per_block
     w = h.widths
-    wide = w.wide
-    empty, hmask, vmask, home_of = w.empty, w.hash_mask, w.value_mask, w.home
-    value_at = size // 2
+    empty, home_of = w.empty, w.home
+    value_at = w.value_offset
     has_reach = h.major != 1
     previous = scan.previous
-    for s in range(first, end):
+    for i in range(len(hashes)):
+        s = first + i
         at = hb + size * s
-        if wide:
-            raw_hash = slots[2 * s]
-            raw_value = slots[2 * s + 1]
-            hw = raw_hash & hmask
-            value = raw_value & vmask
-            if hw != raw_hash and not problems.add(
-                at + 4, f"slot {s}'s hash field 0x{raw_hash:016x} has padding bytes that are not 0 (keys are 32-bit)"
-            ):
-                scan.stopped = True
-                return
-            if value != raw_value and not problems.add(
-                at + 12, f"slot {s}'s value field 0x{raw_value:016x} has padding bytes that are not 0 (values are 32-bit)"
-            ):
-                scan.stopped = True
-                return
-        else:
-            x = slots[s]
-            hw = x & MASK32
-            value = x >> 32
+        hw = int(hashes[i])
+        value = int(values[i])
         if hw == empty:
             scan.last_empty = s
             if value != 0 and not problems.add(at + value_at, f"empty slot {s} has value {value} (must be 0)"):
@@ -382,7 +387,7 @@ def _scan_slots(slots: Any, first: int, end: int, h: Header, scan: _Scan, proble
             if scan.last_entry >= 0 and hw <= scan.last_entry:
                 if not problems.add(
                     at,
-                    f"slot {s} hash 0x{hex8(hw)} is not above the previous entry's 0x{hex8(scan.last_entry)}: "
+                    f"slot {s} hash 0x{_hex_hash(hw, w)} is not above the previous entry's 0x{_hex_hash(scan.last_entry, w)}: "
                     "slots must be sorted by hash",
                 ):
                     scan.stopped = True
@@ -409,34 +414,25 @@ def _scan_slots(slots: Any, first: int, end: int, h: Header, scan: _Scan, proble
         scan.previous = hw
 
 
-def _scan_vectorized(np: Any, mm: Any, slots: Any, h: Header, scan: _Scan, problems: Problems) -> None:
+def _scan_vectorized(np: Any, mm: Any, view: Any, h: Header, scan: _Scan, problems: Problems) -> None:
     """The same scan, a chunk of slots at a time: a chunk where no slot can break a rule only
     advances the running state; any other chunk is replayed by :func:`_scan_slots`."""
     w = h.widths
-    per = 2 if w.wide else 1
-    words_all = np.frombuffer(mm, dtype=np.uint64, count=per * h.slot_count, offset=h.layout.header_bytes)
-    hmask = np.uint64(w.hash_mask)
+    slots_all = np.frombuffer(mm, dtype=w.np_dtype(np), count=h.slot_count, offset=h.layout.header_bytes)
     empty_word = np.uint64(w.empty)
     has_reach = h.major != 1
     for a in range(0, h.slot_count, _SCAN_CHUNK):
         b = min(a + _SCAN_CHUNK, h.slot_count)
-        words = words_all[per * a : per * b].copy()
-        if w.wide:
-            raw = words[0::2]
-            values = words[1::2]
-            hw = raw & hmask
-            padded = bool((hw != raw).any()) or bool((values > np.uint64(w.value_mask)).any())
-        else:
-            hw = words & hmask
-            values = words >> np.uint64(32)
-            padded = False
+        chunk = slots_all[a:b].copy()
+        hw = chunk["h"].astype(np.uint64)
+        values = chunk["v"]
         empty = hw == empty_word
         prev = np.empty_like(hw)
         prev[0] = scan.previous
         prev[1:] = hw[:-1]
         repeat = ~empty & (hw == prev)
         entry = ~empty & ~repeat
-        suspect = padded or bool(repeat.any()) or bool((values[empty] != 0).any())
+        suspect = bool(repeat.any()) or bool((values[empty] != 0).any())
         where = np.flatnonzero(entry)
         eh = hw[where]
         s_idx = where + a
@@ -459,7 +455,7 @@ def _scan_vectorized(np: Any, mm: Any, slots: Any, h: Header, scan: _Scan, probl
                 elif has_reach and bool(((s_idx - home) > h.reach).any()):
                     suspect = True
         if suspect:
-            _scan_slots(slots, a, b, h, scan, problems)
+            _scan_slots(hw.tolist(), values.tolist(), a, h, scan, problems)
             if scan.stopped:
                 return
             continue

@@ -82,13 +82,15 @@ from stdin (one per line), a missing key prints an empty line, so output line i
 always answers input line i; blank and # lines of the input get an empty line too.
 
 Exit status: 0 every key was found; 1 some key was missing; 2 a key is not a
-decimal integer from 0 to 4294967295, or FILE cannot be read or is not a valid index.""",
+decimal integer from 0 to 18446744073709551615, or FILE cannot be read or is not a
+valid index.""",
     "dump": """Usage: python -m idxmap dump FILE [--binary]
 
 Prints every entry as KEY<TAB>VALUE, one per line, in hash order. "idx build" of the
-output (or idxmap.build of its pairs) gives the same map. With --binary, prints the
-pairs as little-endian integers at the file's widths, KEY then VALUE: 4 bytes each
-for 32-bit keys and values, 8 for 64-bit ones (a version 3 file).""",
+output (or idxmap.build of its pairs) gives the same map (and, after compact, the same
+bytes). With --binary, prints the pairs as little-endian integers at the file's widths,
+KEY then VALUE, each 4 or 8 bytes (info shows the widths; "put --binary" with the same
+--key-bits and --value-bits reads them).""",
     "verify": """Usage: python -m idxmap verify FILE
 
 Reads all of FILE and checks the header, every block checksum and every table
@@ -99,8 +101,10 @@ an index or when you suspect damage.
 Exit status: 0 intact; 1 damaged (each problem is printed); 2 FILE cannot be read.""",
     "info": """Usage: python -m idxmap info FILE [--json]
 
-Prints the format version, entry count, capacity (home slots), slot count,
-load (count / capacity), in-place writes, file size and bytes per entry.
+Prints the format version, key and value widths (32 or 64 bits: keyBits and valueBits
+in --json), entry count, capacity (home slots), slot count, load
+(entries / capacity), in-place writes, reach (the longest probe), file size, bytes per
+entry, and how the file is read (mapped).
 Reads only the header.
 
 Options:
@@ -378,15 +382,12 @@ def cmd_get(args: Sequence[str], out: _Out, stdin: Any) -> int:
     for i, text in enumerate(key_args):
         key = parse_uint(text, MAX_U64)
         if key is None:
-            # Before the file is read, as idx does; the hint names the file's own limit.
-            raise key_error(text, i + 2, _key_limit_of(file))
+            # Before the file is read, as idx does.
+            raise key_error(text, i + 2, MAX_U64)
         keys.append(key)
     with Index(file) as ix:
-        # A key wider than the file's keys is refused as idx refuses it: not a key of this index.
-        limit = ix.widths.max_key
-        for i, (text, key) in enumerate(zip(key_args, keys)):
-            if key > limit:
-                raise key_error(text, i + 2, limit)
+        # A key wider than the file's keys (2^32 in a file of 32-bit keys) is in no such file:
+        # absent, as idx answers.
         if not keys:
             return EXIT_NOT_FOUND if _answer_stdin(ix, out, stdin) else EXIT_OK
         answers = [ix.get(k) for k in keys]
@@ -398,20 +399,10 @@ def cmd_get(args: Sequence[str], out: _Out, stdin: Any) -> int:
     return EXIT_NOT_FOUND if missing else EXIT_OK
 
 
-def _key_limit_of(file: str) -> int:
-    """The largest key of the index at ``file`` (4294967295, or 2^64 - 1 in a file of 64-bit
-    keys); 4294967295 when it cannot be opened (the key's error comes first all the same)."""
-    try:
-        with Index(file) as ix:
-            return ix.widths.max_key
-    except IdxError:
-        return MAX_U32
-
-
 _BATCH = 1 << 16
 # A longer line is refused however the input was cut into reads (src/cli/get-command.ts).
 _MAX_KEY_LINE = 1024
-_KEY_HINT = "Give one decimal key (0 to {limit}) per line."
+_KEY_HINT = f"Give one decimal key (0 to {MAX_U64}) per line."
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -433,8 +424,10 @@ def _answer_stdin(ix: Index, out: _Out, stdin: Any) -> int:
             return
         keys = [k for k in pending if k != _SKIPPED]
         if len(keys) >= 4096:
-            values, found = ix.get_many(keys)
-            answers = iter([int(v) if f else None for v, f in zip(values, found)])
+            # A key wider than the file's keys is absent (get_many refuses it: asked as 0).
+            limit = ix.widths.max_key
+            values, found = ix.get_many([k if k <= limit else 0 for k in keys])
+            answers = iter([int(v) if f and k <= limit else None for k, v, f in zip(keys, values, found)])
         else:
             answers = iter([ix.get(k) for k in keys])
         parts = []
@@ -451,8 +444,8 @@ def _answer_stdin(ix: Index, out: _Out, stdin: Any) -> int:
         pending.clear()
         out.write("".join(parts))
 
-    limit = ix.widths.max_key
-    hint = _KEY_HINT.format(limit=limit)
+    limit = MAX_U64
+    hint = _KEY_HINT
 
     def take(text: str) -> None:
         nonlocal line
@@ -618,7 +611,7 @@ def cmd_info(args: Sequence[str], out: _Out, stdin: Any) -> int:
     rows = [
         ("file", info.path),
         ("format version", info.version),
-        *([("widths", f"{info.key_bits}-bit keys, {info.value_bits}-bit values")] if info.version.startswith("3.") else []),
+        ("widths", f"{info.key_bits}-bit keys, {info.value_bits}-bit values"),
         ("entries", str(info.count)),
         ("capacity", plural(info.capacity, "home slot", "home slots")),
         ("slots", f"{info.slot_count} ({info.slot_count - info.capacity} spill)"),

@@ -7,26 +7,30 @@ removes the deleted key and each later copy writes an entry one slot earlier bef
 slot is overwritten.
 
 In versions 1 and 2 a slot store is one 8-byte store, and that is the whole story. A version 3
-slot (16 bytes) is stored here as two 8-byte fields (§16.6 asks for one 16-byte store; Python
-has none), ordered so that no reader can see a slot half old, half new as an entry:
+slot (§16.1: the hash word, then the value, packed: 12 bytes for 64/32 and 32/64, 16 for 64/64)
+is stored here as its two fields, each with one store of its width (§16.6 asks for one 16-byte
+store of the whole slot; Python has none). Between the two stores a slot holds the new hash
+word with the old value, or the old hash word with the new value; the stores are ordered so that
+no reader can take either for an entry it is not:
 
-- a copy to the right (an insert's shift) stores the hash field first: the slot it overwrites
-  holds an entry that is also in the slot after it, and a new hash equal to the slot before's
-  makes it a tombstone (its value means nothing) until the value follows;
+- a copy to the right (an insert's shift) stores the hash word first: the slot it overwrites
+  holds an entry that is also in the slot after it, and a new hash word equal to the slot
+  before's makes it a tombstone (its value means nothing) until the value follows;
 - a copy to the left over a tombstone (a delete's later copies, a recovery) stores the value
-  first, unseen behind the tombstone's hash, then the hash;
+  first, unseen behind the tombstone's hash word, then the hash word; so does the store of
+  EMPTY, 0 that ends a delete's shift (the last slot copied is then a tombstone);
 - a slot that holds an entry and must take another (an insert's last store, a delete's first
   copy or its single store of EMPTY) is first made a tombstone of the slot before it (one
-  store of that slot's hash), then takes the value, then the hash: three stores, each leaving
-  a sound table.
+  store of that slot's hash word), then takes the value, then the hash word: three stores,
+  each leaving a sound table.
 
 That last step needs a slot before it that is not empty. When the slot is slot 0 or follows an
-empty slot, nothing but a 16-byte store can change it soundly, and the two stores are ordered so
-that only the key the operation changes can read wrong between them (the residual case of
-python/README.md, "Version 3 and 16-byte stores"): an insert into an empty slot stores the
+empty slot, nothing but a whole-slot store can change it soundly, and the two stores are ordered
+so that only the key the operation changes can read wrong between them (the residual case of
+python/README.md, "Version 3 and whole-slot stores"): an insert into an empty slot stores the
 value first (the slot reads empty meanwhile, with a value verify would report); an insert that
-shifts stores the new hash first (the new key reads the displaced entry's value meanwhile); a
-delete that shifts stores the next entry's value first (the deleted key reads it meanwhile); a
+shifts stores the new hash word first (the new key reads the displaced entry's value meanwhile);
+a delete that shifts stores the next entry's value first (the deleted key reads it meanwhile); a
 delete that does not shift stores EMPTY first (the slot reads empty, with the old value). The
 seq check of §11.7 discards any probe that overlaps these stores; only a reader's answer beside
 a writer stopped for a second between two of them (§11.7's two-probe path), or the file a

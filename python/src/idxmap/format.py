@@ -33,9 +33,12 @@ NEWEST_MAJOR = 3
 """The newest major version read (§10): a newer one is refused by rule 4."""
 
 SLOT_BYTES = 8
-"""Versions 1 and 2; version 3's slots are 16 bytes (§16.1): see Layout.slot_bytes."""
+"""Versions 1 and 2; version 3's slots are 12 or 16 bytes (§16.1): see Layout.slot_bytes."""
 BLOCK_BYTES = 4096
+"""Versions 1 and 2: a checksum block is 4096 bytes, 512 slots (§6.1)."""
 SLOTS_PER_BLOCK = BLOCK_BYTES // SLOT_BYTES
+SLOTS_PER_BLOCK_V3 = 256
+"""§16.1: a version 3 checksum block is 256 slots, whatever their size (3072 or 4096 bytes)."""
 CHECKSUM_BYTES = 4
 SPILL_SLOTS = 8
 """§7 step 5: slots after the last entry or home slot; the last is the sentinel."""
@@ -59,6 +62,14 @@ CELL_ESCAPED_HIGH = 88
 """§16.2: version 3's cell at 88, the high half of the escaped key's value."""
 WIDTHS_OFFSET = 96
 """§16.2: keyBits and valueBits, one byte each, under the header checksum."""
+CELL_ENTRIES_HIGH = 112
+"""§16.2: version 3's count of entries in slots is entries + entriesHigh x 2^32."""
+CELL_RESERVED_V3 = 120
+"""§16.2: version 3's reserved cell (word 0 in 3.0)."""
+HEADER_CHECKSUM_V3_END = 112
+"""§16.2: the header checksum of version 3 covers bytes 96..111 too (widths and reserved)."""
+MAX_SLOT_COUNT_V3 = 2**40
+"""§16.4: a version 3 file has at most 2^40 slots (16 TiB of them)."""
 CELL_DIRTY_V1 = 56
 DIRTY_V1_FIRST_BITS = 20
 DIRTY_V1_FIRST_MASK = (1 << DIRTY_V1_FIRST_BITS) - 1
@@ -70,6 +81,7 @@ W_SEQ = CELL_SEQ // 4
 W_ENTRIES = CELL_ENTRIES // 4
 W_REACH = CELL_REACH // 4
 W_ESCAPED_HIGH = CELL_ESCAPED_HIGH // 4
+W_ENTRIES_HIGH = CELL_ENTRIES_HIGH // 4
 
 MAX_HEADER_BYTES = 128
 
@@ -79,46 +91,68 @@ slot count: a reader compares it with its value at open on every lookup (§11.7,
 
 
 class Layout:
-    """What differs between the versions (§3, §14, §16): the header, the slot's size, and the
-    slots a 4 KiB checksum block holds."""
+    """What differs between the versions and widths (§3, §14, §16): the header, its cells and
+    reserved bytes, the slot's size, and a checksum block's slots and bytes."""
 
-    __slots__ = ("major", "header_bytes", "max_slot_count", "cells", "slot_bytes", "slots_per_block", "reserved")
+    __slots__ = (
+        "major", "header_bytes", "max_slot_count", "cells", "slot_bytes", "slots_per_block", "block_bytes",
+        "reserved", "reserved_cell", "widths",
+    )
     major: int
     header_bytes: int
     max_slot_count: int
     cells: "tuple[int, ...]"
     slot_bytes: int
     slots_per_block: int
+    block_bytes: int
     reserved: "tuple[int, int]"
+    reserved_cell: int
+    widths: Widths
 
     def __init__(
-        self, major: int, header_bytes: int, max_slot_count: int, cells: "tuple[int, ...]", slot_bytes: int,
-        reserved: "tuple[int, int]",
+        self, major: int, header_bytes: int, max_slot_count: int, cells: "tuple[int, ...]", w: Widths,
+        slots_per_block: int, reserved: "tuple[int, int]", reserved_cell: int,
     ) -> None:
         self.major = major
         self.header_bytes = header_bytes
         self.max_slot_count = max_slot_count
         self.cells = cells
-        self.slot_bytes = slot_bytes
-        self.slots_per_block = BLOCK_BYTES // slot_bytes
+        self.widths = w
+        self.slot_bytes = w.slot_bytes
+        self.slots_per_block = slots_per_block
+        self.block_bytes = slots_per_block * w.slot_bytes
         self.reserved = reserved
+        self.reserved_cell = reserved_cell
 
     def __repr__(self) -> str:
-        return f"Layout(version {self.major}, {self.header_bytes}-byte header)"
+        return f"Layout(version {self.major}, {self.header_bytes}-byte header, {self.slot_bytes}-byte slots)"
 
 
 _CELLS_V2 = (CELL_STATE, CELL_ESCAPED, CELL_SEQ, CELL_ENTRIES, CELL_REACH, CELL_DIRTY_FIRST, CELL_DIRTY_COUNT, CELL_RESERVED)
-LAYOUT_V2 = Layout(2, 128, 2**33, _CELLS_V2, 8, (96, 128))
-LAYOUT_V1 = Layout(1, 64, 268173559, (CELL_STATE, CELL_ESCAPED, CELL_SEQ, CELL_DIRTY_V1), 8, (20, 28))
-LAYOUT_V3 = Layout(3, 128, 2**33, _CELLS_V2, 16, (98, 128))
-"""§16: version 2's header and cells (88 is escapedHigh), 16-byte slots, 256 a block."""
+_CELLS_V3 = _CELLS_V2 + (CELL_ENTRIES_HIGH, CELL_RESERVED_V3)
+LAYOUT_V2 = Layout(2, 128, 2**33, _CELLS_V2, W32, SLOTS_PER_BLOCK, (96, 128), CELL_RESERVED)
+LAYOUT_V1 = Layout(1, 64, 268173559, (CELL_STATE, CELL_ESCAPED, CELL_SEQ, CELL_DIRTY_V1), W32, SLOTS_PER_BLOCK, (20, 28), -1)
+
+
+def _layout_v3(key_bits: int, value_bits: int) -> Layout:
+    # §16.2: version 2's cells (88 is escapedHigh), entriesHigh and a reserved cell at 112 and
+    # 120; reserved bytes 98..111 under the header checksum; §16.1: packed slots, 256 a block.
+    return Layout(
+        3, 128, MAX_SLOT_COUNT_V3, _CELLS_V3, widths(key_bits, value_bits), SLOTS_PER_BLOCK_V3,
+        (WIDTHS_OFFSET + 2, CELL_ENTRIES_HIGH), CELL_RESERVED_V3,
+    )
+
+
+LAYOUTS_V3 = {(kb, vb): _layout_v3(kb, vb) for kb, vb in ((64, 32), (32, 64), (64, 64))}
+LAYOUT_V3 = LAYOUTS_V3[(64, 64)]
+"""Version 3's header is the same for every width: this layout serves until the widths are read."""
 
 LAYOUTS = {1: LAYOUT_V1, 2: LAYOUT_V2, 3: LAYOUT_V3}
 
 
 def layout_for(w: Widths) -> Layout:
-    """The layout of a new file of widths ``w``: version 2 for 32/32, else version 3 (§16)."""
-    return LAYOUT_V3 if w.wide else LAYOUT_V2
+    """The layout of a file of widths ``w``: version 2 for 32/32, else version 3 (§16)."""
+    return LAYOUTS_V3[(w.key_bits, w.value_bits)] if w.wide else LAYOUT_V2
 
 
 class Header:
@@ -127,11 +161,12 @@ class Header:
 
     Attributes: layout, major, minor, widths (key and value bits: 32/32 but in version 3);
     capacity (home slots: the range of the slot mapping); slot_count (all slots, spill slots
-    included); entries (in slots: the escaped key not counted); escaped_present, retired,
+    included); entries (in slots: the escaped key not counted; in version 3, entries +
+    entriesHigh x 2^32); escaped_present, retired,
     escaped_value (both halves in version 3), seq; reach (§5.3's bound on ``s - home``; for
     version 1, which records none, ``slot_count - 1``); dirty_first, dirty_count; state_word
-    (as stored, for verify's reserved-bit rule); reserved_cell (version 2's reserved cell word,
-    0 for versions 1 and 3); escaped_high (version 3's escapedHigh cell word, else 0).
+    (as stored, for verify's reserved-bit rule); reserved_cell (the reserved cell's word: at 88
+    in version 2, at 120 in version 3; 0 for version 1); escaped_high (version 3's escapedHigh cell word, else 0).
     """
 
     __slots__ = (
@@ -177,8 +212,7 @@ class Header:
 
 
 def block_count(slot_count: int, layout: Layout = LAYOUT_V2) -> int:
-    """§2, §16.1: the number of 4 KiB checksum blocks, ``ceil(slot_count / 512)`` (256 for
-    version 3's 16-byte slots)."""
+    """§2, §16.1: the number of checksum blocks, ``ceil(slot_count / 512)`` (256 in version 3)."""
     return -(-slot_count // layout.slots_per_block)
 
 
@@ -187,7 +221,8 @@ def checksums_offset(layout: Layout, slot_count: int) -> int:
 
 
 def file_bytes(layout: Layout, slot_count: int) -> int:
-    """§2, §16.1: the exact size of a file with ``slot_count`` slots."""
+    """§2, §16.1: the exact size of a file with ``slot_count`` slots:
+    ``header + slot_bytes x slot_count + 4 x block_count``."""
     return checksums_offset(layout, slot_count) + block_count(slot_count, layout) * CHECKSUM_BYTES
 
 
@@ -221,8 +256,10 @@ def header_checksum_v2(header: bytes) -> int:
 
 
 def header_checksum_v3(header: bytes) -> int:
-    """§16.2: CRC-32 of bytes 0..11, then 16..31, then 96..127 (the widths and the reserved bytes)."""
-    return zlib.crc32(bytes(header[0:12]) + bytes(header[16:32]) + bytes(header[96:128])) & 0xFFFFFFFF
+    """§16.2: CRC-32 of bytes 0..11, then 16..31, then 96..111 (the widths and the reserved
+    bytes; the cells at 112 and 120 are outside it, as every cell is)."""
+    covered = bytes(header[0:12]) + bytes(header[16:32]) + bytes(header[WIDTHS_OFFSET:HEADER_CHECKSUM_V3_END])
+    return zlib.crc32(covered) & 0xFFFFFFFF
 
 
 def header_checksum(major: int, header: bytes) -> int:
@@ -271,9 +308,9 @@ def parse_header(head: bytes, size: int, path: str) -> Header:
         UnsupportedVersionError: a major version above 3 (rule 4).
         ChecksumError: the header checksum or a cell's check fails (rule 6).
         CorruptError: major 0, version 3 widths that are not 32 or 64 or both 32 (rule 6a),
-            capacity or slot count out of order, too long, or a count, reach or dirty range out
-            of range (rules 4, 7, 9).
-        TooLargeError: more slots than the version allows (rule 8).
+            capacity or slot count out of order, too long, or a count (entries + entriesHigh x
+            2^32 in version 3), reach or dirty range out of range (rules 4, 7, 9).
+        TooLargeError: more slots than the version allows (rule 8: 2^33, or 2^40 in version 3).
     """
 
     def fail(code: str, what: str, hint: str) -> IdxError:
@@ -298,7 +335,7 @@ def parse_header(head: bytes, size: int, path: str) -> Header:
     if major > NEWEST_MAJOR:
         raise fail(
             ERR_IDX_UNSUPPORTED_VERSION,
-            f"uses format version {major}.{minor}; this idx reads versions 1 to 3 only",
+            f"uses format version {major}.{minor}; this idx reads versions 1, 2 and 3 only",
             "Upgrade idx to open it, or rebuild the index with this version.",
         )
     if major == 0:
@@ -307,7 +344,7 @@ def parse_header(head: bytes, size: int, path: str) -> Header:
             f"has format version {major}.{minor}, which no idx has written",
             f"The header is damaged. {_REBUILD}",
         )
-    layout = LAYOUTS[major]
+    layout = LAYOUTS[major]  # version 3's of its widths once they are read (rule 6a)
     if size < layout.header_bytes:
         raise fail(
             ERR_IDX_TRUNCATED,
@@ -338,10 +375,11 @@ def parse_header(head: bytes, size: int, path: str) -> Header:
             raise fail(
                 ERR_IDX_CORRUPT,
                 f"has an invalid header: key and value widths {key_bits} and {value_bits} bits "
-                "(each must be 32 or 64, and a version 3 file has at least one of 64)",
+                "(a version 3 file has 32 or 64 each, not both 32)",
                 _REBUILD,
             )
         w = widths(key_bits, value_bits)
+        layout = LAYOUTS_V3[(key_bits, value_bits)]
     state = _u32(head, CELL_STATE)
     escaped_present = (state & STATE_ESCAPED) != 0
     if major == 1:
@@ -369,6 +407,7 @@ def parse_header(head: bytes, size: int, path: str) -> Header:
         )
     else:
         cell88 = _u32(head, CELL_RESERVED)
+        v3 = major == 3
         h = Header(
             layout=layout,
             major=major,
@@ -376,7 +415,7 @@ def parse_header(head: bytes, size: int, path: str) -> Header:
             widths=w,
             capacity=_u64(head, 16),
             slot_count=_u64(head, 24),
-            entries=_u32(head, CELL_ENTRIES),
+            entries=_u32(head, CELL_ENTRIES) + ((_u32(head, CELL_ENTRIES_HIGH) << 32) if v3 else 0),
             escaped_present=escaped_present,
             retired=(state & STATE_RETIRED) != 0,
             # §16.2: the value's high half is escapedHigh, when values are 64-bit.
@@ -386,8 +425,8 @@ def parse_header(head: bytes, size: int, path: str) -> Header:
             dirty_first=_u32(head, CELL_DIRTY_FIRST),
             dirty_count=_u32(head, CELL_DIRTY_COUNT),
             state_word=state,
-            reserved_cell=cell88 if major == 2 else 0,
-            escaped_high=cell88 if major == 3 else 0,
+            reserved_cell=_u32(head, layout.reserved_cell),
+            escaped_high=cell88 if v3 else 0,
         )
 
     def corrupt(what: str) -> IdxError:
@@ -439,9 +478,11 @@ def check_sentinel(last_hash_word: int, path: str, w: Widths = W32) -> None:
         CorruptError: the last slot's hash word is not EMPTY.
     """
     if last_hash_word != w.empty:
+        # As idx prints it: all 16 hex digits of a 64-bit hash word.
+        word = f"{last_hash_word:016x}" if w.key_bits == 64 else f"{last_hash_word:x}"
         raise error(
             ERR_IDX_CORRUPT,
-            f"its last slot is not empty (hash word 0x{last_hash_word:x})",
+            f"its last slot is not empty (hash word 0x{word})",
             path=path,
             hint=f"The table is damaged. {_REBUILD}",
         )
@@ -458,30 +499,41 @@ def encode_header(
     capacity: int, slot_count: int, entries: int, escaped_present: bool, escaped_value: int, reach: int, w: Widths
 ) -> bytes:
     """§7 step 7: the 128-byte header of a freshly built file of widths ``w``: version 2.0 for
-    32/32, else 3.0 with the widths at bytes 96 and 97 and the escaped value's high half in the
-    escapedHigh cell (§16.2)."""
+    32/32, else 3.0 with the widths at bytes 96 and 97, the escaped value's high half in the
+    escapedHigh cell and the count's in entriesHigh (§16.2)."""
     out = bytearray(MAX_HEADER_BYTES)
     out[0:8] = MAGIC
     major = w.major
+    assert major == 3 or escaped_value >> 32 == 0, "a 64-bit value needs a version 3 file"
     struct.pack_into("<HHIQQ", out, 8, major, VERSION_MINOR, 0, capacity, slot_count)
     if major == 3:
         out[WIDTHS_OFFSET] = w.key_bits
         out[WIDTHS_OFFSET + 1] = w.value_bits
     struct.pack_into("<I", out, 12, header_checksum(major, bytes(out)))
     escaped = escaped_value if escaped_present else 0
-    words = (
+    words = [
         (CELL_STATE, STATE_ESCAPED if escaped_present else 0),
         (CELL_ESCAPED, escaped & 0xFFFFFFFF),
         (CELL_SEQ, 0),
-        (CELL_ENTRIES, entries),
+        (CELL_ENTRIES, entries & 0xFFFFFFFF),
         (CELL_REACH, reach),
         (CELL_DIRTY_FIRST, 0),
         (CELL_DIRTY_COUNT, 0),
         (CELL_RESERVED, escaped >> 32),
-    )
+    ]
+    if major == 3:
+        # §16.2: the count's high word, and the reserved cell (word 0).
+        words += [(CELL_ENTRIES_HIGH, entries >> 32), (CELL_RESERVED_V3, 0)]
     for offset, word in words:
         _U32X2.pack_into(out, offset, word, cell_check(offset, word))
     return bytes(out)
+
+
+def entries_in_slots(words: "Sequence[int]", major: int) -> int:
+    """The entries in slots from a header's uint32 words (versions 2 and 3): the entries cell's
+    word, and in version 3 entriesHigh's as its high half (§16.2)."""
+    low = int(words[W_ENTRIES])
+    return low | (int(words[W_ENTRIES_HIGH]) << 32) if major == 3 else low
 
 
 def escaped_value(words: "Sequence[int]", w: Widths) -> int:

@@ -188,13 +188,15 @@ class MappedFile:
         header: the header as validated at open.
         opened: the path it was opened by (``path`` is the one messages show).
         size, dev, ino: the file's size, device and inode when it was opened.
-        widths: the file's key and value widths (32/32 but in version 3); wide: 16-byte slots.
+        widths: the file's key and value widths (32/32 but in version 3); wide: a version 3
+            file (packed 12- or 16-byte slots, §16.1).
         words: the header as a ``memoryview`` of uint32 (cells read in place).
-        slots: the slot region as a ``memoryview`` of uint64: one word a slot (hash word |
-            value word << 32) in versions 1 and 2; two a slot (the hash field, then the value
-            field) in version 3 (§16.1).
-        slot_words: the slot region as a ``memoryview`` of uint32 (hash, value, hash, ...), for
-            versions 1 and 2.
+        slots: versions 1 and 2: the slot region as a ``memoryview`` of uint64, one word a slot
+            (hash word | value word << 32). Version 3: the same as ``slot_words`` (a 12-byte
+            slot's 8-byte fields are 8-byte aligned in every other slot only, §16.1).
+        slot_words: the slot region as a ``memoryview`` of uint32: (hash, value, hash, ...) in
+            versions 1 and 2; ``widths.slot_words`` a slot in version 3, the hash word's one or
+            two (low first), then the value's.
         reach: the reach this reader probes with; raised when a writer stores a larger one
             ``reach_words`` is twice it, kept with it: a probe's bound in ``slot_words``.
         idw, header_id: the header checksum word's index in ``words`` (3 in version 2, 7 in
@@ -250,11 +252,12 @@ class MappedFile:
         self._base = memoryview(mm)
         self.words = self._base[0:hb].cast("I")
         end = hb + header.slot_count * header.layout.slot_bytes
-        self.slots = self._base[hb:end].cast("Q")
-        # The same slots as uint32 words (hash, value, hash, ...), for the fast path of a single
-        # lookup: a hash word read alone needs no masking. Two 4-byte loads of a slot are
-        # correct where the seq check guards them (§11.7); the slow path reads whole slots.
+        # The slots as uint32 words, for the fast path of a single lookup (a 32-bit hash word
+        # read alone needs no masking). Loads of a slot in pieces are correct where the seq
+        # check guards them (§11.7, §16.6).
         self.slot_words = self._base[hb:end].cast("I")
+        # Versions 1 and 2 also as uint64 words, a whole slot with one load (the slow path).
+        self.slots = self.slot_words if self.wide else self._base[hb:end].cast("Q")
         self.capacity = header.capacity
         self.last = header.slot_count - 1
         self.reach = header.reach
@@ -340,14 +343,15 @@ class MappedFile:
     # ---- numpy views ----
 
     def np_slots(self) -> Any:
-        """The slot region as a numpy uint64 array (a view of the mapping, created once): one
-        word a slot, or two in version 3 (hash field, value field)."""
+        """The slot region as a numpy array (a view of the mapping, created once): uint64, one
+        word a slot, in versions 1 and 2; records of ``widths.np_dtype`` (fields ``h`` and ``v``)
+        in version 3."""
         if self._np_slots is None:
             import numpy as np
 
             hb = self.header.layout.header_bytes
-            count = self.header.slot_count * (2 if self.wide else 1)
-            self._np_slots = np.frombuffer(self.mm, dtype=np.uint64, count=count, offset=hb)
+            dtype = self.widths.np_dtype(np) if self.wide else np.uint64
+            self._np_slots = np.frombuffer(self.mm, dtype=dtype, count=self.header.slot_count, offset=hb)
         return self._np_slots
 
     # ---- state ----
@@ -417,11 +421,16 @@ class MappedFile:
         return self.rewritten or self.lost() or self.words[self.idw] != self.header_id
 
     def copy_slots(self, a: int, b: int, np: Any) -> Any:
-        """A private copy of slots ``a`` to ``b - 1``, each 8-byte word with one load (a whole
-        slot in versions 1 and 2; a version 3 slot is two words, hash field then value field):
-        a uint64 numpy array given numpy, else a list of ints."""
+        """A private copy of slots ``a`` to ``b - 1``. Versions 1 and 2: each slot with one 8-byte
+        load, as a uint64 numpy array given numpy, else a list of ints. Version 3: the packed
+        slots' bytes (loaded in pieces: the caller reads them between two loads of seq, §11.7),
+        as records of ``widths.np_dtype`` given numpy, else ``bytes``."""
         if self.wide:
-            a, b = 2 * a, 2 * b
+            if np is not None:
+                return self.np_slots()[a:b].copy()
+            size = self.widths.slot_bytes
+            hb = self.header.layout.header_bytes
+            return bytes(self._base[hb + size * a : hb + size * b])
         if np is not None:
             return self.np_slots()[a:b].copy()
         return self.slots[a:b].tolist()

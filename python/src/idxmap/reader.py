@@ -32,6 +32,7 @@ from .format import (
     W_SEQ,
     W_STATE,
     Header,
+    entries_in_slots,
     escaped_value,
     parse_header,
 )
@@ -431,10 +432,10 @@ class Index(Mapping):  # type: ignore[type-arg]
         return self._slow_get(key, g | s1, g | s2, value, False)
 
     def _get_wide(self, m: MappedFile, key: Any) -> Optional[int]:
-        """_get for a version 3 file (§16): 16-byte slots, read as two uint64 fields (hash, then
-        value), the hash of the key width, the home from a 64-bit hash's high half. The seq
-        check is the same; a probe that a write overlapped (a slot copied in two 8-byte stores
-        included, §16.6) is discarded and made again."""
+        """_get for a version 3 file (§16): packed 12- or 16-byte slots read as uint32 words (a
+        64-bit field as two, low first), the hash of the key width, the home from a 64-bit
+        hash's high half. The seq check is the same; a probe that a write overlapped (a slot
+        stored in two pieces included, §16.6) is discarded and made again."""
         w = m.widths
         if type(key) is not int or key < 0 or key > w.max_key:
             key = lookup_key(key, w.max_key)
@@ -486,20 +487,28 @@ class Index(Mapping):  # type: ignore[type-arg]
             else:
                 value = None
         else:
-            # §5.3 over the hash fields, q[2 s] (a 32-bit key's with its zero padding: a damaged
-            # padding can make the probe answer wrongly, never read further).
-            q = m.slots
-            i = ((hi * m.capacity) >> 32) << 1
-            end = i + m.reach_words
+            # §5.3 over the slots' uint32 words: slot s's hash word at sw * s (two words, low
+            # first, for 64-bit keys), its value at sw * s + value_word (§16.1).
+            q = m.slot_words
+            sw = w.slot_words
+            i = ((hi * m.capacity) >> 32) * sw
+            end = i + m.reach * sw
             try:
-                x = q[i]
-                while x < h and i < end:
-                    i += 2
+                if w.key_bits == 64:
+                    x = q[i] | (q[i + 1] << 32)
+                    while x < h and i < end:
+                        i += sw
+                        x = q[i] | (q[i + 1] << 32)
+                else:
                     x = q[i]
+                    while x < h and i < end:
+                        i += sw
+                        x = q[i]
             except IndexError:
                 x = -1
             if x == h:
-                value = q[i + 1] & w.value_mask
+                i += w.value_word
+                value = q[i] | (q[i + 1] << 32) if w.value_bits == 64 else q[i]
             elif x < h:
                 g = m.generation << 32
                 return self._slow_get(key, g | s1, g | s1, None, True)
@@ -543,7 +552,7 @@ class Index(Mapping):  # type: ignore[type-arg]
                     return None
                 return escaped_value(words, w)
             if m.wide:
-                answer = probe_wide(m.slots, m.capacity, m.reach, m.last, h, w)
+                answer = probe_wide(m.slot_words, m.capacity, m.reach, m.last, h, w)
             else:
                 answer = probe(m.slots, m.capacity, m.reach, m.last, h)
             if answer is not UNDECIDED:
@@ -836,7 +845,7 @@ class Index(Mapping):  # type: ignore[type-arg]
         state = w[W_STATE]
         if m.header.major == 1:
             return int(state & STATE_V1_COUNT_MASK)
-        return int(w[W_ENTRIES]) + (1 if state & STATE_ESCAPED else 0)
+        return entries_in_slots(w, m.header.major) + (1 if state & STATE_ESCAPED else 0)
 
     def __len__(self) -> int:
         """Live entries (the header's count, read between two loads of seq). Raises ClosedError
@@ -929,20 +938,22 @@ class Index(Mapping):  # type: ignore[type-arg]
 
     @staticmethod
     def _wide_entries(run: Any, a: int, w: Any, np: Any) -> Iterator[Tuple[int, int]]:
-        """The entries of a run of version 3 slots (two uint64 fields each, with the slot before
-        them unless ``a`` is 0), in slot order."""
-        previous = w.empty if a == 0 else int(run[0]) & w.hash_mask
-        if a:
-            run = run[2:]
+        """The entries of a run of version 3 slots (:meth:`MappedFile.copy_slots`: records, or
+        the packed bytes, with the slot before them unless ``a`` is 0), in slot order."""
         if np is not None:
-            keys, values = entries_of_wide(run, previous, w)
+            hashes, values = run["h"], run["v"]
+            previous = w.empty if a == 0 else int(hashes[0])
+            if a:
+                hashes, values = hashes[1:], values[1:]
+            keys, values = entries_of_wide(hashes, values, previous, w)
             yield from zip(keys.tolist(), values.tolist())
             return
-        empty, hmask, vmask, unhash = w.empty, w.hash_mask, w.value_mask, w.unhash
-        for i in range(0, len(run), 2):  # a copy: the caller runs between yields
-            h = run[i] & hmask
+        slots = w.slot_struct.iter_unpack(run)
+        previous = w.empty if a == 0 else next(slots)[0]
+        empty, unhash = w.empty, w.unhash
+        for h, v in slots:  # a copy: the caller runs between yields
             if h != empty and h != previous:
-                yield unhash(h), run[i + 1] & vmask
+                yield unhash(h), v
             previous = h
 
     def __iter__(self) -> Iterator[int]:

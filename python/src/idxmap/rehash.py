@@ -66,14 +66,9 @@ def table_entries(mm: Any, region: SlotRegion, header: Header) -> Tuple[Any, Any
     w = header.widths
     n = region.slot_count
     if np is not None:
-        per = 2 if w.wide else 1
-        words = np.frombuffer(mm, dtype=np.uint64, count=per * n, offset=header.layout.header_bytes)
-        if w.wide:
-            hashes = words[0::2] & np.uint64(w.hash_mask)
-            values = words[1::2] & np.uint64(w.value_mask)
-        else:
-            hashes = words & np.uint64(0xFFFFFFFF)
-            values = words >> np.uint64(32)
+        slots = np.frombuffer(mm, dtype=w.np_dtype(np), count=n, offset=header.layout.header_bytes)
+        hashes = slots["h"].astype(np.uint64)
+        values = slots["v"].astype(np.uint64)
         previous = np.empty_like(hashes)
         if n:
             previous[0] = w.empty

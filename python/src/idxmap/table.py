@@ -1,9 +1,10 @@
 """The hash table of spec/FORMAT.md §5 in pure Python: slot states (§5.1), the bounded probe
-(§5.3) and the builder's placement (§7), for 8-byte slots (versions 1 and 2) and 16-byte ones
-(version 3, §16). Knows nothing of files or headers.
+(§5.3) and the builder's placement (§7), for 8-byte slots (versions 1 and 2) and version 3's
+packed 12- and 16-byte ones (§16.1). Knows nothing of files or headers.
 
 An 8-byte slot is one uint64 word, ``hash | value << 32`` (a little-endian slot read whole); a
-16-byte slot is two, the hash field then the value field (§16.1), each read whole.
+version 3 slot is read as its uint32 words, the hash word's one or two (low first), then the
+value's.
 :mod:`idxmap.vectorized` does the same with numpy arrays, many keys or slots at a time.
 """
 
@@ -72,21 +73,32 @@ def probe(slots: Sequence[int], capacity: int, reach: int, last_slot: int, h: in
     return UNDECIDED if word < h else None
 
 
-def probe_wide(slots: Sequence[int], capacity: int, reach: int, last_slot: int, h: int, w: Widths) -> "ProbeAnswer":
-    """:func:`probe` over 16-byte slots (``slots[2 s]`` the hash field of slot ``s``,
-    ``slots[2 s + 1]`` its value field), for a hash ``h`` of the key width of ``w``."""
+def probe_wide(words: Sequence[int], capacity: int, reach: int, last_slot: int, h: int, w: Widths) -> "ProbeAnswer":
+    """:func:`probe` over version 3 slots (``words``: the slot region's uint32 words, slot ``s``
+    from ``w.slot_words * s``), for a hash ``h`` of the key width of ``w``."""
     s = w.home(h, capacity)
     last = s + reach
     if last > last_slot:
         last = last_slot
-    mask = w.hash_mask
-    x = slots[2 * s] & mask
+    x = hash_word(words, s, w)
     while x < h and s < last:
         s += 1
-        x = slots[2 * s] & mask
+        x = hash_word(words, s, w)
     if x == h:
-        return slots[2 * s + 1] & w.value_mask
+        return value_word(words, s, w)
     return UNDECIDED if x < h else None
+
+
+def hash_word(words: Sequence[int], s: int, w: Widths) -> int:
+    """Slot ``s``'s hash word from a version 3 slot region's uint32 ``words`` (§16.1)."""
+    i = w.slot_words * s
+    return words[i] | (words[i + 1] << 32) if w.key_bits == 64 else words[i]
+
+
+def value_word(words: Sequence[int], s: int, w: Widths) -> int:
+    """Slot ``s``'s value from a version 3 slot region's uint32 ``words`` (§16.1)."""
+    i = w.slot_words * s + w.value_word
+    return words[i] | (words[i + 1] << 32) if w.value_bits == 64 else words[i]
 
 
 def measure_reach(slots: Sequence[int], capacity: int) -> int:

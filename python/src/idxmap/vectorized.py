@@ -250,15 +250,14 @@ def probe_hashes(slots: Any, hashes: Any, capacity: int, reach: int, last_slot: 
 
 
 def probe_hashes_wide(slots: Any, hashes: Any, capacity: int, reach: int, last_slot: int, w: Widths) -> Tuple[Any, Any, bool]:
-    """:func:`probe_hashes` over 16-byte slots (``slots``: uint64 words of the mapping, the hash
-    field of slot ``s`` at ``2 s``, its value field at ``2 s + 1``, §16.1), for ``hashes`` of the
-    key width of ``w`` (none EMPTY). Returns (values, found, undecided); values are uint64 when
-    values are 64-bit, else uint32."""
+    """:func:`probe_hashes` over version 3 slots (``slots``: the mapping's slot region as records
+    of ``w.np_dtype``, whose fields are the hash words and the values, §16.1), for ``hashes`` of
+    the key width of ``w`` (none EMPTY). Returns (values, found, undecided); values are uint64
+    when values are 64-bit, else uint32."""
     np = _np()
-    hash_fields = slots[0::2]
-    value_fields = slots[1::2]
+    hash_fields = slots["h"]
+    value_fields = slots["v"]
     h64 = hashes.astype(np.uint64)
-    hmask = np.uint64(w.hash_mask)
     n = h64.size
     home = home_slots_of(h64, capacity, w)
     limit = np.minimum(home + reach, last_slot)
@@ -268,7 +267,7 @@ def probe_hashes_wide(slots: Any, hashes: Any, capacity: int, reach: int, last_s
     hk = h64
     undecided = False
     while pos.size:
-        x = hash_fields.take(pos) & hmask
+        x = hash_fields.take(pos)
         smaller = x < hk
         stopped = np.flatnonzero(~smaller)
         final[stopped if idx is None else idx.take(stopped)] = pos.take(stopped)
@@ -285,10 +284,10 @@ def probe_hashes_wide(slots: Any, hashes: Any, capacity: int, reach: int, last_s
     dtype = np.uint64 if w.value_bits == 64 else np.uint32
     values = np.zeros(n, dtype=dtype)
     at = final.take(stops)
-    hit = (hash_fields.take(at) & hmask) == h64.take(stops)
+    hit = hash_fields.take(at) == h64.take(stops)
     where = stops[hit]
     found[where] = True
-    values[where] = (value_fields.take(at[hit]) & np.uint64(w.value_mask)).astype(dtype)
+    values[where] = value_fields.take(at[hit])
     return values, found, undecided
 
 
@@ -327,33 +326,29 @@ def entries_of(words: Any, previous: int) -> Tuple[Any, Any]:
     return unhash32_array(hw[entry]), (words[entry] >> np.uint64(32)).astype(np.uint32)
 
 
-def entries_of_wide(words: Any, previous: int, w: Widths) -> Tuple[Any, Any]:
-    """:func:`entries_of` for 16-byte slots: ``words`` a copy of consecutive slots' uint64
-    fields (hash, value, hash, ...). Keys and values as uint64 where their width is 64, else
-    uint32."""
+def entries_of_wide(hashes: Any, values: Any, previous: int, w: Widths) -> Tuple[Any, Any]:
+    """:func:`entries_of` for version 3 slots: ``hashes`` and ``values`` the hash words and
+    values of consecutive slots (a copy), at the widths of ``w``. Keys and values as uint64
+    where their width is 64, else uint32."""
     np = _np()
-    hf = words[0::2] & np.uint64(w.hash_mask)
-    prev = np.empty_like(hf)
-    if hf.size:
+    prev = np.empty_like(hashes)
+    if hashes.size:
         prev[0] = previous
-        prev[1:] = hf[:-1]
-    entry = (hf != np.uint64(w.empty)) & (hf != prev)
-    keys = unhash_array(hf[entry], w)
-    values = words[1::2][entry] & np.uint64(w.value_mask)
+        prev[1:] = hashes[:-1]
+    entry = (hashes != hashes.dtype.type(w.empty)) & (hashes != prev)
+    keys = unhash_array(hashes[entry], w)
     if w.key_bits == 32:
         keys = keys.astype(np.uint32)
-    if w.value_bits == 32:
-        values = values.astype(np.uint32)
-    return keys, values
+    return keys, np.ascontiguousarray(values[entry])
 
 
 # ---- §7 ----
 
 
 def sort_and_place(keys: Any, values: Any, w: Widths = W32) -> Tuple[Any, int, Optional[int], int, int, int]:
-    """§7 steps 1 to 5 for columns of widths ``w`` (in input order): returns (slot words uint64
-    of the whole slot region, one a slot, or two for version 3's 16-byte slots; entries n, the
-    escaped key's value or None, capacity, slot count, reach)."""
+    """§7 steps 1 to 5 for columns of widths ``w`` (in input order): returns (the slot
+    region as :func:`place_sorted` gives it; entries n, the escaped key's value or None,
+    capacity, slot count, reach)."""
     from .format import build_capacity
 
     hashes, sorted_values, escaped_value = sort_entries(keys, values, w)
@@ -405,8 +400,9 @@ def sort_entries(keys: Any, values: Any, w: Widths = W32) -> Tuple[Any, Any, Opt
 
 
 def place_sorted(hashes: Any, values: Any, capacity: int, w: Widths = W32) -> Tuple[Any, int, int]:
-    """§7 steps 4 and 5 for sorted, distinct hashes (none EMPTY) with their values: (slot words
-    uint64 of the whole slot region, one a slot or two in version 3; slot count; reach).
+    """§7 steps 4 and 5 for sorted, distinct hashes (none EMPTY) with their values: (the whole
+    slot region: uint64 words, one a slot, in version 2; records of ``w.np_dtype`` in version
+    3, whose bytes are the packed slots of §16.1; slot count; reach).
     Placement ``pos_j = max(home_j, pos_{j-1} + 1)`` is ``j + max_{i<=j}(home_i - i)``: a running
     maximum."""
     np = _np()
@@ -424,8 +420,8 @@ def place_sorted(hashes: Any, values: Any, capacity: int, w: Widths = W32) -> Tu
         slots = np.full(slot_count, np.uint64(EMPTY_HASH), dtype=np.uint64)
         slots[pos] = hashes.astype(np.uint64) | (values.astype(np.uint64) << np.uint64(32))
         return slots, slot_count, reach
-    slots = np.zeros(2 * slot_count, dtype=np.uint64)
-    slots[0::2] = np.uint64(w.empty)
-    slots[2 * pos] = hashes
-    slots[2 * pos + 1] = values
+    slots = np.zeros(slot_count, dtype=w.np_dtype(np))
+    slots["h"] = w.empty
+    slots["h"][pos] = hashes
+    slots["v"][pos] = values
     return slots, slot_count, reach

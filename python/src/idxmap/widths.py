@@ -6,6 +6,8 @@ and value a file holds. Pure: no files, no numpy.
 
 from __future__ import annotations
 
+import struct
+
 from .hashing import (
     EMPTY_HASH,
     EMPTY_HASH64,
@@ -21,45 +23,56 @@ from .hashing import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: an open should cost little
-    from typing import Dict, Tuple
+    from typing import Any, Dict, Tuple
+
+_FIELD = {32: "I", 64: "Q"}
+"""struct's code of a field of each width (with "<": standard sizes, no alignment padding)."""
 
 
 class Widths:
     """A file's key and value widths, and what follows from them.
 
-    Attributes: key_bits, value_bits (32 or 64); wide (a version 3 file: 16-byte slots);
-    slot_bytes (8 or 16); empty (the hash word of an empty slot at the key width); escaped_key
-    (the key whose hash is ``empty``, kept in the header, §5.1, §16.3); max_key, max_value;
-    hash_mask, value_mask (the bits of a slot's hash and value fields that are not padding).
+    Attributes: key_bits, value_bits (32 or 64); wide (a version 3 file); slot_bytes (8, 12 or
+    16: the hash word, then the value, packed, §16.1); slot_words (uint32 words a slot: 2, 3 or
+    4); value_word (the uint32 word of a slot where its value starts: 1 or 2, after the hash
+    word's one or two); value_offset (the same in bytes); slot_struct (a slot packed or
+    unpacked as (hash word, value), little-endian); empty (the hash word of an empty slot at
+    the key width); escaped_key (the key whose hash is ``empty``, kept in the header, §5.1,
+    §16.3); max_key, max_value (also the masks of a hash word and a value).
     """
 
     __slots__ = (
-        "key_bits", "value_bits", "wide", "slot_bytes", "empty", "escaped_key", "max_key", "max_value",
-        "hash_mask", "value_mask",
+        "key_bits", "value_bits", "wide", "slot_bytes", "slot_words", "value_word", "value_offset", "slot_struct",
+        "empty", "escaped_key", "max_key", "max_value", "_np_dtype",
     )
 
     key_bits: int
     value_bits: int
     wide: bool
     slot_bytes: int
+    slot_words: int
+    value_word: int
+    value_offset: int
+    slot_struct: struct.Struct
     empty: int
     escaped_key: int
     max_key: int
     max_value: int
-    hash_mask: int
-    value_mask: int
 
     def __init__(self, key_bits: int, value_bits: int) -> None:
         self.key_bits = key_bits
         self.value_bits = value_bits
         self.wide = key_bits == 64 or value_bits == 64
-        self.slot_bytes = 16 if self.wide else 8
+        self.slot_bytes = (key_bits + value_bits) // 8
+        self.slot_words = self.slot_bytes // 4
+        self.value_word = key_bits // 32
+        self.value_offset = key_bits // 8
+        self.slot_struct = struct.Struct("<" + _FIELD[key_bits] + _FIELD[value_bits])
+        self._np_dtype = None
         self.empty = EMPTY_HASH64 if key_bits == 64 else EMPTY_HASH
         self.escaped_key = ESCAPED_KEY64 if key_bits == 64 else ESCAPED_KEY
         self.max_key = MASK64 if key_bits == 64 else MASK32
         self.max_value = MASK64 if value_bits == 64 else MASK32
-        self.hash_mask = self.max_key
-        self.value_mask = self.max_value
 
     def __repr__(self) -> str:
         return f"Widths({self.key_bits}, {self.value_bits})"
@@ -68,6 +81,17 @@ class Widths:
     def major(self) -> int:
         """The format version a new file of these widths is (§16: 32/32 is version 2)."""
         return 3 if self.wide else 2
+
+    def np_dtype(self, np: "Any") -> "Any":
+        """A slot as a packed numpy record (fields ``h``, the hash word, and ``v``, the value;
+        itemsize ``slot_bytes``): an array of them over a mapping gives both fields as strided
+        views, whatever the slot's size and its fields' alignment."""
+        if self._np_dtype is None:
+            self._np_dtype = np.dtype(
+                {"names": ["h", "v"], "formats": ["<u%d" % (self.key_bits // 8), "<u%d" % (self.value_bits // 8)],
+                 "offsets": [0, self.value_offset], "itemsize": self.slot_bytes}
+            )
+        return self._np_dtype
 
     def hash(self, key: int) -> int:
         """§4 (32-bit keys) or §16.3 (64-bit keys)."""

@@ -10,9 +10,10 @@ import io
 import os
 import re
 import stat
+import struct
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from .cli import MAX_U64, UsageError, _Out, _write_error, js_number, number_error, parse_uint, plural, quote
+from .cli import MAX_U64, UsageError, _Out, _write_error, js_number, js_string, number_error, parse_uint, plural, quote
 from .errors import ERR_IDX_INVALID_ARGUMENT, ERR_IDX_IO, ERR_IDX_LOCKED, ERR_IDX_PARSE, IdxError, error, io_error
 from .writer import Writer
 
@@ -29,9 +30,14 @@ Options:
 INPUT_NOTE = """Input, as text: one pair a line, KEY and VALUE separated by a tab, spaces or a
 comma. Both are decimal integers from 0 to 18446744073709551615 (no hex, no sign). Blank
 lines and lines starting with # are skipped; CRLF line ends are accepted. With --binary:
-pairs of little-endian uint32s, KEY then VALUE, 8 bytes a pair (as `dump --binary` writes
-for an index of 32-bit keys and values). When a key appears more than once, its last value
-wins. A line longer than 1 MiB is refused, and so is input that is the index itself."""
+pairs of little-endian integers, KEY then VALUE, each 4 bytes (8 with --key-bits 64 or
+--value-bits 64): 8 bytes a pair by default, as `dump --binary` writes a file of 32-bit
+keys and values.
+With --binary, input whose first 4096 bytes (or all of it, when shorter) are printable
+ASCII, tabs, CRs and LFs, with at least one LF, is refused as text: drop --binary to read
+it. (Binary pairs of IDs below 16777216 hold NUL bytes, and text never does.)
+When a key appears more than once, its last value wins. A line longer than 1 MiB is
+refused, and so is input that is the index itself."""
 
 WIDENING_NOTE = """A key or value above 4294967295 in an index of 32-bit keys or values rewrites
 it into a version 3 index of 64-bit keys or values (the other width kept), which readers
@@ -53,7 +59,7 @@ Removes each KEY from FILE, in place. Exit status 1 if some KEY was not there (e
 named on stderr).
 
 {WRITER_NOTE}""",
-    "put": f"""Usage: python -m idxmap put FILE PAIRS [--binary] [--wait MS] [--quiet]
+    "put": f"""Usage: python -m idxmap put FILE PAIRS [--binary [--key-bits 64] [--value-bits 64]] [--wait MS] [--quiet]
 
 Merges the pairs of PAIRS (a file, or - for stdin) into FILE: later pairs win, as in
 build. The whole input is read first; a bad line changes nothing. A small batch is
@@ -75,6 +81,7 @@ their own.
 }
 
 _WRITER_OPTIONS = {"wait": "string", "quiet": "boolean"}
+_WIDTH_OPTIONS = {"key-bits": "string", "value-bits": "string"}
 _SHORT = {"q": "quiet"}
 _MASKED = re.compile(r"-[0-9.]")
 
@@ -202,14 +209,17 @@ def cmd_del(args: Sequence[str], out: _Out, stdin: Any) -> int:
 
 
 def cmd_put(args: Sequence[str], out: _Out, stdin: Any) -> int:
-    values, positionals = parse_options("put", args, {**_WRITER_OPTIONS, "binary": "boolean"})
+    values, positionals = parse_options("put", args, {**_WRITER_OPTIONS, **_WIDTH_OPTIONS, "binary": "boolean"})
+    widths = width_options("put", values)
+    if not values.get("binary") and (values.get("key-bits") is not None or values.get("value-bits") is not None):
+        raise UsageError("--key-bits and --value-bits give the widths of --binary input (text says its own)", "put")
     if len(positionals) != 2:
         raise UsageError("put takes FILE PAIRS (PAIRS may be - for stdin)", "put")
     file, source = positionals
     name = "<stdin>" if source == "-" else source
     _refuse_own_input(source, stdin, name, file)
     # Read everything first: a bad line changes nothing.
-    pairs = _read_pairs(source, stdin, name, bool(values.get("binary")))
+    pairs = _read_pairs(source, stdin, name, widths if values.get("binary") else None)
     w = _open("put", file, values)
     try:
         before = len(w)
@@ -269,11 +279,26 @@ def _refuse_own_input(source: str, stdin: Any, name: str, target: str) -> None:
         )
 
 
-def _read_pairs(source: str, stdin: Any, name: str, binary: bool) -> Tuple[List[int], List[int]]:
-    """Every pair of the input, as (keys, values) columns in input order."""
+def width_options(command: str, values: Dict[str, Any]) -> Tuple[int, int]:
+    """--key-bits and --value-bits: 32 (the default) or 64 each."""
+
+    def width(name: str) -> int:
+        text = values.get(name)
+        if text is None or text == "32":
+            return 32
+        if text == "64":
+            return 64
+        raise UsageError(f"--{name} takes 32 or 64, not {quote(str(text))}", command)
+
+    return width("key-bits"), width("value-bits")
+
+
+def _read_pairs(source: str, stdin: Any, name: str, binary: Optional[Tuple[int, int]]) -> Tuple[List[int], List[int]]:
+    """Every pair of the input, as (keys, values) columns in input order: text, or binary pairs
+    of the widths ``binary`` (key bits, value bits)."""
     from .parse import read_pairs
 
-    if not binary:
+    if binary is None:
         stream: Optional[Any] = None if source != "-" else _stdin_stream(stdin)
         if source == "-" and stream is None:
             return [], []  # stdin closed: no pairs
@@ -288,21 +313,51 @@ def _read_pairs(source: str, stdin: Any, name: str, binary: bool) -> Tuple[List[
                 data = f.read()
     except OSError as e:
         raise io_error("read the input", name, e, "Check the path of the pairs file.") from e
-    if len(data) % 8:
+    return decode_binary_pairs(data, name, *binary)
+
+
+_TEXT_PROBE_BYTES = 4096
+_SHOWN = 60
+_TEXT_BYTES = re.compile(rb"[\t\r\n\x20-\x7e]*")
+
+
+def decode_binary_pairs(data: bytes, name: str, key_bits: int = 32, value_bits: int = 32) -> Tuple[List[int], List[int]]:
+    """Binary pairs (src/core/parse.ts BinaryPairParser): little-endian, a ``key_bits`` key then a
+    ``value_bits`` value, as (keys, values) columns.
+
+    Raises:
+        ParseError: the input looks like text (its first 4096 bytes printable ASCII with a line
+            end), or is not a whole number of pairs.
+    """
+    probe = data[:_TEXT_PROBE_BYTES]
+    if _TEXT_BYTES.fullmatch(probe) and b"\n" in probe:
+        shown = js_string(probe[:_SHOWN].decode("ascii")) + ("..." if len(probe) > _SHOWN else "")
         raise error(
             ERR_IDX_PARSE,
-            f"is {len(data)} bytes long, not a whole number of 8-byte pairs ({len(data) % 8} bytes left over)",
+            f"looks like text, not binary pairs: its first {len(probe)} bytes are printable ASCII with line ends ({shown})",
             path=name,
-            hint="Binary input is pairs of little-endian uint32s, key then value: its length is a multiple of 8.",
+            hint="For text pairs, drop --binary (idxmap.read_pairs in the API). Binary input is pairs of little-endian uint32s, key then value.",
         )
-    import array
-    import sys
-
-    words = array.array("I")
-    words.frombytes(data)
-    if sys.byteorder != "little":
-        words.byteswap()
-    return words[0::2].tolist(), words[1::2].tolist()
+    size = (key_bits + value_bits) // 8
+    if len(data) % size:
+        kb = key_bits // 8
+        raise error(
+            ERR_IDX_PARSE,
+            f"is {len(data)} bytes long, not a whole number of {size}-byte pairs ({len(data) % size} bytes left over)",
+            path=name,
+            hint="Binary input is pairs of little-endian uint32s, key then value: its length is a multiple of 8 "
+            "(for 64-bit keys or values, say --key-bits 64 or --value-bits 64)."
+            if size == 8
+            else f"Binary input at these widths is a little-endian {kb * 8}-bit key then a {(size - kb) * 8}-bit value: "
+            f"its length is a multiple of {size}.",
+        )
+    fmt = "<" + ("Q" if key_bits == 64 else "I") + ("Q" if value_bits == 64 else "I")
+    keys: List[int] = []
+    values: List[int] = []
+    for k, v in struct.iter_unpack(fmt, data):
+        keys.append(k)
+        values.append(v)
+    return keys, values
 
 
 COMMANDS = {"set": cmd_set, "del": cmd_del, "put": cmd_put, "compact": cmd_compact}

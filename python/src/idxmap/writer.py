@@ -669,8 +669,14 @@ class Writer(MutableMapping):  # type: ignore[type-arg]
         assert t is not None
         old = t.widths
         w = narrowest(largest_key, largest_value, 64 if old.key_bits == 64 else None, 64 if old.value_bits == 64 else None)
+        capacity = t.capacity
+
+        def capacity_for(n: int) -> int:
+            # At the same capacity, as idx widens, unless the pairs push the load past 9/10.
+            return grow_capacity(n) if n * MAX_LOAD_DEN > capacity * MAX_LOAD_NUM else capacity
+
         self._widening += 1
-        self._rehash(grow_capacity, 0, batch, w)
+        self._rehash(capacity_for, 0, batch, w)
 
     def _replace(self, temp: TempFile) -> None:
         """§11.4: the new file in place of the old, the lock passed on, the new file mapped. If

@@ -1,13 +1,17 @@
 """Writes the version 3 golden files of this directory (spec §16): each NAME.tsv is the input,
-NAME.idx what idxmap.build makes of it (the narrowest widths that hold its numbers, §16.5).
-Run from anywhere: python make.py. The tests (test_v3.py) rebuild each .tsv and compare bytes.
+NAME.idx what idx (the Node package, the reference implementation) builds of it, at the
+narrowest widths that hold its numbers (§16.5). Run from anywhere, after `npm run build`:
+python make.py. The tests rebuild each .tsv and compare bytes: idxmap's builder in test_v3.py,
+idx's in test/python.test.ts.
 """
 
+import subprocess
 from pathlib import Path
 
 import idxmap
 
 HERE = Path(__file__).resolve().parent
+IDX = HERE.parents[3] / "bin" / "idx.js"
 M32 = 2**32 - 1
 M64 = 2**64 - 1
 
@@ -43,7 +47,7 @@ def main() -> None:
     for name, m in MAPS.items():
         tsv = HERE / f"{name}.tsv"
         tsv.write_text("".join(f"{k}\t{v}\n" for k, v in m.items()))
-        idxmap.build(idxmap.read_pairs(tsv), HERE / f"{name}.idx")
+        subprocess.run(["node", str(IDX), "build", str(tsv), "-o", str(HERE / f"{name}.idx"), "-q"], check=True)
 
 
 if __name__ == "__main__":
