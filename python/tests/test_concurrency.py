@@ -242,8 +242,12 @@ def test_threads_share_an_index_while_builds_replace_it(tmp_path: Path, code_pat
     for t in threads:
         t.start()
     try:
-        for g in range(16):
+        # At least 16 replacements, and on until every reader has read through three of them (a
+        # loaded machine may starve one thread for a while); a minute at most.
+        g, deadline = 0, time.monotonic() + 60
+        while g < 16 or (min(rounds[1:]) < 3 and time.monotonic() < deadline):
             idxmap.build(maps[g % 2], path, sync=False)
+            g += 1
             time.sleep(0.005)
     finally:
         stop.set()

@@ -336,7 +336,7 @@ def decode_binary_pairs(data: bytes, name: str, key_bits: int = 32, value_bits: 
             ERR_IDX_PARSE,
             f"looks like text, not binary pairs: its first {len(probe)} bytes are printable ASCII with line ends ({shown})",
             path=name,
-            hint="For text pairs, drop --binary (idxmap.read_pairs in the API). Binary input is pairs of little-endian uint32s, key then value.",
+            hint="For text pairs, drop --binary (idxmap.read_pairs in the API). Binary input is pairs of little-endian integers, key then value, 4 bytes each (8 with --key-bits 64 or --value-bits 64).",
         )
     size = (key_bits + value_bits) // 8
     if len(data) % size:
