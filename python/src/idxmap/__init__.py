@@ -34,6 +34,7 @@ from .errors import (
     UnsupportedVersionError,
 )
 from .format import VERSION_MAJOR, VERSION_MINOR
+from .native import native_available, native_reason
 from .hashing import ESCAPED_KEY, ESCAPED_KEY64, hash32, hash64, home_slot, home_slot64, unhash32, unhash64
 from .reader import Index, IndexInfo
 from .reader import open_index as open
@@ -92,6 +93,8 @@ __all__ = [
     "Problem",
     "TooLargeError",
     "TruncatedError",
+    "native_available",
+    "native_reason",
     "UnsupportedVersionError",
     "VERSION_MAJOR",
     "VERSION_MINOR",

@@ -30,6 +30,7 @@ import struct
 import sys
 
 from .errors import ERR_IDX_IO, error, io_error
+from .native import extension as _extension
 from .format import (
     CELL_SEQ,
     CELL_STATE,
@@ -205,6 +206,9 @@ class MappedFile:
             watcher saw the path name another file (``moved``) or this file change size or its
             first 32 bytes (``rewritten``), so that the next lookup takes the slow path.
         dead: an odd seq whose writer died, which lookups treat as even (§11.7); -1 for none.
+        native: the C extension's own mapping of the file (idxmap._native.Mapping: the limited
+            API gives C no pointer into ``mm``), or None without the extension. ``reach``,
+            ``dead`` and the watcher's flags are kept in step with it here.
     """
 
     __slots__ = (
@@ -230,7 +234,8 @@ class MappedFile:
         "idw",
         "header_id",
         "id",
-        "dead",
+        "_dead",
+        "native",
         "moved",
         "rewritten",
         "first_bytes",
@@ -246,6 +251,7 @@ class MappedFile:
         self.dev = st.st_dev
         self.ino = st.st_ino
         self.mm = mm
+        self.native: Any = None
         hb = header.layout.header_bytes
         self.widths = header.widths
         self.wide = header.widths.wide
@@ -320,6 +326,8 @@ class MappedFile:
                     check_sentinel(int.from_bytes(last, "little"), path, w)
                     m = cls(path, header, mm, st)
                     m.opened = opened
+                    if _extension is not None:
+                        m.native = _native_mapping(fd, m)
                     return m
                 except BaseException:
                     mm.close()
@@ -339,6 +347,18 @@ class MappedFile:
     def reach(self, reach: int) -> None:
         self._reach = reach
         self.reach_words = reach << 1
+        if self.native is not None:
+            self.native.reach = reach
+
+    @property
+    def dead(self) -> int:
+        return self._dead
+
+    @dead.setter
+    def dead(self, seq: int) -> None:
+        self._dead = seq
+        if self.native is not None:
+            self.native.dead = seq
 
     # ---- numpy views ----
 
@@ -407,12 +427,16 @@ class MappedFile:
         if rewritten:
             self.rewritten = True
         self.id = NOT_A_WORD
+        if self.native is not None:
+            self.native.spoiled = True
 
     def unflag_moved(self) -> None:
         """The path names this file again (moved back): lookups take the fast path again."""
         self.moved = False
         if not self.rewritten:
             self.id = self.header_id
+            if self.native is not None:
+                self.native.spoiled = False
 
     def changed(self) -> bool:
         """True when this file must not be answered from (§11.8): truncated or resized under the
@@ -454,6 +478,19 @@ class MappedFile:
 
 class _Resized(Exception):
     pass
+
+
+def _native_mapping(fd: int, m: MappedFile) -> Any:
+    """The extension's mapping of the open file ``fd`` whose header ``m`` validated, or None
+    when it cannot map it (lookups then take the pure path for this file)."""
+    h = m.header
+    try:
+        return _extension.Mapping(
+            fd, m.size, h.layout.header_bytes, h.capacity, h.slot_count, h.reach, m.idw, m.header_id,
+            m.widths.key_bits, m.widths.value_bits,
+        )
+    except (OSError, ValueError, MemoryError):
+        return None
 
 
 def _advise(mm: mmap.mmap, sequential: bool) -> None:

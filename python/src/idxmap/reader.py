@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from array import array as _array
 from collections.abc import ItemsView, KeysView, Mapping, ValuesView
 
 from . import protocol as _protocol
@@ -38,6 +39,7 @@ from .format import (
 )
 from .hashing import EMPTY_HASH, MASK32, unhash32
 from .mapping import FilePath, MappedFile, lock_free_at
+from .native import extension as _extension
 from .protocol import FOLLOW_EVERY_SECONDS, ProtocolReader, StallClock, settle
 from .table import UNDECIDED, measure_reach, probe, probe_wide
 from .vectorized import (
@@ -78,6 +80,12 @@ GET_MANY_CHUNK = 1 << 16
 key, and a chunk that a write overlapped is probed again as a whole."""
 
 _ITER_CHUNK = 1 << 16
+
+# The extension's reader type answers single lookups in C; without it, Index is all Python.
+_IndexBase: Any = object if _extension is None else _extension.IndexBase
+_CHUNK = 64
+"""Keys per seq bracket in the extension's get_many (probe.h's IDX_CHUNK): a chunk it stops at
+is answered key by key here."""
 _FENCE = _protocol.FENCE_NEEDED
 _fence = _protocol.fence
 
@@ -276,7 +284,7 @@ class _FileProtocol(ProtocolReader):
         return self._ix._writer_gone(self._m, seq)
 
 
-class Index(Mapping):  # type: ignore[type-arg]
+class Index(_IndexBase, Mapping):  # type: ignore[type-arg, misc]
     """A read-only, dict-like view of the idx index at ``path``: uint32 keys to uint32 values.
 
     ``Index(path)`` maps the file and validates its header (O(1)); use it as a context manager
@@ -583,24 +591,39 @@ class Index(Mapping):  # type: ignore[type-arg]
         m.reach = reach
         return True
 
-    def __getitem__(self, key: Any) -> int:
-        """The value of ``key``. Raises KeyError when it is absent (or not a uint32), ClosedError
-        after close(), CorruptError when the file was truncated under the mapping and cannot be
-        reopened."""
-        value = self._get(key)
-        if value is None:
-            raise KeyError(key)
-        return value
+    if _extension is None:
 
-    def get(self, key: Any, default: Any = None) -> Any:
-        """The value of ``key``, or ``default`` when it is absent (or not a uint32).
-        Raises ClosedError after close()."""
-        value = self._get(key)
-        return default if value is None else value
+        def __getitem__(self, key: Any) -> int:
+            """The value of ``key``. Raises KeyError when it is absent (or not a uint32), ClosedError
+            after close(), CorruptError when the file was truncated under the mapping and cannot be
+            reopened."""
+            value = self._get(key)
+            if value is None:
+                raise KeyError(key)
+            return value
 
-    def __contains__(self, key: object) -> bool:
-        """True when ``key`` is in the index. Raises ClosedError after close()."""
-        return self._get(key) is not None
+        def get(self, key: Any, default: Any = None) -> Any:
+            """The value of ``key``, or ``default`` when it is absent (or not a uint32).
+            Raises ClosedError after close()."""
+            value = self._get(key)
+            return default if value is None else value
+
+        def __contains__(self, key: object) -> bool:
+            """True when ``key`` is in the index. Raises ClosedError after close()."""
+            return self._get(key) is not None
+
+    # With the extension, ix[key], get and ``in`` are its IndexBase's (no Python frame): the
+    # usual lookup in C, the rest here (_native_slow, or _get for a key that is not an int).
+
+    def _native_slow(self, key: int) -> Optional[int]:
+        """The C lookup's slow path, for a key of the file's width: its file was not quiet, was
+        flagged by the watcher or lost under a truncation (SIGBUS, now zero pages), or its probe
+        used up the reach. Through settle, whose first look is whether the file changed in place:
+        nothing here touches a page of a file that shrank."""
+        m = self._m
+        if m is not None and m.native is not None and m.native.lost:
+            m.flag(rewritten=True)
+        return self._slow_get(key, -1, -2, None, False)
 
     # ---- many lookups ----
 
@@ -624,6 +647,11 @@ class Index(Mapping):  # type: ignore[type-arg]
         w = self._current().widths
         missing = check_uint("missing", missing, w.max_value, self.path)
         np = numpy_or_none()
+        if _extension is not None and self._current().native is not None:
+            keys = self._checked_keys(keys, w.max_key, np)  # once: the paths below take them too
+            answers = self._get_many_native(keys, missing, w.max_key, np)
+            if answers is not None:
+                return answers
         if np is None:
             return self._get_many_pure(keys, missing, w.max_key)
         arr = as_key_array(keys, "keys", self.path, w.max_key)
@@ -649,6 +677,63 @@ class Index(Mapping):  # type: ignore[type-arg]
         if missing:
             values[~found] = missing
         return values, found
+
+    def _checked_keys(self, keys: Iterable[int], limit: int, np: Any) -> Any:
+        """get_many's keys, checked: a numpy array of uint32 or uint64 given numpy, else a list
+        of ints from 0 to ``limit``. Raises as get_many says."""
+        if np is not None:
+            return as_key_array(keys, "keys", self.path, limit)
+        listed = key_list("keys", keys, self.path, limit)
+        # The usual batch, a list of ints, is checked in C (map, min, max); anything else
+        # element by element, as the pure path does.
+        if listed and not (set(map(type, listed)) == {int} and min(listed) >= 0 and max(listed) <= limit):
+            listed = [check_uint("keys", k, limit, self.path) for k in listed]
+        return listed
+
+    def _get_many_native(self, keys: Any, missing: int, limit: int, np: Any) -> Optional[Tuple[Any, Any]]:
+        """get_many in the extension (probe.h's loop over its mapping), or None for the paths
+        below (a file followed meanwhile that the keys or ``missing`` do not fit, or with no
+        extension mapping). A chunk the loop stops at (a write overlapped it, the reach ran out,
+        the file was flagged or lost) is answered key by key through _native_slow; when that
+        follows another file, every key is asked again of it (§11.7 "A batch")."""
+        if np is not None:
+            n = int(keys.size)
+            keys64 = keys.dtype == np.uint64
+            packed = keys.tobytes()
+        else:
+            n = len(keys)
+            keys64 = limit > MASK32
+            packed = _array("Q" if keys64 else "I", keys).tobytes()
+        key_at = memoryview(packed).cast("Q" if keys64 else "I")
+        while True:
+            first = self._intact()
+            nat = first.native
+            w = first.widths
+            if nat is None or missing > w.max_value or (keys64 and not first.wide):
+                return None
+            wide_values = w.value_bits == 64
+            values = bytearray(n * (8 if wide_values else 4))
+            found = bytearray(n)
+            a = 0
+            while a < n:
+                a = nat.probe_many(packed, keys64, values, found, missing, a, n)[0]
+                if a == n:
+                    break
+                b = min(a + _CHUNK, n)
+                out = memoryview(values).cast("Q" if wide_values else "I")
+                for i in range(a, b):
+                    v = self._native_slow(key_at[i])
+                    out[i] = missing if v is None else v
+                    found[i] = v is not None
+                out.release()
+                if self._m is not first:
+                    break
+                a = b
+            if self._m is first:
+                break
+        if np is not None:
+            return np.frombuffer(values, dtype=_value_dtype(np, first)), np.frombuffer(found, dtype=bool)
+        return _array("Q" if wide_values else "I", values).tolist(), list(map(bool, found))
 
     def _get_many_pure(self, keys: Iterable[int], missing: int, limit: int) -> Tuple[List[int], List[bool]]:
         checked = [check_uint("keys", k, limit, self.path) for k in key_list("keys", keys, self.path, limit)]

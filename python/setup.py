@@ -1,0 +1,59 @@
+"""The optional C extension idxmap._native (pyproject.toml holds the rest of the metadata).
+
+The extension is built against the stable ABI of Python 3.9 (abi3: one wheel per platform for
+every Python from 3.9). When it cannot be compiled (no compiler, no Python headers) the pure
+package is installed with a one-line warning; IDXMAP_NO_EXTENSION=1 skips it outright.
+"""
+
+import os
+import sys
+from glob import glob
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+NATIVE = "src/idxmap/_native"
+
+
+class OptionalBuildExt(build_ext):
+    """build_ext that warns and goes on without the extension when it fails to compile."""
+
+    def run(self):
+        try:
+            super().run()
+        except Exception as e:  # noqa: BLE001 - any failure leaves the pure package
+            self._skip(e)
+
+    def build_extension(self, ext):
+        try:
+            super().build_extension(ext)
+        except Exception as e:  # noqa: BLE001
+            self._skip(e)
+
+    @staticmethod
+    def _skip(e):
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"idxmap: the C extension was not built ({first}); installing the pure-Python package", file=sys.stderr)
+
+
+def extensions():
+    if os.environ.get("IDXMAP_NO_EXTENSION") == "1":
+        return []
+    return [
+        Extension(
+            "idxmap._native",
+            sources=sorted(glob(f"{NATIVE}/*.c")),
+            depends=sorted(glob(f"{NATIVE}/*.h")),
+            include_dirs=[NATIVE],
+            define_macros=[("Py_LIMITED_API", "0x03090000")],
+            extra_compile_args=["-std=c11", "-O2"],
+            py_limited_api=True,
+        )
+    ]
+
+
+setup(
+    ext_modules=extensions(),
+    cmdclass={"build_ext": OptionalBuildExt},
+    options={"bdist_wheel": {"py_limited_api": "cp39"}},
+)
