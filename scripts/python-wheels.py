@@ -21,8 +21,8 @@ Where each wheel is run:
     manylinux x86_64     here, in every CPython 3.9+ found (python3.N on PATH, pyenv's versions)
     manylinux aarch64    under qemu-aarch64-static, with Debian's arm64 python3.11 unpacked into
                          a sysroot (~/.cache/idxmap-wheels/arm64-root; `all` makes it with apt-get)
-    musllinux x86_64,    when a musl CPython is given (--musl-python CMD, with QEMU_LD_PREFIX for
-    musllinux aarch64    aarch64); none is packaged for this Debian, so by default built only
+    musllinux x86_64     in CPython 3.11 built against musl by scripts/musl-python.sh (Debian packages
+    musllinux aarch64    none), aarch64's under qemu; built only (and said) until that has been run
     macosx x86_64, arm64 built only: no macOS here; their Mach-O headers are checked
 """
 from __future__ import annotations
@@ -165,13 +165,14 @@ def compile_extension(zig: list, target: Target, out: Path) -> None:
 
 
 def tools_python() -> Path:
-    """A virtualenv (cached) with pypa's build: sdist and wheel through pyproject.toml's backend."""
+    """A virtualenv (cached) with pypa's build and pyproject.toml's build requirements, so that a
+    build needs no isolated environment of its own (two per run, half a minute)."""
     venv = CACHE / "tools"
     python = venv / "bin" / "python"
     if not python.exists():
         run([sys.executable, "-m", "venv", venv])
-    if subprocess.run([python, "-c", "import build"], capture_output=True).returncode != 0:
-        run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "build"])
+    requires = re.search(r"^requires = (\[.*?\])", (PACKAGE_DIR / "pyproject.toml").read_text(), re.M | re.S)
+    run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "build", *json.loads(requires.group(1))])
     return python
 
 
@@ -180,7 +181,7 @@ def build_sdist_and_pure_wheel(out: Path) -> tuple:
     staging = Path(tempfile.mkdtemp(prefix="idxmap-build-"))
     try:
         env = {**os.environ, "IDXMAP_NO_EXTENSION": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-        run([tools_python(), "-m", "build", "--outdir", staging, PACKAGE_DIR], env=env)
+        run([tools_python(), "-m", "build", "--no-isolation", "--outdir", staging, PACKAGE_DIR], env=env)
         (sdist,) = staging.glob("*.tar.gz")
         (wheel,) = staging.glob("*.whl")
         out.mkdir(parents=True, exist_ok=True)
@@ -386,9 +387,8 @@ def path_without_compilers(into: Path) -> str:
 CHECK_SCRIPT = r'''
 import hashlib, json, os, random, sys
 import idxmap
-from idxmap.native import native_available
 out_dir = sys.argv[1]
-report = {"native": native_available(), "module": getattr(sys.modules.get("idxmap._native"), "__file__", None), "files": {}}
+report = {"native": idxmap.native_available(), "module": getattr(sys.modules.get("idxmap._native"), "__file__", None), "files": {}}
 rng = random.Random(20261207)
 for key_bits, value_bits in ((32, 32), (64, 32), (64, 64)):
     pairs = {rng.getrandbits(key_bits): rng.getrandbits(value_bits) for _ in range(5000)}
@@ -458,9 +458,9 @@ def run_check(python: list, path: str, pure: bool, work: Path) -> dict:
 
 def compare_with_node(report: dict) -> str:
     """idx's CLI (dist/, when built) reads the files the extension wrote: the same values."""
-    cli = ROOT / "dist" / "cli" / "main.js"
+    cli = ROOT / "bin" / "idx.js"
     node = shutil.which("node")
-    if not cli.exists() or node is None:
+    if not (ROOT / "dist" / "cli" / "main.js").exists() or node is None:
         return "not compared with idx's CLI (dist/ not built: npm run build)"
     for name, facts in report["files"].items():
         keys = [str(k) for k, _ in facts["samples"]]
@@ -468,7 +468,7 @@ def compare_with_node(report: dict) -> str:
         printed = r.stdout.split("\n")[:len(keys)]
         wanted = ["" if v is None else str(v) for _, v in facts["samples"]]
         if printed != wanted:
-            raise WheelError(f"idx get {name} printed {printed}, idxmap read {wanted}")
+            raise WheelError(f"idx get {name} printed {printed} {r.stderr.strip()}, idxmap read {wanted}")
     return "idx get reads the same values from its files"
 
 
@@ -575,15 +575,21 @@ def unpack_arm64_python() -> None:
         shutil.rmtree(debs, ignore_errors=True)
 
 
-def musl_interpreter(spec: str | None, machine: str):
-    """--musl-python MACHINE=COMMAND (COMMAND run as is: add qemu's -L for aarch64), or why none."""
-    for item in (spec or "").split(","):
-        if item.startswith(f"{machine}="):
-            command = item[len(machine) + 1:].split()
-            return Interpreter(f"a musl CPython, {machine} ({' '.join(command)})", command[-1:], prefix=tuple(command[:-1]),
-                               pip_wheel=None)
-    return (f"built only: no musl CPython for {machine} here (Debian packages none; give one with "
-            f"--musl-python {machine}=COMMAND)")
+def musl_interpreter(machine: str):
+    """The musl CPython scripts/musl-python.sh builds (aarch64's under qemu), or why there is none."""
+    python = CACHE / f"musl-{machine}" / "prefix" / "bin" / "python3.11"
+    if not python.exists():
+        return (f"built only: no musl CPython here (Debian packages none); `bash scripts/musl-python.sh {machine}` "
+                "builds one from Debian's sources (about 10 minutes), and this then runs the wheel in it")
+    label = f"CPython 3.11 {machine} musl (scripts/musl-python.sh)"
+    if machine == "x86_64":
+        return Interpreter(label, [str(python)])
+    qemu = qemu_aarch64()
+    if qemu is None:
+        return "no qemu-aarch64-static (apt-get install qemu-user-static)"
+    # musl:arm64 puts its loader in /lib, where qemu finds it without a sysroot.
+    wheels = sorted((python.parent.parent / "lib" / "python3.11" / "ensurepip" / "_bundled").glob("pip-*.whl"))
+    return Interpreter(f"{label}, under qemu-aarch64-static", [str(python)], prefix=(qemu,), pip_wheel=wheels[-1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -600,7 +606,7 @@ def test_sdist(sdist: Path, work: Path) -> list:
         env = clean_env(f"{here / 'venv' / 'bin'}:{path}")
         r = run([*pip, "install", "-v", "--no-cache-dir", sdist], env=env)
         said = [line.strip() for line in (r.stdout + r.stderr).splitlines() if "idxmap" in line and re.search(r"extension|compiler|pure", line, re.I)]
-        native = run([*python, "-c", "from idxmap.native import native_available; print(native_available())"], env=env, cwd=here).stdout.strip()
+        native = run([*python, "-c", "import idxmap; print(idxmap.native_available())"], env=env, cwd=here).stdout.strip()
         if native != str(with_compiler):
             raise WheelError(f"the sdist installed {label}: native_available() is {native}, not {with_compiler}")
         what = "the extension built and in use" if with_compiler else "pure Python"
@@ -643,7 +649,6 @@ def main(argv: list) -> int:
     parser.add_argument("--out", type=Path, default=PACKAGE_DIR / "dist")
     parser.add_argument("--only", help="targets, comma-separated: " + ", ".join(t.name for t in TARGETS))
     parser.add_argument("--zig")
-    parser.add_argument("--musl-python", help="x86_64=COMMAND,aarch64=COMMAND: musl CPythons to test the musllinux wheels with")
     args = parser.parse_args(argv)
     names = args.only.split(",") if args.only else [t.name for t in TARGETS]
     unknown = set(names) - {t.name for t in TARGETS}
@@ -651,6 +656,8 @@ def main(argv: list) -> int:
         parser.error(f"unknown target {', '.join(sorted(unknown))}")
     targets = [t for t in TARGETS if t.name in names]
     every = args.command == "all"
+    # An index pip cannot reach is tried once, not five times with back-off (as python-test.sh).
+    os.environ.setdefault("PIP_RETRIES", "0")
     try:
         sdist, wheels = build(args.out.resolve(), targets, args.zig)
         if args.command == "build":
@@ -661,20 +668,20 @@ def main(argv: list) -> int:
             if target.kind == "macos":
                 interpreters = ["built only: no macOS here to run it on (its Mach-O header is checked above)"]
             elif target.kind == "musl":
-                interpreters = [musl_interpreter(args.musl_python, target.machine)]
+                interpreters = [musl_interpreter(target.machine)]
             elif target.machine == "aarch64":
                 interpreters = [arm64_interpreter(prepare=every)]
             else:
                 interpreters = host_interpreters(every)
-            for i, interpreter in enumerate(interpreters):
+            results.append(wheel.name)
+            for interpreter in interpreters:
                 if isinstance(interpreter, str):
-                    results.append(f"{wheel.name}\n    {interpreter}")
+                    results.append(f"    {interpreter}")
                     continue
                 with tempfile.TemporaryDirectory(prefix="idxmap-wheel-test-") as work:
-                    # python/tests once, in the interpreter that runs the repo's own python tests.
-                    pytest = every and i == 0 and not interpreter.prefix and interpreter.pip_wheel is None
-                    line = test_wheel(wheel, interpreter, Path(work), pytest=pytest)
-                results.append(f"{wheel.name}\n    {line}")
+                    # python/tests once, in python3: the one scripts/python-test.sh runs them in.
+                    pytest = every and interpreter.command == [sys.executable]
+                    results.append(f"    {test_wheel(wheel, interpreter, Path(work), pytest=pytest)}")
         if every:
             with tempfile.TemporaryDirectory(prefix="idxmap-sdist-test-") as work:
                 results += test_sdist(sdist, Path(work))
