@@ -31,7 +31,7 @@ case "$machine" in
     # A cross build runs the build machine's CPython of the same minor version; configure cannot
     # probe the target's /dev/ptmx.
     cross=(--host=aarch64-linux-musl --build=x86_64-linux-gnu "--with-build-python=$(command -v python3.11)"
-      ac_cv_file__dev_ptmx=no ac_cv_file__dev_ptc=no)
+      ac_cv_file__dev_ptmx=no ac_cv_file__dev_ptc=no READELF=aarch64-linux-gnu-readelf)
     ;;
   *) echo "musl-python: machine must be x86_64 or aarch64, not $machine" >&2; exit 2 ;;
 esac

@@ -4,10 +4,10 @@ on this machine, in a fresh virtualenv with no C compiler on the PATH.
 
     python3 scripts/python-wheels.py build   the sdist, the pure wheel and the six platform wheels,
                                              each checked statically (tags, RECORD, binary)
-    python3 scripts/python-wheels.py test    build, then install and run what can run here
-    python3 scripts/python-wheels.py all     test, plus pytest and every Python 3.9+ found for the
-                                             x86-64 wheel, arm64 under qemu, and the sdist with and
-                                             without a compiler (the full run, by hand: minutes)
+    python3 scripts/python-wheels.py test    build, then install and run the x86-64 wheels here (npm test)
+    python3 scripts/python-wheels.py all     test, plus arm64 under qemu, every CPython 3.9+ found
+                                             for the x86-64 wheel, python/tests against it, and the
+                                             sdist with and without a compiler (by hand: ~15 min)
 
 Options: --out DIR (default python/dist), --only NAME,NAME (targets, as in TARGETS), --zig PATH.
 
@@ -472,9 +472,10 @@ def compare_with_node(report: dict) -> str:
     return "idx get reads the same values from its files"
 
 
-def test_wheel(wheel: Path, interpreter: Interpreter, work: Path, pytest: bool = False) -> str:
+def test_wheel(wheel: Path, interpreter: Interpreter, work: Path, other: Path | None, pytest: bool = False) -> str:
     """Installs the wheel in a fresh venv with no compiler on PATH; the extension must load and
-    agree with the pure path (IDXMAP_PURE=1) and with idx. Returns a line saying what ran."""
+    agree with the pure path (IDXMAP_PURE=1) and with idx, and pip must refuse the other libc's
+    wheel. Returns a line saying what ran."""
     started = time.time()
     venv = work / "venv"
     python, pip = make_venv(interpreter, venv)
@@ -484,6 +485,12 @@ def test_wheel(wheel: Path, interpreter: Interpreter, work: Path, pytest: bool =
     if found.stdout.strip():
         raise WheelError(f"a compiler is on the test PATH: {found.stdout.strip()}")
     run([*pip, "install", "-q", "--no-index", "--no-deps", wheel], env=env)
+    refused = ""
+    if other is not None:
+        r = subprocess.run([*pip, "install", "--dry-run", "--no-index", "--no-deps", other], env=env, capture_output=True, text=True)
+        if r.returncode == 0 or "is not a supported wheel on this platform" not in r.stderr:
+            raise WheelError(f"pip in {interpreter.label} did not refuse {other.name}: {r.stdout}{r.stderr}")
+        refused = f"; pip refuses {other.name.split('-')[-1][:-4]}"
     native = run_check(python, path, pure=False, work=work)
     pure = run_check(python, path, pure=True, work=work)
     where = f"{wheel.name} in {interpreter.label}"
@@ -496,7 +503,8 @@ def test_wheel(wheel: Path, interpreter: Interpreter, work: Path, pytest: bool =
     said = compare_with_node(native)
     tests = run_pytest(python, pip, env) if pytest else ""
     return (f"{interpreter.label}: installed with no compiler on PATH, idxmap._native loaded; build, Writer, "
-            f"lookups, get_many, verify agree with IDXMAP_PURE=1 byte for byte; {said}{tests} ({time.time() - started:.0f} s)")
+            f"lookups, get_many, verify agree with IDXMAP_PURE=1 byte for byte; {said}{refused}{tests} "
+            f"({time.time() - started:.0f} s)")
 
 
 def run_pytest(python: list, pip: list, env: dict) -> str:
@@ -506,9 +514,11 @@ def run_pytest(python: list, pip: list, env: dict) -> str:
     # cross tests find node (for idx's CLI in dist/) on the test PATH, which links /usr/bin's.
     r = subprocess.run([*python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=PACKAGE_DIR,
                        env=env, capture_output=True, text=True)
+    lines = r.stdout.strip().splitlines() or ["(no output)"]
     if r.returncode != 0:
-        raise WheelError(f"python/tests failed against the installed wheel:\n{r.stdout[-4000:]}{r.stderr[-2000:]}")
-    return f"; python/tests: {(r.stdout.strip().splitlines() or ['?'])[-1]}"
+        failed = "\n".join(line for line in lines if line.startswith(("FAILED", "ERROR")))
+        raise WheelError(f"python/tests against the installed wheel: {lines[-1]}\n{failed or r.stdout[-4000:] + r.stderr[-2000:]}")
+    return f"; python/tests: {lines[-1]}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -544,17 +554,17 @@ def qemu_aarch64() -> str | None:
     return shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
 
 
-def arm64_interpreter(prepare: bool):
-    """Debian's arm64 python3.11 under qemu, or a string saying why there is none."""
+def arm64_interpreter():
+    """Debian's arm64 python3.11 under qemu (unpacked on first use), or a string saying why none."""
     qemu = qemu_aarch64()
     if qemu is None:
         return "no qemu-aarch64-static (apt-get install qemu-user-static)"
     python = ARM64_ROOT / "usr" / "bin" / "python3.11"
-    if not python.exists() and prepare:
+    if not python.exists():
         unpack_arm64_python()
     wheels = sorted((ARM64_ROOT / "usr" / "share" / "python-wheels").glob("pip-*.whl"))
     if not python.exists() or not wheels:
-        return f"no arm64 Python in {ARM64_ROOT} (the `all` command unpacks Debian's there, as root with apt-get)"
+        return f"no arm64 Python in {ARM64_ROOT} (unpacked from Debian's packages by root with apt-get)"
     return Interpreter("CPython 3.11 aarch64 glibc 2.36 (Debian's, under qemu-aarch64-static)", [str(python)],
                        prefix=(qemu, "-L", str(ARM64_ROOT)), pip_wheel=wheels[-1])
 
@@ -643,6 +653,19 @@ def build(out: Path, targets: list, zig_path: str | None) -> tuple:
     return sdist, wheels
 
 
+def interpreters_for(target: Target, every: bool) -> list:
+    """The interpreters to run target's wheel in, or a string saying why it is only built."""
+    if target.kind == "macos":
+        return ["built only: no macOS here to run it on (its Mach-O header is checked above)"]
+    if target.machine == "aarch64" and not every:
+        return ["not run by `test` (under qemu it takes a minute or two): `all` runs it"]
+    if target.kind == "musl":
+        return [musl_interpreter(target.machine)]
+    if target.machine == "aarch64":
+        return [arm64_interpreter()]
+    return host_interpreters(every)
+
+
 def main(argv: list) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["build", "test", "all"])
@@ -660,36 +683,42 @@ def main(argv: list) -> int:
     os.environ.setdefault("PIP_RETRIES", "0")
     try:
         sdist, wheels = build(args.out.resolve(), targets, args.zig)
-        if args.command == "build":
-            return 0
-        results = []
-        for target in targets:
-            wheel = wheels[target.name]
-            if target.kind == "macos":
-                interpreters = ["built only: no macOS here to run it on (its Mach-O header is checked above)"]
-            elif target.kind == "musl":
-                interpreters = [musl_interpreter(target.machine)]
-            elif target.machine == "aarch64":
-                interpreters = [arm64_interpreter(prepare=every)]
-            else:
-                interpreters = host_interpreters(every)
-            results.append(wheel.name)
-            for interpreter in interpreters:
-                if isinstance(interpreter, str):
-                    results.append(f"    {interpreter}")
-                    continue
-                with tempfile.TemporaryDirectory(prefix="idxmap-wheel-test-") as work:
-                    # python/tests once, in python3: the one scripts/python-test.sh runs them in.
-                    pytest = every and interpreter.command == [sys.executable]
-                    results.append(f"    {test_wheel(wheel, interpreter, Path(work), pytest=pytest)}")
-        if every:
-            with tempfile.TemporaryDirectory(prefix="idxmap-sdist-test-") as work:
-                results += test_sdist(sdist, Path(work))
     except WheelError as e:
         log(f"FAILED: {e}")
         return 1
+    if args.command == "build":
+        return 0
+    results, failures = [], 0
+    for target in targets:
+        wheel = wheels[target.name]
+        # The wheel of the other libc, for the same machine: pip must refuse it (the tags work).
+        other = next((wheels[t.name] for t in targets if t.machine == target.machine and t.kind != target.kind), None)
+        results.append(wheel.name)
+        for interpreter in interpreters_for(target, every):
+            if isinstance(interpreter, str):
+                results.append(f"    {interpreter}")
+                continue
+            log(f"testing {wheel.name} in {interpreter.label}")
+            try:
+                with tempfile.TemporaryDirectory(prefix="idxmap-wheel-test-") as work:
+                    # python/tests once, in python3: the one scripts/python-test.sh runs them in.
+                    pytest = every and interpreter.command == [sys.executable]
+                    results.append(f"    {test_wheel(wheel, interpreter, Path(work), other, pytest=pytest)}")
+            except WheelError as e:
+                failures += 1
+                results.append(f"    FAILED in {interpreter.label}: {e}".replace("\n", "\n        "))
+    if every:
+        log("testing the sdist with and without a compiler")
+        try:
+            with tempfile.TemporaryDirectory(prefix="idxmap-sdist-test-") as work:
+                results += test_sdist(sdist, Path(work))
+        except WheelError as e:
+            failures += 1
+            results.append(f"sdist FAILED: {e}")
     print("\n".join(["python-wheels: results", *results]), flush=True)
-    return 0
+    if failures:
+        log(f"{failures} FAILED")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
