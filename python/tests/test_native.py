@@ -263,3 +263,46 @@ def test_a_raised_reach_reaches_the_extension(tmp_path: Path) -> None:
         assert m.native.spoiled
         m.unflag_moved()
         assert not m.native.spoiled
+
+
+# ---- builds: the same bytes as the pure package's ----
+
+BUILD = """
+import sys, idxmap
+from idxmap.vectorized import numpy_or_none
+out_dir, tag = sys.argv[1], sys.argv[2]
+sources = {
+    "empty": {},
+    "one": {7: 8},
+    "escaped": {0xFFFFFFFF: 1, 0: 2, 1: 3},
+    "dups": [(k % 500, k) for k in range(5000)],
+    "cluster": {k << 20: k for k in range(3000)},
+    "k64": {(k * 0x9E3779B97F4A7C15) % (1 << 64): k for k in range(4000)} | {(1 << 64) - 1: 9},
+    "v64": {k: k << 33 for k in range(4000)},
+    "k64v64": [((k * 0x9E3779B97F4A7C15) % (1 << 64), k << 40) for k in range(4000)] * 2,
+    "wide32": {1: 2, 3: 4},
+    "big": {(k * 2654435761) % (1 << 32): k for k in range(100000)},
+}
+np = numpy_or_none()
+for case, source in sources.items():
+    kwargs = {"wide32": {"key_bits": 64, "value_bits": 64}}.get(case, {})
+    if np is not None and case in ("big", "k64v64", "dups"):
+        pairs = list(source.items()) if isinstance(source, dict) else source
+        dtype = np.uint64 if case != "big" else np.uint32
+        source = (np.array([k for k, _ in pairs], dtype=dtype), np.array([v for _, v in pairs], dtype=dtype))
+    idxmap.build(source, f"{out_dir}/{case}-{tag}.idx", sync=False, **kwargs)
+"""
+BUILD_CASES = ["empty", "one", "escaped", "dups", "cluster", "k64", "v64", "k64v64", "wide32", "big"]
+
+
+@needs_native
+def test_a_build_in_the_extension_writes_the_pure_package_s_bytes(tmp_path: Path) -> None:
+    # Every width, duplicates (the last value wins), the escaped key, a cluster that spills,
+    # lists and numpy columns: the C build's files are the pure package's, byte for byte (and
+    # so Node's: test_build compares those).
+    for pure in (False, True):
+        r = subprocess.run([sys.executable, "-c", BUILD, str(tmp_path), "pure" if pure else "c"], capture_output=True, text=True, env=child_env(pure), timeout=300)
+        assert r.returncode == 0, r.stderr
+    for case in BUILD_CASES:
+        assert (tmp_path / f"{case}-c.idx").read_bytes() == (tmp_path / f"{case}-pure.idx").read_bytes(), case
+        assert idxmap.verify(tmp_path / f"{case}-c.idx").ok, case

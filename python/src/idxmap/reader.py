@@ -49,6 +49,7 @@ from .vectorized import (
     hash_array,
     measure_reach_array,
     numpy_or_none,
+    packed_array,
     probe_hashes,
     probe_hashes_wide,
 )
@@ -707,7 +708,7 @@ class Index(_IndexBase, Mapping):  # type: ignore[type-arg, misc]
         if np is not None:
             n = int(keys.size)
             keys64 = keys.dtype == np.uint64
-            packed = keys.tobytes()
+            packed = packed_array(keys)
         else:
             n = len(keys)
             keys64 = limit > MASK32
