@@ -212,6 +212,9 @@ def test_a_batch_that_follows_part_way_answers_from_one_file(
     path = tmp_path / "ix.idx"
     idxmap.build(OLD, path, sync=False)
     ix = idxmap.open(path)
+    # The Python batch paths (the extension's is test_native's): with no extension mapping for
+    # the first file, get_many takes them.
+    ix._current().native = None
     keys = KEYS[:40]
     replaced = []
     if numpy_path:

@@ -55,9 +55,10 @@ from .format import (
 from .atomic_file import commit, discard, remove_stale_temp_files, write_target, write_temp_file
 from .lock import READER_TEST_SECONDS, WriterLock
 from .mapping import snapshot_header
+from .native import extension as _extension
 from .protocol import fence
 from .table import place, sorted_entries
-from .vectorized import as_key_array, numpy_or_none, place_sorted, sort_entries
+from .vectorized import as_key_array, numpy_or_none, packed_array, place_sorted, sort_entries
 from .widths import Widths, narrowest
 
 PairSource = Union[
@@ -156,13 +157,17 @@ def build(
     keys, values = _columns(source, path, np, limits)
     pairs = len(keys)
     w = narrowest(_largest(keys), _largest(values), key_bits, value_bits)
-    if np is not None:
-        hashes, vals, escaped = sort_entries(keys, values, w)
+    if _extension is not None:
+        parts, slot_count, n, escaped = native_table_parts(keys, values, w, path)
+        capacity = build_capacity(n)
     else:
-        hashes, vals, escaped = sorted_entries(zip(keys, values), w)
-    n = len(hashes)
-    capacity = build_capacity(n)
-    parts, slot_count = table_parts(hashes, vals, escaped, capacity, w, path)
+        if np is not None:
+            hashes, vals, escaped = sort_entries(keys, values, w)
+        else:
+            hashes, vals, escaped = sorted_entries(zip(keys, values), w)
+        n = len(hashes)
+        capacity = build_capacity(n)
+        parts, slot_count = table_parts(hashes, vals, escaped, capacity, w, path)
     not_retired = _replace(path, parts, sync, wait)
     if not_retired is not None:
         warnings.warn(not_retired_warning(path, not_retired), stacklevel=2)
@@ -224,6 +229,32 @@ def table_parts(hashes: Any, values: Any, escaped: Optional[int], capacity: int,
             if sys.byteorder != "little":
                 words.byteswap()
         slot_bytes = memoryview(words).cast("B")
+    return file_parts(slot_bytes, slot_count, n, escaped, reach, capacity, w), slot_count
+
+
+def native_table_parts(keys: Any, values: Any, w: Widths, path: str) -> Tuple[Tuple[Any, ...], int, int, Optional[int]]:
+    """table_parts in the C extension, from the checked columns (numpy arrays or lists of ints
+    that fit ``w``): (the parts, slot count, entries, the escaped key's value or None). Hashing,
+    sorting and placing in C (§7 steps 1 to 5); the same bytes as the pure paths and Node's.
+
+    Raises:
+        TooLargeError: more slots than the format holds.
+    """
+
+    def column(c: Any, bits: int) -> Tuple[Any, bool]:
+        if hasattr(c, "dtype"):  # a numpy array of uint32 or uint64 (as_key_array's)
+            return packed_array(c), c.dtype.itemsize == 8
+        return array.array("Q" if bits == 64 else "I", c).tobytes(), bits == 64
+
+    kb, k64 = column(keys, w.key_bits)
+    vb, v64 = column(values, w.value_bits)
+    slots, slot_count, reach, n, escaped = _extension.build_table(kb, k64, vb, v64, w.key_bits, w.value_bits, build_capacity, SPILL_SLOTS)
+    _check_size(slot_count, n, w, path)
+    return file_parts(memoryview(slots), slot_count, n, escaped, reach, build_capacity(n), w), slot_count, n, escaped
+
+
+def file_parts(slot_bytes: Any, slot_count: int, n: int, escaped: Optional[int], reach: int, capacity: int, w: Widths) -> Tuple[Any, ...]:
+    """A new file's parts around its slot region (§7): the header, the slots, the checksums."""
     layout = layout_for(w)
     blocks = block_count(slot_count, layout)
     checksums = bytearray(4 * blocks)
@@ -231,7 +262,7 @@ def table_parts(hashes: Any, values: Any, escaped: Optional[int], capacity: int,
     for b in range(blocks):
         struct.pack_into("<I", checksums, 4 * b, zlib.crc32(slot_bytes[b * size : (b + 1) * size]) & 0xFFFFFFFF)
     header = encode_header(capacity, slot_count, n, escaped is not None, escaped or 0, reach, w)
-    return (header, slot_bytes, checksums), slot_count
+    return (header, slot_bytes, checksums)
 
 
 def _check_wait(wait: Any, path: str) -> float:

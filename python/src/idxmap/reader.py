@@ -49,6 +49,7 @@ from .vectorized import (
     hash_array,
     measure_reach_array,
     numpy_or_none,
+    packed_array,
     probe_hashes,
     probe_hashes_wide,
 )
@@ -81,8 +82,16 @@ key, and a chunk that a write overlapped is probed again as a whole."""
 
 _ITER_CHUNK = 1 << 16
 
-# The extension's reader type answers single lookups in C; without it, Index is all Python.
-_IndexBase: Any = object if _extension is None else _extension.IndexBase
+
+
+class _PureBase:
+    """Without the extension, Index is all Python."""
+
+    __slots__ = ()
+
+
+# The extension's reader type answers single lookups in C (see Index._native_slow).
+_IndexBase: Any = _PureBase if _extension is None else _extension.IndexBase
 _CHUNK = 64
 """Keys per seq bracket in the extension's get_many (probe.h's IDX_CHUNK): a chunk it stops at
 is answered key by key here."""
@@ -699,7 +708,7 @@ class Index(_IndexBase, Mapping):  # type: ignore[type-arg, misc]
         if np is not None:
             n = int(keys.size)
             keys64 = keys.dtype == np.uint64
-            packed = keys.tobytes()
+            packed = packed_array(keys)
         else:
             n = len(keys)
             keys64 = limit > MASK32

@@ -276,7 +276,7 @@ static PyGetSetDef mapping_getset[] = {
 };
 
 /* A bytes or bytearray's memory and length (what the 3.9 limited API can reach). */
-static char *bytes_of(PyObject *o, Py_ssize_t *len, int writable) {
+char *idxn_bytes_of(PyObject *o, Py_ssize_t *len, int writable) {
   if (!writable && PyBytes_Check(o)) {
     *len = PyBytes_Size(o);
     return PyBytes_AsString(o);
@@ -305,11 +305,11 @@ static PyObject *mapping_probe_many(PyObject *self, PyObject *args) {
   Py_ssize_t from, to, keysLen, valuesLen, foundLen;
   if (!PyArg_ParseTuple(args, "OpOOKnn:probe_many", &keysObj, &keys64, &valuesObj, &foundObj, &missing, &from, &to))
     return NULL;
-  const char *keys = bytes_of(keysObj, &keysLen, 0);
+  const char *keys = idxn_bytes_of(keysObj, &keysLen, 0);
   if (keys == NULL) return NULL;
-  char *values = bytes_of(valuesObj, &valuesLen, 1);
+  char *values = idxn_bytes_of(valuesObj, &valuesLen, 1);
   if (values == NULL) return NULL;
-  char *found = bytes_of(foundObj, &foundLen, 1);
+  char *found = idxn_bytes_of(foundObj, &foundLen, 1);
   if (found == NULL) return NULL;
   Py_ssize_t keyBytes = keys64 ? 8 : 4, valueBytes = m->valueBits == 64 ? 8 : 4;
   if (from < 0 || from > to || to > keysLen / keyBytes || to > valuesLen / valueBytes || to > foundLen ||

@@ -4,16 +4,13 @@
  */
 #include "native.h"
 
-static PyMethodDef module_methods[] = {
-    {NULL},
-};
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "idxmap._native",
     .m_doc = "idxmap's C extension: lookups, get_many and builds in C (idxmap works without it).",
     .m_size = -1,
-    .m_methods = module_methods,
+    .m_methods = idxn_build_methods,
 };
 
 PyMODINIT_FUNC PyInit__native(void) {

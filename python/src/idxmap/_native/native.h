@@ -38,6 +38,13 @@ int idxn_mapping_init_type(PyObject *module);
 int idxn_index_init_type(PyObject *module);
 int idxn_install_sigbus(void);
 
+/* A bytes's or bytearray's memory and length (a bytearray only when writable), or NULL with
+   TypeError. */
+char *idxn_bytes_of(PyObject *o, Py_ssize_t *len, int writable);
+
+/* The module's functions: build.c's. */
+extern PyMethodDef idxn_build_methods[];
+
 /* True when the mapping can be read: not lost under a truncation. */
 static inline int idxn_readable(const idxn_mapping *m) {
   return !atomic_load_explicit(m->lost, memory_order_relaxed);
