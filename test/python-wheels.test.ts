@@ -31,7 +31,7 @@ function run(args: string[]): Promise<{ status: number | null; output: string }>
 /** Runs Python with the script loaded as module `wheels`; returns what it printed. */
 function withScript(code: string): string {
   const prelude = `import importlib.util, sys\nspec = importlib.util.spec_from_file_location("wheels", ${JSON.stringify(SCRIPT)})\n` +
-    `wheels = importlib.util.module_from_spec(spec); spec.loader.exec_module(wheels)\n`;
+    `wheels = sys.modules["wheels"] = importlib.util.module_from_spec(spec); spec.loader.exec_module(wheels)\n`;
   const r = spawnSync("python3", ["-c", prelude + code], { cwd: ROOT, encoding: "utf8" });
   expect(r.status, r.stderr).toBe(0);
   return r.stdout.trim();
