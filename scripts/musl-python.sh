@@ -29,9 +29,9 @@ case "$machine" in
     apt-get install -y -qq gcc-aarch64-linux-gnu musl:arm64 musl-dev:arm64 qemu-user-static >/dev/null
     cc="aarch64-linux-gnu-gcc -specs /usr/lib/aarch64-linux-musl/musl-gcc.specs"
     # A cross build runs the build machine's CPython of the same minor version; configure cannot
-    # probe the target's /dev/ptmx.
+    # probe the target's /dev/ptmx nor run its getaddrinfo, and needs the target's readelf.
     cross=(--host=aarch64-linux-musl --build=x86_64-linux-gnu "--with-build-python=$(command -v python3.11)"
-      ac_cv_file__dev_ptmx=no ac_cv_file__dev_ptc=no READELF=aarch64-linux-gnu-readelf)
+      ac_cv_file__dev_ptmx=no ac_cv_file__dev_ptc=no ac_cv_buggy_getaddrinfo=no READELF=aarch64-linux-gnu-readelf)
     ;;
   *) echo "musl-python: machine must be x86_64 or aarch64, not $machine" >&2; exit 2 ;;
 esac

