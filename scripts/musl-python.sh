@@ -2,7 +2,7 @@
 # A musl CPython to test idxmap's musllinux wheels with (scripts/python-wheels.py all finds it):
 # Debian packages no musl Python, so this builds CPython 3.11 and zlib from Debian's sources
 # against Debian's musl, x86_64 natively (musl-gcc), aarch64 cross (gcc-aarch64-linux-gnu with
-# musl's specs) to run under qemu-aarch64-static. About 10 minutes per machine on two cores.
+# musl's specs) to run under qemu-aarch64-static. 10 to 17 minutes each on two cores.
 #
 #   bash scripts/musl-python.sh x86_64|aarch64
 #

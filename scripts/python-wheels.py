@@ -524,7 +524,7 @@ def run_pytest(python: list, pip: list, env: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# The interpreters: this machine's CPythons, Debian's arm64 one under qemu, a musl one if given
+# The interpreters: this machine's CPythons, Debian's arm64 one under qemu, scripts/musl-python.sh's
 
 
 def host_interpreters(every: bool) -> list:
