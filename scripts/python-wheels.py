@@ -431,12 +431,32 @@ class Interpreter:
     pip_wheel: Path | None = None
 
 
+# pip under qemu, from its wheel. pip learns a musl system's version by running musl's loader
+# (/lib/ld-musl-aarch64.so.1) in a child process; with no binfmt_misc here the kernel cannot
+# start that aarch64 program, so it is started through qemu, as binfmt_misc would start it.
+PIP_UNDER_QEMU = r'''
+import runpy, subprocess, sys
+qemu, pip = sys.argv[1:3]
+popen_init = subprocess.Popen.__init__
+def through_qemu(self, args, *rest, **options):
+    if isinstance(args, (list, tuple)) and args and str(args[0]).startswith("/lib/ld-musl-"):
+        args = [qemu, *args]
+    popen_init(self, args, *rest, **options)
+subprocess.Popen.__init__ = through_qemu
+sys.argv = [pip, *sys.argv[3:]]
+runpy.run_path(pip, run_name="__main__")
+'''
+
+
 def make_venv(interpreter: Interpreter, where: Path) -> tuple:
     """A fresh virtualenv: (its python, its pip) as commands."""
     emulated = interpreter.pip_wheel is not None
     run([*interpreter.prefix, *interpreter.command, "-m", "venv", *(["--without-pip"] if emulated else []), where])
     python = [*interpreter.prefix, str(where / "bin" / "python")]
-    pip = [*python, f"{interpreter.pip_wheel}/pip"] if emulated else [*python, "-m", "pip"]
+    if emulated:
+        pip = [*python, "-c", PIP_UNDER_QEMU, interpreter.prefix[0], f"{interpreter.pip_wheel}/pip"]
+    else:
+        pip = [*python, "-m", "pip"]
     return python, [*pip, "--disable-pip-version-check"]
 
 
