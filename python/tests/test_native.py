@@ -39,6 +39,8 @@ def test_the_extension_s_copies_of_the_addon_s_c_are_byte_identical(name: str) -
     # the Node addon's (native/), copied: a change to one is a change to both.
     ours = PY_DIR / "src" / "idxmap" / "_native" / name
     theirs = ROOT / "native" / name
+    if not theirs.exists():
+        pytest.skip("not in the idx repository (an sdist's tests): no native/ to compare with")
     assert ours.read_bytes() == theirs.read_bytes(), f"{ours} differs from {theirs}: copy it again"
 
 

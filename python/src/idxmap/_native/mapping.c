@@ -350,7 +350,37 @@ static PyObject *mapping_probe_many(PyObject *self, PyObject *args) {
   return Py_BuildValue("(nK)", (Py_ssize_t)stop, (unsigned long long)hits);
 }
 
+/* word(i): header word i, read from this mapping (zero once it is lost under a truncation). */
+static PyObject *mapping_word(PyObject *self, PyObject *arg) {
+  idxn_mapping *m = (idxn_mapping *)self;
+  Py_ssize_t i = PyLong_AsSsize_t(arg);
+  if (i == -1 && PyErr_Occurred()) return NULL;
+  if (i < 0 || (size_t)i >= m->headerBytes / 4) {
+    PyErr_SetString(PyExc_IndexError, "word: not a header word");
+    return NULL;
+  }
+  return PyLong_FromUnsignedLong(__atomic_load_n(&m->table.header[i], __ATOMIC_ACQUIRE));
+}
+
+/*
+ * probe(key) -> (answer, value): §5.3 (§16) for key, an int of the file's key width, with no seq
+ * check (the caller's, idxmap.protocol.settle): answer 0 found (value), 1 absent, 2 the probe
+ * used up the reach. The Python slow path's probe, through this mapping: a truncation under it
+ * reads zeros, never kills.
+ */
+static PyObject *mapping_probe(PyObject *self, PyObject *arg) {
+  idxn_mapping *m = (idxn_mapping *)self;
+  unsigned long long key = PyLong_AsUnsignedLongLong(arg);
+  if (key == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+  if (m->keyBits == 32 && key > 0xffffffffull) return Py_BuildValue("(iK)", ANSWER_MISS, 0ull);
+  uint64_t value = 0;
+  int answer = idxn_probe(m, key, &value);
+  return Py_BuildValue("(iK)", answer, (unsigned long long)value);
+}
+
 static PyMethodDef mapping_methods[] = {
+    {"word", mapping_word, METH_O, "word(i): header word i, read from this mapping"},
+    {"probe", mapping_probe, METH_O, "probe(key) -> (0 found | 1 absent | 2 reach used up, value), no seq check"},
     {"probe_many", mapping_probe_many, METH_VARARGS, "getMany's loop over a chunk range: (stop, hits)"},
     {NULL},
 };

@@ -41,6 +41,10 @@ atomic_int *idxn_register(uint32_t i, const void *base, size_t length, int writa
 void idxn_unregister(uint32_t i);
 void idxn_give_back(uint32_t i);
 
+/* A probe's answers (lookup.c). */
+enum { ANSWER_HIT, ANSWER_MISS, ANSWER_SLOW, ANSWER_KEY };
+int idxn_probe(const idxn_mapping *m, uint64_t key, uint64_t *value);
+
 int idxn_mapping_init_type(PyObject *module);
 int idxn_slots_init_type(PyObject *module);
 int idxn_index_init_type(PyObject *module);
