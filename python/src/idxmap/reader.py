@@ -1079,7 +1079,7 @@ class Index(_IndexBase, Mapping):  # type: ignore[type-arg, misc]
             return NotImplemented
         if len(self) != len(other):
             return False
-        get = self._get
+        get = self.get  # the C lookup with the extension
         for key, value in other.items():
             if get(key) != value:
                 return False
@@ -1141,7 +1141,7 @@ class IndexItemsView(ItemsView):  # type: ignore[type-arg]
         if not isinstance(item, tuple) or len(item) != 2:
             return False
         key, value = item
-        v = self._mapping._get(key)  # type: ignore[attr-defined]
+        v = self._mapping.get(key)
         return v is not None and v == value
 
 
