@@ -52,8 +52,11 @@ def extensions():
     ]
 
 
+EXTENSIONS = extensions()
+
 setup(
-    ext_modules=extensions(),
+    ext_modules=EXTENSIONS,
     cmdclass={"build_ext": OptionalBuildExt},
-    options={"bdist_wheel": {"py_limited_api": "cp39"}},
+    # An abi3 wheel (cp39-abi3) when it carries the extension; a pure one without.
+    options={"bdist_wheel": {"py_limited_api": "cp39"}} if EXTENSIONS else {},
 )

@@ -156,6 +156,12 @@ class SlotEditor:
                 r.copy(s, s - 1)
             r.store(at, h, v)
             return
+        if r.whole is not None:
+            # Whole-slot stores (the C extension): as version 2, no slot ever half stored.
+            for s in range(plan.end, at, -1):
+                r.whole.copy(s, s - 1)
+            r.whole.store(at, h, v)
+            return
         for s in range(plan.end, at, -1):
             # Hash first: slot s (an entry also in s + 1, or empty) becomes a tombstone of s - 1.
             hf, vf = r.raw(s - 1)
@@ -172,6 +178,11 @@ class SlotEditor:
             for cur in range(s, last):
                 r.copy(cur, cur + 1)
             r.store(last, self._empty, 0)
+            return
+        if r.whole is not None:
+            for cur in range(s, last):
+                r.whole.copy(cur, cur + 1)
+            r.whole.store(last, self._empty, 0)
             return
         # Slot s is a tombstone (recovery's removal) or the entry deleted.
         tombstone = s > 0 and r.hash(s) == r.hash(s - 1)

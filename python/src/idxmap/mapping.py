@@ -438,11 +438,21 @@ class MappedFile:
             if self.native is not None:
                 self.native.spoiled = False
 
+    def word(self, i: int) -> int:
+        """Header word ``i`` now. Through the C extension's mapping when there is one: a file
+        truncated under it reads zeros there (its SIGBUS handler), where a load from ``words``
+        between a size check and the truncation would kill the process."""
+        n = self.native
+        return n.word(i) if n is not None else int(self.words[i])
+
     def changed(self) -> bool:
         """True when this file must not be answered from (§11.8): truncated or resized under the
-        mapping (one fstat), rewritten in place as the watcher saw, or its header checksum word
-        differs from the one at open."""
-        return self.rewritten or self.lost() or self.words[self.idw] != self.header_id
+        mapping (one fstat), rewritten in place as the watcher saw, lost under the extension's
+        mapping, or its header checksum word differs from the one at open."""
+        n = self.native
+        if n is not None and n.lost:
+            self.rewritten = True
+        return self.rewritten or self.lost() or self.word(self.idw) != self.header_id
 
     def copy_slots(self, a: int, b: int, np: Any) -> Any:
         """A private copy of slots ``a`` to ``b - 1``. Versions 1 and 2: each slot with one 8-byte

@@ -26,12 +26,18 @@ else:
     try:
         from . import _native as extension  # type: ignore[attr-defined, no-redef]
     except ImportError as e:
-        reason = f"the C extension is not installed ({e})"
+        # Not there (a name the package does not have), or there and failing to load.
+        missing = "cannot import name '_native'" in str(e) or "No module named" in str(e)
+        reason = (
+            "the C extension is not installed (built without a compiler, or with IDXMAP_NO_EXTENSION=1)"
+            if missing
+            else f"the C extension failed to load: {e}"
+        )
     else:
         if not hasattr(extension, "IndexBase"):
             # The source tree's folder of C sources on the path, not a built extension.
             extension = None
-            reason = "the C extension is not installed (idxmap/_native is its sources only)"
+            reason = "the C extension is not installed (idxmap/_native holds its sources only)"
 
 
 def native_available() -> bool:

@@ -228,7 +228,7 @@ class _Protocol(ProtocolReader):
         # The seq word above the mapping's generation: two loads from different files (another
         # thread followed a new file in between) never look like one quiet probe.
         m = self._ix._current()
-        return (m.generation << 32) | int(m.words[W_SEQ])
+        return (m.generation << 32) | m.word(W_SEQ)
 
     def changed(self) -> bool:
         # Checked first: nothing below touches a file truncated under its mapping (SIGBUS).
@@ -238,7 +238,7 @@ class _Protocol(ProtocolReader):
         self._ix._reopen()
 
     def retired(self) -> bool:
-        return (self._ix._current().words[W_STATE] & STATE_RETIRED) != 0
+        return (self._ix._current().word(W_STATE) & STATE_RETIRED) != 0
 
     def moved(self) -> bool:
         return self._ix._current().moved
@@ -269,7 +269,7 @@ class _FileProtocol(ProtocolReader):
         self._m = m
 
     def seq(self) -> int:
-        return int(self._m.words[W_SEQ])
+        return self._m.word(W_SEQ)
 
     def changed(self) -> bool:
         return self._m.changed()
@@ -278,7 +278,7 @@ class _FileProtocol(ProtocolReader):
         raise _FileChanged()
 
     def retired(self) -> bool:
-        return (self._m.words[W_STATE] & STATE_RETIRED) != 0
+        return (self._m.word(W_STATE) & STATE_RETIRED) != 0
 
     def moved(self) -> bool:
         return False
@@ -562,6 +562,14 @@ class Index(_IndexBase, Mapping):  # type: ignore[type-arg, misc]
             w = m.widths
             if key > w.max_key:
                 return None
+            if m.native is not None:
+                # Through the extension's mapping, which a truncation cannot kill the process by.
+                status, value = m.native.probe(key)
+                if status != 2:
+                    return value if status == 0 else None
+                if not self._raise_reach(m):
+                    return None
+                continue
             h = w.hash(key)
             if h == w.empty:
                 words = m.words
@@ -581,9 +589,9 @@ class Index(_IndexBase, Mapping):  # type: ignore[type-arg, misc]
         """A probe used up its reach: take the larger one a writer stored since (version 2), or
         measure the entries once (version 1, §14). True when the reach grew."""
         if m.header.major != 1:
-            reach = min(int(m.words[W_REACH]), m.last)
+            reach = min(m.word(W_REACH), m.last)
         else:
-            seq = int(m.words[W_SEQ])
+            seq = m.word(W_SEQ)
             if m.v1_measured is None:
                 np = numpy_or_none()
                 measured = (
@@ -850,8 +858,8 @@ class Index(_IndexBase, Mapping):  # type: ignore[type-arg, misc]
         if st.st_ino == m.ino and st.st_dev == m.dev:
             if m.moved:
                 m.unflag_moved()  # moved back
-            seq = int(m.words[W_SEQ])
-            if seq & 1 and m.words[W_STATE] & STATE_RETIRED and self._clock.may_test_lock():
+            seq = m.word(W_SEQ)
+            if seq & 1 and m.word(W_STATE) & STATE_RETIRED and self._clock.may_test_lock():
                 self._writer_gone(m, seq)
             return False
         try:
@@ -1071,7 +1079,7 @@ class Index(_IndexBase, Mapping):  # type: ignore[type-arg, misc]
             return NotImplemented
         if len(self) != len(other):
             return False
-        get = self._get
+        get = self.get  # the C lookup with the extension
         for key, value in other.items():
             if get(key) != value:
                 return False
@@ -1133,7 +1141,7 @@ class IndexItemsView(ItemsView):  # type: ignore[type-arg]
         if not isinstance(item, tuple) or len(item) != 2:
             return False
         key, value = item
-        v = self._mapping._get(key)  # type: ignore[attr-defined]
+        v = self._mapping.get(key)
         return v is not None and v == value
 
 

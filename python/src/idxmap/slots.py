@@ -10,7 +10,11 @@
   after the operation, but for the few cases its docstring lists. An overwrite stores the value
   field alone (one store of its width, as §16.6 asks).
 
-Every store is an assignment to an element of a ``memoryview`` cast to "Q" or "I": CPython packs
+With the C extension, version 3 slots are stored whole as §16.6 asks: ``whole`` is its
+SlotStore (one 16-byte store instruction a slot, as the Node addon's native/write.c), and
+:mod:`idxmap.edits` then edits version 3 tables as version 2's, slot by slot.
+
+Every other store is an assignment to an element of a ``memoryview`` cast to "Q" or "I": CPython packs
 an item with one fixed-size ``memcpy``, which compilers emit as one store instruction of that
 width (an 8-byte field of a 12-byte slot is 4-byte aligned in every other slot: x86-64 and arm64
 store it with one unaligned instruction all the same). Slices are never assigned (they copy byte
@@ -35,9 +39,13 @@ class SlotRegion:
     __slots__ = (
         "slot_count", "wide", "empty", "value_bits", "key_bits", "slot_bytes", "slot_words", "value_word",
         "_q", "_q4", "_i", "_bytes", "_sums", "_first", "_end", "blocks", "slots_per_block", "block_bytes",
+        "whole",
     )
 
-    def __init__(self, mm: Any, layout: Layout, w: Widths, slot_count: int) -> None:
+    def __init__(self, mm: Any, layout: Layout, w: Widths, slot_count: int, whole: Any = None) -> None:
+        #: Version 3 with the C extension: its SlotStore over the same file (store, copy: a
+        #: whole slot with one store); else None.
+        self.whole = whole
         self.slot_count = slot_count
         self.wide = w.wide
         self.empty = w.empty
@@ -61,7 +69,10 @@ class SlotRegion:
         self._sums = base[end : end + CHECKSUM_BYTES * self.blocks].cast("I")
 
     def release(self) -> None:
-        """Lets go of the views (the mapping can be closed after). Raises nothing."""
+        """Lets go of the views and the whole-slot store's mapping (the mapping can be closed
+        after). Raises nothing."""
+        if self.whole is not None:
+            self.whole.close()
         for view in (self._q, self._q4, self._i, self._sums, self._bytes):
             try:
                 view.release()

@@ -26,7 +26,7 @@ from .builder import _check_bool, _check_wait, _columns, _largest, table_parts
 from .cells import HeaderCells
 from .checks import Problems, check_reserved
 from .edits import InsertPlan, SlotEditor
-from .errors import ERR_IDX_CLOSED, ERR_IDX_CORRUPT, ERR_IDX_IO, ERR_IDX_UNSUPPORTED_VERSION, error, io_error
+from .errors import ERR_IDX_CLOSED, ERR_IDX_CORRUPT, ERR_IDX_IO, ERR_IDX_UNSUPPORTED_VERSION, IdxError, error, io_error
 from .format import (
     HEADER_ID_OFFSETS,
     VERSION_MINOR,
@@ -38,6 +38,7 @@ from .format import (
 )
 from .lock import WriterLock
 from .mapping import FilePath, snapshot_header
+from .native import extension as _extension
 from .operation import OperationBracket, damaged, lost_under_writer
 from .recovery import needs_recovery, recover
 from .rehash import Batch, rehash_into, swap_in
@@ -67,6 +68,25 @@ class _Displaced(Exception):
     lock): nothing was changed; the change starts again on the file now at the path."""
 
 
+def _whole_slot_store(fd: int, size: int, mm: mmap.mmap) -> Any:
+    """The C extension's whole-slot store over the slots of the open file ``fd`` when it is a
+    version 3 file (§16.6: one 16-byte store a slot), or None (no extension, another version,
+    a header the caller's checks will refuse, or no mapping to be had: the pure stores then)."""
+    if _extension is None:
+        return None
+    try:
+        header = parse_header(snapshot_header(mm, size), size, "")
+    except IdxError:
+        return None
+    w = header.widths
+    if not w.wide:
+        return None
+    try:
+        return _extension.SlotStore(fd, size, header.layout.header_bytes, header.slot_count, w.key_bits, w.value_bits)
+    except (OSError, ValueError, MemoryError):
+        return None
+
+
 class _Table:
     """The writer's file, mapped for writing: its header, cells, slots, editor and bracket."""
 
@@ -75,7 +95,7 @@ class _Table:
         "cells", "region", "editor", "bracket", "_header_view", "_words",
     )
 
-    def __init__(self, mm: mmap.mmap, size: int, header: Header, path: str) -> None:
+    def __init__(self, mm: mmap.mmap, size: int, header: Header, path: str, whole: Any = None) -> None:
         self.mm = mm
         self.size = size
         self.header = header
@@ -89,7 +109,7 @@ class _Table:
         self.checksum_at = HEADER_ID_OFFSETS[header.major] // 4
         self.checksum_word = int(self._words[self.checksum_at])
         self.cells = HeaderCells(self._header_view, header.major, header.widths)
-        self.region = SlotRegion(mm, header.layout, header.widths, header.slot_count)
+        self.region = SlotRegion(mm, header.layout, header.widths, header.slot_count, whole)
         self.editor = SlotEditor(self.region, header.capacity, header.widths)
         self.bracket = OperationBracket(self.cells, self.region, path, self.lost)
 
@@ -212,6 +232,7 @@ class Writer(MutableMapping):  # type: ignore[type-arg]
                 mm = mmap.mmap(fd, st.st_size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ | mmap.PROT_WRITE)
             except (OSError, ValueError) as e:
                 raise io_error("map the index for writing", self.path, e) from e
+            whole = _whole_slot_store(fd, st.st_size, mm)
         finally:
             os.close(fd)
         try:
@@ -233,8 +254,10 @@ class Writer(MutableMapping):  # type: ignore[type-arg]
             check_reserved(head, header, problems)
             if problems.list:
                 raise damaged(self.path, f"{problems.list[0].message}, so it is not written")
-            table = _Table(mm, st.st_size, header, self.path)
+            table = _Table(mm, st.st_size, header, self.path, whole if whole is not None and header.widths.wide else None)
         except BaseException:
+            if whole is not None:
+                whole.close()
             mm.close()
             raise
         old, self._table = self._table, table

@@ -14,7 +14,6 @@ typedef struct {
   idxn_mapping *map; /* its extension mapping, or NULL (then every lookup takes Python's path) */
 } idxn_index;
 
-enum { ANSWER_HIT, ANSWER_MISS, ANSWER_SLOW, ANSWER_KEY };
 
 static PyObject *slow_name, *get_name, *native_name;
 
@@ -26,14 +25,11 @@ static inline uint64_t slot_hash(const idxn_mapping *m, uint64_t s, unsigned wor
   return m->keyBits == 64 ? idx_load64(p) : p[0];
 }
 
-/* §5.3 for key on m between two loads of seq (§11.7): ANSWER_HIT with *value, ANSWER_MISS, or
-   ANSWER_SLOW when the file was not quiet or the probe used up its reach. */
-static int probe_one(const idxn_mapping *m, uint64_t key, uint64_t *value) {
+/* §5.3 (§16) for key (of the file's key width) on m, no seq check: ANSWER_HIT with *value,
+   ANSWER_MISS, or ANSWER_SLOW when the probe used up its reach. */
+int idxn_probe(const idxn_mapping *m, uint64_t key, uint64_t *value) {
   const volatile uint32_t *header = m->table.header;
   const uint64_t lastSlot = m->table.slotCount - 1;
-  if (m->spoiled) return ANSWER_SLOW;
-  uint32_t s1 = __atomic_load_n(&header[IDX_CELL_SEQ / 4], __ATOMIC_ACQUIRE);
-  if ((s1 & 1) && s1 != m->table.dead) return ANSWER_SLOW;
   int answer;
   if (!m->wide) {
     uint32_t h = idx_hash32((uint32_t)key);
@@ -88,6 +84,18 @@ static int probe_one(const idxn_mapping *m, uint64_t key, uint64_t *value) {
       }
     }
   }
+  return answer;
+}
+
+/* §5.3 for key on m between two loads of seq (§11.7): ANSWER_HIT with *value, ANSWER_MISS, or
+   ANSWER_SLOW when the file was not quiet or the probe used up its reach. */
+static int probe_one(const idxn_mapping *m, uint64_t key, uint64_t *value) {
+  const volatile uint32_t *header = m->table.header;
+  if (m->spoiled) return ANSWER_SLOW;
+  uint32_t s1 = __atomic_load_n(&header[IDX_CELL_SEQ / 4], __ATOMIC_ACQUIRE);
+  if ((s1 & 1) && s1 != m->table.dead) return ANSWER_SLOW;
+  __atomic_thread_fence(__ATOMIC_ACQUIRE);
+  int answer = idxn_probe(m, key, value);
   __atomic_thread_fence(__ATOMIC_ACQUIRE);
   /* A lost mapping reads zeros: its checksum word is not the file's, and the flag says so too. */
   if (header[IDX_CELL_SEQ / 4] != s1 || header[m->table.idWord] != m->table.fileId || m->spoiled || !idxn_readable(m))

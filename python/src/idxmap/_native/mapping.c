@@ -33,7 +33,8 @@ typedef struct {
   _Atomic uintptr_t base;
   _Atomic size_t length;
   atomic_int lost;
-  int used; /* GIL held */
+  atomic_int writable; /* a writer's mapping: zero pages it can store into (into nothing) */
+  int used;            /* GIL held */
 } registry_entry;
 
 static registry_entry *_Atomic blocks[MAX_BLOCKS];
@@ -47,7 +48,7 @@ static registry_entry *entry(uint32_t i) {
 }
 
 /* A free entry's number (GIL held), or -1 when the registry is full. */
-static int64_t take_entry(void) {
+int64_t idxn_take_entry(void) {
   if (nfree > 0) return free_entries[--nfree];
   uint32_t i = next_entry;
   if (i / BLOCK_ENTRIES >= MAX_BLOCKS) return -1;
@@ -60,7 +61,7 @@ static int64_t take_entry(void) {
   return i;
 }
 
-static void give_back(uint32_t i) {
+void idxn_give_back(uint32_t i) {
   if (nfree == capfree) {
     uint32_t cap = capfree ? capfree * 2 : 64;
     uint32_t *grown = realloc(free_entries, cap * sizeof *grown);
@@ -69,6 +70,24 @@ static void give_back(uint32_t i) {
     capfree = cap;
   }
   free_entries[nfree++] = i;
+}
+
+/* Entry i now describes the mapping [base, base + length): returns its lost flag. */
+atomic_int *idxn_register(uint32_t i, const void *base, size_t length, int writable) {
+  registry_entry *e = entry(i);
+  atomic_store(&e->lost, 0);
+  atomic_store(&e->writable, writable);
+  atomic_store(&e->length, length);
+  atomic_store(&e->base, (uintptr_t)base);
+  e->used = 1;
+  return &e->lost;
+}
+
+void idxn_unregister(uint32_t i) {
+  registry_entry *e = entry(i);
+  atomic_store(&e->base, 0);
+  atomic_store(&e->length, 0);
+  e->used = 0;
 }
 
 /* ---- SIGBUS ---- */
@@ -87,8 +106,8 @@ static void on_sigbus(int sig, siginfo_t *si, void *context) {
       if (base != 0 && a >= base && a - base < length) {
         /* The flag first: a reader that meets the zero pages asks it. */
         atomic_store(&block[i].lost, 1);
-        if (mmap((void *)base, length, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) !=
-            MAP_FAILED)
+        int prot = atomic_load(&block[i].writable) ? PROT_READ | PROT_WRITE : PROT_READ;
+        if (mmap((void *)base, length, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) != MAP_FAILED)
           return; /* the faulting load runs again and reads zero */
       }
     }
@@ -152,14 +171,14 @@ static PyObject *mapping_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
     PyErr_SetString(PyExc_ValueError, "Mapping: the table does not fit the file");
     return NULL;
   }
-  int64_t slot = take_entry();
+  int64_t slot = idxn_take_entry();
   if (slot < 0) {
     PyErr_SetString(PyExc_MemoryError, "Mapping: too many open mappings");
     return NULL;
   }
   void *base = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
   if (base == MAP_FAILED) {
-    give_back((uint32_t)slot);
+    idxn_give_back((uint32_t)slot);
     return PyErr_SetFromErrno(PyExc_OSError);
   }
   /* Lookups touch a page or two each: no read-ahead of neighbours (idxmap.mapping's _advise). */
@@ -167,16 +186,11 @@ static PyObject *mapping_new(PyTypeObject *type, PyObject *args, PyObject *kwarg
   idxn_mapping *m = (idxn_mapping *)PyType_GenericAlloc(type, 0);
   if (m == NULL) {
     munmap(base, (size_t)size);
-    give_back((uint32_t)slot);
+    idxn_give_back((uint32_t)slot);
     return NULL;
   }
-  registry_entry *e = entry((uint32_t)slot);
-  atomic_store(&e->lost, 0);
-  atomic_store(&e->length, (size_t)size);
-  atomic_store(&e->base, (uintptr_t)base);
-  e->used = 1;
   m->slot = (uint32_t)slot;
-  m->lost = &e->lost;
+  m->lost = idxn_register((uint32_t)slot, base, (size_t)size, 0);
   m->base = base;
   m->length = (size_t)size;
   m->headerBytes = (uint32_t)headerBytes;
@@ -200,12 +214,9 @@ static void mapping_dealloc(PyObject *self) {
   PyTypeObject *tp = Py_TYPE(self);
   if (m->base != NULL) {
     /* Out of the registry first: the handler never zero-maps a range unmapped and reused. */
-    registry_entry *e = entry(m->slot);
-    atomic_store(&e->base, 0);
-    atomic_store(&e->length, 0);
-    e->used = 0;
+    idxn_unregister(m->slot);
     munmap((void *)m->base, m->length);
-    give_back(m->slot);
+    idxn_give_back(m->slot);
     m->base = NULL;
   }
   freefunc free_ = (freefunc)PyType_GetSlot(tp, Py_tp_free);
@@ -339,7 +350,37 @@ static PyObject *mapping_probe_many(PyObject *self, PyObject *args) {
   return Py_BuildValue("(nK)", (Py_ssize_t)stop, (unsigned long long)hits);
 }
 
+/* word(i): header word i, read from this mapping (zero once it is lost under a truncation). */
+static PyObject *mapping_word(PyObject *self, PyObject *arg) {
+  idxn_mapping *m = (idxn_mapping *)self;
+  Py_ssize_t i = PyLong_AsSsize_t(arg);
+  if (i == -1 && PyErr_Occurred()) return NULL;
+  if (i < 0 || (size_t)i >= m->headerBytes / 4) {
+    PyErr_SetString(PyExc_IndexError, "word: not a header word");
+    return NULL;
+  }
+  return PyLong_FromUnsignedLong(__atomic_load_n(&m->table.header[i], __ATOMIC_ACQUIRE));
+}
+
+/*
+ * probe(key) -> (answer, value): §5.3 (§16) for key, an int of the file's key width, with no seq
+ * check (the caller's, idxmap.protocol.settle): answer 0 found (value), 1 absent, 2 the probe
+ * used up the reach. The Python slow path's probe, through this mapping: a truncation under it
+ * reads zeros, never kills.
+ */
+static PyObject *mapping_probe(PyObject *self, PyObject *arg) {
+  idxn_mapping *m = (idxn_mapping *)self;
+  unsigned long long key = PyLong_AsUnsignedLongLong(arg);
+  if (key == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+  if (m->keyBits == 32 && key > 0xffffffffull) return Py_BuildValue("(iK)", ANSWER_MISS, 0ull);
+  uint64_t value = 0;
+  int answer = idxn_probe(m, key, &value);
+  return Py_BuildValue("(iK)", answer, (unsigned long long)value);
+}
+
 static PyMethodDef mapping_methods[] = {
+    {"word", mapping_word, METH_O, "word(i): header word i, read from this mapping"},
+    {"probe", mapping_probe, METH_O, "probe(key) -> (0 found | 1 absent | 2 reach used up, value), no seq check"},
     {"probe_many", mapping_probe_many, METH_VARARGS, "getMany's loop over a chunk range: (stop, hits)"},
     {NULL},
 };

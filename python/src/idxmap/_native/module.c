@@ -16,7 +16,7 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC PyInit__native(void) {
   PyObject *module = PyModule_Create(&module_def);
   if (module == NULL) return NULL;
-  if (idxn_mapping_init_type(module) < 0 || idxn_index_init_type(module) < 0 || idxn_install_sigbus() < 0 ||
+  if (idxn_mapping_init_type(module) < 0 || idxn_index_init_type(module) < 0 || idxn_slots_init_type(module) < 0 || idxn_install_sigbus() < 0 ||
       PyModule_AddIntConstant(module, "CHUNK", IDX_CHUNK) < 0) {
     Py_DECREF(module);
     return NULL;

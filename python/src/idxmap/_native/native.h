@@ -34,7 +34,19 @@ typedef struct {
 
 extern PyTypeObject *idxn_mapping_type;
 
+/* The registry of the extension's mappings, which the SIGBUS handler reads (mapping.c): an
+   entry's number, or -1 when full; its use for a mapping (returns its lost flag); its end. */
+int64_t idxn_take_entry(void);
+atomic_int *idxn_register(uint32_t i, const void *base, size_t length, int writable);
+void idxn_unregister(uint32_t i);
+void idxn_give_back(uint32_t i);
+
+/* A probe's answers (lookup.c). */
+enum { ANSWER_HIT, ANSWER_MISS, ANSWER_SLOW, ANSWER_KEY };
+int idxn_probe(const idxn_mapping *m, uint64_t key, uint64_t *value);
+
 int idxn_mapping_init_type(PyObject *module);
+int idxn_slots_init_type(PyObject *module);
 int idxn_index_init_type(PyObject *module);
 int idxn_install_sigbus(void);
 
