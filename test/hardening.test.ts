@@ -543,3 +543,23 @@ describe.runIf(ADDON)("an index opened by a relative path stays that file after 
     expect(readFileSync(join(b, "ids.idx")).equals(before)).toBe(true);
   });
 });
+
+describe("the addon's platform folder", () => {
+  it("is musl's only when the running node's ELF interpreter is musl's, whatever loaders are installed", async () => {
+    const { platformTag } = await import("../src/os/native");
+    if (process.platform !== "linux") return;
+    // PT_INTERP read from the program headers (the loader only looks for the path's text).
+    const elf = readFileSync(process.execPath);
+    const phoff = Number(elf.readBigUInt64LE(0x20));
+    const phentsize = elf.readUInt16LE(0x36);
+    let interp = "(none)";
+    for (let i = 0; i < elf.readUInt16LE(0x38); i++) {
+      const ph = phoff + i * phentsize;
+      if (elf.readUInt32LE(ph) !== 3) continue;
+      const offset = Number(elf.readBigUInt64LE(ph + 8));
+      interp = elf.toString("latin1", offset, offset + Number(elf.readBigUInt64LE(ph + 32)) - 1);
+    }
+    expect(platformTag().endsWith("-musl"), interp).toBe(interp.includes("/ld-musl-"));
+    expect(platformTag().startsWith(`linux-${process.arch}`)).toBe(true);
+  });
+});

@@ -277,6 +277,9 @@ describe.runIf(ADDON)("getManyWide and formatPairsWide on version 3 files", () =
         const { path, model, queries } = files.get(name)!;
         const t = table(path);
         expect([t.keyBits, t.valueBits]).toEqual([keyBits, valueBits]);
+        // Runs long enough that the batch loop's eight-slot scan without bound checks is taken
+        // (probe.h idx_wide_scan: a reach of 8 or more), and, below in the reach loop, not.
+        expect(t.reach).toBeGreaterThanOrEqual(8);
         const bytes = readFileSync(path);
         const wrong = queries.filter((k) => refProbe(bytes, t, k, t.slotCount - 1) !== expected(model, keyBits, k));
         expect(wrong.slice(0, 5)).toEqual([]);

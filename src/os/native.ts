@@ -180,22 +180,37 @@ function packageRoot(): string {
 
 /**
  * linux-x64, linux-x64-musl, darwin-arm64...: the prebuilds/ folder for this platform. musl is
- * told by its dynamic loader's file (process.report would tell too, at a cost of milliseconds).
+ * told by the dynamic loader the running node names in its ELF header (PT_INTERP, in the
+ * binary's first page): musl's loader installed beside glibc (Debian's musl package) does not
+ * make a glibc node musl. process.report would tell too, at a cost of milliseconds. A node
+ * without an interpreter (static) falls back to whether musl's loader is installed.
  */
 export function platformTag(): string {
-  let libc = "";
-  if (process.platform === "linux") {
-    const machine = process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch;
-    if (fs.existsSync(`/lib/ld-musl-${machine}.so.1`)) libc = "-musl";
+  return `${process.platform}-${process.arch}${process.platform === "linux" && isMusl() ? "-musl" : ""}`;
+}
+
+function isMusl(): boolean {
+  try {
+    const fd = fs.openSync(process.execPath, "r");
+    try {
+      const head = Buffer.alloc(4096);
+      const text = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0)).toString("latin1");
+      if (text.includes("/ld-musl-")) return true;
+      if (text.includes("/ld-linux")) return false;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // An unreadable node binary: the loader's file decides.
   }
-  return `${process.platform}-${process.arch}${libc}`;
+  const machine = process.arch === "x64" ? "x86_64" : process.arch === "arm64" ? "aarch64" : process.arch;
+  return fs.existsSync(`/lib/ld-musl-${machine}.so.1`);
 }
 
 /**
  * Where the addon may be, in the order tried: a local build first (npm install compiled it),
- * then the prebuilt binary for this platform, then on Linux the other libc's (a system with
- * musl's loader installed beside glibc looks like musl; a binary of the wrong libc fails to
- * load, with an error, and the next is tried).
+ * then the prebuilt binary for this platform, then on Linux the other libc's (should the guess
+ * be wrong, a binary of the wrong libc fails to load, with an error, and the next is tried).
  */
 export function addonCandidates(root = packageRoot()): string[] {
   const tag = platformTag();

@@ -180,19 +180,15 @@ IDX_TEMPLATE uint64_t idx_wide_hash(const void *keys, uint32_t i, const unsigned
 #define IDX_SLOT_WORDS(shape) ((((shape) & IDX_HASH64) ? 2u : 1u) + (((shape) & IDX_VALUES64) ? 2u : 1u))
 #define IDX_VALUE_WORD(shape) (((shape) & IDX_HASH64) ? 2u : 1u)
 
-IDX_TEMPLATE uint64_t idx_wide_home(uint64_t h, uint64_t capacity, const unsigned shape) {
-  return idx_home((shape & IDX_HASH64) ? (uint32_t)(h >> 32) : (uint32_t)h, capacity);
-}
-
-/* A slot's hash word and value (§16.1), by plain loads: the seq check discards a torn one
+/* The hash word of the slot at p (§16.1), by a plain load: the seq check discards a torn one
    (§11.7). A u64 field of a 12-byte slot may be only 4-byte aligned (idx_load64). */
-IDX_TEMPLATE uint64_t idx_wide_slot_hash(const uint32_t *slots, uint64_t s, const unsigned shape) {
-  const uint32_t *p = slots + IDX_SLOT_WORDS(shape) * s;
+IDX_TEMPLATE uint64_t idx_wide_word(const uint32_t *p, const unsigned shape) {
   return (shape & IDX_HASH64) ? idx_load64(p) : p[0];
 }
 
-IDX_TEMPLATE uint64_t idx_wide_slot_value(const uint32_t *slots, uint64_t s, const unsigned shape) {
-  const uint32_t *p = slots + IDX_SLOT_WORDS(shape) * s + IDX_VALUE_WORD(shape);
+/* The value of the slot at p. */
+IDX_TEMPLATE uint64_t idx_wide_value(const uint32_t *p, const unsigned shape) {
+  p += IDX_VALUE_WORD(shape);
   return (shape & IDX_VALUES64) ? idx_load64(p) : p[0];
 }
 
@@ -203,44 +199,74 @@ IDX_TEMPLATE uint64_t idx_wide_escaped(const volatile uint32_t *header, const un
   return value;
 }
 
-/* Hashes keys[i] into the ring and prefetches its home slot. */
-IDX_TEMPLATE void idx_wide_ahead(const uint32_t *slots, uint64_t capacity, const void *keys, uint32_t i,
-                                 uint64_t *ringHash, uint64_t *ringHome, const unsigned shape) {
-  uint64_t h = idx_wide_hash(keys, i, shape);
-  uint64_t home = idx_wide_home(h, capacity, shape);
-  ringHash[i % IDX_AHEAD] = h;
-  ringHome[i % IDX_AHEAD] = home;
-  __builtin_prefetch(slots + IDX_SLOT_WORDS(shape) * home);
+/* idx_scan for a version 3 shape: slots of IDX_SLOT_WORDS(shape) words, u64 or u32 hash words. */
+IDX_TEMPLATE const uint32_t *idx_wide_scan(const uint32_t *p, const uint32_t *fast, const uint32_t *lastSlot,
+                                           uint64_t reachWords, uint64_t h, const unsigned shape) {
+  const unsigned sw = IDX_SLOT_WORDS(shape);
+  if (idx_wide_word(p, shape) >= h) return p;
+  const uint32_t *home = p;
+  if (p <= fast) {
+#define IDX_STEP \
+  p += sw;       \
+  if (idx_wide_word(p, shape) >= h) return p;
+    IDX_STEP IDX_STEP IDX_STEP IDX_STEP IDX_STEP IDX_STEP IDX_STEP IDX_STEP
+#undef IDX_STEP
+  }
+  const uint32_t *limit = (uint64_t)(lastSlot - home) > reachWords ? home + reachWords : lastSlot;
+  while (p < limit) {
+    p += sw;
+    if (idx_wide_word(p, shape) >= h) return p;
+  }
+  return p;
 }
 
-/* idx_probe_chunks for a version 3 file of one shape: the same protocol, chunks and stops. */
+/* idx_probe_chunks for a version 3 file of one shape (with or without `found`, a capacity below
+   2^32 or not): the same protocol, chunks, stops and loop as version 2's idx_chunks_v2. */
 IDX_TEMPLATE uint32_t idx_wide_chunks(const idx_table *t, const void *keys, void *values, uint8_t *found,
                                       uint64_t missing, uint32_t from, uint32_t to, uint64_t *hits,
-                                      const unsigned shape) {
+                                      const unsigned shape, const int withFound, const int narrow) {
   const volatile uint32_t *header = t->header;
+  const unsigned sw = IDX_SLOT_WORDS(shape);
   const uint32_t *slots = t->slots;
-  const uint64_t lastSlot = t->slotCount - 1;
+  const uint32_t *lastSlot = slots + sw * (t->slotCount - 1);
   const uint64_t capacity = t->capacity;
+  const uint64_t reachWords = sw * t->reach;
+  /* The last home slot from which eight slots are within the table and the reach (idx_wide_scan). */
+  const uint32_t *fast = t->reach >= 8 && t->slotCount > 9 ? lastSlot - 8 * sw : NULL;
   const uint64_t empty = (shape & IDX_HASH64) ? IDX_EMPTY_HASH64 : IDX_EMPTY_HASH;
+  const uint64_t dead = t->dead;
+  const uint32_t idWord = t->idWord, fileId = t->fileId;
   uint64_t ringHash[IDX_AHEAD];
-  uint64_t ringHome[IDX_AHEAD];
+  const uint32_t *ringSlot[IDX_AHEAD];
+#define IDX_AHEAD_KEY(i)                                                                               \
+  do {                                                                                                 \
+    uint64_t h_ = idx_wide_hash(keys, i, shape);                                                       \
+    uint32_t top_ = (shape & IDX_HASH64) ? (uint32_t)(h_ >> 32) : (uint32_t)h_;                        \
+    const uint32_t *p_ = slots + sw * (narrow ? idx_home_narrow(top_, capacity) : idx_home(top_, capacity)); \
+    ringHash[(i) % IDX_AHEAD] = h_;                                                                    \
+    ringSlot[(i) % IDX_AHEAD] = p_;                                                                    \
+    __builtin_prefetch(p_);                                                                            \
+  } while (0)
   uint32_t next = from; /* the next key to hash and prefetch */
-  for (; next < to && next - from < IDX_AHEAD; next++) idx_wide_ahead(slots, capacity, keys, next, ringHash, ringHome, shape);
+  for (; next < to && next - from < IDX_AHEAD; next++) IDX_AHEAD_KEY(next);
   uint32_t chunk = from;
   for (; chunk < to; chunk += IDX_CHUNK) {
     uint32_t end = to - chunk < IDX_CHUNK ? to : chunk + IDX_CHUNK;
     uint32_t seq = __atomic_load_n(&header[IDX_CELL_SEQ / 4], __ATOMIC_ACQUIRE);
-    if ((seq & 1) && seq != t->dead) break;
+    if ((seq & 1) && seq != dead) break;
     uint64_t chunkHits = 0;
     int undecided = 0;
     for (uint32_t k = chunk; k < end; k++) {
       /* Read before the ring's slot is refilled with key k + IDX_AHEAD's. */
       uint64_t h = ringHash[k % IDX_AHEAD];
-      uint64_t s = ringHome[k % IDX_AHEAD];
-      if (next < to) idx_wide_ahead(slots, capacity, keys, next++, ringHash, ringHome, shape);
+      const uint32_t *p = ringSlot[k % IDX_AHEAD];
+      if (next < to) {
+        IDX_AHEAD_KEY(next);
+        next++;
+      }
       uint64_t value = missing;
       uint32_t hit = 0;
-      if (h == empty) {
+      if (__builtin_expect(h == empty, 0)) {
         if (header[IDX_CELL_STATE / 4] & IDX_STATE_ESCAPED) {
           value = idx_wide_escaped(header, shape);
           hit = 1;
@@ -248,11 +274,10 @@ IDX_TEMPLATE uint32_t idx_wide_chunks(const idx_table *t, const void *keys, void
       } else if (!(shape & IDX_HASH64) && (shape & IDX_KEYS64) && h == IDX_NO_HASH) {
         /* wider than the file's keys: absent, with no probe */
       } else {
-        uint64_t last = s + t->reach < lastSlot ? s + t->reach : lastSlot;
-        uint64_t word = idx_wide_slot_hash(slots, s, shape);
-        while (word < h && s < last) word = idx_wide_slot_hash(slots, ++s, shape);
+        p = idx_wide_scan(p, fast, lastSlot, reachWords, h, shape);
+        uint64_t word = idx_wide_word(p, shape);
         if (word == h) {
-          value = idx_wide_slot_value(slots, s, shape);
+          value = idx_wide_value(p, shape);
           hit = 1;
         } else if (word < h) {
           undecided = 1;
@@ -263,15 +288,29 @@ IDX_TEMPLATE uint32_t idx_wide_chunks(const idx_table *t, const void *keys, void
         ((uint64_t *)values)[k] = value;
       else
         ((uint32_t *)values)[k] = (uint32_t)value;
-      if (found != NULL) found[k] = (uint8_t)hit;
+      if (withFound) found[k] = (uint8_t)hit;
       chunkHits += hit;
     }
+#undef IDX_AHEAD_KEY
     if (undecided) break;
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (header[IDX_CELL_SEQ / 4] != seq || header[t->idWord] != t->fileId) break;
+    if (header[IDX_CELL_SEQ / 4] != seq || header[idWord] != fileId) break;
     *hits += chunkHits;
   }
   return chunk < to ? chunk : to;
+}
+
+/* idx_wide_chunks of one file shape, for the caller's `found` and the file's capacity. */
+IDX_TEMPLATE uint32_t idx_wide_chunks_of(const idx_table *t, const void *keys, void *values, uint8_t *found,
+                                         uint64_t missing, uint32_t from, uint32_t to, uint64_t *hits,
+                                         const unsigned shape) {
+  const int narrow = t->capacity < ((uint64_t)1 << 32);
+  if (found != NULL) {
+    return narrow ? idx_wide_chunks(t, keys, values, found, missing, from, to, hits, shape, 1, 1)
+                  : idx_wide_chunks(t, keys, values, found, missing, from, to, hits, shape, 1, 0);
+  }
+  return narrow ? idx_wide_chunks(t, keys, values, found, missing, from, to, hits, shape, 0, 1)
+                : idx_wide_chunks(t, keys, values, found, missing, from, to, hits, shape, 0, 0);
 }
 
 /*
@@ -286,7 +325,7 @@ static inline uint32_t idx_probe_chunks_wide(const idx_table *t, unsigned keyBit
   if ((keyBits != 32 && keyBits != 64) || (valueBits != 32 && valueBits != 64)) return from;
   const unsigned shape = (keyBits == 64 ? IDX_HASH64 : 0) | (keys64 ? IDX_KEYS64 : 0) | (valueBits == 64 ? IDX_VALUES64 : 0);
 #define IDX_SHAPE(s) \
-  case s: return idx_wide_chunks(t, keys, values, found, missing, from, to, hits, s)
+  case s: return idx_wide_chunks_of(t, keys, values, found, missing, from, to, hits, s)
   switch (shape) {
     IDX_SHAPE(IDX_HASH64);
     IDX_SHAPE(IDX_HASH64 | IDX_KEYS64);
