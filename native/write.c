@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "idx.h"
+#include "stores.h"
 
 /* A writable mapping's byte at word index hi * 2^30 + lo (checked against its length). */
 static uint8_t *word_at(napi_env env, napi_value *argv, const char *fn, size_t words, idx_mapping **out) {
@@ -98,33 +99,6 @@ static napi_value Copy8(napi_env env, napi_callback_info info) {
   if ((((uintptr_t)to | (uintptr_t)from) & 7) != 0) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "copy8: not 8-byte aligned");
   __atomic_store_n((uint64_t *)to, __atomic_load_n((uint64_t *)from, __ATOMIC_SEQ_CST), __ATOMIC_SEQ_CST);
   return NULL;
-}
-
-/*
- * One store instruction of 16 bytes at any 4-byte-aligned address (spec §16.6): a process is
- * stopped or killed between instructions, never inside one, so whatever is stored here is
- * stored whole. Inline assembly, so that no compiler splits it: x86-64 movdqu (SSE2), arm64 a
- * 16-byte str of a vector register. Elsewhere two 8-byte stores (idx ships neither).
- */
-static void store16_once(uint8_t *p, const uint8_t *v) {
-#if defined(__x86_64__)
-  __asm__ __volatile__("movdqu (%1), %%xmm0\n\tmovdqu %%xmm0, (%0)" : : "r"(p), "r"(v) : "xmm0", "memory");
-#elif defined(__aarch64__)
-  __asm__ __volatile__("ldr q16, [%1]\n\tstr q16, [%0]" : : "r"(p), "r"(v) : "v16", "memory");
-#else
-  memcpy(p, v, 16);
-#endif
-}
-
-/* One 8-byte store instruction at any 4-byte-aligned address (a 64-bit value of a 12-byte slot). */
-static void store8_once(uint8_t *p, uint64_t v) {
-#if defined(__x86_64__)
-  __asm__ __volatile__("movq %1, (%0)" : : "r"(p), "r"(v) : "memory");
-#elif defined(__aarch64__)
-  __asm__ __volatile__("str %x1, [%0]" : : "r"(p), "r"(v) : "memory");
-#else
-  memcpy(p, &v, 8);
-#endif
 }
 
 /*

@@ -40,7 +40,7 @@ describe.runIf(!process.env.IDX_NO_NATIVE)("the Python package idxmap", () => {
 describe("the Python extension's copies of the addon's plain C (python/src/idxmap/_native)", () => {
   // idxmap._native compiles its own copies of the format's numbers and the batch probe loops;
   // a change here is a change there (python/tests/test_native.py checks the same).
-  it.each(["format.h", "probe.h"])("%s is byte-identical to native/'s", (name) => {
+  it.each(["format.h", "probe.h", "sort.h", "stores.h"])("%s is byte-identical to native/'s", (name) => {
     const ours = readFileSync(join(ROOT, "native", name));
     const theirs = readFileSync(join(ROOT, "python", "src", "idxmap", "_native", name));
     expect(Buffer.compare(theirs, ours), `copy native/${name} to python/src/idxmap/_native/`).toBe(0);

@@ -33,7 +33,7 @@ def child_env(pure: bool) -> dict:
 # ---- the copies of the Node addon's plain C ----
 
 
-@pytest.mark.parametrize("name", ["format.h", "probe.h"])
+@pytest.mark.parametrize("name", ["format.h", "probe.h", "sort.h", "stores.h"])
 def test_the_extension_s_copies_of_the_addon_s_c_are_byte_identical(name: str) -> None:
     # setup.py compiles python/src/idxmap/_native/; the probe loops and the format's numbers are
     # the Node addon's (native/), copied: a change to one is a change to both.

@@ -1,13 +1,14 @@
 /*
  * The writer's whole-slot stores for version 3 (spec §16.6), as the Node addon's native/write.c
- * makes them: a slot of 12 or 16 bytes stored with one 16-byte store instruction, so that no
- * reader or crash sees half a slot. Pure Python stores a slot's two fields one after the other
+ * makes them (stores.h, a copy of native/'s): a slot of 12 or 16 bytes stored with one 16-byte
+ * store instruction, so that no reader or crash sees half a slot. Pure Python stores a slot's two fields one after the other
  * (idxmap.slots, idxmap.edits). The writer's Python mapping does every other store; this is a
  * second mapping of the same file (shared: the same pages), since the limited API gives C no
  * pointer into a Python mmap.
  */
 #define _GNU_SOURCE
 #include "native.h"
+#include "stores.h"
 
 #include <sys/mman.h>
 
@@ -20,18 +21,6 @@ typedef struct {
   atomic_int *lost;
   uint32_t slot; /* its registry entry */
 } idxn_slots;
-
-/* The Node addon's store16_once: one store instruction of 16 bytes at any 4-byte-aligned
-   address (a process is stopped or killed between instructions, never inside one). */
-static void store16_once(uint8_t *p, const uint8_t *v) {
-#if defined(__x86_64__)
-  __asm__ __volatile__("movdqu (%1), %%xmm0\n\tmovdqu %%xmm0, (%0)" : : "r"(p), "r"(v) : "xmm0", "memory");
-#elif defined(__aarch64__)
-  __asm__ __volatile__("ldr q16, [%1]\n\tstr q16, [%0]" : : "r"(p), "r"(v) : "v16", "memory");
-#else
-  memcpy(p, v, 16);
-#endif
-}
 
 /* A 12-byte slot's store carries the 4 bytes after it, read just before and stored back as they
    were (the writer alone stores into the file). */
