@@ -10,6 +10,7 @@ import sys
 from glob import glob
 
 from setuptools import Extension, setup
+from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_ext import build_ext
 
 NATIVE = "src/idxmap/_native"
@@ -32,8 +33,22 @@ class OptionalBuildExt(build_ext):
 
     @staticmethod
     def _skip(e):
+        global BUILT
+        BUILT = False
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"idxmap: the C extension was not built ({first}); installing the pure-Python package", file=sys.stderr)
+
+
+class Wheel(bdist_wheel):
+    """bdist_wheel whose wheel is pure (py3-none-any) when the extension was not built: a wheel
+    tagged cp39-abi3 for a platform says it carries the extension."""
+
+    def run(self):
+        self.run_command("build")
+        if not BUILT:
+            self.root_is_pure = True
+            self.py_limited_api = False
+        super().run()
 
 
 def extensions():
@@ -53,10 +68,12 @@ def extensions():
 
 
 EXTENSIONS = extensions()
+# False once building the extension failed (OptionalBuildExt).
+BUILT = bool(EXTENSIONS)
 
 setup(
     ext_modules=EXTENSIONS,
-    cmdclass={"build_ext": OptionalBuildExt},
+    cmdclass={"build_ext": OptionalBuildExt, "bdist_wheel": Wheel},
     # An abi3 wheel (cp39-abi3) when it carries the extension; a pure one without.
     options={"bdist_wheel": {"py_limited_api": "cp39"}} if EXTENSIONS else {},
 )
