@@ -14,6 +14,10 @@ from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_ext import build_ext
 
 NATIVE = "src/idxmap/_native"
+# The stable ABI's version and the C flags: scripts/python-wheels.py reads these two lines (as
+# literals) for the wheels it compiles with zig.
+LIMITED_API = "0x03090000"
+C_FLAGS = ["-std=c11", "-O2"]
 
 
 class OptionalBuildExt(build_ext):
@@ -60,8 +64,8 @@ def extensions():
             sources=sorted(glob(f"{NATIVE}/*.c")),
             depends=sorted(glob(f"{NATIVE}/*.h")),
             include_dirs=[NATIVE],
-            define_macros=[("Py_LIMITED_API", "0x03090000")],
-            extra_compile_args=["-std=c11", "-O2"],
+            define_macros=[("Py_LIMITED_API", LIMITED_API)],
+            extra_compile_args=C_FLAGS,
             py_limited_api=True,
         )
     ]

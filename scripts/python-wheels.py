@@ -28,6 +28,7 @@ Where each wheel is run:
 from __future__ import annotations
 
 import argparse
+import ast
 import base64
 import csv
 import hashlib
@@ -52,12 +53,23 @@ NATIVE_DIR = PACKAGE_DIR / "src" / "idxmap" / "_native"
 CACHE_HOME = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 CACHE = CACHE_HOME / "idxmap-wheels"
 
-# The contract with python/setup.py: its sources, include dir, C11 and stable ABI 3.9 (-s strips
+
+
+def setup_constant(name: str):
+    """A literal assigned at the top of python/setup.py, where the extension's flags are named once."""
+    tree = ast.parse((PACKAGE_DIR / "setup.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
+            return ast.literal_eval(node.value)
+    raise SystemExit(f"python-wheels: python/setup.py assigns no {name}")
+
+
+# The contract with python/setup.py: its sources, include dir, flags and stable ABI (-s strips
 # the symbols, as prebuild.js does).
-LIMITED_API = "0x03090000"
+LIMITED_API = setup_constant("LIMITED_API")
 ABI_TAGS = "cp39-abi3"
 EXTENSION_FILE = "idxmap/_native.abi3.so"  # .abi3.so is an extension suffix on Linux and macOS
-CFLAGS = ["-shared", "-fPIC", "-O2", "-s", "-std=c11", f"-DPy_LIMITED_API={LIMITED_API}", "-Wall"]
+CFLAGS = ["-shared", "-fPIC", "-s", *setup_constant("C_FLAGS"), f"-DPy_LIMITED_API={LIMITED_API}", "-Wall"]
 
 
 def prebuild_constant(name: str) -> str:
