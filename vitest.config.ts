@@ -26,5 +26,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     sequence: { sequencer: LongFirst },
+    // Two files at a time (vitest's default on two cores is one): most tests wait on child
+    // processes, pipes and fsync, and one worker left a core idle (a CI run used 1.1 cores).
+    maxWorkers: 2,
+    minWorkers: 1,
   },
 });
