@@ -336,6 +336,13 @@ export function makeWideGet(
   const big = new BigUint64Array(halves.buffer);
   const valueHalves = new Uint32Array(2);
   const valueBig = new BigUint64Array(valueHalves.buffer);
+  /** One bigint, read through the 64-bit view of the halves (BigInt(high) << 32n | BigInt(low)
+   * made three: a 64/64 get of a random value cost 769 instructions, 2.5x a 64/32 get). */
+  const bigintOf = (low: number, high: number): bigint => {
+    valueHalves[0] = low;
+    valueHalves[1] = high;
+    return valueBig[0];
+  };
   const find = windows.length === 1 ? wideFind(windows[0], capacity, reachWords, sw, keyBits === 64) : wideWindowedFind(windows, windowSlots, capacity, reachWords, sw, keyBits === 64);
   const first = windows[0];
   const valueAt = (code: number): Id => {
@@ -348,20 +355,12 @@ export function makeWideGet(
     }
     if (!wideValues) return slots[i];
     const high = slots[i + 1];
-    if (high < SAFE_HIGH) return high * TWO_32 + slots[i];
-    // One bigint, read through the 64-bit view of the halves (BigInt(high) << 32n | BigInt(low)
-    // made three: a 64/64 get of a random value cost 769 instructions, 2.5x a 64/32 get).
-    valueHalves[0] = slots[i];
-    valueHalves[1] = high;
-    return valueBig[0];
+    return high < SAFE_HIGH ? high * TWO_32 + slots[i] : bigintOf(slots[i], high);
   };
   const escapedValue = (): Id => {
     if (!wideValues) return header[ESCAPED_VALUE];
     const high = header[ESCAPED_HIGH];
-    if (high < SAFE_HIGH) return high * TWO_32 + header[ESCAPED_VALUE];
-    valueHalves[0] = header[ESCAPED_VALUE];
-    valueHalves[1] = high;
-    return valueBig[0];
+    return high < SAFE_HIGH ? high * TWO_32 + header[ESCAPED_VALUE] : bigintOf(header[ESCAPED_VALUE], high);
   };
   const { idWord, id, dead, closure } = check;
   /** The probe and the fast check of §11.7 for the hash word (low, high); the slow path past it. */

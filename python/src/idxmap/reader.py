@@ -37,7 +37,7 @@ from .format import (
     escaped_value,
     parse_header,
 )
-from .hashing import EMPTY_HASH, MASK32, unhash32
+from .hashing import EMPTY_HASH, MASK32, hash64, unhash32
 from .mapping import FilePath, MappedFile, lock_free_at
 from .native import extension as _extension
 from .protocol import FOLLOW_EVERY_SECONDS, ProtocolReader, StallClock, settle
@@ -458,36 +458,11 @@ class Index(_IndexBase, Mapping):  # type: ignore[type-arg, misc]
             key = lookup_key(key, w.max_key)
             if key is None:
                 return None
-        # The hash, written out (a call costs a tenth of a lookup): hash64 (§16.3) of a 64-bit
-        # key, whose home is from its high half, or hash32 (§4).
+        # hash64 (§16.3) of a 64-bit key, whose home is from its high half; hash32 (§4) written
+        # out (a call costs a tenth of a 32-bit lookup).
         if w.key_bits == 64:
-            hi = key >> 32
-            lo = key & 0xFFFFFFFF
-            x = hi ^ 0x9E3779B9
-            x ^= x >> 16
-            x = (x * 0x85EBCA6B) & 0xFFFFFFFF
-            x ^= x >> 13
-            x = (x * 0xC2B2AE35) & 0xFFFFFFFF
-            lo ^= x ^ (x >> 16)
-            x = lo ^ 0x85EBCA77
-            x ^= x >> 16
-            x = (x * 0x85EBCA6B) & 0xFFFFFFFF
-            x ^= x >> 13
-            x = (x * 0xC2B2AE35) & 0xFFFFFFFF
-            hi ^= x ^ (x >> 16)
-            x = hi ^ 0xC2B2AE3D
-            x ^= x >> 16
-            x = (x * 0x85EBCA6B) & 0xFFFFFFFF
-            x ^= x >> 13
-            x = (x * 0xC2B2AE35) & 0xFFFFFFFF
-            lo ^= x ^ (x >> 16)
-            x = lo ^ 0x27D4EB2F
-            x ^= x >> 16
-            x = (x * 0x85EBCA6B) & 0xFFFFFFFF
-            x ^= x >> 13
-            x = (x * 0xC2B2AE35) & 0xFFFFFFFF
-            hi ^= x ^ (x >> 16)
-            h = (hi << 32) | lo
+            h = hash64(key)
+            hi = h >> 32
         else:
             x = key ^ (key >> 16)
             x = (x * 0x85EBCA6B) & 0xFFFFFFFF
