@@ -4,9 +4,9 @@
  * when the check fails: get() hands the key to the reader's slow path, and a chunk reports that
  * it must be answered key by key. Nothing here allocates.
  */
-import { EMPTY_HASH, SLOT_WORDS, STATE_ESCAPED, W_ESCAPED, W_ESCAPED_HIGH, W_SEQ, W_STATE } from "../core/format";
+import { EMPTY_HASH, SLOT_WORDS, STATE_ESCAPED, W_ESCAPED, W_SEQ, W_STATE } from "../core/format";
 import { Id } from "../core/keys";
-import { hash32, homeSlot } from "../core/hash";
+import { ROUND_1, ROUND_2, ROUND_3, ROUND_4, hash32, homeSlot } from "../core/hash";
 import { UNDECIDED, findFrom } from "../core/table";
 
 /**
@@ -289,10 +289,7 @@ export function probeChunk(
 // ---- version 3 (§16): 12- and 16-byte slots, keys and values of 32 or 64 bits ----
 
 /** §16.3's round constants, as module-level consts (see above). */
-const R1 = 0x9e3779b9;
-const R2 = 0x85ebca77;
-const R3 = 0xc2b2ae3d;
-const R4 = 0x27d4eb2f;
+const ROUNDS = new Uint32Array([ROUND_1, ROUND_2, ROUND_3, ROUND_4]);
 const MAX_KEY = 0xffffffffffffffffn;
 const TWO_32 = 4294967296;
 /** Values of 64 bits above 2^53 - 1 come back as bigints (keys.ts): their high word is 2^21 or more. */
@@ -321,17 +318,16 @@ function bigintHalves(key: unknown, halves: Uint32Array, big: BigUint64Array): b
  * key is split into its 32-bit halves with integer operations, the hash is computed on them and
  * the hash word compared as two uint32 halves (high first), so the loop stays in int32: no
  * bigint is made unless a value is above 2^53 - 1 (keys.ts), and a bigint key is read through a
- * BigUint64Array (nothing allocated). One closure a key width: each stays small enough for V8 to
- * inline into the caller's loop.
+ * BigUint64Array (nothing allocated). One closure a key width and a value width: the whole get,
+ * with its probe, stays inside V8's budget for inlining it into the caller's loop
+ * (test/inlining.test.ts).
  */
 export function makeWideGet(
   slow: WideSlowPath, header: Uint32Array, windows: readonly Uint32Array[], windowSlots: number, capacity: number, reach: number,
   check: FastCheck, keyBits: 32 | 64, valueBits: 32 | 64,
 ) {
   const sw = (keyBits + valueBits) / 32; // §16.1: 12- or 16-byte slots
-  const valueOffset = keyBits / 32;
   const reachWords = reach * sw;
-  const wideValues = valueBits === 64;
   const halves = new Uint32Array(2);
   const big = new BigUint64Array(halves.buffer);
   const valueHalves = new Uint32Array(2);
@@ -344,77 +340,116 @@ export function makeWideGet(
     return valueBig[0];
   };
   const find = windows.length === 1 ? wideFind(windows[0], capacity, reachWords, sw, keyBits === 64) : wideWindowedFind(windows, windowSlots, capacity, reachWords, sw, keyBits === 64);
-  const first = windows[0];
-  const valueAt = (code: number): Id => {
-    let slots = first;
-    let i = code + valueOffset;
-    if (code >= WINDOW_CODE) {
-      const k = Math.floor(code / WINDOW_CODE);
-      slots = windows[k];
-      i -= k * WINDOW_CODE;
-    }
-    if (!wideValues) return slots[i];
-    const high = slots[i + 1];
-    return high < SAFE_HIGH ? high * TWO_32 + slots[i] : bigintOf(slots[i], high);
-  };
-  const escapedValue = (): Id => {
-    if (!wideValues) return header[ESCAPED_VALUE];
-    const high = header[ESCAPED_HIGH];
-    return high < SAFE_HIGH ? high * TWO_32 + header[ESCAPED_VALUE] : bigintOf(header[ESCAPED_VALUE], high);
-  };
+  const valueAt = windows.length === 1 ? wideValue(windows[0], keyBits / 32, valueBits, valueHalves, valueBig) : wideWindowedValue(windows, keyBits, valueBits, bigintOf);
   const { idWord, id, dead, closure } = check;
-  /** The probe and the fast check of §11.7 for the hash word (low, high); the slow path past it. */
-  const lookup = (low: number, high: number): Id | undefined => {
-    const s1 = loadSeq(header);
-    let i = ABSENT;
-    let value: Id | undefined;
-    if (low !== EMPTY || high !== (keyBits === 64 ? EMPTY : 0)) {
-      i = find(low, high);
-      if (i >= 0) value = valueAt(i);
-    } else if ((header[STATE] & ESCAPED) !== 0) {
-      value = escapedValue();
-    }
-    const s2 = loadSeq(header);
-    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id && i !== NOT_DECIDED) return value;
-    return slow.slowGetWide(low, high, keyBits, s1, s2, value, i === NOT_DECIDED, closure);
-  };
-  /** §16.3's hash64 of the key halves (int32s: no heap number between get and here), then lookup. */
-  const lookup64 = (lo: number, hi: number): Id | undefined => {
-    lo >>>= 0;
-    hi >>>= 0;
-    lo = (lo ^ hashOf((hi ^ R1) >>> 0)) >>> 0;
-    hi = (hi ^ hashOf((lo ^ R2) >>> 0)) >>> 0;
-    lo = (lo ^ hashOf((hi ^ R3) >>> 0)) >>> 0;
-    hi = (hi ^ hashOf((lo ^ R4) >>> 0)) >>> 0;
-    return lookup(lo, hi);
-  };
-  let get: (key: Id) => Id | undefined;
-  if (keyBits === 64) {
-    get = (key) => {
-      if (typeof key === "number") {
-        // The halves of a safe integer, exactly; anything else fails the check on hi.
-        const lo = key >>> 0;
-        const hi = (key - lo) * INV_2_32;
-        if ((hi >>> 0) !== hi || hi >= SAFE_HIGH) return undefined;
-        return lookup64(lo | 0, hi | 0);
-      }
-      return bigintHalves(key, halves, big) ? lookup64(halves[0] | 0, halves[1] | 0) : undefined;
-    };
-  } else {
-    get = (key) => {
-      if (typeof key === "number") return (key >>> 0) === key ? lookup(hashOf(key), 0) : undefined;
-      return bigintHalves(key, halves, big) && halves[1] === 0 ? lookup(hashOf(halves[0]), 0) : undefined;
-    };
-  }
+  const slowGet = (low: number, high: number, s1: number, s2: number, value: Id | undefined, undecided: boolean) =>
+    slow.slowGetWide(low, high, keyBits, s1, s2, value, undecided, closure);
+  const lookup = wideLookup(header, find, valueAt, keyBits === 64 ? EMPTY : 0, idWord, id, dead, slowGet);
+  const get = keyBits === 64 ? wideGet64(lookup, halves, big) : wideGet32(lookup, halves, big);
+  return { get, getOr: wideGetOr(get) };
+}
+
+/** get(key) ?? fallback over a wide get. */
+function wideGetOr(get: (key: Id) => Id | undefined) {
   const getOr = <T>(key: Id, fallback: T): Id | T => {
     const value = get(key);
     return value === undefined ? fallback : value;
   };
-  return { get, getOr };
+  return getOr;
 }
 
-/** The escaped key's value's high word (§16.2). */
-const ESCAPED_HIGH = W_ESCAPED_HIGH;
+/*
+ * The parts of the wide get, each made by a function of its own: what a closure takes from its
+ * maker's parameters it reads with no check that it is initialized yet, as it must a const of
+ * the same scope (V8's hole checks: bytecode that counts against the inlining budget).
+ */
+
+/** The probe and the fast check of §11.7 for the hash word (low, high); the slow path past it. */
+function wideLookup(
+  header: Uint32Array, find: (low: number, high: number) => number, valueAt: (i: number) => Id, emptyHigh: number,
+  idWord: number, id: number, dead: number,
+  slowGet: (low: number, high: number, s1: number, s2: number, value: Id | undefined, undecided: boolean) => Id | undefined,
+) {
+  return (low: number, high: number): Id | undefined => {
+    const s1 = loadSeq(header);
+    // The escaped key's hash word is in no slot: its get takes the slow path, which reads the
+    // header (bytecode the other keys' gets do not carry inside the inlining budget).
+    const i = low !== EMPTY || high !== emptyHigh ? find(low, high) : NOT_DECIDED;
+    const value = i >= 0 ? valueAt(i) : undefined;
+    const s2 = loadSeq(header);
+    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id && i !== NOT_DECIDED) return value;
+    return slowGet(low, high, s1, s2, value, i === NOT_DECIDED);
+  };
+}
+
+/**
+ * The get of 64-bit keys: the key's halves, then §16.3's hash64 of them, all in int32s, written
+ * into get itself (as a function of its own, the tree of calls passed V8's inlining budget).
+ */
+function wideGet64(lookup: (low: number, high: number) => Id | undefined, halves: Uint32Array, big: BigUint64Array) {
+  const get = (key: Id): Id | undefined => {
+    let lo: number;
+    let hi: number;
+    if (typeof key === "number") {
+      // The halves of a safe integer, exactly; anything else fails the check on the high one.
+      lo = key >>> 0;
+      hi = (key - lo) * INV_2_32;
+      if ((hi >>> 0) !== hi || hi >= SAFE_HIGH) return undefined;
+    } else {
+      if (!bigintHalves(key, halves, big)) return undefined;
+      lo = halves[0];
+      hi = halves[1];
+    }
+    // Two rounds a pass: four written out are twice the bytecode.
+    // hash32 takes any int32's bits; the halves are uint32 again for the compare with a slot.
+    for (let r = 0; r < 4; r += 2) {
+      lo ^= hashOf(hi ^ ROUNDS[r]);
+      hi ^= hashOf(lo ^ ROUNDS[r + 1]);
+    }
+    return lookup(lo >>> 0, hi >>> 0);
+  };
+  return get;
+}
+
+/** The get of 32-bit keys in a version 3 file (32/64). */
+function wideGet32(lookup: (low: number, high: number) => Id | undefined, halves: Uint32Array, big: BigUint64Array) {
+  const get = (key: Id): Id | undefined => {
+    if (typeof key === "number") return (key >>> 0) === key ? lookup(hashOf(key), 0) : undefined;
+    return bigintHalves(key, halves, big) && halves[1] === 0 ? lookup(hashOf(halves[0]), 0) : undefined;
+  };
+  return get;
+}
+
+/**
+ * The value of the slot at word index i of a one-window file: a number, or above 2^53 - 1 a
+ * bigint (keys.ts). One closure a value width, so that each is a few bytecodes where it is inlined.
+ */
+function wideValue(slots: Uint32Array, at: number, valueBits: 32 | 64, valueHalves: Uint32Array, valueBig: BigUint64Array) {
+  if (valueBits === 32) return (i: number): Id => slots[i + at];
+  return (i: number): Id => {
+    const low = slots[i + at];
+    const high = slots[i + at + 1];
+    if (high < SAFE_HIGH) return high * TWO_32 + low;
+    // bigintOf, written out: a call of its own costs the get's inlining budget what this does.
+    valueHalves[0] = low;
+    valueHalves[1] = high;
+    return valueBig[0];
+  };
+}
+
+/** wideValue for a file of several windows: i is a windowed find's code (WINDOW_CODE). */
+function wideWindowedValue(windows: readonly Uint32Array[], keyBits: 32 | 64, valueBits: 32 | 64, bigintOf: (low: number, high: number) => bigint) {
+  const at = keyBits / 32;
+  return (code: number): Id => {
+    const k = Math.floor(code / WINDOW_CODE);
+    const slots = windows[k];
+    const i = code - k * WINDOW_CODE + at;
+    if (valueBits === 32) return slots[i];
+    const high = slots[i + 1];
+    return high < SAFE_HIGH ? high * TWO_32 + slots[i] : bigintOf(slots[i], high);
+  };
+}
+
 
 /**
  * §5.3 over one window of version 3 slots (§16.1: `sw` words each): the word index of the slot
@@ -432,18 +467,19 @@ function wideFind(slots: Uint32Array, capacity: number, reachWords: number, sw: 
  * half first: the slot's index if it holds it, ABSENT, or NOT_DECIDED past i + reachWords.
  */
 function scan64(slots: Uint32Array, i: number, reachWords: number, low: number, high: number, sw: number): number {
-  let wh = slots[i + 1];
-  let wl = slots[i];
-  if (wh < high || (wh === high && wl < low)) {
-    const limit = i + reachWords;
-    do {
-      i = (i + sw) | 0;
-      if (i > limit) return NOT_DECIDED;
-      wh = slots[i + 1];
-      wl = slots[i];
-    } while (wh < high || (wh === high && wl < low));
+  // One loop for the home slot and the rest (a check before the loop and the same in it were
+  // twice the bytecode of the 64-bit get's inlining budget).
+  const limit = i + reachWords;
+  for (;;) {
+    const wh = slots[i + 1];
+    if (wh >= high) {
+      if (wh !== high) return ABSENT;
+      const wl = slots[i];
+      if (wl >= low) return wl === low ? i : ABSENT;
+    }
+    i = (i + sw) | 0;
+    if (i > limit) return NOT_DECIDED;
   }
-  return wh === high && wl === low ? i : ABSENT;
 }
 
 /** scan64 for 32-bit hash words (the 32/64 layout). */
