@@ -6,7 +6,7 @@
  * (bench/floor/inproc.c single64 and batch64: the fastest C for these 12- and 16-byte slots), a
  * Map<bigint, number>, a Map<string, number> and LMDB with 8-byte keys. Run by `npm run bench`.
  *
- *   node bench/wide.js [--n 10000000] [--rounds 7] [--lookups 1000000] [--builds 3]
+ *   node bench/wide.js [--n 10000000] [--rounds 7] [--lookups 1000000] [--builds 7]
  *                      [--before DIST] [--no-peers] [--no-install] [--json FILE]
  *
  * Keys are random below 2^53 (a lowbias32 of the row for each half, the high half cut to 21
@@ -16,8 +16,9 @@
  *
  * Lookups as bench/get-ratio.js times them: one process, one thread, the thread's CPU time
  * (CLOCK_THREAD_CPUTIME_ID), rotating rounds, the median of per-round ratios, beside the wall
- * clock. --before DIST (a dist/idx.js of an earlier idx) also times that idx's get and getMany on
- * the 32-bit file of the same n, in the same rounds: the 32-bit figures before and after.
+ * clock, each layout's lookups in a process of their own (--phase, run by the script itself).
+ * --before DIST (a dist/idx.js of an earlier idx) also times that idx's get and getMany on the
+ * 32-bit file of the same n, in the same rounds: the 32-bit figures before and after.
  * Writes bench/WIDE.md (or --json FILE).
  */
 const fs = require("node:fs");
@@ -27,7 +28,7 @@ const { BENCH_DIR, ROOT_DIR, WORK_DIR, lowbias32, median } = require("./lib/comm
 const { floorModule, runMeta } = require("./lib/floor");
 
 function parseArgs(argv) {
-  const o = { n: 10_000_000, rounds: 7, lookups: 1_000_000, builds: 3, before: null, peers: true, install: true, json: null };
+  const o = { n: 10_000_000, rounds: 7, lookups: 1_000_000, builds: 7, before: null, peers: true, install: true, json: null, phase: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => Number(String(argv[++i]).replace(/_/g, ""));
@@ -39,6 +40,7 @@ function parseArgs(argv) {
     else if (a === "--no-peers") o.peers = false;
     else if (a === "--no-install") o.install = false;
     else if (a === "--json") o.json = path.resolve(argv[++i]);
+    else if (a === "--phase") o.phase = argv[++i];
     else if (a === "--help" || a === "-h") {
       console.log(fs.readFileSync(__filename, "utf8").split("*/")[0]);
       process.exit(0);
@@ -154,8 +156,40 @@ function rounds(loops, count, expectHits) {
     all.push(round);
   }
   const ns = Object.fromEntries(names.map((k) => [k, { cpu: median(all.map((r) => r[k].cpu)), wall: median(all.map((r) => r[k].wall)) }]));
-  const ratio = (a, b) => (ns[a] && ns[b] ? median(all.map((r) => r[a].cpu / r[b].cpu)) : null);
-  return { ns, ratio };
+  return { ns, cpu: all.map((r) => Object.fromEntries(names.map((k) => [k, r[k].cpu]))) };
+}
+
+/** The median over the rounds of a's CPU time / b's, the same round; null if either was not timed. */
+function ratio(r, a, b) {
+  return r.ns[a] && r.ns[b] ? median(r.cpu.map((x) => x[a] / x[b])) : null;
+}
+
+/**
+ * Runs one part of the benchmark in a process of its own (this script with --phase) and returns
+ * what it wrote: a process that has built, mapped and collected for the other parts times its
+ * lookups slower (measured: the 32-bit get timed after the rest at 3.2-3.4x the C floor, alone
+ * at 2.0-2.2x).
+ */
+function inChild(phase) {
+  const out = path.join(WORK_DIR, `wide-phase-${process.pid}.json`);
+  const args = [...process.execArgv, __filename, ...process.argv.slice(2).filter((a, i, all) => a !== "--json" && all[i - 1] !== "--json"), "--phase", phase, "--json", out];
+  const r = spawnSync(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"] });
+  if (r.status !== 0) throw new Error(`wide.js --phase ${phase} failed (${r.status ?? r.signal})`);
+  const result = JSON.parse(fs.readFileSync(out, "utf8"));
+  fs.rmSync(out, { force: true });
+  return result;
+}
+
+/**
+ * A user's loop of get, as a function of its own each time: V8 keeps feedback per function, so
+ * one loop over two indexes (this idx and --before) or two kinds of key would see two get
+ * functions, or two key types, at one call site, and time a loop no user writes.
+ */
+function freshGetLoop() {
+  return new Function("ix", "keys", `
+    let hits = 0;
+    for (let i = 0; i < keys.length; i++) if (ix.get(keys[i]) !== undefined) hits++;
+    return hits;`);
 }
 
 const BATCH = 4096;
@@ -184,10 +218,9 @@ async function lookups(n, layout) {
   const floorValues = wideValues ? new BigUint64Array(keys64.length) : new Uint32Array(keys64.length);
   const found = new Uint8Array(keys64.length);
   const expect = floor.single64(id, keys64)[1];
-  const getLoop = (keys) => () => {
-    let hits = 0;
-    for (let i = 0; i < keys.length; i++) if (ix.get(keys[i]) !== undefined) hits++;
-    return hits;
+  const getLoop = (keys) => {
+    const loop = freshGetLoop();
+    return () => loop(ix, keys);
   };
   const loops = {
     idxGetNumber: getLoop(keysNumber),
@@ -210,40 +243,54 @@ async function lookups(n, layout) {
       return hits;
     },
   };
-  let mapBigint = null;
-  let mapString = null;
+  log(`timing ${layout} lookups (${opt.rounds} rounds)`);
+  const r = rounds(loops, keys64.length, expect);
   let mapMemory = null;
   if (layout === "64/32") {
-    // The JS maps of the same pairs (present keys only in the map; the queries are the same).
+    // The JS maps of the same pairs (present keys only in the map; the queries are the same), in
+    // rounds of their own against idx get, the only time they are alive: a map of n entries is
+    // work for V8's collector, which the loops above would pay for (get's answers allocate).
     const heap0 = heapUsed();
-    mapBigint = new Map();
+    let mapBigint = new Map();
     for (let i = 0; i < n; i++) mapBigint.set(BigInt(keyOf(i)), value32Of(i));
     const heap1 = heapUsed();
-    mapString = new Map();
+    let mapString = new Map();
     for (let i = 0; i < n; i++) mapString.set(String(keyOf(i)), value32Of(i));
     const heap2 = heapUsed();
     mapMemory = { bigint: (heap1 - heap0) / n, string: (heap2 - heap1) / n };
     const keysString = keysNumber.map(String);
-    loops.mapBigint = () => {
-      let hits = 0;
-      for (let i = 0; i < keysBigint.length; i++) if (mapBigint.get(keysBigint[i]) !== undefined) hits++;
-      return hits;
+    const mapLoops = {
+      idxGetNumber: loops.idxGetNumber,
+      mapBigint: () => {
+        let hits = 0;
+        for (let i = 0; i < keysBigint.length; i++) if (mapBigint.get(keysBigint[i]) !== undefined) hits++;
+        return hits;
+      },
+      mapString: () => {
+        let hits = 0;
+        for (let i = 0; i < keysString.length; i++) if (mapString.get(keysString[i]) !== undefined) hits++;
+        return hits;
+      },
     };
-    loops.mapString = () => {
-      let hits = 0;
-      for (let i = 0; i < keysString.length; i++) if (mapString.get(keysString[i]) !== undefined) hits++;
-      return hits;
-    };
+    log(`timing the JS maps against idx get (${opt.rounds} rounds)`);
+    const m = rounds(mapLoops, keys64.length, expect);
+    mapBigint = mapString = null;
+    collectGarbage(); // the maps are gone before anything else is timed
+    r.ns.mapBigint = m.ns.mapBigint;
+    r.ns.mapString = m.ns.mapString;
   }
-  log(`timing ${layout} lookups (${opt.rounds} rounds)`);
-  const r = rounds(loops, keys64.length, expect);
   ix.close();
-  mapBigint = mapString = null;
   return { layout, file, r, mapMemory, hits: expect, queries: keys64.length };
 }
 
+/** A full garbage collection now (V8's gc(), reached without --expose-gc on the command line). */
+function collectGarbage() {
+  require("node:v8").setFlagsFromString("--expose-gc");
+  require("node:vm").runInNewContext("gc")();
+}
+
 function heapUsed() {
-  if (global.gc) global.gc();
+  collectGarbage();
   const m = process.memoryUsage();
   return m.heapUsed + m.external;
 }
@@ -333,7 +380,6 @@ async function lmdb(n) {
 
 /** The 32/32 file of n rows read by this idx and by `before`, in the same rounds. */
 async function narrowBeforeAfter(n) {
-  if (!before) return null;
   const file = await fileOf(n, "32/32");
   const now = idx.IdIndex.open(file);
   const then = before.IdIndex.open(file);
@@ -343,10 +389,9 @@ async function narrowBeforeAfter(n) {
   const values = new Uint32Array(keys.length);
   const floorValues = new Uint32Array(keys.length);
   const found = new Uint8Array(keys.length);
-  const getLoop = (ix) => () => {
-    let hits = 0;
-    for (let i = 0; i < keys.length; i++) if (ix.get(keys[i]) !== undefined) hits++;
-    return hits;
+  const getLoop = (ix) => {
+    const loop = freshGetLoop();
+    return () => loop(ix, keys);
   };
   const manyLoop = (ix) => () => {
     let hits = 0;
@@ -400,7 +445,7 @@ function report(meta, b, looks, l, narrow) {
   lines.push("### Lookups against the C floor on the same file", "");
   lines.push("| widths | idx get (number keys) / C single | idx get (bigint keys) / C single | idx getMany / C batch |");
   lines.push("| --- | ---: | ---: | ---: |");
-  for (const x of looks) lines.push(`| ${x.layout} | ${x2(x.r.ratio("idxGetNumber", "cSingle"))} | ${x2(x.r.ratio("idxGetBigint", "cSingle"))} | ${x2(x.r.ratio("idxGetMany", "cBatch"))} |`);
+  for (const x of looks) lines.push(`| ${x.layout} | ${x2(ratio(x.r, "idxGetNumber", "cSingle"))} | ${x2(ratio(x.r, "idxGetBigint", "cSingle"))} | ${x2(ratio(x.r, "idxGetMany", "cBatch"))} |`);
   lines.push("", "ns per key:", "");
   const names = ["idxGetNumber", "idxGetBigint", "cSingle", "idxGetMany", "cBatch", "mapBigint", "mapString"];
   const labels = { idxGetNumber: "idx get (number)", idxGetBigint: "idx get (bigint)", cSingle: "C single", idxGetMany: "idx getMany", cBatch: "C batch", mapBigint: "Map<bigint, number>.get", mapString: "Map<string, number>.get" };
@@ -423,9 +468,9 @@ function report(meta, b, looks, l, narrow) {
     lines.push("", `### 32-bit widths, this idx and --before (${path.relative(ROOT_DIR, opt.before)}), same rounds`, "");
     lines.push("| | get / C single | getMany / C batch | get ns | getMany ns |");
     lines.push("| --- | ---: | ---: | ---: | ---: |");
-    lines.push(`| before | ${x2(narrow.ratio("getBefore", "cSingle"))} | ${x2(narrow.ratio("manyBefore", "cBatch"))} | ${f1(narrow.ns.getBefore.cpu)} | ${f1(narrow.ns.manyBefore.cpu)} |`);
-    lines.push(`| now | ${x2(narrow.ratio("getNow", "cSingle"))} | ${x2(narrow.ratio("manyNow", "cBatch"))} | ${f1(narrow.ns.getNow.cpu)} | ${f1(narrow.ns.manyNow.cpu)} |`);
-    lines.push("", `now / before: get ${x2(narrow.ratio("getNow", "getBefore"))}, getMany ${x2(narrow.ratio("manyNow", "manyBefore"))}.`);
+    lines.push(`| before | ${x2(ratio(narrow, "getBefore", "cSingle"))} | ${x2(ratio(narrow, "manyBefore", "cBatch"))} | ${f1(narrow.ns.getBefore.cpu)} | ${f1(narrow.ns.manyBefore.cpu)} |`);
+    lines.push(`| now | ${x2(ratio(narrow, "getNow", "cSingle"))} | ${x2(ratio(narrow, "manyNow", "cBatch"))} | ${f1(narrow.ns.getNow.cpu)} | ${f1(narrow.ns.manyNow.cpu)} |`);
+    lines.push("", `now / before: get ${x2(ratio(narrow, "getNow", "getBefore"))}, getMany ${x2(ratio(narrow, "manyNow", "manyBefore"))}.`);
   }
   lines.push("");
   return lines.join("\n");
@@ -447,10 +492,17 @@ function writeSection(text, n) {
 
 (async () => {
   const meta = runMeta("wide.js");
+  if (opt.phase !== null) {
+    // One part, in this process of its own (inChild), its result to --json.
+    const phases = { narrow: () => narrowBeforeAfter(opt.n), "64/32": () => lookups(opt.n, "64/32"), "64/64": () => lookups(opt.n, "64/64") };
+    if (!phases[opt.phase]) throw new Error(`unknown phase ${opt.phase}`);
+    fs.writeFileSync(opt.json, JSON.stringify(await phases[opt.phase]()));
+    return;
+  }
+  const narrow = before ? inChild("narrow") : null;
+  const looks = [inChild("64/32"), inChild("64/64")];
   const b = await builds(opt.n);
-  const looks = [await lookups(opt.n, "64/32"), await lookups(opt.n, "64/64")];
   const l = await lmdb(opt.n);
-  const narrow = await narrowBeforeAfter(opt.n);
   const text = report(meta, b, looks, l, narrow);
   process.stdout.write(text + "\n");
   if (opt.json) fs.writeFileSync(opt.json, JSON.stringify({ meta, opt, builds: b.runs, size: b.size, lookups: looks.map((x) => ({ layout: x.layout, ns: x.r.ns, mapMemory: x.mapMemory })), lmdb: l }, null, 2));
