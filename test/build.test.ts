@@ -433,3 +433,41 @@ describe("bounded memory: past memoryPairs, pairs are spilled by hash to temp fi
     expect(tempFilesIn(sub)).toEqual([]);
   });
 });
+
+describe("columns past a million pairs (the addon's columns grow to their limit at once)", () => {
+  it("3 M pairs in chunks, keys 32-bit for the first 1.5 M and 64-bit after, values widening at 2 M: every pair, the bytes of a spilled build", async () => {
+    const sub = makeTempDir("idx-jump-");
+    const n = 3_000_000;
+    const CHUNK = 250_000;
+    const keyOf = (i: number) => (i < 1_500_000 ? Math.imul(i, 2654435761) >>> 0 : 2 ** 32 + i * 7);
+    const valueOf = (i: number) => (i < 2_000_000 ? i : 2 ** 40 + i);
+    async function* chunks() {
+      for (let at = 0; at < n; at += CHUNK) {
+        const keys = new BigUint64Array(CHUNK);
+        const values = new BigUint64Array(CHUNK);
+        for (let j = 0; j < CHUNK; j++) {
+          keys[j] = BigInt(keyOf(at + j));
+          values[j] = BigInt(valueOf(at + j));
+        }
+        yield { keys, values };
+      }
+    }
+    const inMemory = join(sub, "memory.idx");
+    const spilled = join(sub, "spilled.idx");
+    const r = await build(chunks(), inMemory, { sync: false });
+    const s = await build(chunks(), spilled, { sync: false, memoryPairs: 1 << 20 });
+    expect([r.pairs, r.count, r.tempBytes]).toEqual([n, n, 0]);
+    expect(s.tempBytes).toBeGreaterThan(0);
+    expect(readFileSync(inMemory).equals(readFileSync(spilled))).toBe(true);
+    const ix = IdIndex.open(inMemory);
+    try {
+      expect([ix.keyBits, ix.valueBits]).toEqual([64, 64]);
+      for (const i of [0, 1, 1_048_575, 1_048_576, 1_048_577, 1_499_999, 1_500_000, 1_999_999, 2_000_000, 2_097_152, n - 1]) {
+        expect(ix.get(keyOf(i)), `pair ${i}`).toBe(valueOf(i));
+      }
+    } finally {
+      ix.close();
+    }
+    expect(tempFilesIn(sub)).toEqual([]);
+  }, 60_000);
+});

@@ -11,8 +11,8 @@ const imul = Math.imul;
  * strided (i * 2^k) and high-bit-only key sets as evenly as random ones.
  */
 export function hash32(key: number): number {
-  // Written as few bytecodes as it takes (imul a module const): each get inlines it once, the
-  // 64-bit get four times, inside V8's inlining budget (test/inlining.test.ts).
+  // As few bytecodes as it takes (imul a module const): a 32-bit get inlines it once, a 64-bit
+  // get twice, inside V8's inlining budget (test/inlining.test.ts).
   const x = imul(key ^ (key >>> 16), 0x85ebca6b);
   const y = imul(x ^ (x >>> 13), 0xc2b2ae35);
   return (y ^ (y >>> 16)) >>> 0;

@@ -467,8 +467,8 @@ function wideFind(slots: Uint32Array, capacity: number, reachWords: number, sw: 
  * half first: the slot's index if it holds it, ABSENT, or NOT_DECIDED past i + reachWords.
  */
 function scan64(slots: Uint32Array, i: number, reachWords: number, low: number, high: number, sw: number): number {
-  // One loop for the home slot and the rest (a check before the loop and the same in it were
-  // twice the bytecode of the 64-bit get's inlining budget).
+  // One loop for the home slot and the rest: a check before the loop and the same in it cost
+  // the 64-bit get 40 bytecodes of its inlining budget.
   const limit = i + reachWords;
   for (;;) {
     const wh = slots[i + 1];
