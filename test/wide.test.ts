@@ -365,6 +365,24 @@ describe("§16.5 text and binary input at every width", () => {
     expect(e.line).toBe(2);
     expect(e.message).toContain("is over 18446744073709551615");
   });
+  it("a PairBuffer whose allocation fails part way keeps every column as it was (none grown, so no write past one is lost)", () => {
+    let calls = 0;
+    let failAt = Infinity;
+    const out = new PairBuffer(4, Infinity, (n) => {
+      if (++calls === failAt) throw new Error("ENOMEM");
+      return new Uint32Array(n);
+    });
+    for (let i = 0; i < 4; i++) out.pushWide(i, 1, i, 2);
+    const before = [out.keys, out.values, out.keysHigh, out.valuesHigh];
+    failAt = calls + 3; // the third of the four new columns
+    expect(() => out.reserve(64)).toThrow("ENOMEM");
+    expect([out.keys, out.values, out.keysHigh, out.valuesHigh]).toEqual(before);
+    expect([out.keys.length, out.keysHigh!.length, out.valuesHigh!.length]).toEqual([4, 4, 4]);
+    failAt = Infinity;
+    out.reserve(64);
+    expect([out.keys.length, out.values.length, out.keysHigh!.length, out.valuesHigh!.length]).toEqual([64, 64, 64, 64]);
+    expect(Array.from({ length: 4 }, (_, i) => [out.keyAt(i), out.valueAt(i)])).toEqual([0, 1, 2, 3].map((i) => [2 ** 32 + i, 2 * 2 ** 32 + i]));
+  });
   it("the JS and the addon's text parsers agree on lines mixing 32- and 64-bit numbers", () => {
     const text = new TextEncoder().encode("1 2\n4294967296 3\n5 6\n7 18446744073709551615\n8 9\n");
     const parse = (native: boolean) => {

@@ -116,7 +116,11 @@ export class IndexBuilder {
   #growAtOnce(): boolean {
     const b = this.buffer;
     if (this.#accel === JS_ACCELERATOR || b.keys.length < JUMP_PAIRS || b.keys.length >= this.#memoryPairs) return false;
-    b.reserve(Math.min(this.#memoryPairs, MAX_WORDS));
+    try {
+      b.reserve(Math.min(this.#memoryPairs, MAX_WORDS));
+    } catch {
+      return false; // no address space for it now (a strict overcommit limit): doubling asks for less
+    }
     return b.keys.length > b.length;
   }
 

@@ -78,11 +78,16 @@ export class PairBuffer {
     return wordOf(this.values[i], this.valuesHigh === null ? 0 : this.valuesHigh[i]);
   }
 
+  /** All columns at the new capacity, or none (an allocation that fails leaves them as they were). */
   #resize(capacity: number): void {
-    this.keys = this.#resized(this.keys, capacity);
-    this.values = this.#resized(this.values, capacity);
-    if (this.keysHigh !== null) this.keysHigh = this.#resized(this.keysHigh, capacity);
-    if (this.valuesHigh !== null) this.valuesHigh = this.#resized(this.valuesHigh, capacity);
+    const keys = this.#resized(this.keys, capacity);
+    const values = this.#resized(this.values, capacity);
+    const keysHigh = this.keysHigh === null ? null : this.#resized(this.keysHigh, capacity);
+    const valuesHigh = this.valuesHigh === null ? null : this.#resized(this.valuesHigh, capacity);
+    this.keys = keys;
+    this.values = values;
+    this.keysHigh = keysHigh;
+    this.valuesHigh = valuesHigh;
   }
 
   #resized(a: Uint32Array, capacity: number): Uint32Array {
