@@ -113,6 +113,12 @@ function idxGetOrLoop(ix, keys) {
   return [sum >>> 0, hits];
 }
 
+function idxHasLoop(ix, keys) {
+  let hits = 0;
+  for (let i = 0; i < keys.length; i++) if (ix.has(keys[i])) hits++;
+  return hits;
+}
+
 function mapGetLoop(map, keys) {
   let sum = 0;
   let hits = 0;
@@ -209,6 +215,7 @@ async function runSize(n) {
     const loops = {
       idxGet: () => idxGetLoop(ix, keys),
       idxGetOr: typeof ix.getOr === "function" ? () => idxGetOrLoop(ix, keys) : null,
+      idxHas: () => idxHasLoop(ix, keys),
       cSingle: () => floor.single(id, keys),
       idxMany: () => idxManyLoop(ix, keys, values, found),
       cBatch: () => floorBatchLoop(id, keys, floorValues),
@@ -223,6 +230,7 @@ async function runSize(n) {
       getVsC: ratio("idxGet", "cSingle"),
       getOrVsC: loops.idxGetOr ? ratio("idxGetOr", "cSingle") : null,
       getOrVsGet: loops.idxGetOr ? ratio("idxGetOr", "idxGet") : null,
+      hasVsC: ratio("idxHas", "cSingle"),
       manyVsC: ratio("idxMany", "cBatch"),
       mapVsGet: null,
     };
@@ -254,15 +262,15 @@ function sectionOf(result, meta) {
   lines.push(`- File: ${result.fileBytes.toLocaleString("en-US")} bytes; ${opt.lookups.toLocaleString("en-US")} keys a loop, ${opt.rounds} rotating rounds after 3 warm-up passes; getMany and the C batch in calls of ${BATCH} keys`);
   lines.push("");
   lines.push("Ratios: median over the rounds of (this thread's CPU time of one loop / of the other, same round).", "");
-  lines.push("| queries | idx get / C single | idx getOr / C single | idx getMany / C batch (prefetch 16 ahead) | Map.get / idx get |");
-  lines.push("| --- | ---: | ---: | ---: | ---: |");
+  lines.push("| queries | idx get / C single | idx has / C single | idx getOr / C single | idx getMany / C batch (prefetch 16 ahead) | Map.get / idx get |");
+  lines.push("| --- | ---: | ---: | ---: | ---: | ---: |");
   for (const [q, r] of Object.entries(result.rows)) {
-    lines.push(`| ${q} | ${fmt(r.getVsC, 2)}x | ${r.getOrVsC === null ? "" : `${fmt(r.getOrVsC, 2)}x`} | ${fmt(r.manyVsC, 2)}x | ${r.mapVsGet === null ? "" : `${fmt(r.mapVsGet, 2)}x`} |`);
+    lines.push(`| ${q} | ${fmt(r.getVsC, 2)}x | ${fmt(r.hasVsC, 2)}x | ${r.getOrVsC === null ? "" : `${fmt(r.getOrVsC, 2)}x`} | ${fmt(r.manyVsC, 2)}x | ${r.mapVsGet === null ? "" : `${fmt(r.mapVsGet, 2)}x`} |`);
   }
   lines.push("");
   lines.push("ns per key, median over the rounds: thread CPU time (wall clock).", "");
-  const names = ["idxGet", "idxGetOr", "cSingle", "idxMany", "cBatch", "mapGet"];
-  const labels = { idxGet: "idx get", idxGetOr: "idx getOr", cSingle: "C single", idxMany: "idx getMany", cBatch: "C batch", mapGet: "Map.get" };
+  const names = ["idxGet", "idxHas", "idxGetOr", "cSingle", "idxMany", "cBatch", "mapGet"];
+  const labels = { idxGet: "idx get", idxHas: "idx has", idxGetOr: "idx getOr", cSingle: "C single", idxMany: "idx getMany", cBatch: "C batch", mapGet: "Map.get" };
   lines.push(`| queries | ${names.map((k) => labels[k]).join(" | ")} |`);
   lines.push(`| --- | ${names.map(() => "---:").join(" | ")} |`);
   for (const [q, r] of Object.entries(result.rows)) {

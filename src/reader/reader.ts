@@ -293,6 +293,7 @@ export class IdIndex<K extends Id = number, V extends Id = number> implements It
   #installLookups(): void {
     let get: (key: never) => Id | undefined;
     let getOr: <T>(key: never, fallback: T) => Id | T;
+    let has: (key: never) => boolean;
     if (this.#mapping === null) {
       // Closed: every call says so (one function, made once).
       const closed = (this.#closedLookup ??= () => this.#closed());
@@ -303,14 +304,13 @@ export class IdIndex<K extends Id = number, V extends Id = number> implements It
     const check = (this.#fast = { idWord, id: this.#header[idWord], dead: this.#dead, closure: ++this.#closure });
     if (this.#layout.major === 3) {
       const region = this.#region;
-      ({ get, getOr } = makeWideGet(this, this.#header, region.windows, region.windowSlots, this.#capacity, this.#reach, check,
+      ({ get, getOr, has } = makeWideGet(this, this.#header, region.windows, region.windowSlots, this.#capacity, this.#reach, check,
         this.#layout.keyBits, this.#layout.valueBits));
     } else if (this.#region.windows.length === 1) {
-      ({ get, getOr } = makeGet(this, this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS, check));
+      ({ get, getOr, has } = makeGet(this, this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS, check));
     } else {
-      ({ get, getOr } = makeWindowedGet(this, this.#header, this.#region.windows, this.#region.windowSlots, this.#capacity, this.#reach * SLOT_WORDS, check));
+      ({ get, getOr, has } = makeWindowedGet(this, this.#header, this.#region.windows, this.#region.windowSlots, this.#capacity, this.#reach * SLOT_WORDS, check));
     }
-    const has = (key: never): boolean => get(key) !== undefined;
     // Non-writable own properties: V8 treats them as constants at call sites until replaced.
     Object.defineProperty(this, "get", { value: get, writable: false, configurable: true, enumerable: false });
     Object.defineProperty(this, "has", { value: has, writable: false, configurable: true, enumerable: false });
