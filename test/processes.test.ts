@@ -112,7 +112,12 @@ describe("several processes reading one index", () => {
 describe.runIf(!process.env.IDX_NO_NATIVE)("the mapping's memory", () => {
   const child = join(__dirname, "helpers", "mapping-child.js");
   const runChild = (...args: string[]) => {
-    const r = spawnSync(process.execPath, ["--expose-gc", child, ...args], { encoding: "utf8", timeout: 60_000 });
+    // open-close with an old space that starts large: its 5,000 readers opened in one synchronous
+    // loop grow the old space by about 3 MB of their own objects, which near V8's first limit
+    // set off a full collection in 1 to 2 runs of 20 (at git 9112bd8 as after it), for reasons
+    // not the mappings'. The collections the mappings' memory would set off do not depend on it.
+    const flags = args[0] === "open-close" ? ["--initial-old-space-size=64"] : [];
+    const r = spawnSync(process.execPath, ["--expose-gc", ...flags, child, ...args], { encoding: "utf8", timeout: 60_000 });
     expect(r.stderr).toBe("");
     return JSON.parse(r.stdout);
   };

@@ -120,13 +120,13 @@ export function makeGet(slow: SlowPath, header: Uint32Array, slots: Uint32Array,
     }
     return word === hash ? i : ABSENT;
   };
-  return { ...lookupsOver(slow, header, find, (i) => slots[i | 1], check), has: hasOver(lookupsOver(slow, header, find, present, check).get) };
+  return lookupsOver(slow, header, find, (i) => slots[i | 1], check);
 }
 
 /**
- * A found key's "value" for has(): a get over it answers 1 or undefined, so has() makes nothing
- * (a get's value of 2^31 or more is a heap number, a 64-bit one above 2^53 a bigint, which a
- * has() written as get(key) !== undefined made and dropped: 1.6x the C floor against 2.0x).
+ * A found key's "value" for a version 3 file's has(): a get over it answers 1 or undefined, so
+ * has() makes nothing (a get's 64-bit value above 2^53 is a bigint, which a has() written as
+ * get(key) !== undefined made and dropped).
  */
 const present = (): number => 1;
 
@@ -137,7 +137,7 @@ function hasOver(presence: (key: never) => unknown) {
 }
 
 /**
- * get and getOr over `find` (a one-window or a windowed probe), with the fast check of §11.7
+ * get, getOr and has over `find` (a one-window or a windowed probe), with the fast check of §11.7
  * around it: seq unchanged and even (or the dead writer's), the file's identity word, the reach
  * not used up. Anything else goes to the reader's slow path.
  */
@@ -184,7 +184,29 @@ function lookupsOver(
     const answer = slow.slowGet(hash, s1, s2, i >= 0 || i === ESCAPED_FOUND ? (value as number) : undefined, i === NOT_DECIDED, closure);
     return answer === undefined ? fallback : answer;
   };
-  return { get, getOr };
+  /**
+   * get(key) !== undefined, as its own closure that makes nothing: a get's value of 2^31 or more
+   * is a heap number, which a has() over get made and dropped (1.6x the C floor against 2.0x).
+   * In this closure's context, not one of its own: a reader's closures live as long as it, and
+   * 5,000 readers opened in one synchronous loop are all alive until it ends.
+   */
+  const has = (key: number): boolean => {
+    if (typeof key !== "number" || (key >>> 0) !== key) return otherKey(get, key, undefined) !== undefined;
+    const hash = hashOf(key);
+    const s1 = loadSeq(header);
+    let i = ABSENT;
+    let found = false;
+    if (hash !== EMPTY) {
+      i = find(hash);
+      found = i >= 0;
+    } else {
+      found = (header[STATE] & ESCAPED) !== 0;
+    }
+    const s2 = loadSeq(header);
+    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id && i !== NOT_DECIDED) return found;
+    return slow.slowGet(hash, s1, s2, found ? 1 : undefined, i === NOT_DECIDED, closure) !== undefined;
+  };
+  return { get, getOr, has };
 }
 
 /**
@@ -237,7 +259,7 @@ export function makeWindowedGet(
     const k = Math.floor(code / WINDOW_CODE);
     return windows[k][(code - k * WINDOW_CODE) | 1];
   };
-  return { ...lookupsOver(slow, header, find, valueAt, check), has: hasOver(lookupsOver(slow, header, find, present, check).get) };
+  return lookupsOver(slow, header, find, valueAt, check);
 }
 
 /** A windowed find's code for window k and word index i: k * 2^31 + i (a window has < 2^31 words). */
