@@ -1,6 +1,6 @@
 /**
  * Every copy of the §11.7 protocol, against a scripted writer (issue 17, case 15): the mapped
- * reader's get and its getMany chunk (src/reader/lookups.ts), the pread reader of `idx get`
+ * reader's get, getOr and has, and its getMany chunk (src/reader/lookups.ts), the pread reader of `idx get`
  * (src/os/file-lookup.ts) and the addon's batch loops (native/probe.h: version 2's, and version
  * 3's in each of its shapes). In each, a writer
  * completes a delete at a chosen load in the middle of a probe: the backward shift moves the
@@ -117,6 +117,27 @@ describe("§11.7 the mapped reader's get (lookups.ts makeGet) against a scripted
     expect(slow.calls()).toBe(1);
   });
 
+  it("has, the same (its own copy of the check: it makes no value)", () => {
+    const { header, slots, scripted, acted } = table(2, deleteJ);
+    const slow = slowPathOver(header, slots);
+    const { has } = makeGet(slow, header, scripted, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
+    expect(has(KK)).toBe(true);
+    expect(acted()).toBe(true);
+    expect(slow.calls()).toBe(1);
+  });
+
+  it("a file rewritten in place under has's probe goes to the slow path too", () => {
+    const { header, slots, scripted } = table(2, (h, s) => {
+      h[ID_WORD] = FILE_ID ^ 1;
+      s.set([HK, 999], 1 * SLOT_WORDS);
+      s.set([EMPTY_HASH, 0], 2 * SLOT_WORDS);
+    });
+    const slow = slowPathOver(header, slots);
+    const { has } = makeGet(slow, header, scripted, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
+    has(KK);
+    expect(slow.calls()).toBe(1);
+  });
+
   it("a file rewritten in place under the probe (header checksum word changed, seq not) is not answered from", () => {
     const { header, slots, scripted } = table(2, (h, s) => {
       h[ID_WORD] = FILE_ID ^ 1;
@@ -132,8 +153,8 @@ describe("§11.7 the mapped reader's get (lookups.ts makeGet) against a scripted
   it("with nothing written, the fast path answers (the test's table is sound)", () => {
     const { header, slots } = table(-1, () => {});
     const slow = slowPathOver(header, slots);
-    const { get, getOr } = makeGet(slow, header, slots, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
-    expect([get(KJ), get(KK), getOr(KJ, -1), getOr(12345, -1)]).toEqual([111, 222, 111, -1]);
+    const { get, getOr, has } = makeGet(slow, header, slots, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
+    expect([get(KJ), get(KK), getOr(KJ, -1), getOr(12345, -1), has(KJ), has(KK), has(12345)]).toEqual([111, 222, 111, -1, true, true, false]);
     expect(slow.calls()).toBe(0);
   });
 });
