@@ -63,6 +63,35 @@ describe("§16.3 hash64: the spec's vectors, a bijection, the escaped key", () =
   });
 });
 
+describe("§16.2 the escaped key through the reader of each version 3 layout (its get takes the slow path)", () => {
+  const dir = makeTempDir("idx-wide-escaped-");
+  for (const [keyBits, valueBits] of [[64, 32], [64, 64], [32, 64]] as const) {
+    it(`${keyBits}/${valueBits}: get, getOr and has of the escaped key, present and absent, beside other keys`, async () => {
+      const escaped = keyBits === 64 ? ESCAPED_KEY_64 : BigInt(ESCAPED_KEY);
+      const value = valueBits === 64 ? (1n << 60n) + 3n : 0xfffffff0n;
+      const asGiven = (v: bigint): Id => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
+      const withIt = join(dir, `with-${keyBits}-${valueBits}.idx`);
+      const without = join(dir, `without-${keyBits}-${valueBits}.idx`);
+      const keys = new BigUint64Array([escaped, 5n, keyBits === 64 ? 1n << 40n : 6n]);
+      const values = new BigUint64Array([value, 7n, 9n]);
+      await build({ keys, values }, withIt, { ...NO_SYNC, keyBits, valueBits });
+      await build({ keys: keys.subarray(1), values: values.subarray(1) }, without, { ...NO_SYNC, keyBits, valueBits });
+      const a = IdIndex.open<Id, Id>(withIt);
+      const b = IdIndex.open<Id, Id>(without);
+      try {
+        for (const key of [escaped, asGiven(escaped)]) {
+          expect([a.get(key), a.has(key), a.getOr(key, -1)]).toEqual([asGiven(value), true, asGiven(value)]);
+          expect([b.get(key), b.has(key), b.getOr(key, -1)]).toEqual([undefined, false, -1]);
+        }
+        expect([a.get(5), b.get(5), a.has(6), b.getOr(4, -1)]).toEqual([7, 7, keyBits === 32, -1]);
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+  }
+});
+
 describe("§16.4 home(h) is exact for every version 3 capacity (below 2^40)", () => {
   it("matches exact integer arithmetic across the capacity range", () => {
     const caps = [1, 2, 1000, 2 ** 21, 2 ** 28, 2 ** 33, 2 ** 37 - 1, 2 ** 37, 2 ** 37 + 1, 123456789012, 2 ** 39 + 12345, 2 ** 40 - 9, 2 ** 40 - 1];
