@@ -124,19 +124,6 @@ export function makeGet(slow: SlowPath, header: Uint32Array, slots: Uint32Array,
 }
 
 /**
- * A found key's "value" for a version 3 file's has(): a get over it answers 1 or undefined, so
- * has() makes nothing (a get's 64-bit value above 2^53 is a bigint, which a has() written as
- * get(key) !== undefined made and dropped).
- */
-const present = (): number => 1;
-
-/** has() over a get that answers `present` for a key it finds. */
-function hasOver(presence: (key: never) => unknown) {
-  const has = (key: never): boolean => presence(key) !== undefined;
-  return has;
-}
-
-/**
  * get, getOr and has over `find` (a one-window or a windowed probe), with the fast check of §11.7
  * around it: seq unchanged and even (or the dead writer's), the file's identity word, the reach
  * not used up. Anything else goes to the reader's slow path.
@@ -348,7 +335,7 @@ function bigintHalves(key: unknown, halves: Uint32Array, big: BigUint64Array): b
 }
 
 /**
- * get and getOr of a version 3 file (§16), over one window or several. Keys are numbers (safe
+ * get, getOr and has of a version 3 file (§16), over one window or several. Keys are numbers (safe
  * integers) or bigints; anything else, or a key wider than the file's keys, is absent. A number
  * key is split into its 32-bit halves with integer operations, the hash is computed on them and
  * the hash word compared as two uint32 halves (high first), so the loop stays in int32: no
@@ -385,6 +372,19 @@ export function makeWideGet(
   };
   const get = getOf(valueAt);
   return { get, getOr: wideGetOr(get), has: hasOver(getOf(present)) };
+}
+
+/**
+ * A found key's "value" for a version 3 file's has(): a get over it answers 1 or undefined, so
+ * has() makes nothing (a get's 64-bit value above 2^53 is a bigint, which a has() written as
+ * get(key) !== undefined made and dropped).
+ */
+const present = (): number => 1;
+
+/** has() over a get that answers `present` for a key it finds. */
+function hasOver(presence: (key: never) => unknown) {
+  const has = (key: never): boolean => presence(key) !== undefined;
+  return has;
 }
 
 /** get(key) ?? fallback over a wide get. */
