@@ -37,11 +37,17 @@ export interface Accelerator {
   words(n: number): Uint32Array;
   /** sortRecordsJs (version 3); with scratch null, the result is always in records. */
   sortRecords(records: Uint32Array, n: number, wideKeys: number, scratch: Uint32Array | null): number;
+  /** hashSortRecordsJs (version 3): hashRecords from 0, sortRecords in place, keepLastOfEqualRecords. */
+  hashSortRecords(
+    keysLow: Uint32Array, keysHigh: Uint32Array | null, valuesLow: Uint32Array, valuesHigh: Uint32Array | null, n: number,
+    keyBits: number, out: Uint32Array, result: Float64Array,
+  ): void;
 }
 
 export const JS_ACCELERATOR: Accelerator = {
   hashSort: hashSortJs, placeSorted: placeSortedJs, scatterPairs: scatterPairsJs, scatterHashed: scatterHashedJs,
   sortHashed: sortHashedJs, hashRecords: hashRecordsJs, sortRecords: sortRecordsJs, words: (n) => new Uint32Array(n),
+  hashSortRecords: hashSortRecordsJs,
 };
 
 /** The largest file image built in memory (a Buffer on Node 20 holds at most 4 GiB). */
@@ -389,12 +395,23 @@ export function sortedRecordsOf(pairs: PairBuffer, keyBits: Width, accel: Accele
   const n = pairs.length;
   const records = accel.words(Math.max(1, n) * 4);
   const r = new Float64Array(4);
-  accel.hashRecords(pairs.keys, pairs.keysHigh, pairs.values, pairs.valuesHigh, 0, n, keyBits, records, r);
-  const m = r[0];
-  const sorted = sortRecordsByHash(records, m, keyBits === 64, undefined, accel);
-  const result: SortedRecords = { records: sorted, length: keepLastOfEqualRecords(sorted, m) };
+  accel.hashSortRecords(pairs.keys, pairs.keysHigh, pairs.values, pairs.valuesHigh, n, keyBits, records, r);
+  const result: SortedRecords = { records, length: r[0] };
   if (r[1] === 1) result.escaped = r[3] === 0 ? r[2] : (BigInt(r[3]) << 32n) | BigInt(r[2]);
   return result;
+}
+
+/**
+ * The same as the addon's hashSortRecords: hashRecordsJs, sortRecordsJs into `out`, and each
+ * hash once with its last value; result[0] is the records kept.
+ */
+export function hashSortRecordsJs(
+  keys: Uint32Array, keysHigh: Uint32Array | null, values: Uint32Array, valuesHigh: Uint32Array | null, n: number,
+  keyBits: number, out: Uint32Array, result: Float64Array,
+): void {
+  hashRecordsJs(keys, keysHigh, values, valuesHigh, 0, n, keyBits, out, result);
+  sortRecordsJs(out, result[0], keyBits === 64 ? 1 : 0, null);
+  result[0] = keepLastOfEqualRecords(out, result[0]);
 }
 
 /**

@@ -76,13 +76,13 @@ static void insertion_sort_records(uint32_t *r, size_t n) {
 }
 
 /*
- * LSD radix of 11-bit digits over the low `bits` bits of the hash, n records from src, `tmp` as
+ * LSD radix of 11-bit digits over bits from..bits of the hash, n records from src, `tmp` as
  * scratch (n records too): stable. Returns where the sorted records are (src or tmp). Digits
  * that are the same in every record are skipped.
  */
-static uint32_t *lsd_records(uint32_t *src, uint32_t *tmp, size_t n, int bits, uint32_t *counts) {
+static uint32_t *lsd_records(uint32_t *src, uint32_t *tmp, size_t n, int from, int bits, uint32_t *counts) {
   uint32_t *dst = tmp;
-  for (int shift = 0; shift < bits; shift += BITS) {
+  for (int shift = from; shift < bits; shift += BITS) {
     memset(counts, 0, RADIX * sizeof(uint32_t));
     for (size_t i = 0; i < n; i++) counts[(record_hash(src + 4 * i) >> shift) & MASK]++;
     uint32_t sum = 0;
@@ -106,10 +106,51 @@ static uint32_t *lsd_records(uint32_t *src, uint32_t *tmp, size_t n, int bits, u
 }
 
 /*
+ * Stable insertion sort of n records by hash that gives up (returns 0) after `budget` moves,
+ * leaving them in some order with records of equal hash still in the order they came.
+ */
+static int insertion_sort_bounded(uint32_t *r, size_t n, size_t budget) {
+  for (size_t i = 1; i < n; i++) {
+    uint32_t x[4];
+    memcpy(x, r + 4 * i, 16);
+    uint64_t h = record_hash(x);
+    size_t j = i;
+    while (j > 0 && record_hash(r + 4 * (j - 1)) > h) {
+      if (budget-- == 0) {
+        memcpy(r + 4 * j, x, 16);
+        return 0;
+      }
+      memcpy(r + 4 * j, r + 4 * (j - 1), 16);
+      j--;
+    }
+    memcpy(r + 4 * j, x, 16);
+  }
+  return 1;
+}
+
+/*
+ * count records from src, sorted by the low `bits` bits of their hash, stably, into `into` (src
+ * or other, scratch for count records): a bucket of sort_records, a few thousand records that
+ * stay in cache. One LSD pass by the top 11 of those bits leaves random hashes in runs of two or
+ * three that share every bit above the pass: nearly sorted, which an insertion sort finishes in
+ * linear time. Hashes crafted to share more bits make it give up, and LSD over all the bits
+ * sorts them (each pass stable, and the insertion sort never reorders equal hashes).
+ */
+static void sort_bucket(uint32_t *src, uint32_t *other, uint32_t *into, size_t count, int bits, uint32_t *counts) {
+  uint32_t *sorted = src;
+  if (count < 32) {
+    insertion_sort_records(src, count);
+  } else {
+    sorted = lsd_records(src, other, count, bits > BITS ? bits - BITS : 0, bits, counts);
+    if (!insertion_sort_bounded(sorted, count, 4 * count)) sorted = lsd_records(sorted, sorted == src ? other : src, count, 0, bits, counts);
+  }
+  if (sorted != into) memcpy(into, sorted, count * 16);
+}
+
+/*
  * Sorts n records by hash, stably, into `records` (scratch: n records): one pass that scatters
  * them by the hash's top 11 bits into scratch (each record moved once across memory), then each
- * bucket, a few thousand records that stay in cache, by LSD radix over the rest of the bits
- * (insertion sort below 32 records), in place between scratch and records.
+ * bucket in cache, from scratch back to records (sort_bucket). counts: 4 * RADIX words.
  */
 static void sort_records(uint32_t *records, uint32_t *scratch, size_t n, int hashBits, uint32_t *counts) {
   const int top = hashBits - BITS;
@@ -128,16 +169,8 @@ static void sort_records(uint32_t *records, uint32_t *scratch, size_t n, int has
     memcpy(scratch + 4 * (size_t)fill[record_hash(r) >> top]++, r, 16);
   }
   for (uint32_t d = 0; d < RADIX; d++) {
-    size_t from = starts[d], count = counts[d];
-    if (count == 0) continue;
-    uint32_t *b = scratch + 4 * from, *back = records + 4 * from;
-    if (count < 32) {
-      insertion_sort_records(b, count);
-      memcpy(back, b, count * 16);
-      continue;
-    }
-    uint32_t *sorted = lsd_records(b, back, count, top, counts + 3 * RADIX);
-    if (sorted != back) memcpy(back, sorted, count * 16);
+    uint32_t *back = records + 4 * (size_t)starts[d];
+    if (counts[d] != 0) sort_bucket(scratch + 4 * (size_t)starts[d], back, back, counts[d], top, counts + 3 * RADIX);
   }
 }
 
