@@ -12,7 +12,7 @@ import {
   CELL_ENTRIES, CELL_ENTRIES_HIGH, ESCAPED_KEY, ESCAPED_KEY_64, LAYOUT_V2, cellCheck, fileBytes, headerChecksumV3, layoutFor, readHeader, writeHeader,
 } from "../src/core/format";
 import { hash32, hash64, homeSlot, unhash32, unhash64 } from "../src/core/hash";
-import { hashRecordsJs, sortRecordsJs } from "../src/core/encode";
+import { hashRecordsJs, hashSortRecordsJs, sortRecordsJs } from "../src/core/encode";
 import { Id } from "../src/core/keys";
 import { PairBuffer, PairCollector } from "../src/core/pairs";
 import { BinaryPairParser, PairParser } from "../src/core/parse";
@@ -381,6 +381,52 @@ describe("§16.5 the builder chooses the narrowest widths, or those asked for", 
   });
 });
 
+describe("PairCollector.addColumns copies columns as add() takes pairs", () => {
+  /** The pairs a collector gathered, through any number of spills: [key words, value words] each. */
+  function gather(feed: (c: PairCollector) => void, capacity: number, spillAt: number): number[][] {
+    const got: number[][] = [];
+    const out = new PairBuffer(capacity);
+    const drain = (): void => {
+      for (let i = 0; i < out.length; i++) {
+        got.push([out.keys[i], out.keysHigh?.[i] ?? 0, out.values[i], out.valuesHigh?.[i] ?? 0]);
+      }
+      out.length = 0;
+    };
+    const c = new PairCollector("x.idx", out, () => {
+      if (out.length < spillAt) return false;
+      drain();
+      return true;
+    });
+    feed(c);
+    drain();
+    return got;
+  }
+
+  it("wide and narrow columns, high words first seen part way, through growth and spills", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(40), fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean()), { minLength: 1, maxLength: 6 }),
+        fc.integer({ min: 1, max: 9 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+        (chunks, capacity, spillAt, seed) => {
+          const r = rng(seed);
+          const made = chunks.map(([n, wideKeys, wideValues, highKeys, highValues]) => {
+            const word = (wide: boolean, high: boolean): bigint => (high && wide && r() % 3 === 0 ? BigInt(r() + 1) << 32n : 0n) | BigInt(r());
+            const keys = wideKeys ? BigUint64Array.from({ length: n }, () => word(true, highKeys)) : Uint32Array.from({ length: n }, () => r());
+            const values = wideValues ? BigUint64Array.from({ length: n }, () => word(true, highValues)) : Uint32Array.from({ length: n }, () => r());
+            return { keys, values };
+          });
+          const byColumns = gather((c) => made.forEach((m) => c.addColumns(m)), capacity, spillAt);
+          const byPairs = gather((c) => made.forEach((m) => m.keys.forEach((k, i) => c.add(k, m.values[i]))), capacity, spillAt);
+          expect(byColumns).toEqual(byPairs);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe("§16.5 text and binary input at every width", () => {
   it("text: decimal numbers up to 18446744073709551615; one more is a parse error naming the line", async () => {
     const dir = makeTempDir("idx-wide-text-");
@@ -552,6 +598,92 @@ describe.runIf(ADDON)("§16 the addon's record loops agree with their JS twins (
         const sortedJs = sortRecordsJs(outJs, m, keyBits === 64 ? 1 : 0, scratchJs) === 0 ? outJs : scratchJs;
         expect(sortedC.subarray(0, 4 * m)).toEqual(sortedJs.subarray(0, 4 * m));
       }
+    }
+  });
+
+  /** hashSortRecords by the addon and by its JS twin: the same result and the same records kept. */
+  function sameHashSort(keys: Uint32Array, keysHigh: Uint32Array | null, values: Uint32Array, valuesHigh: Uint32Array | null, keyBits: 32 | 64): number {
+    const addon = nativeAddon()!;
+    const n = keys.length;
+    const outC = new Uint32Array(4 * n + 4);
+    const outJs = new Uint32Array(4 * n + 4);
+    const resC = new Float64Array(4);
+    const resJs = new Float64Array(4);
+    addon.hashSortRecords(keys, keysHigh, values, valuesHigh, n, keyBits, outC, resC);
+    hashSortRecordsJs(keys, keysHigh, values, valuesHigh, n, keyBits, outJs, resJs);
+    expect(Array.from(resC)).toEqual(Array.from(resJs));
+    const kept = resC[0];
+    for (let i = 0; i < 4 * kept; i++) if (outC[i] !== outJs[i]) expect([i, outC[i]]).toEqual([i, outJs[i]]);
+    return kept;
+  }
+
+  it("hashSortRecords keeps the same records as hashRecords, sortRecords and keepLastOfEqualRecords: duplicates, escaped keys, both widths", () => {
+    const r = rng(7);
+    for (const keyBits of [32, 64] as const) {
+      // 200,000 pairs: buckets of ~100 records, past the insertion sort's 32, and many duplicates.
+      for (const n of [0, 1, 31, 5000, 200_000]) {
+        const keys = Uint32Array.from({ length: n }, () => (r() % 97 === 0 ? ESCAPED_KEY : r() % (n / 2 + 1)));
+        const keysHigh = keyBits === 64 ? Uint32Array.from({ length: n }, () => r() % 2) : null;
+        if (keyBits === 64 && n > 3) {
+          keys[3] = Number(ESCAPED_KEY_64 & 0xffffffffn);
+          keysHigh![3] = Number(ESCAPED_KEY_64 >> 32n);
+        }
+        const values = Uint32Array.from({ length: n }, () => r());
+        for (const valuesHigh of [null, Uint32Array.from({ length: n }, () => r())]) {
+          const kept = sameHashSort(keys, keysHigh, values, valuesHigh, keyBits);
+          if (n === 200_000) expect(kept).toBeLessThan(n * 0.7);
+        }
+        if (keyBits === 64) sameHashSort(keys, null, values, null, 64);
+      }
+    }
+  });
+
+  it("hashSortRecords sorts hashes crafted to share their top bits (a bucket's insertion sort gives up; LSD sorts it)", () => {
+    const r = rng(11);
+    for (const keyBits of [32, 64] as const) {
+      // Hashes that agree in all but their low 12 bits, in falling order, some twice: one bucket of
+      // 6,000 records that one pass by the next 11 bits leaves in descending runs.
+      const n = 6000;
+      const keys = new Uint32Array(n);
+      const keysHigh = keyBits === 64 ? new Uint32Array(n) : null;
+      for (let i = 0; i < n; i++) {
+        const low = 4095 - ((i * 7) % 4096);
+        if (keyBits === 32) {
+          keys[i] = unhash32(((0x5a5a5 << 12) | low) >>> 0);
+        } else {
+          const k = unhash64((0x1234_5678_9abc_d000n & ~0xfffn) | BigInt(low));
+          keys[i] = Number(k & 0xffffffffn);
+          keysHigh![i] = Number(k >> 32n);
+        }
+      }
+      const values = Uint32Array.from({ length: n }, () => r());
+      expect(sameHashSort(keys, keysHigh, values, null, keyBits)).toBe(4096);
+    }
+  });
+
+  it("hashSortRecords refuses a key wider than 32-bit keys, and columns shorter than n", () => {
+    const addon = nativeAddon()!;
+    const out = new Uint32Array(16);
+    const res = new Float64Array(4);
+    const thrown = (f: () => unknown): { code?: string; message: string } => {
+      try {
+        f();
+      } catch (e) {
+        return e as { code?: string; message: string };
+      }
+      throw new Error("nothing thrown");
+    };
+    const wider = thrown(() => addon.hashSortRecords(new Uint32Array([1, 2]), new Uint32Array([0, 1]), new Uint32Array(2), null, 2, 32, out, res));
+    expect([wider.code, wider.message]).toEqual(["ERR_IDX_INVALID_ARGUMENT", "hashSortRecords: key 1 is wider than 32 bits"]);
+    for (const bad of [
+      () => addon.hashSortRecords(new Uint32Array(2), null, new Uint32Array(1), null, 2, 64, out, res), // values short
+      () => addon.hashSortRecords(new Uint32Array(5), null, new Uint32Array(5), null, 5, 64, out, res), // out short
+      () => addon.hashSortRecords(new Uint32Array(2), new Uint32Array(1), new Uint32Array(2), null, 2, 64, out, res), // keysHigh short
+      () => addon.hashSortRecords(new Uint32Array(2), null, new Uint32Array(2), null, 2, 48, out, res), // keyBits
+      () => addon.hashSortRecords(new Float64Array(2) as never, null, new Uint32Array(2), null, 2, 64, out, res),
+      () => addon.hashSortRecords(new Uint32Array(2), null, new Uint32Array(2), null, 2, 64, out, new Float64Array(3)),
+    ]) {
+      expect(thrown(bad).code).toBe("ERR_IDX_INVALID_ARGUMENT");
     }
   });
 });
