@@ -14,7 +14,7 @@ import {
 import { hash32, hash64, homeSlot, unhash32, unhash64 } from "../src/core/hash";
 import { hashRecordsJs, hashSortRecordsJs, sortRecordsJs } from "../src/core/encode";
 import { Id } from "../src/core/keys";
-import { PairBuffer, PairCollector } from "../src/core/pairs";
+import { PairBuffer, PairCollector, splitWordsJs } from "../src/core/pairs";
 import { BinaryPairParser, PairParser } from "../src/core/parse";
 import { nativeAddon } from "../src/os/native";
 import { spawnSync } from "node:child_process";
@@ -658,6 +658,39 @@ describe.runIf(ADDON)("§16 the addon's record loops agree with their JS twins (
       }
       const values = Uint32Array.from({ length: n }, () => r());
       expect(sameHashSort(keys, keysHigh, values, null, keyBits)).toBe(4096);
+    }
+  });
+
+  it("splitWords splits a BigUint64Array's words as splitWordsJs does, and refuses ranges past its arrays", () => {
+    const addon = nativeAddon()!;
+    const r = rng(3);
+    const words = Uint32Array.from({ length: 2 * 1000 }, () => r());
+    for (const [from, n, at] of [[0, 1000, 0], [17, 500, 3], [999, 1, 0], [5, 0, 9]]) {
+      for (const withHigh of [false, true]) {
+        const [lowC, lowJs] = [new Uint32Array(1003).fill(7), new Uint32Array(1003).fill(7)];
+        const [highC, highJs] = withHigh ? [new Uint32Array(1003).fill(9), new Uint32Array(1003).fill(9)] : [null, null];
+        addon.splitWords(words, from, n, lowC, highC, at);
+        splitWordsJs(words, from, n, lowJs, highJs, at);
+        expect(lowC).toEqual(lowJs);
+        expect(highC).toEqual(highJs);
+        if (n > 0) expect([lowC[at], highC?.[at + n - 1]]).toEqual([words[2 * from], withHigh ? words[2 * (from + n - 1) + 1] : undefined]);
+      }
+    }
+    for (const args of [
+      [words, 999, 2, new Uint32Array(2), null, 0], // past the words
+      [words, 0, 10, new Uint32Array(9), null, 0], // past low
+      [words, 0, 10, new Uint32Array(10), new Uint32Array(9), 0], // past high
+      [words, 0, 10, new Uint32Array(12), null, 3], // at + n past low
+      [new Float64Array(4), 0, 1, new Uint32Array(1), null, 0],
+      [words, -1, 1, new Uint32Array(1), null, 0],
+    ] as const) {
+      let error: { code?: string } | undefined;
+      try {
+        addon.splitWords(...(args as unknown as Parameters<typeof addon.splitWords>));
+      } catch (e) {
+        error = e as { code?: string };
+      }
+      expect(error?.code).toBe("ERR_IDX_INVALID_ARGUMENT");
     }
   });
 

@@ -12,7 +12,7 @@ import {
   SPILL_SLOTS, blockCount, buildCapacity, checksumsOffset, fileBytes, Width, writeHeader,
 } from "./format";
 import { hash32, hash64Into, unhash32 } from "./hash";
-import { PairBuffer } from "./pairs";
+import { PairBuffer, splitWordsJs } from "./pairs";
 import { Word } from "./slots";
 import { Placer, fillEmpty } from "./table";
 
@@ -37,6 +37,8 @@ export interface Accelerator {
   words(n: number): Uint32Array;
   /** sortRecordsJs (version 3); with scratch null, the result is always in records. */
   sortRecords(records: Uint32Array, n: number, wideKeys: number, scratch: Uint32Array | null): number;
+  /** core/pairs.ts splitWordsJs: a BigUint64Array column's words into a PairBuffer's columns. */
+  splitWords(words: Uint32Array, from: number, n: number, low: Uint32Array, high: Uint32Array | null, at: number): void;
   /** hashSortRecordsJs (version 3): hashRecords from 0, sortRecords in place, keepLastOfEqualRecords. */
   hashSortRecords(
     keysLow: Uint32Array, keysHigh: Uint32Array | null, valuesLow: Uint32Array, valuesHigh: Uint32Array | null, n: number,
@@ -47,7 +49,7 @@ export interface Accelerator {
 export const JS_ACCELERATOR: Accelerator = {
   hashSort: hashSortJs, placeSorted: placeSortedJs, scatterPairs: scatterPairsJs, scatterHashed: scatterHashedJs,
   sortHashed: sortHashedJs, hashRecords: hashRecordsJs, sortRecords: sortRecordsJs, words: (n) => new Uint32Array(n),
-  hashSortRecords: hashSortRecordsJs,
+  hashSortRecords: hashSortRecordsJs, splitWords: splitWordsJs,
 };
 
 /** The largest file image built in memory (a Buffer on Node 20 holds at most 4 GiB). */
