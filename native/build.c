@@ -681,6 +681,38 @@ static void free_words(napi_env env, void *data, void *hint) {
   big_free(data);
 }
 
+/* Marks the ArrayBuffers words() makes: discard() takes no other. */
+static const napi_type_tag WORDS_TAG = {0x6964786d61707764ULL, 0x776f7264735f7633ULL};
+
+/*
+ * discard(words) -> undefined
+ * Gives the pages of an array from words() back to the kernel now (MADV_DONTNEED: it stays
+ * mapped and reads as zeros), rather than when the collector frees it: a build's columns, once
+ * sorted into records, so that the file's page cache can take pages just freed, not fresh ones
+ * (on this project's VM a fresh page costs several times a reused one). Any other array is
+ * refused; a small one (from malloc) is left as it is.
+ */
+static napi_value Discard(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = {NULL};
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool typed = false, ours = false;
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *data;
+  napi_value ab;
+  if (argv[0] != NULL) napi_is_typedarray(env, argv[0], &typed);
+  if (typed && napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &offset) == napi_ok && type == napi_uint32_array && offset == 0)
+    napi_check_object_type_tag(env, ab, &WORDS_TAG, &ours);
+  if (!ours) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "discard: words must be a whole Uint32Array from words()");
+  size_t *h = (size_t *)data;
+  if (length * 4 >= BIG_MIN && !(h[-1] == 0 && h[-2] == 0)) {
+    uintptr_t from = ((uintptr_t)data + 4095) & ~(uintptr_t)4095, to = ((uintptr_t)data + length * 4) & ~(uintptr_t)4095;
+    if (to > from) madvise((void *)from, to - from, MADV_DONTNEED);
+  }
+  return idx_undefined(env);
+}
+
 /*
  * words(n) -> Uint32Array
  * A zeroed Uint32Array of n words in memory from big_alloc (huge pages for a large one, freed
@@ -703,6 +735,7 @@ static napi_value Words(napi_env env, napi_callback_info info) {
     big_free(p);
     return idx_throw(env, "ENOMEM", "words: cannot wrap %.0f words", nD);
   }
+  napi_type_tag_object(env, ab, &WORDS_TAG);
   napi_create_typedarray(env, napi_uint32_array, (size_t)nD, ab, 0, &arr);
   return arr;
 }
@@ -753,6 +786,7 @@ napi_status idx_build_init(napi_env env, napi_value exports) {
   IDX_EXPORT(env, exports, "sortRecords", SortRecords);
   IDX_EXPORT(env, exports, "hashSortRecords", HashSortRecords);
   IDX_EXPORT(env, exports, "splitWords", SplitWords);
+  IDX_EXPORT(env, exports, "discard", Discard);
   IDX_EXPORT(env, exports, "words", Words);
   IDX_EXPORT(env, exports, "placeRecords", PlaceRecords);
   return napi_ok;

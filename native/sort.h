@@ -131,17 +131,18 @@ static int insertion_sort_bounded(uint32_t *r, size_t n, size_t budget) {
 /*
  * count records from src, sorted by the low `bits` bits of their hash, stably, into `into` (src
  * or other, scratch for count records): a bucket of sort_records, a few thousand records that
- * stay in cache. One LSD pass by the top 11 of those bits leaves random hashes in runs of two or
- * three that share every bit above the pass: nearly sorted, which an insertion sort finishes in
- * linear time. Hashes crafted to share more bits make it give up, and LSD over all the bits
- * sorts them (each pass stable, and the insertion sort never reorders equal hashes).
+ * stay in cache. Two LSD passes by the top 22 of those bits leave random hashes sorted but for
+ * the rare few that share every bit above the passes, which an insertion sort then finishes in
+ * one pass that mispredicts little (one pass and an insertion sort over runs of two or three
+ * took 25% longer). Hashes crafted to share more bits make it give up, and LSD over all the
+ * bits sorts them (each pass stable, and the insertion sort never reorders equal hashes).
  */
 static void sort_bucket(uint32_t *src, uint32_t *other, uint32_t *into, size_t count, int bits, uint32_t *counts) {
   uint32_t *sorted = src;
   if (count < 32) {
     insertion_sort_records(src, count);
   } else {
-    sorted = lsd_records(src, other, count, bits > BITS ? bits - BITS : 0, bits, counts);
+    sorted = lsd_records(src, other, count, bits > 2 * BITS ? bits - 2 * BITS : 0, bits, counts);
     if (!insertion_sort_bounded(sorted, count, 4 * count)) sorted = lsd_records(sorted, sorted == src ? other : src, count, 0, bits, counts);
   }
   if (sorted != into) memcpy(into, sorted, count * 16);

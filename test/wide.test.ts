@@ -694,6 +694,25 @@ describe.runIf(ADDON)("§16 the addon's record loops agree with their JS twins (
     }
   });
 
+  it("discard gives a words() array's pages back (it reads as zeros after), and refuses any other array", () => {
+    const addon = nativeAddon()!;
+    const big = addon.words(2 << 20).fill(7); // 8 MiB: mapped memory
+    addon.discard(big);
+    expect([big.length, big.some((w) => w !== 0)]).toEqual([2 << 20, false]);
+    const small = addon.words(100).fill(7); // from malloc: left as it is
+    addon.discard(small);
+    expect(small.every((w) => w === 7)).toBe(true);
+    for (const other of [new Uint32Array(2 << 20), big.subarray(1024), new Float64Array(big.buffer), new Uint8Array(8), 5, undefined, {}]) {
+      let error: { code?: string } | undefined;
+      try {
+        addon.discard(other as Uint32Array);
+      } catch (e) {
+        error = e as { code?: string };
+      }
+      expect(error?.code).toBe("ERR_IDX_INVALID_ARGUMENT");
+    }
+  });
+
   it("hashSortRecords refuses a key wider than 32-bit keys, and columns shorter than n", () => {
     const addon = nativeAddon()!;
     const out = new Uint32Array(16);

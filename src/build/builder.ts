@@ -151,6 +151,7 @@ export class IndexBuilder {
       // Version 3 (§16), in memory: the pairs as slot records, sorted, streamed to the file.
       pairs = this.buffer.length;
       const sorted = sortedRecordsOf(this.buffer, keyBits, this.#accel);
+      this.#discardPairs();
       await new Promise<void>((resolve) => setImmediate(resolve));
       throwIfAborted(options.signal, this.path);
       options.onProgress?.({ phase: "write", pairs });
@@ -168,6 +169,7 @@ export class IndexBuilder {
     } else if (this.#spill === null) {
       pairs = this.buffer.length;
       const image = encodeIndex(this.buffer.keys, this.buffer.values, pairs, this.path, buildCapacity, this.#accel);
+      this.#discardPairs();
       // Let a signal that arrived while sorting abort before any file is created.
       await new Promise<void>((resolve) => setImmediate(resolve));
       throwIfAborted(options.signal, this.path);
@@ -184,6 +186,17 @@ export class IndexBuilder {
     }
     await installTemp(temp, this.path, options);
     return { path: this.path, pairs, ...header, tempBytes };
+  }
+
+  /**
+   * Once the pairs are in the image or the records: their columns' memory back to the system
+   * now, not at the next full collection, so that the file's pages can reuse it (a 64/64 build
+   * of 10 M pairs writes 183 MB of file with 160 MB of columns done with).
+   */
+  #discardPairs(): void {
+    const b = this.buffer;
+    for (const column of [b.keys, b.values, b.keysHigh, b.valuesHigh]) if (column !== null) this.#accel.discard(column);
+    b.length = 0;
   }
 
   /** Removes what the build left: temp files and open descriptors (on success, error or abort). */

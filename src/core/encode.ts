@@ -37,6 +37,8 @@ export interface Accelerator {
   words(n: number): Uint32Array;
   /** sortRecordsJs (version 3); with scratch null, the result is always in records. */
   sortRecords(records: Uint32Array, n: number, wideKeys: number, scratch: Uint32Array | null): number;
+  /** Gives an array from words() back to the system now (the addon's; it then reads as zeros); JS: nothing. */
+  discard(words: Uint32Array): void;
   /** core/pairs.ts splitWordsJs: a BigUint64Array column's words into a PairBuffer's columns. */
   splitWords(words: Uint32Array, from: number, n: number, low: Uint32Array, high: Uint32Array | null, at: number): void;
   /** hashSortRecordsJs (version 3): hashRecords from 0, sortRecords in place, keepLastOfEqualRecords. */
@@ -49,7 +51,7 @@ export interface Accelerator {
 export const JS_ACCELERATOR: Accelerator = {
   hashSort: hashSortJs, placeSorted: placeSortedJs, scatterPairs: scatterPairsJs, scatterHashed: scatterHashedJs,
   sortHashed: sortHashedJs, hashRecords: hashRecordsJs, sortRecords: sortRecordsJs, words: (n) => new Uint32Array(n),
-  hashSortRecords: hashSortRecordsJs, splitWords: splitWordsJs,
+  hashSortRecords: hashSortRecordsJs, splitWords: splitWordsJs, discard: () => {},
 };
 
 /** The largest file image built in memory (a Buffer on Node 20 holds at most 4 GiB). */
