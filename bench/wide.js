@@ -6,7 +6,7 @@
  * (bench/floor/inproc.c single64 and batch64: the fastest C for these 12- and 16-byte slots), a
  * Map<bigint, number>, a Map<string, number> and LMDB with 8-byte keys. Run by `npm run bench`.
  *
- *   node bench/wide.js [--n 10000000] [--rounds 7] [--lookups 1000000] [--builds 7]
+ *   node bench/wide.js [--n 10000000] [--rounds 7] [--lookups 1000000] [--builds 9]
  *                      [--before DIST] [--no-peers] [--no-install] [--json FILE]
  *
  * Keys are random below 2^53 (a lowbias32 of the row for each half, the high half cut to 21
@@ -28,7 +28,7 @@ const { BENCH_DIR, ROOT_DIR, WORK_DIR, lowbias32, median } = require("./lib/comm
 const { floorModule, runMeta } = require("./lib/floor");
 
 function parseArgs(argv) {
-  const o = { n: 10_000_000, rounds: 7, lookups: 1_000_000, builds: 7, before: null, peers: true, install: true, json: null, phase: null };
+  const o = { n: 10_000_000, rounds: 7, lookups: 1_000_000, builds: 9, before: null, peers: true, install: true, json: null, phase: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => Number(String(argv[++i]).replace(/_/g, ""));
@@ -61,7 +61,8 @@ const TWO_32 = 4294967296;
 /** Row i's key, below 2^53 (a number: exact). */
 const keyOf = (i) => (lowbias32((i ^ 0x6a09e667) >>> 0) & 0x1fffff) * TWO_32 + lowbias32((i + 0x3c6ef372) >>> 0);
 const value32Of = (i) => lowbias32(Math.imul(i, 0x9e3779b9) ^ 0x5bd1e995);
-const value64Of = (i) => (BigInt(lowbias32((i ^ 0x510e527f) >>> 0)) << 32n) | BigInt(value32Of(i));
+/** Row i's 64-bit value's high word (its low word is value32Of(i)). */
+const value64HighOf = (i) => lowbias32((i ^ 0x510e527f) >>> 0);
 /** Row i's 32-bit key for the 32/32 reference build: a bijection, as bench/lib/common.js's random set. */
 const key32Of = (i) => lowbias32((i + 0x2545f491) >>> 0);
 
@@ -83,9 +84,14 @@ function columns(at, m, layout) {
     words[2 * j + 1] = Math.floor(k / TWO_32);
   }
   const keys = new BigUint64Array(words.buffer);
-  const values = layout === "64/64" ? new BigUint64Array(m) : new Uint32Array(m);
-  for (let j = 0; j < m; j++) values[j] = layout === "64/64" ? value64Of(at + j) : value32Of(at + j);
-  return { keys, values };
+  if (layout === "64/32") return { keys, values: Uint32Array.from({ length: m }, (_, j) => value32Of(at + j)) };
+  // Written as words: a bigint a value would leave the collector work to do during the build.
+  const valueWords = new Uint32Array(2 * m);
+  for (let j = 0; j < m; j++) {
+    valueWords[2 * j] = value32Of(at + j);
+    valueWords[2 * j + 1] = value64HighOf(at + j);
+  }
+  return { keys, values: new BigUint64Array(valueWords.buffer) };
 }
 
 const CHUNK = 1 << 20;
@@ -105,9 +111,13 @@ async function* chunks(all) {
 async function buildOnce(n, layout, file) {
   const options = { sync: false, keyBits: layout === "32/32" ? 32 : 64, valueBits: layout === "64/64" ? 64 : 32 };
   const all = allColumns(n, layout);
+  collectGarbage(); // none of making the columns left to the build's time
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const result = await idx.build(chunks(all), file, options);
-  return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, result };
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const c = process.cpuUsage(c0);
+  return { seconds, user: c.user / 1e6, system: c.system / 1e6, result };
 }
 
 /** The layout's file of n rows in bench/work, built once and reused. */
@@ -295,25 +305,34 @@ function heapUsed() {
   return m.heapUsed + m.external;
 }
 
-/** Builds, alternately, the 32/32 and 64/32 files of n rows, `opt.builds` times each: pairs per second. */
+/**
+ * Builds the 32/32, 64/32 and 64/64 files of n rows, `opt.builds` times each, in rotating order
+ * (each layout after each other one as often): a build's kernel time depends on how much memory
+ * the one before it freed just then (fresh pages cost several times reused ones on this VM).
+ */
 async function builds(n) {
   const dir = path.join(WORK_DIR, "wide-builds");
   fs.mkdirSync(dir, { recursive: true });
+  const layouts = ["32/32", "64/32", "64/64"];
   const runs = { "32/32": [], "64/32": [], "64/64": [] };
+  const cpu = { "32/32": [], "64/32": [], "64/64": [] };
   let size = {};
   for (let r = 0; r < opt.builds; r++) {
-    for (const layout of r % 2 === 0 ? ["32/32", "64/32", "64/64"] : ["64/64", "64/32", "32/32"]) {
+    for (let j = 0; j < layouts.length; j++) {
+      const layout = layouts[(r + j) % layouts.length];
       const file = path.join(dir, `${layout.replace("/", "-")}.idx`);
       const b = await buildOnce(n, layout, file);
       runs[layout].push(b.seconds);
+      cpu[layout].push({ user: b.user, system: b.system });
       size[layout] = { fileBytes: b.result.fileBytes, count: b.result.count };
-      log(`build ${layout}: ${b.seconds.toFixed(2)} s`);
+      log(`build ${layout}: ${b.seconds.toFixed(2)} s (user ${b.user.toFixed(2)}, system ${b.system.toFixed(2)})`);
     }
   }
   fs.rmSync(dir, { recursive: true, force: true });
   const rate = (layout) => n / median(runs[layout]);
   const pairRatio = (layout) => median(runs[layout].map((s, i) => runs["32/32"][i] / s));
-  return { runs, size, rate, pairRatio };
+  const userRatio = (layout) => median(cpu[layout].map((c, i) => cpu["32/32"][i].user / c.user));
+  return { runs, cpu, size, rate, pairRatio, userRatio };
 }
 
 // ------------------------------------------------------------------ LMDB
@@ -435,13 +454,17 @@ function report(meta, b, looks, l, narrow) {
   lines.push(`- Date: ${meta.date}; idx ${meta.commit}; node ${process.version}; ${meta.cpu}`);
   lines.push(`- Keys: random below 2^53; ${opt.lookups.toLocaleString("en-US")} queries a loop, 90% present; ${opt.rounds} rotating rounds after 3 warm-up passes; thread CPU time (wall clock in parentheses); getMany and the C batch in calls of ${BATCH} keys`, "");
   lines.push("### Size and build", "");
-  lines.push("| widths | file bytes | bytes / entry | build s (median of " + opt.builds + ") | pairs / s | / 32-bit build's pairs / s |");
-  lines.push("| --- | ---: | ---: | ---: | ---: | ---: |");
+  lines.push("| widths | file bytes | bytes / entry | build s (median of " + opt.builds + ") | pairs / s | / 32-bit build's pairs / s | user CPU s | / 32-bit build's user CPU | system CPU s (min-max) |");
+  lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const layout of ["32/32", "64/32", "64/64"]) {
     const s = b.size[layout];
-    lines.push(`| ${layout} | ${int(s.fileBytes)} | ${f2(s.fileBytes / s.count)} | ${f2(median(b.runs[layout]))} | ${int(b.rate(layout))} | ${layout === "32/32" ? "" : x2(b.pairRatio(layout))} |`);
+    const sys = b.cpu[layout].map((c) => c.system);
+    lines.push(
+      `| ${layout} | ${int(s.fileBytes)} | ${f2(s.fileBytes / s.count)} | ${f2(median(b.runs[layout]))} | ${int(b.rate(layout))} | ${layout === "32/32" ? "" : x2(b.pairRatio(layout))} | ` +
+        `${f2(median(b.cpu[layout].map((c) => c.user)))} | ${layout === "32/32" ? "" : x2(b.userRatio(layout))} | ${f2(Math.min(...sys))}-${f2(Math.max(...sys))} |`,
+    );
   }
-  lines.push("", "Builds from columns (`build()` of an async iterable of 1 Mi-pair chunks: BigUint64Array keys, or Uint32Array for 32/32; made before the clock starts), alternately, in one process.", "");
+  lines.push("", "Builds from columns (`build()` of an async iterable of 1 Mi-pair chunks: BigUint64Array keys, or Uint32Array for 32/32; made before the clock starts), in rotating order, in one process. A ratio is the median of each round's (the 32-bit build's time or user CPU over the layout's). User CPU is the process's (V8's helper threads too); system CPU is mostly the kernel handing out fresh pages, which on this VM varies several times over between identical builds.", "");
   lines.push("### Lookups against the C floor on the same file", "");
   lines.push("| widths | idx get (number keys) / C single | idx get (bigint keys) / C single | idx getMany / C batch |");
   lines.push("| --- | ---: | ---: | ---: |");

@@ -419,7 +419,29 @@ static napi_value HashRecords(napi_env env, napi_callback_info info) {
   return idx_undefined(env);
 }
 
-enum { HASH_BLOCK = 256 };
+/* Marks the ArrayBuffers words() makes: discard() and hashSortRecords's release take no other. */
+static const napi_type_tag WORDS_TAG = {0x6964786d61707764ULL, 0x776f7264735f7633ULL};
+
+/* Whether v is a whole Uint32Array from words() (its data then, else NULL). */
+static uint32_t *words_of(napi_env env, napi_value v, size_t *length) {
+  bool typed = false, ours = false;
+  napi_typedarray_type type;
+  size_t offset;
+  void *data;
+  napi_value ab;
+  if (v != NULL) napi_is_typedarray(env, v, &typed);
+  if (typed && napi_get_typedarray_info(env, v, &type, length, &data, &ab, &offset) == napi_ok && type == napi_uint32_array && offset == 0)
+    napi_check_object_type_tag(env, ab, &WORDS_TAG, &ours);
+  return ours ? data : NULL;
+}
+
+/* Words from..to of a words() array back to the kernel (the whole pages among them): they read as zeros after. */
+static void release_words(uint32_t *w, size_t from, size_t to) {
+  uintptr_t a = ((uintptr_t)(w + from) + 4095) & ~(uintptr_t)4095, b = (uintptr_t)(w + to) & ~(uintptr_t)4095;
+  if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+enum { HASH_BLOCK = 256, RELEASE_WORDS = 1 << 19 /* 2 MiB a column */ };
 
 /*
  * The hashes of keys 0..m (high words from kh, or 0 when it is null) at keyBits: loops with
@@ -483,10 +505,11 @@ static void hash_block(const uint32_t *kl, const uint32_t *kh, uint32_t keyBits,
  */
 static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
   static const char *fn = "hashSortRecords";
-  size_t argc = 8;
-  napi_value argv[8] = {NULL};
+  size_t argc = 9;
+  napi_value argv[9] = {NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t *kl, *kh, *vl, *vh, *out, n, keyBits;
+  bool release = false;
   double *result;
   size_t kll, khl, vll, vhl, ol, rl;
   if (!idx_arg_typed(env, argv[0], fn, "keysLow", napi_uint32_array, 0, (void **)&kl, &kll) ||
@@ -495,8 +518,18 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
       !idx_arg_typed(env, argv[3], fn, "valuesHigh", napi_uint32_array, 1, (void **)&vh, &vhl) ||
       !idx_arg_u32(env, argv[4], fn, "n", &n) || !idx_arg_u32(env, argv[5], fn, "keyBits", &keyBits) ||
       !idx_arg_typed(env, argv[6], fn, "out", napi_uint32_array, 0, (void **)&out, &ol) ||
-      !idx_arg_typed(env, argv[7], fn, "result", napi_float64_array, 0, (void **)&result, &rl))
+      !idx_arg_typed(env, argv[7], fn, "result", napi_float64_array, 0, (void **)&result, &rl) ||
+      (argc >= 9 && !idx_arg_bool(env, argv[8], fn, "release", &release)))
     return NULL;
+  if (release) {
+    size_t ignored;
+    for (int c = 0; c < 4; c++) {
+      napi_valuetype t = napi_undefined;
+      napi_typeof(env, argv[c], &t);
+      if (!(c % 2 == 1 && t == napi_null) && words_of(env, argv[c], &ignored) == NULL)
+        return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: with release, the columns must be whole arrays from words()", fn);
+    }
+  }
   if ((keyBits != 32 && keyBits != 64) || n > kll || n > vll || (kh != NULL && n > khl) || (vh != NULL && n > vhl) ||
       (uint64_t)n * 4 > ol || rl < 4)
     return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: keyBits must be 32 or 64, n within the columns, out 4n words, result 4", fn);
@@ -539,6 +572,10 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
     free(counts);
     return idx_throw(env, "ENOMEM", "%s: out of memory for %u records", fn, largest);
   }
+  /* With release, the columns' pages go back to the kernel as the scatter leaves them behind,
+     for the records' pages to take (when they are small pages, faulted in as written): the
+     build's peak holds the records and a little of the columns, not both whole. */
+  size_t released = 0;
   for (uint32_t from = 0; from < n; from += HASH_BLOCK) {
     uint32_t b = n - from < HASH_BLOCK ? n - from : HASH_BLOCK;
     hash_block(kl + from, kh != NULL ? kh + from : NULL, keyBits, h, b);
@@ -549,6 +586,14 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
       r[1] = (uint32_t)(h[j] >> 32);
       r[2] = vl[from + j];
       r[3] = vh != NULL ? vh[from + j] : 0;
+    }
+    size_t done = (size_t)from + b;
+    if (release && (done - released >= RELEASE_WORDS || done == n)) {
+      release_words(kl, released, done);
+      release_words(vl, released, done);
+      if (kh != NULL) release_words(kh, released, done);
+      if (vh != NULL) release_words(vh, released, done);
+      released = done & ~(size_t)1023; /* whole 4 KiB pages only: the next release starts at one */
     }
   }
   /* Each bucket sorted, then its records moved down to `kept`, each hash once with its last
@@ -681,8 +726,6 @@ static void free_words(napi_env env, void *data, void *hint) {
   big_free(data);
 }
 
-/* Marks the ArrayBuffers words() makes: discard() takes no other. */
-static const napi_type_tag WORDS_TAG = {0x6964786d61707764ULL, 0x776f7264735f7633ULL};
 
 /*
  * discard(words) -> undefined
@@ -696,20 +739,10 @@ static napi_value Discard(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1] = {NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  bool typed = false, ours = false;
-  napi_typedarray_type type;
-  size_t length, offset;
-  void *data;
-  napi_value ab;
-  if (argv[0] != NULL) napi_is_typedarray(env, argv[0], &typed);
-  if (typed && napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &offset) == napi_ok && type == napi_uint32_array && offset == 0)
-    napi_check_object_type_tag(env, ab, &WORDS_TAG, &ours);
-  if (!ours) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "discard: words must be a whole Uint32Array from words()");
-  size_t *h = (size_t *)data;
-  if (length * 4 >= BIG_MIN && !(h[-1] == 0 && h[-2] == 0)) {
-    uintptr_t from = ((uintptr_t)data + 4095) & ~(uintptr_t)4095, to = ((uintptr_t)data + length * 4) & ~(uintptr_t)4095;
-    if (to > from) madvise((void *)from, to - from, MADV_DONTNEED);
-  }
+  size_t length;
+  uint32_t *w = words_of(env, argv[0], &length);
+  if (w == NULL) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "discard: words must be a whole Uint32Array from words()");
+  if (length * 4 >= BIG_MIN) release_words(w, 0, length);
   return idx_undefined(env);
 }
 
@@ -720,13 +753,15 @@ static napi_value Discard(napi_env env, napi_callback_info info) {
  * and would otherwise fault in 4 KiB at a time.
  */
 static napi_value Words(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1] = {NULL};
+  size_t argc = 2;
+  napi_value argv[2] = {NULL, NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   double nD;
+  bool small = false;
   if (!idx_arg_whole(env, argv[0], "words", "n", 0, 1u << 30, &nD)) return NULL;
+  if (argc >= 2 && !idx_arg_bool(env, argv[1], "words", "smallPages", &small)) return NULL;
   size_t bytes = (size_t)nD * 4;
-  void *p = big_alloc(bytes ? bytes : 4);
+  void *p = big_alloc_as(bytes ? bytes : 4, !small);
   if (p == NULL) return idx_throw(env, "ENOMEM", "words: out of memory for %.0f words", nD);
   /* mmap's pages are zero already; malloc's are not. */
   if (bytes < BIG_MIN) memset(p, 0, bytes);

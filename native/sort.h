@@ -22,7 +22,7 @@
 #define BIG_MIN ((size_t)4 << 20)
 #define HUGE_ALIGN ((size_t)2 << 20)
 
-static void *big_alloc(size_t bytes) {
+static void *big_alloc_as(size_t bytes, int huge) {
   if (bytes < BIG_MIN) {
     size_t *p = malloc(bytes + 16);
     if (p == NULL) return NULL;
@@ -36,11 +36,15 @@ static void *big_alloc(size_t bytes) {
   /* The block starts 2 MiB-aligned; its header (the mapping's start and size) sits just before. */
   uint8_t *block = (uint8_t *)((((uintptr_t)raw + 16) + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1));
 #ifdef MADV_HUGEPAGE
-  madvise(block, bytes, MADV_HUGEPAGE);
+  if (huge) madvise(block, bytes, MADV_HUGEPAGE);
 #endif
   ((size_t *)block)[-2] = (size_t)(block - raw);
   ((size_t *)block)[-1] = total;
   return block;
+}
+
+static void *big_alloc(size_t bytes) {
+  return big_alloc_as(bytes, 1);
 }
 
 static void big_free(void *p) {

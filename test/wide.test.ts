@@ -713,6 +713,46 @@ describe.runIf(ADDON)("§16 the addon's record loops agree with their JS twins (
     }
   });
 
+  it("hashSortRecords with release gives the same records and gives the columns' pages back (words() columns only)", () => {
+    const addon = nativeAddon()!;
+    const n = 3 << 20; // 12 MiB a column: mapped memory, several of release's 2 MiB steps
+    const make = (): Uint32Array[] => {
+      const cols = [addon.words(n), addon.words(n), addon.words(n), addon.words(n)];
+      const r2 = rng(5);
+      for (const c of cols) for (let i = 0; i < n; i++) c[i] = r2();
+      for (let i = 0; i < n; i++) cols[1][i] &= 7; // high key words: duplicates among the keys
+      return cols;
+    };
+    const [kl, kh, vl, vh] = make();
+    const kept = new Uint32Array(4 * n);
+    const resKept = new Float64Array(4);
+    addon.hashSortRecords(kl, kh, vl, vh, n, 64, kept, resKept);
+    expect(kh.some((w) => w !== 0)).toBe(true); // without release the columns stay
+    const cols = make();
+    const out = addon.words(4 * n, true);
+    const res = new Float64Array(4);
+    addon.hashSortRecords(cols[0], cols[1], cols[2], cols[3], n, 64, out, res, true);
+    expect(Array.from(res)).toEqual(Array.from(resKept));
+    const bytes = (a: Uint32Array, words: number): Buffer => Buffer.from(a.buffer, a.byteOffset, words * 4);
+    expect(bytes(out, 4 * res[0]).equals(bytes(kept, 4 * resKept[0]))).toBe(true);
+    // Every whole page of each column went back (reads as zeros); at most the last page's words stay.
+    for (const c of cols) expect(c.subarray(0, n - 1024).some((w) => w !== 0)).toBe(false);
+    let error: { code?: string; message?: string } | undefined;
+    try {
+      addon.hashSortRecords(new Uint32Array(4), null, addon.words(4), null, 4, 64, new Uint32Array(16), res, true);
+    } catch (e) {
+      error = e as { code?: string };
+    }
+    expect([error?.code, error?.message]).toEqual(["ERR_IDX_INVALID_ARGUMENT", "hashSortRecords: with release, the columns must be whole arrays from words()"]);
+    let wordsError: { code?: string } | undefined;
+    try {
+      addon.words(4, 1 as unknown as boolean);
+    } catch (e) {
+      wordsError = e as { code?: string };
+    }
+    expect(wordsError?.code).toBe("ERR_IDX_INVALID_ARGUMENT");
+  });
+
   it("hashSortRecords refuses a key wider than 32-bit keys, and columns shorter than n", () => {
     const addon = nativeAddon()!;
     const out = new Uint32Array(16);

@@ -150,7 +150,7 @@ export class IndexBuilder {
     if (this.#spill === null && (keyBits === 64 || valueBits === 64)) {
       // Version 3 (§16), in memory: the pairs as slot records, sorted, streamed to the file.
       pairs = this.buffer.length;
-      const sorted = sortedRecordsOf(this.buffer, keyBits, this.#accel);
+      const sorted = sortedRecordsOf(this.buffer, keyBits, this.#accel, this.#accel !== JS_ACCELERATOR);
       this.#discardPairs();
       await new Promise<void>((resolve) => setImmediate(resolve));
       throwIfAborted(options.signal, this.path);

@@ -33,8 +33,11 @@ export interface Accelerator {
     keysLow: Uint32Array, keysHigh: Uint32Array | null, valuesLow: Uint32Array, valuesHigh: Uint32Array | null, from: number, n: number,
     keyBits: number, out: Uint32Array, result: Float64Array,
   ): void;
-  /** A zeroed Uint32Array of n words (the addon's in huge pages: a build's large arrays fault in less). */
-  words(n: number): Uint32Array;
+  /**
+   * A zeroed Uint32Array of n words (the addon's in huge pages, a build's large arrays fault in
+   * less; with smallPages, 4 KiB pages, which can reuse pages just given back).
+   */
+  words(n: number, smallPages?: boolean): Uint32Array;
   /** sortRecordsJs (version 3); with scratch null, the result is always in records. */
   sortRecords(records: Uint32Array, n: number, wideKeys: number, scratch: Uint32Array | null): number;
   /** Gives an array from words() back to the system now (the addon's; it then reads as zeros); JS: nothing. */
@@ -44,7 +47,7 @@ export interface Accelerator {
   /** hashSortRecordsJs (version 3): hashRecords from 0, sortRecords in place, keepLastOfEqualRecords. */
   hashSortRecords(
     keysLow: Uint32Array, keysHigh: Uint32Array | null, valuesLow: Uint32Array, valuesHigh: Uint32Array | null, n: number,
-    keyBits: number, out: Uint32Array, result: Float64Array,
+    keyBits: number, out: Uint32Array, result: Float64Array, release?: boolean,
   ): void;
 }
 
@@ -393,13 +396,16 @@ export interface SortedRecords {
  * The pairs of `pairs` as slot records of a file with keys of `keyBits` (§16.3: hash32 of a
  * 32-bit key in the low word, or the hash64's two words), sorted by hash, each key once with
  * its last value, the escaped key's value apart: what a writer merges or applies in hash order.
- * Every key must fit `keyBits`.
+ * Every key must fit `keyBits`. With `consume` (a builder's columns from accel.words), the
+ * addon gives the columns' pages back as it reads them, for the records to reuse: `pairs` is
+ * empty after.
  */
-export function sortedRecordsOf(pairs: PairBuffer, keyBits: Width, accel: Accelerator = JS_ACCELERATOR): SortedRecords {
+export function sortedRecordsOf(pairs: PairBuffer, keyBits: Width, accel: Accelerator = JS_ACCELERATOR, consume = false): SortedRecords {
   const n = pairs.length;
-  const records = accel.words(Math.max(1, n) * 4);
+  const records = accel.words(Math.max(1, n) * 4, consume);
   const r = new Float64Array(4);
-  accel.hashSortRecords(pairs.keys, pairs.keysHigh, pairs.values, pairs.valuesHigh, n, keyBits, records, r);
+  accel.hashSortRecords(pairs.keys, pairs.keysHigh, pairs.values, pairs.valuesHigh, n, keyBits, records, r, consume);
+  if (consume) pairs.length = 0;
   const result: SortedRecords = { records, length: r[0] };
   if (r[1] === 1) result.escaped = r[3] === 0 ? r[2] : (BigInt(r[3]) << 32n) | BigInt(r[2]);
   return result;
