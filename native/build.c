@@ -533,6 +533,12 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
   if ((keyBits != 32 && keyBits != 64) || n > kll || n > vll || (kh != NULL && n > khl) || (vh != NULL && n > vhl) ||
       (uint64_t)n * 4 > ol || rl < 4)
     return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: keyBits must be 32 or 64, n within the columns, out 4n words, result 4", fn);
+  /* The records are written while the columns are read (and, with release, given back). */
+  const uint32_t *columns[4] = {kl, kh, vl, vh};
+  for (int c = 0; c < 4; c++) {
+    if (columns[c] != NULL && (uintptr_t)columns[c] < (uintptr_t)(out + 4 * (size_t)n) && (uintptr_t)out < (uintptr_t)(columns[c] + n))
+      return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: out must not overlap a column", fn);
+  }
   uint32_t *counts = calloc(4 * RADIX, sizeof(uint32_t));
   if (counts == NULL) return idx_throw(env, "ENOMEM", "%s: out of memory", fn);
   const uint64_t empty = keyBits == 64 ? IDX_EMPTY_HASH64 : IDX_EMPTY_HASH;
@@ -747,10 +753,11 @@ static napi_value Discard(napi_env env, napi_callback_info info) {
 }
 
 /*
- * words(n) -> Uint32Array
+ * words(n, smallPages?) -> Uint32Array
  * A zeroed Uint32Array of n words in memory from big_alloc (huge pages for a large one, freed
  * when the array is collected): the build's columns and records, which are written once through
- * and would otherwise fault in 4 KiB at a time.
+ * and would otherwise fault in 4 KiB at a time. smallPages: 4 KiB pages, for records that
+ * hashSortRecords's release lets reuse the pages of the columns it gives back.
  */
 static napi_value Words(napi_env env, napi_callback_info info) {
   size_t argc = 2;

@@ -774,6 +774,8 @@ describe.runIf(ADDON)("§16 the addon's record loops agree with their JS twins (
       () => addon.hashSortRecords(new Uint32Array(2), null, new Uint32Array(2), null, 2, 48, out, res), // keyBits
       () => addon.hashSortRecords(new Float64Array(2) as never, null, new Uint32Array(2), null, 2, 64, out, res),
       () => addon.hashSortRecords(new Uint32Array(2), null, new Uint32Array(2), null, 2, 64, out, new Float64Array(3)),
+      () => addon.hashSortRecords(out.subarray(6, 8), null, new Uint32Array(2), null, 2, 64, out, res), // out overlaps the keys
+      () => addon.hashSortRecords(new Uint32Array(2), null, new Uint32Array(2), out.subarray(0, 2), 2, 64, out, res), // ... the values' high words
     ]) {
       expect(thrown(bad).code).toBe("ERR_IDX_INVALID_ARGUMENT");
     }
