@@ -363,6 +363,20 @@ static napi_value SortHashed(napi_env env, napi_callback_info info) {
 
 
 
+/* The four columns a version 3 record loop takes, from argv[0..3]: keys' and values' low words,
+   and their high words or null. */
+typedef struct {
+  uint32_t *kl, *kh, *vl, *vh;
+  size_t kll, khl, vll, vhl;
+} columns_arg;
+
+static int get_columns(napi_env env, napi_value *argv, const char *fn, columns_arg *c) {
+  return idx_arg_typed(env, argv[0], fn, "keysLow", napi_uint32_array, 0, (void **)&c->kl, &c->kll) &&
+         idx_arg_typed(env, argv[1], fn, "keysHigh", napi_uint32_array, 1, (void **)&c->kh, &c->khl) &&
+         idx_arg_typed(env, argv[2], fn, "valuesLow", napi_uint32_array, 0, (void **)&c->vl, &c->vll) &&
+         idx_arg_typed(env, argv[3], fn, "valuesHigh", napi_uint32_array, 1, (void **)&c->vh, &c->vhl);
+}
+
 /*
  * hashRecords(keysLow u32[], keysHigh u32[]|null, valuesLow u32[], valuesHigh u32[]|null, from, n,
  *             keyBits, out u32[], result f64[4])
@@ -377,20 +391,18 @@ static napi_value HashRecords(napi_env env, napi_callback_info info) {
   size_t argc = 9;
   napi_value argv[9] = {NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  uint32_t *kl, *kh, *vl, *vh, *out, from, n, keyBits;
+  columns_arg c;
+  uint32_t *out, from, n, keyBits;
   double *result;
-  size_t kll, khl, vll, vhl, ol, rl;
-  if (!idx_arg_typed(env, argv[0], fn, "keysLow", napi_uint32_array, 0, (void **)&kl, &kll) ||
-      !idx_arg_typed(env, argv[1], fn, "keysHigh", napi_uint32_array, 1, (void **)&kh, &khl) ||
-      !idx_arg_typed(env, argv[2], fn, "valuesLow", napi_uint32_array, 0, (void **)&vl, &vll) ||
-      !idx_arg_typed(env, argv[3], fn, "valuesHigh", napi_uint32_array, 1, (void **)&vh, &vhl) ||
-      !idx_arg_u32(env, argv[4], fn, "from", &from) || !idx_arg_u32(env, argv[5], fn, "n", &n) ||
+  size_t ol, rl;
+  if (!get_columns(env, argv, fn, &c) || !idx_arg_u32(env, argv[4], fn, "from", &from) || !idx_arg_u32(env, argv[5], fn, "n", &n) ||
       !idx_arg_u32(env, argv[6], fn, "keyBits", &keyBits) ||
       !idx_arg_typed(env, argv[7], fn, "out", napi_uint32_array, 0, (void **)&out, &ol) ||
       !idx_arg_typed(env, argv[8], fn, "result", napi_float64_array, 0, (void **)&result, &rl))
     return NULL;
   uint64_t end = (uint64_t)from + n;
-  if ((keyBits != 32 && keyBits != 64) || end > kll || end > vll || (kh != NULL && end > khl) || (vh != NULL && end > vhl) ||
+  uint32_t *kl = c.kl, *kh = c.kh, *vl = c.vl, *vh = c.vh;
+  if ((keyBits != 32 && keyBits != 64) || end > c.kll || end > c.vll || (kh != NULL && end > c.khl) || (vh != NULL && end > c.vhl) ||
       (uint64_t)n * 4 > ol || rl < 4)
     return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: keyBits must be 32 or 64, from + n within the columns, out 4n words, result 4", fn);
   uint32_t m = 0, escaped = 0, escLow = 0, escHigh = 0;
@@ -508,15 +520,12 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
   size_t argc = 9;
   napi_value argv[9] = {NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  uint32_t *kl, *kh, *vl, *vh, *out, n, keyBits;
+  columns_arg c;
+  uint32_t *out, n, keyBits;
   bool release = false;
   double *result;
-  size_t kll, khl, vll, vhl, ol, rl;
-  if (!idx_arg_typed(env, argv[0], fn, "keysLow", napi_uint32_array, 0, (void **)&kl, &kll) ||
-      !idx_arg_typed(env, argv[1], fn, "keysHigh", napi_uint32_array, 1, (void **)&kh, &khl) ||
-      !idx_arg_typed(env, argv[2], fn, "valuesLow", napi_uint32_array, 0, (void **)&vl, &vll) ||
-      !idx_arg_typed(env, argv[3], fn, "valuesHigh", napi_uint32_array, 1, (void **)&vh, &vhl) ||
-      !idx_arg_u32(env, argv[4], fn, "n", &n) || !idx_arg_u32(env, argv[5], fn, "keyBits", &keyBits) ||
+  size_t ol, rl;
+  if (!get_columns(env, argv, fn, &c) || !idx_arg_u32(env, argv[4], fn, "n", &n) || !idx_arg_u32(env, argv[5], fn, "keyBits", &keyBits) ||
       !idx_arg_typed(env, argv[6], fn, "out", napi_uint32_array, 0, (void **)&out, &ol) ||
       !idx_arg_typed(env, argv[7], fn, "result", napi_float64_array, 0, (void **)&result, &rl) ||
       (argc >= 9 && !idx_arg_bool(env, argv[8], fn, "release", &release)))
@@ -530,7 +539,8 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
         return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: with release, the columns must be whole arrays from words()", fn);
     }
   }
-  if ((keyBits != 32 && keyBits != 64) || n > kll || n > vll || (kh != NULL && n > khl) || (vh != NULL && n > vhl) ||
+  uint32_t *kl = c.kl, *kh = c.kh, *vl = c.vl, *vh = c.vh;
+  if ((keyBits != 32 && keyBits != 64) || n > c.kll || n > c.vll || (kh != NULL && n > c.khl) || (vh != NULL && n > c.vhl) ||
       (uint64_t)n * 4 > ol || rl < 4)
     return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: keyBits must be 32 or 64, n within the columns, out 4n words, result 4", fn);
   /* The records are written while the columns are read (and, with release, given back). */

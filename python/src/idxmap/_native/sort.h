@@ -64,19 +64,32 @@ static inline uint64_t record_hash(const uint32_t *r) {
   return (uint64_t)r[1] << 32 | r[0];
 }
 
-/* Stable insertion sort of n records by hash: for the small buckets of sort_records. */
-static void insertion_sort_records(uint32_t *r, size_t n) {
+/*
+ * Stable insertion sort of n records by hash that gives up (returns 0) after `budget` moves,
+ * leaving them in some order with records of equal hash still in the order they came.
+ */
+static int insertion_sort_bounded(uint32_t *r, size_t n, size_t budget) {
   for (size_t i = 1; i < n; i++) {
     uint32_t x[4];
     memcpy(x, r + 4 * i, 16);
     uint64_t h = record_hash(x);
     size_t j = i;
     while (j > 0 && record_hash(r + 4 * (j - 1)) > h) {
+      if (budget-- == 0) {
+        memcpy(r + 4 * j, x, 16);
+        return 0;
+      }
       memcpy(r + 4 * j, r + 4 * (j - 1), 16);
       j--;
     }
     memcpy(r + 4 * j, x, 16);
   }
+  return 1;
+}
+
+/* Stable insertion sort of n records by hash: for the small buckets of sort_records. */
+static void insertion_sort_records(uint32_t *r, size_t n) {
+  insertion_sort_bounded(r, n, SIZE_MAX);
 }
 
 /*
@@ -107,29 +120,6 @@ static uint32_t *lsd_records(uint32_t *src, uint32_t *tmp, size_t n, int from, i
     dst = t;
   }
   return src;
-}
-
-/*
- * Stable insertion sort of n records by hash that gives up (returns 0) after `budget` moves,
- * leaving them in some order with records of equal hash still in the order they came.
- */
-static int insertion_sort_bounded(uint32_t *r, size_t n, size_t budget) {
-  for (size_t i = 1; i < n; i++) {
-    uint32_t x[4];
-    memcpy(x, r + 4 * i, 16);
-    uint64_t h = record_hash(x);
-    size_t j = i;
-    while (j > 0 && record_hash(r + 4 * (j - 1)) > h) {
-      if (budget-- == 0) {
-        memcpy(r + 4 * j, x, 16);
-        return 0;
-      }
-      memcpy(r + 4 * j, r + 4 * (j - 1), 16);
-      j--;
-    }
-    memcpy(r + 4 * j, x, 16);
-  }
-  return 1;
 }
 
 /*
