@@ -132,6 +132,27 @@ int idx_arg_typed(napi_env env, napi_value v, const char *fn, const char *name, 
   return typed_of(env, v, fn, name, type, type, data, len, &actual);
 }
 
+/*
+ * idx_arg_typed for the build's loops (build.c), which read an array more than once and index
+ * memory by what they read: one over a SharedArrayBuffer, which another thread may write during
+ * the call, is refused (a count pass and a scatter pass that disagree would write past a bucket).
+ * Any other array cannot change while a call runs.
+ */
+int idx_arg_own(napi_env env, napi_value v, const char *fn, const char *name, napi_typedarray_type type, int nullable,
+                void **data, size_t *len) {
+  if (!idx_arg_typed(env, v, fn, name, type, nullable, data, len)) return 0;
+  napi_valuetype t = napi_undefined;
+  if (v != NULL) napi_typeof(env, v, &t);
+  if (t == napi_null || t == napi_undefined) return 1;
+  napi_value buffer;
+  bool plain = false;
+  if (napi_get_typedarray_info(env, v, NULL, NULL, NULL, &buffer, NULL) != napi_ok || napi_is_arraybuffer(env, buffer, &plain) != napi_ok || !plain) {
+    idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: %s must not be over a SharedArrayBuffer", fn, name);
+    return 0;
+  }
+  return 1;
+}
+
 int idx_arg_typed2(napi_env env, napi_value v, const char *fn, const char *name, napi_typedarray_type a,
                    napi_typedarray_type b, void **data, size_t *len, napi_typedarray_type *actual) {
   *data = NULL;

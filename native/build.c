@@ -69,10 +69,10 @@ static napi_value HashSort(napi_env env, napi_callback_info info) {
   uint32_t *keys, *values, n;
   double *result;
   size_t kl, vl, rl;
-  if (!idx_arg_typed(env, argv[0], "hashSort", "keys", napi_uint32_array, 0, (void **)&keys, &kl) ||
-      !idx_arg_typed(env, argv[1], "hashSort", "values", napi_uint32_array, 0, (void **)&values, &vl) ||
+  if (!idx_arg_own(env, argv[0], "hashSort", "keys", napi_uint32_array, 0, (void **)&keys, &kl) ||
+      !idx_arg_own(env, argv[1], "hashSort", "values", napi_uint32_array, 0, (void **)&values, &vl) ||
       !idx_arg_u32(env, argv[2], "hashSort", "n", &n) ||
-      !idx_arg_typed(env, argv[3], "hashSort", "result", napi_float64_array, 0, (void **)&result, &rl))
+      !idx_arg_own(env, argv[3], "hashSort", "result", napi_float64_array, 0, (void **)&result, &rl))
     return NULL;
   if (n > kl || n > vl || rl < 3) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "hashSort: n is past the arrays, or result too short");
   uint64_t *a = big_alloc((size_t)(n ? n : 1) * 8), *t = big_alloc((size_t)(n ? n : 1) * 8);
@@ -114,12 +114,12 @@ static napi_value PlaceSorted(napi_env env, napi_callback_info info) {
   uint32_t *slots, *h, *v, n;
   double capD, *result;
   size_t sl, hl, vl, rl;
-  if (!idx_arg_typed(env, argv[0], "placeSorted", "slots", napi_uint32_array, 1, (void **)&slots, &sl) ||
-      !idx_arg_typed(env, argv[1], "placeSorted", "hashes", napi_uint32_array, 0, (void **)&h, &hl) ||
-      !idx_arg_typed(env, argv[2], "placeSorted", "values", napi_uint32_array, 0, (void **)&v, &vl) ||
+  if (!idx_arg_own(env, argv[0], "placeSorted", "slots", napi_uint32_array, 1, (void **)&slots, &sl) ||
+      !idx_arg_own(env, argv[1], "placeSorted", "hashes", napi_uint32_array, 0, (void **)&h, &hl) ||
+      !idx_arg_own(env, argv[2], "placeSorted", "values", napi_uint32_array, 0, (void **)&v, &vl) ||
       !idx_arg_u32(env, argv[3], "placeSorted", "n", &n) ||
       !idx_arg_whole(env, argv[4], "placeSorted", "capacity", 1, IDX_MAX_SLOTS_V2, &capD) ||
-      !idx_arg_typed(env, argv[5], "placeSorted", "result", napi_float64_array, 0, (void **)&result, &rl))
+      !idx_arg_own(env, argv[5], "placeSorted", "result", napi_float64_array, 0, (void **)&result, &rl))
     return NULL;
   if (n > hl || n > vl || rl < 2) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "placeSorted: n is past the arrays, or result too short");
   uint64_t capacity = (uint64_t)capD, next = 0, reach = 0;
@@ -164,12 +164,12 @@ static napi_value ParseLines(napi_env env, napi_callback_info info) {
   uint32_t start, end, count, *keys, *values;
   double *result;
   size_t bl, kl, vl, rl;
-  if (!idx_arg_typed(env, argv[0], "parseLines", "buf", napi_uint8_array, 0, (void **)&buf, &bl) ||
+  if (!idx_arg_own(env, argv[0], "parseLines", "buf", napi_uint8_array, 0, (void **)&buf, &bl) ||
       !idx_arg_u32(env, argv[1], "parseLines", "start", &start) || !idx_arg_u32(env, argv[2], "parseLines", "end", &end) ||
-      !idx_arg_typed(env, argv[3], "parseLines", "keys", napi_uint32_array, 0, (void **)&keys, &kl) ||
-      !idx_arg_typed(env, argv[4], "parseLines", "values", napi_uint32_array, 0, (void **)&values, &vl) ||
+      !idx_arg_own(env, argv[3], "parseLines", "keys", napi_uint32_array, 0, (void **)&keys, &kl) ||
+      !idx_arg_own(env, argv[4], "parseLines", "values", napi_uint32_array, 0, (void **)&values, &vl) ||
       !idx_arg_u32(env, argv[5], "parseLines", "count", &count) ||
-      !idx_arg_typed(env, argv[6], "parseLines", "result", napi_float64_array, 0, (void **)&result, &rl))
+      !idx_arg_own(env, argv[6], "parseLines", "result", napi_float64_array, 0, (void **)&result, &rl))
     return NULL;
   if (end > bl || start > end || count > kl || kl != vl || rl < 4 || (end > start && buf[end - 1] != '\n'))
     return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "parseLines: bad range, columns or result");
@@ -290,12 +290,12 @@ static napi_value ScatterPairs(napi_env env, napi_callback_info info) {
   uint32_t *keys, *values, n, *out, *counts;
   double *result;
   size_t kl, vl, ol, cl, rl;
-  if (!idx_arg_typed(env, argv[0], "scatterPairs", "keys", napi_uint32_array, 0, (void **)&keys, &kl) ||
-      !idx_arg_typed(env, argv[1], "scatterPairs", "values", napi_uint32_array, 0, (void **)&values, &vl) ||
+  if (!idx_arg_own(env, argv[0], "scatterPairs", "keys", napi_uint32_array, 0, (void **)&keys, &kl) ||
+      !idx_arg_own(env, argv[1], "scatterPairs", "values", napi_uint32_array, 0, (void **)&values, &vl) ||
       !idx_arg_u32(env, argv[2], "scatterPairs", "n", &n) ||
-      !idx_arg_typed(env, argv[3], "scatterPairs", "out", napi_uint32_array, 0, (void **)&out, &ol) ||
-      !idx_arg_typed(env, argv[4], "scatterPairs", "counts", napi_uint32_array, 0, (void **)&counts, &cl) ||
-      !idx_arg_typed(env, argv[5], "scatterPairs", "result", napi_float64_array, 0, (void **)&result, &rl))
+      !idx_arg_own(env, argv[3], "scatterPairs", "out", napi_uint32_array, 0, (void **)&out, &ol) ||
+      !idx_arg_own(env, argv[4], "scatterPairs", "counts", napi_uint32_array, 0, (void **)&counts, &cl) ||
+      !idx_arg_own(env, argv[5], "scatterPairs", "result", napi_float64_array, 0, (void **)&result, &rl))
     return NULL;
   if (n > kl || n > vl || (size_t)n * 2 > ol || cl < 256 || rl < 2)
     return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "scatterPairs: n is past the arrays, or out, counts or result too short");
@@ -309,10 +309,10 @@ static napi_value ScatterHashed(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t *pairs, n, shift, *out, *counts;
   size_t pl, ol, cl;
-  if (!idx_arg_typed(env, argv[0], "scatterHashed", "pairs", napi_uint32_array, 0, (void **)&pairs, &pl) ||
+  if (!idx_arg_own(env, argv[0], "scatterHashed", "pairs", napi_uint32_array, 0, (void **)&pairs, &pl) ||
       !idx_arg_u32(env, argv[1], "scatterHashed", "n", &n) || !idx_arg_u32(env, argv[2], "scatterHashed", "shift", &shift) ||
-      !idx_arg_typed(env, argv[3], "scatterHashed", "out", napi_uint32_array, 0, (void **)&out, &ol) ||
-      !idx_arg_typed(env, argv[4], "scatterHashed", "counts", napi_uint32_array, 0, (void **)&counts, &cl))
+      !idx_arg_own(env, argv[3], "scatterHashed", "out", napi_uint32_array, 0, (void **)&out, &ol) ||
+      !idx_arg_own(env, argv[4], "scatterHashed", "counts", napi_uint32_array, 0, (void **)&counts, &cl))
     return NULL;
   if ((size_t)n * 2 > pl || (size_t)n * 2 > ol || cl < 256 || shift > 24 || out == pairs)
     return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "scatterHashed: n is past the arrays, shift above 24, or counts too short");
@@ -333,11 +333,11 @@ static napi_value SortHashed(napi_env env, napi_callback_info info) {
   uint32_t *pairs, n, *hashes, *values;
   double *result;
   size_t pl, hl, vl, rl;
-  if (!idx_arg_typed(env, argv[0], "sortHashed", "pairs", napi_uint32_array, 0, (void **)&pairs, &pl) ||
+  if (!idx_arg_own(env, argv[0], "sortHashed", "pairs", napi_uint32_array, 0, (void **)&pairs, &pl) ||
       !idx_arg_u32(env, argv[1], "sortHashed", "n", &n) ||
-      !idx_arg_typed(env, argv[2], "sortHashed", "hashes", napi_uint32_array, 0, (void **)&hashes, &hl) ||
-      !idx_arg_typed(env, argv[3], "sortHashed", "values", napi_uint32_array, 0, (void **)&values, &vl) ||
-      !idx_arg_typed(env, argv[4], "sortHashed", "result", napi_float64_array, 0, (void **)&result, &rl))
+      !idx_arg_own(env, argv[2], "sortHashed", "hashes", napi_uint32_array, 0, (void **)&hashes, &hl) ||
+      !idx_arg_own(env, argv[3], "sortHashed", "values", napi_uint32_array, 0, (void **)&values, &vl) ||
+      !idx_arg_own(env, argv[4], "sortHashed", "result", napi_float64_array, 0, (void **)&result, &rl))
     return NULL;
   if ((size_t)n * 2 > pl || n > hl || n > vl || rl < 1)
     return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "sortHashed: n is past the arrays, or result too short");
@@ -371,10 +371,10 @@ typedef struct {
 } columns_arg;
 
 static int get_columns(napi_env env, napi_value *argv, const char *fn, columns_arg *c) {
-  return idx_arg_typed(env, argv[0], fn, "keysLow", napi_uint32_array, 0, (void **)&c->kl, &c->kll) &&
-         idx_arg_typed(env, argv[1], fn, "keysHigh", napi_uint32_array, 1, (void **)&c->kh, &c->khl) &&
-         idx_arg_typed(env, argv[2], fn, "valuesLow", napi_uint32_array, 0, (void **)&c->vl, &c->vll) &&
-         idx_arg_typed(env, argv[3], fn, "valuesHigh", napi_uint32_array, 1, (void **)&c->vh, &c->vhl);
+  return idx_arg_own(env, argv[0], fn, "keysLow", napi_uint32_array, 0, (void **)&c->kl, &c->kll) &&
+         idx_arg_own(env, argv[1], fn, "keysHigh", napi_uint32_array, 1, (void **)&c->kh, &c->khl) &&
+         idx_arg_own(env, argv[2], fn, "valuesLow", napi_uint32_array, 0, (void **)&c->vl, &c->vll) &&
+         idx_arg_own(env, argv[3], fn, "valuesHigh", napi_uint32_array, 1, (void **)&c->vh, &c->vhl);
 }
 
 /*
@@ -397,8 +397,8 @@ static napi_value HashRecords(napi_env env, napi_callback_info info) {
   size_t ol, rl;
   if (!get_columns(env, argv, fn, &c) || !idx_arg_u32(env, argv[4], fn, "from", &from) || !idx_arg_u32(env, argv[5], fn, "n", &n) ||
       !idx_arg_u32(env, argv[6], fn, "keyBits", &keyBits) ||
-      !idx_arg_typed(env, argv[7], fn, "out", napi_uint32_array, 0, (void **)&out, &ol) ||
-      !idx_arg_typed(env, argv[8], fn, "result", napi_float64_array, 0, (void **)&result, &rl))
+      !idx_arg_own(env, argv[7], fn, "out", napi_uint32_array, 0, (void **)&out, &ol) ||
+      !idx_arg_own(env, argv[8], fn, "result", napi_float64_array, 0, (void **)&result, &rl))
     return NULL;
   uint64_t end = (uint64_t)from + n;
   uint32_t *kl = c.kl, *kh = c.kh, *vl = c.vl, *vh = c.vh;
@@ -526,8 +526,8 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
   double *result;
   size_t ol, rl;
   if (!get_columns(env, argv, fn, &c) || !idx_arg_u32(env, argv[4], fn, "n", &n) || !idx_arg_u32(env, argv[5], fn, "keyBits", &keyBits) ||
-      !idx_arg_typed(env, argv[6], fn, "out", napi_uint32_array, 0, (void **)&out, &ol) ||
-      !idx_arg_typed(env, argv[7], fn, "result", napi_float64_array, 0, (void **)&result, &rl) ||
+      !idx_arg_own(env, argv[6], fn, "out", napi_uint32_array, 0, (void **)&out, &ol) ||
+      !idx_arg_own(env, argv[7], fn, "result", napi_float64_array, 0, (void **)&result, &rl) ||
       (argc >= 9 && !idx_arg_bool(env, argv[8], fn, "release", &release)))
     return NULL;
   if (release) {
@@ -543,8 +543,10 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
   if ((keyBits != 32 && keyBits != 64) || n > c.kll || n > c.vll || (kh != NULL && n > c.khl) || (vh != NULL && n > c.vhl) ||
       (uint64_t)n * 4 > ol || rl < 4)
     return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: keyBits must be 32 or 64, n within the columns, out 4n words, result 4", fn);
-  /* The records are written while the columns are read (and, with release, given back). */
+  /* The records are written while the columns are read (and, with release, given back: those
+     of mapped memory, as discard() gives back, not a small one from malloc). */
   const uint32_t *columns[4] = {kl, kh, vl, vh};
+  const size_t column_words[4] = {c.kll, c.khl, c.vll, c.vhl};
   for (int c = 0; c < 4; c++) {
     if (columns[c] != NULL && (uintptr_t)columns[c] < (uintptr_t)(out + 4 * (size_t)n) && (uintptr_t)out < (uintptr_t)(columns[c] + n))
       return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: out must not overlap a column", fn);
@@ -576,6 +578,7 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
       counts[h[j] >> top]++;
     }
   }
+  /* The second pass reads the columns again: they must not change meanwhile (idx_arg_own). */
   uint32_t *starts = counts + RADIX, *fill = counts + 2 * RADIX;
   uint32_t m = 0, largest = 0;
   for (uint32_t d = 0; d < RADIX; d++) {
@@ -605,10 +608,9 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
     }
     size_t done = (size_t)from + b;
     if (release && (done - released >= RELEASE_WORDS || done == n)) {
-      release_words(kl, released, done);
-      release_words(vl, released, done);
-      if (kh != NULL) release_words(kh, released, done);
-      if (vh != NULL) release_words(vh, released, done);
+      for (int k = 0; k < 4; k++) {
+        if (columns[k] != NULL && column_words[k] * 4 >= BIG_MIN) release_words((uint32_t *)columns[k], released, done);
+      }
       released = done & ~(size_t)1023; /* whole 4 KiB pages only: the next release starts at one */
     }
   }
@@ -650,9 +652,9 @@ static napi_value SortRecords(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t *records, *scratch, n, wide;
   size_t rl, sl;
-  if (!idx_arg_typed(env, argv[0], fn, "records", napi_uint32_array, 0, (void **)&records, &rl) ||
+  if (!idx_arg_own(env, argv[0], fn, "records", napi_uint32_array, 0, (void **)&records, &rl) ||
       !idx_arg_u32(env, argv[1], fn, "n", &n) || !idx_arg_u32(env, argv[2], fn, "wideKeys", &wide) ||
-      !idx_arg_typed(env, argv[3], fn, "scratch", napi_uint32_array, 1, (void **)&scratch, &sl))
+      !idx_arg_own(env, argv[3], fn, "scratch", napi_uint32_array, 1, (void **)&scratch, &sl))
     return NULL;
   if ((uint64_t)n * 4 > rl || (scratch != NULL && (uint64_t)n * 4 > sl) || wide > 1)
     return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: records and scratch need 4n words, wideKeys 0 or 1", fn);
@@ -692,14 +694,14 @@ static napi_value PlaceRecords(napi_env env, napi_callback_info info) {
   uint32_t *out, *records, from, to, keyBits, valueBits;
   double capD, nextD, reachD, *result;
   size_t ol, rl, resl;
-  if (!idx_arg_typed(env, argv[0], fn, "out", napi_uint32_array, 0, (void **)&out, &ol) ||
-      !idx_arg_typed(env, argv[1], fn, "records", napi_uint32_array, 0, (void **)&records, &rl) ||
+  if (!idx_arg_own(env, argv[0], fn, "out", napi_uint32_array, 0, (void **)&out, &ol) ||
+      !idx_arg_own(env, argv[1], fn, "records", napi_uint32_array, 0, (void **)&records, &rl) ||
       !idx_arg_u32(env, argv[2], fn, "from", &from) || !idx_arg_u32(env, argv[3], fn, "to", &to) ||
       !idx_arg_whole(env, argv[4], fn, "capacity", 1, IDX_MAX_SLOTS_V3, &capD) ||
       !idx_arg_whole(env, argv[5], fn, "next", 0, IDX_MAX_SLOTS_V3, &nextD) ||
       !idx_arg_whole(env, argv[6], fn, "reach", 0, IDX_MAX_SLOTS_V3, &reachD) ||
       !idx_arg_u32(env, argv[7], fn, "keyBits", &keyBits) || !idx_arg_u32(env, argv[8], fn, "valueBits", &valueBits) ||
-      !idx_arg_typed(env, argv[9], fn, "result", napi_float64_array, 0, (void **)&result, &resl))
+      !idx_arg_own(env, argv[9], fn, "result", napi_float64_array, 0, (void **)&result, &resl))
     return NULL;
   if (from > to || (uint64_t)to * 4 > rl || resl < 4 || (keyBits != 32 && keyBits != 64) || (valueBits != 32 && valueBits != 64) ||
       (keyBits == 32 && valueBits == 32))
@@ -805,10 +807,11 @@ static napi_value SplitWords(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t *words, *low, *high, from, n, at;
   size_t wl, ll, hl;
+  /* words may be a user's column over a SharedArrayBuffer: it is read once, word by word. */
   if (!idx_arg_typed(env, argv[0], fn, "words", napi_uint32_array, 0, (void **)&words, &wl) ||
       !idx_arg_u32(env, argv[1], fn, "from", &from) || !idx_arg_u32(env, argv[2], fn, "n", &n) ||
-      !idx_arg_typed(env, argv[3], fn, "low", napi_uint32_array, 0, (void **)&low, &ll) ||
-      !idx_arg_typed(env, argv[4], fn, "high", napi_uint32_array, 1, (void **)&high, &hl) ||
+      !idx_arg_own(env, argv[3], fn, "low", napi_uint32_array, 0, (void **)&low, &ll) ||
+      !idx_arg_own(env, argv[4], fn, "high", napi_uint32_array, 1, (void **)&high, &hl) ||
       !idx_arg_u32(env, argv[5], fn, "at", &at))
     return NULL;
   if (2 * ((uint64_t)from + n) > wl || (uint64_t)at + n > ll || (high != NULL && (uint64_t)at + n > hl))

@@ -23,6 +23,9 @@ int idx_arg_bool(napi_env env, napi_value v, const char *fn, const char *name, b
 int idx_arg_typed(napi_env env, napi_value v, const char *fn, const char *name, napi_typedarray_type type, int nullable,
                   void **data, size_t *len);
 /* A typed array of type a or b; *actual says which. */
+/* idx_arg_typed that refuses an array over a SharedArrayBuffer (build.c's loops). */
+int idx_arg_own(napi_env env, napi_value v, const char *fn, const char *name, napi_typedarray_type type, int nullable,
+                void **data, size_t *len);
 int idx_arg_typed2(napi_env env, napi_value v, const char *fn, const char *name, napi_typedarray_type a,
                    napi_typedarray_type b, void **data, size_t *len, napi_typedarray_type *actual);
 /* A bigint from 0 to 2^64 - 1, exactly. */

@@ -737,6 +737,10 @@ describe.runIf(ADDON)("§16 the addon's record loops agree with their JS twins (
     expect(bytes(out, 4 * res[0]).equals(bytes(kept, 4 * resKept[0]))).toBe(true);
     // Every whole page of each column went back (reads as zeros); at most the last page's words stay.
     for (const c of cols) expect(c.subarray(0, n - 1024).some((w) => w !== 0)).toBe(false);
+    // Small columns (from malloc, as discard() leaves them) stay as they were.
+    const small = [addon.words(1000).fill(3), addon.words(1000).fill(4)];
+    addon.hashSortRecords(small[0], null, small[1], null, 1000, 32, addon.words(4000, true), res, true);
+    expect([small[0].every((w) => w === 3), small[1].every((w) => w === 4), res[0]]).toEqual([true, true, 1]);
     let error: { code?: string; message?: string } | undefined;
     try {
       addon.hashSortRecords(new Uint32Array(4), null, addon.words(4), null, 4, 64, new Uint32Array(16), res, true);
@@ -751,6 +755,52 @@ describe.runIf(ADDON)("§16 the addon's record loops agree with their JS twins (
       wordsError = e as { code?: string };
     }
     expect(wordsError?.code).toBe("ERR_IDX_INVALID_ARGUMENT");
+  });
+
+  it("the build's loops refuse arrays over a SharedArrayBuffer (another thread could change them between two passes)", () => {
+    // Without the check, a worker rewriting the keys during hashSortRecords made its scatter
+    // write past the records (tried: the four words after them were overwritten).
+    const addon = nativeAddon()!;
+    const n = 1000;
+    const sharedWords = (length: number): Uint32Array => new Uint32Array(new SharedArrayBuffer(4 * length));
+    const res = new Float64Array(4);
+    const calls: [string, () => unknown][] = [
+      ["keysLow", () => addon.hashSortRecords(sharedWords(n), null, new Uint32Array(n), null, n, 32, new Uint32Array(4 * n), res)],
+      ["valuesHigh", () => addon.hashSortRecords(new Uint32Array(n), null, new Uint32Array(n), sharedWords(n), n, 64, new Uint32Array(4 * n), res)],
+      ["out", () => addon.hashSortRecords(new Uint32Array(n), null, new Uint32Array(n), null, n, 64, sharedWords(4 * n), res)],
+      ["records", () => addon.sortRecords(sharedWords(4 * n), n, 1, null)],
+      ["keys", () => addon.hashSort(sharedWords(n), new Uint32Array(n), n, res)],
+      ["low", () => addon.splitWords(new Uint32Array(2 * n), 0, n, sharedWords(n), null, 0)],
+    ];
+    for (const [name, call] of calls) {
+      let error: { code?: string; message?: string } | undefined;
+      try {
+        call();
+      } catch (e) {
+        error = e as { code?: string; message?: string };
+      }
+      expect([error?.code, error?.message?.endsWith(`${name} must not be over a SharedArrayBuffer`)]).toEqual(["ERR_IDX_INVALID_ARGUMENT", true]);
+    }
+    // The same calls over plain arrays pass.
+    addon.hashSortRecords(new Uint32Array(n), null, new Uint32Array(n), null, n, 32, new Uint32Array(4 * n), res);
+    expect(res[0]).toBe(1);
+  });
+
+  it("build() takes a user's columns over a SharedArrayBuffer (splitWords reads them once)", async () => {
+    const dir = makeTempDir("idx-wide-shared-");
+    const n = 5000;
+    const keys = new BigUint64Array(new SharedArrayBuffer(8 * n));
+    const values = new BigUint64Array(new SharedArrayBuffer(8 * n));
+    for (let i = 0; i < n; i++) {
+      keys[i] = (BigInt(i) << 33n) | 7n;
+      values[i] = BigInt(i) * 3n;
+    }
+    await build({ keys, values }, join(dir, "s.idx"), NO_SYNC);
+    await build({ keys: BigUint64Array.from(keys), values: BigUint64Array.from(values) }, join(dir, "p.idx"), NO_SYNC);
+    expect(readFileSync(join(dir, "s.idx")).equals(readFileSync(join(dir, "p.idx")))).toBe(true);
+    const ix = IdIndex.open<Id, Id>(join(dir, "s.idx"));
+    expect([ix.size, ix.get((4999n << 33n) | 7n)]).toEqual([n, 14997]);
+    ix.close();
   });
 
   it("hashSortRecords refuses a key wider than 32-bit keys, and columns shorter than n", () => {
