@@ -144,6 +144,17 @@ describe("lines that span stream chunks", () => {
     expect((await parse(withEmpties())).map).toEqual(expected);
   });
 
+  it("takes chunks over a SharedArrayBuffer (the addon, which refuses them, is given a copy)", async () => {
+    async function* shared(): AsyncGenerator<Uint8Array> {
+      for await (const c of chunksOf(text, 5)) {
+        const s = new Uint8Array(new SharedArrayBuffer(c.length + 4), 2, c.length);
+        s.set(c);
+        yield s;
+      }
+    }
+    expect((await parse(shared())).map).toEqual(expected);
+  });
+
   it("parses random pair lists cut into random chunks exactly (property)", async () => {
     const u32 = fc.oneof(
       fc.integer({ min: 0, max: 0xffffffff }),

@@ -93,6 +93,13 @@ export class PairParser {
   /** `buf[start..end)` holds whole lines, the last one ending in LF. */
   #parse(buf: Uint8Array, start: number, end: number): void {
     const native = this.#native;
+    if (native !== null && !(buf.buffer instanceof ArrayBuffer)) {
+      // A chunk over a SharedArrayBuffer, which another thread may write while the addon scans
+      // it (its scans stop at an LF it checked once): the addon takes a copy.
+      buf = buf.slice(start, end);
+      end -= start;
+      start = 0;
+    }
     if (native !== null) {
       // The same grammar in C: the addon parses and fills the columns; errors come back here.
       const out = this.#out;
