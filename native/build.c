@@ -532,10 +532,10 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
     return NULL;
   if (release) {
     size_t ignored;
-    for (int c = 0; c < 4; c++) {
+    for (int k = 0; k < 4; k++) {
       napi_valuetype t = napi_undefined;
-      napi_typeof(env, argv[c], &t);
-      if (!(c % 2 == 1 && t == napi_null) && words_of(env, argv[c], &ignored) == NULL)
+      napi_typeof(env, argv[k], &t);
+      if (!(k % 2 == 1 && t == napi_null) && words_of(env, argv[k], &ignored) == NULL)
         return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: with release, the columns must be whole arrays from words()", fn);
     }
   }
@@ -547,8 +547,8 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
      of mapped memory, as discard() gives back, not a small one from malloc). */
   const uint32_t *columns[4] = {kl, kh, vl, vh};
   const size_t column_words[4] = {c.kll, c.khl, c.vll, c.vhl};
-  for (int c = 0; c < 4; c++) {
-    if (columns[c] != NULL && (uintptr_t)columns[c] < (uintptr_t)(out + 4 * (size_t)n) && (uintptr_t)out < (uintptr_t)(columns[c] + n))
+  for (int k = 0; k < 4; k++) {
+    if (columns[k] != NULL && (uintptr_t)columns[k] < (uintptr_t)(out + 4 * (size_t)n) && (uintptr_t)out < (uintptr_t)(columns[k] + n))
       return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: out must not overlap a column", fn);
   }
   uint32_t *counts = calloc(4 * RADIX, sizeof(uint32_t));
