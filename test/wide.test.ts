@@ -642,7 +642,8 @@ describe.runIf(ADDON)("§16 the addon's record loops agree with their JS twins (
     const r = rng(11);
     for (const keyBits of [32, 64] as const) {
       // Hashes that agree in all but their low 12 bits, in falling order, some twice: one bucket of
-      // 6,000 records that one pass by the next 11 bits leaves in descending runs.
+      // 6,000 records that the two LSD passes over the next 22 bits leave in falling order, for
+      // 64-bit keys (the 21 bits under a 32-bit hash's top 11 are all those passes sort).
       const n = 6000;
       const keys = new Uint32Array(n);
       const keysHigh = keyBits === 64 ? new Uint32Array(n) : null;
