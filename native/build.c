@@ -530,26 +530,21 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
       !idx_arg_own(env, argv[7], fn, "result", napi_float64_array, 0, (void **)&result, &rl) ||
       (argc >= 9 && !idx_arg_bool(env, argv[8], fn, "release", &release)))
     return NULL;
-  if (release) {
-    size_t ignored;
-    for (int k = 0; k < 4; k++) {
-      napi_valuetype t = napi_undefined;
-      napi_typeof(env, argv[k], &t);
-      if (!(k % 2 == 1 && t == napi_null) && words_of(env, argv[k], &ignored) == NULL)
-        return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: with release, the columns must be whole arrays from words()", fn);
-    }
-  }
   uint32_t *kl = c.kl, *kh = c.kh, *vl = c.vl, *vh = c.vh;
-  if ((keyBits != 32 && keyBits != 64) || n > c.kll || n > c.vll || (kh != NULL && n > c.khl) || (vh != NULL && n > c.vhl) ||
-      (uint64_t)n * 4 > ol || rl < 4)
-    return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: keyBits must be 32 or 64, n within the columns, out 4n words, result 4", fn);
   /* The records are written while the columns are read (and, with release, given back: those
      of mapped memory, as discard() gives back, not a small one from malloc). */
   const uint32_t *columns[4] = {kl, kh, vl, vh};
   const size_t column_words[4] = {c.kll, c.khl, c.vll, c.vhl};
+  if ((keyBits != 32 && keyBits != 64) || n > c.kll || n > c.vll || (kh != NULL && n > c.khl) || (vh != NULL && n > c.vhl) ||
+      (uint64_t)n * 4 > ol || rl < 4)
+    return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: keyBits must be 32 or 64, n within the columns, out 4n words, result 4", fn);
+  size_t ignored;
   for (int k = 0; k < 4; k++) {
-    if (columns[k] != NULL && (uintptr_t)columns[k] < (uintptr_t)(out + 4 * (size_t)n) && (uintptr_t)out < (uintptr_t)(columns[k] + n))
+    if (columns[k] == NULL) continue;
+    if ((uintptr_t)columns[k] < (uintptr_t)(out + 4 * (size_t)n) && (uintptr_t)out < (uintptr_t)(columns[k] + n))
       return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: out must not overlap a column", fn);
+    if (release && words_of(env, argv[k], &ignored) == NULL)
+      return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: with release, the columns must be whole arrays from words()", fn);
   }
   uint32_t *counts = calloc(4 * RADIX, sizeof(uint32_t));
   if (counts == NULL) return idx_throw(env, "ENOMEM", "%s: out of memory", fn);

@@ -397,15 +397,14 @@ export interface SortedRecords {
  * 32-bit key in the low word, or the hash64's two words), sorted by hash, each key once with
  * its last value, the escaped key's value apart: what a writer merges or applies in hash order.
  * Every key must fit `keyBits`. With `consume` (a builder's columns from accel.words), the
- * addon gives the columns' pages back as it reads them, for the records to reuse: `pairs` is
- * empty after.
+ * addon gives the columns' pages back as it reads them, for the records to reuse: they read as
+ * zeros after, and the caller drops them.
  */
 export function sortedRecordsOf(pairs: PairBuffer, keyBits: Width, accel: Accelerator = JS_ACCELERATOR, consume = false): SortedRecords {
   const n = pairs.length;
   const records = accel.words(Math.max(1, n) * 4, consume);
   const r = new Float64Array(4);
   accel.hashSortRecords(pairs.keys, pairs.keysHigh, pairs.values, pairs.valuesHigh, n, keyBits, records, r, consume);
-  if (consume) pairs.length = 0;
   const result: SortedRecords = { records, length: r[0] };
   if (r[1] === 1) result.escaped = r[3] === 0 ? r[2] : (BigInt(r[3]) << 32n) | BigInt(r[2]);
   return result;
