@@ -510,10 +510,12 @@ static void hash_block(const uint32_t *kl, const uint32_t *kh, uint32_t keyBits,
  *                 keyBits, out u32[], result f64[4])
  * hashRecords, sortRecords and core/encode.ts keepLastOfEqualRecords for pairs 0..n, with the
  * same records and result (result[0]: the records kept), and no scratch as large as the records:
- * one pass counts the hashes' top 11 bits, a second hashes again and writes each record straight
- * into its bucket in out, and each bucket is sorted in cache (sort_bucket, with scratch for the
- * largest) and its duplicates dropped. The sort's n-record scratch and a pass over the records
+ * one pass counts the hashes' top bits (4 to 11 of them, by n), a second writes each record
+ * straight into its bucket in out, and each bucket is sorted in cache (sort_bucket, with scratch
+ * for the largest) and its duplicates dropped. The sort's n-record scratch and a pass over the records
  * were a quarter of a 10 M-pair 64-bit build, most of it the kernel's (fresh pages).
+ * With release, the columns are consumed: the key columns hold hashes after, and the pages of
+ * mapped columns go back to the kernel.
  */
 static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
   static const char *fn = "hashSortRecords";
@@ -549,7 +551,13 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
   uint32_t *counts = calloc(4 * RADIX, sizeof(uint32_t));
   if (counts == NULL) return idx_throw(env, "ENOMEM", "%s: out of memory", fn);
   const uint64_t empty = keyBits == 64 ? IDX_EMPTY_HASH64 : IDX_EMPTY_HASH;
-  const int top = (keyBits == 64 ? 64 : 32) - BITS;
+  /* Buckets of 2^16 to 2^17 records (one to two MiB, which sort_bucket sorts in L2 or L3): at
+     10 M pairs, 128 buckets took the call from 340 to 190 ms against 2048 (the scatter's stores
+     to 2048 places at once missed the TLB); 30 M pairs, 256 from 820 to 630. */
+  int bits = 4;
+  while (bits < BITS && ((size_t)n >> (17 + bits)) != 0) bits++;
+  const uint32_t buckets = 1u << bits;
+  const int top = (keyBits == 64 ? 64 : 32) - bits;
   uint32_t escaped = 0, escLow = 0, escHigh = 0;
   if (keyBits == 32 && kh != NULL) {
     for (uint32_t i = 0; i < n; i++) {
@@ -559,10 +567,18 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
       }
     }
   }
+  /* With release the key columns are the build's to consume: the count pass leaves each key's
+     hash in its place, and the scatter reads it there rather than hashing again (not for 64-bit
+     keys without a high column, which has no room for the hash's high half). */
+  const int kept_hashes = release && (keyBits == 32 || kh != NULL);
   uint64_t h[HASH_BLOCK];
   for (uint32_t from = 0; from < n; from += HASH_BLOCK) {
     uint32_t m = n - from < HASH_BLOCK ? n - from : HASH_BLOCK;
     hash_block(kl + from, kh != NULL ? kh + from : NULL, keyBits, h, m);
+    if (kept_hashes) {
+      for (uint32_t j = 0; j < m; j++) kl[from + j] = (uint32_t)h[j];
+      if (keyBits == 64) for (uint32_t j = 0; j < m; j++) kh[from + j] = (uint32_t)(h[j] >> 32);
+    }
     for (uint32_t j = 0; j < m; j++) {
       if (h[j] == empty) {
         escaped = 1;
@@ -576,7 +592,7 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
   /* The second pass reads the columns again: they must not change meanwhile (idx_arg_own). */
   uint32_t *starts = counts + RADIX, *fill = counts + 2 * RADIX;
   uint32_t m = 0, largest = 0;
-  for (uint32_t d = 0; d < RADIX; d++) {
+  for (uint32_t d = 0; d < buckets; d++) {
     starts[d] = fill[d] = m;
     m += counts[d];
     if (counts[d] > largest) largest = counts[d];
@@ -592,7 +608,13 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
   size_t released = 0;
   for (uint32_t from = 0; from < n; from += HASH_BLOCK) {
     uint32_t b = n - from < HASH_BLOCK ? n - from : HASH_BLOCK;
-    hash_block(kl + from, kh != NULL ? kh + from : NULL, keyBits, h, b);
+    if (!kept_hashes) {
+      hash_block(kl + from, kh != NULL ? kh + from : NULL, keyBits, h, b);
+    } else if (keyBits == 64) {
+      for (uint32_t j = 0; j < b; j++) h[j] = (uint64_t)kh[from + j] << 32 | kl[from + j];
+    } else {
+      for (uint32_t j = 0; j < b; j++) h[j] = kl[from + j];
+    }
     for (uint32_t j = 0; j < b; j++) {
       if (h[j] == empty) continue;
       uint32_t *r = out + 4 * (size_t)fill[h[j] >> top]++;
@@ -612,7 +634,7 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
   /* Each bucket sorted, then its records moved down to `kept`, each hash once with its last
      value (equal hashes are in one bucket, in the order they came). */
   size_t kept = 0;
-  for (uint32_t d = 0; d < RADIX; d++) {
+  for (uint32_t d = 0; d < buckets; d++) {
     uint32_t *b = out + 4 * (size_t)starts[d];
     if (counts[d] == 0) continue;
     sort_bucket(b, scratch, b, counts[d], top, counts + 3 * RADIX);

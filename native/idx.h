@@ -44,7 +44,6 @@ size_t idx_mapping_length(const idx_mapping *m);
 int idx_mapping_writable(const idx_mapping *m);
 /* Not lost, not replaced: what it shows is the file's (a reader's getMany checks it around its loop). */
 int idx_mapping_ok(const idx_mapping *m);
-uint32_t idx_crc32(const uint8_t *p, size_t n);
 napi_status idx_mapping_init(napi_env env, napi_value exports);
 
 /* ---- lookup.c, build.c ---- */
@@ -52,6 +51,11 @@ napi_status idx_mapping_init(napi_env env, napi_value exports);
 napi_status idx_lookup_init(napi_env env, napi_value exports);
 napi_status idx_build_init(napi_env env, napi_value exports);
 napi_status idx_write_init(napi_env env, napi_value exports);
+
+/* ---- crc32.c: spec §1's CRC-32 of p[0..n) ---- */
+
+uint32_t idx_crc32(const uint8_t *p, size_t n);
+napi_status idx_crc_init(napi_env env, napi_value exports);
 
 #define IDX_EXPORT(env, exports, name, fn)                                                  \
   do {                                                                                     \

@@ -169,38 +169,6 @@ static napi_value Store8u(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* spec §1's CRC-32, 8 bytes a step (slicing-by-8): a 4 KiB block in a couple of microseconds. */
-static uint32_t crc_tables[8][256];
-static int crc_ready;
-
-static void crc_init(void) {
-  for (uint32_t i = 0; i < 256; i++) {
-    uint32_t c = i;
-    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
-    crc_tables[0][i] = c;
-  }
-  for (uint32_t i = 0; i < 256; i++)
-    for (int t = 1; t < 8; t++) crc_tables[t][i] = (crc_tables[t - 1][i] >> 8) ^ crc_tables[0][crc_tables[t - 1][i] & 0xff];
-  crc_ready = 1;
-}
-
-uint32_t idx_crc32(const uint8_t *p, size_t n) {
-  if (!crc_ready) crc_init();
-  uint32_t c = 0xffffffffu;
-  while (n >= 8) {
-    uint32_t a, b;
-    memcpy(&a, p, 4);
-    memcpy(&b, p + 4, 4);
-    a ^= c;
-    c = crc_tables[7][a & 0xff] ^ crc_tables[6][(a >> 8) & 0xff] ^ crc_tables[5][(a >> 16) & 0xff] ^ crc_tables[4][a >> 24] ^
-        crc_tables[3][b & 0xff] ^ crc_tables[2][(b >> 8) & 0xff] ^ crc_tables[1][(b >> 16) & 0xff] ^ crc_tables[0][b >> 24];
-    p += 8;
-    n -= 8;
-  }
-  while (n--) c = crc_tables[0][(c ^ *p++) & 0xff] ^ (c >> 8);
-  return c ^ 0xffffffffu;
-}
-
 /* crc(id, hi, lo, words) -> the CRC-32 of `words` words from that position, as an int32. */
 static napi_value Crc(napi_env env, napi_callback_info info) {
   size_t argc = 4;

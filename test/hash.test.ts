@@ -38,6 +38,45 @@ describe("§1 CRC-32 is zlib's", () => {
       if (crc32(part) !== zlib.crc32(part)) expect.fail(`length ${n}: ${crc32(part)} != ${zlib.crc32(part)}`);
     }
   });
+
+  it.runIf(!process.env.IDX_NO_NATIVE)("the addon's blockChecksums (CPU instructions and tables) and its JS twin, at every length and offset", async () => {
+    const { requireNativeAddon } = await import("../src/os/native");
+    const { blockChecksumsJs } = await import("../src/core/encode");
+    const zlib = await import("node:zlib");
+    const native = requireNativeAddon("this test");
+    const data = new Uint8Array(9000);
+    let x = 777;
+    for (let i = 0; i < data.length; i++) data[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
+    const expected = (part: Uint8Array, blockBytes: number): number[] => {
+      const sums: number[] = [];
+      for (let at = 0; at < part.length; at += blockBytes) sums.push(zlib.crc32(part.subarray(at, at + blockBytes)));
+      return sums;
+    };
+    const words = (out: Uint8Array): number[] => Array.from({ length: out.length / 4 }, (_, b) => new DataView(out.buffer, out.byteOffset).getUint32(4 * b, true));
+    // Lengths around the CLMUL path's edges (64 bytes, whole 16-byte steps, the tail), at
+    // offsets 0 to 15 (its loads are unaligned), in one block and in several.
+    for (const blockBytes of [4096, 100, 64, 1]) {
+      for (let offset = 0; offset < 16; offset++) {
+        for (const n of [0, 1, 15, 16, 63, 64, 65, 79, 80, 127, 128, 129, 200, 4095, 4096, 4097, 8999 - offset]) {
+          if (blockBytes === 1 && n > 200) continue;
+          const part = data.subarray(offset, offset + n);
+          const want = expected(part, blockBytes);
+          for (const [how, run] of [
+            ["native", (out: Uint8Array) => native.blockChecksums(part, blockBytes, out)],
+            ["tables", (out: Uint8Array) => (native.blockChecksums as (...a: unknown[]) => void)(part, blockBytes, out, true)],
+            ["js", (out: Uint8Array) => blockChecksumsJs(part, blockBytes, out)],
+          ] as const) {
+            const out = new Uint8Array(4 * want.length);
+            run(out);
+            if (JSON.stringify(words(out)) !== JSON.stringify(want)) expect.fail(`${how}: ${n} bytes at ${offset}, blocks of ${blockBytes}`);
+          }
+        }
+      }
+    }
+    expect(() => native.blockChecksums(data, 4096, new Uint8Array(4))).toThrow(/out holds 1 checksums, not the 3 blocks/);
+    expect(() => native.blockChecksums(data, 0, new Uint8Array(4))).toThrow(/blockBytes must be at least 1/);
+    expect(() => native.blockChecksums(new Uint32Array(4) as unknown as Uint8Array, 4096, new Uint8Array(4))).toThrow(/data/);
+  });
 });
 
 describe("§4 the hash is fmix32, with the spec's test vectors", () => {

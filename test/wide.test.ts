@@ -738,10 +738,19 @@ describe.runIf(ADDON)("§16 the addon's record loops agree with their JS twins (
     expect(bytes(out, 4 * res[0]).equals(bytes(kept, 4 * resKept[0]))).toBe(true);
     // Every whole page of each column went back (reads as zeros); at most the last page's words stay.
     for (const c of cols) expect(c.subarray(0, n - 1024).some((w) => w !== 0)).toBe(false);
-    // Small columns (from malloc, as discard() leaves them) stay as they were.
+    // Small columns (from malloc, as discard() leaves them) are not given back: the keys' column
+    // holds their hashes (the count pass leaves them there for the scatter), the values' stays.
     const small = [addon.words(1000).fill(3), addon.words(1000).fill(4)];
     addon.hashSortRecords(small[0], null, small[1], null, 1000, 32, addon.words(4000, true), res, true);
-    expect([small[0].every((w) => w === 3), small[1].every((w) => w === 4), res[0]]).toEqual([true, true, 1]);
+    expect([small[0].every((w) => w === hash32(3)), small[1].every((w) => w === 4), res[0]]).toEqual([true, true, 1]);
+    // 64-bit keys with no high column have no room for the hashes: the scatter hashes again.
+    const narrow = make();
+    const narrowKept = new Uint32Array(4 * n);
+    addon.hashSortRecords(narrow[0].slice(), null, narrow[2], null, n, 64, narrowKept, resKept);
+    const narrowOut = addon.words(4 * n, true);
+    addon.hashSortRecords(narrow[0], null, narrow[2], null, n, 64, narrowOut, res, true);
+    expect(Array.from(res)).toEqual(Array.from(resKept));
+    expect(bytes(narrowOut, 4 * res[0]).equals(bytes(narrowKept, 4 * resKept[0]))).toBe(true);
     let error: { code?: string; message?: string } | undefined;
     try {
       addon.hashSortRecords(new Uint32Array(4), null, addon.words(4), null, 4, 64, new Uint32Array(16), res, true);

@@ -44,17 +44,22 @@ export interface Accelerator {
   discard(words: Uint32Array): void;
   /** core/pairs.ts splitWordsJs: a BigUint64Array column's words into a PairBuffer's columns. */
   splitWords(words: Uint32Array, from: number, n: number, low: Uint32Array, high: Uint32Array | null, at: number): void;
-  /** hashSortRecordsJs (version 3): hashRecords from 0, sortRecords in place, keepLastOfEqualRecords. */
+  /**
+   * hashSortRecordsJs (version 3): hashRecords from 0, sortRecords in place, keepLastOfEqualRecords.
+   * With release (the addon's, on columns from words()), the columns are consumed (sortedRecordsOf).
+   */
   hashSortRecords(
     keysLow: Uint32Array, keysHigh: Uint32Array | null, valuesLow: Uint32Array, valuesHigh: Uint32Array | null, n: number,
     keyBits: number, out: Uint32Array, result: Float64Array, release?: boolean,
   ): void;
+  /** blockChecksumsJs. */
+  blockChecksums(data: Uint8Array, blockBytes: number, out: Uint8Array): void;
 }
 
 export const JS_ACCELERATOR: Accelerator = {
   hashSort: hashSortJs, placeSorted: placeSortedJs, scatterPairs: scatterPairsJs, scatterHashed: scatterHashedJs,
   sortHashed: sortHashedJs, hashRecords: hashRecordsJs, sortRecords: sortRecordsJs, words: (n) => new Uint32Array(n),
-  hashSortRecords: hashSortRecordsJs, splitWords: splitWordsJs, discard: () => {},
+  hashSortRecords: hashSortRecordsJs, splitWords: splitWordsJs, discard: () => {}, blockChecksums: blockChecksumsJs,
 };
 
 /** The largest file image built in memory (a Buffer on Node 20 holds at most 4 GiB). */
@@ -110,7 +115,8 @@ export function encodeSorted(
   const file = Buffer.allocUnsafeSlow(bytes);
   const slots = new Uint32Array(file.buffer, file.byteOffset + layout.headerBytes, slotCount * SLOT_WORDS);
   accel.placeSorted(slots, hashes, values, n, capacity, placed);
-  writeChecksums(file, layout, slotCount, 0, blockCount(slotCount, layout.slotsPerBlock));
+  const slotsEnd = checksumsOffset(layout, slotCount);
+  accel.blockChecksums(file.subarray(layout.headerBytes, slotsEnd), BLOCK_BYTES, file.subarray(slotsEnd, slotsEnd + blockCount(slotCount, layout.slotsPerBlock) * CHECKSUM_BYTES));
   writeHeader(file, {
     capacity, slotCount, entries: n, escapedPresent: escaped !== undefined, escapedValue: escaped ?? 0, reach: placed[1],
   });
@@ -178,14 +184,14 @@ export function placeSortedJs(
   result[1] = placer.reach;
 }
 
-/** Recomputes the checksums of blocks [first, first + count) of a whole file image. */
-export function writeChecksums(file: Uint8Array, layout: Layout, slotCount: number, first: number, count: number): void {
-  const slotsEnd = checksumsOffset(layout, slotCount);
-  const view = new DataView(file.buffer, file.byteOffset, file.length);
-  for (let b = first; b < first + count; b++) {
-    const start = layout.headerBytes + b * BLOCK_BYTES;
-    const end = Math.min(start + BLOCK_BYTES, slotsEnd);
-    view.setUint32(slotsEnd + b * CHECKSUM_BYTES, crc32(file.subarray(start, end)), true);
+/**
+ * The §6 checksum of each blockBytes of data (the last block the rest), little-endian at
+ * out[4b..4b + 4) (the addon's blockChecksums computes the same, with the CPU's CRC instructions).
+ */
+export function blockChecksumsJs(data: Uint8Array, blockBytes: number, out: Uint8Array): void {
+  const view = new DataView(out.buffer, out.byteOffset, out.length);
+  for (let b = 0, at = 0; at < data.length; b++, at += blockBytes) {
+    view.setUint32(b * CHECKSUM_BYTES, crc32(data.subarray(at, Math.min(at + blockBytes, data.length))), true);
   }
 }
 
@@ -397,8 +403,9 @@ export interface SortedRecords {
  * 32-bit key in the low word, or the hash64's two words), sorted by hash, each key once with
  * its last value, the escaped key's value apart: what a writer merges or applies in hash order.
  * Every key must fit `keyBits`. With `consume` (a builder's columns from accel.words), the
- * addon gives the columns' pages back as it reads them, for the records to reuse: they read as
- * zeros after, and the caller drops them.
+ * addon consumes the columns: it leaves the keys' hashes in the key columns (its scatter reads
+ * them there instead of hashing again) and gives the pages back as it reads them, for the
+ * records to reuse. The caller drops the columns after.
  */
 export function sortedRecordsOf(pairs: PairBuffer, keyBits: Width, accel: Accelerator = JS_ACCELERATOR, consume = false): SortedRecords {
   const n = pairs.length;

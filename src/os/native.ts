@@ -114,6 +114,7 @@ export interface NativeAddon {
   splitWords: Accelerator["splitWords"];
   discard: Accelerator["discard"];
   words: Accelerator["words"];
+  blockChecksums: Accelerator["blockChecksums"];
   placeRecords: PlaceRecords;
   parseLines(buf: Uint8Array, start: number, end: number, keys: Uint32Array, values: Uint32Array, count: number, result: Float64Array): void;
 }
@@ -227,7 +228,7 @@ export function addonCandidates(root = packageRoot()): string[] {
 /** Every function idx calls on the addon: a binary built from older sources may lack one. */
 export const ADDON_FUNCTIONS = [
   "constants", "flock", "map", "window", "release", "sync", "state", "watch", "arena", "replacements", "getMany", "formatPairs", "hashRecords", "sortRecords", "words", "placeRecords", "hashSortRecords", "splitWords", "discard",
-  "getManyWide", "formatPairsWide",
+  "blockChecksums", "getManyWide", "formatPairsWide",
   "hashSort", "placeSorted", "scatterPairs", "scatterHashed", "sortHashed", "parseLines", "store8", "storeCell", "store4", "copy8",
   "storeSlot", "copySlot", "store8u",
   "crc", "touch",
