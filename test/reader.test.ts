@@ -12,6 +12,8 @@ import { OFF, PNG_HEADER, fixHeaderChecksum, ownCopy, withBitFlipped } from "./h
 import { MAX_U32, SPEC_ESCAPED_KEY, missesFor, specHash, specUnhash, structuredKeySets, withValues } from "./helpers/keys";
 import { expectIndexMatches } from "./helpers/model";
 import { makeTempDir, removeTempDirs } from "./helpers/tmp";
+import { homeSlot } from "../src/core/hash";
+import { homeFunction, makeWindowedGet } from "../src/reader/lookups";
 
 let dir: string;
 let seq = 0;
@@ -151,6 +153,69 @@ describe("the whole uint32 domain", () => {
       expect(ix.has(k), `has(${k})`).toBe(false);
     }
     ix.close();
+  });
+});
+
+describe("the get's home slot (reader/lookups.ts) is §4's, for every capacity a get takes", () => {
+  /** Hashes whose product with `capacity` has the low 32 bits `t` for t in [from, to) (capacity odd). */
+  const hashesWithLow = (capacity: number, from: number, to: number): number[] => {
+    let inv = 1n;
+    for (let i = 0; i < 6; i++) inv = (inv * (2n - BigInt(capacity) * inv)) & 0xffffffffn; // capacity^-1 mod 2^32
+    const out: number[] = [];
+    for (let t = from; t < to; t++) out.push(Number((BigInt(t) * inv) & 0xffffffffn));
+    return out;
+  };
+  const exact = (hash: number, capacity: number): number => Number((BigInt(hash) * BigInt(capacity)) >> 32n);
+  const edges = [0, 1, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 2, 2 ** 32 - 1];
+
+  it("one window: equals homeSlot at the edges, at random, and where one multiply rounds up to the next slot", () => {
+    let roundedUp = 0;
+    for (const capacity of [1, 2, 1023, 2 ** 21, 2 ** 21 + 1, 3_000_017, 11_443_201, 2 ** 28 - 3, 2 ** 28 - 1, 2 ** 28]) {
+      const home = homeFunction(capacity);
+      const random = Array.from({ length: 20_000 }, (_, i) => specHash(i * 2654435761));
+      // The top 2^16 low words take the exact path; the 2^16 below them must not need it.
+      const near = capacity % 2 === 1 ? hashesWithLow(capacity, 2 ** 32 - 2 ** 17, 2 ** 32) : [];
+      for (const hash of [...edges, ...random, ...near]) {
+        const want = exact(hash, capacity);
+        if (home(hash) !== want || homeSlot(hash, capacity) !== want) expect.fail(`capacity ${capacity}, hash ${hash}: ${home(hash)}, want ${want}`);
+        if (Math.floor(hash * (capacity / 2 ** 32)) !== want) roundedUp++;
+      }
+    }
+    expect(roundedUp).toBeGreaterThan(0); // one multiply alone is wrong for some: the guard is needed
+    expect(() => homeFunction(2 ** 28 + 1)).toThrow(RangeError);
+  });
+
+  it("several windows: the window and the slot in it for capacities up to 2^33", () => {
+    const slots = 1 << 10;
+    for (const capacity of [2 ** 28 + 1, 343_597_385, 1_143_480_001, 2 ** 33 - 3, 2 ** 33 - 1]) {
+      // A get over stand-in windows of 2^10 slots, each holding only the home slot's hash:
+      // find reports the window and word it probed (or NOT_DECIDED past a window's end).
+      const windowSlots = 2 ** Math.ceil(Math.log2(capacity / 64)); // 64 to 128 windows
+      const count = Math.ceil((capacity + 64) / windowSlots);
+      const probes: Array<[number, number]> = [];
+      const windows = Array.from({ length: count }, (_, k) => new Proxy(new Uint32Array(2 * slots), {
+        get(target, prop) {
+          if (prop === "length") return 2 * windowSlots + 2 * 64;
+          if (typeof prop === "string" && /^\d+$/.test(prop)) {
+            probes.push([k, Number(prop)]);
+            return 0xffffffff;
+          }
+          return Reflect.get(target, prop);
+        },
+      }) as unknown as Uint32Array);
+      const header = new Uint32Array(32);
+      const slow = { slowGet: () => undefined };
+      const { get } = makeWindowedGet(slow, header, windows, windowSlots, capacity, 2 * 64, { idWord: 3, id: 0, dead: -1, closure: 0 });
+      const near = hashesWithLow(capacity, 2 ** 32 - 2 ** 16 - 2000, 2 ** 32);
+      for (const hash of [...edges.slice(0, -1), ...near]) {
+        probes.length = 0;
+        get(specUnhash(hash));
+        const want = exact(hash, capacity);
+        const [k, word] = probes[0];
+        if (k * windowSlots + word / 2 !== want) expect.fail(`capacity ${capacity}, hash ${hash}: window ${k} word ${word}, want slot ${want}`);
+      }
+    }
+    expect(() => makeWindowedGet({ slowGet: () => undefined }, new Uint32Array(32), [], 3000, 2 ** 30, 64, { idWord: 3, id: 0, dead: -1, closure: 0 })).toThrow(RangeError);
   });
 });
 
