@@ -512,8 +512,8 @@ static void hash_block(const uint32_t *kl, const uint32_t *kh, uint32_t keyBits,
  * same records and result (result[0]: the records kept), and no scratch as large as the records:
  * one pass counts the hashes' top bits (4 to 11 of them, by n), a second writes each record
  * straight into its bucket in out, and each bucket is sorted in cache (sort_bucket, with scratch
- * for the largest) and its duplicates dropped. The sort's n-record scratch and a pass over the records
- * were a quarter of a 10 M-pair 64-bit build, most of it the kernel's (fresh pages).
+ * for the largest) and its duplicates dropped. The sort's n-record scratch and a pass over the
+ * records were a quarter of a 10 M-pair 64-bit build, most of it the kernel's (fresh pages).
  * With release, the columns are consumed: the key columns hold hashes after, and the pages of
  * mapped columns go back to the kernel.
  */
@@ -552,7 +552,7 @@ static napi_value HashSortRecords(napi_env env, napi_callback_info info) {
   if (counts == NULL) return idx_throw(env, "ENOMEM", "%s: out of memory", fn);
   const uint64_t empty = keyBits == 64 ? IDX_EMPTY_HASH64 : IDX_EMPTY_HASH;
   /* Buckets of 2^16 to 2^17 records (one to two MiB, which sort_bucket sorts in L2 or L3): at
-     10 M pairs, 128 buckets took the call from 340 to 190 ms against 2048 (the scatter's stores
+     10 M pairs, 128 buckets took the call from 340 to 205 ms against 2048 (the scatter's stores
      to 2048 places at once missed the TLB); 30 M pairs, 256 from 820 to 630. */
   int bits = 4;
   while (bits < BITS && ((size_t)n >> (17 + bits)) != 0) bits++;
