@@ -116,7 +116,8 @@ export function encodeSorted(
   const slots = new Uint32Array(file.buffer, file.byteOffset + layout.headerBytes, slotCount * SLOT_WORDS);
   accel.placeSorted(slots, hashes, values, n, capacity, placed);
   const slotsEnd = checksumsOffset(layout, slotCount);
-  accel.blockChecksums(file.subarray(layout.headerBytes, slotsEnd), BLOCK_BYTES, file.subarray(slotsEnd, slotsEnd + blockCount(slotCount, layout.slotsPerBlock) * CHECKSUM_BYTES));
+  const sums = file.subarray(slotsEnd, slotsEnd + blockCount(slotCount, layout.slotsPerBlock) * CHECKSUM_BYTES);
+  accel.blockChecksums(file.subarray(layout.headerBytes, slotsEnd), BLOCK_BYTES, sums);
   writeHeader(file, {
     capacity, slotCount, entries: n, escapedPresent: escaped !== undefined, escapedValue: escaped ?? 0, reach: placed[1],
   });
