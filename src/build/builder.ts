@@ -57,7 +57,7 @@ export class IndexBuilder {
     this.#accel = nativeAddon() ?? JS_ACCELERATOR;
     // Never more than memoryPairs: the buffer spills when it holds that many.
     const accel = this.#accel;
-    this.buffer = new PairBuffer(Math.min(1 << 16, memoryPairs), memoryPairs, (n) => accel.words(n), (w, f, n, l, h, a) => accel.splitWords(w, f, n, l, h, a));
+    this.buffer = new PairBuffer(Math.min(1 << 16, memoryPairs), memoryPairs, (n) => accel.words(n), accel.splitWords);
     if (input !== undefined) {
       refuseInput(input, (options as { name?: string }).name, path, {
         self: "building would replace the pairs with their index",

@@ -178,8 +178,8 @@ export class PairCollector {
       if (out.length === out.keys.length && !this.onFull?.()) out.grow();
       let end = Math.min(n, i + (out.keys.length - out.length));
       // A first high word: pushWide below makes the column (a narrow input never gets one).
-      if (wideKeys && out.keysHigh === null) end = firstNonZero(keys, i, end, 1);
-      if (wideValues && out.valuesHigh === null) end = firstNonZero(values, i, end, 1);
+      if (wideKeys && out.keysHigh === null) end = firstHighWord(keys, i, end);
+      if (wideValues && out.valuesHigh === null) end = firstHighWord(values, i, end);
       // Column by column, with no per-pair width checks (a 64/32 build of 10 M pairs spent 60 ms
       // more in one loop that wrote all four); a wide one by the addon's splitWords in a build.
       const at = out.length;
@@ -209,9 +209,9 @@ export class PairCollector {
   }
 }
 
-/** The first of elements from..end whose word `half` is not 0 (end if none); words: a BigUint64Array's. */
-function firstNonZero(words: Uint32Array, from: number, end: number, half: number): number {
-  for (let i = from; i < end; i++) if (words[2 * i + half] !== 0) return i;
+/** The first of elements from..end whose high word is not 0 (end if none); words: a BigUint64Array's. */
+function firstHighWord(words: Uint32Array, from: number, end: number): number {
+  for (let i = from; i < end; i++) if (words[2 * i + 1] !== 0) return i;
   return end;
 }
 
