@@ -268,7 +268,8 @@ static napi_status addon_init(napi_env env, napi_value exports) {
 
 static napi_value Init(napi_env env, napi_value exports) {
   if (addon_init(env, exports) != napi_ok || idx_mapping_init(env, exports) != napi_ok || idx_lookup_init(env, exports) != napi_ok || idx_write_init(env, exports) != napi_ok ||
-      idx_build_init(env, exports) != napi_ok || idx_crc_init(env, exports) != napi_ok) {
+      idx_build_init(env, exports) != napi_ok || idx_crc_init(env, exports) != napi_ok ||
+      idx_writeback_init(env, exports) != napi_ok) {
     napi_throw_error(env, NULL, "idx: the native addon failed to initialize");
     return NULL;
   }

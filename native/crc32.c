@@ -159,6 +159,22 @@ static uint32_t crc32_tables(const uint8_t *p, size_t n) {
   return crc_tables_update(0xffffffffu, p, n) ^ 0xffffffffu;
 }
 
+static void block_checksums(const uint8_t *data, size_t n, size_t blockBytes, uint8_t *out, int tablesOnly) {
+  for (size_t b = 0, at = 0; at < n; b++, at += blockBytes) {
+    size_t len = n - at < blockBytes ? n - at : blockBytes;
+    uint32_t c = tablesOnly ? crc32_tables(data + at, len) : idx_crc32(data + at, len);
+    uint8_t *o = out + 4 * b;
+    o[0] = (uint8_t)c;
+    o[1] = (uint8_t)(c >> 8);
+    o[2] = (uint8_t)(c >> 16);
+    o[3] = (uint8_t)(c >> 24);
+  }
+}
+
+void idx_block_checksums(const uint8_t *data, size_t n, size_t blockBytes, uint8_t *out) {
+  block_checksums(data, n, blockBytes, out, 0);
+}
+
 /*
  * blockChecksums(data u8[], blockBytes, out u8[], tablesOnly?)
  * The CRC-32 of each blockBytes of data (the last block the rest), written little-endian (as
@@ -181,15 +197,7 @@ static napi_value BlockChecksums(napi_env env, napi_callback_info info) {
   if (blockBytes == 0) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: blockBytes must be at least 1", fn);
   size_t blocks = n / blockBytes + (n % blockBytes != 0);
   if (on / 4 < blocks) return idx_throw(env, "ERR_IDX_INVALID_ARGUMENT", "%s: out holds %zu checksums, not the %zu blocks of data", fn, on / 4, blocks);
-  for (size_t b = 0; b < blocks; b++) {
-    size_t at = b * blockBytes, len = n - at < blockBytes ? n - at : blockBytes;
-    uint32_t c = tablesOnly ? crc32_tables(data + at, len) : idx_crc32(data + at, len);
-    uint8_t *o = out + 4 * b;
-    o[0] = (uint8_t)c;
-    o[1] = (uint8_t)(c >> 8);
-    o[2] = (uint8_t)(c >> 16);
-    o[3] = (uint8_t)(c >> 24);
-  }
+  block_checksums(data, n, blockBytes, out, tablesOnly);
   return idx_undefined(env);
 }
 

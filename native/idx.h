@@ -51,10 +51,18 @@ napi_status idx_mapping_init(napi_env env, napi_value exports);
 napi_status idx_lookup_init(napi_env env, napi_value exports);
 napi_status idx_build_init(napi_env env, napi_value exports);
 napi_status idx_write_init(napi_env env, napi_value exports);
+/* Whether v is a whole Uint32Array from build.c's words() (its data and length in words then, else NULL). */
+uint32_t *idx_words_of(napi_env env, napi_value v, size_t *length);
+
+/* ---- writeback.c ---- */
+
+napi_status idx_writeback_init(napi_env env, napi_value exports);
 
 /* ---- crc32.c: spec §1's CRC-32 of p[0..n) ---- */
 
 uint32_t idx_crc32(const uint8_t *p, size_t n);
+/* The checksum of each blockBytes of data[0..n) (the last block the rest), little-endian at out[4b..4b + 4). */
+void idx_block_checksums(const uint8_t *data, size_t n, size_t blockBytes, uint8_t *out);
 napi_status idx_crc_init(napi_env env, napi_value exports);
 
 #define IDX_EXPORT(env, exports, name, fn)                                                  \

@@ -12,7 +12,7 @@ import {
   CELL_ENTRIES, CELL_ENTRIES_HIGH, ESCAPED_KEY, ESCAPED_KEY_64, LAYOUT_V2, cellCheck, fileBytes, headerChecksumV3, layoutFor, readHeader, writeHeader,
 } from "../src/core/format";
 import { hash32, hash64, homeSlot, unhash32, unhash64 } from "../src/core/hash";
-import { hashRecordsJs, hashSortRecordsJs, sortRecordsJs } from "../src/core/encode";
+import { hashRecordsJs, hashScatterRecordsJs, hashSortRecordsJs, recordBucketBits, sortBucketJs, sortRecordsJs } from "../src/core/encode";
 import { Id } from "../src/core/keys";
 import { PairBuffer, PairCollector, splitWordsJs } from "../src/core/pairs";
 import { BinaryPairParser, PairParser } from "../src/core/parse";
@@ -381,6 +381,53 @@ describe("§16.5 the builder chooses the narrowest widths, or those asked for", 
   });
 });
 
+describe("§7 an in-memory version 3 build sorts and places its records a group (of their hash's top bits) at a time", () => {
+  // The builder places each group as it sorts it, at the capacity for every record; a key given
+  // twice shrinks the count, and the file is written again: the bytes must be those of the map.
+  const n = 60_000; // 16 groups (recordBucketBits)
+  const keyOf = (i: number) => (BigInt(i) << 33n) | 5n;
+  const groupOf = (key: bigint) => Number(hash64(key) >> 60n);
+  const firstIn = (group: number) => {
+    for (let i = 0; ; i++) if (groupOf(keyOf(i)) === group) return i;
+  };
+  const cases: [string, number[]][] = [
+    ["no key twice", []],
+    ["a key twice in the first group", [firstIn(0)]],
+    ["a key twice in the last group (15 groups placed before it)", [firstIn(15)]],
+    ["keys twice in several groups, one three times", [firstIn(3), firstIn(9), firstIn(9), firstIn(14)]],
+  ];
+  for (const [name, again] of cases) {
+    for (const escaped of [false, true]) {
+      it(`${name}${escaped ? ", and the escaped key twice" : ""}: the bytes of the map, last value winning`, async () => {
+        const dir = makeTempDir("idx-wide-groups-");
+        const keys: bigint[] = [];
+        const values: bigint[] = [];
+        const map = new Map<bigint, bigint>();
+        const add = (k: bigint, v: bigint) => {
+          keys.push(k);
+          values.push(v);
+          map.set(k, v);
+        };
+        for (let i = 0; i < n; i++) add(keyOf(i), BigInt(i) << 34n);
+        if (escaped) {
+          add(ESCAPED_KEY_64, 1n);
+          add(ESCAPED_KEY_64, 2n);
+        }
+        again.forEach((i, j) => add(keyOf(i), BigInt(j + 1)));
+        const result = await build({ keys: BigUint64Array.from(keys), values: BigUint64Array.from(values) }, join(dir, "pairs.idx"), NO_SYNC);
+        await build([...map], join(dir, "map.idx"), NO_SYNC);
+        expect(result.count).toBe(map.size);
+        expect(readFileSync(join(dir, "pairs.idx")).equals(readFileSync(join(dir, "map.idx")))).toBe(true);
+        expect(verify(join(dir, "pairs.idx")).ok).toBe(true);
+        const ix = IdIndex.open<Id, Id>(join(dir, "pairs.idx"));
+        for (const i of again) expect(ix.get(keyOf(i))).toBe(Number(map.get(keyOf(i))));
+        if (escaped) expect(ix.get(ESCAPED_KEY_64)).toBe(2);
+        ix.close();
+      });
+    }
+  }
+});
+
 describe("PairCollector.addColumns copies columns as add() takes pairs", () => {
   /** The pairs a collector gathered, through any number of spills: [key words, value words] each. */
   function gather(feed: (c: PairCollector) => void, capacity: number, spillAt: number): number[][] {
@@ -614,6 +661,28 @@ describe.runIf(ADDON)("§16 the addon's record loops agree with their JS twins (
     expect(Array.from(resC)).toEqual(Array.from(resJs));
     const kept = resC[0];
     for (let i = 0; i < 4 * kept; i++) if (outC[i] !== outJs[i]) expect([i, outC[i]]).toEqual([i, outJs[i]]);
+    // The builder's route: hashScatterRecords, then sortBucket a group at a time (addon and twins).
+    const sizesOf: Uint32Array[] = [];
+    for (const [scatter, sortBucket] of [[addon.hashScatterRecords, addon.sortBucket], [hashScatterRecordsJs, sortBucketJs]] as const) {
+      const out = new Uint32Array(4 * n + 4);
+      const res = new Float64Array(5);
+      const sizes = new Uint32Array(2048).fill(7);
+      scatter(keys, keysHigh, values, valuesHigh, n, keyBits, out, res, false, sizes);
+      expect(Array.from(res.subarray(1, 4))).toEqual(Array.from(resC.subarray(1, 4)));
+      expect(res[4]).toBe(recordBucketBits(n));
+      const groups = 2 ** res[4];
+      expect(sizes.subarray(0, groups).reduce((a, b) => a + b, 0)).toBe(res[0]);
+      sizesOf.push(sizes.slice(0, groups));
+      const scratch = new Uint32Array(4 * n + 4);
+      const joined: number[] = [];
+      for (let d = 0, at = 0; d < groups; at += sizes[d], d++) {
+        const k = sortBucket(out, at, sizes[d], keyBits, res[4], scratch);
+        for (let i = 4 * at; i < 4 * (at + k); i++) joined.push(out[i]);
+      }
+      expect(joined.length).toBe(4 * kept);
+      for (let i = 0; i < 4 * kept; i++) if (joined[i] !== outC[i]) expect([i, joined[i]]).toEqual([i, outC[i]]);
+    }
+    expect(sizesOf[0]).toEqual(sizesOf[1]);
     return kept;
   }
 
@@ -839,5 +908,39 @@ describe.runIf(ADDON)("§16 the addon's record loops agree with their JS twins (
     ]) {
       expect(thrown(bad).code).toBe("ERR_IDX_INVALID_ARGUMENT");
     }
+  });
+
+  it("hashScatterRecords and sortBucket refuse short sizes, results and scratch, ranges past the records, overlaps, and bad widths", () => {
+    const addon = nativeAddon()!;
+    const records = new Uint32Array(400);
+    const thrown = (f: () => unknown): string => {
+      try {
+        f();
+      } catch (e) {
+        return `${(e as { code?: string }).code}: ${(e as Error).message}`;
+      }
+      return "nothing thrown";
+    };
+    const scatter = (sizes: Uint32Array, result: Float64Array, out = records) =>
+      () => addon.hashScatterRecords(new Uint32Array(10), null, new Uint32Array(10), null, 10, 64, out, result, false, sizes);
+    expect(thrown(scatter(new Uint32Array(2047), new Float64Array(5)))).toMatch(/^ERR_IDX_INVALID_ARGUMENT: hashScatterRecords: sizes must hold 2048 words/);
+    expect(thrown(scatter(new Uint32Array(2048), new Float64Array(4)))).toMatch(/result 5/);
+    expect(thrown(scatter(new Uint32Array(2048), new Float64Array(5), new Uint32Array(39)))).toMatch(/out 4n words/);
+    expect(thrown(scatter(new Uint32Array(new SharedArrayBuffer(8192)), new Float64Array(5)))).toMatch(/sizes must not be over a SharedArrayBuffer/);
+    expect(thrown(scatter(new Uint32Array(2048), new Float64Array(5)))).toBe("nothing thrown");
+    const sort = (from: number, count: number, keyBits: number, bits: number, scratch: Uint32Array) => () => addon.sortBucket(records, from, count, keyBits, bits, scratch);
+    expect(thrown(sort(0, 100, 64, 4, new Uint32Array(400)))).toBe("nothing thrown");
+    for (const bad of [
+      sort(1, 100, 64, 4, new Uint32Array(400)), // past the records
+      sort(0, 100, 64, 4, new Uint32Array(399)), // scratch short
+      sort(0, 100, 48, 4, new Uint32Array(400)), // keyBits
+      sort(0, 100, 64, 12, new Uint32Array(400)), // bucketBits
+      sort(0, 50, 64, 4, records.subarray(100, 300)), // scratch overlaps the bucket
+      sort(-1, 5, 64, 4, new Uint32Array(400)),
+      () => addon.sortBucket(new Uint32Array(new SharedArrayBuffer(16)), 0, 1, 64, 4, new Uint32Array(4)),
+    ]) {
+      expect(thrown(bad)).toMatch(/^ERR_IDX_INVALID_ARGUMENT: sortBucket/);
+    }
+    expect(addon.sortBucket(records, 0, 0, 32, 4, new Uint32Array(0))).toBe(0);
   });
 });

@@ -5,9 +5,11 @@
  * byte-identical to an in-memory build of the same map (spec §7), and replaces the target by
  * replace.ts: the writer lock, the retire mark, a rename.
  */
+import * as fs from "node:fs";
 import { checkOptions, checkPath, describeValue, invalid } from "../core/args";
-import { Accelerator, JS_ACCELERATOR, encodeIndex, sortedRecordsOf } from "../core/encode";
-import { Width, buildCapacity, layoutFor, readHeader, sizeOf } from "../core/format";
+import { ioError } from "../core/errors";
+import { Accelerator, JS_ACCELERATOR, ScatteredRecords, encodeIndex, scatteredRecordsOf } from "../core/encode";
+import { Layout, Width, buildCapacity, layoutFor, readHeader, sizeOf } from "../core/format";
 import { PairBuffer, PairCollector } from "../core/pairs";
 import { TempFile, throwIfAborted, writeTarget, writeTempFile, writeTempFileWith } from "../os/atomic-file";
 import { TableFileWriter } from "../os/table-file";
@@ -150,21 +152,19 @@ export class IndexBuilder {
     if (this.#spill === null && (keyBits === 64 || valueBits === 64)) {
       // Version 3 (§16), in memory: the pairs as slot records, sorted, streamed to the file.
       pairs = this.buffer.length;
-      const sorted = sortedRecordsOf(this.buffer, keyBits, this.#accel, this.#accel !== JS_ACCELERATOR);
+      const scattered = scatteredRecordsOf(this.buffer, keyBits, this.#accel, this.#accel !== JS_ACCELERATOR);
       this.#discardPairs();
       await new Promise<void>((resolve) => setImmediate(resolve));
       throwIfAborted(options.signal, this.path);
       options.onProgress?.({ phase: "write", pairs });
       const layout = layoutFor(keyBits, valueBits);
-      let finished!: { slotCount: number; fileBytes: number };
+      let written!: ReturnType<typeof writeGroups>;
       temp = writeTempFileWith(this.path, options.sync ?? true, (fd) => {
-        const writer = new TableFileWriter(fd, this.path, buildCapacity(sorted.length), layout);
-        writer.addRecords(sorted.records, 0, sorted.length);
-        finished = writer.finish(sorted.escaped);
+        written = writeGroups(fd, this.path, scattered, layout, this.#accel);
       });
       header = {
-        count: sorted.length + (sorted.escaped === undefined ? 0 : 1), capacity: buildCapacity(sorted.length),
-        slotCount: finished.slotCount, fileBytes: finished.fileBytes,
+        count: written.entries + (scattered.escaped === undefined ? 0 : 1), capacity: written.capacity,
+        slotCount: written.slotCount, fileBytes: written.fileBytes,
       };
     } else if (this.#spill === null) {
       pairs = this.buffer.length;
@@ -203,4 +203,38 @@ export class IndexBuilder {
   dispose(): void {
     this.#spill?.dispose();
   }
+}
+
+/**
+ * Writes a version 3 index to `fd` from records grouped by their hash's top bits: each group is
+ * sorted (accel.sortBucket) and placed while it is still in cache, at the capacity for every
+ * record, which holds while no group has a key twice. A group that has one changes the
+ * capacity: the file is then written again from the start, from the groups as sorted.
+ */
+function writeGroups(fd: number, path: string, s: ScatteredRecords, layout: Layout, accel: Accelerator) {
+  const keyBits = layout.keyBits;
+  const largest = s.sizes.reduce((a, b) => Math.max(a, b), 0);
+  const scratch = accel.words(Math.max(1, largest) * 4);
+  const kept = new Uint32Array(s.sizes.length);
+  let writer: TableFileWriter | null = new TableFileWriter(fd, path, buildCapacity(s.length), layout);
+  let entries = 0;
+  for (let d = 0, at = 0; d < s.sizes.length; at += s.sizes[d], d++) {
+    kept[d] = accel.sortBucket(s.records, at, s.sizes[d], keyBits, s.bits, scratch);
+    entries += kept[d];
+    if (writer !== null && kept[d] < s.sizes[d]) {
+      writer.abandon();
+      writer = null;
+    }
+    writer?.addRecords(s.records, at, at + kept[d]);
+  }
+  if (writer === null) {
+    try {
+      fs.ftruncateSync(fd, 0);
+    } catch (e) {
+      throw ioError("write the new index", path, e, "Free some disk space and try again; the old index is unchanged.");
+    }
+    writer = new TableFileWriter(fd, path, buildCapacity(entries), layout);
+    for (let d = 0, at = 0; d < s.sizes.length; at += s.sizes[d], d++) writer.addRecords(s.records, at, at + kept[d]);
+  }
+  return { ...writer.finish(s.escaped), entries, capacity: buildCapacity(entries) };
 }

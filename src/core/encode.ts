@@ -54,12 +54,23 @@ export interface Accelerator {
   ): void;
   /** blockChecksumsJs. */
   blockChecksums(data: Uint8Array, blockBytes: number, out: Uint8Array): void;
+  /**
+   * hashScatterRecordsJs: hashSortRecords's records, grouped by their hash's top bits but not
+   * yet sorted (sortBucket sorts each group); result[4] the bits, sizes[d] group d's records.
+   */
+  hashScatterRecords(
+    keysLow: Uint32Array, keysHigh: Uint32Array | null, valuesLow: Uint32Array, valuesHigh: Uint32Array | null, n: number,
+    keyBits: number, out: Uint32Array, result: Float64Array, release: boolean, sizes: Uint32Array,
+  ): void;
+  /** sortBucketJs. */
+  sortBucket(records: Uint32Array, from: number, count: number, keyBits: number, bucketBits: number, scratch: Uint32Array): number;
 }
 
 export const JS_ACCELERATOR: Accelerator = {
   hashSort: hashSortJs, placeSorted: placeSortedJs, scatterPairs: scatterPairsJs, scatterHashed: scatterHashedJs,
   sortHashed: sortHashedJs, hashRecords: hashRecordsJs, sortRecords: sortRecordsJs, words: (n) => new Uint32Array(n),
   hashSortRecords: hashSortRecordsJs, splitWords: splitWordsJs, discard: () => {}, blockChecksums: blockChecksumsJs,
+  hashScatterRecords: hashScatterRecordsJs, sortBucket: sortBucketJs,
 };
 
 /** The largest file image built in memory (a Buffer on Node 20 holds at most 4 GiB). */
@@ -418,6 +429,34 @@ export function sortedRecordsOf(pairs: PairBuffer, keyBits: Width, accel: Accele
   return result;
 }
 
+/** Records grouped by their hash's top `bits` bits, each group still in input order (hashScatterRecords). */
+export interface ScatteredRecords {
+  records: Uint32Array;
+  /** Records written: the pairs but the escaped key's. */
+  length: number;
+  bits: number;
+  /** sizes[d]: group d's records, which follow group d - 1's. */
+  sizes: Uint32Array;
+  /** The escaped key's value, if the pairs set it. */
+  escaped?: Word;
+}
+
+/**
+ * sortedRecordsOf's first half: the records of `pairs`, grouped by their hash's top bits, for
+ * the caller to sort group by group (accel.sortBucket) and use each while it is in cache.
+ * `consume` as sortedRecordsOf's.
+ */
+export function scatteredRecordsOf(pairs: PairBuffer, keyBits: Width, accel: Accelerator = JS_ACCELERATOR, consume = false): ScatteredRecords {
+  const n = pairs.length;
+  const records = accel.words(Math.max(1, n) * 4, consume);
+  const r = new Float64Array(5);
+  const sizes = new Uint32Array(1 << 11);
+  accel.hashScatterRecords(pairs.keys, pairs.keysHigh, pairs.values, pairs.valuesHigh, n, keyBits, records, r, consume, sizes);
+  const result: ScatteredRecords = { records, length: r[0], bits: r[4], sizes: sizes.subarray(0, 1 << r[4]) };
+  if (r[1] === 1) result.escaped = r[3] === 0 ? r[2] : (BigInt(r[3]) << 32n) | BigInt(r[2]);
+  return result;
+}
+
 /**
  * The same as the addon's hashSortRecords: hashRecordsJs, sortRecordsJs into `out`, and each
  * hash once with its last value; result[0] is the records kept.
@@ -429,6 +468,48 @@ export function hashSortRecordsJs(
   hashRecordsJs(keys, keysHigh, values, valuesHigh, 0, n, keyBits, out, result);
   sortRecordsJs(out, result[0], keyBits === 64 ? 1 : 0, null);
   result[0] = keepLastOfEqualRecords(out, result[0]);
+}
+
+/**
+ * The top bits hashScatterRecords groups n pairs' records by (the addon's rule, which the tests
+ * hold this to): groups of 2^16 to 2^17 records, 16 to 2048 of them.
+ */
+export function recordBucketBits(n: number): number {
+  let bits = 4;
+  while (bits < 11 && Math.floor(n / 2 ** (17 + bits)) !== 0) bits++;
+  return bits;
+}
+
+/**
+ * The same as the addon's hashScatterRecords: hashRecordsJs, then the records grouped into
+ * `out` by the top recordBucketBits(n) bits of their hash, input order kept within a group;
+ * result = [records, escaped seen, its value's low word, high word, bits], sizes[d] group d's.
+ */
+export function hashScatterRecordsJs(
+  keys: Uint32Array, keysHigh: Uint32Array | null, values: Uint32Array, valuesHigh: Uint32Array | null, n: number,
+  keyBits: number, out: Uint32Array, result: Float64Array, _release: boolean, sizes: Uint32Array,
+): void {
+  const records = new Uint32Array(Math.max(1, n) * 4);
+  hashRecordsJs(keys, keysHigh, values, valuesHigh, 0, n, keyBits, records, result);
+  const m = result[0];
+  const bits = recordBucketBits(n);
+  const groupOf = (i: number) => (keyBits === 64 ? records[4 * i + 1] : records[4 * i]) >>> (32 - bits);
+  sizes.fill(0, 0, 1 << bits);
+  for (let i = 0; i < m; i++) sizes[groupOf(i)]++;
+  const starts = new Uint32Array(1 << bits);
+  for (let d = 1; d < 1 << bits; d++) starts[d] = starts[d - 1] + sizes[d - 1];
+  for (let i = 0; i < m; i++) out.set(records.subarray(4 * i, 4 * i + 4), 4 * starts[groupOf(i)]++);
+  result[4] = bits;
+}
+
+/**
+ * The same as the addon's sortBucket: records from..from+count sorted by hash, stably, each hash
+ * once with its last record, moved down to from..from+kept; returns kept.
+ */
+export function sortBucketJs(records: Uint32Array, from: number, count: number, keyBits: number, _bucketBits: number, _scratch: Uint32Array): number {
+  const bucket = records.subarray(4 * from, 4 * (from + count));
+  sortRecordsJs(bucket, count, keyBits === 64 ? 1 : 0, null);
+  return keepLastOfEqualRecords(bucket, count);
 }
 
 /**

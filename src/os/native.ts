@@ -111,13 +111,26 @@ export interface NativeAddon {
   hashRecords: Accelerator["hashRecords"];
   sortRecords: Accelerator["sortRecords"];
   hashSortRecords: Accelerator["hashSortRecords"];
+  hashScatterRecords: Accelerator["hashScatterRecords"];
+  sortBucket: Accelerator["sortBucket"];
   splitWords: Accelerator["splitWords"];
   discard: Accelerator["discard"];
   words: Accelerator["words"];
   blockChecksums: Accelerator["blockChecksums"];
   placeRecords: PlaceRecords;
+  /**
+   * Starts writing bytes 0..bytes of `words` to `fd` at `position`, on a thread of its own
+   * (native/writeback.c); with sums, the thread first puts each blockBytes block's checksum there
+   * (as blockChecksums). words and sums are arrays from words(), left alone until the wait.
+   */
+  writeBehind(fd: number, words: Uint32Array, bytes: number, position: number, blockBytes: number, sums: Uint32Array | null): WriteBehind;
+  /** Waits for a writeBehind: 0 when every byte was written, else the errno of the write that failed. */
+  writeBehindWait(handle: WriteBehind): number;
   parseLines(buf: Uint8Array, start: number, end: number, keys: Uint32Array, values: Uint32Array, count: number, result: Float64Array): void;
 }
+
+/** A write under way (writeBehind). */
+export type WriteBehind = { readonly __writeBehind: unique symbol };
 
 /** What the addon must have been compiled with: the spec's numbers as src/core has them. */
 export function expectedConstants(): Record<string, number | bigint> {
@@ -231,7 +244,7 @@ export const ADDON_FUNCTIONS = [
   "blockChecksums", "getManyWide", "formatPairsWide",
   "hashSort", "placeSorted", "scatterPairs", "scatterHashed", "sortHashed", "parseLines", "store8", "storeCell", "store4", "copy8",
   "storeSlot", "copySlot", "store8u",
-  "crc", "touch",
+  "crc", "touch", "writeBehind", "writeBehindWait", "hashScatterRecords", "sortBucket",
 ] as const;
 
 /** Null when the addon has every function idx calls; else the first missing one. */

@@ -6,12 +6,13 @@
  * sorted) and by the streaming build.
  */
 import * as fs from "node:fs";
+import * as os from "node:os";
 import { ioError } from "../core/errors";
 import { blockChecksumsJs, checkSize } from "../core/encode";
 import { CHECKSUM_BYTES, LAYOUT_V2, Layout, SPILL_SLOTS, blockCount, fileBytes, writeHeader } from "../core/format";
 import { Word, high32, low32 } from "../core/slots";
 import { Placer, fillEmpty, fillEmptyWide } from "../core/table";
-import { nativeAddon } from "./native";
+import { WriteBehind, nativeAddon } from "./native";
 
 /** Slots per write: 1 MiB of 8-byte slots, 1.5 or 2 MiB of version 3 ones. */
 const BUFFER_SLOTS = 1 << 17;
@@ -23,12 +24,24 @@ export class TableFileWriter {
   readonly #placer: Placer;
   /** The addon's placement loop for version 3 slots, when it is loaded. */
   readonly #native = nativeAddon()?.placeRecords;
+  /** The addon, when it is loaded: its threads write the file while the next slots are placed. */
+  readonly #addon = nativeAddon();
   /** The blocks' checksums by the addon's CRC instructions when it is loaded (a quarter of zlib's time). */
   readonly #blockChecksums = nativeAddon()?.blockChecksums ?? blockChecksumsJs;
   readonly #slotWords: number;
-  readonly #buffer: Uint32Array;
-  readonly #bytes: Uint8Array;
-  /** Slots written to the file so far (all before placer.next). */
+  /**
+   * Where slots are placed: with the addon, two arrays from its words(), one filled while the
+   * other's bytes are written behind (writeBehind); else one, written in place by fs.writeSync.
+   */
+  readonly #buffers: Uint32Array[];
+  /** Each buffer's blocks' checksums, as its write takes them (with the addon). */
+  readonly #sums: Uint32Array[];
+  /** The write under way from each buffer, if any, and the blocks it checksums. */
+  readonly #pending: ({ handle: WriteBehind; firstBlock: number; blocks: number } | null)[] = [null, null];
+  #current = 0;
+  #buffer: Uint32Array;
+  #bytes: Uint8Array;
+  /** Slots written to the file, or being written, so far (all before placer.next). */
   #written = 0;
   /** Slots of the buffer filled (the buffer holds slots #written ..). */
   #filled = 0;
@@ -45,8 +58,13 @@ export class TableFileWriter {
     this.layout = layout;
     this.#placer = new Placer(capacity);
     this.#slotWords = layout.slotWords;
-    this.#buffer = new Uint32Array(BUFFER_SLOTS * layout.slotWords);
-    this.#bytes = new Uint8Array(this.#buffer.buffer);
+    const words = BUFFER_SLOTS * layout.slotWords;
+    const addon = this.#addon;
+    this.#buffers = addon !== null ? [addon.words(words, true), addon.words(words, true)] : [new Uint32Array(words)];
+    const blocks = Math.ceil(BUFFER_SLOTS / layout.slotsPerBlock);
+    this.#sums = addon !== null ? [addon.words(blocks), addon.words(blocks)] : [];
+    this.#buffer = this.#buffers[0];
+    this.#bytes = new Uint8Array(this.#buffer.buffer, 0, words * 4);
   }
 
   get entries(): number {
@@ -104,6 +122,8 @@ export class TableFileWriter {
       if (this.#filled === BUFFER_SLOTS) this.#flush(BUFFER_SLOTS);
     }
     this.#flush(this.#filled, true);
+    this.#wait(0);
+    this.#wait(1);
     const blocks = blockCount(slotCount, layout.slotsPerBlock);
     const sums = this.#checksums.subarray(0, blocks * CHECKSUM_BYTES);
     this.#write(sums, layout.headerBytes + slotCount * layout.slotBytes);
@@ -115,6 +135,20 @@ export class TableFileWriter {
     });
     this.#write(header, 0);
     return { slotCount, fileBytes: fileBytes(layout, slotCount), reach: this.#placer.reach };
+  }
+
+  /**
+   * Gives up the file: waits for the writes under way (their errors do not matter now), so that
+   * the caller may truncate it and write it again.
+   */
+  abandon(): void {
+    for (const i of [0, 1]) {
+      try {
+        this.#wait(i);
+      } catch {
+        // the file is being given up
+      }
+    }
   }
 
   /** Writes the first `slots` buffered slots (whole blocks, or everything at the end). */
@@ -130,12 +164,42 @@ export class TableFileWriter {
       grown.set(this.#checksums);
       this.#checksums = grown;
     }
-    this.#blockChecksums(this.#bytes.subarray(0, whole * slotBytes), this.layout.blockBytes,
-      this.#checksums.subarray(firstBlock * CHECKSUM_BYTES, (firstBlock + blocks) * CHECKSUM_BYTES));
-    this.#write(this.#bytes.subarray(0, whole * slotBytes), this.layout.headerBytes + this.#written * slotBytes);
-    this.#buffer.copyWithin(0, whole * this.#slotWords, slots * this.#slotWords);
+    const position = this.layout.headerBytes + this.#written * slotBytes;
+    const sw = this.#slotWords;
+    if (this.#addon === null) {
+      this.#blockChecksums(this.#bytes.subarray(0, whole * slotBytes), this.layout.blockBytes,
+        this.#checksums.subarray(firstBlock * CHECKSUM_BYTES, (firstBlock + blocks) * CHECKSUM_BYTES));
+      this.#write(this.#bytes.subarray(0, whole * slotBytes), position);
+      this.#buffer.copyWithin(0, whole * sw, slots * sw);
+    } else {
+      // The checksums and the write on the addon's thread; the slots after the whole blocks
+      // start the other buffer, once that one's own write is done.
+      const c = this.#current;
+      const handle = this.#addon.writeBehind(this.#fd, this.#buffer, whole * slotBytes, position, this.layout.blockBytes, this.#sums[c]);
+      this.#pending[c] = { handle, firstBlock, blocks };
+      const next = 1 - c;
+      this.#wait(next);
+      this.#buffers[next].set(this.#buffer.subarray(whole * sw, slots * sw));
+      this.#current = next;
+      this.#buffer = this.#buffers[next];
+      this.#bytes = new Uint8Array(this.#buffer.buffer, 0, this.#buffer.length * 4);
+    }
     this.#written += whole;
     this.#filled = slots - whole;
+  }
+
+  /**
+   * Waits for buffer i's write, if one is under way, and takes its blocks' checksums.
+   * @throws IdxError ERR_IDX_IO when the write failed.
+   */
+  #wait(i: number): void {
+    const pending = this.#pending[i];
+    if (pending === null) return;
+    this.#pending[i] = null;
+    const errno = this.#addon!.writeBehindWait(pending.handle);
+    if (errno !== 0) throw ioError("write the new index", this.path, errnoError(errno), "Free some disk space and try again; the old index is unchanged.");
+    const sums = new Uint8Array(this.#sums[i].buffer, 0, pending.blocks * CHECKSUM_BYTES);
+    this.#checksums.set(sums, pending.firstBlock * CHECKSUM_BYTES);
   }
 
   #write(bytes: Uint8Array, position: number): void {
@@ -146,4 +210,10 @@ export class TableFileWriter {
       throw ioError("write the new index", this.path, e, "Free some disk space and try again; the old index is unchanged.");
     }
   }
+}
+
+/** An errno from the addon as the error Node would have thrown (its code names it: ENOSPC). */
+function errnoError(errno: number): NodeJS.ErrnoException {
+  const name = Object.entries(os.constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+  return Object.assign(new Error(`${name}: write failed`), { code: name, errno: -errno, syscall: "write" });
 }
