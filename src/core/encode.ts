@@ -450,7 +450,7 @@ export function scatteredRecordsOf(pairs: PairBuffer, keyBits: Width, accel: Acc
   const n = pairs.length;
   const records = accel.words(Math.max(1, n) * 4, consume);
   const r = new Float64Array(5);
-  const sizes = new Uint32Array(1 << 11);
+  const sizes = new Uint32Array(1 << 11); // the most groups there are (recordBucketBits)
   accel.hashScatterRecords(pairs.keys, pairs.keysHigh, pairs.values, pairs.valuesHigh, n, keyBits, records, r, consume, sizes);
   const result: ScatteredRecords = { records, length: r[0], bits: r[4], sizes: sizes.subarray(0, 1 << r[4]) };
   if (r[1] === 1) result.escaped = r[3] === 0 ? r[2] : (BigInt(r[3]) << 32n) | BigInt(r[2]);

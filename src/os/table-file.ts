@@ -1,9 +1,10 @@
 /**
  * Writes an index file (spec §7 layout; version 2, or version 3 for 64-bit widths, §16) from
  * entries that arrive sorted by hash, in bounded memory: slots are placed into a buffer, written
- * in order, and each 4 KiB block's checksum is taken as it is written; the checksums and the
+ * in order, and each 4 KiB block's checksum is taken as it is written (with the addon, both on a
+ * thread of its own while the next buffer fills: native/writeback.c); the checksums and the
  * header follow at the end. Used by a writer's rehash (the slots of the old file are already
- * sorted) and by the streaming build.
+ * sorted) and by the builds, in memory and spilled.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -26,14 +27,14 @@ export class TableFileWriter {
   readonly #native = nativeAddon()?.placeRecords;
   /** The addon, when it is loaded: its threads write the file while the next slots are placed. */
   readonly #addon = nativeAddon();
-  /** The blocks' checksums by the addon's CRC instructions when it is loaded (a quarter of zlib's time). */
-  readonly #blockChecksums = nativeAddon()?.blockChecksums ?? blockChecksumsJs;
   readonly #slotWords: number;
   /**
    * Where slots are placed: with the addon, two arrays from its words(), one filled while the
    * other's bytes are written behind (writeBehind); else one, written in place by fs.writeSync.
    */
   readonly #buffers: Uint32Array[];
+  /** The buffers as bytes. */
+  readonly #views: Uint8Array[];
   /** Each buffer's blocks' checksums, as its write takes them (with the addon). */
   readonly #sums: Uint32Array[];
   /** The write under way from each buffer, if any, and the blocks it checksums. */
@@ -63,8 +64,9 @@ export class TableFileWriter {
     this.#buffers = addon !== null ? [addon.words(words, true), addon.words(words, true)] : [new Uint32Array(words)];
     const blocks = Math.ceil(BUFFER_SLOTS / layout.slotsPerBlock);
     this.#sums = addon !== null ? [addon.words(blocks), addon.words(blocks)] : [];
+    this.#views = this.#buffers.map((b) => new Uint8Array(b.buffer, 0, words * 4));
     this.#buffer = this.#buffers[0];
-    this.#bytes = new Uint8Array(this.#buffer.buffer, 0, words * 4);
+    this.#bytes = this.#views[0];
   }
 
   get entries(): number {
@@ -167,7 +169,7 @@ export class TableFileWriter {
     const position = this.layout.headerBytes + this.#written * slotBytes;
     const sw = this.#slotWords;
     if (this.#addon === null) {
-      this.#blockChecksums(this.#bytes.subarray(0, whole * slotBytes), this.layout.blockBytes,
+      blockChecksumsJs(this.#bytes.subarray(0, whole * slotBytes), this.layout.blockBytes,
         this.#checksums.subarray(firstBlock * CHECKSUM_BYTES, (firstBlock + blocks) * CHECKSUM_BYTES));
       this.#write(this.#bytes.subarray(0, whole * slotBytes), position);
       this.#buffer.copyWithin(0, whole * sw, slots * sw);
@@ -182,7 +184,7 @@ export class TableFileWriter {
       this.#buffers[next].set(this.#buffer.subarray(whole * sw, slots * sw));
       this.#current = next;
       this.#buffer = this.#buffers[next];
-      this.#bytes = new Uint8Array(this.#buffer.buffer, 0, this.#buffer.length * 4);
+      this.#bytes = this.#views[next];
     }
     this.#written += whole;
     this.#filled = slots - whole;
