@@ -33,7 +33,7 @@ function parseArgs(argv) {
     else if (a === "--child") o.child = argv[++i];
     else if (a === "--dist") o.dist = path.resolve(argv[++i]);
     else if (a === "--help" || a === "-h") {
-      process.stdout.write(fs.readFileSync(__filename, "utf8").split("\n").slice(2, 15).join("\n") + "\n");
+      console.log(require("./lib/common").helpText(__filename));
       process.exit(0);
     } else throw new Error(`unknown option ${a} (try --help)`);
   }

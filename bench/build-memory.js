@@ -43,7 +43,10 @@ function parseArgs(argv) {
     else if (a === "--reps") o.reps = Number(next());
     else if (a === "--root") o.root = path.resolve(next());
     else if (a === "--dir") o.dir = path.resolve(next());
-    else throw new Error(`unknown option ${a} (see the comment at the top of bench/build-memory.js)`);
+    else if (a === "--help" || a === "-h") {
+      console.log(require("./lib/common").helpText(__filename));
+      process.exit(0);
+    } else throw new Error(`unknown option ${a} (try --help)`);
   }
   o.sizes = o.sizes.split(",").map((s) => {
     const m = /^(\d+(?:\.\d+)?)([KM]?)$/i.exec(s.trim());

@@ -33,7 +33,10 @@ function parseArgs(argv) {
     else if (a === "--idx") o.idx = path.resolve(next());
     else if (a === "--no-map") o.map = false;
     else if (a === "--json") o.json = path.resolve(next());
-    else throw new Error(`unknown option ${a}`);
+    else if (a === "--help" || a === "-h") {
+      console.log(require("./lib/common").helpText(__filename));
+      process.exit(0);
+    } else throw new Error(`unknown option ${a} (try --help)`);
   }
   return o;
 }

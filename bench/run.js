@@ -46,7 +46,7 @@ function parseArgs(argv) {
     else if (a === "--no-write") o.write = false;
     else if (a === "--quick") o.quick = true;
     else if (a === "--help" || a === "-h") {
-      console.log(fs.readFileSync(__filename, "utf8").split("\n").slice(3, 14).join("\n"));
+      console.log(require("./lib/common").helpText(__filename));
       process.exit(0);
     } else throw new Error(`unknown option ${a} (try --help)`);
   }

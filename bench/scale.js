@@ -45,7 +45,7 @@ function args() {
     else if (a[i] === "--skip-floor") o.floor = false;
     else if (a[i] === "--key-bits") o.keyBits = Number(a[++i]);
     else if (a[i] === "--help") {
-      console.log(fs.readFileSync(__filename, "utf8").split("*/")[0]);
+      console.log(require("./lib/common").helpText(__filename));
       process.exit(0);
     } else throw new Error(`unknown option ${a[i]}`);
   }

@@ -42,7 +42,7 @@ function parseArgs(argv) {
     else if (a === "--json") o.json = path.resolve(argv[++i]);
     else if (a === "--phase") o.phase = argv[++i];
     else if (a === "--help" || a === "-h") {
-      console.log(fs.readFileSync(__filename, "utf8").split("*/")[0]);
+      console.log(require("./lib/common").helpText(__filename));
       process.exit(0);
     } else throw new Error(`unknown option ${a} (try --help)`);
   }

@@ -207,7 +207,17 @@ function report(obj) {
   process.stdout.write(JSON.stringify(obj) + "\n");
 }
 
+/**
+ * A bench script's --help: the doc comment at the top of `file` (its usage and what it measures),
+ * without the comment's marks.
+ */
+function helpText(file) {
+  const source = require("node:fs").readFileSync(file, "utf8");
+  const comment = /\/\*\*([\s\S]*?)\*\//.exec(source);
+  return comment === null ? "" : comment[1].split("\n").map((l) => l.replace(/^\s*\* ?/, "")).join("\n").trim();
+}
+
 module.exports = {
-  BENCH_DIR, ROOT_DIR, WORK_DIR, lowbias32, strideFor, dataset, rng, median, nowNs, msSince,
+  helpText, BENCH_DIR, ROOT_DIR, WORK_DIR, lowbias32, strideFor, dataset, rng, median, nowNs, msSince,
   readU32, parseTsv, smapsRollup, smapsOf, report, warmUp, timeReps, rssParts: require("./rss").rssParts,
 };
