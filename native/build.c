@@ -377,6 +377,14 @@ static int get_columns(napi_env env, napi_value *argv, const char *fn, columns_a
          idx_arg_own(env, argv[3], fn, "valuesHigh", napi_uint32_array, 1, (void **)&c->vh, &c->vhl);
 }
 
+/* A record loop's result: records, 1 when the escaped key was seen, its last value's low and high words. */
+static void put_result(double *result, double records, uint32_t escaped, uint32_t low, uint32_t high) {
+  result[0] = records;
+  result[1] = escaped;
+  result[2] = low;
+  result[3] = high;
+}
+
 /*
  * hashRecords(keysLow u32[], keysHigh u32[]|null, valuesLow u32[], valuesHigh u32[]|null, from, n,
  *             keyBits, out u32[], result f64[4])
@@ -424,10 +432,7 @@ static napi_value HashRecords(napi_env env, napi_callback_info info) {
     r[2] = vl[i];
     r[3] = vhigh;
   }
-  result[0] = m;
-  result[1] = escaped;
-  result[2] = escLow;
-  result[3] = escHigh;
+  put_result(result, m, escaped, escLow, escHigh);
   return idx_undefined(env);
 }
 
@@ -636,10 +641,7 @@ static napi_value hash_sort_records(napi_env env, napi_callback_info info, int s
   if (scatter_only) {
     memcpy(sizes, counts, buckets * sizeof(uint32_t));
     free(counts);
-    result[0] = m;
-    result[1] = escaped;
-    result[2] = escLow;
-    result[3] = escHigh;
+    put_result(result, m, escaped, escLow, escHigh);
     result[4] = bits;
     return idx_undefined(env);
   }
@@ -659,10 +661,7 @@ static napi_value hash_sort_records(napi_env env, napi_callback_info info, int s
   }
   big_free(scratch);
   free(counts);
-  result[0] = (double)kept;
-  result[1] = escaped;
-  result[2] = escLow;
-  result[3] = escHigh;
+  put_result(result, (double)kept, escaped, escLow, escHigh);
   return idx_undefined(env);
 }
 

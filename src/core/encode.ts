@@ -425,7 +425,8 @@ export function sortedRecordsOf(pairs: PairBuffer, keyBits: Width, accel: Accele
   const r = new Float64Array(4);
   accel.hashSortRecords(pairs.keys, pairs.keysHigh, pairs.values, pairs.valuesHigh, n, keyBits, records, r, consume);
   const result: SortedRecords = { records, length: r[0] };
-  if (r[1] === 1) result.escaped = r[3] === 0 ? r[2] : (BigInt(r[3]) << 32n) | BigInt(r[2]);
+  const escaped = escapedOf(r);
+  if (escaped !== undefined) result.escaped = escaped;
   return result;
 }
 
@@ -453,7 +454,8 @@ export function scatteredRecordsOf(pairs: PairBuffer, keyBits: Width, accel: Acc
   const sizes = new Uint32Array(1 << 11); // the most groups there are (recordBucketBits)
   accel.hashScatterRecords(pairs.keys, pairs.keysHigh, pairs.values, pairs.valuesHigh, n, keyBits, records, r, consume, sizes);
   const result: ScatteredRecords = { records, length: r[0], bits: r[4], sizes: sizes.subarray(0, 1 << r[4]) };
-  if (r[1] === 1) result.escaped = r[3] === 0 ? r[2] : (BigInt(r[3]) << 32n) | BigInt(r[2]);
+  const escaped = escapedOf(r);
+  if (escaped !== undefined) result.escaped = escaped;
   return result;
 }
 
@@ -574,7 +576,12 @@ export function scatterRecords(
   const r = scatterResult;
   accel.hashRecords(pairs.keys, pairs.keysHigh, pairs.values, pairs.valuesHigh, from, n, keyBits, records, r);
   scatterRecordsBy(records, r[0], keyBits, 0, out, counts);
-  if (r[1] === 0) return undefined;
+  return escapedOf(r);
+}
+
+/** The escaped key's value from a record loop's result ([.., 1 when seen, its low word, its high word]), if it was seen. */
+function escapedOf(r: Float64Array): Word | undefined {
+  if (r[1] !== 1) return undefined;
   return r[3] === 0 ? r[2] : (BigInt(r[3]) << 32n) | BigInt(r[2]);
 }
 
