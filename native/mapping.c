@@ -363,10 +363,14 @@ static void *watch_loop(void *arg) {
       deadline.tv_sec++;
       deadline.tv_nsec -= 1000000000L;
     }
+    /* Releases to reap wake the thread between checks; they do not put the next check off (a
+       reader following a file replaced every few ms released one each time, and with the deadline
+       set anew after each, no path was looked at again while that went on). */
     int timed_out = 0;
-    while (!reap_pending && !timed_out) timed_out = pthread_cond_timedwait(&wake, &lock, &deadline) != 0;
-    if (reap_pending) reap();
-    if (!timed_out) continue;
+    while (!timed_out) {
+      while (!reap_pending && !timed_out) timed_out = pthread_cond_timedwait(&wake, &lock, &deadline) != 0;
+      if (reap_pending) reap();
+    }
     for (uint32_t b = 0; b < MAX_BLOCKS; b++) {
       idx_mapping *block = atomic_load(&blocks[b]);
       if (block == NULL) break;
