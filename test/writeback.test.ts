@@ -138,6 +138,39 @@ describe.runIf(ADDON)("writeBehind: the bytes, the checksums, the refusals", () 
     expect(r.stdout).toBe("done");
     expect(readFileSync(file).length).toBe(1 << 20);
   });
+
+  it("worker threads terminated with writes under way: no crash, and every byte they started is in the file", () => {
+    const dir = makeTempDir();
+    const native = JSON.stringify(join(__dirname, "..", "dist", "os", "native.js"));
+    const script = `
+      const { Worker } = require("node:worker_threads");
+      const code = \`
+        const addon = require(${native}).requireNativeAddon("test");
+        const fs = require("node:fs");
+        const { workerData, parentPort } = require("node:worker_threads");
+        const fd = fs.openSync(workerData, "w+");
+        for (let i = 0; i < 20; i++) {
+          const w = addon.words(1 << 18, true);
+          w.fill(i + 1);
+          addon.writeBehind(fd, w, w.length * 4, i * (1 << 20), 4096, addon.words(256));
+        }
+        parentPort.postMessage("started");
+        setInterval(() => {}, 1000);
+      \`;
+      let done = 0;
+      for (let k = 0; k < 5; k++) {
+        const w = new Worker(code, { eval: true, workerData: ${JSON.stringify(dir)} + "/w" + k });
+        w.on("message", () => w.terminate().then(() => { if (++done === 5) process.stdout.write("terminated"); }));
+      }
+    `;
+    const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+    expect([r.status, r.stderr, r.stdout]).toEqual([0, "", "terminated"]);
+    for (let k = 0; k < 5; k++) {
+      const bytes = readFileSync(join(dir, `w${k}`));
+      expect(bytes.length).toBe(20 << 20);
+      for (let i = 0; i < 20; i++) expect(bytes.readUInt32LE(i << 20)).toBe(i + 1);
+    }
+  });
 });
 
 /**
