@@ -839,6 +839,7 @@ static napi_value PlaceRecords(napi_env env, napi_callback_info info) {
 }
 
 static void free_words(napi_env env, void *data, void *hint) {
+  idx_writeback_wait_for(data); /* a write behind may still read it (a worker torn down meanwhile) */
   big_free(data);
 }
 

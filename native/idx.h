@@ -57,6 +57,8 @@ uint32_t *idx_words_of(napi_env env, napi_value v, size_t *length);
 /* ---- writeback.c ---- */
 
 napi_status idx_writeback_init(napi_env env, napi_value exports);
+/* Returns once no write behind reads `memory` (an array of words()), before it is freed. */
+void idx_writeback_wait_for(const void *memory);
 
 /* ---- crc32.c: spec §1's CRC-32 of p[0..n) ---- */
 

@@ -18,7 +18,9 @@
 
 #include "idx.h"
 
-typedef struct {
+typedef struct writeback {
+  struct writeback *next; /* in `active` until joined */
+  int done;               /* set by the thread, under active_lock, when it no longer reads */
   pthread_t thread;
   int fd; /* the dup; closed by the thread when it is done */
   const uint8_t *data;
@@ -30,6 +32,24 @@ typedef struct {
   int joined; /* by writeBehindWait or the finalizer, whichever comes first */
   napi_ref words, sums_ref;
 } writeback;
+
+/* The writes under way: a words() array's memory is not freed while one still reads it (a worker
+   torn down with writes under way frees its ArrayBuffers in no order we choose). */
+static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t active_done = PTHREAD_COND_INITIALIZER;
+static writeback *active;
+
+void idx_writeback_wait_for(const void *memory) {
+  pthread_mutex_lock(&active_lock);
+  for (;;) {
+    int reading = 0;
+    for (writeback *w = active; w != NULL; w = w->next)
+      if (!w->done && ((const void *)w->data == memory || (const void *)w->sums == memory)) reading = 1;
+    if (!reading) break;
+    pthread_cond_wait(&active_done, &active_lock);
+  }
+  pthread_mutex_unlock(&active_lock);
+}
 
 static const napi_type_tag WRITEBACK_TAG = {0x6964786d61707762ULL, 0x7772697465626b31ULL};
 
@@ -47,6 +67,10 @@ static void *write_all(void *arg) {
     done += (size_t)k;
   }
   close(w->fd);
+  pthread_mutex_lock(&active_lock);
+  w->done = 1;
+  pthread_cond_broadcast(&active_done);
+  pthread_mutex_unlock(&active_lock);
   return NULL;
 }
 
@@ -56,10 +80,22 @@ static void let_go(napi_env env, writeback *w) {
   w->words = w->sums_ref = NULL;
 }
 
+static void unlist(writeback *w) {
+  pthread_mutex_lock(&active_lock);
+  for (writeback **p = &active; *p != NULL; p = &(*p)->next) {
+    if (*p == w) {
+      *p = w->next;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&active_lock);
+}
+
 static int join(napi_env env, writeback *w) {
   if (!w->joined) {
     pthread_join(w->thread, NULL);
     w->joined = 1;
+    unlist(w);
     let_go(env, w);
   }
   return w->error;
@@ -121,10 +157,15 @@ static napi_value WriteBehind(napi_env env, napi_callback_info info) {
     free(w);
     return idx_throw(env, "ENOMEM", "%s: cannot hold the arrays", fn);
   }
+  pthread_mutex_lock(&active_lock);
+  w->next = active;
+  active = w;
+  pthread_mutex_unlock(&active_lock);
   if (pthread_create(&w->thread, NULL, write_all, w) != 0) {
     /* No thread to be had: write here, as a plain write would. */
     write_all(w);
     w->joined = 1;
+    unlist(w);
     let_go(env, w);
   }
   napi_value handle;
