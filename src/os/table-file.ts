@@ -23,9 +23,7 @@ export class TableFileWriter {
   readonly layout: Layout;
   readonly #fd: number;
   readonly #placer: Placer;
-  /** The addon's placement loop for version 3 slots, when it is loaded. */
-  readonly #native = nativeAddon()?.placeRecords;
-  /** The addon, when it is loaded: its threads write the file while the next slots are placed. */
+  /** The addon, when it is loaded: its placement loop for version 3 slots, and its threads that write the file while the next slots are placed. */
   readonly #addon = nativeAddon();
   readonly #slotWords: number;
   /**
@@ -96,7 +94,7 @@ export class TableFileWriter {
     let j = from;
     while (j < to) {
       const out = this.#buffer.subarray(this.#filled * sw);
-      const [placed, slots] = this.#placer.placeRecords(records, j, to, out, this.layout, this.#native);
+      const [placed, slots] = this.#placer.placeRecords(records, j, to, out, this.layout, this.#addon?.placeRecords);
       j += placed;
       this.#filled += slots;
       if (this.#filled === BUFFER_SLOTS) this.#flush(BUFFER_SLOTS);

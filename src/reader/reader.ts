@@ -454,12 +454,14 @@ export class IdIndex<K extends Id = number, V extends Id = number> implements It
     const lost = state !== 0 || changed;
     const t = performance.now();
     const replacements = mapping.live ? replacementCount() : 0;
-    if (t - this.#lastFollow < FOLLOW_EVERY_MS && replacements === this.#seenReplacements) {
-      if (!lost) return false;
-      // Moved since the last look (a rename over the path, which the watcher saw within the
-      // millisecond): follow now, rather than call a replaced file rewritten (a Python writer's
-      // compactions beside a reader met this about once in ten 2.5 s runs).
-      if (state !== 1 || this.#lostError !== null) throw this.#lostError ?? lostError(this.path, "it is being rewritten in place");
+    // Marked moved by the watcher since the last look (a rename over the path, seen within the
+    // millisecond): look now, rather than call a replaced file rewritten (a Python writer's
+    // compactions beside a reader met this about once in ten 2.5 s runs). Once: a look that
+    // failed leaves its error, thrown until the next.
+    const moved = state === 1 && this.#lostError === null;
+    if (t - this.#lastFollow < FOLLOW_EVERY_MS && replacements === this.#seenReplacements && !moved) {
+      if (lost) throw this.#lostError ?? lostError(this.path, "it is being rewritten in place");
+      return false;
     }
     this.#lastFollow = t;
     this.#seenReplacements = replacements;
