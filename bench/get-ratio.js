@@ -10,7 +10,12 @@
  * Map.get is timed in rounds of its own against idx get, the only time the Map is alive.
  *
  *   node bench/get-ratio.js [--n 1000000,10000000] [--rounds 9] [--lookups 1000000]
- *                           [--queries hits,misses,mix] [--idx DIST] [--no-map] [--json FILE]
+ *                           [--queries hits,misses,mix] [--idx DIST] [--before DIST] [--no-map]
+ *                           [--json FILE]
+ *
+ * --before DIST times that build of idx (a dist/idx.js) too, its get and has in the same rounds
+ * through loops of their own: the change between two builds, which a shared machine's drift
+ * between two runs would hide.
  *
  * Files: bench/work/ratio-random-N.idx, built once from the random data set of bench/lib/common.js
  * (a bijection of the row number). Writes bench/GET.md (one section per n, the last run of each)
@@ -18,11 +23,12 @@
  */
 const fs = require("node:fs");
 const path = require("node:path");
-const { BENCH_DIR, ROOT_DIR, WORK_DIR, dataset, rng, median } = require("./lib/common");
+const { BENCH_DIR, ROOT_DIR, dataset, median } = require("./lib/common");
 const { floorModule, runMeta } = require("./lib/floor");
+const { indexOf, queriesOf } = require("./lib/ratio-data");
 
 function parseArgs(argv) {
-  const o = { n: [1_000_000], rounds: 9, lookups: 1_000_000, queries: ["hits", "misses", "mix"], idx: path.join(ROOT_DIR, "dist", "idx.js"), map: true, json: null };
+  const o = { n: [1_000_000], rounds: 9, lookups: 1_000_000, queries: ["hits", "misses", "mix"], idx: path.join(ROOT_DIR, "dist", "idx.js"), before: null, map: true, json: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -31,6 +37,7 @@ function parseArgs(argv) {
     else if (a === "--lookups") o.lookups = Number(next());
     else if (a === "--queries") o.queries = next().split(",");
     else if (a === "--idx") o.idx = path.resolve(next());
+    else if (a === "--before") o.before = path.resolve(next());
     else if (a === "--no-map") o.map = false;
     else if (a === "--json") o.json = path.resolve(next());
     else if (a === "--help" || a === "-h") {
@@ -43,51 +50,9 @@ function parseArgs(argv) {
 
 const opt = parseArgs(process.argv.slice(2));
 const idx = require(opt.idx);
+const before = opt.before ? require(opt.before) : null;
 
 const floor = floorModule();
-
-/** The random data set's index of n pairs, built once (in chunks: no n-sized array in JS). */
-async function indexOf(n) {
-  fs.mkdirSync(WORK_DIR, { recursive: true });
-  const file = path.join(WORK_DIR, `ratio-random-${n}.idx`);
-  if (fs.existsSync(file)) {
-    const ix = idx.IdIndex.open(file);
-    const ok = ix.size === n;
-    ix.close();
-    if (ok) return file;
-  }
-  const ds = dataset("random", n);
-  const CHUNK = 1 << 20;
-  async function* chunks() {
-    for (let at = 0; at < n; at += CHUNK) {
-      const m = Math.min(CHUNK, n - at);
-      const keys = new Uint32Array(m);
-      const values = new Uint32Array(m);
-      for (let j = 0; j < m; j++) {
-        keys[j] = ds.key(at + j);
-        values[j] = ds.value(at + j);
-      }
-      yield { keys, values };
-    }
-  }
-  const t0 = Date.now();
-  process.stderr.write(`building ${file} (${n.toLocaleString("en-US")} pairs)...`);
-  await idx.build(chunks(), file, { sync: false });
-  process.stderr.write(` ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-  return file;
-}
-
-/** Query keys: hits (random rows), misses (absent keys), mix (90% hits). */
-function queriesOf(n, kind, count) {
-  const ds = dataset("random", n);
-  const r = rng(0x1234567 + n);
-  const keys = new Uint32Array(count);
-  for (let j = 0; j < count; j++) {
-    const hit = kind === "hits" || (kind === "mix" && r() % 10 !== 0);
-    keys[j] = hit ? ds.key(r() % n) : ds.miss(j, r());
-  }
-  return keys;
-}
 
 // The loops a user writes. Each returns [sum of values found, hits] so that nothing is dropped.
 function idxGetLoop(ix, keys) {
@@ -120,6 +85,11 @@ function idxHasLoop(ix, keys) {
   let hits = 0;
   for (let i = 0; i < keys.length; i++) if (ix.has(keys[i])) hits++;
   return hits;
+}
+
+/** A copy of a loop function with feedback of its own: one loop over two builds' gets would be polymorphic, and slower for both. */
+function copyOf(loop) {
+  return new Function(`return ${loop.toString()}`)();
 }
 
 function mapGetLoop(map, keys) {
@@ -206,8 +176,11 @@ function timeRounds(loops, keys, expect, afterRound, what) {
 }
 
 async function runSize(n) {
-  const file = await indexOf(n);
+  const file = await indexOf(idx, n);
   const ix = idx.IdIndex.open(file);
+  const ixBefore = before ? before.IdIndex.open(file) : null;
+  const beforeGetLoop = copyOf(idxGetLoop);
+  const beforeHasLoop = copyOf(idxHasLoop);
   const id = floor.open(file);
   const rows = {};
   for (const q of opt.queries) {
@@ -222,6 +195,8 @@ async function runSize(n) {
       cSingle: () => floor.single(id, keys),
       idxMany: () => idxManyLoop(ix, keys, values, found),
       cBatch: () => floorBatchLoop(id, keys, floorValues),
+      beforeGet: ixBefore ? () => beforeGetLoop(ixBefore, keys) : null,
+      beforeHas: ixBefore ? () => beforeHasLoop(ixBefore, keys) : null,
     };
     const expect = floor.single(id, keys);
     const rounds = timeRounds(loops, keys, expect, () => checkBatch(keys, values, found, floorValues, expect[1]), `n ${n}, ${q}`);
@@ -236,6 +211,9 @@ async function runSize(n) {
       hasVsC: ratio("idxHas", "cSingle"),
       manyVsC: ratio("idxMany", "cBatch"),
       mapVsGet: null,
+      before: ixBefore
+        ? { getVsC: ratio("beforeGet", "cSingle"), hasVsC: ratio("beforeHas", "cSingle"), getVsBefore: ratio("idxGet", "beforeGet"), hasVsBefore: ratio("idxHas", "beforeHas") }
+        : null,
     };
     if (opt.map && n <= 10_000_000 && q === "hits") {
       // Map.get in rounds of its own against idx get, with the Map alive only then: a Map of n
@@ -251,6 +229,7 @@ async function runSize(n) {
     }
   }
   ix.close();
+  if (ixBefore) ixBefore.close();
   return { n, file, fileBytes: fs.statSync(file).size, rows };
 }
 
@@ -271,9 +250,19 @@ function sectionOf(result, meta) {
     lines.push(`| ${q} | ${fmt(r.getVsC, 2)}x | ${fmt(r.hasVsC, 2)}x | ${r.getOrVsC === null ? "" : `${fmt(r.getOrVsC, 2)}x`} | ${fmt(r.manyVsC, 2)}x | ${r.mapVsGet === null ? "" : `${fmt(r.mapVsGet, 2)}x`} |`);
   }
   lines.push("");
+  if (opt.before) {
+    lines.push(`Against an earlier build in the same rounds (\`--before ${opt.before}\`):`, "");
+    lines.push("| queries | before get / C single | before has / C single | idx get / before get | idx has / before has |");
+    lines.push("| --- | ---: | ---: | ---: | ---: |");
+    for (const [q, r] of Object.entries(result.rows)) {
+      const b = r.before;
+      lines.push(`| ${q} | ${fmt(b.getVsC, 2)}x | ${fmt(b.hasVsC, 2)}x | ${fmt(b.getVsBefore, 3)}x | ${fmt(b.hasVsBefore, 3)}x |`);
+    }
+    lines.push("");
+  }
   lines.push("ns per key, median over the rounds: thread CPU time (wall clock).", "");
-  const names = ["idxGet", "idxHas", "idxGetOr", "cSingle", "idxMany", "cBatch", "mapGet"];
-  const labels = { idxGet: "idx get", idxHas: "idx has", idxGetOr: "idx getOr", cSingle: "C single", idxMany: "idx getMany", cBatch: "C batch", mapGet: "Map.get" };
+  const names = ["idxGet", "idxHas", "idxGetOr", "cSingle", "idxMany", "cBatch", "mapGet", ...(opt.before ? ["beforeGet", "beforeHas"] : [])];
+  const labels = { idxGet: "idx get", idxHas: "idx has", idxGetOr: "idx getOr", cSingle: "C single", idxMany: "idx getMany", cBatch: "C batch", mapGet: "Map.get", beforeGet: "before get", beforeHas: "before has" };
   lines.push(`| queries | ${names.map((k) => labels[k]).join(" | ")} |`);
   lines.push(`| --- | ${names.map(() => "---:").join(" | ")} |`);
   for (const [q, r] of Object.entries(result.rows)) {

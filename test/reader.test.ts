@@ -13,7 +13,7 @@ import { MAX_U32, SPEC_ESCAPED_KEY, missesFor, specHash, specUnhash, structuredK
 import { expectIndexMatches } from "./helpers/model";
 import { makeTempDir, removeTempDirs } from "./helpers/tmp";
 import { homeSlot } from "../src/core/hash";
-import { homeFunction, makeWindowedGet } from "../src/reader/lookups";
+import { homeFunction, makeGet, makeWindowedGet } from "../src/reader/lookups";
 
 let dir: string;
 let seq = 0;
@@ -217,6 +217,68 @@ describe("the get's home slot (reader/lookups.ts) is §4's, for every capacity a
     }
     expect(() => makeWindowedGet({ slowGet: () => undefined }, new Uint32Array(32), [], 3000, 2 ** 30, 64, { idWord: 3, id: 0, dead: -1, closure: 0 })).toThrow(RangeError);
   });
+});
+
+describe("the one-window get's scan (reader/lookups.ts makeGet): every stop, at every reach", () => {
+  // A table of capacity 64 (home = hash >>> 26) whose slots HOME.. hold one run of RUN entries,
+  // all of home HOME, the first hash 2^26 * HOME + 10 and the rest 10 apart, then EMPTY to the
+  // sentinel. Each lookup of an entry, of the hashes just below and above each, and of one past
+  // the run is checked against §5.3 done by hand, at each reach: within it the answer, past it
+  // the slow path (told the probe is undecided) and never a read of a slot past home + reach. At
+  // a reach of 4 or more the get reads the four slots after home in line (NEAR_SLOTS).
+  const CAPACITY = 64;
+  const HOME = 5;
+  const RUN = 12;
+  const slotCount = CAPACITY + 8;
+  const first = HOME * 2 ** 26 + 10;
+  const hashes = Array.from({ length: RUN }, (_, d) => first + 10 * d);
+
+  for (const reach of [0, 1, 3, 4, 5, 8, 11, 20]) {
+    it(`reach ${reach}`, () => {
+      const slots = new Uint32Array(slotCount * 2);
+      for (let s = 0; s < slotCount; s++) slots[2 * s] = 0xffffffff;
+      hashes.forEach((h, d) => slots.set([h, 1000 + d], 2 * (HOME + d)));
+      let maxWord = -1;
+      const watched = new Proxy(slots, {
+        get(target, prop) {
+          if (typeof prop === "string" && /^\d+$/.test(prop)) maxWord = Math.max(maxWord, Number(prop));
+          const value = Reflect.get(target, prop);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const header = new Uint32Array(32);
+      header[3] = 0x5eed;
+      const slowCalls: Array<[number, boolean]> = [];
+      const slow = {
+        slowGet: (hash: number, _s1: number, _s2: number, _value: number | undefined, undecided: boolean) => {
+          slowCalls.push([hash, undecided]);
+          return -7;
+        },
+      };
+      const { get, getOr, has } = makeGet(slow, header, watched, CAPACITY, reach * 2, { idWord: 3, id: 0x5eed, dead: -1, closure: 0 });
+      const probed = [...hashes.flatMap((h) => [h - 1, h, h + 1]), first + 10 * RUN];
+      for (const hash of probed) {
+        expect(homeSlot(hash, CAPACITY)).toBe(HOME);
+        // §5.3 by hand: the first slot from home whose hash is not smaller, within the reach.
+        let stop = HOME;
+        while (stop < HOME + reach && slots[2 * stop] < hash) stop++;
+        const undecided = slots[2 * stop] < hash;
+        const want = undecided ? -7 : slots[2 * stop] === hash ? slots[2 * stop + 1] : undefined;
+        for (const [name, answer, expected] of [
+          ["get", () => get(specUnhash(hash)), want],
+          ["getOr", () => getOr(specUnhash(hash), -1), want ?? -1],
+          ["has", () => has(specUnhash(hash)), want !== undefined],
+        ] as const) {
+          maxWord = -1;
+          slowCalls.length = 0;
+          const got = answer();
+          if (got !== expected) expect.fail(`${name} of hash ${hash} at reach ${reach}: ${got}, want ${expected}`);
+          expect(slowCalls, `${name} of hash ${hash}: the slow path`).toEqual(undecided ? [[hash, true]] : []);
+          expect(maxWord, `${name} of hash ${hash}: the last word read`).toBeLessThanOrEqual(2 * (HOME + reach) + 1);
+        }
+      }
+    });
+  }
 });
 
 describe("getMany", () => {

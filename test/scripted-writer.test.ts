@@ -98,55 +98,58 @@ function slowPathOver(header: Uint32Array, slots: Uint32Array) {
 }
 
 describe("§11.7 the mapped reader's get (lookups.ts makeGet) against a scripted writer", () => {
-  it("a delete that completes in the middle of the probe sends it to the slow path, which finds the key", () => {
-    // Word 2 is slot 1's hash (j): the probe has read it when the writer acts; it reads slot 2 next.
-    const { header, slots, scripted, acted } = table(2, deleteJ);
-    const slow = slowPathOver(header, slots);
-    const { get } = makeGet(slow, header, scripted, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
-    expect(get(KK)).toBe(222);
-    expect(acted()).toBe(true);
-    expect(slow.calls()).toBe(1);
-  });
-
-  it("getOr, the same", () => {
-    const { header, slots, scripted, acted } = table(2, deleteJ);
-    const slow = slowPathOver(header, slots);
-    const { getOr } = makeGet(slow, header, scripted, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
-    expect(getOr(KK, -1)).toBe(222);
-    expect(acted()).toBe(true);
-    expect(slow.calls()).toBe(1);
-  });
-
-  it("has, the same (its own copy of the check: it makes no value)", () => {
-    const { header, slots, scripted, acted } = table(2, deleteJ);
-    const slow = slowPathOver(header, slots);
-    const { has } = makeGet(slow, header, scripted, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
-    expect(has(KK)).toBe(true);
-    expect(acted()).toBe(true);
-    expect(slow.calls()).toBe(1);
-  });
-
-  for (const lookup of ["get", "has"] as const) {
-    it(`a file rewritten in place under ${lookup}'s probe (header checksum word changed, seq not) is not answered from`, () => {
-      const { header, slots, scripted } = table(2, (h, s) => {
-        h[ID_WORD] = FILE_ID ^ 1;
-        s.set([HK, 999], 1 * SLOT_WORDS);
-        s.set([EMPTY_HASH, 0], 2 * SLOT_WORDS);
-      });
+  // Reach 1 scans with the bound checked; 4 reads the slots after home in line (NEAR_SLOTS).
+  for (const reach of [1, 4]) {
+    it(`reach ${reach}: a delete that completes in the middle of the probe sends it to the slow path, which finds the key`, () => {
+      // Word 2 is slot 1's hash (j): the probe has read it when the writer acts; it reads slot 2 next.
+      const { header, slots, scripted, acted } = table(2, deleteJ);
       const slow = slowPathOver(header, slots);
-      const lookups = makeGet(slow, header, scripted, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
-      lookups[lookup](KK);
+      const { get } = makeGet(slow, header, scripted, CAPACITY, reach * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
+      expect(get(KK)).toBe(222);
+      expect(acted()).toBe(true);
       expect(slow.calls()).toBe(1);
     });
-  }
 
-  it("with nothing written, the fast path answers (the test's table is sound)", () => {
-    const { header, slots } = table(-1, () => {});
-    const slow = slowPathOver(header, slots);
-    const { get, getOr, has } = makeGet(slow, header, slots, CAPACITY, 1 * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
-    expect([get(KJ), get(KK), getOr(KJ, -1), getOr(12345, -1), has(KJ), has(KK), has(12345)]).toEqual([111, 222, 111, -1, true, true, false]);
-    expect(slow.calls()).toBe(0);
-  });
+    it(`reach ${reach}: getOr, the same`, () => {
+      const { header, slots, scripted, acted } = table(2, deleteJ);
+      const slow = slowPathOver(header, slots);
+      const { getOr } = makeGet(slow, header, scripted, CAPACITY, reach * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
+      expect(getOr(KK, -1)).toBe(222);
+      expect(acted()).toBe(true);
+      expect(slow.calls()).toBe(1);
+    });
+
+    it(`reach ${reach}: has, the same (its own copy of the check: it makes no value)`, () => {
+      const { header, slots, scripted, acted } = table(2, deleteJ);
+      const slow = slowPathOver(header, slots);
+      const { has } = makeGet(slow, header, scripted, CAPACITY, reach * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
+      expect(has(KK)).toBe(true);
+      expect(acted()).toBe(true);
+      expect(slow.calls()).toBe(1);
+    });
+
+    for (const lookup of ["get", "has"] as const) {
+      it(`reach ${reach}: a file rewritten in place under ${lookup}'s probe (header checksum word changed, seq not) is not answered from`, () => {
+        const { header, slots, scripted } = table(2, (h, s) => {
+          h[ID_WORD] = FILE_ID ^ 1;
+          s.set([HK, 999], 1 * SLOT_WORDS);
+          s.set([EMPTY_HASH, 0], 2 * SLOT_WORDS);
+        });
+        const slow = slowPathOver(header, slots);
+        const lookups = makeGet(slow, header, scripted, CAPACITY, reach * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
+        lookups[lookup](KK);
+        expect(slow.calls()).toBe(1);
+      });
+    }
+
+    it(`reach ${reach}: with nothing written, the fast path answers (the test's table is sound)`, () => {
+      const { header, slots } = table(-1, () => {});
+      const slow = slowPathOver(header, slots);
+      const { get, getOr, has } = makeGet(slow, header, slots, CAPACITY, reach * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
+      expect([get(KJ), get(KK), getOr(KJ, -1), getOr(12345, -1), has(KJ), has(KK), has(12345)]).toEqual([111, 222, 111, -1, true, true, false]);
+      expect(slow.calls()).toBe(0);
+    });
+  }
 });
 
 describe("§11.7 the mapped reader's getMany chunk (lookups.ts probeChunk) against a scripted writer", () => {
