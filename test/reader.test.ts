@@ -225,7 +225,7 @@ describe("the one-window get's scan (reader/lookups.ts makeGet): every stop, at 
   // sentinel. Each lookup of an entry, of the hashes just below and above each, and of one past
   // the run is checked against §5.3 done by hand, at each reach: within it the answer, past it
   // the slow path (told the probe is undecided) and never a read of a slot past home + reach. At
-  // a reach of 4 or more the get reads the four slots after home in line (NEAR_SLOTS).
+  // a reach of 3 or more the get counts the four slots from home without a branch (NEAR_SLOTS).
   const CAPACITY = 64;
   const HOME = 5;
   const RUN = 12;
@@ -233,7 +233,7 @@ describe("the one-window get's scan (reader/lookups.ts makeGet): every stop, at 
   const first = HOME * 2 ** 26 + 10;
   const hashes = Array.from({ length: RUN }, (_, d) => first + 10 * d);
 
-  for (const reach of [0, 1, 3, 4, 5, 8, 11, 20]) {
+  for (const reach of [0, 1, 2, 3, 4, 5, 8, 11, 20]) {
     it(`reach ${reach}`, () => {
       const slots = new Uint32Array(slotCount * 2);
       for (let s = 0; s < slotCount; s++) slots[2 * s] = 0xffffffff;
@@ -279,6 +279,38 @@ describe("the one-window get's scan (reader/lookups.ts makeGet): every stop, at 
       }
     });
   }
+});
+
+describe("the one-window get near the end of the slot region", () => {
+  it("a region that ends with the sentinel right after the last home slot: no word past it is read, at any reach", () => {
+    // Capacity 64, slot count 65 (no spill slot but the sentinel): the last home slot, 63, holds
+    // an entry; a lookup there must not read four slots from home when only two are left.
+    const CAPACITY = 64;
+    const slotCount = CAPACITY + 1;
+    const hash = 63 * 2 ** 26 + 7;
+    for (const reach of [1, 3, 4, 64]) {
+      const slots = new Uint32Array(slotCount * 2);
+      for (let s = 0; s < slotCount; s++) slots[2 * s] = 0xffffffff;
+      slots.set([hash, 4242], 2 * 63);
+      let maxWord = -1;
+      const watched = new Proxy(slots, {
+        get(target, prop) {
+          if (typeof prop === "string" && /^\d+$/.test(prop)) maxWord = Math.max(maxWord, Number(prop));
+          const value = Reflect.get(target, prop);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const header = new Uint32Array(32);
+      header[3] = 0x5eed;
+      const { get, has } = makeGet({ slowGet: () => -7 }, header, watched, CAPACITY, reach * 2, { idWord: 3, id: 0x5eed, dead: -1, closure: 0 });
+      for (const [h, want] of [[hash, 4242], [hash + 1, undefined], [hash - 1, undefined]] as const) {
+        maxWord = -1;
+        expect(get(specUnhash(h)), `reach ${reach}, hash ${h}`).toBe(want);
+        expect(has(specUnhash(h))).toBe(want !== undefined);
+        expect(maxWord, `reach ${reach}, hash ${h}: the last word read`).toBeLessThan(slots.length);
+      }
+    }
+  });
 });
 
 describe("getMany", () => {

@@ -98,7 +98,7 @@ function slowPathOver(header: Uint32Array, slots: Uint32Array) {
 }
 
 describe("§11.7 the mapped reader's get (lookups.ts makeGet) against a scripted writer", () => {
-  // Reach 1 scans with the bound checked; 4 reads the slots after home in line (NEAR_SLOTS).
+  // Reach 1 scans with the bound checked; 4 counts the four slots from home without a branch (NEAR_SLOTS).
   for (const reach of [1, 4]) {
     it(`reach ${reach}: a delete that completes in the middle of the probe sends it to the slow path, which finds the key`, () => {
       // Word 2 is slot 1's hash (j): the probe has read it when the writer acts; it reads slot 2 next.

@@ -9,7 +9,8 @@
  *                                         probe needs)
  *   single(id, keys u32[]) -> [sum, hits] one lookup a key, in order (the CPU overlaps the misses
  *                                         of independent keys as far as it can on its own); sum:
- *                                         the values found, mod 2^32. A 2.x file.
+ *                                         the values found, mod 2^32. A 2.x file. The first four
+ *                                         slots from home are compared without a branch (below).
  *   batch(id, keys u32[], values u32[]) -> hits
  *                                         each key's home slot prefetched AHEAD keys before it is
  *                                         probed; values of absent keys 0. A 2.x file.
@@ -42,6 +43,8 @@ typedef struct {
   /* 2 or 3; a 3.x file's widths (§16.1): 32 or 64 each. */
   uint32_t major, keyBits, valueBits;
   uint64_t escapedValue;
+  /* A 2.x file whose reach and spill slots let a probe read four slots from home unchecked. */
+  uint32_t near;
 } floor_file;
 
 static floor_file files[MAX_FILES];
@@ -134,7 +137,46 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   memcpy(&high, base + 88, 4); /* escapedHigh: 64-bit values only (§16.2) */
   f->escapedValue = low | (f->valueBits == 64 ? (uint64_t)high << 32 : 0);
   f->slots = (const uint32_t *)(base + 128);
+  if (major == 2) {
+    uint32_t reach;
+    uint64_t slotCount;
+    memcpy(&reach, base + 64, 4);
+    memcpy(&slotCount, base + 24, 8);
+    f->near = reach >= 3 && slotCount >= f->capacity + 3;
+  }
   return number(env, nfiles++);
+}
+
+/*
+ * §5.3 for one key at a time. With `near`, the first four slots from home are counted without
+ * a branch (how many hold a smaller hash, stopping at the first that does not): the scan's
+ * stop, which a loop's exit branch can only guess, is then not a branch at all for the 72% of
+ * hits within four slots at 87.5% load, so the CPU runs on to the next keys' loads while this
+ * one's miss is out. Measured against the loop alone on the same file: 0.83-0.94x its time at
+ * 1 M entries, 0.63-0.69x at 10 M; counting two or eight slots was slower than four.
+ */
+static inline __attribute__((always_inline)) uint32_t single_loop(const floor_file *f, const uint32_t *keys, size_t n, uint32_t *hits_out, int near) {
+  const uint32_t *slots = f->slots;
+  const uint64_t capacity = f->capacity;
+  uint32_t sum = 0, hits = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t h = fmix32(keys[i]);
+    if (__builtin_expect(h == EMPTY, 0)) {
+      if (f->escaped) { sum += (uint32_t)f->escapedValue; hits++; }
+      continue;
+    }
+    const uint32_t *s = slots + 2 * home_of(h, capacity);
+    if (near) {
+      uint32_t c0 = s[0] < h, c1 = c0 & (s[2] < h), c2 = c1 & (s[4] < h), c3 = c2 & (s[6] < h);
+      /* Keep the compares as values: a branch on them is what the count replaces. */
+      __asm__("" : "+r"(c0), "+r"(c1), "+r"(c2), "+r"(c3));
+      s += 2 * (c0 + c1 + c2 + c3);
+    }
+    while (*s < h) s += 2;
+    if (*s == h) { sum += s[1]; hits++; }
+  }
+  *hits_out = hits;
+  return sum;
 }
 
 static napi_value Single(napi_env env, napi_callback_info info) {
@@ -146,19 +188,8 @@ static napi_value Single(napi_env env, napi_callback_info info) {
   size_t n;
   if (f == NULL || !typed_u32(env, argv[1], &keys, &n)) return fail(env, "single(id, keys)");
   if (f->major != 2) return fail(env, "single: a 3.x file: use single64");
-  const uint32_t *slots = f->slots;
-  const uint64_t capacity = f->capacity;
-  uint32_t sum = 0, hits = 0;
-  for (size_t i = 0; i < n; i++) {
-    uint32_t h = fmix32(keys[i]);
-    if (__builtin_expect(h == EMPTY, 0)) {
-      if (f->escaped) { sum += (uint32_t)f->escapedValue; hits++; }
-      continue;
-    }
-    const uint32_t *s = slots + 2 * home_of(h, capacity);
-    while (*s < h) s += 2;
-    if (*s == h) { sum += s[1]; hits++; }
-  }
+  uint32_t hits;
+  uint32_t sum = f->near ? single_loop(f, keys, n, &hits, 1) : single_loop(f, keys, n, &hits, 0);
   napi_value out;
   napi_create_array_with_length(env, 2, &out);
   napi_set_element(env, out, 0, number(env, sum));

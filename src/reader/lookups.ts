@@ -22,7 +22,7 @@ const ESCAPED = STATE_ESCAPED;
 const WORDS = SLOT_WORDS;
 const NOT_DECIDED = UNDECIDED;
 const ABSENT = -1;
-/** How many slots past home a one-window get reads with no bound check, when the reach allows. */
+/** How many slots from home a get counts without a branch, when the reach allows (makeGet). */
 const NEAR_SLOTS = 4;
 /** getOr's mark for the escaped key, found in the header (§5.1). */
 const ESCAPED_FOUND = -3;
@@ -122,27 +122,32 @@ export function makeGet(slow: SlowPath, header: Uint32Array, slots: Uint32Array,
   const homeAt = homeFunction(capacity);
   const { idWord, id, dead, closure } = check;
   const escaped = escapedLookup(slow, header, check);
-  /** The next NEAR_SLOTS slots past home are within the reach: the scan reads them with no bound check. */
-  const near = reachWords >= NEAR_SLOTS * WORDS;
+  /** The four slots from home are within the reach and the slot region: find reads them unchecked. */
+  const near = reachWords >= (NEAR_SLOTS - 1) * WORDS && slots.length >= (capacity + NEAR_SLOTS - 1) * WORDS;
   /**
    * §5.3 from the home slot: the word index of the slot the scan stops at (the first whose hash
-   * is not smaller), or NOT_DECIDED when it used up the reach. At 87.5% load a hit is 3.5 slots
-   * past its home on average (20% at home, 72% within four), and a loop pays V8's interrupt
-   * check and our bound check on every slot: so the four slots after home are read in line,
-   * then the loop checks the bound. No slot past the sentinel is read: it is EMPTY (validated at
-   * open, never stored), which stops any scan. Indexes stay int32 (`| 0`, `<< 1`), so V8 adds
-   * no overflow checks.
+   * is not smaller), or NOT_DECIDED when it used up the reach. Where `near`, the four slots from
+   * home are counted without a branch: how many hold a smaller hash, up to the first that does
+   * not (each compare is a value, `&`-ed into the next). A loop's exit branch can only guess
+   * where a scan stops (at 87.5% load a hit is 3.5 slots from home on average: 20% at home, 72%
+   * within four); while it guesses "further" the CPU runs the same scan on, but the count lets
+   * it run on into the next keys' loads while this key's miss is out. Past four, and where the
+   * reach or the region is shorter, a loop that checks the bound (only while the slot's hash is
+   * still smaller). Indexes stay int32 (`| 0`, `<< 1`), so V8 adds no overflow checks.
    */
   const find = (hash: number): number => {
     let i = homeAt(hash) << 1;
-    if (slots[i] >= hash) return i;
     const limit = i + reachWords;
     if (near) {
-      if (slots[i + 2] >= hash) return i + 2;
-      if (slots[i + 4] >= hash) return i + 4;
-      if (slots[i + 6] >= hash) return i + 6;
-      if (slots[i + 8] >= hash) return i + 8;
-      i = (i + 8) | 0;
+      const c0 = ((slots[i] < hash) as unknown as number) | 0;
+      const c1 = c0 & ((slots[i + 2] < hash) as unknown as number);
+      const c2 = c1 & ((slots[i + 4] < hash) as unknown as number);
+      const c3 = c2 & ((slots[i + 6] < hash) as unknown as number);
+      const stop = (i + ((c0 + c1 + c2 + c3) << 1)) | 0;
+      if (c3 === 0) return stop;
+      i = (stop - WORDS) | 0; // the fourth slot, whose hash is smaller: the loop goes on from the next
+    } else if (slots[i] >= hash) {
+      return i;
     }
     do {
       i = (i + WORDS) | 0;
@@ -323,6 +328,9 @@ export function makeWindowedGet(
   const exact = exactHome(capacity);
   const toWindow = 1 / windowSlots;
   const lastWindow = windows.length - 1;
+  const slotCount = lastWindow * windowSlots + windows[lastWindow].length / WORDS;
+  /** As makeGet's: the four slots from home are within the reach and the region (and then within the window, below). */
+  const near = reachWords >= (NEAR_SLOTS - 1) * WORDS && slotCount >= capacity + NEAR_SLOTS - 1;
   /** find's answer: the word index in window k, as k * WINDOW_CODE + index (exact below 2^53). */
   const find = (hash: number): number => {
     const home = (Math.imul(hash, capacity) >>> 16) === NEAR_NEXT ? exact(hash) : hash * scale;
@@ -331,14 +339,24 @@ export function makeWindowedGet(
     let i = ((home - k * windowSlots) >>> 0) << 1;
     const limit = i + reachWords;
     if (limit >= slots.length && k !== lastWindow) return NOT_DECIDED; // could cross into the next window
-    let word = slots[i];
-    if (word < hash) {
-      do {
-        i = (i + WORDS) | 0;
-        if (i > limit) return NOT_DECIDED;
-        word = slots[i];
-      } while (word < hash);
+    // makeGet's scan: the four slots from home counted without a branch where `near`.
+    if (near) {
+      const c0 = ((slots[i] < hash) as unknown as number) | 0;
+      const c1 = c0 & ((slots[i + 2] < hash) as unknown as number);
+      const c2 = c1 & ((slots[i + 4] < hash) as unknown as number);
+      const c3 = c2 & ((slots[i + 6] < hash) as unknown as number);
+      const stop = (i + ((c0 + c1 + c2 + c3) << 1)) | 0;
+      if (c3 === 0) return slots[stop] === hash ? k * WINDOW_CODE + stop : ABSENT;
+      i = (stop - WORDS) | 0;
+    } else if (slots[i] >= hash) {
+      return slots[i] === hash ? k * WINDOW_CODE + i : ABSENT;
     }
+    let word: number;
+    do {
+      i = (i + WORDS) | 0;
+      if (i > limit) return NOT_DECIDED;
+      word = slots[i];
+    } while (word < hash);
     return word === hash ? k * WINDOW_CODE + i : ABSENT;
   };
   const valueAt = (code: number): number => {
