@@ -46,9 +46,14 @@ function compilesOf(trace: string[], fn: string): Compile[] {
   return out;
 }
 
-/** Each layout's probe function, which V8 must inline with the lookup: one name, or one for get and one for getOr and has. */
+/**
+ * Each layout's probe function, which V8 must inline with the lookup: one name, or one for get
+ * and one for getOr and has. "in windows": the reader's get for files past 2^28 slots (lookups.ts
+ * makeWindowedGet), here over windows of 2^16 slots (IDX_WINDOW_SLOTS, src/os/mapping.ts).
+ */
 const layouts: [string, 32 | 64, 32 | 64, string | { get: string; others: string }][] = [
   ["32/32", 32, 32, { get: "findFirst", others: "find" }],
+  ["32/32 in windows", 32, 32, "find"],
   ["64/32", 64, 32, "scan64"],
   ["64/64", 64, 64, "scan64"],
   ["32/64", 32, 64, "scan32"],
@@ -57,7 +62,7 @@ const layouts: [string, 32 | 64, 32 | 64, string | { get: string; others: string
 describe.runIf(ADDON)("V8 inlines get, getOr and has, with the probe, into a caller's loop, within its budget, and the loop does not deoptimize", () => {
   for (const [name, keyBits, valueBits, probe] of layouts) {
     it(`a ${name} file: per --trace-turbo-inlining, --trace-opt and --trace-deopt`, async () => {
-      const path = join(dir, `inline-${keyBits}-${valueBits}.idx`);
+      const path = join(dir, `inline-${keyBits}-${valueBits}-${name.length}.idx`);
       const n = 100_000;
       const keys32 = new Uint32Array(n).map((_, i) => Math.imul(i, 2654435761) >>> 0);
       const keys = keyBits === 64 ? BigUint64Array.from(keys32, (k, i) => BigInt(k) * 4099n + BigInt(i)) : keys32;
@@ -65,7 +70,8 @@ describe.runIf(ADDON)("V8 inlines get, getOr and has, with the probe, into a cal
       await build({ keys, values } as never, path, { sync: false, keyBits, valueBits });
       const child = join(__dirname, "helpers", "inlining-child.js");
       const flags = ["--allow-natives-syntax", "--trace-turbo-inlining", "--trace-opt", "--trace-deopt", "--no-use-osr", "--no-concurrent-recompilation"];
-      const r = spawnSync(process.execPath, [...flags, child, DIST_INDEX, path], { encoding: "utf8", maxBuffer: 256 << 20 });
+      const env = name.endsWith("in windows") ? { ...process.env, IDX_WINDOW_SLOTS: String(2 ** 16) } : process.env;
+      const r = spawnSync(process.execPath, [...flags, child, DIST_INDEX, path], { encoding: "utf8", maxBuffer: 256 << 20, env });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`--- done ${n} `));
       const trace = r.stdout.split("\n");

@@ -24,8 +24,6 @@ const NOT_DECIDED = UNDECIDED;
 const ABSENT = -1;
 /** How many slots from home a get counts without a branch, when the reach allows (makeGet). */
 const NEAR_SLOTS = 4;
-/** getOr's mark for the escaped key, found in the header (§5.1). */
-const ESCAPED_FOUND = -3;
 
 const hashOf = hash32;
 const homeOf = homeSlot;
@@ -108,15 +106,13 @@ function exactHome(capacity: number): (hash: number) => number {
 
 /**
  * The get of a file held in one window (at most SEGMENT_SLOTS slots). A named factory so that
- * the hot loop has a name in profiles and editors. It must stay small, and short: V8 inlines it
- * into the caller's loop only under its inlining budget (test/inlining.test.ts), and a loop of
- * gets overlaps its cache misses only as far ahead as the CPU's window of instructions reaches,
- * so every instruction between one key's slot load and the next key's counts. The hot path
- * holds the probe, the value and the fast check of §11.7 and nothing else: the escaped key and
- * a probe that used up its reach leave it at once, for their own closure and the reader's slow
- * path. Measured with callgrind over a loop of gets on a 1 M-entry file (bench/INSTRUCTIONS.md): 119
- * instructions a get, the caller's loop included, where the probe's stop decoded through
- * sentinels and a scan checking its bound at every slot took 134; the C floor's loop takes 48.
+ * the hot loop has a name in profiles and editors. It must stay small: V8 inlines it into the
+ * caller's loop only under its inlining budget (test/inlining.test.ts). And a loop of lookups is
+ * as fast as the CPU can run on from one key's slot load into the next keys' while the first
+ * misses: so the hot path holds the probe, the value and the fast check of §11.7 and nothing
+ * else (the escaped key and a probe that used up its reach leave it at once, for their own
+ * closure and the reader's slow path), and the scans avoid the branches that stop it (find,
+ * findFirst). bench/INSTRUCTIONS.md counts the instructions (callgrind), bench/GET.md times them.
  */
 export function makeGet(slow: SlowPath, header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number, check: FastCheck) {
   const homeAt = homeFunction(capacity);
@@ -250,74 +246,53 @@ function escapedLookup(slow: SlowPath, header: Uint32Array, check: FastCheck): (
 }
 
 /**
- * get, getOr and has over `find` (a one-window or a windowed probe), with the fast check of §11.7
- * around it: seq unchanged and even (or the dead writer's), the file's identity word, the reach
- * not used up. Anything else goes to the reader's slow path.
+ * get, getOr and has over a windowed `find` (its answer: a code for the slot holding the hash,
+ * ABSENT, or NOT_DECIDED), with the fast check of §11.7 around it, shaped as makeGet's: the
+ * escaped key and an undecided probe leave the hot path at once, which keeps each closure short
+ * enough for V8 to inline with its probe into the caller's loop (getOr with the counting find
+ * was not: 1.3x its time at 300 M entries).
  */
 function lookupsOver(
   slow: SlowPath, header: Uint32Array, find: (hash: number) => number, valueAt: (i: number) => number, check: FastCheck,
 ) {
   const { idWord, id, dead, closure } = check;
+  const escaped = escapedLookup(slow, header, check);
   const get = (key: number): number | undefined => {
     if (typeof key !== "number" || (key >>> 0) !== key) return otherKey(get, key, undefined);
     const hash = hashOf(key);
+    if (hash === EMPTY) return escaped();
     const s1 = loadSeq(header);
-    let i = ABSENT;
-    let value: number | undefined;
-    if (hash !== EMPTY) {
-      i = find(hash);
-      if (i >= 0) value = valueAt(i);
-    } else if ((header[STATE] & ESCAPED) !== 0) {
-      value = header[ESCAPED_VALUE];
-    }
+    const i = find(hash);
+    if (i === NOT_DECIDED) return slow.slowGet(hash, s1, s1, undefined, true, closure);
+    const value = i >= 0 ? valueAt(i) : undefined;
     const s2 = loadSeq(header);
-    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id && i !== NOT_DECIDED) return value;
-    return slow.slowGet(hash, s1, s2, value, i === NOT_DECIDED, closure);
+    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id) return value;
+    return slow.slowGet(hash, s1, s2, value, false, closure);
   };
-  /**
-   * get(key) ?? fallback, as its own closure: with a number fallback the answer is a number in
-   * every case, which V8 keeps unboxed in the caller (get's number | undefined must be boxed,
-   * which for a value of 2^31 or more is a heap number).
-   */
+  /** makeGet's getOr. */
   const getOr = <T>(key: number, fallback: T): number | T => {
     if (typeof key !== "number" || (key >>> 0) !== key) return otherKey(get, key, fallback);
     const hash = hashOf(key);
+    if (hash === EMPTY) return orElse(escaped(), fallback);
     const s1 = loadSeq(header);
-    let i = ABSENT;
-    let value: number | T = fallback;
-    if (hash !== EMPTY) {
-      i = find(hash);
-      if (i >= 0) value = valueAt(i);
-    } else if ((header[STATE] & ESCAPED) !== 0) {
-      i = ESCAPED_FOUND;
-      value = header[ESCAPED_VALUE];
-    }
+    const i = find(hash);
+    if (i === NOT_DECIDED) return orElse(slow.slowGet(hash, s1, s1, undefined, true, closure), fallback);
+    const value = i >= 0 ? valueAt(i) : fallback;
     const s2 = loadSeq(header);
-    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id && i !== NOT_DECIDED) return value;
-    const answer = slow.slowGet(hash, s1, s2, i >= 0 || i === ESCAPED_FOUND ? (value as number) : undefined, i === NOT_DECIDED, closure);
-    return answer === undefined ? fallback : answer;
+    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id) return value;
+    return orElse(slow.slowGet(hash, s1, s2, i >= 0 ? (value as number) : undefined, false, closure), fallback);
   };
-  /**
-   * get(key) !== undefined, as its own closure that makes nothing: a get's value of 2^31 or more
-   * is a heap number, which a has() over get made and dropped (1.6x the C floor against 2.0x).
-   * In this closure's context, not one of its own: a reader's closures live as long as it, and
-   * 5,000 readers opened in one synchronous loop are all alive until it ends.
-   */
+  /** makeGet's has. */
   const has = (key: number): boolean => {
     if (typeof key !== "number" || (key >>> 0) !== key) return otherKey(get, key, undefined) !== undefined;
     const hash = hashOf(key);
+    if (hash === EMPTY) return escaped() !== undefined;
     const s1 = loadSeq(header);
-    let i = ABSENT;
-    let found = false;
-    if (hash !== EMPTY) {
-      i = find(hash);
-      found = i >= 0;
-    } else {
-      found = (header[STATE] & ESCAPED) !== 0;
-    }
+    const i = find(hash);
+    if (i === NOT_DECIDED) return slow.slowGet(hash, s1, s1, undefined, true, closure) !== undefined;
     const s2 = loadSeq(header);
-    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id && i !== NOT_DECIDED) return found;
-    return slow.slowGet(hash, s1, s2, found ? 1 : undefined, i === NOT_DECIDED, closure) !== undefined;
+    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id) return i >= 0;
+    return slow.slowGet(hash, s1, s2, i >= 0 ? 1 : undefined, false, closure) !== undefined;
   };
   return { get, getOr, has };
 }
@@ -362,25 +337,25 @@ export function makeWindowedGet(
     let i = ((home - k * windowSlots) >>> 0) << 1;
     const limit = i + reachWords;
     if (limit >= slots.length && k !== lastWindow) return NOT_DECIDED; // could cross into the next window
-    // makeGet's scan: the four slots from home counted without a branch where `near`.
+    // makeGet's scan: the four slots from home counted without a branch where `near`; one
+    // return and one loop, which keeps this find short enough for getOr to inline with it.
+    let more: number;
     if (near) {
       const c0 = ((slots[i] < hash) as unknown as number) | 0;
       const c1 = c0 & ((slots[i + 2] < hash) as unknown as number);
       const c2 = c1 & ((slots[i + 4] < hash) as unknown as number);
-      const c3 = c2 & ((slots[i + 6] < hash) as unknown as number);
-      const stop = (i + ((c0 + c1 + c2 + c3) << 1)) | 0;
-      if (c3 === 0) return slots[stop] === hash ? k * WINDOW_CODE + stop : ABSENT;
-      i = (stop - WORDS) | 0;
-    } else if (slots[i] >= hash) {
-      return slots[i] === hash ? k * WINDOW_CODE + i : ABSENT;
+      more = c2 & ((slots[i + 6] < hash) as unknown as number);
+      i = (i + ((c0 + c1 + c2) << 1)) | 0; // the stop, or (more) the fourth slot, whose hash is smaller
+    } else {
+      more = ((slots[i] < hash) as unknown as number) | 0;
     }
-    let word: number;
-    do {
-      i = (i + WORDS) | 0;
-      if (i > limit) return NOT_DECIDED;
-      word = slots[i];
-    } while (word < hash);
-    return word === hash ? k * WINDOW_CODE + i : ABSENT;
+    if (more !== 0) {
+      do {
+        i = (i + WORDS) | 0;
+        if (i > limit) return NOT_DECIDED;
+      } while (slots[i] < hash);
+    }
+    return slots[i] === hash ? k * WINDOW_CODE + i : ABSENT;
   };
   const valueAt = (code: number): number => {
     const k = Math.floor(code / WINDOW_CODE);
