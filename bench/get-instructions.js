@@ -3,9 +3,11 @@
 /**
  * Machine instructions a lookup, counted by valgrind's callgrind: the figure that this shared
  * VM's noise cannot move (get-ratio.js's times swing by a third between hours; these counts
- * agree within 5% between runs). A loop of single lookups overlaps its cache misses only
- * as far ahead as the CPU's window of instructions reaches, so fewer instructions a lookup is
- * what a faster single get is made of.
+ * agree within 5% between runs). It is one part of a lookup's time, to read beside
+ * get-ratio.js's: a loop of lookups overlaps its cache misses as far as the CPU can run on
+ * from one key to the next, which more instructions hinder and a guessed branch can stop (the
+ * count of four slots without a branch added instructions to has and the C floor, and took
+ * 0.6-0.75x of their time at 10 M entries and more).
  *
  * Each figure is (instructions of a process that runs the loop 30 times - of one that runs it
  * 10 times) / (20 x the keys a loop): startup, the file's open and the compiles cancel out. The

@@ -16,7 +16,8 @@
  *                                         probed; values of absent keys 0. A 2.x file.
  *   single64(id, keys BigUint64Array) -> [sum bigint, hits]
  *                                         single for a 3.x file of 64-bit keys (spec §16), values of
- *                                         32 or 64 bits; sum: the values found, mod 2^64
+ *                                         32 or 64 bits; sum: the values found, mod 2^64; the four
+ *                                         slots from home counted as single's are
  *   batch64(id, keys BigUint64Array, values Uint32Array | BigUint64Array) -> hits
  *                                         batch for the same files; values of the file's width
  *   threadNs() -> ns                      this thread's CPU time
