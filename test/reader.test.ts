@@ -219,6 +219,28 @@ describe("the get's home slot (reader/lookups.ts) is §4's, for every capacity a
   });
 });
 
+/**
+ * A version 2 slot array of `slotCount` empty slots filled by `fill`, a view of it that records
+ * the last word index read (reads.last, the largest since it was reset to -1), and a header
+ * whose identity word 3 is 0x5eed, for makeGet's tests.
+ */
+function watchedTable(slotCount: number, fill: (slots: Uint32Array) => void) {
+  const slots = new Uint32Array(slotCount * 2);
+  for (let s = 0; s < slotCount; s++) slots[2 * s] = 0xffffffff;
+  fill(slots);
+  const reads = { last: -1 };
+  const watched = new Proxy(slots, {
+    get(target, prop) {
+      if (typeof prop === "string" && /^\d+$/.test(prop)) reads.last = Math.max(reads.last, Number(prop));
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const header = new Uint32Array(32);
+  header[3] = 0x5eed;
+  return { slots, watched, header, reads };
+}
+
 describe("the one-window get's scan (reader/lookups.ts makeGet): every stop, at every reach", () => {
   // A table of capacity 64 (home = hash >>> 26) whose slots HOME.. hold one run of RUN entries,
   // all of home HOME, the first hash 2^26 * HOME + 10 and the rest 10 apart, then EMPTY to the
@@ -235,19 +257,7 @@ describe("the one-window get's scan (reader/lookups.ts makeGet): every stop, at 
 
   for (const reach of [0, 1, 2, 3, 4, 5, 8, 11, 20]) {
     it(`reach ${reach}`, () => {
-      const slots = new Uint32Array(slotCount * 2);
-      for (let s = 0; s < slotCount; s++) slots[2 * s] = 0xffffffff;
-      hashes.forEach((h, d) => slots.set([h, 1000 + d], 2 * (HOME + d)));
-      let maxWord = -1;
-      const watched = new Proxy(slots, {
-        get(target, prop) {
-          if (typeof prop === "string" && /^\d+$/.test(prop)) maxWord = Math.max(maxWord, Number(prop));
-          const value = Reflect.get(target, prop);
-          return typeof value === "function" ? value.bind(target) : value;
-        },
-      });
-      const header = new Uint32Array(32);
-      header[3] = 0x5eed;
+      const { slots, watched, header, reads } = watchedTable(slotCount, (t) => hashes.forEach((h, d) => t.set([h, 1000 + d], 2 * (HOME + d))));
       const slowCalls: Array<[number, boolean]> = [];
       const slow = {
         slowGet: (hash: number, _s1: number, _s2: number, _value: number | undefined, undecided: boolean) => {
@@ -269,12 +279,12 @@ describe("the one-window get's scan (reader/lookups.ts makeGet): every stop, at 
           ["getOr", () => getOr(specUnhash(hash), -1), want ?? -1],
           ["has", () => has(specUnhash(hash)), want !== undefined],
         ] as const) {
-          maxWord = -1;
+          reads.last = -1;
           slowCalls.length = 0;
           const got = answer();
           if (got !== expected) expect.fail(`${name} of hash ${hash} at reach ${reach}: ${got}, want ${expected}`);
           expect(slowCalls, `${name} of hash ${hash}: the slow path`).toEqual(undecided ? [[hash, true]] : []);
-          expect(maxWord, `${name} of hash ${hash}: the last word read`).toBeLessThanOrEqual(2 * (HOME + reach) + 1);
+          expect(reads.last, `${name} of hash ${hash}: the last word read`).toBeLessThanOrEqual(2 * (HOME + reach) + 1);
         }
       }
     });
@@ -289,25 +299,13 @@ describe("the one-window get near the end of the slot region", () => {
     const slotCount = CAPACITY + 1;
     const hash = 63 * 2 ** 26 + 7;
     for (const reach of [1, 3, 4, 64]) {
-      const slots = new Uint32Array(slotCount * 2);
-      for (let s = 0; s < slotCount; s++) slots[2 * s] = 0xffffffff;
-      slots.set([hash, 4242], 2 * 63);
-      let maxWord = -1;
-      const watched = new Proxy(slots, {
-        get(target, prop) {
-          if (typeof prop === "string" && /^\d+$/.test(prop)) maxWord = Math.max(maxWord, Number(prop));
-          const value = Reflect.get(target, prop);
-          return typeof value === "function" ? value.bind(target) : value;
-        },
-      });
-      const header = new Uint32Array(32);
-      header[3] = 0x5eed;
+      const { slots, watched, header, reads } = watchedTable(slotCount, (t) => t.set([hash, 4242], 2 * 63));
       const { get, has } = makeGet({ slowGet: () => -7 }, header, watched, CAPACITY, reach * 2, { idWord: 3, id: 0x5eed, dead: -1, closure: 0 });
       for (const [h, want] of [[hash, 4242], [hash + 1, undefined], [hash - 1, undefined]] as const) {
-        maxWord = -1;
+        reads.last = -1;
         expect(get(specUnhash(h)), `reach ${reach}, hash ${h}`).toBe(want);
         expect(has(specUnhash(h))).toBe(want !== undefined);
-        expect(maxWord, `reach ${reach}, hash ${h}: the last word read`).toBeLessThan(slots.length);
+        expect(reads.last, `reach ${reach}, hash ${h}: the last word read`).toBeLessThan(slots.length);
       }
     }
   });

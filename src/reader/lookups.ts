@@ -156,7 +156,7 @@ export function makeGet(slow: SlowPath, header: Uint32Array, slots: Uint32Array,
    * find for get: the same stop, reached by a branch on each of the four slots from home (read in
    * line where `near`, with no bound check). get's answer takes a branch on the value found
    * (V8 boxes a value of 2^31 or more), and after the count that branch cost more than it saved:
-   * get at 1 M entries took 1.11-1.22x the time of this scan's, and the same at 10 M.
+   * get at 1 M entries took 1.11-1.22x the time of this scan's, and about the same at 10 M.
    */
   const findFirst = (hash: number): number => {
     let i = homeAt(hash) << 1;
