@@ -62,7 +62,7 @@ const layouts: [string, 32 | 64, 32 | 64, string | { get: string; others: string
 describe.runIf(ADDON)("V8 inlines get, getOr and has, with the probe, into a caller's loop, within its budget, and the loop does not deoptimize", () => {
   for (const [name, keyBits, valueBits, probe] of layouts) {
     it(`a ${name} file: per --trace-turbo-inlining, --trace-opt and --trace-deopt`, async () => {
-      const path = join(dir, `inline-${keyBits}-${valueBits}-${name.length}.idx`);
+      const path = join(dir, `inline-${name.replace(/\W+/g, "-")}.idx`);
       const n = 100_000;
       const keys32 = new Uint32Array(n).map((_, i) => Math.imul(i, 2654435761) >>> 0);
       const keys = keyBits === 64 ? BigUint64Array.from(keys32, (k, i) => BigInt(k) * 4099n + BigInt(i)) : keys32;
