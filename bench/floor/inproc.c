@@ -154,8 +154,9 @@ static napi_value Open(napi_env env, napi_callback_info info) {
  * a branch (how many hold a smaller hash, stopping at the first that does not): the scan's
  * stop, which a loop's exit branch can only guess, is then not a branch at all for the 72% of
  * hits within four slots at 87.5% load, so the CPU runs on to the next keys' loads while this
- * one's miss is out. Measured against the loop alone on the same file: 0.83-0.94x its time at
- * 1 M entries, 0.63-0.69x at 10 M; counting two or eight slots was slower than four.
+ * one's miss is out. Measured against the loop alone on the same file, six runs: 0.83-0.94x its
+ * time at 1 M entries but for two at 1.17x and 1.22x (one beside an npm test), 0.62-0.69x at 10 M, 0.75x at 100 K; counting two or
+ * eight slots was slower than four.
  */
 static inline __attribute__((always_inline)) uint32_t single_loop(const floor_file *f, const uint32_t *keys, size_t n, uint32_t *hits_out, int near) {
   const uint32_t *slots = f->slots;
