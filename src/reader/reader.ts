@@ -30,6 +30,13 @@ import { IndexInfo, describeHeader } from "./info";
 import { FastCheck, makeGet, makeWideGet, makeWindowedGet, probeChunk } from "./lookups";
 
 const EMPTY_WORDS = new Uint32Array(0);
+/**
+ * probeChunk's scratch, one pair for every reader: a chunk is probed to its end within one
+ * synchronous call, and a worker has its own module. One pair a reader was 768 bytes of
+ * external memory at every open, which V8 keeps counting until a full collection.
+ */
+const CHUNK_HASHES = new Uint32Array(CHUNK);
+const CHUNK_HOMES = new Float64Array(CHUNK);
 
 /** Slots an iteration copies at a time (at most a window, and aligned to one). */
 const ITER_SLOTS = 4096;
@@ -132,8 +139,6 @@ export class IdIndex<K extends Id = number, V extends Id = number> implements It
   /** Why the lost file has no answer, until the path holds a valid index again. */
   #lostError: unknown = null;
   readonly #protocol: ProtocolReader;
-  readonly #chunkHashes = new Uint32Array(CHUNK);
-  readonly #chunkHomes = new Float64Array(CHUNK);
   readonly #nativeResult = new Float64Array(2);
 
   private constructor(opening: symbol, path: string) {
@@ -606,7 +611,7 @@ export class IdIndex<K extends Id = number, V extends Id = number> implements It
     for (let base = 0; base < n; base += CHUNK) {
       const end = base + CHUNK < n ? base + CHUNK : n;
       const chunk = probeChunk(this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS, this.#fastCheck(),
-        keys, values, found, missing, base, end, this.#chunkHashes, this.#chunkHomes);
+        keys, values, found, missing, base, end, CHUNK_HASHES, CHUNK_HOMES);
       if (this.#generation !== generation) return hits; // followed: the caller starts again
       hits += chunk >= 0 ? chunk : this.#getManyKeyByKey(keys, values, found, missing, base, end);
     }
