@@ -210,7 +210,9 @@ const shared = new Map<string, NativeMapping>();
 /**
  * Opens `path` and maps it (or reads it, without the addon). `check` runs with the mapping and
  * the still-open descriptor, for validation that should read the file rather than fault pages
- * in; if it throws, the mapping is released and the error passes through.
+ * in; if it throws, the mapping is released and the error passes through, unless the watcher
+ * marked the mapping meanwhile (the path was renamed over, or the file changed): then the path
+ * is opened again, as when the file changes size between fstat and the mapping.
  * @throws IdxError ERR_IDX_IO (cannot open, not a regular file, cannot map), or what `check` throws.
  */
 export function openMapping(path: string, options: MapOptions, check?: (m: Mapping, fd: number) => void): Mapping {
@@ -237,11 +239,14 @@ export function openMapping(path: string, options: MapOptions, check?: (m: Mappi
       fs.closeSync(fd);
       return mapping;
     } catch (e) {
+      // The watcher marked the new mapping while `check` read it: the path names another file
+      // now (its zero page may be what `check` refused), or the file changed. Open the path again.
+      const superseded = mapping !== undefined && mapping.state() !== 0;
       mapping?.release();
       closeQuietly(fd);
-      if ((e as { code?: string }).code !== "EAGAIN") throw e;
-      if (attempt < MAX_ATTEMPTS) continue; // it changed size between fstat and the mapping
-      throw new IdxError("ERR_IDX_IO", `the file changed size while it was being opened, ${MAX_ATTEMPTS} times in a row: something is writing it in place`, {
+      if ((e as { code?: string }).code !== "EAGAIN" && !superseded) throw e;
+      if (attempt < MAX_ATTEMPTS) continue; // it changed between fstat and the mapping, or under the check
+      throw new IdxError("ERR_IDX_IO", `the file changed while it was being opened, ${MAX_ATTEMPTS} times in a row: something is writing it in place`, {
         path, cause: e,
         hint: "Wait for the copy or write to finish. To deploy a new index under live readers, use `idx cp NEW FILE` or a rename (mv), never cp over it.",
       });
