@@ -11,24 +11,28 @@
  *
  *   node bench/get-ratio.js [--n 1000000,10000000] [--rounds 9] [--lookups 1000000]
  *                           [--queries hits,misses,mix] [--idx DIST] [--before DIST] [--no-map]
- *                           [--json FILE]
+ *                           [--value-bits 32|31] [--json FILE]
  *
- * --before DIST times that build of idx (a dist/idx.js) too, its get and has in the same rounds
+ * --before DIST times that build of idx (a dist/idx.js) too, its get, has and getOr in the same rounds
  * through loops of their own: the change between two builds, which a shared machine's drift
  * between two runs would hide.
  *
- * Files: bench/work/ratio-random-N.idx, built once from the random data set of bench/lib/common.js
- * (a bijection of the row number). Writes bench/GET.md (one section per n, the last run of each)
+ * --value-bits 31 takes each value's top 31 bits: values V8 never boxes (an answer of 2^31 or
+ * more is a heap number, and on random values its branch goes either way), which shows what
+ * that boxing costs get.
+ *
+ * Files: bench/work/ratio-random-N.idx (-v31.idx), built once from the random data set of
+ * bench/lib/common.js (a bijection of the row number). Writes bench/GET.md (one section per n, the last run of each)
  * unless --json is given, which writes the raw figures there instead.
  */
 const fs = require("node:fs");
 const path = require("node:path");
 const { BENCH_DIR, ROOT_DIR, dataset, median } = require("./lib/common");
 const { floorModule, runMeta } = require("./lib/floor");
-const { indexOf, queriesOf } = require("./lib/ratio-data");
+const { indexOf, queriesOf, valueAt } = require("./lib/ratio-data");
 
 function parseArgs(argv) {
-  const o = { n: [1_000_000], rounds: 9, lookups: 1_000_000, queries: ["hits", "misses", "mix"], idx: path.join(ROOT_DIR, "dist", "idx.js"), before: null, map: true, json: null };
+  const o = { n: [1_000_000], rounds: 9, lookups: 1_000_000, queries: ["hits", "misses", "mix"], idx: path.join(ROOT_DIR, "dist", "idx.js"), before: null, map: true, json: null, valueBits: 32 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -39,6 +43,10 @@ function parseArgs(argv) {
     else if (a === "--idx") o.idx = path.resolve(next());
     else if (a === "--before") o.before = path.resolve(next());
     else if (a === "--no-map") o.map = false;
+    else if (a === "--value-bits") {
+      o.valueBits = Number(next());
+      if (o.valueBits !== 32 && o.valueBits !== 31) throw new Error("--value-bits takes 32 or 31");
+    }
     else if (a === "--json") o.json = path.resolve(next());
     else if (a === "--help" || a === "-h") {
       console.log(require("./lib/common").helpText(__filename));
@@ -182,11 +190,12 @@ function timeRounds(loops, keys, expect, afterRound, what) {
 }
 
 async function runSize(n) {
-  const file = await indexOf(idx, n);
+  const file = await indexOf(idx, n, opt.valueBits);
   const ix = idx.IdIndex.open(file);
   const ixBefore = before ? before.IdIndex.open(file) : null;
   const beforeGetLoop = copyOf(idxGetLoop);
   const beforeHasLoop = copyOf(idxHasLoop);
+  const beforeGetOrLoop = copyOf(idxGetOrLoop);
   const id = floor.open(file);
   const rows = {};
   for (const q of opt.queries) {
@@ -203,6 +212,7 @@ async function runSize(n) {
       cBatch: () => floorBatchLoop(id, keys, floorValues),
       beforeGet: ixBefore ? () => beforeGetLoop(ixBefore, keys) : null,
       beforeHas: ixBefore ? () => beforeHasLoop(ixBefore, keys) : null,
+      beforeGetOr: ixBefore && typeof ixBefore.getOr === "function" ? () => beforeGetOrLoop(ixBefore, keys) : null,
     };
     const expect = floor.single(id, keys);
     const rounds = timeRounds(loops, keys, expect, () => checkBatch(keys, values, found, floorValues, expect[1]), `n ${n}, ${q}`);
@@ -218,7 +228,14 @@ async function runSize(n) {
       manyVsC: ratio("idxMany", "cBatch"),
       mapVsGet: null,
       before: ixBefore
-        ? { getVsC: ratio("beforeGet", "cSingle"), hasVsC: ratio("beforeHas", "cSingle"), getVsBefore: ratio("idxGet", "beforeGet"), hasVsBefore: ratio("idxHas", "beforeHas") }
+        ? {
+            getVsC: ratio("beforeGet", "cSingle"),
+            hasVsC: ratio("beforeHas", "cSingle"),
+            getOrVsC: loops.beforeGetOr ? ratio("beforeGetOr", "cSingle") : null,
+            getVsBefore: ratio("idxGet", "beforeGet"),
+            hasVsBefore: ratio("idxHas", "beforeHas"),
+            getOrVsBefore: loops.beforeGetOr && loops.idxGetOr ? ratio("idxGetOr", "beforeGetOr") : null,
+          }
         : null,
     };
     if (opt.map && n <= 10_000_000 && q === "hits") {
@@ -226,8 +243,9 @@ async function runSize(n) {
       // entries is work for V8's collector, which the loops that allocate (get's answers of
       // 2^31 or more are heap numbers) would pay for in the rows above.
       const ds = dataset("random", n);
+      const value = valueAt(ds, opt.valueBits);
       let map = new Map();
-      for (let i = 0; i < n; i++) map.set(ds.key(i), ds.value(i));
+      for (let i = 0; i < n; i++) map.set(ds.key(i), value(i));
       // A full collection now, so that neither side's rounds pay for marking the new Map: V8
       // marks a large new old generation in steps taken at allocations, and only get allocates.
       fullGc();
@@ -247,7 +265,7 @@ function fmt(x, digits = 1) {
 }
 
 function sectionOf(result, meta) {
-  const lines = [`## n = ${result.n.toLocaleString("en-US")}`, ""];
+  const lines = [`## n = ${result.n.toLocaleString("en-US")}${opt.valueBits === 31 ? VALUES_31 : ""}`, ""];
   lines.push(`- Command: \`${meta.command}\``);
   lines.push(`- Date: ${meta.date}; idx ${meta.commit}; node ${process.version}; ${meta.cpu}`);
   lines.push(`- File: ${result.fileBytes.toLocaleString("en-US")} bytes; ${opt.lookups.toLocaleString("en-US")} keys a loop, ${opt.rounds} rotating rounds after 3 warm-up passes; getMany and the C batch in calls of ${BATCH} keys`);
@@ -261,17 +279,18 @@ function sectionOf(result, meta) {
   lines.push("");
   if (opt.before) {
     lines.push(`Against an earlier build in the same rounds (\`--before ${opt.before}\`):`, "");
-    lines.push("| queries | before get / C single | before has / C single | idx get / before get | idx has / before has |");
-    lines.push("| --- | ---: | ---: | ---: | ---: |");
+    lines.push("| queries | before get / C single | before has / C single | before getOr / C single | idx get / before get | idx has / before has | idx getOr / before getOr |");
+    lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (const [q, r] of Object.entries(result.rows)) {
       const b = r.before;
-      lines.push(`| ${q} | ${fmt(b.getVsC, 2)}x | ${fmt(b.hasVsC, 2)}x | ${fmt(b.getVsBefore, 3)}x | ${fmt(b.hasVsBefore, 3)}x |`);
+      const x = (v, digits) => (v === null ? "" : `${fmt(v, digits)}x`);
+      lines.push(`| ${q} | ${x(b.getVsC, 2)} | ${x(b.hasVsC, 2)} | ${x(b.getOrVsC, 2)} | ${x(b.getVsBefore, 3)} | ${x(b.hasVsBefore, 3)} | ${x(b.getOrVsBefore, 3)} |`);
     }
     lines.push("");
   }
   lines.push("ns per key, median over the rounds: thread CPU time (wall clock).", "");
-  const names = ["idxGet", "idxHas", "idxGetOr", "cSingle", "idxMany", "cBatch", "mapGet", ...(opt.before ? ["beforeGet", "beforeHas"] : [])];
-  const labels = { idxGet: "idx get", idxHas: "idx has", idxGetOr: "idx getOr", cSingle: "C single", idxMany: "idx getMany", cBatch: "C batch", mapGet: "Map.get", beforeGet: "before get", beforeHas: "before has" };
+  const names = ["idxGet", "idxHas", "idxGetOr", "cSingle", "idxMany", "cBatch", "mapGet", ...(opt.before ? ["beforeGet", "beforeHas", "beforeGetOr"] : [])];
+  const labels = { idxGet: "idx get", idxHas: "idx has", idxGetOr: "idx getOr", cSingle: "C single", idxMany: "idx getMany", cBatch: "C batch", mapGet: "Map.get", beforeGet: "before get", beforeHas: "before has", beforeGetOr: "before getOr" };
   lines.push(`| queries | ${names.map((k) => labels[k]).join(" | ")} |`);
   lines.push(`| --- | ${names.map(() => "---:").join(" | ")} |`);
   for (const [q, r] of Object.entries(result.rows)) {
@@ -281,6 +300,10 @@ function sectionOf(result, meta) {
   return lines.join("\n");
 }
 
+/** The heading's tail of a section of values below 2^31 (--value-bits 31). */
+const VALUES_31 = ", values below 2^31";
+
+/** Sections in order of n, each n's random values before its values below 2^31. */
 function writeSection(text, n) {
   const file = path.join(BENCH_DIR, "GET.md");
   const head = "# idx get against the C floor, in one thread\n\nWritten by `node bench/get-ratio.js` (also run by `npm run bench`); one section per n, the last run of each. How: see the script's header.\n\n";
@@ -288,13 +311,17 @@ function writeSection(text, n) {
   if (fs.existsSync(file)) {
     const old = fs.readFileSync(file, "utf8");
     for (const part of old.split(/^(?=## n = )/m).slice(1)) {
-      const m = /^## n = ([\d,]+)/.exec(part);
-      if (m) sections[Number(m[1].replace(/,/g, ""))] = part.trimEnd() + "\n\n";
+      const m = /^## n = ([\d,]*\d)(.*)/.exec(part);
+      if (m) sections[sectionKey(Number(m[1].replace(/,/g, "")), m[2] === VALUES_31 ? 31 : 32)] = part.trimEnd() + "\n\n";
     }
   }
-  sections[n] = text;
+  sections[sectionKey(n, opt.valueBits)] = text;
   const body = Object.keys(sections).map(Number).sort((a, b) => a - b).map((k) => sections[k]).join("");
   fs.writeFileSync(file, head + body);
+}
+
+function sectionKey(n, valueBits) {
+  return n * 2 + (valueBits === 31 ? 1 : 0);
 }
 
 (async () => {

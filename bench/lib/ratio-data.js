@@ -7,10 +7,21 @@ const fs = require("node:fs");
 const path = require("node:path");
 const { WORK_DIR, dataset, rng } = require("./common");
 
-/** bench/work/ratio-random-N.idx, built once with `idx` (in chunks: no n-sized array in JS). */
-async function indexOf(idx, n) {
+/**
+ * Row i's value: the data set's, or with valueBits 31 that value's top 31 bits (below 2^31, a
+ * value V8 never boxes: get's answer of 2^31 or more is a heap number).
+ */
+function valueAt(ds, valueBits) {
+  return valueBits === 31 ? (i) => ds.value(i) >>> 1 : ds.value;
+}
+
+/**
+ * bench/work/ratio-random-N.idx (ratio-random-N-v31.idx with valueBits 31), built once with
+ * `idx` (in chunks: no n-sized array in JS).
+ */
+async function indexOf(idx, n, valueBits = 32) {
   fs.mkdirSync(WORK_DIR, { recursive: true });
-  const file = path.join(WORK_DIR, `ratio-random-${n}.idx`);
+  const file = path.join(WORK_DIR, `ratio-random-${n}${valueBits === 31 ? "-v31" : ""}.idx`);
   if (fs.existsSync(file)) {
     const ix = idx.IdIndex.open(file);
     const ok = ix.size === n;
@@ -18,6 +29,7 @@ async function indexOf(idx, n) {
     if (ok) return file;
   }
   const ds = dataset("random", n);
+  const value = valueAt(ds, valueBits);
   const CHUNK = 1 << 20;
   async function* chunks() {
     for (let at = 0; at < n; at += CHUNK) {
@@ -26,7 +38,7 @@ async function indexOf(idx, n) {
       const values = new Uint32Array(m);
       for (let j = 0; j < m; j++) {
         keys[j] = ds.key(at + j);
-        values[j] = ds.value(at + j);
+        values[j] = value(at + j);
       }
       yield { keys, values };
     }
@@ -50,4 +62,4 @@ function queriesOf(n, kind, count) {
   return keys;
 }
 
-module.exports = { indexOf, queriesOf };
+module.exports = { indexOf, queriesOf, valueAt };
