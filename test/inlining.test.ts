@@ -47,12 +47,11 @@ function compilesOf(trace: string[], fn: string): Compile[] {
 }
 
 /**
- * Each layout's probe function, which V8 must inline with the lookup: one name, or one for get
- * and one for getOr and has. "in windows": the reader's get for files past 2^28 slots (lookups.ts
+ * Each layout's probe function, which V8 must inline with each lookup. "in windows": the reader's get for files past 2^28 slots (lookups.ts
  * makeWindowedGet), here over windows of 2^16 slots (IDX_WINDOW_SLOTS, src/os/mapping.ts).
  */
-const layouts: [string, 32 | 64, 32 | 64, string | { get: string; others: string }][] = [
-  ["32/32", 32, 32, { get: "findFirst", others: "find" }],
+const layouts: [string, 32 | 64, 32 | 64, string][] = [
+  ["32/32", 32, 32, "find"],
   ["32/32 in windows", 32, 32, "find"],
   ["64/32", 64, 32, "scan64"],
   ["64/64", 64, 64, "scan64"],
@@ -83,8 +82,7 @@ describe.runIf(ADDON)("V8 inlines get, getOr and has, with the probe, into a cal
           const text = lines.join("\n");
           const inlined = (callee: string) => new RegExp(`^Inlining .*<SharedFunctionInfo ${callee}>\\} into .*<SharedFunctionInfo ${loop}>\\}`, "m").test(text);
           expect(inlined(lookup), `${lookup} inlined into ${loop}`).toBe(true);
-          const scan = typeof probe === "string" ? probe : lookup === "get" ? probe.get : probe.others;
-          expect(inlined(scan), `${scan} inlined into ${loop}`).toBe(true);
+          expect(inlined(probe), `${probe} inlined into ${loop}`).toBe(true);
           // The hard case happened (the lookup had optimized code of its own) and left headroom.
           const m = new RegExp(`<SharedFunctionInfo ${lookup}>\\}, bytecode size: (\\d+), existing opt code's inlined bytecode size: (\\d+)`).exec(text);
           expect(m, `${lookup} was optimized on its own before ${loop}`).not.toBeNull();

@@ -119,8 +119,8 @@ function exactHome(capacity: number): (hash: number) => number {
  * as fast as the CPU can run on from one key's slot load into the next keys' while the first
  * misses: so the hot path holds the probe, the value and the fast check of §11.7 and nothing
  * else (the escaped key and a probe that used up its reach leave it at once, for their own
- * closure and the reader's slow path), and the scans avoid the branches that stop it (find,
- * findFirst). bench/INSTRUCTIONS.md counts the instructions (callgrind), bench/GET.md times them.
+ * closure and the reader's slow path), and the scan avoids the branches that stop it (find).
+ * bench/INSTRUCTIONS.md counts the instructions (callgrind), bench/GET.md times them.
  */
 export function makeGet(slow: SlowPath, header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number, check: FastCheck) {
   const homeAt = homeFunction(capacity);
@@ -135,10 +135,16 @@ export function makeGet(slow: SlowPath, header: Uint32Array, slots: Uint32Array,
    * not (each compare is a value, `&`-ed into the next). A loop's exit branch can only guess
    * where a scan stops (at 87.5% load a hit is 3.5 slots from home on average: 20% at home, 72%
    * within four); while it guesses "further" the CPU runs the same scan on, but the count lets
-   * it run on into the next keys' loads while this key's miss is out (has and getOr at 10 M
-   * entries: 0.72-0.77x the time of a scan that branches on each slot). Past four, and where
-   * the reach or the region is shorter, a loop that checks the bound (only while the slot's hash
-   * is still smaller). Indexes stay int32 (`| 0`, `<< 1`), so V8 adds no overflow checks.
+   * it run on into the next keys' loads while this key's miss is out. Against a scan that
+   * branches on each of the four (read in line as well), at 10 M entries has took 0.88-0.95x
+   * and getOr 0.74-0.85x the time, and get, whose answer takes a branch of its own (V8 boxes a
+   * value of 2^31 or more), 0.95-1.05x on hits and 0.83-0.89x on misses and a mix; at 1 M (the
+   * table in the CPU's cache, where the branches guess well) has and getOr about the same, get
+   * the same on hits but 1.07-1.46x on misses and a mix (`get-ratio.js --before`, four to six
+   * runs each, either build as the earlier; the same code in both reads 0.94-1.10x). The count
+   * is kept for all three: one scan, and the files worth mapping are mostly past the cache.
+   * Past four, and where the reach or the region is shorter, a loop that checks the bound (only
+   * while the slot's hash is still smaller). Indexes stay int32 (`| 0`, `<< 1`), so V8 adds no overflow checks.
    */
   const find = (hash: number): number => {
     let i = homeAt(hash) << 1;
@@ -160,34 +166,12 @@ export function makeGet(slow: SlowPath, header: Uint32Array, slots: Uint32Array,
     } while (slots[i] < hash);
     return i;
   };
-  /**
-   * find for get: the same stop, reached by a branch on each of the four slots from home (read in
-   * line where `near`, with no bound check). get's answer takes a branch on the value found
-   * (V8 boxes a value of 2^31 or more), and after the count that branch cost more than it saved:
-   * get at 1 M entries took 1.11-1.22x the time of this scan's, and about the same at 10 M.
-   */
-  const findFirst = (hash: number): number => {
-    let i = homeAt(hash) << 1;
-    const limit = i + reachWords;
-    if (slots[i] >= hash) return i;
-    if (near) {
-      if (slots[i + 2] >= hash) return i + 2;
-      if (slots[i + 4] >= hash) return i + 4;
-      if (slots[i + 6] >= hash) return i + 6;
-      i = (i + 6) | 0;
-    }
-    do {
-      i = (i + WORDS) | 0;
-      if (i > limit) return NOT_DECIDED;
-    } while (slots[i] < hash);
-    return i;
-  };
   const get = (key: number): number | undefined => {
     if (typeof key !== "number" || (key >>> 0) !== key) return otherKey(get, key, undefined);
     const hash = hashOf(key);
     if (hash === EMPTY) return escaped();
     const s1 = loadSeq(header);
-    const i = findFirst(hash);
+    const i = find(hash);
     if (i < 0) return slow.slowGet(hash, s1, s1, undefined, true, closure);
     const value = slots[i] === hash ? slots[i | 1] : undefined;
     const s2 = loadSeq(header);
@@ -258,8 +242,7 @@ function escapedLookup(slow: SlowPath, header: Uint32Array, check: FastCheck): (
  * ABSENT, or NOT_DECIDED), with the fast check of §11.7 around it, shaped as makeGet's: the
  * escaped key and an undecided probe leave the hot path at once, which keeps each closure short
  * enough for V8 to inline with its probe into the caller's loop (getOr with the counting find
- * was not: 1.3x its time at 300 M entries). get counts too here, unlike makeGet's: a file this
- * large is far past the caches, where the count paid for get as well (0.76x the time at 300 M).
+ * was not: 1.3x its time at 300 M entries).
  */
 function lookupsOver(
   slow: SlowPath, header: Uint32Array, find: (hash: number) => number, valueAt: (i: number) => number, check: FastCheck,
