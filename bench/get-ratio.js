@@ -7,7 +7,10 @@
  * ratios. The C floor (bench/floor/inproc.c) maps the same file and probes it with the fastest
  * C we can write: a loop of single lookups, and a batch that prefetches each home slot 16 keys
  * ahead. getMany and the C batch are timed alone (their answers are compared after each round);
- * Map.get is timed in rounds of its own against idx get, the only time the Map is alive.
+ * Map.get is timed in rounds of its own against idx get, the only time the Map is alive. "A loop
+ * shared by two readers" has called another reader's get before it is timed: what a call site
+ * that has seen two get closures pays (a function that looks up in two indexes, or any loop
+ * once its reader has followed a replaced file or a writer's raised reach: each makes new ones).
  *
  *   node bench/get-ratio.js [--n 1000000,10000000] [--rounds 9] [--lookups 1000000]
  *                           [--queries hits,misses,mix] [--idx DIST] [--before DIST] [--no-map]
@@ -196,6 +199,13 @@ async function runSize(n) {
   const beforeGetLoop = copyOf(idxGetLoop);
   const beforeHasLoop = copyOf(idxHasLoop);
   const beforeGetOrLoop = copyOf(idxGetOrLoop);
+  // A loop that has also called another reader's get: the call site has seen two closures, as
+  // a function that looks up in two indexes does, or a reader's after it follows a replaced file
+  // or a writer's raised reach (each makes new closures). V8 then cannot fold the reader in.
+  const ixOther = idx.IdIndex.open(file);
+  const sharedGetLoop = copyOf(idxGetLoop);
+  const ixBeforeOther = before ? before.IdIndex.open(file) : null;
+  const beforeSharedGetLoop = copyOf(idxGetLoop);
   const id = floor.open(file);
   const rows = {};
   for (const q of opt.queries) {
@@ -213,7 +223,13 @@ async function runSize(n) {
       beforeGet: ixBefore ? () => beforeGetLoop(ixBefore, keys) : null,
       beforeHas: ixBefore ? () => beforeHasLoop(ixBefore, keys) : null,
       beforeGetOr: ixBefore && typeof ixBefore.getOr === "function" ? () => beforeGetOrLoop(ixBefore, keys) : null,
+      idxGetShared: () => sharedGetLoop(ix, keys),
+      beforeGetShared: ixBefore ? () => beforeSharedGetLoop(ixBefore, keys) : null,
     };
+    for (let p = 0; p < 3; p++) {
+      sharedGetLoop(ixOther, keys);
+      if (ixBeforeOther) beforeSharedGetLoop(ixBeforeOther, keys);
+    }
     const expect = floor.single(id, keys);
     const rounds = timeRounds(loops, keys, expect, () => checkBatch(keys, values, found, floorValues, expect[1]), `n ${n}, ${q}`);
     const ratio = (a, b) => median(rounds.map((r) => r[a].cpu / r[b].cpu));
@@ -225,6 +241,7 @@ async function runSize(n) {
       getOrVsC: loops.idxGetOr ? ratio("idxGetOr", "cSingle") : null,
       getOrVsGet: loops.idxGetOr ? ratio("idxGetOr", "idxGet") : null,
       hasVsC: ratio("idxHas", "cSingle"),
+      sharedVsC: ratio("idxGetShared", "cSingle"),
       manyVsC: ratio("idxMany", "cBatch"),
       mapVsGet: null,
       before: ixBefore
@@ -235,6 +252,8 @@ async function runSize(n) {
             getVsBefore: ratio("idxGet", "beforeGet"),
             hasVsBefore: ratio("idxHas", "beforeHas"),
             getOrVsBefore: loops.beforeGetOr && loops.idxGetOr ? ratio("idxGetOr", "beforeGetOr") : null,
+            sharedVsC: ratio("beforeGetShared", "cSingle"),
+            sharedVsBefore: ratio("idxGetShared", "beforeGetShared"),
           }
         : null,
     };
@@ -256,7 +275,9 @@ async function runSize(n) {
     }
   }
   ix.close();
+  ixOther.close();
   if (ixBefore) ixBefore.close();
+  if (ixBeforeOther) ixBeforeOther.close();
   return { n, file, fileBytes: fs.statSync(file).size, rows };
 }
 
@@ -271,26 +292,26 @@ function sectionOf(result, meta) {
   lines.push(`- File: ${result.fileBytes.toLocaleString("en-US")} bytes; ${opt.lookups.toLocaleString("en-US")} keys a loop, ${opt.rounds} rotating rounds after 3 warm-up passes; getMany and the C batch in calls of ${BATCH} keys`);
   lines.push("");
   lines.push("Ratios: median over the rounds of (this thread's CPU time of one loop / of the other, same round).", "");
-  lines.push("| queries | idx get / C single | idx has / C single | idx getOr / C single | idx getMany / C batch (prefetch 16 ahead) | Map.get / idx get |");
-  lines.push("| --- | ---: | ---: | ---: | ---: | ---: |");
+  lines.push("| queries | idx get / C single | idx has / C single | idx getOr / C single | idx get, a loop shared by two readers / C single | idx getMany / C batch (prefetch 16 ahead) | Map.get / idx get |");
+  lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const [q, r] of Object.entries(result.rows)) {
-    lines.push(`| ${q} | ${fmt(r.getVsC, 2)}x | ${fmt(r.hasVsC, 2)}x | ${r.getOrVsC === null ? "" : `${fmt(r.getOrVsC, 2)}x`} | ${fmt(r.manyVsC, 2)}x | ${r.mapVsGet === null ? "" : `${fmt(r.mapVsGet, 2)}x`} |`);
+    lines.push(`| ${q} | ${fmt(r.getVsC, 2)}x | ${fmt(r.hasVsC, 2)}x | ${r.getOrVsC === null ? "" : `${fmt(r.getOrVsC, 2)}x`} | ${fmt(r.sharedVsC, 2)}x | ${fmt(r.manyVsC, 2)}x | ${r.mapVsGet === null ? "" : `${fmt(r.mapVsGet, 2)}x`} |`);
   }
   lines.push("");
   if (opt.before) {
     lines.push(`Against an earlier build in the same rounds (\`--before ${opt.before}\`):`, "");
-    lines.push("| queries | before get / C single | before has / C single | before getOr / C single | idx get / before get | idx has / before has | idx getOr / before getOr |");
-    lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    lines.push("| queries | before get / C single | before has / C single | before getOr / C single | before get, shared loop / C single | idx get / before get | idx has / before has | idx getOr / before getOr | idx get / before get, shared loops |");
+    lines.push("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (const [q, r] of Object.entries(result.rows)) {
       const b = r.before;
       const x = (v, digits) => (v === null ? "" : `${fmt(v, digits)}x`);
-      lines.push(`| ${q} | ${x(b.getVsC, 2)} | ${x(b.hasVsC, 2)} | ${x(b.getOrVsC, 2)} | ${x(b.getVsBefore, 3)} | ${x(b.hasVsBefore, 3)} | ${x(b.getOrVsBefore, 3)} |`);
+      lines.push(`| ${q} | ${x(b.getVsC, 2)} | ${x(b.hasVsC, 2)} | ${x(b.getOrVsC, 2)} | ${x(b.sharedVsC, 2)} | ${x(b.getVsBefore, 3)} | ${x(b.hasVsBefore, 3)} | ${x(b.getOrVsBefore, 3)} | ${x(b.sharedVsBefore, 3)} |`);
     }
     lines.push("");
   }
   lines.push("ns per key, median over the rounds: thread CPU time (wall clock).", "");
-  const names = ["idxGet", "idxHas", "idxGetOr", "cSingle", "idxMany", "cBatch", "mapGet", ...(opt.before ? ["beforeGet", "beforeHas", "beforeGetOr"] : [])];
-  const labels = { idxGet: "idx get", idxHas: "idx has", idxGetOr: "idx getOr", cSingle: "C single", idxMany: "idx getMany", cBatch: "C batch", mapGet: "Map.get", beforeGet: "before get", beforeHas: "before has", beforeGetOr: "before getOr" };
+  const names = ["idxGet", "idxHas", "idxGetOr", "idxGetShared", "cSingle", "idxMany", "cBatch", "mapGet", ...(opt.before ? ["beforeGet", "beforeHas", "beforeGetOr", "beforeGetShared"] : [])];
+  const labels = { idxGet: "idx get", idxHas: "idx has", idxGetOr: "idx getOr", cSingle: "C single", idxMany: "idx getMany", cBatch: "C batch", mapGet: "Map.get", beforeGet: "before get", beforeHas: "before has", beforeGetOr: "before getOr", idxGetShared: "idx get, shared loop", beforeGetShared: "before get, shared loop" };
   lines.push(`| queries | ${names.map((k) => labels[k]).join(" | ")} |`);
   lines.push(`| --- | ${names.map(() => "---:").join(" | ")} |`);
   for (const [q, r] of Object.entries(result.rows)) {

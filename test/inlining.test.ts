@@ -51,7 +51,7 @@ function compilesOf(trace: string[], fn: string): Compile[] {
  * makeWindowedGet), here over windows of 2^16 slots (IDX_WINDOW_SLOTS, src/os/mapping.ts).
  */
 const layouts: [string, 32 | 64, 32 | 64, string][] = [
-  ["32/32", 32, 32, "find"],
+  ["32/32", 32, 32, "findIn"],
   ["32/32 in windows", 32, 32, "find"],
   ["64/32", 64, 32, "scan64"],
   ["64/64", 64, 64, "scan64"],
@@ -59,9 +59,11 @@ const layouts: [string, 32 | 64, 32 | 64, string][] = [
 ];
 
 describe.runIf(ADDON)("V8 inlines get, getOr and has, with the probe, into a caller's loop, within its budget, and the loop does not deoptimize", () => {
-  for (const [name, keyBits, valueBits, probe] of layouts) {
-    it(`a ${name} file: per --trace-turbo-inlining, --trace-opt and --trace-deopt`, async () => {
-      const path = join(dir, `inline-${name.replace(/\W+/g, "-")}.idx`);
+  for (const [name, keyBits, valueBits, probe] of layouts) for (const shared of [false, true]) {
+    // shared: each loop has also called a second reader's lookup (lookups.ts makeGet: V8 cannot
+    // fold the reader into the loop, and inlines the lookup for whichever reader it is given).
+    it(`a ${name} file${shared ? ", loops shared by two readers" : ""}: per --trace-turbo-inlining, --trace-opt and --trace-deopt`, async () => {
+      const path = join(dir, `inline-${name.replace(/\W+/g, "-")}${shared ? "-shared" : ""}.idx`);
       const n = 100_000;
       const keys32 = new Uint32Array(n).map((_, i) => Math.imul(i, 2654435761) >>> 0);
       const keys = keyBits === 64 ? BigUint64Array.from(keys32, (k, i) => BigInt(k) * 4099n + BigInt(i)) : keys32;
@@ -70,7 +72,7 @@ describe.runIf(ADDON)("V8 inlines get, getOr and has, with the probe, into a cal
       const child = join(__dirname, "helpers", "inlining-child.js");
       const flags = ["--allow-natives-syntax", "--trace-turbo-inlining", "--trace-opt", "--trace-deopt", "--no-use-osr", "--no-concurrent-recompilation"];
       const env = name.endsWith("in windows") ? { ...process.env, IDX_WINDOW_SLOTS: String(2 ** 16) } : process.env;
-      const r = spawnSync(process.execPath, [...flags, child, DIST_INDEX, path], { encoding: "utf8", maxBuffer: 256 << 20, env });
+      const r = spawnSync(process.execPath, [...flags, child, DIST_INDEX, path, ...(shared ? ["shared"] : [])], { encoding: "utf8", maxBuffer: 256 << 20, env });
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`--- done ${n} `));
       const trace = r.stdout.split("\n");
@@ -84,6 +86,8 @@ describe.runIf(ADDON)("V8 inlines get, getOr and has, with the probe, into a cal
           expect(inlined(lookup), `${lookup} inlined into ${loop}`).toBe(true);
           expect(inlined(probe), `${probe} inlined into ${loop}`).toBe(true);
           // The hard case happened (the lookup had optimized code of its own) and left headroom.
+          // Shared, V8 inlines the lookup as a small function of its own feedback, not its code.
+          if (shared) continue;
           const m = new RegExp(`<SharedFunctionInfo ${lookup}>\\}, bytecode size: (\\d+), existing opt code's inlined bytecode size: (\\d+)`).exec(text);
           expect(m, `${lookup} was optimized on its own before ${loop}`).not.toBeNull();
           const cost = (Number(m![1]) + Number(m![2])) * RESERVE_FACTOR;
@@ -98,7 +102,7 @@ describe.runIf(ADDON)("V8 inlines get, getOr and has, with the probe, into a cal
         expect(deopts, `deoptimizations of ${loop}`).toEqual([]);
       }
       // The budget each lookup took, for the record in the test's output.
-      console.log(`${name}: inlining budget taken of ${CUMULATIVE_BUDGET}: ${JSON.stringify(used)}`);
+      if (!shared) console.log(`${name}: inlining budget taken of ${CUMULATIVE_BUDGET}: ${JSON.stringify(used)}`);
     });
   }
 });

@@ -13,7 +13,7 @@ import { MAX_U32, SPEC_ESCAPED_KEY, missesFor, specHash, specUnhash, structuredK
 import { expectIndexMatches } from "./helpers/model";
 import { makeTempDir, removeTempDirs } from "./helpers/tmp";
 import { homeSlot } from "../src/core/hash";
-import { homeFunction, makeGet, makeWindowedGet } from "../src/reader/lookups";
+import { homeFunction, homeIn, makeGet, makeWindowedGet } from "../src/reader/lookups";
 
 let dir: string;
 let seq = 0;
@@ -168,7 +168,7 @@ describe("the get's home slot (reader/lookups.ts) is §4's, for every capacity a
   const exact = (hash: number, capacity: number): number => Number((BigInt(hash) * BigInt(capacity)) >> 32n);
   const edges = [0, 1, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 2, 2 ** 32 - 1];
 
-  it("one window: equals homeSlot at the edges, at random, and where one multiply rounds up to the next slot", () => {
+  it("one window: homeFunction and homeIn equal homeSlot at the edges, at random, and where one multiply rounds up to the next slot", () => {
     let roundedUp = 0;
     for (const capacity of [1, 2, 1023, 2 ** 21, 2 ** 21 + 1, 3_000_017, 11_443_201, 2 ** 28 - 3, 2 ** 28 - 1, 2 ** 28]) {
       const home = homeFunction(capacity);
@@ -177,7 +177,10 @@ describe("the get's home slot (reader/lookups.ts) is §4's, for every capacity a
       const near = capacity % 2 === 1 ? hashesWithLow(capacity, 2 ** 32 - 2 ** 17, 2 ** 32) : [];
       for (const hash of [...edges, ...random, ...near]) {
         const want = exact(hash, capacity);
-        if (home(hash) !== want || homeSlot(hash, capacity) !== want) expect.fail(`capacity ${capacity}, hash ${hash}: ${home(hash)}, want ${want}`);
+        const inline = homeIn(hash, capacity, capacity / 2 ** 32);
+        if (home(hash) !== want || inline !== want || homeSlot(hash, capacity) !== want) {
+          expect.fail(`capacity ${capacity}, hash ${hash}: ${home(hash)}, ${inline}, want ${want}`);
+        }
         if (Math.floor(hash * (capacity / 2 ** 32)) !== want) roundedUp++;
       }
     }

@@ -88,14 +88,20 @@ const INV_2_16 = 1 / 65536;
  *   the product's low 32 bits over 2^32, which Math.imul gives exactly: for the top 2^16 of
  *   them (fraction above 1 - 2^-16) the home comes from exactHome. At 10 M entries this took the
  *   get's home from 22 instructions (three multiplies, three conversions in a chain) to 9.
- * Equal to core/hash.ts homeSlot for every hash (test/reader.test.ts checks both).
+ * homeIn is the rule (the guard costs a capacity up to 2^21 nothing but its instructions);
+ * homeFunction a closure of it, without the guard where one multiply is exact. Equal to
+ * core/hash.ts homeSlot for every hash (test/reader.test.ts checks all three).
  */
 export function homeFunction(capacity: number): (hash: number) => number {
   const scale = capacity * INV_2_32;
   if (capacity <= 2 ** 21) return (hash) => (hash * scale) | 0;
   if (capacity > 2 ** 28) throw new RangeError(`a one-window home slot takes a capacity of at most 2^28, not ${capacity}`);
-  const exact = exactHome(capacity);
-  return (hash) => ((Math.imul(hash, capacity) >>> 16) === NEAR_NEXT ? exact(hash) | 0 : (hash * scale) | 0);
+  return (hash) => homeIn(hash, capacity, scale);
+}
+
+/** The home slot of homeFunction's comment for any capacity up to 2^28, given scale = capacity / 2^32. */
+export function homeIn(hash: number, capacity: number, scale: number): number {
+  return (Math.imul(hash, capacity) >>> 16) === NEAR_NEXT ? exactHome(hash, capacity) | 0 : (hash * scale) | 0;
 }
 
 /** The top 16 bits of a product's low word when its quotient by 2^32 may round up to the next integer (homeFunction). */
@@ -106,116 +112,175 @@ const NEAR_NEXT = 0xffff;
  * c1 * 2^16 + c0, t = hash * c1 + floor(hash * c0 / 2^16) (< 2^50; an integer added inside a
  * floor passes through), home = floor(t / 2^16).
  */
-function exactHome(capacity: number): (hash: number) => number {
+function exactHome(hash: number, capacity: number): number {
   const c1 = Math.floor(capacity / 65536);
   const c0 = (capacity % 65536) / 65536;
-  return (hash) => Math.floor((hash * c1 + ((hash * c0) >>> 0)) * INV_2_16);
+  return Math.floor((hash * c1 + ((hash * c0) >>> 0)) * INV_2_16);
 }
 
 /**
- * The get of a file held in one window (at most SEGMENT_SLOTS slots). A named factory so that
- * the hot loop has a name in profiles and editors. It must stay small: V8 inlines it into the
- * caller's loop only under its inlining budget (test/inlining.test.ts). And a loop of lookups is
- * as fast as the CPU can run on from one key's slot load into the next keys' while the first
- * misses: so the hot path holds the probe, the value and the fast check of §11.7 and nothing
- * else (the escaped key and a probe that used up its reach leave it at once, for their own
- * closure and the reader's slow path), and the scan avoids the branches that stop it (find).
- * bench/INSTRUCTIONS.md counts the instructions (callgrind), bench/GET.md times them.
+ * get, getOr and has of a file held in one window (at most SEGMENT_SLOTS slots). They must stay
+ * small: V8 inlines them into the caller's loop only under its inlining budget
+ * (test/inlining.test.ts). And a loop of lookups is as fast as the CPU can run on from one key's
+ * slot load into the next keys' while the first misses: so the hot path holds the probe, the
+ * value and the fast check of §11.7 and nothing else (the escaped key and a probe that used up
+ * its reach leave it at once, for their own closure and the reader's slow path), and the scan
+ * avoids the branches that stop it (findIn). bench/INSTRUCTIONS.md counts the instructions
+ * (callgrind), bench/GET.md times them.
+ *
+ * Each closure only passes its key to a module-level function, with `t`: everything the lookup
+ * reads, in one object of one shape. Where a caller's loop has only ever seen this reader's
+ * closure, V8 inlines it with `t` as a constant and folds `t`'s fields into the code (the
+ * slots' address, the capacity). Where it has seen two (two readers, or one reader's closures
+ * before and after a writer raised the reach: every reinstall makes new ones), V8 inlines the
+ * closure's code for whichever it is given, and reads `t` from it: one object, whose shape
+ * tells V8 what each field holds. Closures that read each value from their own scope instead
+ * (a const of the factory each: a check that it is initialized, and one of what it holds, a
+ * number or a boolean, at every read) took 2.2-2.8x the time in such a loop (a 10 M-entry
+ * get); over `t`, 1.3-1.5x.
  */
 export function makeGet(slow: SlowPath, header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number, check: FastCheck) {
-  const homeAt = homeFunction(capacity);
-  const { idWord, id, dead, closure } = check;
-  const escaped = escapedLookup(slow, header, check);
-  /** The four slots from home are within the reach and the slot region: find reads them unchecked. */
-  const near = nearSlotsReadable(reachWords, capacity, slots.length / WORDS);
-  /**
-   * §5.3 from the home slot: the word index of the slot the scan stops at (the first whose hash
-   * is not smaller), or NOT_DECIDED when it used up the reach. Where `near`, the four slots from
-   * home are counted without a branch: how many hold a smaller hash, up to the first that does
-   * not (each compare is a value, `&`-ed into the next). A loop's exit branch can only guess
-   * where a scan stops (at 87.5% load a hit is 3.5 slots from home on average: 20% at home, 72%
-   * within four); while it guesses "further" the CPU runs the same scan on, but the count lets
-   * it run on into the next keys' loads while this key's miss is out. Against a scan that
-   * branches on each of the four (read in line as well), at 10 M entries has took 0.88-0.95x
-   * and getOr 0.74-0.85x the time, and get, whose answer takes a branch of its own (V8 boxes a
-   * value of 2^31 or more), 0.95-1.05x on hits and 0.83-0.89x on misses and a mix; at 1 M (the
-   * table in the CPU's cache, where the branches guess well) has and getOr about the same, get
-   * the same on hits but 1.07-1.46x on misses and a mix (`get-ratio.js --before`, four to six
-   * runs each, either build as the earlier; the same code in both reads 0.94-1.10x). The count
-   * is kept for all three: one scan, and the files worth mapping are mostly past the cache.
-   * Past four, and where the reach or the region is shorter, a loop that checks the bound (only
-   * while the slot's hash is still smaller). Indexes stay int32 (`| 0`, `<< 1`), so V8 adds no overflow checks.
-   */
-  const find = (hash: number): number => {
-    let i = homeAt(hash) << 1;
-    const limit = i + reachWords;
-    if (near) {
-      const c0 = ((slots[i] < hash) as unknown as number) | 0;
-      const c1 = c0 & ((slots[i + 2] < hash) as unknown as number);
-      const c2 = c1 & ((slots[i + 4] < hash) as unknown as number);
-      const c3 = c2 & ((slots[i + 6] < hash) as unknown as number);
-      const stop = (i + ((c0 + c1 + c2 + c3) << 1)) | 0;
-      if (c3 === 0) return stop;
-      i = (stop - WORDS) | 0; // the fourth slot, whose hash is smaller: the loop goes on from the next
-    } else if (slots[i] >= hash) {
-      return i;
-    }
-    do {
-      i = (i + WORDS) | 0;
-      if (i > limit) return NOT_DECIDED;
-    } while (slots[i] < hash);
-    return i;
+  if (capacity > 2 ** 28) throw new RangeError(`a one-window home slot takes a capacity of at most 2^28, not ${capacity}`);
+  const t: OneWindow = {
+    header,
+    slots,
+    capacity: capacity | 0,
+    scale: capacity * INV_2_32,
+    reachWords: reachWords | 0,
+    near: nearSlotsReadable(reachWords, capacity, slots.length / WORDS) ? 1 : 0,
+    idWord: check.idWord | 0,
+    id: check.id | 0,
+    dead: check.dead === -1 ? 0 : check.dead | 0,
+    closure: check.closure | 0,
+    slow,
+    escaped: escapedLookup(slow, header, check),
   };
-  const get = (key: number): number | undefined => {
-    if (typeof key !== "number" || (key >>> 0) !== key) return otherKey(get, key, undefined);
-    const hash = hashOf(key);
-    if (hash === EMPTY) return escaped();
-    const s1 = loadSeq(header);
-    const i = find(hash);
-    if (i < 0) return slow.slowGet(hash, s1, s1, undefined, true, closure);
-    const value = slots[i] === hash ? slots[i | 1] : undefined;
-    const s2 = loadSeq(header);
-    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id) return value;
-    return slow.slowGet(hash, s1, s2, value, false, closure);
-  };
-  /**
-   * get(key) ?? fallback, as its own closure: with a number fallback the answer is a number in
-   * every case, which V8 keeps unboxed in the caller (get's number | undefined must be boxed,
-   * which for a value of 2^31 or more is a heap number).
-   */
-  const getOr = <T>(key: number, fallback: T): number | T => {
-    if (typeof key !== "number" || (key >>> 0) !== key) return otherKey(get, key, fallback);
-    const hash = hashOf(key);
-    if (hash === EMPTY) return orElse(escaped(), fallback);
-    const s1 = loadSeq(header);
-    const i = find(hash);
-    if (i < 0) return orElse(slow.slowGet(hash, s1, s1, undefined, true, closure), fallback);
-    const found = slots[i] === hash;
-    const value = found ? slots[i | 1] : fallback;
-    const s2 = loadSeq(header);
-    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id) return value;
-    return orElse(slow.slowGet(hash, s1, s2, found ? (value as number) : undefined, false, closure), fallback);
-  };
-  /**
-   * get(key) !== undefined, as its own closure that makes nothing: a get's value of 2^31 or more
-   * is a heap number, which a has() over get made and dropped (1.6x the C floor against 2.0x).
-   * In this closure's context, not one of its own: a reader's closures live as long as it, and
-   * 5,000 readers opened in one synchronous loop are all alive until it ends.
-   */
-  const has = (key: number): boolean => {
-    if (typeof key !== "number" || (key >>> 0) !== key) return otherKey(get, key, undefined) !== undefined;
-    const hash = hashOf(key);
-    if (hash === EMPTY) return escaped() !== undefined;
-    const s1 = loadSeq(header);
-    const i = find(hash);
-    if (i < 0) return slow.slowGet(hash, s1, s1, undefined, true, closure) !== undefined;
-    const found = slots[i] === hash;
-    const s2 = loadSeq(header);
-    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id) return found;
-    return slow.slowGet(hash, s1, s2, found ? 1 : undefined, false, closure) !== undefined;
-  };
+  const get = (key: number): number | undefined => getIn(t, key);
+  const getOr = <T>(key: number, fallback: T): number | T => getOrIn(t, key, fallback);
+  const has = (key: number): boolean => hasIn(t, key);
   return { get, getOr, has };
 }
+
+function getIn(t: OneWindow, key: number): number | undefined {
+  if (typeof key !== "number" || (key >>> 0) !== key) return orElse(otherKeyIn(t, key), undefined);
+  const hash = hashOf(key);
+  if (hash === EMPTY) return t.escaped();
+  const s1 = loadSeq(t.header);
+  const i = findIn(t, hash);
+  if (i < 0) return t.slow.slowGet(hash, s1, s1, undefined, true, t.closure);
+  const value = t.slots[i] === hash ? t.slots[i | 1] : undefined;
+  const s2 = loadSeq(t.header);
+  if (s1 === s2 && ((s1 & 1) === 0 || (s1 | 0) === t.dead) && (t.header[t.idWord] | 0) === t.id) return value;
+  return t.slow.slowGet(hash, s1, s2, value, false, t.closure);
+}
+
+/**
+ * get(key) ?? fallback, as a lookup of its own: with a number fallback the answer is a number in
+ * every case, which V8 keeps unboxed in the caller (get's number | undefined must be boxed,
+ * which for a value of 2^31 or more is a heap number).
+ */
+function getOrIn<T>(t: OneWindow, key: number, fallback: T): number | T {
+  if (typeof key !== "number" || (key >>> 0) !== key) return orElse(otherKeyIn(t, key), fallback);
+  const hash = hashOf(key);
+  if (hash === EMPTY) return orElse(t.escaped(), fallback);
+  const s1 = loadSeq(t.header);
+  const i = findIn(t, hash);
+  if (i < 0) return orElse(t.slow.slowGet(hash, s1, s1, undefined, true, t.closure), fallback);
+  const found = t.slots[i] === hash;
+  const value = found ? t.slots[i | 1] : fallback;
+  const s2 = loadSeq(t.header);
+  if (s1 === s2 && ((s1 & 1) === 0 || (s1 | 0) === t.dead) && (t.header[t.idWord] | 0) === t.id) return value;
+  return orElse(t.slow.slowGet(hash, s1, s2, found ? (value as number) : undefined, false, t.closure), fallback);
+}
+
+/**
+ * get(key) !== undefined, as a lookup of its own that makes nothing: a get's value of 2^31 or more
+ * is a heap number, which a has() over get made and dropped (1.6x the C floor against 2.0x).
+ */
+function hasIn(t: OneWindow, key: number): boolean {
+  if (typeof key !== "number" || (key >>> 0) !== key) return otherKeyIn(t, key) !== undefined;
+  const hash = hashOf(key);
+  if (hash === EMPTY) return t.escaped() !== undefined;
+  const s1 = loadSeq(t.header);
+  const i = findIn(t, hash);
+  if (i < 0) return t.slow.slowGet(hash, s1, s1, undefined, true, t.closure) !== undefined;
+  const found = t.slots[i] === hash;
+  const s2 = loadSeq(t.header);
+  if (s1 === s2 && ((s1 & 1) === 0 || (s1 | 0) === t.dead) && (t.header[t.idWord] | 0) === t.id) return found;
+  return t.slow.slowGet(hash, s1, s2, found ? 1 : undefined, false, t.closure) !== undefined;
+}
+
+/** otherKey for a one-window file: a bigint key's get, else undefined. */
+function otherKeyIn(t: OneWindow, key: unknown): number | undefined {
+  if (typeof key !== "bigint" || key < 0n || key > 0xffffffffn) return undefined;
+  return getIn(t, Number(key));
+}
+
+/**
+ * What a one-window lookup reads (makeGet): one object of one shape, made only by makeGet's
+ * literal, every field set there and never again, and each always of one kind (integers made
+ * int32 with `| 0`, which V8 keeps untagged; a double; two Uint32Arrays; the slow path): a field
+ * that once held another kind would make V8 check every read of it.
+ */
+interface OneWindow {
+  readonly header: Uint32Array;
+  readonly slots: Uint32Array;
+  readonly capacity: number;
+  /** capacity / 2^32 */
+  readonly scale: number;
+  readonly reachWords: number;
+  /** 1 where the four slots from home are within the reach and the slot region (findIn reads them unchecked), else 0. */
+  readonly near: number;
+  readonly idWord: number;
+  /** FastCheck's id and dead as int32s (`| 0`), compared with a word `| 0`; dead 0 (even) for none. */
+  readonly id: number;
+  readonly dead: number;
+  readonly closure: number;
+  readonly slow: SlowPath;
+  readonly escaped: () => number | undefined;
+}
+
+/**
+ * §5.3 from the home slot: the word index of the slot the scan stops at (the first whose hash
+ * is not smaller), or NOT_DECIDED when it used up the reach. Where `near`, the four slots from
+ * home are counted without a branch: how many hold a smaller hash, up to the first that does
+ * not (each compare is a value, `&`-ed into the next). A loop's exit branch can only guess
+ * where a scan stops (at 87.5% load a hit is 3.5 slots from home on average: 20% at home, 72%
+ * within four); while it guesses "further" the CPU runs the same scan on, but the count lets
+ * it run on into the next keys' loads while this key's miss is out. Against a scan that
+ * branches on each of the four (read in line as well), at 10 M entries has took 0.88-0.95x
+ * and getOr 0.74-0.85x the time, and get, whose answer takes a branch of its own (V8 boxes a
+ * value of 2^31 or more), 0.95-1.05x on hits and 0.83-0.89x on misses and a mix; at 1 M (the
+ * table in the CPU's cache, where the branches guess well) has and getOr about the same, get
+ * the same on hits but 1.07-1.46x on misses and a mix (`get-ratio.js --before`, four to six
+ * runs each, either build as the earlier; the same code in both reads 0.94-1.10x). The count
+ * is kept for all three: one scan, and the files worth mapping are mostly past the cache.
+ * Past four, and where the reach or the region is shorter, a loop that checks the bound (only
+ * while the slot's hash is still smaller). Indexes stay int32 (`| 0`, `<< 1`), so V8 adds no
+ * overflow checks.
+ */
+function findIn(t: OneWindow, hash: number): number {
+  const slots = t.slots;
+  let i = homeIn(hash, t.capacity, t.scale) << 1;
+  const limit = i + t.reachWords;
+  if (t.near !== 0) {
+    const c0 = ((slots[i] < hash) as unknown as number) | 0;
+    const c1 = c0 & ((slots[i + 2] < hash) as unknown as number);
+    const c2 = c1 & ((slots[i + 4] < hash) as unknown as number);
+    const c3 = c2 & ((slots[i + 6] < hash) as unknown as number);
+    const stop = (i + ((c0 + c1 + c2 + c3) << 1)) | 0;
+    if (c3 === 0) return stop;
+    i = (stop - WORDS) | 0; // the fourth slot, whose hash is smaller: the loop goes on from the next
+  } else if (slots[i] >= hash) {
+    return i;
+  }
+  do {
+    i = (i + WORDS) | 0;
+    if (i > limit) return NOT_DECIDED;
+  } while (slots[i] < hash);
+  return i;
+}
+
 
 /** `value ?? fallback`, out of line: the lookups' rare paths share it, and it keeps their bytecode short. */
 function orElse<T>(value: number | undefined, fallback: T): number | T {
@@ -315,7 +380,6 @@ export function makeWindowedGet(
 ) {
   if (!Number.isInteger(Math.log2(windowSlots))) throw new RangeError(`windows of a power of two of slots, not ${windowSlots}`);
   const scale = capacity * INV_2_32;
-  const exact = exactHome(capacity);
   const toWindow = 1 / windowSlots;
   const lastWindow = windows.length - 1;
   const slotCount = lastWindow * windowSlots + windows[lastWindow].length / WORDS;
@@ -323,7 +387,7 @@ export function makeWindowedGet(
   const near = nearSlotsReadable(reachWords, capacity, slotCount);
   /** find's answer: the word index in window k, as k * WINDOW_CODE + index (exact below 2^53). */
   const find = (hash: number): number => {
-    const home = (Math.imul(hash, capacity) >>> 16) === NEAR_NEXT ? exact(hash) : hash * scale;
+    const home = (Math.imul(hash, capacity) >>> 16) === NEAR_NEXT ? exactHome(hash, capacity) : hash * scale;
     const k = (home * toWindow) >>> 0;
     const slots = windows[k];
     let i = ((home - k * windowSlots) >>> 0) << 1;

@@ -1,7 +1,7 @@
 "use strict";
 /**
  * node --allow-natives-syntax --trace-turbo-inlining --trace-opt --trace-deopt --no-use-osr
- *   --no-concurrent-recompilation inlining-child.js DIST INDEX:
+ *   --no-concurrent-recompilation inlining-child.js DIST INDEX [shared]:
  * the loops a user writes over get, getOr and has, compiled by V8 as it does when a program's
  * lookups have run a while: the lookup is optimized on its own first, then the loop. That is the
  * hard case for the inlining budget: V8 counts the lookup's bytecode and everything its optimized
@@ -10,12 +10,17 @@
  * loops run again, and test/inlining.test.ts reads V8's trace: the lookup and its probe inlined
  * into each loop, the budget they took, and no deoptimization.
  *
+ * With `shared`, each loop first calls a second reader's lookup (another open of the file): its
+ * call site has seen two closures, as a loop over two indexes has, or one whose reader made new
+ * ones (a replaced file, a raised reach), and V8 inlines the lookup without the reader folded in.
+ *
  * Keys are numbers (uint32, or safe integers for a 64-bit key file): the number keys of the
  * file's width, as a user's loop over Uint32Array or number[] keys passes them.
  */
-const [dist, file] = process.argv.slice(2);
+const [dist, file, mode] = process.argv.slice(2);
 const { IdIndex } = require(dist);
 const ix = IdIndex.open(file);
+const other = mode === "shared" ? IdIndex.open(file) : null;
 const n = ix.size;
 const wide = ix.keyBits === 64;
 // Present keys (every other one of the file's, in slot order) and as many absent ones.
@@ -44,6 +49,7 @@ const loops = [[hotGetLoop, "get"], [hotGetOrLoop, "getOr"], [hotHasLoop, "has"]
 let check = 0;
 for (const [loop, name] of loops) {
   // Feedback for the loop and the lookup, then the lookup optimized alone, then the loop.
+  if (other !== null) check ^= loop(other, keys);
   check ^= loop(ix, keys);
   const lookup = ix[name];
   const args = name === "getOr" ? [keys[1], 0] : [keys[1]];
