@@ -250,7 +250,7 @@ describe("the one-window get's scan (reader/lookups.ts makeGet): every stop, at 
   // sentinel. Each lookup of an entry, of the hashes just below and above each, and of one past
   // the run is checked against §5.3 done by hand, at each reach: within it the answer, past it
   // the slow path (told the probe is undecided) and never a read of a slot past home + reach. At
-  // a reach of 3 or more the get counts the four slots from home without a branch (NEAR_SLOTS).
+  // a reach of 3 or more the scan reads the four slots from home with no bound check (NEAR_SLOTS).
   const CAPACITY = 64;
   const HOME = 5;
   const RUN = 12;
@@ -258,8 +258,10 @@ describe("the one-window get's scan (reader/lookups.ts makeGet): every stop, at 
   const first = HOME * 2 ** 26 + 10;
   const hashes = Array.from({ length: RUN }, (_, d) => first + 10 * d);
 
-  for (const reach of [0, 1, 2, 3, 4, 5, 8, 11, 20]) {
-    it(`reach ${reach}`, () => {
+  // Both scans of the four (lookups.ts scanOf): with a branch on each, and counted (a table past
+  // countPastBytes, here any).
+  for (const reach of [0, 1, 2, 3, 4, 5, 8, 11, 20]) for (const scan of ["branches", "count"] as const) {
+    it(`reach ${reach}, the four slots from home scanned by ${scan}`, () => {
       const { slots, watched, header, reads } = watchedTable(slotCount, (t) => hashes.forEach((h, d) => t.set([h, 1000 + d], 2 * (HOME + d))));
       const slowCalls: Array<[number, boolean]> = [];
       const slow = {
@@ -268,7 +270,8 @@ describe("the one-window get's scan (reader/lookups.ts makeGet): every stop, at 
           return -7;
         },
       };
-      const { get, getOr, has } = makeGet(slow, header, watched, CAPACITY, reach * 2, { idWord: 3, id: 0x5eed, dead: -1, closure: 0 });
+      const check = { idWord: 3, id: 0x5eed, dead: -1, closure: 0 };
+      const { get, getOr, has } = makeGet(slow, header, watched, CAPACITY, reach * 2, check, scan === "count" ? 0 : Infinity);
       const probed = [...hashes.flatMap((h) => [h - 1, h, h + 1]), first + 10 * RUN];
       for (const hash of probed) {
         expect(homeSlot(hash, CAPACITY)).toBe(HOME);
@@ -301,9 +304,10 @@ describe("the one-window get near the end of the slot region", () => {
     const CAPACITY = 64;
     const slotCount = CAPACITY + 1;
     const hash = 63 * 2 ** 26 + 7;
-    for (const reach of [1, 3, 4, 64]) {
+    for (const reach of [1, 3, 4, 64]) for (const countPastBytes of [Infinity, 0]) {
       const { slots, watched, header, reads } = watchedTable(slotCount, (t) => t.set([hash, 4242], 2 * 63));
-      const { get, has } = makeGet({ slowGet: () => -7 }, header, watched, CAPACITY, reach * 2, { idWord: 3, id: 0x5eed, dead: -1, closure: 0 });
+      const check = { idWord: 3, id: 0x5eed, dead: -1, closure: 0 };
+      const { get, has } = makeGet({ slowGet: () => -7 }, header, watched, CAPACITY, reach * 2, check, countPastBytes);
       for (const [h, want] of [[hash, 4242], [hash + 1, undefined], [hash - 1, undefined]] as const) {
         reads.last = -1;
         expect(get(specUnhash(h)), `reach ${reach}, hash ${h}`).toBe(want);

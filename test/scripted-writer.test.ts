@@ -98,54 +98,56 @@ function slowPathOver(header: Uint32Array, slots: Uint32Array) {
 }
 
 describe("§11.7 the mapped reader's get (lookups.ts makeGet) against a scripted writer", () => {
-  // Reach 1 scans with the bound checked; 4 counts the four slots from home without a branch (NEAR_SLOTS).
-  for (const reach of [1, 4]) {
-    it(`reach ${reach}: a delete that completes in the middle of the probe sends it to the slow path, which finds the key`, () => {
+  // Each scan of lookups.ts scanOf: reach 1 checks the bound at each slot; at reach 4 the four
+  // slots from home are read unchecked, with a branch on each or counted (a table past
+  // countPastBytes, here any).
+  for (const [reach, countPastBytes, scan] of [[1, Infinity, "checked"], [4, Infinity, "branches"], [4, 0, "count"]] as const) {
+    it(`reach ${reach} (${scan}): a delete that completes in the middle of the probe sends it to the slow path, which finds the key`, () => {
       // Word 2 is slot 1's hash (j): the probe has read it when the writer acts; it reads slot 2 next.
       const { header, slots, scripted, acted } = table(2, deleteJ);
       const slow = slowPathOver(header, slots);
-      const { get } = makeGet(slow, header, scripted, CAPACITY, reach * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
+      const { get } = makeGet(slow, header, scripted, CAPACITY, reach * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 }, countPastBytes);
       expect(get(KK)).toBe(222);
       expect(acted()).toBe(true);
       expect(slow.calls()).toBe(1);
     });
 
-    it(`reach ${reach}: getOr, the same`, () => {
+    it(`reach ${reach} (${scan}): getOr, the same`, () => {
       const { header, slots, scripted, acted } = table(2, deleteJ);
       const slow = slowPathOver(header, slots);
-      const { getOr } = makeGet(slow, header, scripted, CAPACITY, reach * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
+      const { getOr } = makeGet(slow, header, scripted, CAPACITY, reach * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 }, countPastBytes);
       expect(getOr(KK, -1)).toBe(222);
       expect(acted()).toBe(true);
       expect(slow.calls()).toBe(1);
     });
 
-    it(`reach ${reach}: has, the same (its own copy of the check: it makes no value)`, () => {
+    it(`reach ${reach} (${scan}): has, the same (its own copy of the check: it makes no value)`, () => {
       const { header, slots, scripted, acted } = table(2, deleteJ);
       const slow = slowPathOver(header, slots);
-      const { has } = makeGet(slow, header, scripted, CAPACITY, reach * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
+      const { has } = makeGet(slow, header, scripted, CAPACITY, reach * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 }, countPastBytes);
       expect(has(KK)).toBe(true);
       expect(acted()).toBe(true);
       expect(slow.calls()).toBe(1);
     });
 
     for (const lookup of ["get", "has"] as const) {
-      it(`reach ${reach}: a file rewritten in place under ${lookup}'s probe (header checksum word changed, seq not) is not answered from`, () => {
+      it(`reach ${reach} (${scan}): a file rewritten in place under ${lookup}'s probe (header checksum word changed, seq not) is not answered from`, () => {
         const { header, slots, scripted } = table(2, (h, s) => {
           h[ID_WORD] = FILE_ID ^ 1;
           s.set([HK, 999], 1 * SLOT_WORDS);
           s.set([EMPTY_HASH, 0], 2 * SLOT_WORDS);
         });
         const slow = slowPathOver(header, slots);
-        const lookups = makeGet(slow, header, scripted, CAPACITY, reach * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
+        const lookups = makeGet(slow, header, scripted, CAPACITY, reach * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 }, countPastBytes);
         lookups[lookup](KK);
         expect(slow.calls()).toBe(1);
       });
     }
 
-    it(`reach ${reach}: with nothing written, the fast path answers (the test's table is sound)`, () => {
+    it(`reach ${reach} (${scan}): with nothing written, the fast path answers (the test's table is sound)`, () => {
       const { header, slots } = table(-1, () => {});
       const slow = slowPathOver(header, slots);
-      const { get, getOr, has } = makeGet(slow, header, slots, CAPACITY, reach * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 });
+      const { get, getOr, has } = makeGet(slow, header, slots, CAPACITY, reach * SLOT_WORDS, { idWord: ID_WORD, id: FILE_ID, dead: NO_DEAD_SEQ, closure: 1 }, countPastBytes);
       expect([get(KJ), get(KK), getOr(KJ, -1), getOr(12345, -1), has(KJ), has(KK), has(12345)]).toEqual([111, 222, 111, -1, true, true, false]);
       expect(slow.calls()).toBe(0);
     });

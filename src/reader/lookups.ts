@@ -136,10 +136,15 @@ function exactHome(hash: number, capacity: number): number {
  * closure's code for whichever it is given, and reads `t` from it: one object, whose shape
  * tells V8 what each field holds. Closures that read each value from their own scope instead
  * (a const of the factory each: a check that it is initialized, and one of what it holds, a
- * number or a boolean, at every read) took 2.2-2.8x the time in such a loop (a 10 M-entry
- * get); over `t`, 1.3-1.5x.
+ * number or a boolean, at every read) made such a loop's get 4.2-4.5x the C floor at 10 M
+ * entries where the loop of one reader's was 2.2-2.5x (1 M: 3.6-4.6x, 1.9-2.3x); over `t`,
+ * 2.3-2.4x and 2.0-2.2x (1 M: 2.6-3.1x, 2.0-2.4x). (`get-ratio.js --idx DIST`, the shared-loop
+ * row, three runs of each build.)
  */
-export function makeGet(slow: SlowPath, header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number, check: FastCheck) {
+export function makeGet(
+  slow: SlowPath, header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number, check: FastCheck,
+  countPastBytes = COUNT_PAST_BYTES,
+) {
   if (capacity > 2 ** 28) throw new RangeError(`a one-window home slot takes a capacity of at most 2^28, not ${capacity}`);
   const t: OneWindow = {
     header,
@@ -147,7 +152,7 @@ export function makeGet(slow: SlowPath, header: Uint32Array, slots: Uint32Array,
     capacity: capacity | 0,
     scale: capacity * INV_2_32,
     reachWords: reachWords | 0,
-    near: nearSlotsReadable(reachWords, capacity, slots.length / WORDS) ? 1 : 0,
+    scan: scanOf(reachWords, capacity, slots, countPastBytes),
     idWord: check.idWord | 0,
     id: check.id | 0,
     dead: check.dead === -1 ? 0 : check.dead | 0,
@@ -162,16 +167,16 @@ export function makeGet(slow: SlowPath, header: Uint32Array, slots: Uint32Array,
 }
 
 function getIn(t: OneWindow, key: number): number | undefined {
-  if (typeof key !== "number" || (key >>> 0) !== key) return orElse(otherKeyIn(t, key), undefined);
+  if (typeof key !== "number" || (key >>> 0) !== key) return otherKeyIn(t, key);
   const hash = hashOf(key);
   if (hash === EMPTY) return t.escaped();
   const s1 = loadSeq(t.header);
   const i = findIn(t, hash);
-  if (i < 0) return t.slow.slowGet(hash, s1, s1, undefined, true, t.closure);
+  if (i < 0) return slowIn(t, hash, s1, s1, undefined, true, undefined);
   const value = t.slots[i] === hash ? t.slots[i | 1] : undefined;
   const s2 = loadSeq(t.header);
   if (s1 === s2 && ((s1 & 1) === 0 || (s1 | 0) === t.dead) && (t.header[t.idWord] | 0) === t.id) return value;
-  return t.slow.slowGet(hash, s1, s2, value, false, t.closure);
+  return slowIn(t, hash, s1, s2, value, false, undefined);
 }
 
 /**
@@ -185,12 +190,12 @@ function getOrIn<T>(t: OneWindow, key: number, fallback: T): number | T {
   if (hash === EMPTY) return orElse(t.escaped(), fallback);
   const s1 = loadSeq(t.header);
   const i = findIn(t, hash);
-  if (i < 0) return orElse(t.slow.slowGet(hash, s1, s1, undefined, true, t.closure), fallback);
+  if (i < 0) return slowIn(t, hash, s1, s1, undefined, true, fallback);
   const found = t.slots[i] === hash;
   const value = found ? t.slots[i | 1] : fallback;
   const s2 = loadSeq(t.header);
   if (s1 === s2 && ((s1 & 1) === 0 || (s1 | 0) === t.dead) && (t.header[t.idWord] | 0) === t.id) return value;
-  return orElse(t.slow.slowGet(hash, s1, s2, found ? (value as number) : undefined, false, t.closure), fallback);
+  return slowIn(t, hash, s1, s2, found ? (value as number) : undefined, false, fallback);
 }
 
 /**
@@ -203,11 +208,20 @@ function hasIn(t: OneWindow, key: number): boolean {
   if (hash === EMPTY) return t.escaped() !== undefined;
   const s1 = loadSeq(t.header);
   const i = findIn(t, hash);
-  if (i < 0) return t.slow.slowGet(hash, s1, s1, undefined, true, t.closure) !== undefined;
+  if (i < 0) return slowIn(t, hash, s1, s1, undefined, true, undefined) !== undefined;
   const found = t.slots[i] === hash;
   const s2 = loadSeq(t.header);
   if (s1 === s2 && ((s1 & 1) === 0 || (s1 | 0) === t.dead) && (t.header[t.idWord] | 0) === t.id) return found;
-  return t.slow.slowGet(hash, s1, s2, found ? 1 : undefined, false, t.closure) !== undefined;
+  return slowIn(t, hash, s1, s2, found ? 1 : undefined, false, undefined) !== undefined;
+}
+
+/**
+ * The reader's slow path for a one-window lookup whose fast check failed, `?? fallback`: one
+ * call out of line, which keeps the lookups' bytecode (V8's inlining budget) short.
+ */
+function slowIn<T>(t: OneWindow, hash: number, s1: number, s2: number, value: number | undefined, undecided: boolean, fallback: T): number | T {
+  const answer = t.slow.slowGet(hash, s1, s2, value, undecided, t.closure);
+  return answer === undefined ? fallback : answer;
 }
 
 /** otherKey for a one-window file: a bigint key's get, else undefined. */
@@ -229,8 +243,8 @@ interface OneWindow {
   /** capacity / 2^32 */
   readonly scale: number;
   readonly reachWords: number;
-  /** 1 where the four slots from home are within the reach and the slot region (findIn reads them unchecked), else 0. */
-  readonly near: number;
+  /** How findIn reads the four slots from home: SCAN_CHECKED, SCAN_BRANCHES or SCAN_COUNT (scanOf). */
+  readonly scan: number;
   readonly idWord: number;
   /** FastCheck's id and dead as int32s (`| 0`), compared with a word `| 0`; dead 0 (even) for none. */
   readonly id: number;
@@ -240,30 +254,54 @@ interface OneWindow {
   readonly escaped: () => number | undefined;
 }
 
+/** findIn's scans of the four slots from home (OneWindow.scan). */
+const SCAN_CHECKED = 0;
+const SCAN_BRANCHES = 1;
+const SCAN_COUNT = 2;
+
+/**
+ * The slot region, in bytes, past which findIn counts: a table larger than a server CPU's last
+ * cache (32 MiB here) is mostly read from memory.
+ */
+const COUNT_PAST_BYTES = 32 * 2 ** 20;
+
+/**
+ * How findIn scans a table. Where the four slots from home are within the reach and the slot
+ * region (nearSlotsReadable) it reads them unchecked, with a branch on each (SCAN_BRANCHES) or,
+ * past COUNT_PAST_BYTES, counted without a branch (SCAN_COUNT); else one by one, each checked
+ * against the reach (SCAN_CHECKED).
+ *
+ * A loop's exit branch can only guess where a scan stops (at 87.5% load a hit is 3.5 slots from
+ * home on average: 20% at home, 72% within four), and while it guesses "further" the CPU runs
+ * the same scan on. Counting (how many hold a smaller hash, up to the first that does not; each
+ * compare a value, `&`-ed into the next) lets it run on into the next keys' loads while this
+ * key's miss is out: worth it where each key's slots are a miss to memory, not where they are
+ * in the cache and the guesses come back in a few cycles (makeGet's countPastBytes, for tests,
+ * moves the line). Measured with `get-ratio.js --before` (builds of one scan or the other,
+ * either as the earlier, two to six runs each), the count took, at 10 M entries (a 91 MB
+ * region), has 0.88-0.95x the branches' time, getOr 0.74-0.85x and get 0.83-0.89x on misses
+ * and a mix; at 1 M (9 MB) has 1.04-1.13x, getOr 1.20-1.27x, get 1.13-1.31x on hits and
+ * 1.07-1.46x on misses and a mix.
+ */
+function scanOf(reachWords: number, capacity: number, slots: Uint32Array, countPastBytes: number): number {
+  if (!nearSlotsReadable(reachWords, capacity, slots.length / WORDS)) return SCAN_CHECKED;
+  return slots.byteLength > countPastBytes ? SCAN_COUNT : SCAN_BRANCHES;
+}
+
 /**
  * §5.3 from the home slot: the word index of the slot the scan stops at (the first whose hash
- * is not smaller), or NOT_DECIDED when it used up the reach. Where `near`, the four slots from
- * home are counted without a branch: how many hold a smaller hash, up to the first that does
- * not (each compare is a value, `&`-ed into the next). A loop's exit branch can only guess
- * where a scan stops (at 87.5% load a hit is 3.5 slots from home on average: 20% at home, 72%
- * within four); while it guesses "further" the CPU runs the same scan on, but the count lets
- * it run on into the next keys' loads while this key's miss is out. Against a scan that
- * branches on each of the four (read in line as well), at 10 M entries has took 0.88-0.95x
- * and getOr 0.74-0.85x the time, and get, whose answer takes a branch of its own (V8 boxes a
- * value of 2^31 or more), 0.95-1.05x on hits and 0.83-0.89x on misses and a mix; at 1 M (the
- * table in the CPU's cache, where the branches guess well) has and getOr about the same, get
- * the same on hits but 1.07-1.46x on misses and a mix (`get-ratio.js --before`, four to six
- * runs each, either build as the earlier; the same code in both reads 0.94-1.10x). The count
- * is kept for all three: one scan, and the files worth mapping are mostly past the cache.
- * Past four, and where the reach or the region is shorter, a loop that checks the bound (only
- * while the slot's hash is still smaller). Indexes stay int32 (`| 0`, `<< 1`), so V8 adds no
- * overflow checks.
+ * is not smaller), or NOT_DECIDED when it used up the reach. The four slots from home as
+ * t.scan says (scanOf); past them, or all of them with SCAN_CHECKED, a loop that checks the
+ * bound (only while the slot's hash is still smaller). In a caller's loop that V8 specialized
+ * to one reader, `t.scan` is a constant and only its scan is compiled. Indexes stay int32
+ * (`| 0`, `<< 1`), so V8 adds no overflow checks.
  */
 function findIn(t: OneWindow, hash: number): number {
   const slots = t.slots;
   let i = homeIn(hash, t.capacity, t.scale) << 1;
   const limit = i + t.reachWords;
-  if (t.near !== 0) {
+  const scan = t.scan;
+  if (scan === SCAN_COUNT) {
     const c0 = ((slots[i] < hash) as unknown as number) | 0;
     const c1 = c0 & ((slots[i + 2] < hash) as unknown as number);
     const c2 = c1 & ((slots[i + 4] < hash) as unknown as number);
@@ -273,6 +311,11 @@ function findIn(t: OneWindow, hash: number): number {
     i = (stop - WORDS) | 0; // the fourth slot, whose hash is smaller: the loop goes on from the next
   } else if (slots[i] >= hash) {
     return i;
+  } else if (scan === SCAN_BRANCHES) {
+    if (slots[i + 2] >= hash) return i + 2;
+    if (slots[i + 4] >= hash) return i + 4;
+    if (slots[i + 6] >= hash) return i + 6;
+    i = (i + 6) | 0;
   }
   do {
     i = (i + WORDS) | 0;
@@ -280,7 +323,6 @@ function findIn(t: OneWindow, hash: number): number {
   } while (slots[i] < hash);
   return i;
 }
-
 
 /** `value ?? fallback`, out of line: the lookups' rare paths share it, and it keeps their bytecode short. */
 function orElse<T>(value: number | undefined, fallback: T): number | T {
