@@ -52,7 +52,7 @@ function compilesOf(trace: string[], fn: string): Compile[] {
  */
 const layouts: [string, 32 | 64, 32 | 64, string][] = [
   ["32/32", 32, 32, "findIn"],
-  ["32/32 in windows", 32, 32, "find"],
+  ["32/32 in windows", 32, 32, "findWindowed"],
   ["64/32", 64, 32, "scan64"],
   ["64/64", 64, 64, "scan64"],
   ["32/64", 32, 64, "scan32"],

@@ -216,15 +216,19 @@ function hasIn(t: OneWindow, key: number): boolean {
 }
 
 /**
- * The reader's slow path for a one-window lookup whose fast check failed, `?? fallback`: one
- * call out of line, which keeps the lookups' bytecode (V8's inlining budget) short.
+ * The reader's slow path for a lookup whose fast check failed, `?? fallback`: one call out of
+ * line, which keeps the lookups' bytecode (V8's inlining budget) short.
  */
-function slowIn<T>(t: OneWindow, hash: number, s1: number, s2: number, value: number | undefined, undecided: boolean, fallback: T): number | T {
+function slowIn<T>(t: OneWindow | Windows, hash: number, s1: number, s2: number, value: number | undefined, undecided: boolean, fallback: T): number | T {
   const answer = t.slow.slowGet(hash, s1, s2, value, undecided, t.closure);
   return answer === undefined ? fallback : answer;
 }
 
-/** otherKey for a one-window file: a bigint key's get, else undefined. */
+/**
+ * getIn for a key that is not a uint32 number: a bigint is the same key as its number (spec
+ * §16); the rest are absent. Out of the lookups (in one, it made the inlined getOr 7
+ * instructions longer on its hot path).
+ */
 function otherKeyIn(t: OneWindow, key: unknown): number | undefined {
   if (typeof key !== "bigint" || key < 0n || key > 0xffffffffn) return undefined;
   return getIn(t, Number(key));
@@ -345,121 +349,161 @@ function escapedLookup(slow: SlowPath, header: Uint32Array, check: FastCheck): (
 }
 
 /**
- * get, getOr and has over a windowed `find` (its answer: a code for the slot holding the hash,
- * ABSENT, or NOT_DECIDED), with the fast check of §11.7 around it, shaped as makeGet's: the
- * escaped key and an undecided probe leave the hot path at once, which keeps each closure short
- * enough for V8 to inline with its probe into the caller's loop (getOr with the counting find
- * was not: 1.3x its time at 300 M entries).
- */
-function lookupsOver(
-  slow: SlowPath, header: Uint32Array, find: (hash: number) => number, valueAt: (i: number) => number, check: FastCheck,
-) {
-  const { idWord, id, dead, closure } = check;
-  const escaped = escapedLookup(slow, header, check);
-  const get = (key: number): number | undefined => {
-    if (typeof key !== "number" || (key >>> 0) !== key) return otherKey(get, key, undefined);
-    const hash = hashOf(key);
-    if (hash === EMPTY) return escaped();
-    const s1 = loadSeq(header);
-    const i = find(hash);
-    if (i === NOT_DECIDED) return slow.slowGet(hash, s1, s1, undefined, true, closure);
-    const value = i >= 0 ? valueAt(i) : undefined;
-    const s2 = loadSeq(header);
-    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id) return value;
-    return slow.slowGet(hash, s1, s2, value, false, closure);
-  };
-  /** makeGet's getOr. */
-  const getOr = <T>(key: number, fallback: T): number | T => {
-    if (typeof key !== "number" || (key >>> 0) !== key) return otherKey(get, key, fallback);
-    const hash = hashOf(key);
-    if (hash === EMPTY) return orElse(escaped(), fallback);
-    const s1 = loadSeq(header);
-    const i = find(hash);
-    if (i === NOT_DECIDED) return orElse(slow.slowGet(hash, s1, s1, undefined, true, closure), fallback);
-    const value = i >= 0 ? valueAt(i) : fallback;
-    const s2 = loadSeq(header);
-    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id) return value;
-    return orElse(slow.slowGet(hash, s1, s2, i >= 0 ? (value as number) : undefined, false, closure), fallback);
-  };
-  /** makeGet's has. */
-  const has = (key: number): boolean => {
-    if (typeof key !== "number" || (key >>> 0) !== key) return otherKey(get, key, undefined) !== undefined;
-    const hash = hashOf(key);
-    if (hash === EMPTY) return escaped() !== undefined;
-    const s1 = loadSeq(header);
-    const i = find(hash);
-    if (i === NOT_DECIDED) return slow.slowGet(hash, s1, s1, undefined, true, closure) !== undefined;
-    const s2 = loadSeq(header);
-    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id) return i >= 0;
-    return slow.slowGet(hash, s1, s2, i >= 0 ? 1 : undefined, false, closure) !== undefined;
-  };
-  return { get, getOr, has };
-}
-
-/**
- * get(key) ?? fallback for a key that is not a uint32 number: a bigint is the same key as its
- * number (spec §16); the rest are absent. Out of the get closures (a closure of theirs made the
- * inlined getOr 7 instructions longer on its hot path).
- */
-function otherKey<T>(get: (key: number) => number | undefined, key: unknown, fallback: T): number | T {
-  if (typeof key !== "bigint" || key < 0n || key > 0xffffffffn) return fallback;
-  const value = get(Number(key));
-  return value === undefined ? fallback : value;
-}
-
-/**
- * makeGet for a file of several windows (past SEGMENT_SLOTS slots: 2 GiB of slots). The home
- * slot as homeFunction computes it, for a capacity up to 2^33: hash * (capacity / 2^32), off by
- * at most 2^-21 below 2^33, so that only a product whose low 32 bits are in their top 2^16 takes
- * exactHome. Its window is the quotient by windowSlots (a power of two: the multiply by its
- * inverse and the difference are exact) and the slot in it the rest. A probe that could run past
- * the window's overlap (the window's own slots plus OVERLAP_SLOTS, core/slots.ts) takes the slow
- * path, which walks across windows: the loop itself checks no window bound.
+ * makeGet for a file of several windows (past SEGMENT_SLOTS slots: 2 GiB of slots), in
+ * makeGet's shape: closures that pass their key, with `t`, to module-level functions
+ * (findWindowed).
  */
 export function makeWindowedGet(
   slow: SlowPath, header: Uint32Array, windows: readonly Uint32Array[], windowSlots: number, capacity: number, reachWords: number,
   check: FastCheck,
 ) {
   if (!Number.isInteger(Math.log2(windowSlots))) throw new RangeError(`windows of a power of two of slots, not ${windowSlots}`);
-  const scale = capacity * INV_2_32;
-  const toWindow = 1 / windowSlots;
   const lastWindow = windows.length - 1;
   const slotCount = lastWindow * windowSlots + windows[lastWindow].length / WORDS;
-  /** As makeGet's: the four slots from home are within the reach and the region (and then within the window, below). */
-  const near = nearSlotsReadable(reachWords, capacity, slotCount);
-  /** find's answer: the word index in window k, as k * WINDOW_CODE + index (exact below 2^53). */
-  const find = (hash: number): number => {
-    const home = (Math.imul(hash, capacity) >>> 16) === NEAR_NEXT ? exactHome(hash, capacity) : hash * scale;
-    const k = (home * toWindow) >>> 0;
-    const slots = windows[k];
-    let i = ((home - k * windowSlots) >>> 0) << 1;
-    const limit = i + reachWords;
-    if (limit >= slots.length && k !== lastWindow) return NOT_DECIDED; // could cross into the next window
-    // makeGet's scan: the four slots from home counted without a branch where `near`; one
-    // return and one loop, which keeps this find short enough for getOr to inline with it.
-    let more: number;
-    if (near) {
-      const c0 = ((slots[i] < hash) as unknown as number) | 0;
-      const c1 = c0 & ((slots[i + 2] < hash) as unknown as number);
-      const c2 = c1 & ((slots[i + 4] < hash) as unknown as number);
-      more = c2 & ((slots[i + 6] < hash) as unknown as number);
-      i = (i + ((c0 + c1 + c2) << 1)) | 0; // the stop, or (more) the fourth slot, whose hash is smaller
-    } else {
-      more = ((slots[i] < hash) as unknown as number) | 0;
-    }
-    if (more !== 0) {
-      do {
-        i = (i + WORDS) | 0;
-        if (i > limit) return NOT_DECIDED;
-      } while (slots[i] < hash);
-    }
-    return slots[i] === hash ? k * WINDOW_CODE + i : ABSENT;
+  const t: Windows = {
+    header,
+    windows,
+    windowSlots: windowSlots | 0,
+    toWindow: 1 / windowSlots,
+    lastWindow: lastWindow | 0,
+    capacity,
+    capacityLow: capacity | 0,
+    scale: capacity * INV_2_32,
+    reachWords: reachWords | 0,
+    near: nearSlotsReadable(reachWords, capacity, slotCount) ? 1 : 0,
+    idWord: check.idWord | 0,
+    id: check.id | 0,
+    dead: check.dead === -1 ? 0 : check.dead | 0,
+    closure: check.closure | 0,
+    slow,
+    escaped: escapedLookup(slow, header, check),
   };
-  const valueAt = (code: number): number => {
-    const k = Math.floor(code / WINDOW_CODE);
-    return windows[k][(code - k * WINDOW_CODE) | 1];
-  };
-  return lookupsOver(slow, header, find, valueAt, check);
+  const get = (key: number): number | undefined => windowedGetIn(t, key);
+  const getOr = <T>(key: number, fallback: T): number | T => windowedGetOrIn(t, key, fallback);
+  const has = (key: number): boolean => windowedHasIn(t, key);
+  return { get, getOr, has };
+}
+
+/**
+ * What a windowed lookup reads (makeWindowedGet), one object of one shape as OneWindow is. The
+ * capacity (up to 2^33) twice: as a number, for exactHome, and as its low 32 bits (int32), for
+ * Math.imul, which takes no more.
+ */
+interface Windows {
+  readonly header: Uint32Array;
+  readonly windows: readonly Uint32Array[];
+  readonly windowSlots: number;
+  /** 1 / windowSlots */
+  readonly toWindow: number;
+  readonly lastWindow: number;
+  readonly capacity: number;
+  readonly capacityLow: number;
+  readonly scale: number;
+  readonly reachWords: number;
+  /** 1 where the four slots from home are within the reach and the region (and then within the window: findWindowed), else 0. */
+  readonly near: number;
+  readonly idWord: number;
+  readonly id: number;
+  readonly dead: number;
+  readonly closure: number;
+  readonly slow: SlowPath;
+  readonly escaped: () => number | undefined;
+}
+
+/**
+ * getIn of a windowed file. findWindowed answers a code for the slot holding the hash, ABSENT,
+ * or NOT_DECIDED; the escaped key and an undecided probe leave the hot path at once, which keeps
+ * each lookup short enough for V8 to inline with its probe into the caller's loop (getOr with
+ * the counting find was not: 1.3x its time at 300 M entries).
+ */
+function windowedGetIn(t: Windows, key: number): number | undefined {
+  if (typeof key !== "number" || (key >>> 0) !== key) return otherKeyWindowed(t, key);
+  const hash = hashOf(key);
+  if (hash === EMPTY) return t.escaped();
+  const s1 = loadSeq(t.header);
+  const i = findWindowed(t, hash);
+  if (i === NOT_DECIDED) return slowIn(t, hash, s1, s1, undefined, true, undefined);
+  const value = i >= 0 ? valueWindowed(t, i) : undefined;
+  const s2 = loadSeq(t.header);
+  if (s1 === s2 && ((s1 & 1) === 0 || (s1 | 0) === t.dead) && (t.header[t.idWord] | 0) === t.id) return value;
+  return slowIn(t, hash, s1, s2, value, false, undefined);
+}
+
+/** getOrIn of a windowed file. */
+function windowedGetOrIn<T>(t: Windows, key: number, fallback: T): number | T {
+  if (typeof key !== "number" || (key >>> 0) !== key) return orElse(otherKeyWindowed(t, key), fallback);
+  const hash = hashOf(key);
+  if (hash === EMPTY) return orElse(t.escaped(), fallback);
+  const s1 = loadSeq(t.header);
+  const i = findWindowed(t, hash);
+  if (i === NOT_DECIDED) return slowIn(t, hash, s1, s1, undefined, true, fallback);
+  const value = i >= 0 ? valueWindowed(t, i) : fallback;
+  const s2 = loadSeq(t.header);
+  if (s1 === s2 && ((s1 & 1) === 0 || (s1 | 0) === t.dead) && (t.header[t.idWord] | 0) === t.id) return value;
+  return slowIn(t, hash, s1, s2, i >= 0 ? (value as number) : undefined, false, fallback);
+}
+
+/** hasIn of a windowed file. */
+function windowedHasIn(t: Windows, key: number): boolean {
+  if (typeof key !== "number" || (key >>> 0) !== key) return otherKeyWindowed(t, key) !== undefined;
+  const hash = hashOf(key);
+  if (hash === EMPTY) return t.escaped() !== undefined;
+  const s1 = loadSeq(t.header);
+  const i = findWindowed(t, hash);
+  if (i === NOT_DECIDED) return slowIn(t, hash, s1, s1, undefined, true, undefined) !== undefined;
+  const s2 = loadSeq(t.header);
+  if (s1 === s2 && ((s1 & 1) === 0 || (s1 | 0) === t.dead) && (t.header[t.idWord] | 0) === t.id) return i >= 0;
+  return slowIn(t, hash, s1, s2, i >= 0 ? 1 : undefined, false, undefined) !== undefined;
+}
+
+/** otherKeyIn of a windowed file. */
+function otherKeyWindowed(t: Windows, key: unknown): number | undefined {
+  if (typeof key !== "bigint" || key < 0n || key > 0xffffffffn) return undefined;
+  return windowedGetIn(t, Number(key));
+}
+
+/**
+ * findIn for a file of several windows: the code of the slot holding the hash (WINDOW_CODE),
+ * ABSENT, or NOT_DECIDED. The home slot as homeFunction computes it, for a capacity up to 2^33:
+ * hash * (capacity / 2^32), off by at most 2^-21 below 2^33, so that only a product whose low
+ * 32 bits are in their top 2^16 takes exactHome. Its window is the quotient by windowSlots (a
+ * power of two: the multiply by its inverse and the difference are exact) and the slot in it
+ * the rest. A probe that could run past the window's overlap (the window's own slots plus
+ * OVERLAP_SLOTS, core/slots.ts) takes the slow path, which walks across windows: the loop itself
+ * checks no window bound. The four slots from home are counted without a branch (findIn's
+ * SCAN_COUNT: a windowed file is past 2 GiB of slots); one return and one loop, which keeps this
+ * find short enough for getOr to inline with it.
+ */
+function findWindowed(t: Windows, hash: number): number {
+  const home = (Math.imul(hash, t.capacityLow) >>> 16) === NEAR_NEXT ? exactHome(hash, t.capacity) : hash * t.scale;
+  const k = (home * t.toWindow) >>> 0;
+  const slots = t.windows[k];
+  let i = ((home - k * t.windowSlots) >>> 0) << 1;
+  const limit = i + t.reachWords;
+  if (limit >= slots.length && k !== t.lastWindow) return NOT_DECIDED; // could cross into the next window
+  let more: number;
+  if (t.near !== 0) {
+    const c0 = ((slots[i] < hash) as unknown as number) | 0;
+    const c1 = c0 & ((slots[i + 2] < hash) as unknown as number);
+    const c2 = c1 & ((slots[i + 4] < hash) as unknown as number);
+    more = c2 & ((slots[i + 6] < hash) as unknown as number);
+    i = (i + ((c0 + c1 + c2) << 1)) | 0; // the stop, or (more) the fourth slot, whose hash is smaller
+  } else {
+    more = ((slots[i] < hash) as unknown as number) | 0;
+  }
+  if (more !== 0) {
+    do {
+      i = (i + WORDS) | 0;
+      if (i > limit) return NOT_DECIDED;
+    } while (slots[i] < hash);
+  }
+  return slots[i] === hash ? k * WINDOW_CODE + i : ABSENT;
+}
+
+/** The value of the slot of a findWindowed code. */
+function valueWindowed(t: Windows, code: number): number {
+  const k = Math.floor(code / WINDOW_CODE);
+  return t.windows[k][(code - k * WINDOW_CODE) | 1];
 }
 
 /** A windowed find's code for window k and word index i: k * 2^31 + i (a window has < 2^31 words). */
