@@ -17,6 +17,7 @@
  * Lookups as bench/get-ratio.js times them: one process, one thread, the thread's CPU time
  * (CLOCK_THREAD_CPUTIME_ID), rotating rounds, the median of per-round ratios, beside the wall
  * clock, each layout's lookups in a process of their own (--phase, run by the script itself).
+ * "A loop shared by two readers" has called a second reader's get first (get-ratio.js's).
  * --before DIST (a dist/idx.js of an earlier idx) also times that idx's get and getMany on the
  * 32-bit file of the same n, in the same rounds: the 32-bit figures before and after.
  * Writes bench/WIDE.md (or --json FILE).
@@ -184,8 +185,13 @@ async function lookups(n, layout) {
     const loop = freshGetLoop();
     return () => loop(ix, keys);
   };
+  // A loop that has also called a second reader's get (bench/get-ratio.js's shared loop).
+  const other = idx.IdIndex.open(file);
+  const sharedLoop = freshGetLoop();
+  for (let p = 0; p < 3; p++) sharedLoop(other, keysNumber);
   const loops = {
     idxGetNumber: getLoop(keysNumber),
+    idxGetShared: () => sharedLoop(ix, keysNumber),
     idxGetBigint: getLoop(keysBigint),
     cSingle: () => floor.single64(id, keys64)[1],
     idxGetMany: () => {
@@ -242,6 +248,7 @@ async function lookups(n, layout) {
     r.ns.mapString = m.ns.mapString;
   }
   ix.close();
+  other.close();
   return { layout, file, r, mapMemory, hits: expect, queries: keys64.length };
 }
 
@@ -418,12 +425,12 @@ function report(meta, b, looks, l, narrow) {
   }
   lines.push("", "Builds from columns (`build()` of an async iterable of 1 Mi-pair chunks: BigUint64Array keys, or Uint32Array for 32/32; made before the clock starts), in rotating order, in one process. A ratio is the median of each round's (the 32-bit build's time or user CPU over the layout's). User CPU is the process's (V8's helper threads too); system CPU is mostly the kernel handing out fresh pages, which on this VM varies several times over between identical builds.", "");
   lines.push("### Lookups against the C floor on the same file", "");
-  lines.push("| widths | idx get (number keys) / C single | idx get (bigint keys) / C single | idx getMany / C batch |");
-  lines.push("| --- | ---: | ---: | ---: |");
-  for (const x of looks) lines.push(`| ${x.layout} | ${x2(ratio(x.r, "idxGetNumber", "cSingle"))} | ${x2(ratio(x.r, "idxGetBigint", "cSingle"))} | ${x2(ratio(x.r, "idxGetMany", "cBatch"))} |`);
+  lines.push("| widths | idx get (number keys) / C single | idx get (bigint keys) / C single | idx get (number keys), a loop shared by two readers / C single | idx getMany / C batch |");
+  lines.push("| --- | ---: | ---: | ---: | ---: |");
+  for (const x of looks) lines.push(`| ${x.layout} | ${x2(ratio(x.r, "idxGetNumber", "cSingle"))} | ${x2(ratio(x.r, "idxGetBigint", "cSingle"))} | ${x2(ratio(x.r, "idxGetShared", "cSingle"))} | ${x2(ratio(x.r, "idxGetMany", "cBatch"))} |`);
   lines.push("", "ns per key:", "");
-  const names = ["idxGetNumber", "idxGetBigint", "cSingle", "idxGetMany", "cBatch", "mapBigint", "mapString"];
-  const labels = { idxGetNumber: "idx get (number)", idxGetBigint: "idx get (bigint)", cSingle: "C single", idxGetMany: "idx getMany", cBatch: "C batch", mapBigint: "Map<bigint, number>.get", mapString: "Map<string, number>.get" };
+  const names = ["idxGetNumber", "idxGetBigint", "idxGetShared", "cSingle", "idxGetMany", "cBatch", "mapBigint", "mapString"];
+  const labels = { idxGetNumber: "idx get (number)", idxGetBigint: "idx get (bigint)", idxGetShared: "idx get (number), shared loop", cSingle: "C single", idxGetMany: "idx getMany", cBatch: "C batch", mapBigint: "Map<bigint, number>.get", mapString: "Map<string, number>.get" };
   lines.push(`| widths | ${names.map((k) => labels[k]).join(" | ")} |`);
   lines.push(`| --- | ${names.map(() => "---:").join(" | ")} |`);
   for (const x of looks) lines.push(`| ${x.layout} | ${names.map((k) => (x.r.ns[k] ? `${f1(x.r.ns[k].cpu)} (${f1(x.r.ns[k].wall)})` : "")).join(" | ")} |`);
