@@ -47,8 +47,9 @@ function compilesOf(trace: string[], fn: string): Compile[] {
 }
 
 /**
- * Each layout's probe function, which V8 must inline with each lookup. "in windows": the reader's get for files past 2^28 slots (lookups.ts
- * makeWindowedGet), here over windows of 2^16 slots (IDX_WINDOW_SLOTS, src/os/mapping.ts).
+ * Each layout's probe function, which V8 must inline with each lookup. "in windows": the
+ * reader's get for files past 2^28 slots (lookups.ts makeWindowedGet), here over windows of
+ * 2^16 slots (IDX_WINDOW_SLOTS, src/os/mapping.ts).
  */
 const layouts: [string, 32 | 64, 32 | 64, string][] = [
   ["32/32", 32, 32, "findIn"],

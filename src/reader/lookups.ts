@@ -22,7 +22,7 @@ const ESCAPED = STATE_ESCAPED;
 const WORDS = SLOT_WORDS;
 const NOT_DECIDED = UNDECIDED;
 const ABSENT = -1;
-/** How many slots from home a get counts without a branch, when the reach allows (makeGet). */
+/** How many slots from home a scan reads with no bound check, where the reach and the region allow (scanOf). */
 const NEAR_SLOTS = 4;
 
 /**
@@ -125,8 +125,8 @@ function exactHome(hash: number, capacity: number): number {
  * slot load into the next keys' while the first misses: so the hot path holds the probe, the
  * value and the fast check of §11.7 and nothing else (the escaped key and a probe that used up
  * its reach leave it at once, for their own closure and the reader's slow path), and the scan
- * avoids the branches that stop it (findIn). bench/INSTRUCTIONS.md counts the instructions
- * (callgrind), bench/GET.md times them.
+ * of the four slots from home suits the table's size (scanOf). bench/INSTRUCTIONS.md counts the
+ * instructions (callgrind), bench/GET.md times them.
  *
  * Each closure only passes its key to a module-level function, with `t`: everything the lookup
  * reads, in one object of one shape. Where a caller's loop has only ever seen this reader's
@@ -166,6 +166,7 @@ export function makeGet(
   return { get, getOr, has };
 }
 
+/** get of a one-window file (makeGet). */
 function getIn(t: OneWindow, key: number): number | undefined {
   if (typeof key !== "number" || (key >>> 0) !== key) return otherKeyIn(t, key);
   const hash = hashOf(key);
