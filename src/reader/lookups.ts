@@ -370,7 +370,7 @@ export function makeWindowedGet(
     capacity,
     capacityLow: capacity | 0,
     scale: capacity * INV_2_32,
-    reachWords: reachWords | 0,
+    reachWords: Math.min(reachWords, MAX_REACH_WORDS),
     near: nearSlotsReadable(reachWords, capacity, slotCount) ? 1 : 0,
     idWord: check.idWord | 0,
     id: check.id | 0,
@@ -506,6 +506,13 @@ function valueWindowed(t: Windows, code: number): number {
   const k = Math.floor(code / WINDOW_CODE);
   return t.windows[k][(code - k * WINDOW_CODE) | 1];
 }
+
+/**
+ * The reach, in words, of a windowed probe: a reach read from a file of up to 2^33 slots may be
+ * past int32, which `t.reachWords` must not be (V8 would check every read of the field). A
+ * probe that runs this far (2^29 slots) goes to the slow path, which walks any reach.
+ */
+const MAX_REACH_WORDS = 2 ** 30;
 
 /** A windowed find's code for window k and word index i: k * 2^31 + i (a window has < 2^31 words). */
 const WINDOW_CODE = 2 ** 31;
