@@ -10,7 +10,7 @@
  * Map.get is timed in rounds of its own against idx get, the only time the Map is alive. "A loop
  * shared by two readers" has called another reader's get before it is timed: what a call site
  * that has seen two get closures pays (a function that looks up in two indexes, or any loop
- * once its reader has followed a replaced file or a writer's raised reach: each makes new ones).
+ * once its reader has followed a replaced file, which makes new ones).
  *
  *   node bench/get-ratio.js [--n 1000000,10000000] [--rounds 9] [--lookups 1000000]
  *                           [--queries hits,misses,mix] [--idx DIST] [--before DIST] [--no-map]
@@ -204,7 +204,7 @@ async function runSize(n) {
   const beforeGetOrLoop = copyOf(idxGetOrLoop);
   // A loop that has also called another reader's get: the call site has seen two closures, as
   // a function that looks up in two indexes does, or a reader's after it follows a replaced file
-  // or a writer's raised reach (each makes new closures). V8 then cannot fold the reader in.
+  // (which makes new closures). V8 then cannot fold the reader in.
   const ixOther = idx.IdIndex.open(file);
   const sharedGetLoop = copyOf(idxGetLoop);
   const ixBeforeOther = before ? before.IdIndex.open(file) : null;

@@ -84,6 +84,30 @@ describe.runIf(native)("getMany through the addon (64 keys or more) follows the 
     w.close();
     ix.close();
   });
+
+  it("a reach a writer raised in place goes into the lookups the reader has: the same functions answer", async () => {
+    // 2,000 pairs, 200 deleted and 150 keys of one home slot set in their place: the file is
+    // not replaced (no growth), its reach rises by about 150.
+    const path = join(dir, "reach-in-place.idx");
+    await build(Array.from({ length: 2000 }, (_, i) => [i, i] as [number, number]), path);
+    const ix = IdIndex.open(path);
+    const { reach: reachBefore, capacity } = ix.info();
+    const lookups = [ix.get, ix.getOr, ix.has];
+    const crowd = Array.from({ length: 150 }, (_, i) => specUnhash(0x80000000 + i));
+    const w = IdWriter.open(path, { sync: false });
+    for (let i = 0; i < 200; i++) w.delete(i);
+    for (const k of crowd) w.set(k, k % 1000);
+    for (const k of crowd) expect([ix.get(k), ix.getOr(k, -1), ix.has(k)]).toEqual([k % 1000, k % 1000, true]);
+    for (let i = 0; i < 2000; i++) expect(ix.get(i)).toBe(i < 200 ? undefined : i);
+    const after = ix.info();
+    expect(after.capacity).toBe(capacity);
+    expect(after.reach!).toBeGreaterThan(reachBefore! + 100);
+    // lookups.ts retune: a caller's loop compiled for these functions keeps them (new ones
+    // would make its call site one that has seen two readers, which V8 cannot fold a reader into).
+    expect(ix.get === lookups[0] && ix.getOr === lookups[1] && ix.has === lookups[2]).toBe(true);
+    w.close();
+    ix.close();
+  });
 });
 
 describe("§11.7 settle(): the protocol's decisions, on a scripted reader", () => {

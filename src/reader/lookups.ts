@@ -124,15 +124,15 @@ function exactHome(hash: number, capacity: number): number {
  * (test/inlining.test.ts). And a loop of lookups is as fast as the CPU can run on from one key's
  * slot load into the next keys' while the first misses: so the hot path holds the probe, the
  * value and the fast check of §11.7 and nothing else (the escaped key and a probe that used up
- * its reach leave it at once, for their own closure and the reader's slow path), and the scan
- * of the four slots from home suits the table's size (scanOf). bench/INSTRUCTIONS.md counts the
+ * its reach leave it at once, for escapedIn and the reader's slow path), and the scan of the
+ * four slots from home suits the table's size (scanOf). bench/INSTRUCTIONS.md counts the
  * instructions (callgrind), bench/GET.md times them.
  *
  * Each closure only passes its key to a module-level function, with `t`: everything the lookup
  * reads, in one object of one shape. Where a caller's loop has only ever seen this reader's
  * closure, V8 inlines it with `t` as a constant and folds `t`'s fields into the code (the
  * slots' address, the capacity). Where it has seen two (two readers, or one reader's closures
- * before and after a writer raised the reach: every reinstall makes new ones), V8 inlines the
+ * before and after it followed a replaced file: that makes new ones), V8 inlines the
  * closure's code for whichever it is given, and reads `t` from it: one object, whose shape
  * tells V8 what each field holds. Closures that read each value from their own scope instead
  * (a const of the factory each: a check that it is initialized, and one of what it holds, a
@@ -155,22 +155,32 @@ export function makeGet(
     scan: scanOf(reachWords, capacity, slots, countPastBytes),
     idWord: check.idWord | 0,
     id: check.id | 0,
-    dead: check.dead === -1 ? 0 : check.dead | 0,
+    dead: deadWord(check.dead),
     closure: check.closure | 0,
     slow,
-    escaped: escapedLookup(slow, header, check),
   };
   const get = (key: number): number | undefined => getIn(t, key);
   const getOr = <T>(key: number, fallback: T): number | T => getOrIn(t, key, fallback);
   const has = (key: number): boolean => hasIn(t, key);
-  return { get, getOr, has };
+  /** A reach (in words) the reader raised, or the seq of a writer it found dead, into these same lookups. */
+  const retune = (words: number, dead: number): void => {
+    t.reachWords = words | 0;
+    t.scan = scanOf(words, capacity, slots, countPastBytes);
+    t.dead = deadWord(dead);
+  };
+  return { get, getOr, has, retune };
+}
+
+/** FastCheck's dead as the lookups compare it: an int32 (`| 0`), 0 (even) for none. */
+function deadWord(dead: number): number {
+  return dead === -1 ? 0 : dead | 0;
 }
 
 /** get of a one-window file (makeGet). */
 function getIn(t: OneWindow, key: number): number | undefined {
   if (typeof key !== "number" || (key >>> 0) !== key) return otherKeyIn(t, key);
   const hash = hashOf(key);
-  if (hash === EMPTY) return t.escaped();
+  if (hash === EMPTY) return escapedIn(t);
   const s1 = loadSeq(t.header);
   const i = findIn(t, hash);
   if (i < 0) return slowIn(t, hash, s1, s1, undefined, true, undefined);
@@ -188,7 +198,7 @@ function getIn(t: OneWindow, key: number): number | undefined {
 function getOrIn<T>(t: OneWindow, key: number, fallback: T): number | T {
   if (typeof key !== "number" || (key >>> 0) !== key) return orElse(otherKeyIn(t, key), fallback);
   const hash = hashOf(key);
-  if (hash === EMPTY) return orElse(t.escaped(), fallback);
+  if (hash === EMPTY) return orElse(escapedIn(t), fallback);
   const s1 = loadSeq(t.header);
   const i = findIn(t, hash);
   if (i < 0) return slowIn(t, hash, s1, s1, undefined, true, fallback);
@@ -206,7 +216,7 @@ function getOrIn<T>(t: OneWindow, key: number, fallback: T): number | T {
 function hasIn(t: OneWindow, key: number): boolean {
   if (typeof key !== "number" || (key >>> 0) !== key) return otherKeyIn(t, key) !== undefined;
   const hash = hashOf(key);
-  if (hash === EMPTY) return t.escaped() !== undefined;
+  if (hash === EMPTY) return escapedIn(t) !== undefined;
   const s1 = loadSeq(t.header);
   const i = findIn(t, hash);
   if (i < 0) return slowIn(t, hash, s1, s1, undefined, true, undefined) !== undefined;
@@ -237,9 +247,11 @@ function otherKeyIn(t: OneWindow, key: unknown): number | undefined {
 
 /**
  * What a one-window lookup reads (makeGet): one object of one shape, made only by makeGet's
- * literal, every field set there and never again, and each always of one kind (integers made
- * int32 with `| 0`, which V8 keeps untagged; a double; two Uint32Arrays; the slow path): a field
- * that once held another kind would make V8 check every read of it.
+ * literal, each field always of one kind (integers made int32 with `| 0`, which V8 keeps
+ * untagged; a double; two Uint32Arrays; the slow path): a field that once held another kind
+ * would make V8 check every read of it. The reach, the scan and the dead writer's seq change in
+ * place (retune), so that a raised reach leaves a caller's loop with the lookups it was compiled
+ * for: new ones would make its call site one that has seen two readers (makeGet's comment).
  */
 interface OneWindow {
   readonly header: Uint32Array;
@@ -247,16 +259,15 @@ interface OneWindow {
   readonly capacity: number;
   /** capacity / 2^32 */
   readonly scale: number;
-  readonly reachWords: number;
+  reachWords: number;
   /** How findIn reads the four slots from home: SCAN_CHECKED, SCAN_BRANCHES or SCAN_COUNT (scanOf). */
-  readonly scan: number;
+  scan: number;
   readonly idWord: number;
-  /** FastCheck's id and dead as int32s (`| 0`), compared with a word `| 0`; dead 0 (even) for none. */
+  /** FastCheck's id and dead as int32s (`| 0`), compared with a word `| 0`; dead 0 (even) for none (deadWord). */
   readonly id: number;
-  readonly dead: number;
+  dead: number;
   readonly closure: number;
   readonly slow: SlowPath;
-  readonly escaped: () => number | undefined;
 }
 
 /** findIn's scans of the four slots from home (OneWindow.scan). */
@@ -336,17 +347,16 @@ function orElse<T>(value: number | undefined, fallback: T): number | T {
 
 /**
  * The escaped key's lookup (§5.3: the state word, then the escaped word) with the fast check of
- * §11.7, for a get whose key hashes to EMPTY: one key in 2^32, kept off the hot path.
+ * §11.7, for a get whose key hashes to EMPTY: one key in 2^32, kept off the hot path (and
+ * reading `t` as the lookups do: a writer found dead since (retune) is dead here too).
  */
-function escapedLookup(slow: SlowPath, header: Uint32Array, check: FastCheck): () => number | undefined {
-  const { idWord, id, dead, closure } = check;
-  return () => {
-    const s1 = loadSeq(header);
-    const value = (header[STATE] & ESCAPED) !== 0 ? header[ESCAPED_VALUE] : undefined;
-    const s2 = loadSeq(header);
-    if (s1 === s2 && ((s1 & 1) === 0 || s1 === dead) && header[idWord] === id) return value;
-    return slow.slowGet(EMPTY, s1, s2, value, false, closure);
-  };
+function escapedIn(t: OneWindow | Windows): number | undefined {
+  const header = t.header;
+  const s1 = loadSeq(header);
+  const value = (header[STATE] & ESCAPED) !== 0 ? header[ESCAPED_VALUE] : undefined;
+  const s2 = loadSeq(header);
+  if (s1 === s2 && ((s1 & 1) === 0 || (s1 | 0) === t.dead) && (header[t.idWord] | 0) === t.id) return value;
+  return t.slow.slowGet(EMPTY, s1, s2, value, false, t.closure);
 }
 
 /**
@@ -374,15 +384,20 @@ export function makeWindowedGet(
     near: nearSlotsReadable(reachWords, capacity, slotCount) ? 1 : 0,
     idWord: check.idWord | 0,
     id: check.id | 0,
-    dead: check.dead === -1 ? 0 : check.dead | 0,
+    dead: deadWord(check.dead),
     closure: check.closure | 0,
     slow,
-    escaped: escapedLookup(slow, header, check),
   };
   const get = (key: number): number | undefined => windowedGetIn(t, key);
   const getOr = <T>(key: number, fallback: T): number | T => windowedGetOrIn(t, key, fallback);
   const has = (key: number): boolean => windowedHasIn(t, key);
-  return { get, getOr, has };
+  /** makeGet's retune. */
+  const retune = (words: number, dead: number): void => {
+    t.reachWords = Math.min(words, MAX_REACH_WORDS);
+    t.near = nearSlotsReadable(words, capacity, slotCount) ? 1 : 0;
+    t.dead = deadWord(dead);
+  };
+  return { get, getOr, has, retune };
 }
 
 /**
@@ -400,15 +415,14 @@ interface Windows {
   readonly capacity: number;
   readonly capacityLow: number;
   readonly scale: number;
-  readonly reachWords: number;
+  reachWords: number;
   /** 1 where the four slots from home are within the reach and the region (and then within the window: findWindowed), else 0. */
-  readonly near: number;
+  near: number;
   readonly idWord: number;
   readonly id: number;
-  readonly dead: number;
+  dead: number;
   readonly closure: number;
   readonly slow: SlowPath;
-  readonly escaped: () => number | undefined;
 }
 
 /**
@@ -420,7 +434,7 @@ interface Windows {
 function windowedGetIn(t: Windows, key: number): number | undefined {
   if (typeof key !== "number" || (key >>> 0) !== key) return otherKeyWindowed(t, key);
   const hash = hashOf(key);
-  if (hash === EMPTY) return t.escaped();
+  if (hash === EMPTY) return escapedIn(t);
   const s1 = loadSeq(t.header);
   const i = findWindowed(t, hash);
   if (i === NOT_DECIDED) return slowIn(t, hash, s1, s1, undefined, true, undefined);
@@ -434,7 +448,7 @@ function windowedGetIn(t: Windows, key: number): number | undefined {
 function windowedGetOrIn<T>(t: Windows, key: number, fallback: T): number | T {
   if (typeof key !== "number" || (key >>> 0) !== key) return orElse(otherKeyWindowed(t, key), fallback);
   const hash = hashOf(key);
-  if (hash === EMPTY) return orElse(t.escaped(), fallback);
+  if (hash === EMPTY) return orElse(escapedIn(t), fallback);
   const s1 = loadSeq(t.header);
   const i = findWindowed(t, hash);
   if (i === NOT_DECIDED) return slowIn(t, hash, s1, s1, undefined, true, fallback);
@@ -448,7 +462,7 @@ function windowedGetOrIn<T>(t: Windows, key: number, fallback: T): number | T {
 function windowedHasIn(t: Windows, key: number): boolean {
   if (typeof key !== "number" || (key >>> 0) !== key) return otherKeyWindowed(t, key) !== undefined;
   const hash = hashOf(key);
-  if (hash === EMPTY) return t.escaped() !== undefined;
+  if (hash === EMPTY) return escapedIn(t) !== undefined;
   const s1 = loadSeq(t.header);
   const i = findWindowed(t, hash);
   if (i === NOT_DECIDED) return slowIn(t, hash, s1, s1, undefined, true, undefined) !== undefined;

@@ -129,6 +129,8 @@ export class IdIndex<K extends Id = number, V extends Id = number> implements It
   /** A seq value this reader treats as even: its writer died mid-operation (§11.7). */
   #dead = NO_DEAD_SEQ;
   #fast: FastCheck = { idWord: 0, id: 0, dead: NO_DEAD_SEQ, closure: 0 };
+  /** Sets a raised reach and a dead writer's seq into the installed lookups (lookups.ts), or null: they must be made anew. */
+  #retune: ((reachWords: number, dead: number) => void) | null = null;
   /** Changes whenever the reader maps another file: a batch answers from one file. */
   #generation = 0;
   readonly #clock = new StallClock();
@@ -228,7 +230,17 @@ export class IdIndex<K extends Id = number, V extends Id = number> implements It
   #markDead(seq: number): void {
     if (this.#dead === seq) return;
     this.#dead = seq;
-    this.#installLookups();
+    this.#retuneLookups();
+  }
+
+  /**
+   * The reach or the dead writer's seq changed, on the same mapping: into the lookups installed
+   * (a caller's loop keeps the functions it was compiled for), else new ones (a version 3 file's).
+   */
+  #retuneLookups(): void {
+    if (this.#retune === null) return this.#installLookups();
+    this.#retune(this.#reach * SLOT_WORDS, this.#dead);
+    this.#fast = { ...this.#fast, dead: this.#dead };
   }
 
   /** The file may no longer be the index at its path: retired, replaced, rewritten or lost (§11.7, §11.8). */
@@ -299,6 +311,7 @@ export class IdIndex<K extends Id = number, V extends Id = number> implements It
     let get: (key: never) => Id | undefined;
     let getOr: <T>(key: never, fallback: T) => Id | T;
     let has: (key: never) => boolean;
+    this.#retune = null;
     if (this.#mapping === null) {
       // Closed: every call says so (one function, made once).
       const closed = (this.#closedLookup ??= () => this.#closed());
@@ -312,9 +325,9 @@ export class IdIndex<K extends Id = number, V extends Id = number> implements It
       ({ get, getOr, has } = makeWideGet(this, this.#header, region.windows, region.windowSlots, this.#capacity, this.#reach, check,
         this.#layout.keyBits, this.#layout.valueBits));
     } else if (this.#region.windows.length === 1) {
-      ({ get, getOr, has } = makeGet(this, this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS, check));
+      ({ get, getOr, has, retune: this.#retune } = makeGet(this, this.#header, this.#region.windows[0], this.#capacity, this.#reach * SLOT_WORDS, check));
     } else {
-      ({ get, getOr, has } = makeWindowedGet(this, this.#header, this.#region.windows, this.#region.windowSlots, this.#capacity, this.#reach * SLOT_WORDS, check));
+      ({ get, getOr, has, retune: this.#retune } = makeWindowedGet(this, this.#header, this.#region.windows, this.#region.windowSlots, this.#capacity, this.#reach * SLOT_WORDS, check));
     }
     // Non-writable own properties: V8 treats them as constants at call sites until replaced.
     Object.defineProperty(this, "get", { value: get, writable: false, configurable: true, enumerable: false });
@@ -391,7 +404,7 @@ export class IdIndex<K extends Id = number, V extends Id = number> implements It
     }
     if (reach <= this.#reach) return false;
     this.#reach = reach;
-    this.#installLookups();
+    this.#retuneLookups();
     return true;
   }
 
@@ -747,7 +760,7 @@ export class IdIndex<K extends Id = number, V extends Id = number> implements It
     return 0; // the magic: never 0
   }
 
-  /** What the fast paths compare besides an even seq (lookups.ts); made anew with the lookups. */
+  /** What the fast paths compare besides an even seq (lookups.ts); made anew with the lookups, its dead kept by #retuneLookups. */
   #fastCheck(): FastCheck {
     return this.#fast;
   }

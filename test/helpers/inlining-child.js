@@ -12,7 +12,7 @@
  *
  * With `shared`, each loop first calls a second reader's lookup (another open of the file): its
  * call site has seen two closures, as a loop over two indexes has, or one whose reader made new
- * ones (a replaced file, a raised reach), and V8 inlines the lookup without the reader folded in.
+ * ones (a replaced file), and V8 inlines the lookup without the reader folded in.
  *
  * Keys are numbers (uint32, or safe integers for a 64-bit key file): the number keys of the
  * file's width, as a user's loop over Uint32Array or number[] keys passes them.
