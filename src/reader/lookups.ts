@@ -95,8 +95,13 @@ const INV_2_16 = 1 / 65536;
 export function homeFunction(capacity: number): (hash: number) => number {
   const scale = capacity * INV_2_32;
   if (capacity <= 2 ** 21) return (hash) => (hash * scale) | 0;
-  if (capacity > 2 ** 28) throw new RangeError(`a one-window home slot takes a capacity of at most 2^28, not ${capacity}`);
+  checkHomeInCapacity(capacity);
   return (hash) => homeIn(hash, capacity, scale);
+}
+
+/** homeIn's domain: a capacity of at most 2^28 (past it the one multiply is off by more than its guard allows). */
+function checkHomeInCapacity(capacity: number): void {
+  if (capacity > 2 ** 28) throw new RangeError(`a one-window home slot takes a capacity of at most 2^28, not ${capacity}`);
 }
 
 /** The home slot of homeFunction's comment for any capacity up to 2^28, given scale = capacity / 2^32. */
@@ -145,7 +150,7 @@ export function makeGet(
   slow: SlowPath, header: Uint32Array, slots: Uint32Array, capacity: number, reachWords: number, check: FastCheck,
   countPastBytes = COUNT_PAST_BYTES,
 ) {
-  if (capacity > 2 ** 28) throw new RangeError(`a one-window home slot takes a capacity of at most 2^28, not ${capacity}`);
+  checkHomeInCapacity(capacity);
   const t: OneWindow = {
     header,
     slots,
