@@ -88,13 +88,14 @@ const INV_2_16 = 1 / 65536;
  *   the product's low 32 bits over 2^32, which Math.imul gives exactly: for the top 2^16 of
  *   them (fraction above 1 - 2^-16) the home comes from exactHome. At 10 M entries this took the
  *   get's home from 22 instructions (three multiplies, three conversions in a chain) to 9.
- * homeIn is the rule (the guard costs a capacity up to 2^21 nothing but its instructions);
+ * homeIn is the rule: in a caller's loop specialized to one reader its capacity is a constant,
+ * and up to 2^21 the guard (a multiply, a shift, a compare, a branch) goes with the first compare;
  * homeFunction a closure of it, without the guard where one multiply is exact. Equal to
  * core/hash.ts homeSlot for every hash (test/reader.test.ts checks all three).
  */
 export function homeFunction(capacity: number): (hash: number) => number {
   const scale = capacity * INV_2_32;
-  if (capacity <= 2 ** 21) return (hash) => (hash * scale) | 0;
+  if (capacity <= ONE_MULTIPLY_CAPACITY) return (hash) => (hash * scale) | 0;
   checkHomeInCapacity(capacity);
   return (hash) => homeIn(hash, capacity, scale);
 }
@@ -106,8 +107,11 @@ function checkHomeInCapacity(capacity: number): void {
 
 /** The home slot of homeFunction's comment for any capacity up to 2^28, given scale = capacity / 2^32. */
 export function homeIn(hash: number, capacity: number, scale: number): number {
-  return (Math.imul(hash, capacity) >>> 16) === NEAR_NEXT ? exactHome(hash, capacity) | 0 : (hash * scale) | 0;
+  return capacity > ONE_MULTIPLY_CAPACITY && (Math.imul(hash, capacity) >>> 16) === NEAR_NEXT ? exactHome(hash, capacity) | 0 : (hash * scale) | 0;
 }
+
+/** The largest capacity whose product with any hash is below 2^53: one multiply is exact (homeFunction). */
+const ONE_MULTIPLY_CAPACITY = 2 ** 21;
 
 /** The top 16 bits of a product's low word when its quotient by 2^32 may round up to the next integer (homeFunction). */
 const NEAR_NEXT = 0xffff;
@@ -320,7 +324,7 @@ function scanOf(reachWords: number, capacity: number, slots: Uint32Array, countP
 function findIn(t: OneWindow, hash: number): number {
   const slots = t.slots;
   let i = homeIn(hash, t.capacity, t.scale) << 1;
-  const limit = i + t.reachWords;
+  const limit = (i + t.reachWords) | 0; // both below 2^29 (one window): an int32, which V8 adds with no overflow check
   const scan = t.scan;
   if (scan === SCAN_COUNT) {
     const c0 = ((slots[i] < hash) as unknown as number) | 0;
@@ -499,7 +503,7 @@ function findWindowed(t: Windows, hash: number): number {
   const k = (home * t.toWindow) >>> 0;
   const slots = t.windows[k];
   let i = ((home - k * t.windowSlots) >>> 0) << 1;
-  const limit = i + t.reachWords;
+  const limit = (i + t.reachWords) | 0; // below 2^29 + 2^30 (MAX_REACH_WORDS): an int32, with no overflow check
   if (limit >= slots.length && k !== t.lastWindow) return NOT_DECIDED; // could cross into the next window
   let more: number;
   if (t.near !== 0) {
