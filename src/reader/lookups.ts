@@ -531,9 +531,11 @@ function valueWindowed(t: Windows, code: number): number {
 }
 
 /**
- * The reach, in words, of a windowed probe: a reach read from a file of up to 2^33 slots may be
- * past int32, which `t.reachWords` must not be (V8 would check every read of the field). A
- * probe that runs this far (2^29 slots) goes to the slow path, which walks any reach.
+ * The reach, in words, of a windowed probe or a version 3 file's: a reach read from a file of
+ * up to 2^33 slots (2^40 for version 3) may be past int32, which `t.reachWords` must not be (V8
+ * would check every read of the field), nor a scan's limit (a window's word index, below 2^29,
+ * plus this: `| 0` with no overflow check). A probe that runs this far (2^28 slots or more)
+ * goes to the slow path, which walks any reach.
  */
 const MAX_REACH_WORDS = 2 ** 30;
 
@@ -637,7 +639,7 @@ export function makeWideGet(
   check: FastCheck, keyBits: 32 | 64, valueBits: 32 | 64,
 ) {
   const sw = (keyBits + valueBits) / 32; // §16.1: 12- or 16-byte slots
-  const reachWords = reach * sw;
+  const reachWords = Math.min(reach * sw, MAX_REACH_WORDS); // an int32 for the scans (a longer probe goes to the slow path)
   const halves = new Uint32Array(2);
   const big = new BigUint64Array(halves.buffer);
   const valueHalves = new Uint32Array(2);
@@ -794,8 +796,8 @@ function wideFind(slots: Uint32Array, capacity: number, reachWords: number, sw: 
  */
 function scan64(slots: Uint32Array, i: number, reachWords: number, low: number, high: number, sw: number): number {
   // One loop for the home slot and the rest: a check before the loop and the same in it cost
-  // the 64-bit get 40 bytecodes of its inlining budget.
-  const limit = i + reachWords;
+  // the 64-bit get 40 bytecodes of its inlining budget. Below 2^29 + 2^30: an int32, no overflow check.
+  const limit = (i + reachWords) | 0;
   for (;;) {
     const wh = slots[i + 1];
     if (wh >= high) {
@@ -812,7 +814,7 @@ function scan64(slots: Uint32Array, i: number, reachWords: number, low: number, 
 function scan32(slots: Uint32Array, i: number, reachWords: number, hash: number, sw: number): number {
   let word = slots[i];
   if (word < hash) {
-    const limit = i + reachWords;
+    const limit = (i + reachWords) | 0;
     do {
       i = (i + sw) | 0;
       if (i > limit) return NOT_DECIDED;
