@@ -14,7 +14,7 @@
  *
  *   node bench/get-ratio.js [--n 1000000,10000000] [--rounds 9] [--lookups 1000000]
  *                           [--queries hits,misses,mix] [--idx DIST] [--before DIST] [--no-map]
- *                           [--value-bits 32|31] [--json FILE]
+ *                           [--values random|low|high] [--json FILE]
  *
  * --before DIST times that build of idx (a dist/idx.js) too, its get, has, getOr and shared-loop
  * get in the same rounds through loops of their own: the change between two builds, which a
@@ -22,23 +22,24 @@
  * both, get at 10 M entries read 0.83-0.84x as idx; run each build as either, or each alone
  * with --idx, and compare the ratios to the C floor.)
  *
- * --value-bits 31 takes each value's top 31 bits: values V8 never boxes (an answer of 2^31 or
- * more is a heap number, and on random values its branch goes either way), which shows what
- * that boxing costs get.
+ * --values low takes each value's top 31 bits (--value-bits 31 says the same): values V8 never
+ * boxes; --values high sets each value's top bit: values V8 always boxes. An answer of 2^31 or
+ * more is a heap number, and on random values (the default) the branch between the two goes
+ * either way: low and high show what that branch costs get, apart from the boxing itself.
  *
- * Files: bench/work/ratio-random-N.idx (-v31.idx), built once from the random data set of
+ * Files: bench/work/ratio-random-N.idx (-v31.idx, -high.idx), built once from the random data set of
  * bench/lib/common.js (a bijection of the row number). Writes bench/GET.md (one section per n
- * and value width, the last run of each) unless --json is given, which writes the raw figures
+ * and kind of values, the last run of each) unless --json is given, which writes the raw figures
  * there instead.
  */
 const fs = require("node:fs");
 const path = require("node:path");
 const { BENCH_DIR, ROOT_DIR, dataset, median } = require("./lib/common");
 const { floorModule, runMeta } = require("./lib/floor");
-const { indexOf, queriesOf, valueAt } = require("./lib/ratio-data");
+const { VALUE_KINDS, indexOf, queriesOf, valueAt } = require("./lib/ratio-data");
 
 function parseArgs(argv) {
-  const o = { n: [1_000_000], rounds: 9, lookups: 1_000_000, queries: ["hits", "misses", "mix"], idx: path.join(ROOT_DIR, "dist", "idx.js"), before: null, map: true, json: null, valueBits: 32 };
+  const o = { n: [1_000_000], rounds: 9, lookups: 1_000_000, queries: ["hits", "misses", "mix"], idx: path.join(ROOT_DIR, "dist", "idx.js"), before: null, map: true, json: null, values: "random" };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => argv[++i];
@@ -49,9 +50,13 @@ function parseArgs(argv) {
     else if (a === "--idx") o.idx = path.resolve(next());
     else if (a === "--before") o.before = path.resolve(next());
     else if (a === "--no-map") o.map = false;
-    else if (a === "--value-bits") {
-      o.valueBits = Number(next());
-      if (o.valueBits !== 32 && o.valueBits !== 31) throw new Error("--value-bits takes 32 or 31");
+    else if (a === "--values") {
+      o.values = next();
+      if (!VALUE_KINDS.includes(o.values)) throw new Error(`--values takes ${VALUE_KINDS.join(", ")}`);
+    } else if (a === "--value-bits") {
+      const bits = next();
+      if (bits !== "32" && bits !== "31") throw new Error("--value-bits takes 32 or 31 (or say --values random|low|high)");
+      o.values = bits === "31" ? "low" : "random";
     }
     else if (a === "--json") o.json = path.resolve(next());
     else if (a === "--help" || a === "-h") {
@@ -196,7 +201,7 @@ function timeRounds(loops, keys, expect, afterRound, what) {
 }
 
 async function runSize(n) {
-  const file = await indexOf(idx, n, opt.valueBits);
+  const file = await indexOf(idx, n, opt.values);
   const ix = idx.IdIndex.open(file);
   const ixBefore = before ? before.IdIndex.open(file) : null;
   const beforeGetLoop = copyOf(idxGetLoop);
@@ -265,7 +270,7 @@ async function runSize(n) {
       // entries is work for V8's collector, which the loops that allocate (get's answers of
       // 2^31 or more are heap numbers) would pay for in the rows above.
       const ds = dataset("random", n);
-      const value = valueAt(ds, opt.valueBits);
+      const value = valueAt(ds, opt.values);
       let map = new Map();
       for (let i = 0; i < n; i++) map.set(ds.key(i), value(i));
       // A full collection now, so that neither side's rounds pay for marking the new Map: V8
@@ -289,7 +294,7 @@ function fmt(x, digits = 1) {
 }
 
 function sectionOf(result, meta) {
-  const lines = [`## n = ${result.n.toLocaleString("en-US")}${opt.valueBits === 31 ? VALUES_31 : ""}`, ""];
+  const lines = [`## n = ${result.n.toLocaleString("en-US")}${HEADING_TAIL[opt.values]}`, ""];
   lines.push(`- Command: \`${meta.command}\``);
   lines.push(`- Date: ${meta.date}; idx ${meta.commit}; node ${process.version}; ${meta.cpu}`);
   lines.push(`- File: ${result.fileBytes.toLocaleString("en-US")} bytes; ${opt.lookups.toLocaleString("en-US")} keys a loop, ${opt.rounds} rotating rounds after 3 warm-up passes; getMany and the C batch in calls of ${BATCH} keys`);
@@ -324,10 +329,10 @@ function sectionOf(result, meta) {
   return lines.join("\n");
 }
 
-/** The heading's tail of a section of values below 2^31 (--value-bits 31). */
-const VALUES_31 = ", values below 2^31";
+/** The heading's tail of a section of each kind of values (--values). */
+const HEADING_TAIL = { random: "", low: ", values below 2^31", high: ", values of 2^31 or more" };
 
-/** Sections in order of n, each n's random values before its values below 2^31. */
+/** Sections in order of n, and for each n in VALUE_KINDS's order. */
 function writeSection(text, n) {
   const file = path.join(BENCH_DIR, "GET.md");
   const head = "# idx get against the C floor, in one thread\n\nWritten by `node bench/get-ratio.js` (also run by `npm run bench`); one section per n, the last run of each. How: see the script's header.\n\n";
@@ -336,16 +341,17 @@ function writeSection(text, n) {
     const old = fs.readFileSync(file, "utf8");
     for (const part of old.split(/^(?=## n = )/m).slice(1)) {
       const m = /^## n = ([\d,]*\d)(.*)/.exec(part);
-      if (m) sections[sectionKey(Number(m[1].replace(/,/g, "")), m[2] === VALUES_31 ? 31 : 32)] = part.trimEnd() + "\n\n";
+      const values = VALUE_KINDS.find((k) => HEADING_TAIL[k] === m?.[2]);
+      if (m && values) sections[sectionKey(Number(m[1].replace(/,/g, "")), values)] = part.trimEnd() + "\n\n";
     }
   }
-  sections[sectionKey(n, opt.valueBits)] = text;
+  sections[sectionKey(n, opt.values)] = text;
   const body = Object.keys(sections).map(Number).sort((a, b) => a - b).map((k) => sections[k]).join("");
   fs.writeFileSync(file, head + body);
 }
 
-function sectionKey(n, valueBits) {
-  return n * 2 + (valueBits === 31 ? 1 : 0);
+function sectionKey(n, values) {
+  return n * VALUE_KINDS.length + VALUE_KINDS.indexOf(values);
 }
 
 (async () => {

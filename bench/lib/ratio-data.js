@@ -8,20 +8,31 @@ const path = require("node:path");
 const { WORK_DIR, dataset, rng } = require("./common");
 
 /**
- * Row i's value: the data set's, or with valueBits 31 that value's top 31 bits (below 2^31, a
- * value V8 never boxes: get's answer of 2^31 or more is a heap number).
+ * The values of the ratio files: the data set's (random uint32s, half of them 2^31 or more),
+ * "low" (each value's top 31 bits: below 2^31, a value V8 never boxes), or "high" (each value
+ * with its top bit set: 2^31 or more, which V8 always boxes). get's answer of 2^31 or more is a
+ * heap number; low and high take the branch between the two the same way every time.
  */
-function valueAt(ds, valueBits) {
-  return valueBits === 31 ? (i) => ds.value(i) >>> 1 : ds.value;
+const VALUE_KINDS = ["random", "low", "high"];
+
+/** Row i's value, of a kind of VALUE_KINDS. */
+function valueAt(ds, values) {
+  if (values === "low") return (i) => ds.value(i) >>> 1;
+  if (values === "high") return (i) => (ds.value(i) | 0x80000000) >>> 0;
+  return ds.value;
 }
 
+/** The file name's tail of a kind of values: ratio-random-N.idx, -v31.idx (low), -high.idx. */
+const FILE_TAIL = { random: "", low: "-v31", high: "-high" };
+
 /**
- * bench/work/ratio-random-N.idx (ratio-random-N-v31.idx with valueBits 31), built once with
- * `idx` (in chunks: no n-sized array in JS).
+ * bench/work/ratio-random-N.idx (with FILE_TAIL's tail for other values), built once with `idx`
+ * (in chunks: no n-sized array in JS).
  */
-async function indexOf(idx, n, valueBits = 32) {
+async function indexOf(idx, n, values = "random") {
+  if (!VALUE_KINDS.includes(values)) throw new Error(`values are one of ${VALUE_KINDS.join(", ")}, not ${values}`);
   fs.mkdirSync(WORK_DIR, { recursive: true });
-  const file = path.join(WORK_DIR, `ratio-random-${n}${valueBits === 31 ? "-v31" : ""}.idx`);
+  const file = path.join(WORK_DIR, `ratio-random-${n}${FILE_TAIL[values]}.idx`);
   if (fs.existsSync(file)) {
     const ix = idx.IdIndex.open(file);
     const ok = ix.size === n;
@@ -29,18 +40,18 @@ async function indexOf(idx, n, valueBits = 32) {
     if (ok) return file;
   }
   const ds = dataset("random", n);
-  const value = valueAt(ds, valueBits);
+  const value = valueAt(ds, values);
   const CHUNK = 1 << 20;
   async function* chunks() {
     for (let at = 0; at < n; at += CHUNK) {
       const m = Math.min(CHUNK, n - at);
       const keys = new Uint32Array(m);
-      const values = new Uint32Array(m);
+      const vals = new Uint32Array(m);
       for (let j = 0; j < m; j++) {
         keys[j] = ds.key(at + j);
-        values[j] = value(at + j);
+        vals[j] = value(at + j);
       }
-      yield { keys, values };
+      yield { keys, values: vals };
     }
   }
   const t0 = Date.now();
@@ -62,4 +73,4 @@ function queriesOf(n, kind, count) {
   return keys;
 }
 
-module.exports = { indexOf, queriesOf, valueAt };
+module.exports = { VALUE_KINDS, indexOf, queriesOf, valueAt };
