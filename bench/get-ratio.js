@@ -27,10 +27,10 @@
  * more is a heap number, and on random values (the default) the branch between the two goes
  * either way: low and high show what that branch costs get, apart from the boxing itself.
  *
- * Files: bench/work/ratio-random-N.idx (-v31.idx, -high.idx), built once from the random data set of
- * bench/lib/common.js (a bijection of the row number). Writes bench/GET.md (one section per n
- * and kind of values, the last run of each) unless --json is given, which writes the raw figures
- * there instead.
+ * Files: bench/work/ratio-random-N.idx (-v31.idx, -high.idx), built once from the random data
+ * set of bench/lib/common.js (a bijection of the row number). Writes bench/GET.md (one section
+ * per n and kind of values, the last run of each) unless --json is given, which writes the raw
+ * figures there instead.
  */
 const fs = require("node:fs");
 const path = require("node:path");
